@@ -1,0 +1,153 @@
+"""Bedrock control-plane actions over a per-region model catalog that tests can change.
+
+Control API: ``POST /_emulator/bedrock/catalog`` with ``{"region": "us-west-2", "models": [MODEL_ID, ...]}``
+sets which models a region offers (an empty list: no model at all). The default catalog is below.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import threading
+
+from moto.bedrock.responses import BedrockResponse
+
+_MODELS = {
+    "anthropic.claude-sonnet-4-5-20250929-v1:0": ("Claude Sonnet 4.5", "Anthropic", "INFERENCE_PROFILE"),
+    "anthropic.claude-haiku-4-5-20251001-v1:0": ("Claude Haiku 4.5", "Anthropic", "INFERENCE_PROFILE"),
+    "anthropic.claude-opus-4-5-20251101-v1:0": ("Claude Opus 4.5", "Anthropic", "INFERENCE_PROFILE"),
+    "anthropic.claude-3-haiku-20240307-v1:0": ("Claude 3 Haiku", "Anthropic", "ON_DEMAND"),
+    "amazon.nova-lite-v1:0": ("Nova Lite", "Amazon", "ON_DEMAND"),
+}
+_ALL = list(_MODELS)
+_DEFAULT_CATALOG = {
+    "us-east-1": _ALL,
+    "us-west-2": _ALL,
+    "eu-west-1": [m for m in _ALL if "opus" not in m],
+    "ap-southeast-1": ["anthropic.claude-haiku-4-5-20251001-v1:0", "amazon.nova-lite-v1:0"],
+}
+# Geography prefix of the system-defined inference profiles per region.
+_GEOGRAPHY = {"us": "us", "eu": "eu", "ap": "apac", "ca": "us", "sa": "us"}
+
+_catalog: dict[str, list[str]] = copy.deepcopy(_DEFAULT_CATALOG)
+_lock = threading.Lock()
+
+
+def reset() -> None:
+    global _catalog
+    with _lock:
+        _catalog = copy.deepcopy(_DEFAULT_CATALOG)
+
+
+def control(command: str, method: str, environ, read_body):
+    if command == "bedrock/catalog" and method == "POST":
+        data = json.loads(read_body(environ) or b"{}")
+        region, models = data["region"], data["models"]
+        unknown = [m for m in models if m not in _MODELS]
+        if unknown:
+            raise ValueError(f"unknown model ids {unknown}; known: {_ALL}")
+        with _lock:
+            _catalog[region] = list(models)
+        return {"region": region, "models": models}
+    if command == "bedrock/catalog" and method == "GET":
+        with _lock:
+            return {"catalog": copy.deepcopy(_catalog)}
+    return None
+
+
+def _models_in(region: str) -> list[str]:
+    with _lock:
+        return list(_catalog.get(region, []))
+
+
+def _summary(region: str, model_id: str) -> dict:
+    name, provider, inference = _MODELS[model_id]
+    return {
+        "modelArn": f"arn:aws:bedrock:{region}::foundation-model/{model_id}",
+        "modelId": model_id,
+        "modelName": name,
+        "providerName": provider,
+        "inputModalities": ["TEXT", "IMAGE"] if provider == "Anthropic" else ["TEXT"],
+        "outputModalities": ["TEXT"],
+        "responseStreamingSupported": True,
+        "customizationsSupported": [],
+        "inferenceTypesSupported": [inference],
+        "modelLifecycle": {"status": "ACTIVE"},
+    }
+
+
+def _error(code: str, message: str, status: int):
+    return status, {"x-amzn-ErrorType": code}, json.dumps({"message": message})
+
+
+def list_foundation_models(self):
+    provider = self._get_param("byProvider") or self.querystring.get("byProvider", [None])[0]
+    models = [
+        _summary(self.region, m)
+        for m in _models_in(self.region)
+        if provider is None or _MODELS[m][1].lower() == provider.lower()
+    ]
+    return json.dumps({"modelSummaries": models})
+
+
+def _model_id_from_path(self) -> str:
+    from urllib.parse import unquote
+
+    return unquote(self.path.rstrip("/").rsplit("/", 1)[-1])
+
+
+def get_foundation_model(self):
+    model_id = _model_id_from_path(self)
+    if model_id.startswith("arn:"):
+        model_id = model_id.rsplit("/", 1)[-1]
+    if model_id not in _models_in(self.region):
+        return _error(
+            "ResourceNotFoundException", f"The model {model_id} does not exist in {self.region}.", 404
+        )
+    return json.dumps({"modelDetails": _summary(self.region, model_id)})
+
+
+def _profiles(self) -> list[dict]:
+    geography = _GEOGRAPHY.get(self.region.split("-")[0], "us")
+    profiles = []
+    for model_id in _models_in(self.region):
+        name, provider, inference = _MODELS[model_id]
+        if inference != "INFERENCE_PROFILE":
+            continue
+        for prefix in (geography, "global"):
+            profile_id = f"{prefix}.{model_id}"
+            profiles.append(
+                {
+                    "inferenceProfileName": f"{prefix.upper()} {name}",
+                    "inferenceProfileArn": (
+                        f"arn:aws:bedrock:{self.region}:{self.current_account}:inference-profile/{profile_id}"
+                    ),
+                    "inferenceProfileId": profile_id,
+                    "models": [{"modelArn": f"arn:aws:bedrock:{self.region}::foundation-model/{model_id}"}],
+                    "status": "ACTIVE",
+                    "type": "SYSTEM_DEFINED",
+                }
+            )
+    return profiles
+
+
+def list_inference_profiles(self):
+    wanted = self.querystring.get("type", [None])[0]
+    profiles = [p for p in _profiles(self) if wanted in (None, p["type"])]
+    return json.dumps({"inferenceProfileSummaries": profiles})
+
+
+def get_inference_profile(self):
+    wanted = _model_id_from_path(self)
+    for profile in _profiles(self):
+        if wanted in (profile["inferenceProfileId"], profile["inferenceProfileArn"]):
+            return json.dumps(profile)
+    return _error("ResourceNotFoundException", f"Inference profile {wanted} not found.", 404)
+
+
+def install() -> None:
+    """Register the actions on moto's Bedrock response class."""
+    BedrockResponse.list_foundation_models = list_foundation_models
+    BedrockResponse.get_foundation_model = get_foundation_model
+    BedrockResponse.list_inference_profiles = list_inference_profiles
+    BedrockResponse.get_inference_profile = get_inference_profile

@@ -1,0 +1,112 @@
+"""Fault injection: make chosen AWS actions slow, throttled or failing, for the next N calls or a share of calls.
+
+A rule is posted as JSON to ``/_emulator/faults``::
+
+    {"action": "CreateUser",          # AWS action name, or "*" for every action
+     "service": "iam",                # optional: only this service
+     "access_key": "111111111111",    # optional: only requests signed with this access key id
+     "kind": "error",                 # "error" | "throttle" | "latency"
+     "status": 503, "code": "ServiceUnavailable", "message": "...",   # for "error"
+     "latency_ms": 200,               # for "latency" (also allowed with the other kinds)
+     "count": 2,                      # optional: only the next N matching calls
+     "percent": 50}                   # optional: only this share of matching calls
+
+"throttle" answers with the service's throttling error (``Throttling`` for IAM/STS, ``ThrottlingException``
+elsewhere, HTTP 400). Rules are checked in the order they were added; the first match that fires applies.
+"""
+
+from __future__ import annotations
+
+import random
+import threading
+from dataclasses import dataclass
+
+from .protocol import QUERY_SERVICES, RequestInfo
+
+KINDS = {"error", "throttle", "latency"}
+
+
+@dataclass
+class FaultRule:
+    action: str
+    kind: str
+    service: str | None = None
+    access_key: str | None = None
+    status: int = 500
+    code: str = "InternalFailure"
+    message: str = "Injected fault"
+    latency_ms: int = 0
+    count: int | None = None
+    percent: float | None = None
+
+    @staticmethod
+    def from_json(data: dict) -> "FaultRule":
+        kind = data.get("kind")
+        if kind not in KINDS:
+            raise ValueError(f"kind must be one of {sorted(KINDS)}")
+        if not data.get("action"):
+            raise ValueError("action is required (an AWS action name or '*')")
+        rule = FaultRule(
+            action=data["action"],
+            kind=kind,
+            service=data.get("service"),
+            access_key=data.get("access_key"),
+            status=int(data.get("status", 500)),
+            code=data.get("code", "InternalFailure"),
+            message=data.get("message", "Injected fault"),
+            latency_ms=int(data.get("latency_ms", 0)),
+            count=data.get("count"),
+            percent=data.get("percent"),
+        )
+        if rule.count is not None and int(rule.count) < 1:
+            raise ValueError("count must be at least 1")
+        if rule.percent is not None and not 0 < float(rule.percent) <= 100:
+            raise ValueError("percent must be in (0, 100]")
+        return rule
+
+    def matches(self, request: RequestInfo) -> bool:
+        return (
+            (self.action == "*" or self.action == request.action)
+            and (self.service is None or self.service == request.service)
+            and (self.access_key is None or self.access_key == request.access_key)
+        )
+
+    def error_for(self, service: str) -> tuple[int, str, str] | None:
+        """The (status, code, message) this rule answers with, or None for latency only."""
+        if self.kind == "latency":
+            return None
+        if self.kind == "throttle":
+            code = "Throttling" if service in QUERY_SERVICES else "ThrottlingException"
+            return 400, code, "Rate exceeded"
+        return self.status, self.code, self.message
+
+
+class FaultTable:
+    """The active rules; thread-safe, since the server handles requests on many threads."""
+
+    def __init__(self) -> None:
+        self._rules: list[FaultRule] = []
+        self._lock = threading.Lock()
+
+    def add(self, rule: FaultRule) -> None:
+        with self._lock:
+            self._rules.append(rule)
+
+    def clear(self) -> None:
+        with self._lock:
+            self._rules.clear()
+
+    def take(self, request: RequestInfo) -> FaultRule | None:
+        """The rule that fires for this request, consuming one of its `count` if it has one."""
+        with self._lock:
+            for rule in self._rules:
+                if not rule.matches(request):
+                    continue
+                if rule.percent is not None and random.uniform(0, 100) >= float(rule.percent):
+                    continue
+                if rule.count is not None:
+                    rule.count -= 1
+                    if rule.count <= 0:
+                        self._rules.remove(rule)
+                return rule
+        return None

@@ -1,0 +1,144 @@
+"""The emulator process: moto's WSGI app wrapped in this project's middleware and control API."""
+
+from __future__ import annotations
+
+import argparse
+import io
+import json
+import os
+import sys
+import threading
+import time
+
+# Load AWS managed policies (AmazonBedrockLimitedAccess, ...) so they can be attached as on AWS.
+os.environ.setdefault("MOTO_IAM_LOAD_MANAGED_POLICIES", "true")
+
+from moto.moto_server.werkzeug_app import (  # noqa: E402
+    DomainDispatcherApplication,
+    MotoRequestHandler,
+    create_backend_app,
+)
+from werkzeug.serving import make_server  # noqa: E402
+
+from . import bedrock_ext  # noqa: E402
+from .faults import FaultRule, FaultTable  # noqa: E402
+from .protocol import describe, error_response  # noqa: E402
+
+CONTROL_PREFIX = "/_emulator/"
+MAX_RECORDED = 10_000
+
+
+class Emulator:
+    """WSGI middleware: control API, request log, fault injection, per-access-key accounts."""
+
+    def __init__(self) -> None:
+        self.moto = DomainDispatcherApplication(create_backend_app)
+        self.faults = FaultTable()
+        self.requests: list[dict] = []
+        self.lock = threading.Lock()
+        bedrock_ext.install()
+
+    def __call__(self, environ, start_response):
+        path = environ.get("PATH_INFO", "")
+        if path.startswith(CONTROL_PREFIX):
+            return self.control(environ, start_response, path[len(CONTROL_PREFIX) :])
+        body = _read_body(environ)
+        info = describe(environ, body)
+        if info.access_key and info.access_key.isdigit() and len(info.access_key) == 12:
+            environ["HTTP_X_MOTO_ACCOUNT_ID"] = info.access_key
+        with self.lock:
+            if len(self.requests) < MAX_RECORDED:
+                self.requests.append(info.as_json())
+        rule = self.faults.take(info)
+        if rule is not None:
+            if rule.latency_ms:
+                time.sleep(rule.latency_ms / 1000)
+            error = rule.error_for(info.service)
+            if error is not None:
+                status_line, headers, payload = error_response(info.service, *error)
+                start_response(status_line, headers + [("Content-Length", str(len(payload)))])
+                return [payload]
+        return self.moto(environ, start_response)
+
+    def control(self, environ, start_response, command: str):
+        method = environ.get("REQUEST_METHOD", "GET")
+        try:
+            if command == "health":
+                return _json(start_response, {"ok": True})
+            if command == "reset" and method == "POST":
+                self.reset()
+                return _json(start_response, {"reset": True})
+            if command == "faults" and method == "POST":
+                self.faults.add(FaultRule.from_json(json.loads(_read_body(environ) or b"{}")))
+                return _json(start_response, {"added": True})
+            if command == "faults" and method == "DELETE":
+                self.faults.clear()
+                return _json(start_response, {"cleared": True})
+            if command == "requests" and method == "GET":
+                from urllib.parse import parse_qs
+
+                wanted = parse_qs(environ.get("QUERY_STRING", "")).get("access_key", [None])[0]
+                with self.lock:
+                    seen = [r for r in self.requests if wanted is None or r["access_key"] == wanted]
+                return _json(start_response, {"requests": seen})
+            extension = bedrock_ext.control(command, method, environ, _read_body)
+            if extension is not None:
+                return _json(start_response, extension)
+        except (ValueError, KeyError, TypeError) as error:
+            return _json(start_response, {"error": str(error)}, "400 Bad Request")
+        return _json(start_response, {"error": f"unknown control {method} {command}"}, "404 Not Found")
+
+    def reset(self) -> None:
+        from moto.moto_api._internal.models import moto_api_backend
+
+        moto_api_backend.reset()
+        self.faults.clear()
+        bedrock_ext.reset()
+        with self.lock:
+            self.requests.clear()
+
+
+def _read_body(environ) -> bytes:
+    """Read the request body once and put it back for the next reader."""
+    cached = environ.get("bpemu.body")
+    if cached is not None:
+        return cached
+    try:
+        length = int(environ.get("CONTENT_LENGTH") or 0)
+    except ValueError:
+        length = 0
+    body = environ["wsgi.input"].read(length) if length > 0 else b""
+    environ["wsgi.input"] = io.BytesIO(body)
+    environ["bpemu.body"] = body
+    return body
+
+
+def _json(start_response, payload: dict, status: str = "200 OK"):
+    data = json.dumps(payload).encode()
+    start_response(status, [("Content-Type", "application/json"), ("Content-Length", str(len(data)))])
+    return [data]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(prog="serve", description=__doc__)
+    parser.add_argument("--port", type=int, default=0, help="TCP port on 127.0.0.1; 0 picks a free one")
+    parser.add_argument(
+        "--watch-stdin",
+        action="store_true",
+        help="exit when stdin closes (used by tests, so the emulator dies with its parent)",
+    )
+    args = parser.parse_args()
+    server = make_server(
+        "127.0.0.1", args.port, Emulator(), threaded=True, request_handler=MotoRequestHandler
+    )
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    print(f"READY {server.server_port}", flush=True)
+    try:
+        if args.watch_stdin:
+            sys.stdin.read()
+        else:
+            thread.join()
+    except KeyboardInterrupt:
+        pass
+    server.shutdown()
