@@ -1,0 +1,214 @@
+//! AWS access: the one place that builds SDK configuration and clients, and that turns SDK errors
+//! into core [`Error`]s with remediation.
+
+use std::time::Duration;
+
+use aws_config::{BehaviorVersion, Region, meta::region::RegionProviderChain, retry::RetryConfig};
+use aws_credential_types::Credentials;
+use aws_smithy_runtime_api::client::{auth::AuthSchemeId, result::SdkError};
+use aws_smithy_types::{error::display::DisplayErrorContext, timeout::TimeoutConfig};
+use aws_sdk_iam::error::ProvideErrorMetadata;
+
+use super::error::Error;
+
+/// The region used when neither `AWS_REGION` nor the profile names one.
+pub const DEFAULT_REGION: &str = "us-east-1";
+
+/// How to reach AWS. Everything not set here comes from the standard chain (environment, profiles, SSO).
+#[derive(Clone, Debug)]
+pub struct AwsSettings {
+    /// Region override; otherwise `AWS_REGION`, then the profile, then [`DEFAULT_REGION`].
+    pub region: Option<String>,
+    /// Endpoint override (an emulator); otherwise `AWS_ENDPOINT_URL` when set, else AWS.
+    pub endpoint_url: Option<String>,
+    /// Total attempts per call in the SDK's standard retry mode (1 = no retry).
+    pub max_attempts: u32,
+    /// Initial backoff of the standard retry mode.
+    pub initial_backoff: Duration,
+    /// TCP connect timeout.
+    pub connect_timeout: Duration,
+    /// Timeout of one whole operation, retries included.
+    pub operation_timeout: Duration,
+    /// Fixed credentials instead of the chain: for embedding and tests. Never logged.
+    pub static_credentials: Option<Credentials>,
+}
+
+impl Default for AwsSettings {
+    fn default() -> Self {
+        Self {
+            region: None,
+            endpoint_url: None,
+            max_attempts: 3,
+            initial_backoff: Duration::from_secs(1),
+            connect_timeout: Duration::from_secs(5),
+            operation_timeout: Duration::from_secs(60),
+            static_credentials: None,
+        }
+    }
+}
+
+/// The SDK clients the core uses, all built from one [`aws_config::SdkConfig`].
+#[derive(Clone, Debug)]
+pub struct AwsClients {
+    /// IAM.
+    pub iam: aws_sdk_iam::Client,
+    /// STS.
+    pub sts: aws_sdk_sts::Client,
+    /// Bedrock control plane, pinned to SigV4.
+    pub bedrock: aws_sdk_bedrock::Client,
+    /// Cost Explorer.
+    pub cost_explorer: aws_sdk_costexplorer::Client,
+    /// The region in effect.
+    pub region: String,
+}
+
+impl AwsClients {
+    /// Load the configuration from the standard chain plus `settings`, and build the clients.
+    pub async fn load(settings: &AwsSettings) -> Self {
+        let region = RegionProviderChain::first_try(settings.region.clone().map(Region::new))
+            .or_default_provider()
+            .or_else(Region::from_static(DEFAULT_REGION));
+        let mut loader = aws_config::defaults(BehaviorVersion::latest())
+            .region(region)
+            .retry_config(
+                RetryConfig::standard()
+                    .with_max_attempts(settings.max_attempts.max(1))
+                    .with_initial_backoff(settings.initial_backoff),
+            )
+            .timeout_config(
+                TimeoutConfig::builder()
+                    .connect_timeout(settings.connect_timeout)
+                    .operation_timeout(settings.operation_timeout)
+                    .build(),
+            );
+        if let Some(endpoint) = &settings.endpoint_url {
+            loader = loader.endpoint_url(endpoint);
+        }
+        if let Some(credentials) = &settings.static_credentials {
+            loader = loader.credentials_provider(credentials.clone());
+        }
+        let config = loader.load().await;
+        Self::from_config(&config)
+    }
+
+    /// Build the clients from an existing SDK configuration.
+    pub fn from_config(config: &aws_config::SdkConfig) -> Self {
+        // The SDK switches Bedrock clients to bearer auth when AWS_BEARER_TOKEN_BEDROCK is set. That
+        // token is a data-plane key for invoking models; control-plane calls must stay on SigV4.
+        let bedrock = aws_sdk_bedrock::config::Builder::from(config)
+            .auth_scheme_preference([AuthSchemeId::new("sigv4")])
+            .build();
+        Self {
+            iam: aws_sdk_iam::Client::new(config),
+            sts: aws_sdk_sts::Client::new(config),
+            bedrock: aws_sdk_bedrock::Client::from_conf(bedrock),
+            cost_explorer: aws_sdk_costexplorer::Client::new(config),
+            region: config
+                .region()
+                .map_or_else(|| DEFAULT_REGION.to_owned(), ToString::to_string),
+        }
+    }
+}
+
+/// Error codes AWS uses for a denied action.
+const ACCESS_DENIED: &[&str] = &[
+    "AccessDenied",
+    "AccessDeniedException",
+    "UnauthorizedOperation",
+    "UnauthorizedAccess",
+];
+/// Error codes AWS uses for throttling.
+const THROTTLED: &[&str] = &[
+    "Throttling",
+    "ThrottlingException",
+    "TooManyRequestsException",
+    "RequestLimitExceeded",
+];
+/// Error codes AWS uses for credentials it does not accept.
+const BAD_CREDENTIALS: &[&str] = &[
+    "InvalidClientTokenId",
+    "SignatureDoesNotMatch",
+    "ExpiredToken",
+    "ExpiredTokenException",
+    "UnrecognizedClientException",
+    "InvalidAccessKeyId",
+];
+
+/// Turn an SDK error of the call `action` (e.g. `iam:CreateUser`) into a core [`Error`].
+pub fn sdk_error<E, R>(action: &'static str, error: SdkError<E, R>) -> Error
+where
+    E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
+    R: std::fmt::Debug + Send + Sync + 'static,
+{
+    match &error {
+        SdkError::ServiceError(service) => {
+            let code = service.err().code().unwrap_or("Unknown").to_owned();
+            let message = service.err().message().unwrap_or_default().to_owned();
+            service_error(action, code, message)
+        }
+        SdkError::TimeoutError(_) => Error::Unreachable {
+            action,
+            detail: "the operation timed out (raise --operation-timeout if AWS is slow)".to_owned(),
+        },
+        _ => {
+            let detail = DisplayErrorContext(&error).to_string();
+            if detail.to_ascii_lowercase().contains("credential") {
+                Error::Credentials { detail }
+            } else {
+                Error::Unreachable { action, detail }
+            }
+        }
+    }
+}
+
+/// Classify an AWS error code returned for `action`.
+pub fn service_error(action: &'static str, code: String, message: String) -> Error {
+    if ACCESS_DENIED.contains(&code.as_str()) {
+        Error::AccessDenied { action, message }
+    } else if THROTTLED.contains(&code.as_str()) {
+        Error::Throttled { action, message }
+    } else if BAD_CREDENTIALS.contains(&code.as_str()) {
+        Error::Credentials {
+            detail: format!("{code}: {message}"),
+        }
+    } else if code == "NoSuchEntity" || code == "ResourceNotFoundException" {
+        Error::NotFound {
+            what: action.to_owned(),
+            message,
+        }
+    } else {
+        Error::Aws {
+            action,
+            code,
+            message,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn codes_are_classified() {
+        let denied = service_error("iam:CreateUser", "AccessDenied".into(), "no".into());
+        assert!(matches!(denied, Error::AccessDenied { action: "iam:CreateUser", .. }));
+        assert!(denied.remediation().contains("iam:CreateUser"));
+        assert!(matches!(
+            service_error("iam:GetUser", "Throttling".into(), String::new()),
+            Error::Throttled { .. }
+        ));
+        assert!(matches!(
+            service_error("sts:GetCallerIdentity", "ExpiredToken".into(), String::new()),
+            Error::Credentials { .. }
+        ));
+        assert!(matches!(
+            service_error("iam:GetUser", "NoSuchEntity".into(), String::new()),
+            Error::NotFound { .. }
+        ));
+        assert!(matches!(
+            service_error("iam:GetUser", "ServiceFailure".into(), String::new()),
+            Error::Aws { .. }
+        ));
+    }
+}

@@ -1,0 +1,145 @@
+//! The one error type of the core. Every variant carries what a user needs to fix the problem, and
+//! [`Error::remediation`] says it in words. No variant ever holds a secret.
+
+/// Everything that can go wrong in a core operation.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// An input failed validation; no AWS call was made.
+    #[error("invalid `{field}`: {rule}")]
+    InvalidInput {
+        /// The input field at fault, as named in the tool's schema.
+        field: String,
+        /// The rule it broke, in words.
+        rule: String,
+    },
+
+    /// An IAM user with the derived name exists but carries no `managed-by=bedrock-provisioner` tag.
+    #[error(
+        "IAM user `{user_name}` already exists and was not created by bedrock-provisioner \
+         (it has no `managed-by=bedrock-provisioner` tag); nothing was changed"
+    )]
+    ForeignUser {
+        /// The IAM user name.
+        user_name: String,
+    },
+
+    /// The AWS principal is not allowed to perform an action.
+    #[error("AWS denied `{action}` to the caller: {message}")]
+    AccessDenied {
+        /// The IAM action, e.g. `iam:CreateUser`.
+        action: &'static str,
+        /// AWS's own message.
+        message: String,
+    },
+
+    /// AWS kept throttling an action after the SDK's retries.
+    #[error("AWS throttled `{action}` and retries did not get through: {message}")]
+    Throttled {
+        /// The IAM action.
+        action: &'static str,
+        /// AWS's own message.
+        message: String,
+    },
+
+    /// No credentials could be found, or AWS rejected them as invalid or expired.
+    #[error("AWS credentials are missing or invalid: {detail}")]
+    Credentials {
+        /// What the SDK reported.
+        detail: String,
+    },
+
+    /// AWS (or the configured endpoint) could not be reached, or did not answer in time.
+    #[error("could not complete `{action}`: {detail}")]
+    Unreachable {
+        /// The IAM action.
+        action: &'static str,
+        /// What the SDK reported.
+        detail: String,
+    },
+
+    /// A resource that must exist does not.
+    #[error("{what} does not exist: {message}")]
+    NotFound {
+        /// Which resource.
+        what: String,
+        /// AWS's own message.
+        message: String,
+    },
+
+    /// Any other error AWS returned.
+    #[error("AWS rejected `{action}` with {code}: {message}")]
+    Aws {
+        /// The IAM action.
+        action: &'static str,
+        /// AWS's error code.
+        code: String,
+        /// AWS's own message.
+        message: String,
+    },
+}
+
+impl Error {
+    /// Shorthand for [`Error::InvalidInput`].
+    pub fn invalid(field: impl Into<String>, rule: impl Into<String>) -> Self {
+        Self::InvalidInput {
+            field: field.into(),
+            rule: rule.into(),
+        }
+    }
+
+    /// A stable, machine-readable name for the kind of error.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Self::InvalidInput { .. } => "invalid_input",
+            Self::ForeignUser { .. } => "foreign_user",
+            Self::AccessDenied { .. } => "access_denied",
+            Self::Throttled { .. } => "throttled",
+            Self::Credentials { .. } => "credentials",
+            Self::Unreachable { .. } => "unreachable",
+            Self::NotFound { .. } => "not_found",
+            Self::Aws { .. } => "aws_error",
+        }
+    }
+
+    /// What the user should do about it.
+    pub fn remediation(&self) -> String {
+        match self {
+            Self::InvalidInput { field, .. } => {
+                format!("Correct `{field}` and call again. Nothing was sent to AWS.")
+            }
+            Self::ForeignUser { .. } => "Choose another business unit name, or call again with \
+                `adopt: true` to let bedrock-provisioner manage this user (it adds its tags and \
+                attaches the Bedrock policy; it removes nothing)."
+                .to_owned(),
+            Self::AccessDenied { action, .. } => format!(
+                "The AWS principal this server runs as lacks `{action}`. Ask an administrator to \
+                 attach a policy with the statement \
+                 {{\"Effect\": \"Allow\", \"Action\": \"{action}\", \"Resource\": \"*\"}} \
+                 (scope the resource down where possible), or run the server with the credentials \
+                 of a principal that has it (e.g. AWS_PROFILE=admin). Calls that succeeded before \
+                 this one are kept; running the same request again resumes where it stopped."
+            ),
+            Self::Throttled { .. } => "Wait a minute and call again (the request is idempotent), \
+                or raise the retry budget with --max-attempts / BEDROCK_PROVISIONER_MAX_ATTEMPTS."
+                .to_owned(),
+            Self::Credentials { .. } => "Give the server AWS credentials: run `aws configure` or \
+                `aws sso login --profile NAME` and set AWS_PROFILE=NAME, or set AWS_ACCESS_KEY_ID \
+                and AWS_SECRET_ACCESS_KEY (and AWS_SESSION_TOKEN for temporary credentials) in the \
+                server's environment (the `env` block of .mcp.json). Check with \
+                `aws sts get-caller-identity`."
+                .to_owned(),
+            Self::Unreachable { .. } => "Check network access to AWS (proxy, VPC endpoints), the \
+                region (AWS_REGION), and AWS_ENDPOINT_URL if one is set; then call again."
+                .to_owned(),
+            Self::NotFound { .. } => {
+                "Check the name or ARN; create the resource first if it should exist.".to_owned()
+            }
+            Self::Aws { .. } => "Read AWS's message above; fix the cause and call again (the \
+                request is idempotent). If it persists, check the AWS Health Dashboard."
+                .to_owned(),
+        }
+    }
+}
+
+/// Result with the core [`Error`].
+pub type Result<T, E = Error> = std::result::Result<T, E>;

@@ -1,0 +1,96 @@
+//! The provisioning core: validated domain types and one module per capability, over a [`Provisioner`]
+//! that holds the settings and the AWS clients. No MCP or CLI types here.
+
+pub mod aws;
+pub mod error;
+pub mod names;
+pub mod policy;
+pub mod provision;
+
+use std::{future::Future, time::Duration};
+
+use tokio::sync::OnceCell;
+
+pub use aws::{AwsClients, AwsSettings};
+pub use error::{Error, Result};
+
+/// Tag key marking resources this project manages.
+pub const MANAGED_BY_KEY: &str = "managed-by";
+/// Value of [`MANAGED_BY_KEY`].
+pub const MANAGED_BY_VALUE: &str = "bedrock-provisioner";
+
+/// Settings of the core.
+#[derive(Clone, Debug)]
+pub struct Settings {
+    /// How to reach AWS.
+    pub aws: AwsSettings,
+    /// IAM path for the users and the policy this project creates.
+    pub iam_path: String,
+    /// Attempts for a call that may hit IAM's eventual consistency right after a create.
+    pub propagation_attempts: u32,
+    /// First wait between those attempts (doubles each time, capped at 5 s).
+    pub propagation_delay: Duration,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Self {
+            aws: AwsSettings::default(),
+            iam_path: "/bedrock-provisioner/".to_owned(),
+            propagation_attempts: 8,
+            propagation_delay: Duration::from_millis(250),
+        }
+    }
+}
+
+/// The core service: settings plus AWS clients, built on first use so that starting the server costs
+/// no AWS configuration work.
+#[derive(Debug)]
+pub struct Provisioner {
+    settings: Settings,
+    clients: OnceCell<AwsClients>,
+}
+
+impl Provisioner {
+    /// A provisioner with these settings; no AWS work happens until the first operation.
+    pub fn new(settings: Settings) -> Self {
+        Self {
+            settings,
+            clients: OnceCell::new(),
+        }
+    }
+
+    /// The settings in effect.
+    pub fn settings(&self) -> &Settings {
+        &self.settings
+    }
+
+    /// The AWS clients, loaded from the credential chain on first call.
+    pub async fn clients(&self) -> &AwsClients {
+        self.clients
+            .get_or_init(|| AwsClients::load(&self.settings.aws))
+            .await
+    }
+
+    /// Run `operation` again while it fails with [`Error::NotFound`], as IAM does for a short while after
+    /// a resource was created. Bounded by [`Settings::propagation_attempts`].
+    pub(crate) async fn retry_while_propagating<T, F, Fut>(&self, mut operation: F) -> Result<T>
+    where
+        F: FnMut() -> Fut,
+        Fut: Future<Output = Result<T>>,
+    {
+        let mut delay = self.settings.propagation_delay;
+        let mut attempt = 1;
+        loop {
+            match operation().await {
+                Err(Error::NotFound { what, .. }) if attempt < self.settings.propagation_attempts => {
+                    tracing::debug!(%what, attempt, "not visible yet (IAM eventual consistency); retrying");
+                    tokio::time::sleep(delay).await;
+                    delay = (delay * 2).min(Duration::from_secs(5));
+                    attempt += 1;
+                }
+                other => return other,
+            }
+        }
+    }
+}

@@ -1,0 +1,140 @@
+//! The least-privilege Bedrock policy this project attaches to each business unit's user, and the
+//! alternatives a caller may choose instead.
+
+use serde_json::{Value, json};
+
+use super::names::PolicyArn;
+
+/// Name of the customer-managed policy created once per account.
+pub const POLICY_NAME: &str = "BedrockProvisionerClaudeAccess";
+/// Name of the AWS-managed policy the Bedrock console attaches to API-key users.
+pub const BEDROCK_LIMITED_ACCESS: &str = "AmazonBedrockLimitedAccess";
+
+/// Which managed policy the business unit's user gets.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum PolicyChoice {
+    /// This project's least-privilege policy (the default).
+    LeastPrivilege,
+    /// AWS's `AmazonBedrockLimitedAccess` (broader: also lists and manages many Bedrock resources).
+    AmazonBedrockLimitedAccess,
+    /// Any existing managed policy, by ARN.
+    Arn(PolicyArn),
+}
+
+impl PolicyChoice {
+    /// The warning to show when the choice is broader than, or unknown to, this project.
+    pub fn warning(&self) -> Option<String> {
+        match self {
+            Self::LeastPrivilege => None,
+            Self::AmazonBedrockLimitedAccess => Some(format!(
+                "{BEDROCK_LIMITED_ACCESS} grants far more than invoking Claude (it includes \
+                 read access across Bedrock and management of some Bedrock resources, and \
+                 iam:CreateServiceSpecificCredential on the user itself); prefer the default \
+                 least-privilege policy unless the business unit needs it"
+            )),
+            Self::Arn(arn) => Some(format!(
+                "the custom policy {} was attached as given; bedrock-provisioner did not check \
+                 what it allows. The user also needs bedrock:CallWithBearerToken to use API keys",
+                arn.as_str()
+            )),
+        }
+    }
+}
+
+/// The least-privilege policy document for `account` in `partition`: invoke Anthropic models (directly
+/// or through the account's inference profiles), read what a client needs to discover them, and use
+/// Bedrock API keys.
+pub fn least_privilege_document(partition: &str, account: &str) -> Value {
+    let anthropic_models = format!("arn:{partition}:bedrock:*::foundation-model/anthropic.*");
+    let profiles = [
+        format!("arn:{partition}:bedrock:*:{account}:inference-profile/*"),
+        format!("arn:{partition}:bedrock:*:{account}:application-inference-profile/*"),
+    ];
+    json!({
+        "Version": "2012-10-17",
+        "Statement": [
+            {
+                "Sid": "InvokeAnthropicModels",
+                "Effect": "Allow",
+                "Action": ["bedrock:InvokeModel", "bedrock:InvokeModelWithResponseStream"],
+                "Resource": [anthropic_models, profiles[0], profiles[1]]
+            },
+            {
+                "Sid": "ReadAnthropicModels",
+                "Effect": "Allow",
+                "Action": ["bedrock:GetFoundationModel"],
+                "Resource": [anthropic_models]
+            },
+            {
+                "Sid": "ReadInferenceProfiles",
+                "Effect": "Allow",
+                "Action": ["bedrock:GetInferenceProfile"],
+                "Resource": profiles
+            },
+            {
+                "Sid": "ListModelsAndProfiles",
+                "Effect": "Allow",
+                "Action": ["bedrock:ListFoundationModels", "bedrock:ListInferenceProfiles"],
+                "Resource": "*"
+            },
+            {
+                "Sid": "UseBedrockApiKeys",
+                "Effect": "Allow",
+                "Action": ["bedrock:CallWithBearerToken"],
+                "Resource": "*"
+            }
+        ]
+    })
+}
+
+/// Parse a policy document as IAM returns it (URL-encoded JSON, or plain JSON from some endpoints).
+pub fn parse_returned_document(raw: &str) -> Option<Value> {
+    serde_json::from_str(raw).ok().or_else(|| {
+        let decoded = percent_encoding::percent_decode_str(raw).decode_utf8().ok()?;
+        serde_json::from_str(&decoded).ok()
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn document_is_scoped_to_anthropic_and_the_account() {
+        let doc = least_privilege_document("aws", "123456789012");
+        let text = doc.to_string();
+        for action in [
+            "bedrock:InvokeModel",
+            "bedrock:InvokeModelWithResponseStream",
+            "bedrock:CallWithBearerToken",
+            "bedrock:ListFoundationModels",
+            "bedrock:GetFoundationModel",
+            "bedrock:ListInferenceProfiles",
+            "bedrock:GetInferenceProfile",
+        ] {
+            assert!(text.contains(&format!("\"{action}\"")), "{action} missing");
+        }
+        let actions: Vec<&str> = doc["Statement"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .flat_map(|s| s["Action"].as_array().unwrap())
+            .map(|a| a.as_str().unwrap())
+            .collect();
+        assert!(actions.iter().all(|a| !a.contains('*')), "no wildcard actions: {actions:?}");
+        let invoke = &doc["Statement"][0]["Resource"];
+        assert_eq!(invoke[0], "arn:aws:bedrock:*::foundation-model/anthropic.*");
+        assert_eq!(invoke[1], "arn:aws:bedrock:*:123456789012:inference-profile/*");
+    }
+
+    #[test]
+    fn returned_documents_parse_encoded_or_plain() {
+        let doc = least_privilege_document("aws", "123456789012");
+        let plain = doc.to_string();
+        let encoded =
+            percent_encoding::utf8_percent_encode(&plain, percent_encoding::NON_ALPHANUMERIC).to_string();
+        assert_eq!(parse_returned_document(&plain), Some(doc.clone()));
+        assert_eq!(parse_returned_document(&encoded), Some(doc));
+        assert_eq!(parse_returned_document("%7Bbroken"), None);
+    }
+}

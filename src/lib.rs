@@ -1,0 +1,7 @@
+//! bedrock-provisioner: give each business unit its own, accounted access to Claude on Amazon Bedrock.
+//!
+//! Layers: [`core`] (the domain, no MCP or CLI types), [`mcp`] (the MCP server), [`cli`] (the command line).
+
+pub mod cli;
+pub mod core;
+pub mod mcp;

@@ -1,0 +1,38 @@
+//! How a core error reaches an MCP client: a tool result with `isError: true` whose text names what went
+//! wrong and what to do. JSON-RPC errors are kept for protocol faults.
+
+use rmcp::{
+    handler::server::tool::IntoCallToolResult,
+    model::{CallToolResponse, CallToolResult, ContentBlock},
+};
+
+use crate::core::Error;
+
+/// A core error on its way to the client.
+#[derive(Debug)]
+pub struct ToolError(pub Error);
+
+impl From<Error> for ToolError {
+    fn from(error: Error) -> Self {
+        Self(error)
+    }
+}
+
+impl ToolError {
+    /// The message the client sees.
+    pub fn message(&self) -> String {
+        format!(
+            "{}\n\nWhat to do: {}\n(error kind: {})",
+            self.0,
+            self.0.remediation(),
+            self.0.kind()
+        )
+    }
+}
+
+impl IntoCallToolResult for ToolError {
+    fn into_call_tool_result(self) -> Result<CallToolResponse, rmcp::ErrorData> {
+        tracing::warn!(kind = self.0.kind(), error = %self.0, "tool call failed");
+        Ok(CallToolResult::error(vec![ContentBlock::text(self.message())]).into())
+    }
+}
