@@ -1,0 +1,198 @@
+//! Test harness: the local AWS emulator (one per test binary), an isolated emulator account per test,
+//! independent SDK clients for checking AWS state, and an in-process MCP client.
+#![allow(dead_code)]
+
+use std::{
+    io::{BufRead, BufReader, Read, Write},
+    net::TcpStream,
+    path::PathBuf,
+    process::{Child, ChildStdin, Command, Stdio},
+    sync::{
+        Arc, Mutex, OnceLock,
+        atomic::{AtomicU64, Ordering},
+    },
+    time::Duration,
+};
+
+use aws_credential_types::Credentials;
+use bedrock_provisioner::{
+    core::{AwsSettings, Provisioner, Settings},
+    mcp::{AccessMode, ProvisionerServer},
+};
+use rmcp::{
+    RoleClient, ServiceExt,
+    model::{CallToolRequestParams, CallToolResult},
+    service::RunningService,
+};
+use serde_json::Value;
+
+/// The running emulator of this test binary.
+pub struct Emulator {
+    pub port: u16,
+    // Held so the emulator's stdin stays open; it exits when this process does.
+    _stdin: Mutex<ChildStdin>,
+    _child: Mutex<Child>,
+}
+
+static EMULATOR: OnceLock<Emulator> = OnceLock::new();
+static NEXT_ACCOUNT: AtomicU64 = AtomicU64::new(0);
+
+/// The emulator, started on first use.
+pub fn emulator() -> &'static Emulator {
+    EMULATOR.get_or_init(|| {
+        let root = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
+        let log = std::fs::File::create(root.join("target/emulator.log")).expect("log file");
+        let mut child = Command::new(root.join("tests/emulator/serve"))
+            .args(["--port", "0", "--watch-stdin"])
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(log)
+            .spawn()
+            .expect("start tests/emulator/serve (run `make venv` first)");
+        let mut line = String::new();
+        BufReader::new(child.stdout.take().expect("stdout"))
+            .read_line(&mut line)
+            .expect("emulator readiness line");
+        let port = line
+            .trim()
+            .strip_prefix("READY ")
+            .and_then(|p| p.parse().ok())
+            .unwrap_or_else(|| panic!("emulator did not start: {line:?}; see target/emulator.log"));
+        let emulator = Emulator {
+            port,
+            _stdin: Mutex::new(child.stdin.take().expect("stdin")),
+            _child: Mutex::new(child),
+        };
+        assert_eq!(emulator.control("GET", "health", "")["ok"], true);
+        emulator
+    })
+}
+
+impl Emulator {
+    pub fn endpoint(&self) -> String {
+        format!("http://127.0.0.1:{}", self.port)
+    }
+
+    /// Call the emulator's control API; returns the JSON answer.
+    pub fn control(&self, method: &str, command: &str, body: &str) -> Value {
+        let mut stream = TcpStream::connect(("127.0.0.1", self.port)).expect("connect");
+        stream.set_read_timeout(Some(Duration::from_secs(30))).ok();
+        write!(
+            stream,
+            "{method} /_emulator/{command} HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n\
+             Content-Length: {}\r\nConnection: close\r\n\r\n{body}",
+            body.len()
+        )
+        .expect("write");
+        let mut response = String::new();
+        stream.read_to_string(&mut response).expect("read");
+        let (head, payload) = response.split_once("\r\n\r\n").expect("http response");
+        assert!(head.starts_with("HTTP/1.1 200") || head.starts_with("HTTP/1.0 200"), "{head}\n{payload}");
+        serde_json::from_str(payload).expect("json")
+    }
+}
+
+/// An isolated emulator account: its own IAM, fault rules and request log.
+#[derive(Clone)]
+pub struct Account {
+    pub id: String,
+}
+
+impl Account {
+    pub fn new() -> Self {
+        let n = NEXT_ACCOUNT.fetch_add(1, Ordering::SeqCst);
+        let pid = u64::from(std::process::id()) % 100_000;
+        Self {
+            id: format!("{:012}", 100_000_000_000 + pid * 10_000 + n),
+        }
+    }
+
+    pub fn credentials(&self) -> Credentials {
+        Credentials::new(&self.id, "emulator-secret", None, None, "tests")
+    }
+
+    /// Core settings pointed at the emulator, with fast retries.
+    pub fn settings(&self) -> Settings {
+        Settings {
+            aws: AwsSettings {
+                region: Some("us-east-1".into()),
+                endpoint_url: Some(emulator().endpoint()),
+                initial_backoff: Duration::from_millis(20),
+                static_credentials: Some(self.credentials()),
+                ..AwsSettings::default()
+            },
+            propagation_delay: Duration::from_millis(20),
+            ..Settings::default()
+        }
+    }
+
+    /// An IAM client built directly from the SDK, independent of the code under test.
+    pub async fn iam(&self) -> aws_sdk_iam::Client {
+        let config = aws_config::defaults(aws_config::BehaviorVersion::latest())
+            .region(aws_config::Region::new("us-east-1"))
+            .endpoint_url(emulator().endpoint())
+            .credentials_provider(self.credentials())
+            .load()
+            .await;
+        aws_sdk_iam::Client::new(&config)
+    }
+
+    /// Add a fault rule for this account only.
+    pub fn fault(&self, mut rule: Value) {
+        rule["access_key"] = Value::String(self.id.clone());
+        emulator().control("POST", "faults", &rule.to_string());
+    }
+
+    /// The AWS actions this account called, in order.
+    pub fn actions(&self) -> Vec<String> {
+        let seen = emulator().control("GET", &format!("requests?access_key={}", self.id), "");
+        seen["requests"]
+            .as_array()
+            .expect("requests")
+            .iter()
+            .map(|r| r["action"].as_str().unwrap_or_default().to_owned())
+            .collect()
+    }
+
+    /// The request log entries of this account.
+    pub fn requests(&self) -> Vec<Value> {
+        let seen = emulator().control("GET", &format!("requests?access_key={}", self.id), "");
+        seen["requests"].as_array().expect("requests").clone()
+    }
+
+    /// An MCP client connected in-process to a server for this account.
+    pub async fn mcp(&self, mode: AccessMode) -> RunningService<RoleClient, ()> {
+        let (server_io, client_io) = tokio::io::duplex(1 << 16);
+        let server = ProvisionerServer::new(Arc::new(Provisioner::new(self.settings())), mode);
+        tokio::spawn(async move {
+            if let Ok(running) = server.serve(server_io).await {
+                let _ = running.waiting().await;
+            }
+        });
+        ().serve(client_io).await.expect("MCP client connects")
+    }
+}
+
+/// Whether an action name changes state in IAM.
+pub fn is_mutation(action: &str) -> bool {
+    ["Create", "Tag", "Untag", "Attach", "Detach", "Put", "Delete", "Update", "Set"]
+        .iter()
+        .any(|prefix| action.starts_with(prefix))
+}
+
+/// Call a tool with JSON arguments.
+pub async fn call(client: &RunningService<RoleClient, ()>, tool: &str, args: Value) -> CallToolResult {
+    let params = CallToolRequestParams::new(tool.to_owned())
+        .with_arguments(args.as_object().expect("object arguments").clone());
+    client.call_tool(params).await.expect("tools/call answered")
+}
+
+/// The text of a tool result.
+pub fn text(result: &CallToolResult) -> String {
+    result
+        .content
+        .iter()
+        .filter_map(|c| c.as_text().map(|t| t.text.clone()))
+        .collect::<Vec<_>>()
+        .join("\n")
+}
