@@ -9,6 +9,7 @@ use serde::Serialize;
 use crate::{
     core::{
         AwsSettings, Error, Provisioner, Settings,
+        inventory::{BusinessUnitList, ListBusinessUnitsInput},
         provision::{PolicyInput, ProvisionReport, ProvisionUserInput},
     },
     mcp::{self, AccessMode},
@@ -38,10 +39,20 @@ struct AwsArgs {
           value_parser = clap::value_parser!(u32).range(1..=20))]
     max_attempts: u32,
     /// TCP connect timeout in seconds.
-    #[arg(long, global = true, env = "BEDROCK_PROVISIONER_CONNECT_TIMEOUT", default_value_t = 5)]
+    #[arg(
+        long,
+        global = true,
+        env = "BEDROCK_PROVISIONER_CONNECT_TIMEOUT",
+        default_value_t = 5
+    )]
     connect_timeout: u64,
     /// Timeout of one AWS operation (retries included) in seconds.
-    #[arg(long, global = true, env = "BEDROCK_PROVISIONER_OPERATION_TIMEOUT", default_value_t = 60)]
+    #[arg(
+        long,
+        global = true,
+        env = "BEDROCK_PROVISIONER_OPERATION_TIMEOUT",
+        default_value_t = 60
+    )]
     operation_timeout: u64,
 }
 
@@ -55,6 +66,15 @@ enum Command {
     },
     /// Create or repair a business unit's IAM user, tags and Bedrock policy.
     ProvisionUser(ProvisionUserArgs),
+    /// List the business units provisioned for Bedrock.
+    ListBusinessUnits {
+        /// Also list `*-bedrock-user` users that bedrock-provisioner did not create.
+        #[arg(long)]
+        include_unmanaged: bool,
+        /// Output format.
+        #[arg(long, value_enum, default_value_t = Output::Text)]
+        output: Output,
+    },
 }
 
 #[derive(Debug, Args)]
@@ -143,7 +163,18 @@ impl Cli {
                     adopt: args.adopt,
                     dry_run: args.dry_run,
                 };
-                report(core.provision_user(&input).await, args.output, print_provision)
+                report(
+                    core.provision_user(&input).await,
+                    args.output,
+                    print_provision,
+                )
+            }
+            Command::ListBusinessUnits {
+                include_unmanaged,
+                output,
+            } => {
+                let input = ListBusinessUnitsInput { include_unmanaged };
+                report(core.list_business_units(&input).await, output, print_units)
             }
         }
     }
@@ -189,5 +220,26 @@ fn print_provision(report: &ProvisionReport) {
     }
     for step in &report.next_steps {
         println!("  next: {step}");
+    }
+}
+
+fn print_units(list: &BusinessUnitList) {
+    if list.business_units.is_empty() {
+        println!("No business units provisioned yet (provision-user creates one).");
+    }
+    for unit in &list.business_units {
+        let owner = unit.tags.get("owner").map_or("-", String::as_str);
+        let managed = if unit.managed {
+            ""
+        } else {
+            "  (not managed by bedrock-provisioner)"
+        };
+        println!(
+            "{:<24} owner {owner:<28} {}{managed}",
+            unit.business_unit, unit.user_arn
+        );
+        if !unit.missing_tags.is_empty() {
+            println!("{:<24} missing tags: {}", "", unit.missing_tags.join(", "));
+        }
     }
 }

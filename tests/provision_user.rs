@@ -1,6 +1,8 @@
 //! provision_user against the emulator, through an in-process MCP client; AWS state is checked with an
 //! independent SDK client.
 
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, missing_docs)]
+
 mod common;
 
 use std::collections::BTreeMap;
@@ -21,21 +23,50 @@ fn marketing() -> Value {
 
 fn report(result: &rmcp::model::CallToolResult) -> ProvisionReport {
     assert_ne!(result.is_error, Some(true), "tool failed: {}", text(result));
-    serde_json::from_value(result.structured_content.clone().expect("structured content")).expect("report")
+    serde_json::from_value(
+        result
+            .structured_content
+            .clone()
+            .expect("structured content"),
+    )
+    .expect("report")
 }
 
 fn status_of(report: &ProvisionReport, kind: ResourceKind) -> ChangeStatus {
-    report.resources.iter().find(|r| r.resource == kind).expect("resource listed").status
+    report
+        .resources
+        .iter()
+        .find(|r| r.resource == kind)
+        .expect("resource listed")
+        .status
 }
 
 async fn user_tags(iam: &aws_sdk_iam::Client, user: &str) -> BTreeMap<String, String> {
-    let user = iam.get_user().user_name(user).send().await.expect("user exists").user.expect("user");
-    user.tags().iter().map(|t| (t.key().to_owned(), t.value().to_owned())).collect()
+    let user = iam
+        .get_user()
+        .user_name(user)
+        .send()
+        .await
+        .expect("user exists")
+        .user
+        .expect("user");
+    user.tags()
+        .iter()
+        .map(|t| (t.key().to_owned(), t.value().to_owned()))
+        .collect()
 }
 
 async fn attached(iam: &aws_sdk_iam::Client, user: &str) -> Vec<String> {
-    let out = iam.list_attached_user_policies().user_name(user).send().await.expect("list");
-    out.attached_policies().iter().filter_map(|p| p.policy_arn().map(str::to_owned)).collect()
+    let out = iam
+        .list_attached_user_policies()
+        .user_name(user)
+        .send()
+        .await
+        .expect("list");
+    out.attached_policies()
+        .iter()
+        .filter_map(|p| p.policy_arn().map(str::to_owned))
+        .collect()
 }
 
 #[tokio::test]
@@ -45,13 +76,29 @@ async fn creates_user_tags_policy_and_attachment_then_changes_nothing() {
     let first = report(&call(&client, "provision_user", marketing()).await);
     assert!(first.changed);
     assert_eq!(first.user_name, "marketing-bedrock-user");
-    assert_eq!(status_of(&first, ResourceKind::IamUser), ChangeStatus::Created);
-    assert_eq!(status_of(&first, ResourceKind::ManagedPolicy), ChangeStatus::Created);
-    assert_eq!(status_of(&first, ResourceKind::PolicyAttachment), ChangeStatus::Created);
+    assert_eq!(
+        status_of(&first, ResourceKind::IamUser),
+        ChangeStatus::Created
+    );
+    assert_eq!(
+        status_of(&first, ResourceKind::ManagedPolicy),
+        ChangeStatus::Created
+    );
+    assert_eq!(
+        status_of(&first, ResourceKind::PolicyAttachment),
+        ChangeStatus::Created
+    );
 
     // Independent read of what exists in AWS.
     let iam = account.iam().await;
-    let user = iam.get_user().user_name("marketing-bedrock-user").send().await.unwrap().user.unwrap();
+    let user = iam
+        .get_user()
+        .user_name("marketing-bedrock-user")
+        .send()
+        .await
+        .unwrap()
+        .user
+        .unwrap();
     assert_eq!(user.arn(), first.user_arn);
     assert_eq!(user.path(), "/bedrock-provisioner/");
     let tags = user_tags(&iam, "marketing-bedrock-user").await;
@@ -65,10 +112,22 @@ async fn creates_user_tags_policy_and_attachment_then_changes_nothing() {
     .map(|(k, v)| (k.to_owned(), v.to_owned()))
     .collect();
     assert_eq!(tags, expected);
-    let policy_arn = format!("arn:aws:iam::{}:policy/bedrock-provisioner/BedrockProvisionerClaudeAccess", account.id);
+    let policy_arn = format!(
+        "arn:aws:iam::{}:policy/bedrock-provisioner/BedrockProvisionerClaudeAccess",
+        account.id
+    );
     assert_eq!(first.policy_arn, policy_arn);
-    assert_eq!(attached(&iam, "marketing-bedrock-user").await, vec![policy_arn.clone()]);
-    let version = iam.get_policy_version().policy_arn(&policy_arn).version_id("v1").send().await.unwrap();
+    assert_eq!(
+        attached(&iam, "marketing-bedrock-user").await,
+        vec![policy_arn.clone()]
+    );
+    let version = iam
+        .get_policy_version()
+        .policy_arn(&policy_arn)
+        .version_id("v1")
+        .send()
+        .await
+        .unwrap();
     let document = version.policy_version().unwrap().document().unwrap();
     let document = bedrock_provisioner::core::policy::parse_returned_document(document).unwrap();
     assert_eq!(document, least_privilege_document("aws", &account.id));
@@ -79,9 +138,19 @@ async fn creates_user_tags_policy_and_attachment_then_changes_nothing() {
     let calls_before = account.actions().len();
     let second = report(&call(&client, "provision_user", marketing()).await);
     assert!(!second.changed);
-    assert!(second.resources.iter().all(|r| r.status == ChangeStatus::Unchanged), "{:?}", second.resources);
+    assert!(
+        second
+            .resources
+            .iter()
+            .all(|r| r.status == ChangeStatus::Unchanged),
+        "{:?}",
+        second.resources
+    );
     let second_calls = &account.actions()[calls_before..];
-    assert!(second_calls.iter().all(|a| !is_mutation(a)), "{second_calls:?}");
+    assert!(
+        second_calls.iter().all(|a| !is_mutation(a)),
+        "{second_calls:?}"
+    );
 }
 
 #[tokio::test]
@@ -90,23 +159,51 @@ async fn drifted_tags_and_missing_attachment_are_repaired() {
     let client = account.mcp(AccessMode::Provision).await;
     let first = report(&call(&client, "provision_user", marketing()).await);
     let iam = account.iam().await;
-    iam.untag_user().user_name("marketing-bedrock-user").tag_keys("owner").send().await.unwrap();
-    iam.tag_user()
+    iam.untag_user()
         .user_name("marketing-bedrock-user")
-        .tags(aws_sdk_iam::types::Tag::builder().key("purpose").value("something else").build().unwrap())
+        .tag_keys("owner")
         .send()
         .await
         .unwrap();
-    iam.detach_user_policy().user_name("marketing-bedrock-user").policy_arn(&first.policy_arn).send().await.unwrap();
+    iam.tag_user()
+        .user_name("marketing-bedrock-user")
+        .tags(
+            aws_sdk_iam::types::Tag::builder()
+                .key("purpose")
+                .value("something else")
+                .build()
+                .unwrap(),
+        )
+        .send()
+        .await
+        .unwrap();
+    iam.detach_user_policy()
+        .user_name("marketing-bedrock-user")
+        .policy_arn(&first.policy_arn)
+        .send()
+        .await
+        .unwrap();
 
     let repaired = report(&call(&client, "provision_user", marketing()).await);
-    assert_eq!(status_of(&repaired, ResourceKind::UserTags), ChangeStatus::Updated);
-    assert_eq!(status_of(&repaired, ResourceKind::PolicyAttachment), ChangeStatus::Created);
-    assert_eq!(status_of(&repaired, ResourceKind::IamUser), ChangeStatus::Unchanged);
+    assert_eq!(
+        status_of(&repaired, ResourceKind::UserTags),
+        ChangeStatus::Updated
+    );
+    assert_eq!(
+        status_of(&repaired, ResourceKind::PolicyAttachment),
+        ChangeStatus::Created
+    );
+    assert_eq!(
+        status_of(&repaired, ResourceKind::IamUser),
+        ChangeStatus::Unchanged
+    );
     let tags = user_tags(&iam, "marketing-bedrock-user").await;
     assert_eq!(tags["owner"], "jane@example.com");
     assert_eq!(tags["purpose"], "campaign copy");
-    assert_eq!(attached(&iam, "marketing-bedrock-user").await, vec![first.policy_arn]);
+    assert_eq!(
+        attached(&iam, "marketing-bedrock-user").await,
+        vec![first.policy_arn]
+    );
 }
 
 #[tokio::test]
@@ -125,11 +222,27 @@ async fn changed_policy_document_gets_a_new_default_version() {
         .unwrap();
 
     let second = report(&call(&client, "provision_user", marketing()).await);
-    assert_eq!(status_of(&second, ResourceKind::ManagedPolicy), ChangeStatus::Updated);
-    let policy = iam.get_policy().policy_arn(&first.policy_arn).send().await.unwrap().policy.unwrap();
+    assert_eq!(
+        status_of(&second, ResourceKind::ManagedPolicy),
+        ChangeStatus::Updated
+    );
+    let policy = iam
+        .get_policy()
+        .policy_arn(&first.policy_arn)
+        .send()
+        .await
+        .unwrap()
+        .policy
+        .unwrap();
     let version_id = policy.default_version_id().unwrap().to_owned();
     assert_eq!(version_id, "v3");
-    let version = iam.get_policy_version().policy_arn(&first.policy_arn).version_id(version_id).send().await.unwrap();
+    let version = iam
+        .get_policy_version()
+        .policy_arn(&first.policy_arn)
+        .version_id(version_id)
+        .send()
+        .await
+        .unwrap();
     let document = bedrock_provisioner::core::policy::parse_returned_document(
         version.policy_version().unwrap().document().unwrap(),
     )
@@ -141,24 +254,40 @@ async fn changed_policy_document_gets_a_new_default_version() {
 async fn foreign_user_is_refused_unless_adopted() {
     let account = Account::new();
     let iam = account.iam().await;
-    iam.create_user().user_name("marketing-bedrock-user").send().await.unwrap();
+    iam.create_user()
+        .user_name("marketing-bedrock-user")
+        .send()
+        .await
+        .unwrap();
     let client = account.mcp(AccessMode::Provision).await;
     let calls_before = account.actions().len();
 
     let refused = call(&client, "provision_user", marketing()).await;
     assert_eq!(refused.is_error, Some(true));
     let message = text(&refused);
-    assert!(message.contains("was not created by bedrock-provisioner"), "{message}");
+    assert!(
+        message.contains("was not created by bedrock-provisioner"),
+        "{message}"
+    );
     assert!(message.contains("adopt: true"), "{message}");
     let calls = &account.actions()[calls_before..];
-    assert!(calls.iter().all(|a| !is_mutation(a)), "refusal changed something: {calls:?}");
+    assert!(
+        calls.iter().all(|a| !is_mutation(a)),
+        "refusal changed something: {calls:?}"
+    );
     assert!(user_tags(&iam, "marketing-bedrock-user").await.is_empty());
 
     let mut adopt = marketing();
     adopt["adopt"] = json!(true);
     let adopted = report(&call(&client, "provision_user", adopt).await);
-    assert_eq!(status_of(&adopted, ResourceKind::UserTags), ChangeStatus::Updated);
-    assert_eq!(user_tags(&iam, "marketing-bedrock-user").await["managed-by"], "bedrock-provisioner");
+    assert_eq!(
+        status_of(&adopted, ResourceKind::UserTags),
+        ChangeStatus::Updated
+    );
+    assert_eq!(
+        user_tags(&iam, "marketing-bedrock-user").await["managed-by"],
+        "bedrock-provisioner"
+    );
 }
 
 #[tokio::test]
@@ -169,13 +298,36 @@ async fn dry_run_changes_nothing_and_reports_the_plan() {
     args["dry_run"] = json!(true);
     let plan = report(&call(&client, "provision_user", args.clone()).await);
     assert!(plan.dry_run && plan.changed);
-    assert!(plan.resources.iter().all(|r| r.status == ChangeStatus::Planned), "{:?}", plan.resources);
-    assert_eq!(plan.user_arn, format!("arn:aws:iam::{}:user/bedrock-provisioner/marketing-bedrock-user", account.id));
+    assert!(
+        plan.resources
+            .iter()
+            .all(|r| r.status == ChangeStatus::Planned),
+        "{:?}",
+        plan.resources
+    );
+    assert_eq!(
+        plan.user_arn,
+        format!(
+            "arn:aws:iam::{}:user/bedrock-provisioner/marketing-bedrock-user",
+            account.id
+        )
+    );
     let calls = account.actions();
-    assert!(calls.iter().all(|a| !is_mutation(a)), "dry run mutated: {calls:?}");
+    assert!(
+        calls.iter().all(|a| !is_mutation(a)),
+        "dry run mutated: {calls:?}"
+    );
     let iam = account.iam().await;
     assert!(iam.list_users().send().await.unwrap().users().is_empty());
-    assert!(iam.list_policies().scope(aws_sdk_iam::types::PolicyScopeType::Local).send().await.unwrap().policies().is_empty());
+    assert!(
+        iam.list_policies()
+            .scope(aws_sdk_iam::types::PolicyScopeType::Local)
+            .send()
+            .await
+            .unwrap()
+            .policies()
+            .is_empty()
+    );
 
     // After a real run, a dry run plans nothing.
     report(&call(&client, "provision_user", marketing()).await);
@@ -189,10 +341,24 @@ async fn throttled_create_user_is_retried() {
     account.fault(json!({"action": "CreateUser", "kind": "throttle", "count": 2}));
     let client = account.mcp(AccessMode::Provision).await;
     let done = report(&call(&client, "provision_user", marketing()).await);
-    assert_eq!(status_of(&done, ResourceKind::IamUser), ChangeStatus::Created);
-    let creates = account.actions().iter().filter(|a| *a == "CreateUser").count();
+    assert_eq!(
+        status_of(&done, ResourceKind::IamUser),
+        ChangeStatus::Created
+    );
+    let creates = account
+        .actions()
+        .iter()
+        .filter(|a| *a == "CreateUser")
+        .count();
     assert_eq!(creates, 3, "two throttled attempts, then success");
-    account.iam().await.get_user().user_name("marketing-bedrock-user").send().await.unwrap();
+    account
+        .iam()
+        .await
+        .get_user()
+        .user_name("marketing-bedrock-user")
+        .send()
+        .await
+        .unwrap();
 }
 
 #[tokio::test]
@@ -204,8 +370,18 @@ async fn eventual_consistency_after_create_user_is_absorbed() {
     }));
     let client = account.mcp(AccessMode::Provision).await;
     let done = report(&call(&client, "provision_user", marketing()).await);
-    assert_eq!(status_of(&done, ResourceKind::PolicyAttachment), ChangeStatus::Created);
-    assert_eq!(account.actions().iter().filter(|a| *a == "AttachUserPolicy").count(), 3);
+    assert_eq!(
+        status_of(&done, ResourceKind::PolicyAttachment),
+        ChangeStatus::Created
+    );
+    assert_eq!(
+        account
+            .actions()
+            .iter()
+            .filter(|a| *a == "AttachUserPolicy")
+            .count(),
+        3
+    );
 }
 
 #[tokio::test]
@@ -220,7 +396,10 @@ async fn access_denied_names_the_missing_action() {
     assert_eq!(denied.is_error, Some(true));
     let message = text(&denied);
     assert!(message.contains("AWS denied `iam:CreateUser`"), "{message}");
-    assert!(message.contains("\"Action\": \"iam:CreateUser\""), "{message}");
+    assert!(
+        message.contains("\"Action\": \"iam:CreateUser\""),
+        "{message}"
+    );
     assert!(message.contains("error kind: access_denied"), "{message}");
 }
 
@@ -230,37 +409,110 @@ async fn bad_input_is_refused_before_any_aws_call() {
     let client = account.mcp(AccessMode::Provision).await;
     let long = "x".repeat(52);
     let cases: Vec<(Value, &str, &str)> = vec![
-        (json!({"business_unit": "", "purpose": "p", "owner": "o"}), "business_unit", "must not be empty"),
-        (json!({"business_unit": long, "purpose": "p", "owner": "o"}), "business_unit", "at most 51"),
-        (json!({"business_unit": "sales team", "purpose": "p", "owner": "o"}), "business_unit", "only lowercase"),
-        (json!({"business_unit": "a/b", "purpose": "p", "owner": "o"}), "business_unit", "only lowercase"),
-        (json!({"business_unit": "a*", "purpose": "p", "owner": "o"}), "business_unit", "only lowercase"),
-        (json!({"business_unit": "vertrieb-süd", "purpose": "p", "owner": "o"}), "business_unit", "only lowercase"),
-        (json!({"business_unit": ".hidden", "purpose": "p", "owner": "o"}), "business_unit", "start and end"),
-        (json!({"business_unit": "trailing.", "purpose": "p", "owner": "o"}), "business_unit", "start and end"),
-        (json!({"business_unit": "ok", "purpose": "p", "owner": ""}), "owner", "required"),
-        (json!({"business_unit": "ok", "purpose": "p", "owner": "a;b"}), "owner", "only letters"),
-        (json!({"business_unit": "ok", "purpose": "", "owner": "o"}), "purpose", "required"),
-        (json!({"business_unit": "ok", "purpose": "p", "owner": "o", "tags": {"aws:x": "1"}}), "tags.aws:x", "reserved"),
-        (json!({"business_unit": "ok", "purpose": "p", "owner": "o", "tags": {"a*b": "1"}}), "tags.a*b", "only letters"),
-        (json!({"business_unit": "ok", "purpose": "p", "owner": "o", "policy": {"arn": "nope"}}), "policy.arn", "policy ARN"),
+        (
+            json!({"business_unit": "", "purpose": "p", "owner": "o"}),
+            "business_unit",
+            "must not be empty",
+        ),
+        (
+            json!({"business_unit": long, "purpose": "p", "owner": "o"}),
+            "business_unit",
+            "at most 51",
+        ),
+        (
+            json!({"business_unit": "sales team", "purpose": "p", "owner": "o"}),
+            "business_unit",
+            "only lowercase",
+        ),
+        (
+            json!({"business_unit": "a/b", "purpose": "p", "owner": "o"}),
+            "business_unit",
+            "only lowercase",
+        ),
+        (
+            json!({"business_unit": "a*", "purpose": "p", "owner": "o"}),
+            "business_unit",
+            "only lowercase",
+        ),
+        (
+            json!({"business_unit": "vertrieb-süd", "purpose": "p", "owner": "o"}),
+            "business_unit",
+            "only lowercase",
+        ),
+        (
+            json!({"business_unit": ".hidden", "purpose": "p", "owner": "o"}),
+            "business_unit",
+            "start and end",
+        ),
+        (
+            json!({"business_unit": "trailing.", "purpose": "p", "owner": "o"}),
+            "business_unit",
+            "start and end",
+        ),
+        (
+            json!({"business_unit": "ok", "purpose": "p", "owner": ""}),
+            "owner",
+            "required",
+        ),
+        (
+            json!({"business_unit": "ok", "purpose": "p", "owner": "a;b"}),
+            "owner",
+            "only letters",
+        ),
+        (
+            json!({"business_unit": "ok", "purpose": "", "owner": "o"}),
+            "purpose",
+            "required",
+        ),
+        (
+            json!({"business_unit": "ok", "purpose": "p", "owner": "o", "tags": {"aws:x": "1"}}),
+            "tags.aws:x",
+            "reserved",
+        ),
+        (
+            json!({"business_unit": "ok", "purpose": "p", "owner": "o", "tags": {"a*b": "1"}}),
+            "tags.a*b",
+            "only letters",
+        ),
+        (
+            json!({"business_unit": "ok", "purpose": "p", "owner": "o", "policy": {"arn": "nope"}}),
+            "policy.arn",
+            "policy ARN",
+        ),
     ];
     for (args, field, rule) in cases {
         let result = call(&client, "provision_user", args.clone()).await;
         assert_eq!(result.is_error, Some(true), "{args}");
         let message = text(&result);
-        assert!(message.contains(&format!("invalid `{field}`")), "{args}: {message}");
+        assert!(
+            message.contains(&format!("invalid `{field}`")),
+            "{args}: {message}"
+        );
         assert!(message.contains(rule), "{args}: {message}");
         assert!(message.contains("Nothing was sent to AWS"), "{message}");
     }
     // Unknown and missing fields are refused by the schema layer.
-    let typo = call(&client, "provision_user", json!({"business_unit": "ok", "purpose": "p", "owner": "o", "dryrun": true})).await;
+    let typo = call(
+        &client,
+        "provision_user",
+        json!({"business_unit": "ok", "purpose": "p", "owner": "o", "dryrun": true}),
+    )
+    .await;
     assert_eq!(typo.is_error, Some(true));
     assert!(text(&typo).contains("dryrun"), "{}", text(&typo));
-    let missing = call(&client, "provision_user", json!({"business_unit": "ok", "purpose": "p"})).await;
+    let missing = call(
+        &client,
+        "provision_user",
+        json!({"business_unit": "ok", "purpose": "p"}),
+    )
+    .await;
     assert_eq!(missing.is_error, Some(true));
     assert!(text(&missing).contains("owner"), "{}", text(&missing));
-    assert!(account.actions().is_empty(), "AWS was called: {:?}", account.actions());
+    assert!(
+        account.actions().is_empty(),
+        "AWS was called: {:?}",
+        account.actions()
+    );
 }
 
 #[tokio::test]
@@ -270,9 +522,72 @@ async fn amazon_bedrock_limited_access_is_allowed_with_a_warning() {
     let mut args = marketing();
     args["policy"] = json!("amazon_bedrock_limited_access");
     let done = report(&call(&client, "provision_user", args).await);
-    assert_eq!(done.policy_arn, "arn:aws:iam::aws:policy/AmazonBedrockLimitedAccess");
-    assert!(done.warnings.iter().any(|w| w.contains("far more than invoking Claude")), "{:?}", done.warnings);
-    assert!(done.resources.iter().all(|r| r.resource != ResourceKind::ManagedPolicy));
+    assert_eq!(
+        done.policy_arn,
+        "arn:aws:iam::aws:policy/AmazonBedrockLimitedAccess"
+    );
+    assert!(
+        done.warnings
+            .iter()
+            .any(|w| w.contains("far more than invoking Claude")),
+        "{:?}",
+        done.warnings
+    );
+    assert!(
+        done.resources
+            .iter()
+            .all(|r| r.resource != ResourceKind::ManagedPolicy)
+    );
     let iam = account.iam().await;
-    assert_eq!(attached(&iam, "marketing-bedrock-user").await, vec![done.policy_arn]);
+    assert_eq!(
+        attached(&iam, "marketing-bedrock-user").await,
+        vec![done.policy_arn]
+    );
+}
+
+#[tokio::test]
+async fn list_business_units_reads_what_was_provisioned() {
+    let account = Account::new();
+    let iam = account.iam().await;
+    iam.create_user()
+        .user_name("legacy-bedrock-user")
+        .send()
+        .await
+        .unwrap();
+    iam.create_user()
+        .user_name("unrelated")
+        .send()
+        .await
+        .unwrap();
+    let client = account.mcp(AccessMode::ReadOnly).await;
+    let empty = call(&client, "list_business_units", json!({})).await;
+    assert_eq!(
+        empty.structured_content.unwrap()["business_units"],
+        json!([])
+    );
+
+    let writer = account.mcp(AccessMode::Provision).await;
+    report(&call(&writer, "provision_user", marketing()).await);
+    let listed = call(
+        &client,
+        "list_business_units",
+        json!({"include_unmanaged": true}),
+    )
+    .await;
+    let units = listed.structured_content.unwrap()["business_units"].clone();
+    let names: Vec<&str> = units
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|u| u["business_unit"].as_str().unwrap())
+        .collect();
+    assert_eq!(names, ["legacy", "marketing"]);
+    assert_eq!(units[0]["managed"], false);
+    assert_eq!(
+        units[0]["missing_tags"],
+        json!(["business-unit", "purpose", "owner"])
+    );
+    assert_eq!(units[1]["managed"], true);
+    assert_eq!(units[1]["tags"]["owner"], "jane@example.com");
+    assert_eq!(units[1]["missing_tags"], json!([]));
 }

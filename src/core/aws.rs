@@ -5,9 +5,9 @@ use std::time::Duration;
 
 use aws_config::{BehaviorVersion, Region, meta::region::RegionProviderChain, retry::RetryConfig};
 use aws_credential_types::Credentials;
+use aws_sdk_iam::error::ProvideErrorMetadata;
 use aws_smithy_runtime_api::client::{auth::AuthSchemeId, result::SdkError};
 use aws_smithy_types::{error::display::DisplayErrorContext, timeout::TimeoutConfig};
-use aws_sdk_iam::error::ProvideErrorMetadata;
 
 use super::error::Error;
 
@@ -192,14 +192,24 @@ mod tests {
     #[test]
     fn codes_are_classified() {
         let denied = service_error("iam:CreateUser", "AccessDenied".into(), "no".into());
-        assert!(matches!(denied, Error::AccessDenied { action: "iam:CreateUser", .. }));
+        assert!(matches!(
+            denied,
+            Error::AccessDenied {
+                action: "iam:CreateUser",
+                ..
+            }
+        ));
         assert!(denied.remediation().contains("iam:CreateUser"));
         assert!(matches!(
             service_error("iam:GetUser", "Throttling".into(), String::new()),
             Error::Throttled { .. }
         ));
         assert!(matches!(
-            service_error("sts:GetCallerIdentity", "ExpiredToken".into(), String::new()),
+            service_error(
+                "sts:GetCallerIdentity",
+                "ExpiredToken".into(),
+                String::new()
+            ),
             Error::Credentials { .. }
         ));
         assert!(matches!(

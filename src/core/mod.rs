@@ -3,6 +3,7 @@
 
 pub mod aws;
 pub mod error;
+pub mod inventory;
 pub mod names;
 pub mod policy;
 pub mod provision;
@@ -83,7 +84,9 @@ impl Provisioner {
         let mut attempt = 1;
         loop {
             match operation().await {
-                Err(Error::NotFound { what, .. }) if attempt < self.settings.propagation_attempts => {
+                Err(Error::NotFound { what, .. })
+                    if attempt < self.settings.propagation_attempts =>
+                {
                     tracing::debug!(%what, attempt, "not visible yet (IAM eventual consistency); retrying");
                     tokio::time::sleep(delay).await;
                     delay = (delay * 2).min(Duration::from_secs(5));

@@ -18,11 +18,14 @@ static TAG_CHARS: LazyLock<Regex> = LazyLock::new(|| {
     Regex::new(r"^[\p{L}\p{Z}\p{N}_.:/=+\-@]*$").unwrap_or_else(|_| unreachable!("static regex"))
 });
 static BUSINESS_UNIT: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(r"^[a-z0-9](?:[a-z0-9._-]*[a-z0-9])?$").unwrap_or_else(|_| unreachable!("static regex"))
+    Regex::new(r"^[a-z0-9](?:[a-z0-9._-]*[a-z0-9])?$")
+        .unwrap_or_else(|_| unreachable!("static regex"))
 });
 static POLICY_ARN: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(r"^arn:aws(?:-[a-z]+)*:iam::(?:\d{12}|aws):policy/(?:[\w+=,.@-]+/)*[\w+=,.@-]{1,128}$")
-        .unwrap_or_else(|_| unreachable!("static regex"))
+    Regex::new(
+        r"^arn:aws(?:-[a-z]+)*:iam::(?:\d{12}|aws):policy/(?:[\w+=,.@-]+/)*[\w+=,.@-]{1,128}$",
+    )
+    .unwrap_or_else(|_| unreachable!("static regex"))
 });
 
 /// A business unit: 1–51 characters of lowercase letters, digits, `.`, `_` and `-`, starting and ending
@@ -48,25 +51,44 @@ impl BusinessUnit {
                 ),
             ));
         }
-        if value.chars().any(|c| c.is_ascii_uppercase()) {
+        if !BUSINESS_UNIT.is_match(value) {
+            let why = if value.chars().any(|c| c.is_ascii_uppercase()) {
+                "must be lowercase (IAM user names are case-insensitive, so upper and lower case \
+                 would name the same user) and"
+            } else {
+                "must"
+            };
+            let hint = Self::suggest(value)
+                .map(|s| format!("; for example `{s}`"))
+                .unwrap_or_default();
             return Err(Error::invalid(
                 field,
                 format!(
-                    "must be lowercase (IAM user names are case-insensitive, so `{value}` and \
-                     `{}` would be the same user); use `{}`",
-                    value.to_ascii_lowercase(),
-                    value.to_ascii_lowercase()
+                    "{why} contain only lowercase letters a-z, digits, `.`, `_` and `-`, and \
+                     start and end with a letter or digit (no spaces, `/`, `*` or non-ASCII \
+                     characters){hint}"
                 ),
             ));
         }
-        if !BUSINESS_UNIT.is_match(value) {
-            return Err(Error::invalid(
-                field,
-                "may contain only lowercase letters a-z, digits, `.`, `_` and `-`, and must start \
-                 and end with a letter or digit (no spaces, `/`, `*` or non-ASCII characters)",
-            ));
-        }
         Ok(Self(value.to_owned()))
+    }
+
+    /// A valid business unit close to `value`, if one can be derived: lowercase, runs of other
+    /// characters replaced by `-`, trimmed to start and end with a letter or digit.
+    fn suggest(value: &str) -> Option<String> {
+        let mut out = String::new();
+        for c in value.chars().map(|c| c.to_ascii_lowercase()) {
+            if c.is_ascii_lowercase() || c.is_ascii_digit() || matches!(c, '.' | '_' | '-') {
+                out.push(c);
+            } else if !out.ends_with('-') {
+                out.push('-');
+            }
+        }
+        let trimmed = out.trim_matches(|c: char| !c.is_ascii_alphanumeric());
+        (!trimmed.is_empty()
+            && trimmed.len() <= MAX_BUSINESS_UNIT
+            && BUSINESS_UNIT.is_match(trimmed))
+        .then(|| trimmed.to_owned())
     }
 
     /// The business unit as text.
@@ -95,7 +117,10 @@ impl TagKey {
     pub fn parse(field: &str, value: &str) -> Result<Self> {
         let length = value.chars().count();
         if length == 0 || length > 128 {
-            return Err(Error::invalid(field, format!("tag keys must be 1-128 characters (got {length})")));
+            return Err(Error::invalid(
+                field,
+                format!("tag keys must be 1-128 characters (got {length})"),
+            ));
         }
         if !TAG_CHARS.is_match(value) {
             return Err(Error::invalid(
@@ -104,7 +129,10 @@ impl TagKey {
             ));
         }
         if value.to_ascii_lowercase().starts_with("aws:") {
-            return Err(Error::invalid(field, "tag keys starting with `aws:` are reserved by AWS"));
+            return Err(Error::invalid(
+                field,
+                "tag keys starting with `aws:` are reserved by AWS",
+            ));
         }
         Ok(Self(value.to_owned()))
     }
@@ -129,7 +157,10 @@ impl TagValue {
     pub fn parse(field: &str, value: &str) -> Result<Self> {
         let length = value.chars().count();
         if length > 256 {
-            return Err(Error::invalid(field, format!("tag values must be at most 256 characters (got {length})")));
+            return Err(Error::invalid(
+                field,
+                format!("tag values must be at most 256 characters (got {length})"),
+            ));
         }
         if !TAG_CHARS.is_match(value) {
             return Err(Error::invalid(
@@ -146,7 +177,10 @@ impl TagValue {
             return Err(Error::invalid(field, "is required and must not be empty"));
         }
         if value.trim() != value {
-            return Err(Error::invalid(field, "must not start or end with whitespace"));
+            return Err(Error::invalid(
+                field,
+                "must not start or end with whitespace",
+            ));
         }
         Self::parse(field, value)
     }
@@ -206,7 +240,14 @@ mod tests {
 
     #[test]
     fn good_business_units() {
-        for good in ["marketing", "a", "data-science", "team_7", "eu.sales", &"x".repeat(51)] {
+        for good in [
+            "marketing",
+            "a",
+            "data-science",
+            "team_7",
+            "eu.sales",
+            &"x".repeat(51),
+        ] {
             let unit = BusinessUnit::parse("business_unit", good).unwrap();
             assert_eq!(unit.user_name(), format!("{good}-bedrock-user"));
             assert!(unit.user_name().len() <= 64);
@@ -219,12 +260,13 @@ mod tests {
             ("", "must not be empty"),
             (&"x".repeat(52) as &str, "at most 51 characters"),
             ("Marketing", "must be lowercase"),
+            ("Marketing Team", "for example `marketing-team`"),
             ("market ing", "only lowercase letters"),
             ("a/b", "only lowercase letters"),
             ("a*", "only lowercase letters"),
             ("marketïng", "only lowercase letters"),
             ("営業", "only lowercase letters"),
-            (".marketing", "start"),
+            (".marketing", "for example `marketing`"),
             ("marketing.", "start"),
             ("-x", "start"),
             ("a+b", "only lowercase letters"),
@@ -238,7 +280,13 @@ mod tests {
 
     #[test]
     fn tag_keys() {
-        for good in ["cost-center", "a", "Projekt Größe", "x:y/z=+@", &"k".repeat(128)] {
+        for good in [
+            "cost-center",
+            "a",
+            "Projekt Größe",
+            "x:y/z=+@",
+            &"k".repeat(128),
+        ] {
             TagKey::parse("tags", good).unwrap();
         }
         for (bad, expected) in [
@@ -275,10 +323,23 @@ mod tests {
 
     #[test]
     fn policy_arns() {
-        PolicyArn::parse("policy", "arn:aws:iam::aws:policy/AmazonBedrockLimitedAccess").unwrap();
-        PolicyArn::parse("policy", "arn:aws:iam::123456789012:policy/team/BedrockInvoke").unwrap();
+        PolicyArn::parse(
+            "policy",
+            "arn:aws:iam::aws:policy/AmazonBedrockLimitedAccess",
+        )
+        .unwrap();
+        PolicyArn::parse(
+            "policy",
+            "arn:aws:iam::123456789012:policy/team/BedrockInvoke",
+        )
+        .unwrap();
         PolicyArn::parse("policy", "arn:aws-cn:iam::123456789012:policy/X").unwrap();
-        for bad in ["", "AmazonBedrockLimitedAccess", "arn:aws:iam::123:policy/X", "arn:aws:s3:::b"] {
+        for bad in [
+            "",
+            "AmazonBedrockLimitedAccess",
+            "arn:aws:iam::123:policy/X",
+            "arn:aws:s3:::b",
+        ] {
             let (field, _) = rule_of(PolicyArn::parse("policy", bad));
             assert_eq!(field, "policy");
         }

@@ -90,7 +90,9 @@ pub fn least_privilege_document(partition: &str, account: &str) -> Value {
 /// Parse a policy document as IAM returns it (URL-encoded JSON, or plain JSON from some endpoints).
 pub fn parse_returned_document(raw: &str) -> Option<Value> {
     serde_json::from_str(raw).ok().or_else(|| {
-        let decoded = percent_encoding::percent_decode_str(raw).decode_utf8().ok()?;
+        let decoded = percent_encoding::percent_decode_str(raw)
+            .decode_utf8()
+            .ok()?;
         serde_json::from_str(&decoded).ok()
     })
 }
@@ -121,10 +123,16 @@ mod tests {
             .flat_map(|s| s["Action"].as_array().unwrap())
             .map(|a| a.as_str().unwrap())
             .collect();
-        assert!(actions.iter().all(|a| !a.contains('*')), "no wildcard actions: {actions:?}");
+        assert!(
+            actions.iter().all(|a| !a.contains('*')),
+            "no wildcard actions: {actions:?}"
+        );
         let invoke = &doc["Statement"][0]["Resource"];
         assert_eq!(invoke[0], "arn:aws:bedrock:*::foundation-model/anthropic.*");
-        assert_eq!(invoke[1], "arn:aws:bedrock:*:123456789012:inference-profile/*");
+        assert_eq!(
+            invoke[1],
+            "arn:aws:bedrock:*:123456789012:inference-profile/*"
+        );
     }
 
     #[test]
@@ -132,7 +140,8 @@ mod tests {
         let doc = least_privilege_document("aws", "123456789012");
         let plain = doc.to_string();
         let encoded =
-            percent_encoding::utf8_percent_encode(&plain, percent_encoding::NON_ALPHANUMERIC).to_string();
+            percent_encoding::utf8_percent_encode(&plain, percent_encoding::NON_ALPHANUMERIC)
+                .to_string();
         assert_eq!(parse_returned_document(&plain), Some(doc.clone()));
         assert_eq!(parse_returned_document(&encoded), Some(doc));
         assert_eq!(parse_returned_document("%7Bbroken"), None);

@@ -12,7 +12,10 @@ use super::{
     aws::sdk_error,
     error::{Error, Result},
     names::{BusinessUnit, PolicyArn, TagKey, TagValue, Tags},
-    policy::{BEDROCK_LIMITED_ACCESS, POLICY_NAME, PolicyChoice, least_privilege_document, parse_returned_document},
+    policy::{
+        BEDROCK_LIMITED_ACCESS, POLICY_NAME, PolicyChoice, least_privilege_document,
+        parse_returned_document,
+    },
 };
 
 /// Most tags IAM allows on a user.
@@ -88,7 +91,10 @@ impl ProvisionUserInput {
             if RESERVED_KEYS.contains(&key.as_str()) {
                 return Err(Error::invalid(
                     format!("tags.{key}"),
-                    format!("`{key}` is set by bedrock-provisioner; use the `{}` field instead", key.replace('-', "_")),
+                    format!(
+                        "`{key}` is set by bedrock-provisioner; use the `{}` field instead",
+                        key.replace('-', "_")
+                    ),
                 ));
             }
             let key = TagKey::parse(&format!("tags.{key}"), key)?;
@@ -105,10 +111,16 @@ impl ProvisionUserInput {
                 ),
             ));
         }
-        tags.insert(TagKey::from_static("business-unit"), TagValue::parse("business_unit", business_unit.as_str())?);
+        tags.insert(
+            TagKey::from_static("business-unit"),
+            TagValue::parse("business_unit", business_unit.as_str())?,
+        );
         tags.insert(TagKey::from_static("purpose"), purpose);
         tags.insert(TagKey::from_static("owner"), owner);
-        tags.insert(TagKey::from_static(MANAGED_BY_KEY), TagValue::from_static(MANAGED_BY_VALUE));
+        tags.insert(
+            TagKey::from_static(MANAGED_BY_KEY),
+            TagValue::from_static(MANAGED_BY_VALUE),
+        );
         let policy = match &self.policy {
             PolicyInput::LeastPrivilege => PolicyChoice::LeastPrivilege,
             PolicyInput::AmazonBedrockLimitedAccess => PolicyChoice::AmazonBedrockLimitedAccess,
@@ -224,7 +236,9 @@ impl Provisioner {
         }
 
         // 2. The policy.
-        let (policy_arn, policy_change) = self.ensure_policy(&request.policy, &caller, dry_run).await?;
+        let (policy_arn, policy_change) = self
+            .ensure_policy(&request.policy, &caller, dry_run)
+            .await?;
         resources.extend(policy_change);
 
         // 3. The user and its tags.
@@ -235,8 +249,17 @@ impl Provisioner {
             .collect::<Result<_>>()?;
         let user_arn = match &existing {
             None if dry_run => {
-                resources.push(planned(ResourceKind::IamUser, &user_name, "would create the IAM user"));
-                format!("arn:{}:iam::{}:user{}{user_name}", caller.partition, caller.account, self.settings().iam_path)
+                resources.push(planned(
+                    ResourceKind::IamUser,
+                    &user_name,
+                    "would create the IAM user",
+                ));
+                format!(
+                    "arn:{}:iam::{}:user{}{user_name}",
+                    caller.partition,
+                    caller.account,
+                    self.settings().iam_path
+                )
             }
             None => {
                 let created = iam
@@ -249,7 +272,12 @@ impl Provisioner {
                     .map_err(|e| sdk_error("iam:CreateUser", e))?;
                 let arn = created.user.map(|u| u.arn).unwrap_or_default();
                 tracing::info!(user = %user_name, "created IAM user");
-                resources.push(change(ResourceKind::IamUser, &user_name, ChangeStatus::Created, "created the IAM user"));
+                resources.push(change(
+                    ResourceKind::IamUser,
+                    &user_name,
+                    ChangeStatus::Created,
+                    "created the IAM user",
+                ));
                 resources.push(change(
                     ResourceKind::UserTags,
                     &user_name,
@@ -259,16 +287,35 @@ impl Provisioner {
                 arn
             }
             Some(user) => {
-                resources.push(change(ResourceKind::IamUser, &user_name, ChangeStatus::Unchanged, "the IAM user exists"));
+                resources.push(change(
+                    ResourceKind::IamUser,
+                    &user_name,
+                    ChangeStatus::Unchanged,
+                    "the IAM user exists",
+                ));
                 let drifted: Vec<Tag> = wanted
                     .iter()
-                    .filter(|want| !user.tags().iter().any(|have| have.key() == want.key() && have.value() == want.value()))
+                    .filter(|want| {
+                        !user
+                            .tags()
+                            .iter()
+                            .any(|have| have.key() == want.key() && have.value() == want.value())
+                    })
                     .cloned()
                     .collect();
                 if drifted.is_empty() {
-                    resources.push(change(ResourceKind::UserTags, &user_name, ChangeStatus::Unchanged, "all tags match"));
+                    resources.push(change(
+                        ResourceKind::UserTags,
+                        &user_name,
+                        ChangeStatus::Unchanged,
+                        "all tags match",
+                    ));
                 } else if dry_run {
-                    resources.push(planned(ResourceKind::UserTags, &user_name, &format!("would set {}", describe_tags(&drifted))));
+                    resources.push(planned(
+                        ResourceKind::UserTags,
+                        &user_name,
+                        &format!("would set {}", describe_tags(&drifted)),
+                    ));
                 } else {
                     iam.tag_user()
                         .user_name(&user_name)
@@ -292,13 +339,23 @@ impl Provisioner {
         let attached = if existing.is_none() && dry_run {
             Vec::new()
         } else {
-            self.retry_while_propagating(|| attached_policies(iam, &user_name)).await?
+            self.retry_while_propagating(|| attached_policies(iam, &user_name))
+                .await?
         };
         let attachment_id = format!("{user_name} <- {}", policy_arn.as_str());
         if attached.iter().any(|arn| arn == policy_arn.as_str()) {
-            resources.push(change(ResourceKind::PolicyAttachment, &attachment_id, ChangeStatus::Unchanged, "the policy is attached"));
+            resources.push(change(
+                ResourceKind::PolicyAttachment,
+                &attachment_id,
+                ChangeStatus::Unchanged,
+                "the policy is attached",
+            ));
         } else if dry_run {
-            resources.push(planned(ResourceKind::PolicyAttachment, &attachment_id, "would attach the policy to the user"));
+            resources.push(planned(
+                ResourceKind::PolicyAttachment,
+                &attachment_id,
+                "would attach the policy to the user",
+            ));
         } else {
             self.retry_while_propagating(|| async {
                 iam.attach_user_policy()
@@ -310,9 +367,17 @@ impl Provisioner {
             })
             .await?;
             tracing::info!(user = %user_name, policy = policy_arn.as_str(), "attached policy");
-            resources.push(change(ResourceKind::PolicyAttachment, &attachment_id, ChangeStatus::Created, "attached the policy to the user"));
+            resources.push(change(
+                ResourceKind::PolicyAttachment,
+                &attachment_id,
+                ChangeStatus::Created,
+                "attached the policy to the user",
+            ));
         }
-        let others: Vec<&String> = attached.iter().filter(|arn| *arn != policy_arn.as_str()).collect();
+        let others: Vec<&String> = attached
+            .iter()
+            .filter(|arn| *arn != policy_arn.as_str())
+            .collect();
         if !others.is_empty() {
             warnings.push(format!(
                 "the user also has these managed policies attached, which bedrock-provisioner left in place: {}",
@@ -320,9 +385,14 @@ impl Provisioner {
             ));
         }
 
-        let changed = resources.iter().any(|r| r.status != ChangeStatus::Unchanged);
+        let changed = resources
+            .iter()
+            .any(|r| r.status != ChangeStatus::Unchanged);
         let next_steps = if dry_run {
-            vec!["Call provision_user again without dry_run to apply the planned changes.".to_owned()]
+            vec![
+                "Call provision_user again without dry_run to apply the planned changes."
+                    .to_owned(),
+            ]
         } else {
             vec![format!(
                 "Create a Bedrock API key for `{}` (create_api_key) and hand it to the business unit's owner.",
@@ -355,7 +425,12 @@ impl Provisioner {
         let arn = identity.arn().unwrap_or_default();
         Ok(Caller {
             account: identity.account().unwrap_or_default().to_owned(),
-            partition: arn.split(':').nth(1).filter(|p| !p.is_empty()).unwrap_or("aws").to_owned(),
+            partition: arn
+                .split(':')
+                .nth(1)
+                .filter(|p| !p.is_empty())
+                .unwrap_or("aws")
+                .to_owned(),
         })
     }
 
@@ -373,15 +448,23 @@ impl Provisioner {
                 None,
             )),
             PolicyChoice::Arn(arn) => {
-                iam.get_policy().policy_arn(arn.as_str()).send().await.map_err(|e| match sdk_error("iam:GetPolicy", e) {
-                    Error::NotFound { .. } => Error::invalid("policy.arn", format!("no managed policy {} exists in this account", arn.as_str())),
-                    other => other,
-                })?;
+                iam.get_policy()
+                    .policy_arn(arn.as_str())
+                    .send()
+                    .await
+                    .map_err(|e| match sdk_error("iam:GetPolicy", e) {
+                        Error::NotFound { .. } => Error::invalid(
+                            "policy.arn",
+                            format!("no managed policy {} exists in this account", arn.as_str()),
+                        ),
+                        other => other,
+                    })?;
                 Ok((arn.clone(), None))
             }
             PolicyChoice::LeastPrivilege => {
                 let path = &self.settings().iam_path;
-                let arn = PolicyArn::from_parts(&caller.partition, &caller.account, path, POLICY_NAME);
+                let arn =
+                    PolicyArn::from_parts(&caller.partition, &caller.account, path, POLICY_NAME);
                 let document = least_privilege_document(&caller.partition, &caller.account);
                 let existing = match iam.get_policy().policy_arn(arn.as_str()).send().await {
                     Ok(output) => output.policy,
@@ -392,7 +475,14 @@ impl Provisioner {
                 };
                 let Some(policy) = existing else {
                     if dry_run {
-                        return Ok((arn.clone(), Some(planned(ResourceKind::ManagedPolicy, arn.as_str(), "would create the least-privilege policy"))));
+                        return Ok((
+                            arn.clone(),
+                            Some(planned(
+                                ResourceKind::ManagedPolicy,
+                                arn.as_str(),
+                                "would create the least-privilege policy",
+                            )),
+                        ));
                     }
                     iam.create_policy()
                         .policy_name(POLICY_NAME)
@@ -404,7 +494,15 @@ impl Provisioner {
                         .await
                         .map_err(|e| sdk_error("iam:CreatePolicy", e))?;
                     tracing::info!(policy = arn.as_str(), "created policy");
-                    return Ok((arn.clone(), Some(change(ResourceKind::ManagedPolicy, arn.as_str(), ChangeStatus::Created, "created the least-privilege policy"))));
+                    return Ok((
+                        arn.clone(),
+                        Some(change(
+                            ResourceKind::ManagedPolicy,
+                            arn.as_str(),
+                            ChangeStatus::Created,
+                            "created the least-privilege policy",
+                        )),
+                    ));
                 };
                 let default_version = policy.default_version_id().unwrap_or("v1");
                 let current = iam
@@ -419,10 +517,25 @@ impl Provisioner {
                     .and_then(|v| v.document())
                     .and_then(parse_returned_document);
                 if current_document.as_ref() == Some(&document) {
-                    return Ok((arn.clone(), Some(change(ResourceKind::ManagedPolicy, arn.as_str(), ChangeStatus::Unchanged, "the policy document is current"))));
+                    return Ok((
+                        arn.clone(),
+                        Some(change(
+                            ResourceKind::ManagedPolicy,
+                            arn.as_str(),
+                            ChangeStatus::Unchanged,
+                            "the policy document is current",
+                        )),
+                    ));
                 }
                 if dry_run {
-                    return Ok((arn.clone(), Some(planned(ResourceKind::ManagedPolicy, arn.as_str(), "would publish a new default version of the policy document"))));
+                    return Ok((
+                        arn.clone(),
+                        Some(planned(
+                            ResourceKind::ManagedPolicy,
+                            arn.as_str(),
+                            "would publish a new default version of the policy document",
+                        )),
+                    ));
                 }
                 self.make_room_for_policy_version(&arn).await?;
                 let created = iam
@@ -433,14 +546,23 @@ impl Provisioner {
                     .send()
                     .await
                     .map_err(|e| sdk_error("iam:CreatePolicyVersion", e))?;
-                let version = created.policy_version().and_then(|v| v.version_id()).unwrap_or("?").to_owned();
+                let version = created
+                    .policy_version()
+                    .and_then(|v| v.version_id())
+                    .unwrap_or("?")
+                    .to_owned();
                 tracing::info!(policy = arn.as_str(), %version, "published new policy version");
-                Ok((arn.clone(), Some(change(
-                    ResourceKind::ManagedPolicy,
-                    arn.as_str(),
-                    ChangeStatus::Updated,
-                    &format!("the document differed from the current one; published it as default version {version}"),
-                ))))
+                Ok((
+                    arn.clone(),
+                    Some(change(
+                        ResourceKind::ManagedPolicy,
+                        arn.as_str(),
+                        ChangeStatus::Updated,
+                        &format!(
+                            "the document differed from the current one; published it as default version {version}"
+                        ),
+                    )),
+                ))
             }
         }
     }
@@ -489,15 +611,22 @@ async fn attached_policies(iam: &aws_sdk_iam::Client, user_name: &str) -> Result
 }
 
 fn tag(key: &str, value: &str) -> Result<Tag> {
-    Tag::builder().key(key).value(value).build().map_err(|e| Error::Aws {
-        action: "iam:TagUser",
-        code: "InvalidTag".to_owned(),
-        message: e.to_string(),
-    })
+    Tag::builder()
+        .key(key)
+        .value(value)
+        .build()
+        .map_err(|e| Error::Aws {
+            action: "iam:TagUser",
+            code: "InvalidTag".to_owned(),
+            message: e.to_string(),
+        })
 }
 
 fn describe_tags(tags: &[Tag]) -> String {
-    let pairs: Vec<String> = tags.iter().map(|t| format!("{}={}", t.key(), t.value())).collect();
+    let pairs: Vec<String> = tags
+        .iter()
+        .map(|t| format!("{}={}", t.key(), t.value()))
+        .collect();
     format!("tags {}", pairs.join(", "))
 }
 
@@ -537,7 +666,11 @@ mod tests {
     #[test]
     fn valid_input_carries_the_projects_tags() {
         let request = input().validate().unwrap();
-        let tags: BTreeMap<&str, &str> = request.tags.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+        let tags: BTreeMap<&str, &str> = request
+            .tags
+            .iter()
+            .map(|(k, v)| (k.as_str(), v.as_str()))
+            .collect();
         assert_eq!(tags["business-unit"], "marketing");
         assert_eq!(tags["purpose"], "campaign copy");
         assert_eq!(tags["owner"], "jane@example.com");
@@ -547,19 +680,46 @@ mod tests {
 
     #[test]
     fn each_bad_field_is_named() {
-        assert_eq!(field_of(&ProvisionUserInput { owner: String::new(), ..input() }), "owner");
-        assert_eq!(field_of(&ProvisionUserInput { purpose: " ".into(), ..input() }), "purpose");
-        assert_eq!(field_of(&ProvisionUserInput { business_unit: "Sales Team".into(), ..input() }), "business_unit");
-        let reserved = ProvisionUserInput { tags: [("owner".into(), "x".into())].into(), ..input() };
+        assert_eq!(
+            field_of(&ProvisionUserInput {
+                owner: String::new(),
+                ..input()
+            }),
+            "owner"
+        );
+        assert_eq!(
+            field_of(&ProvisionUserInput {
+                purpose: " ".into(),
+                ..input()
+            }),
+            "purpose"
+        );
+        assert_eq!(
+            field_of(&ProvisionUserInput {
+                business_unit: "Sales Team".into(),
+                ..input()
+            }),
+            "business_unit"
+        );
+        let reserved = ProvisionUserInput {
+            tags: [("owner".into(), "x".into())].into(),
+            ..input()
+        };
         assert_eq!(field_of(&reserved), "tags.owner");
-        let bad_value = ProvisionUserInput { tags: [("cost-center".into(), "a;b".into())].into(), ..input() };
+        let bad_value = ProvisionUserInput {
+            tags: [("cost-center".into(), "a;b".into())].into(),
+            ..input()
+        };
         assert_eq!(field_of(&bad_value), "tags.cost-center");
         let too_many = ProvisionUserInput {
             tags: (0..47).map(|i| (format!("k{i}"), "v".to_owned())).collect(),
             ..input()
         };
         assert_eq!(field_of(&too_many), "tags");
-        let bad_arn = ProvisionUserInput { policy: PolicyInput::Arn("AmazonBedrockFullAccess".into()), ..input() };
+        let bad_arn = ProvisionUserInput {
+            policy: PolicyInput::Arn("AmazonBedrockFullAccess".into()),
+            ..input()
+        };
         assert_eq!(field_of(&bad_arn), "policy.arn");
     }
 
@@ -574,12 +734,15 @@ mod tests {
 
     #[test]
     fn policy_input_wire_format() {
-        let arn: PolicyInput = serde_json::from_str(r#"{"arn": "arn:aws:iam::aws:policy/X"}"#).unwrap();
+        let arn: PolicyInput =
+            serde_json::from_str(r#"{"arn": "arn:aws:iam::aws:policy/X"}"#).unwrap();
         assert_eq!(arn, PolicyInput::Arn("arn:aws:iam::aws:policy/X".into()));
-        let limited: PolicyInput = serde_json::from_str(r#""amazon_bedrock_limited_access""#).unwrap();
+        let limited: PolicyInput =
+            serde_json::from_str(r#""amazon_bedrock_limited_access""#).unwrap();
         assert_eq!(limited, PolicyInput::AmazonBedrockLimitedAccess);
-        let unknown: std::result::Result<ProvisionUserInput, _> =
-            serde_json::from_str(r#"{"business_unit":"a","purpose":"p","owner":"o","dryrun":true}"#);
+        let unknown: std::result::Result<ProvisionUserInput, _> = serde_json::from_str(
+            r#"{"business_unit":"a","purpose":"p","owner":"o","dryrun":true}"#,
+        );
         assert!(unknown.unwrap_err().to_string().contains("dryrun"));
     }
 }

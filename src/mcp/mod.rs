@@ -7,9 +7,12 @@ mod tool_error;
 use std::sync::Arc;
 
 use rmcp::{
-    Json, ServerHandler, ServiceExt,
-    handler::server::{router::tool::ToolRouter, wrapper::Parameters},
-    model::{Implementation, ServerCapabilities, ServerConfig},
+    ErrorData, Json, RoleServer, ServerHandler, ServiceExt,
+    handler::server::{router::tool::ToolRouter, tool::ToolCallContext, wrapper::Parameters},
+    model::{
+        CallToolRequestParams, CallToolResponse, Implementation, ServerCapabilities, ServerConfig,
+    },
+    service::RequestContext,
     tool, tool_handler, tool_router,
 };
 
@@ -18,6 +21,7 @@ pub use tool_error::ToolError;
 
 use crate::core::{
     Provisioner,
+    inventory::{BusinessUnitList, ListBusinessUnitsInput},
     provision::{ProvisionReport, ProvisionUserInput},
 };
 
@@ -62,9 +66,48 @@ impl ProvisionerServer {
         Self::tool_router().list_all()
     }
 
+    /// The error for a call of a tool this server does not offer: names the mode that would.
+    fn unavailable(&self, name: &str) -> ErrorData {
+        let needed = Self::all_tools()
+            .into_iter()
+            .find(|tool| tool.name == name)
+            .and_then(|tool| {
+                [AccessMode::Provision, AccessMode::Admin]
+                    .into_iter()
+                    .find(|mode| mode.allows(tool.annotations.as_ref()))
+            });
+        let message = match needed {
+            Some(mode) => format!(
+                "tool `{name}` is not available: this server runs in `{}` mode. Restart it with \
+                 `--mode {}` (or BEDROCK_PROVISIONER_MODE={}) to allow it.",
+                self.mode.as_str(),
+                mode.as_str(),
+                mode.as_str()
+            ),
+            None => format!("unknown tool `{name}`; call tools/list for the available tools"),
+        };
+        ErrorData::invalid_params(message, None)
+    }
+
     /// The access mode of this server.
     pub fn mode(&self) -> AccessMode {
         self.mode
+    }
+
+    /// List the business units provisioned for Bedrock: each IAM user `<business_unit>-bedrock-user` with
+    /// its ARN, tags, whether bedrock-provisioner manages it, and which required tags are missing.
+    #[tool(annotations(
+        title = "List business units with Bedrock access",
+        read_only_hint = true,
+        destructive_hint = false,
+        idempotent_hint = true,
+        open_world_hint = true
+    ))]
+    async fn list_business_units(
+        &self,
+        Parameters(input): Parameters<ListBusinessUnitsInput>,
+    ) -> Result<Json<BusinessUnitList>, ToolError> {
+        Ok(Json(self.core.list_business_units(&input).await?))
     }
 
     /// Create or repair a business unit's IAM user for Bedrock: the user `<business_unit>-bedrock-user`
@@ -89,6 +132,18 @@ impl ProvisionerServer {
 
 #[tool_handler(router = self.tool_router)]
 impl ServerHandler for ProvisionerServer {
+    async fn call_tool(
+        &self,
+        request: CallToolRequestParams,
+        context: RequestContext<RoleServer>,
+    ) -> Result<CallToolResponse, ErrorData> {
+        if !self.tool_router.has_route(&request.name) {
+            return Err(self.unavailable(&request.name));
+        }
+        let call = ToolCallContext::new(self, request, context);
+        self.tool_router.call(call).await
+    }
+
     fn get_info(&self) -> ServerConfig {
         ServerConfig::new(ServerCapabilities::builder().enable_tools().build())
             .with_server_info(Implementation::new(

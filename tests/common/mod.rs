@@ -1,6 +1,7 @@
 //! Test harness: the local AWS emulator (one per test binary), an isolated emulator account per test,
 //! independent SDK clients for checking AWS state, and an in-process MCP client.
 #![allow(dead_code)]
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, missing_docs)]
 
 use std::{
     io::{BufRead, BufReader, Read, Write},
@@ -87,7 +88,10 @@ impl Emulator {
         let mut response = String::new();
         stream.read_to_string(&mut response).expect("read");
         let (head, payload) = response.split_once("\r\n\r\n").expect("http response");
-        assert!(head.starts_with("HTTP/1.1 200") || head.starts_with("HTTP/1.0 200"), "{head}\n{payload}");
+        assert!(
+            head.starts_with("HTTP/1.1 200") || head.starts_with("HTTP/1.0 200"),
+            "{head}\n{payload}"
+        );
         serde_json::from_str(payload).expect("json")
     }
 }
@@ -175,13 +179,19 @@ impl Account {
 
 /// Whether an action name changes state in IAM.
 pub fn is_mutation(action: &str) -> bool {
-    ["Create", "Tag", "Untag", "Attach", "Detach", "Put", "Delete", "Update", "Set"]
-        .iter()
-        .any(|prefix| action.starts_with(prefix))
+    [
+        "Create", "Tag", "Untag", "Attach", "Detach", "Put", "Delete", "Update", "Set",
+    ]
+    .iter()
+    .any(|prefix| action.starts_with(prefix))
 }
 
 /// Call a tool with JSON arguments.
-pub async fn call(client: &RunningService<RoleClient, ()>, tool: &str, args: Value) -> CallToolResult {
+pub async fn call(
+    client: &RunningService<RoleClient, ()>,
+    tool: &str,
+    args: Value,
+) -> CallToolResult {
     let params = CallToolRequestParams::new(tool.to_owned())
         .with_arguments(args.as_object().expect("object arguments").clone());
     client.call_tool(params).await.expect("tools/call answered")

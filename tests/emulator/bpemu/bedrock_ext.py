@@ -77,7 +77,7 @@ def _summary(region: str, model_id: str) -> dict:
 
 
 def _error(code: str, message: str, status: int):
-    return status, {"x-amzn-ErrorType": code}, json.dumps({"message": message})
+    return status, {"status": status, "x-amzn-ErrorType": code}, json.dumps({"message": message})
 
 
 def list_foundation_models(self):

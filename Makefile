@@ -1,0 +1,46 @@
+# bedrock-provisioner: the two commands are `make demo` and `make test`.
+VENV   := .venv
+PYTHON := $(VENV)/bin/python
+STAMP  := $(VENV)/.installed-$(shell sha1sum tests/emulator/requirements.txt | cut -c1-12)
+
+.PHONY: all venv build test lint unit emulator-contract demo bench clean
+
+all: test
+
+# The local AWS emulator and Python test tools, installed once into .venv (idempotent).
+$(STAMP): tests/emulator/requirements.txt
+	test -x $(PYTHON) || python3 -m venv $(VENV)
+	$(PYTHON) -m pip install --quiet --disable-pip-version-check -r tests/emulator/requirements.txt
+	rm -f $(VENV)/.installed-* && touch $@
+
+venv: $(STAMP)
+
+build:
+	cargo build --bins --examples
+
+lint:
+	cargo fmt --check
+	cargo clippy --all-targets --locked -- -D warnings
+
+# Rust unit and integration tests (they start the emulator themselves).
+unit: venv
+	cargo test --locked
+
+# Contract tests of the emulator's extension, with boto3.
+emulator-contract: venv
+	$(PYTHON) -m pytest -q tests/emulator
+
+test: venv lint unit emulator-contract
+
+# Give marketing access, end to end: emulator + the real server over stdio + an MCP client.
+demo: venv build
+	scripts/with-emulator target/debug/examples/demo_session target/debug/bedrock-provisioner
+
+# Start-up time and memory of the release binary.
+bench: venv
+	cargo build --release --bin bedrock-provisioner
+	$(PYTHON) benches/startup.py target/release/bedrock-provisioner
+
+clean:
+	cargo clean
+	rm -rf $(VENV)

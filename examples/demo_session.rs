@@ -1,0 +1,95 @@
+//! "Give marketing access": drives the real `bedrock-provisioner` binary over stdio with rmcp's MCP
+//! client, printing each request and result. Run it with `make demo` (which starts the local emulator).
+//!
+//! Usage: demo_session PATH_TO_BEDROCK_PROVISIONER
+
+use std::process::ExitCode;
+
+use rmcp::{
+    RoleClient, ServiceExt,
+    model::{CallToolRequestParams, CallToolResult},
+    service::RunningService,
+    transport::TokioChildProcess,
+};
+use serde_json::{Value, json};
+use tokio::process::Command;
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    match run().await {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error) => {
+            eprintln!("demo failed: {error}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn run() -> Result<(), Box<dyn std::error::Error>> {
+    let binary = std::env::args()
+        .nth(1)
+        .ok_or("usage: demo_session PATH_TO_BEDROCK_PROVISIONER")?;
+    let mut command = Command::new(&binary);
+    command.args(["serve", "--mode", "provision"]);
+    println!("$ {binary} serve --mode provision   (MCP over stdio)\n");
+    let client = ().serve(TokioChildProcess::new(command)?).await?;
+    if let Some(info) = client.peer_info() {
+        println!("-> initialize");
+        println!("<- {}", serde_json::to_string_pretty(&info.server_info)?);
+    }
+    let tools = client.list_all_tools().await?;
+    println!("\n-> tools/list");
+    for tool in &tools {
+        let title = tool
+            .annotations
+            .as_ref()
+            .and_then(|a| a.title.clone())
+            .unwrap_or_default();
+        println!("<- {}: {title}", tool.name);
+    }
+
+    let marketing = json!({
+        "business_unit": "marketing",
+        "purpose": "campaign copywriting",
+        "owner": "jane.doe@example.com",
+        "tags": {"cost-center": "cc-4711"}
+    });
+    let mut plan = marketing.clone();
+    plan["dry_run"] = json!(true);
+    call(&client, "First, the plan (dry run)", plan).await?;
+    call(&client, "Give marketing access", marketing.clone()).await?;
+    call(&client, "Run it again: nothing changes", marketing).await?;
+    call(
+        &client,
+        "A bad request is refused before any AWS call",
+        json!({"business_unit": "Marketing Team", "purpose": "x", "owner": "jane.doe@example.com"}),
+    )
+    .await?;
+    client.cancel().await?;
+    Ok(())
+}
+
+async fn call(
+    client: &RunningService<RoleClient, ()>,
+    heading: &str,
+    arguments: Value,
+) -> Result<CallToolResult, Box<dyn std::error::Error>> {
+    println!("\n== {heading}");
+    println!("-> tools/call provision_user {arguments}");
+    let params = CallToolRequestParams::new("provision_user")
+        .with_arguments(arguments.as_object().cloned().unwrap_or_default());
+    let result = client.call_tool(params).await?;
+    match (&result.structured_content, result.is_error) {
+        (Some(structured), Some(false) | None) => {
+            println!("<- {}", serde_json::to_string_pretty(structured)?);
+        }
+        _ => {
+            for content in &result.content {
+                if let Some(text) = content.as_text() {
+                    println!("<- error: {}", text.text);
+                }
+            }
+        }
+    }
+    Ok(result)
+}

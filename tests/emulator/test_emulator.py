@@ -1,0 +1,115 @@
+"""Contract tests of the emulator's control API and its account isolation, with boto3."""
+
+import time
+
+import botocore.exceptions
+import pytest
+
+
+def test_health_and_requests_log(emulator, account):
+    assert emulator.control("GET", "health") == {"ok": True}
+    emulator.client("sts", account).get_caller_identity()
+    seen = emulator.control("GET", f"requests?access_key={account}")["requests"]
+    assert seen == [
+        {"service": "sts", "action": "GetCallerIdentity", "access_key": account, "region": "us-east-1", "auth": "sigv4"}
+    ]
+
+
+def test_twelve_digit_access_keys_are_isolated_accounts(emulator, account):
+    other = str(int(account) + 500_000)
+    emulator.client("iam", account).create_user(UserName="alice")
+    assert emulator.client("sts", account).get_caller_identity()["Account"] == account
+    assert [u["UserName"] for u in emulator.client("iam", account).list_users()["Users"]] == ["alice"]
+    assert emulator.client("iam", other).list_users()["Users"] == []
+
+
+def test_throttle_for_the_next_n_calls(emulator, account):
+    emulator.control("POST", "faults", {"action": "CreateUser", "kind": "throttle", "count": 2, "access_key": account})
+    iam = emulator.client("iam", account)
+    iam_no_retry = emulator.client("iam", account, retry=False)
+    for _ in range(2):
+        with pytest.raises(botocore.exceptions.ClientError) as raised:
+            iam_no_retry.create_user(UserName="bob")
+        assert raised.value.response["Error"]["Code"] == "Throttling"
+    iam.create_user(UserName="bob")
+
+
+def test_error_with_chosen_status_and_code(emulator, account):
+    emulator.control(
+        "POST",
+        "faults",
+        {"action": "GetCallerIdentity", "kind": "error", "status": 503, "code": "ServiceUnavailable", "count": 1,
+         "access_key": account},
+    )
+    no_retry = emulator.client("sts", account, retry=False)
+    with pytest.raises(botocore.exceptions.ClientError) as raised:
+        no_retry.get_caller_identity()
+    assert raised.value.response["Error"]["Code"] == "ServiceUnavailable"
+    assert raised.value.response["ResponseMetadata"]["HTTPStatusCode"] == 503
+    assert no_retry.get_caller_identity()["Account"] == account
+
+
+def test_json_protocol_errors_and_latency(emulator, account):
+    emulator.control(
+        "POST", "faults",
+        {"action": "ListFoundationModels", "kind": "latency", "latency_ms": 300, "count": 1, "access_key": account},
+    )
+    bedrock = emulator.client("bedrock", account)
+    started = time.monotonic()
+    bedrock.list_foundation_models()
+    assert time.monotonic() - started >= 0.3
+    emulator.control(
+        "POST", "faults",
+        {"action": "ListFoundationModels", "kind": "throttle", "count": 1, "access_key": account},
+    )
+    no_retry = emulator.client("bedrock", account, retry=False)
+    with pytest.raises(botocore.exceptions.ClientError) as raised:
+        no_retry.list_foundation_models()
+    assert raised.value.response["Error"]["Code"] == "ThrottlingException"
+
+
+def test_percent_faults_hit_some_calls(emulator, account):
+    emulator.control("POST", "faults", {"action": "ListUsers", "kind": "throttle", "percent": 50, "access_key": account})
+    iam = emulator.client("iam", account, retry=False)
+    failures = 0
+    for _ in range(60):
+        try:
+            iam.list_users()
+        except botocore.exceptions.ClientError:
+            failures += 1
+    assert 10 <= failures <= 50, failures
+
+
+def test_bad_fault_rules_are_refused(emulator):
+    import urllib.error
+
+    with pytest.raises(urllib.error.HTTPError) as raised:
+        emulator.control("POST", "faults", {"action": "X", "kind": "explode"})
+    assert raised.value.code == 400
+
+
+def test_bedrock_catalog_per_region(emulator, account):
+    east = emulator.client("bedrock", account, "us-east-1")
+    ids = [m["modelId"] for m in east.list_foundation_models(byProvider="Anthropic")["modelSummaries"]]
+    assert "anthropic.claude-sonnet-4-5-20250929-v1:0" in ids
+    assert all(i.startswith("anthropic.") for i in ids)
+    model = east.get_foundation_model(modelIdentifier="anthropic.claude-sonnet-4-5-20250929-v1:0")["modelDetails"]
+    assert model["inferenceTypesSupported"] == ["INFERENCE_PROFILE"]
+    profiles = east.list_inference_profiles(typeEquals="SYSTEM_DEFINED")["inferenceProfileSummaries"]
+    assert "us.anthropic.claude-sonnet-4-5-20250929-v1:0" in [p["inferenceProfileId"] for p in profiles]
+    assert east.get_inference_profile(inferenceProfileIdentifier="global.anthropic.claude-sonnet-4-5-20250929-v1:0")[
+        "status"] == "ACTIVE"
+
+    emulator.control("POST", "bedrock/catalog", {"region": "eu-central-1", "models": []})
+    central = emulator.client("bedrock", account, "eu-central-1")
+    assert central.list_foundation_models(byProvider="Anthropic")["modelSummaries"] == []
+    with pytest.raises(central.exceptions.ResourceNotFoundException):
+        central.get_foundation_model(modelIdentifier="anthropic.claude-sonnet-4-5-20250929-v1:0")
+
+
+def test_reset_forgets_everything(emulator, account):
+    emulator.client("iam", account).create_user(UserName="carol")
+    emulator.control("POST", "faults", {"action": "*", "kind": "latency", "latency_ms": 1, "access_key": account})
+    emulator.control("POST", "reset")
+    assert emulator.client("iam", account).list_users()["Users"] == []
+    assert len(emulator.control("GET", f"requests?access_key={account}")["requests"]) == 1

@@ -1,0 +1,119 @@
+//! The tool surface: every tool declares all annotations, a title, described inputs and an object output
+//! schema; schemas are snapshot-tested so every change shows up in review; each mode lists exactly its tools.
+
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, missing_docs)]
+
+mod common;
+
+use bedrock_provisioner::mcp::{AccessMode, ProvisionerServer};
+
+#[test]
+fn every_tool_declares_every_annotation_and_an_object_output_schema() {
+    let tools = ProvisionerServer::all_tools();
+    assert!(!tools.is_empty());
+    for tool in &tools {
+        let name = &tool.name;
+        let a = tool
+            .annotations
+            .as_ref()
+            .unwrap_or_else(|| panic!("{name}: no annotations"));
+        assert!(
+            a.title.as_deref().is_some_and(|t| !t.is_empty()),
+            "{name}: title"
+        );
+        assert!(a.read_only_hint.is_some(), "{name}: read_only_hint");
+        assert!(a.destructive_hint.is_some(), "{name}: destructive_hint");
+        assert!(a.idempotent_hint.is_some(), "{name}: idempotent_hint");
+        assert!(a.open_world_hint.is_some(), "{name}: open_world_hint");
+        if a.read_only_hint == Some(true) {
+            assert_eq!(
+                a.destructive_hint,
+                Some(false),
+                "{name}: read-only yet destructive"
+            );
+        }
+        assert!(
+            tool.description.as_deref().is_some_and(|d| d.len() > 40),
+            "{name}: description"
+        );
+        let output = tool
+            .output_schema
+            .as_ref()
+            .unwrap_or_else(|| panic!("{name}: no output schema"));
+        assert_eq!(
+            output.get("type").and_then(|t| t.as_str()),
+            Some("object"),
+            "{name}: output root"
+        );
+        let properties = tool
+            .input_schema
+            .get("properties")
+            .and_then(|p| p.as_object());
+        for (field, schema) in properties.into_iter().flatten() {
+            let described = schema.get("description").is_some()
+                || schema.get("$ref").is_some() && tool.input_schema.get("$defs").is_some();
+            assert!(described, "{name}.{field}: no description");
+        }
+    }
+}
+
+#[test]
+fn tool_schemas_snapshot() {
+    let tools = ProvisionerServer::all_tools();
+    let schemas: serde_json::Value = tools
+        .iter()
+        .map(|t| {
+            (
+                t.name.to_string(),
+                serde_json::json!({
+                    "description": t.description,
+                    "annotations": t.annotations,
+                    "inputSchema": t.input_schema,
+                    "outputSchema": t.output_schema,
+                }),
+            )
+        })
+        .collect::<serde_json::Map<_, _>>()
+        .into();
+    insta::assert_json_snapshot!("tool_schemas", schemas);
+}
+
+#[tokio::test]
+async fn each_mode_lists_exactly_its_tools() {
+    let account = common::Account::new();
+    for (mode, expected) in [
+        (AccessMode::ReadOnly, vec!["list_business_units"]),
+        (
+            AccessMode::Provision,
+            vec!["list_business_units", "provision_user"],
+        ),
+        (
+            AccessMode::Admin,
+            vec!["list_business_units", "provision_user"],
+        ),
+    ] {
+        let client = account.mcp(mode).await;
+        let mut names: Vec<String> = client
+            .list_all_tools()
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|t| t.name.to_string())
+            .collect();
+        names.sort();
+        assert_eq!(names, expected, "{mode:?}");
+        for tool in ProvisionerServer::all_tools() {
+            if !expected.contains(&tool.name.as_ref()) {
+                let params = rmcp::model::CallToolRequestParams::new(tool.name.to_string())
+                    .with_arguments(serde_json::Map::new());
+                let error = client.call_tool(params).await.unwrap_err().to_string();
+                assert!(
+                    error.contains("is not available"),
+                    "{mode:?} {}: {error}",
+                    tool.name
+                );
+            }
+        }
+        client.cancel().await.ok();
+    }
+}
