@@ -20,7 +20,7 @@ from moto.moto_server.werkzeug_app import (  # noqa: E402
 )
 from werkzeug.serving import make_server  # noqa: E402
 
-from . import bedrock_ext  # noqa: E402
+from . import bedrock_ext, iam_ext  # noqa: E402
 from .faults import FaultRule, FaultTable  # noqa: E402
 from .protocol import describe, error_response  # noqa: E402
 
@@ -37,6 +37,7 @@ class Emulator:
         self.requests: list[dict] = []
         self.lock = threading.Lock()
         bedrock_ext.install()
+        iam_ext.install()
 
     def __call__(self, environ, start_response):
         path = environ.get("PATH_INFO", "")
@@ -81,9 +82,10 @@ class Emulator:
                 with self.lock:
                     seen = [r for r in self.requests if wanted is None or r["access_key"] == wanted]
                 return _json(start_response, {"requests": seen})
-            extension = bedrock_ext.control(command, method, environ, _read_body)
-            if extension is not None:
-                return _json(start_response, extension)
+            for extension in (bedrock_ext, iam_ext):
+                answer = extension.control(command, method, environ, _read_body)
+                if answer is not None:
+                    return _json(start_response, answer)
         except (ValueError, KeyError, TypeError) as error:
             return _json(start_response, {"error": str(error)}, "400 Bad Request")
         return _json(start_response, {"error": f"unknown control {method} {command}"}, "404 Not Found")
@@ -94,6 +96,7 @@ class Emulator:
         moto_api_backend.reset()
         self.faults.clear()
         bedrock_ext.reset()
+        iam_ext.reset()
         with self.lock:
             self.requests.clear()
 

@@ -1,0 +1,220 @@
+"""IAM service-specific credentials (Bedrock API keys among them), written against botocore's IAM model.
+
+Actions: CreateServiceSpecificCredential, ListServiceSpecificCredentials, UpdateServiceSpecificCredential,
+ResetServiceSpecificCredential, DeleteServiceSpecificCredential, with AWS's errors (NoSuchEntity 404,
+LimitExceeded 409 on a third credential for one service, NotSupportedService 404, ValidationError 400 for
+an age outside 1-36600 days). A credential reads ``Expired`` once the emulator clock passes its expiration.
+
+Clock control: ``POST /_emulator/clock`` with ``{"advance_days": N}`` or ``{"offset_seconds": S}`` moves the
+emulator's notion of now (for expiry) relative to real time; ``reset`` puts it back.
+"""
+
+from __future__ import annotations
+
+import base64
+import datetime
+import json
+import secrets
+import string
+import threading
+
+from moto.core.exceptions import ServiceException
+from moto.core.responses import ActionResult, EmptyResult
+from moto.iam.responses import IamResponse
+
+SUPPORTED_SERVICES = {"bedrock.amazonaws.com", "codecommit.amazonaws.com", "cassandra.amazonaws.com"}
+MAX_PER_SERVICE = 2
+
+_lock = threading.Lock()
+_offset = datetime.timedelta()
+# (account id, user name) -> list of credentials (dicts)
+_credentials: dict[tuple[str, str], list[dict]] = {}
+
+
+class NoSuchEntity(ServiceException):
+    code = "NoSuchEntity"
+
+
+class LimitExceeded(ServiceException):
+    code = "LimitExceeded"
+
+
+class NotSupportedService(ServiceException):
+    code = "NotSupportedService"
+
+
+class ValidationError(ServiceException):
+    code = "ValidationError"
+
+
+def now() -> datetime.datetime:
+    return datetime.datetime.now(datetime.timezone.utc) + _offset
+
+
+def reset() -> None:
+    global _offset
+    with _lock:
+        _offset = datetime.timedelta()
+        _credentials.clear()
+
+
+def control(command: str, method: str, environ, read_body):
+    global _offset
+    if command == "clock" and method == "POST":
+        data = json.loads(read_body(environ) or b"{}")
+        with _lock:
+            if "advance_days" in data:
+                _offset += datetime.timedelta(days=float(data["advance_days"]))
+            if "offset_seconds" in data:
+                _offset = datetime.timedelta(seconds=float(data["offset_seconds"]))
+        return {"now": now().isoformat()}
+    if command == "clock" and method == "GET":
+        return {"now": now().isoformat()}
+    return None
+
+
+def _random(alphabet: str, length: int) -> str:
+    return "".join(secrets.choice(alphabet) for _ in range(length))
+
+
+def _status(credential: dict) -> str:
+    expiration = credential.get("ExpirationDate")
+    if expiration is not None and now() >= expiration:
+        return "Expired"
+    return credential["Status"]
+
+
+def _public(credential: dict, with_secret: bool = False) -> dict:
+    shown = {k: v for k, v in credential.items() if k not in ("ServiceCredentialSecret", "ServicePassword")}
+    shown["Status"] = _status(credential)
+    if with_secret:
+        for key in ("ServiceCredentialSecret", "ServicePassword"):
+            if key in credential:
+                shown[key] = credential[key]
+    return shown
+
+
+def _user(self, name: str | None):
+    if not name:
+        raise ValidationError("UserName is required.")
+    try:
+        return self.backend.get_user(name)
+    except Exception:
+        raise NoSuchEntity(f"The user with name {name} cannot be found.") from None
+
+
+def _find(self, user_name: str, credential_id: str) -> dict:
+    for credential in _credentials.get((self.current_account, user_name), []):
+        if credential["ServiceSpecificCredentialId"] == credential_id:
+            return credential
+    raise NoSuchEntity(f"No such credential {credential_id} for user {user_name}.")
+
+
+def _new_secret(credential: dict) -> None:
+    if credential["ServiceName"] == "bedrock.amazonaws.com":
+        secret = _random(string.ascii_letters + string.digits + "+/", 40)
+        raw = f"{credential['ServiceCredentialAlias']}:{secret}".encode()
+        credential["ServiceCredentialSecret"] = "ABSK" + base64.b64encode(raw).decode()
+    else:
+        credential["ServicePassword"] = _random(string.ascii_letters + string.digits + "+/=", 44)
+
+
+def create_service_specific_credential(self):
+    user = _user(self, self._get_param("UserName"))
+    service = self._get_param("ServiceName")
+    age = self._get_param("CredentialAgeDays")
+    if service not in SUPPORTED_SERVICES:
+        raise NotSupportedService(f"The service {service} is not supported for service-specific credentials.")
+    if age is not None and not 1 <= int(age) <= 36600:
+        raise ValidationError(
+            f"1 validation error detected: Value '{age}' at 'credentialAgeDays' failed to satisfy constraint: "
+            "Member must have value between 1 and 36600"
+        )
+    with _lock:
+        existing = _credentials.setdefault((self.current_account, user.name), [])
+        if sum(1 for c in existing if c["ServiceName"] == service) >= MAX_PER_SERVICE:
+            raise LimitExceeded(
+                f"Cannot exceed quota for ServiceSpecificCredentialsPerUserPerService: {MAX_PER_SERVICE}"
+            )
+        created = now()
+        credential = {
+            "UserName": user.name,
+            "ServiceName": service,
+            "ServiceSpecificCredentialId": "ACCA" + _random(string.ascii_uppercase + string.digits, 17),
+            "Status": "Active",
+            "CreateDate": created,
+        }
+        if service == "bedrock.amazonaws.com":
+            credential["ServiceCredentialAlias"] = f"{user.name}+{_random(string.digits, 4)}-at-{self.current_account}"
+        else:
+            credential["ServiceUserName"] = f"{user.name}-at-{self.current_account}"
+        if age is not None:
+            credential["ExpirationDate"] = created + datetime.timedelta(days=int(age))
+        _new_secret(credential)
+        existing.append(credential)
+        return ActionResult({"ServiceSpecificCredential": _public(credential, with_secret=True)})
+
+
+def list_service_specific_credentials(self):
+    user_name = self._get_param("UserName")
+    service = self._get_param("ServiceName")
+    all_users = str(self._get_param("AllUsers")).lower() == "true"
+    marker = self._get_param("Marker")
+    max_items = int(self._get_param("MaxItems") or 100)
+    if service is not None and service not in SUPPORTED_SERVICES:
+        raise NotSupportedService(f"The service {service} is not supported for service-specific credentials.")
+    with _lock:
+        if all_users:
+            found = [c for (account, _), creds in _credentials.items() if account == self.current_account for c in creds]
+        else:
+            if user_name:
+                _user(self, user_name)
+            found = list(_credentials.get((self.current_account, user_name or ""), []))
+        found = [c for c in found if service is None or c["ServiceName"] == service]
+        found.sort(key=lambda c: (c["UserName"], c["CreateDate"], c["ServiceSpecificCredentialId"]))
+        start = int(marker) if marker else 0
+        page = found[start : start + max_items]
+        result = {"ServiceSpecificCredentials": [_public(c) for c in page], "IsTruncated": False}
+        if start + max_items < len(found):
+            result["IsTruncated"] = True
+            result["Marker"] = str(start + max_items)
+        return ActionResult(result)
+
+
+def update_service_specific_credential(self):
+    user_name = self._get_param("UserName")
+    _user(self, user_name)
+    status = self._get_param("Status")
+    if status not in ("Active", "Inactive"):
+        raise ValidationError("Status must be Active or Inactive.")
+    with _lock:
+        _find(self, user_name, self._get_param("ServiceSpecificCredentialId"))["Status"] = status
+    return EmptyResult()
+
+
+def reset_service_specific_credential(self):
+    user_name = self._get_param("UserName")
+    _user(self, user_name)
+    with _lock:
+        credential = _find(self, user_name, self._get_param("ServiceSpecificCredentialId"))
+        _new_secret(credential)
+        return ActionResult({"ServiceSpecificCredential": _public(credential, with_secret=True)})
+
+
+def delete_service_specific_credential(self):
+    user_name = self._get_param("UserName")
+    _user(self, user_name)
+    credential_id = self._get_param("ServiceSpecificCredentialId")
+    with _lock:
+        credential = _find(self, user_name, credential_id)
+        _credentials[(self.current_account, user_name)].remove(credential)
+    return EmptyResult()
+
+
+def install() -> None:
+    """Register the actions on moto's IAM response class."""
+    IamResponse.create_service_specific_credential = create_service_specific_credential
+    IamResponse.list_service_specific_credentials = list_service_specific_credentials
+    IamResponse.update_service_specific_credential = update_service_specific_credential
+    IamResponse.reset_service_specific_credential = reset_service_specific_credential
+    IamResponse.delete_service_specific_credential = delete_service_specific_credential
