@@ -114,3 +114,72 @@ async fn read_only_is_the_default_mode() {
     assert!(account.actions().is_empty(), "{:?}", account.actions());
     client.cancel().await.ok();
 }
+
+#[tokio::test]
+async fn no_key_value_reaches_stderr_even_at_trace_level() {
+    let account = Account::new();
+    let log_path = std::env::temp_dir().join(format!("bp-trace-{}.log", account.id));
+    let log = std::fs::File::create(&log_path).unwrap();
+    let mut command = server_command(&account, "admin");
+    command.env("RUST_LOG", "trace");
+    let (transport, _) = TokioChildProcess::builder(command)
+        .stderr(log)
+        .spawn()
+        .expect("spawn binary");
+    let client = ().serve(transport).await.expect("initialize");
+    let call = |name: &'static str, args: serde_json::Value| {
+        let client = &client;
+        async move {
+            let params =
+                CallToolRequestParams::new(name).with_arguments(args.as_object().unwrap().clone());
+            client.call_tool(params).await.expect("tools/call")
+        }
+    };
+    call(
+        "provision_user",
+        json!({"business_unit": "audit", "purpose": "p", "owner": "o"}),
+    )
+    .await;
+    let mut secrets = Vec::new();
+    let created = call("create_api_key", json!({"business_unit": "audit"})).await;
+    let created = created.structured_content.unwrap();
+    secrets.push(created["api_key"].as_str().unwrap().to_owned());
+    let rotated = call("rotate_key", json!({"business_unit": "audit"}))
+        .await
+        .structured_content
+        .unwrap();
+    secrets.push(rotated["new_key"]["api_key"].as_str().unwrap().to_owned());
+    call("revoke_key", json!({"business_unit": "audit", "credential_id": created["credential_id"], "action": "delete"})).await;
+    let refused = call(
+        "create_api_key",
+        json!({"business_unit": "audit", "credential_age_days": 0}),
+    )
+    .await;
+    assert_eq!(refused.is_error, Some(true));
+    client.cancel().await.ok();
+    tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+
+    let stderr = std::fs::read_to_string(&log_path).unwrap();
+    assert!(
+        stderr.contains("TRACE") || stderr.contains("DEBUG"),
+        "trace logging was on"
+    );
+    assert!(
+        stderr.contains("created Bedrock API key"),
+        "the run was logged"
+    );
+    for secret in &secrets {
+        assert!(secret.starts_with("ABSK") && secret.len() > 20);
+        // The key, and its base64 body (which carries the secret part), must not appear.
+        if let Some(line) = stderr.lines().find(|l| l.contains(secret.as_str())) {
+            let at = line.find(secret.as_str()).unwrap();
+            panic!("API key found in stderr: {}[KEY]", &line[..at.min(300)]);
+        }
+        assert!(
+            !stderr.contains(&secret[4..24]),
+            "API key fragment found in stderr"
+        );
+    }
+    assert!(!text(&refused).contains("ABSK"));
+    std::fs::remove_file(&log_path).ok();
+}

@@ -82,14 +82,30 @@ fn tool_schemas_snapshot() {
 async fn each_mode_lists_exactly_its_tools() {
     let account = common::Account::new();
     for (mode, expected) in [
-        (AccessMode::ReadOnly, vec!["list_business_units"]),
+        (
+            AccessMode::ReadOnly,
+            vec!["list_api_keys", "list_business_units"],
+        ),
         (
             AccessMode::Provision,
-            vec!["list_business_units", "provision_user"],
+            vec![
+                "create_api_key",
+                "list_api_keys",
+                "list_business_units",
+                "provision_user",
+                "rotate_key",
+            ],
         ),
         (
             AccessMode::Admin,
-            vec!["list_business_units", "provision_user"],
+            vec![
+                "create_api_key",
+                "list_api_keys",
+                "list_business_units",
+                "provision_user",
+                "revoke_key",
+                "rotate_key",
+            ],
         ),
     ] {
         let client = account.mcp(mode).await;

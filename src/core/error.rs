@@ -66,6 +66,27 @@ pub enum Error {
         message: String,
     },
 
+    /// The user already has IAM's maximum of two Bedrock API keys.
+    #[error(
+        "`{user_name}` already has two Bedrock API keys ({}), IAM's limit per user",
+        credential_ids.join(", ")
+    )]
+    KeyLimit {
+        /// The IAM user.
+        user_name: String,
+        /// Its existing keys.
+        credential_ids: Vec<String>,
+    },
+
+    /// The business unit has no user of this project yet.
+    #[error("business unit `{business_unit}` has no IAM user `{user_name}`")]
+    NotProvisioned {
+        /// The business unit.
+        business_unit: String,
+        /// The user name it would have.
+        user_name: String,
+    },
+
     /// Any other error AWS returned.
     #[error("AWS rejected `{action}` with {code}: {message}")]
     Aws {
@@ -97,6 +118,8 @@ impl Error {
             Self::Credentials { .. } => "credentials",
             Self::Unreachable { .. } => "unreachable",
             Self::NotFound { .. } => "not_found",
+            Self::KeyLimit { .. } => "key_limit",
+            Self::NotProvisioned { .. } => "not_provisioned",
             Self::Aws { .. } => "aws_error",
         }
     }
@@ -134,6 +157,16 @@ impl Error {
             Self::NotFound { .. } => {
                 "Check the name or ARN; create the resource first if it should exist.".to_owned()
             }
+            Self::KeyLimit { .. } => {
+                "Use rotate_key to replace a key without downtime (it removes \
+                expired or inactive keys first, or replaces the key you name), or revoke_key with \
+                `action: delete` to free a slot."
+                    .to_owned()
+            }
+            Self::NotProvisioned { business_unit, .. } => format!(
+                "Provision it first with provision_user (business_unit `{business_unit}`), or check \
+                 the spelling with list_business_units."
+            ),
             Self::Aws { .. } => "Read AWS's message above; fix the cause and call again (the \
                 request is idempotent). If it persists, check the AWS Health Dashboard."
                 .to_owned(),

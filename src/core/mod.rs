@@ -4,11 +4,13 @@
 pub mod aws;
 pub mod error;
 pub mod inventory;
+pub mod keys;
 pub mod names;
 pub mod policy;
 pub mod provision;
+pub mod secret;
 
-use std::{future::Future, time::Duration};
+use std::{collections::HashMap, future::Future, sync::Arc, time::Duration};
 
 use tokio::sync::OnceCell;
 
@@ -31,6 +33,14 @@ pub struct Settings {
     pub propagation_attempts: u32,
     /// First wait between those attempts (doubles each time, capped at 5 s).
     pub propagation_delay: Duration,
+    /// Lifetime of a new Bedrock API key when the caller gives none.
+    pub default_key_age_days: u32,
+    /// Longest lifetime a caller may ask for (refused above, not clamped).
+    pub max_key_age_days: u32,
+    /// A key expiring within this many days is flagged `expiring_soon`.
+    pub expiring_soon_days: u32,
+    /// A key older than this many days is flagged `rotation_due`.
+    pub rotation_days: u32,
 }
 
 impl Default for Settings {
@@ -40,6 +50,10 @@ impl Default for Settings {
             iam_path: "/bedrock-provisioner/".to_owned(),
             propagation_attempts: 8,
             propagation_delay: Duration::from_millis(250),
+            default_key_age_days: 30,
+            max_key_age_days: 90,
+            expiring_soon_days: 7,
+            rotation_days: 30,
         }
     }
 }
@@ -50,6 +64,8 @@ impl Default for Settings {
 pub struct Provisioner {
     settings: Settings,
     clients: OnceCell<AwsClients>,
+    /// One lock per IAM user, so concurrent key operations never race past IAM's limit of two keys.
+    key_locks: std::sync::Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>,
 }
 
 impl Provisioner {
@@ -58,6 +74,7 @@ impl Provisioner {
         Self {
             settings,
             clients: OnceCell::new(),
+            key_locks: std::sync::Mutex::default(),
         }
     }
 
@@ -71,6 +88,18 @@ impl Provisioner {
         self.clients
             .get_or_init(|| AwsClients::load(&self.settings.aws))
             .await
+    }
+
+    /// Serialize key operations on one IAM user within this server.
+    pub(crate) async fn lock_user(&self, user_name: &str) -> tokio::sync::OwnedMutexGuard<()> {
+        let lock = {
+            let mut locks = self
+                .key_locks
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner);
+            locks.entry(user_name.to_owned()).or_default().clone()
+        };
+        lock.lock_owned().await
     }
 
     /// Run `operation` again while it fails with [`Error::NotFound`], as IAM does for a short while after

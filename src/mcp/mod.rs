@@ -22,6 +22,10 @@ pub use tool_error::ToolError;
 use crate::core::{
     Provisioner,
     inventory::{BusinessUnitList, ListBusinessUnitsInput},
+    keys::{
+        ApiKeyList, CreateApiKeyInput, CreatedApiKey, ListApiKeysInput, RevokeKeyInput,
+        RevokeReport, RotateKeyInput, RotateReport,
+    },
     provision::{ProvisionReport, ProvisionUserInput},
 };
 
@@ -29,8 +33,10 @@ use crate::core::{
 const INSTRUCTIONS: &str = "bedrock-provisioner gives each business unit of a company its own, \
 accounted access to Claude on Amazon Bedrock. Workflow: provision_user creates (or repairs) the \
 business unit's IAM user `<business_unit>-bedrock-user` with the tags business-unit, purpose and \
-owner and a least-privilege Bedrock policy. Use dry_run first when unsure; every tool is idempotent. \
-Errors say which input or IAM permission is at fault and what to do.";
+owner and a least-privilege Bedrock policy; create_api_key issues a Bedrock API key (shown once); \
+list_api_keys shows keys that are expired, expiring or due for rotation; rotate_key replaces a key \
+without downtime; revoke_key deactivates or deletes one. Use dry_run first when unsure. Errors say \
+which input or IAM permission is at fault and what to do.";
 
 /// The MCP server.
 #[derive(Clone)]
@@ -108,6 +114,75 @@ impl ProvisionerServer {
         Parameters(input): Parameters<ListBusinessUnitsInput>,
     ) -> Result<Json<BusinessUnitList>, ToolError> {
         Ok(Json(self.core.list_business_units(&input).await?))
+    }
+
+    /// Create a long-term Bedrock API key for a provisioned business unit. Returns the key exactly once,
+    /// with ready-to-paste client settings (AWS_BEARER_TOKEN_BEDROCK, AWS_REGION,
+    /// CLAUDE_CODE_USE_BEDROCK=1); it cannot be retrieved again. IAM allows two keys per user: with two
+    /// present, use rotate_key.
+    #[tool(annotations(
+        title = "Create a Bedrock API key",
+        read_only_hint = false,
+        destructive_hint = false,
+        idempotent_hint = false,
+        open_world_hint = true
+    ))]
+    async fn create_api_key(
+        &self,
+        Parameters(input): Parameters<CreateApiKeyInput>,
+    ) -> Result<Json<CreatedApiKey>, ToolError> {
+        Ok(Json(self.core.create_api_key(&input).await?))
+    }
+
+    /// List Bedrock API keys of one business unit, or of every user this tool manages: id, alias,
+    /// status, created, expires, days left, and the flags expired, expiring_soon, rotation_due, inactive.
+    /// Never returns key values.
+    #[tool(annotations(
+        title = "List Bedrock API keys",
+        read_only_hint = true,
+        destructive_hint = false,
+        idempotent_hint = true,
+        open_world_hint = true
+    ))]
+    async fn list_api_keys(
+        &self,
+        Parameters(input): Parameters<ListApiKeysInput>,
+    ) -> Result<Json<ApiKeyList>, ToolError> {
+        Ok(Json(self.core.list_api_keys(&input).await?))
+    }
+
+    /// Rotate a business unit's Bedrock API key without downtime: the new key is created first and the
+    /// old one stays active until you revoke it (`mode: replace` deletes it once the new key exists).
+    /// When both slots are taken, an expired or inactive key is deleted first; with two active keys,
+    /// name the one to replace in `credential_id`. Returns the new key once.
+    #[tool(annotations(
+        title = "Rotate a Bedrock API key",
+        read_only_hint = false,
+        destructive_hint = false,
+        idempotent_hint = false,
+        open_world_hint = true
+    ))]
+    async fn rotate_key(
+        &self,
+        Parameters(input): Parameters<RotateKeyInput>,
+    ) -> Result<Json<RotateReport>, ToolError> {
+        Ok(Json(self.core.rotate_key(&input).await?))
+    }
+
+    /// Revoke one Bedrock API key of a business unit: deactivate it (default, reversible) or delete it
+    /// (`action: delete`, irreversible). `dry_run` reports without changing anything.
+    #[tool(annotations(
+        title = "Revoke a Bedrock API key",
+        read_only_hint = false,
+        destructive_hint = true,
+        idempotent_hint = true,
+        open_world_hint = true
+    ))]
+    async fn revoke_key(
+        &self,
+        Parameters(input): Parameters<RevokeKeyInput>,
+    ) -> Result<Json<RevokeReport>, ToolError> {
+        Ok(Json(self.core.revoke_key(&input).await?))
     }
 
     /// Create or repair a business unit's IAM user for Bedrock: the user `<business_unit>-bedrock-user`

@@ -107,11 +107,13 @@ def test_update_reset_delete(iam):
         iam.delete_service_specific_credential(UserName="marketing-bedrock-user", ServiceSpecificCredentialId=cid)
 
 
-def test_status_reads_expired_after_the_clock_moves(emulator, iam):
+def test_status_reads_expired_after_the_clock_moves(emulator, account, iam):
     iam.create_service_specific_credential(UserName="marketing-bedrock-user", ServiceName=BEDROCK, CredentialAgeDays=1)
-    emulator.control("POST", "clock", {"advance_days": 2})
-    try:
-        listed = iam.list_service_specific_credentials(UserName="marketing-bedrock-user")["ServiceSpecificCredentials"]
-        assert listed[0]["Status"] == "Expired"
-    finally:
-        emulator.control("POST", "clock", {"offset_seconds": 0})
+    emulator.control("POST", "clock", {"advance_days": 2, "account": account})
+    listed = iam.list_service_specific_credentials(UserName="marketing-bedrock-user")["ServiceSpecificCredentials"]
+    assert listed[0]["Status"] == "Expired"
+    # Other accounts keep real time.
+    other = emulator.client("iam", str(int(account) + 700_000), retry=False)
+    other.create_user(UserName="u")
+    other.create_service_specific_credential(UserName="u", ServiceName=BEDROCK, CredentialAgeDays=1)
+    assert other.list_service_specific_credentials(UserName="u")["ServiceSpecificCredentials"][0]["Status"] == "Active"

@@ -6,7 +6,8 @@ LimitExceeded 409 on a third credential for one service, NotSupportedService 404
 an age outside 1-36600 days). A credential reads ``Expired`` once the emulator clock passes its expiration.
 
 Clock control: ``POST /_emulator/clock`` with ``{"advance_days": N}`` or ``{"offset_seconds": S}`` moves the
-emulator's notion of now (for expiry) relative to real time; ``reset`` puts it back.
+emulator's notion of now (for expiry) relative to real time; with ``"account": "<12 digits>"`` only for that
+account (so parallel tests do not disturb each other); ``reset`` puts every clock back.
 """
 
 from __future__ import annotations
@@ -26,7 +27,8 @@ SUPPORTED_SERVICES = {"bedrock.amazonaws.com", "codecommit.amazonaws.com", "cass
 MAX_PER_SERVICE = 2
 
 _lock = threading.Lock()
-_offset = datetime.timedelta()
+# account id (or "*" for all accounts) -> offset from real time
+_offsets: dict[str, datetime.timedelta] = {}
 # (account id, user name) -> list of credentials (dicts)
 _credentials: dict[tuple[str, str], list[dict]] = {}
 
@@ -47,27 +49,29 @@ class ValidationError(ServiceException):
     code = "ValidationError"
 
 
-def now() -> datetime.datetime:
-    return datetime.datetime.now(datetime.timezone.utc) + _offset
+def now(account: str = "*") -> datetime.datetime:
+    offset = _offsets.get(account, _offsets.get("*", datetime.timedelta()))
+    return datetime.datetime.now(datetime.timezone.utc) + offset
 
 
 def reset() -> None:
-    global _offset
     with _lock:
-        _offset = datetime.timedelta()
+        _offsets.clear()
         _credentials.clear()
 
 
 def control(command: str, method: str, environ, read_body):
-    global _offset
     if command == "clock" and method == "POST":
         data = json.loads(read_body(environ) or b"{}")
+        account = data.get("account", "*")
         with _lock:
-            if "advance_days" in data:
-                _offset += datetime.timedelta(days=float(data["advance_days"]))
+            offset = _offsets.get(account, datetime.timedelta())
             if "offset_seconds" in data:
-                _offset = datetime.timedelta(seconds=float(data["offset_seconds"]))
-        return {"now": now().isoformat()}
+                offset = datetime.timedelta(seconds=float(data["offset_seconds"]))
+            if "advance_days" in data:
+                offset += datetime.timedelta(days=float(data["advance_days"]))
+            _offsets[account] = offset
+        return {"now": now(account).isoformat()}
     if command == "clock" and method == "GET":
         return {"now": now().isoformat()}
     return None
@@ -79,13 +83,14 @@ def _random(alphabet: str, length: int) -> str:
 
 def _status(credential: dict) -> str:
     expiration = credential.get("ExpirationDate")
-    if expiration is not None and now() >= expiration:
+    if expiration is not None and now(credential["Account"]) >= expiration:
         return "Expired"
     return credential["Status"]
 
 
 def _public(credential: dict, with_secret: bool = False) -> dict:
-    shown = {k: v for k, v in credential.items() if k not in ("ServiceCredentialSecret", "ServicePassword")}
+    hidden = ("ServiceCredentialSecret", "ServicePassword", "Account")
+    shown = {k: v for k, v in credential.items() if k not in hidden}
     shown["Status"] = _status(credential)
     if with_secret:
         for key in ("ServiceCredentialSecret", "ServicePassword"):
@@ -136,8 +141,9 @@ def create_service_specific_credential(self):
             raise LimitExceeded(
                 f"Cannot exceed quota for ServiceSpecificCredentialsPerUserPerService: {MAX_PER_SERVICE}"
             )
-        created = now()
+        created = now(self.current_account)
         credential = {
+            "Account": self.current_account,
             "UserName": user.name,
             "ServiceName": service,
             "ServiceSpecificCredentialId": "ACCA" + _random(string.ascii_uppercase + string.digits, 17),

@@ -1,0 +1,599 @@
+//! Bedrock API keys (long-term): IAM service-specific credentials for `bedrock.amazonaws.com` on a business
+//! unit's user. Create, list with health flags, revoke, and rotate without downtime.
+
+use std::sync::LazyLock;
+
+use aws_sdk_iam::types::{ServiceSpecificCredentialMetadata, StatusType};
+use aws_smithy_types::{DateTime, date_time::Format};
+use regex::Regex;
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+
+use super::{
+    MANAGED_BY_KEY, MANAGED_BY_VALUE, Provisioner,
+    aws::sdk_error,
+    error::{Error, Result},
+    inventory::ListBusinessUnitsInput,
+    names::BusinessUnit,
+    secret::Secret,
+};
+
+/// The IAM service name of Bedrock API keys.
+pub const BEDROCK_SERVICE: &str = "bedrock.amazonaws.com";
+/// IAM's limit of keys per user and service.
+pub const MAX_KEYS_PER_USER: usize = 2;
+const DAY: i64 = 86_400;
+
+static CREDENTIAL_ID: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(r"^ACCA[A-Z0-9]{16,124}$").unwrap_or_else(|_| unreachable!("static regex"))
+});
+
+/// Input of `create_api_key`.
+#[derive(Clone, Debug, Default, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CreateApiKeyInput {
+    /// The business unit whose user gets the key (provisioned with provision_user).
+    pub business_unit: String,
+    /// Days until the key expires. Default 30; at most the configured maximum (default 90).
+    #[serde(default)]
+    pub credential_age_days: Option<u32>,
+}
+
+/// Environment settings a client pastes to use the key.
+#[derive(Clone, Debug, Serialize, Deserialize, JsonSchema)]
+pub struct ClientSettings {
+    /// `AWS_BEARER_TOKEN_BEDROCK`: the API key, read by the AWS SDKs and Claude Code.
+    #[serde(rename = "AWS_BEARER_TOKEN_BEDROCK")]
+    pub aws_bearer_token_bedrock: Secret,
+    /// `AWS_REGION`: the region to call Bedrock in.
+    #[serde(rename = "AWS_REGION")]
+    pub aws_region: String,
+    /// `CLAUDE_CODE_USE_BEDROCK=1`: makes Claude Code use Bedrock.
+    #[serde(rename = "CLAUDE_CODE_USE_BEDROCK")]
+    pub claude_code_use_bedrock: String,
+}
+
+/// A newly created key, returned once.
+#[derive(Clone, Debug, Serialize, Deserialize, JsonSchema)]
+pub struct CreatedApiKey {
+    /// The business unit.
+    pub business_unit: String,
+    /// The IAM user holding the key.
+    pub user_name: String,
+    /// The key's id (`ACCA...`), used to rotate or revoke it.
+    pub credential_id: String,
+    /// The key's public alias.
+    pub alias: String,
+    /// `Active`.
+    pub status: String,
+    /// When it was created (RFC 3339).
+    pub created: String,
+    /// When it expires (RFC 3339).
+    pub expires: Option<String>,
+    /// The API key itself. It cannot be retrieved again.
+    pub api_key: Secret,
+    /// Ready-to-paste client settings (they contain the key).
+    pub client_settings: ClientSettings,
+    /// Handling advice.
+    pub warning: String,
+}
+
+/// Input of `list_api_keys`.
+#[derive(Clone, Debug, Default, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ListApiKeysInput {
+    /// One business unit; omit for every user this tool manages.
+    #[serde(default)]
+    pub business_unit: Option<String>,
+}
+
+/// Health flags of a key.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum KeyFlag {
+    /// Past its expiration date: it no longer works.
+    Expired,
+    /// Expires within the configured window (default 7 days).
+    ExpiringSoon,
+    /// Older than the rotation period (default 30 days).
+    RotationDue,
+    /// Deactivated: it does not work until reactivated.
+    Inactive,
+}
+
+/// One key, without its secret.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct ApiKeySummary {
+    /// The business unit.
+    pub business_unit: String,
+    /// The IAM user.
+    pub user_name: String,
+    /// The key's id.
+    pub credential_id: String,
+    /// The key's public alias.
+    pub alias: Option<String>,
+    /// `Active`, `Inactive` or `Expired`.
+    pub status: String,
+    /// When it was created (RFC 3339).
+    pub created: String,
+    /// When it expires (RFC 3339), if it does.
+    pub expires: Option<String>,
+    /// Whole days left before expiry (negative once expired).
+    pub days_left: Option<i64>,
+    /// Health flags.
+    pub flags: Vec<KeyFlag>,
+}
+
+/// Result of `list_api_keys`.
+#[derive(Clone, Debug, Serialize, Deserialize, JsonSchema)]
+pub struct ApiKeyList {
+    /// The keys, by user and creation date.
+    pub keys: Vec<ApiKeySummary>,
+}
+
+/// What `revoke_key` does.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum RevokeAction {
+    /// Set the key `Inactive` (reversible).
+    #[default]
+    Deactivate,
+    /// Delete the key (irreversible).
+    Delete,
+}
+
+/// Input of `revoke_key`.
+#[derive(Clone, Debug, Default, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RevokeKeyInput {
+    /// The business unit that owns the key.
+    pub business_unit: String,
+    /// The key's id (`ACCA...`), from list_api_keys.
+    pub credential_id: String,
+    /// `deactivate` (default, reversible) or `delete`.
+    #[serde(default)]
+    pub action: RevokeAction,
+    /// Only report what would happen.
+    #[serde(default)]
+    pub dry_run: bool,
+}
+
+/// Result of `revoke_key`.
+#[derive(Clone, Debug, Serialize, Deserialize, JsonSchema)]
+pub struct RevokeReport {
+    /// The business unit.
+    pub business_unit: String,
+    /// The key's id.
+    pub credential_id: String,
+    /// What was done: `deactivated`, `deleted`, `unchanged` (already inactive) or `planned`.
+    pub outcome: String,
+    /// Whether this was a dry run.
+    pub dry_run: bool,
+}
+
+/// How `rotate_key` treats the old key.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum RotateMode {
+    /// Create the new key and keep the old one active until clients moved (zero downtime).
+    #[default]
+    KeepOld,
+    /// Create the new key, then delete the old one.
+    Replace,
+}
+
+/// Input of `rotate_key`.
+#[derive(Clone, Debug, Default, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RotateKeyInput {
+    /// The business unit whose key is rotated.
+    pub business_unit: String,
+    /// The key to replace. Required when the user has two active keys; otherwise the only active key.
+    #[serde(default)]
+    pub credential_id: Option<String>,
+    /// `keep_old` (default: the old key stays active until you revoke it) or `replace`.
+    #[serde(default)]
+    pub mode: RotateMode,
+    /// Days until the new key expires. Default 30; at most the configured maximum.
+    #[serde(default)]
+    pub credential_age_days: Option<u32>,
+}
+
+/// Result of `rotate_key`.
+#[derive(Clone, Debug, Serialize, Deserialize, JsonSchema)]
+pub struct RotateReport {
+    /// The new key (returned once).
+    pub new_key: CreatedApiKey,
+    /// The key it replaces, if any.
+    pub old_credential_id: Option<String>,
+    /// Keys deleted to make room or because `mode` was `replace`.
+    pub deleted_credential_ids: Vec<String>,
+    /// What to do next.
+    pub instruction: String,
+}
+
+impl Provisioner {
+    /// Create a long-term Bedrock API key for the business unit's user.
+    pub async fn create_api_key(&self, input: &CreateApiKeyInput) -> Result<CreatedApiKey> {
+        let unit = BusinessUnit::parse("business_unit", &input.business_unit)?;
+        let age = self.key_age(input.credential_age_days)?;
+        let user_name = self.managed_user(&unit).await?;
+        let _guard = self.lock_user(&user_name).await;
+        let keys = self.user_keys(&user_name).await?;
+        if keys.len() >= MAX_KEYS_PER_USER {
+            return Err(Error::KeyLimit {
+                user_name,
+                credential_ids: keys
+                    .iter()
+                    .map(|k| k.service_specific_credential_id().to_owned())
+                    .collect(),
+            });
+        }
+        self.issue_key(&unit, &user_name, age).await
+    }
+
+    /// The business unit's keys, or the keys of every user this tool manages.
+    pub async fn list_api_keys(&self, input: &ListApiKeysInput) -> Result<ApiKeyList> {
+        let users: Vec<(String, String)> = match &input.business_unit {
+            Some(raw) => {
+                let unit = BusinessUnit::parse("business_unit", raw)?;
+                let user = self.managed_user(&unit).await?;
+                vec![(unit.to_string(), user)]
+            }
+            None => self
+                .list_business_units(&ListBusinessUnitsInput::default())
+                .await?
+                .business_units
+                .into_iter()
+                .map(|u| (u.business_unit, u.user_name))
+                .collect(),
+        };
+        let now = DateTime::from(std::time::SystemTime::now()).secs();
+        let mut keys = Vec::new();
+        for (unit, user) in users {
+            for key in self.user_keys(&user).await? {
+                keys.push(self.summarize(&unit, &key, now));
+            }
+        }
+        Ok(ApiKeyList { keys })
+    }
+
+    /// Deactivate (default) or delete one key of the business unit's user.
+    pub async fn revoke_key(&self, input: &RevokeKeyInput) -> Result<RevokeReport> {
+        let unit = BusinessUnit::parse("business_unit", &input.business_unit)?;
+        let credential_id = parse_credential_id("credential_id", &input.credential_id)?;
+        let user_name = self.managed_user(&unit).await?;
+        let _guard = self.lock_user(&user_name).await;
+        let key = self.owned_key(&unit, &user_name, &credential_id).await?;
+        let iam = &self.clients().await.iam;
+        let outcome = match (input.action, input.dry_run) {
+            (_, true) => "planned",
+            (RevokeAction::Deactivate, false) if key.status() == &StatusType::Inactive => {
+                "unchanged"
+            }
+            (RevokeAction::Deactivate, false) => {
+                iam.update_service_specific_credential()
+                    .user_name(&user_name)
+                    .service_specific_credential_id(&credential_id)
+                    .status(StatusType::Inactive)
+                    .send()
+                    .await
+                    .map_err(|e| sdk_error("iam:UpdateServiceSpecificCredential", e))?;
+                "deactivated"
+            }
+            (RevokeAction::Delete, false) => {
+                self.delete_key(&user_name, &credential_id).await?;
+                "deleted"
+            }
+        };
+        tracing::info!(user = %user_name, credential_id = %credential_id, outcome, "revoke_key");
+        Ok(RevokeReport {
+            business_unit: unit.to_string(),
+            credential_id,
+            outcome: outcome.to_owned(),
+            dry_run: input.dry_run,
+        })
+    }
+
+    /// Issue a new key and retire an old one, never leaving the user without a working key.
+    pub async fn rotate_key(&self, input: &RotateKeyInput) -> Result<RotateReport> {
+        let unit = BusinessUnit::parse("business_unit", &input.business_unit)?;
+        let named = input
+            .credential_id
+            .as_deref()
+            .map(|id| parse_credential_id("credential_id", id))
+            .transpose()?;
+        let age = self.key_age(input.credential_age_days)?;
+        let user_name = self.managed_user(&unit).await?;
+        let _guard = self.lock_user(&user_name).await;
+        let keys = self.user_keys(&user_name).await?;
+        if let Some(id) = named.as_ref().filter(|id| {
+            !keys
+                .iter()
+                .any(|k| k.service_specific_credential_id() == id.as_str())
+        }) {
+            return Err(not_owned(&unit, id));
+        }
+        let working = |k: &&ServiceSpecificCredentialMetadata| k.status() == &StatusType::Active;
+        let old = named.clone().or_else(|| {
+            let active: Vec<_> = keys.iter().filter(working).collect();
+            (active.len() == 1).then(|| active[0].service_specific_credential_id().to_owned())
+        });
+        let mut deleted = Vec::new();
+        if keys.len() >= MAX_KEYS_PER_USER {
+            // Make room: an expired or inactive key first (oldest first), else the key the caller named.
+            let mut idle: Vec<_> = keys.iter().filter(|k| !working(k)).collect();
+            idle.sort_by_key(|k| k.create_date().secs());
+            let victim = match (idle.first(), &named) {
+                (Some(key), _) => key.service_specific_credential_id().to_owned(),
+                (None, Some(id)) => id.clone(),
+                (None, None) => {
+                    return Err(Error::invalid(
+                        "credential_id",
+                        format!(
+                            "`{user_name}` has two active keys ({}); name the one to replace",
+                            keys.iter()
+                                .map(|k| k.service_specific_credential_id())
+                                .collect::<Vec<_>>()
+                                .join(", ")
+                        ),
+                    ));
+                }
+            };
+            self.delete_key(&user_name, &victim).await?;
+            deleted.push(victim);
+        }
+        let new_key = self.issue_key(&unit, &user_name, age).await?;
+        if let Some(id) = old
+            .as_ref()
+            .filter(|id| input.mode == RotateMode::Replace && !deleted.contains(id))
+        {
+            self.delete_key(&user_name, id).await?;
+            deleted.push(id.clone());
+        }
+        let instruction = match (&old, input.mode) {
+            (Some(id), RotateMode::KeepOld) if !deleted.contains(id) => format!(
+                "Move clients to the new key, then revoke the old one: revoke_key business_unit `{unit}` credential_id `{id}`."
+            ),
+            _ => {
+                "Hand the new key to the business unit's owner; it replaces the old one.".to_owned()
+            }
+        };
+        Ok(RotateReport {
+            new_key,
+            old_credential_id: old,
+            deleted_credential_ids: deleted,
+            instruction,
+        })
+    }
+
+    fn key_age(&self, requested: Option<u32>) -> Result<u32> {
+        let max = self.settings().max_key_age_days;
+        let age = requested.unwrap_or(self.settings().default_key_age_days);
+        if age == 0 || age > max {
+            return Err(Error::invalid(
+                "credential_age_days",
+                format!("must be between 1 and {max} days (the configured maximum; got {age})"),
+            ));
+        }
+        Ok(age)
+    }
+
+    /// The user name of a business unit this tool manages.
+    async fn managed_user(&self, unit: &BusinessUnit) -> Result<String> {
+        let user_name = unit.user_name();
+        let iam = &self.clients().await.iam;
+        let user = match iam.get_user().user_name(&user_name).send().await {
+            Ok(output) => output.user,
+            Err(error) => match sdk_error("iam:GetUser", error) {
+                Error::NotFound { .. } => None,
+                other => return Err(other),
+            },
+        };
+        let Some(user) = user else {
+            return Err(Error::NotProvisioned {
+                business_unit: unit.to_string(),
+                user_name,
+            });
+        };
+        let managed = user
+            .tags()
+            .iter()
+            .any(|t| t.key() == MANAGED_BY_KEY && t.value() == MANAGED_BY_VALUE);
+        if !managed {
+            return Err(Error::ForeignUser { user_name });
+        }
+        Ok(user_name)
+    }
+
+    async fn user_keys(&self, user_name: &str) -> Result<Vec<ServiceSpecificCredentialMetadata>> {
+        let iam = &self.clients().await.iam;
+        let mut keys = Vec::new();
+        let mut marker = None;
+        loop {
+            let page = iam
+                .list_service_specific_credentials()
+                .user_name(user_name)
+                .service_name(BEDROCK_SERVICE)
+                .set_marker(marker)
+                .send()
+                .await
+                .map_err(|e| sdk_error("iam:ListServiceSpecificCredentials", e))?;
+            keys.extend(page.service_specific_credentials().iter().cloned());
+            marker = page.marker().map(str::to_owned);
+            if !page.is_truncated() || marker.is_none() {
+                break;
+            }
+        }
+        keys.sort_by_key(|k| k.create_date().secs());
+        Ok(keys)
+    }
+
+    async fn owned_key(
+        &self,
+        unit: &BusinessUnit,
+        user_name: &str,
+        credential_id: &str,
+    ) -> Result<ServiceSpecificCredentialMetadata> {
+        self.user_keys(user_name)
+            .await?
+            .into_iter()
+            .find(|k| k.service_specific_credential_id() == credential_id)
+            .ok_or_else(|| not_owned(unit, credential_id))
+    }
+
+    async fn issue_key(
+        &self,
+        unit: &BusinessUnit,
+        user_name: &str,
+        age: u32,
+    ) -> Result<CreatedApiKey> {
+        let clients = self.clients().await;
+        let created = clients
+            .iam
+            .create_service_specific_credential()
+            .user_name(user_name)
+            .service_name(BEDROCK_SERVICE)
+            .credential_age_days(i32::try_from(age).unwrap_or(i32::MAX))
+            .send()
+            .await
+            .map_err(
+                |e| match sdk_error("iam:CreateServiceSpecificCredential", e) {
+                    Error::Aws { code, .. } if code == "LimitExceeded" => Error::KeyLimit {
+                        user_name: user_name.to_owned(),
+                        credential_ids: Vec::new(),
+                    },
+                    other => other,
+                },
+            )?;
+        let credential = created
+            .service_specific_credential
+            .ok_or_else(|| Error::Aws {
+                action: "iam:CreateServiceSpecificCredential",
+                code: "EmptyResponse".to_owned(),
+                message: "AWS returned no credential".to_owned(),
+            })?;
+        let secret = Secret::new(credential.service_credential_secret().unwrap_or_default());
+        tracing::info!(user = %user_name, credential_id = credential.service_specific_credential_id(), "created Bedrock API key");
+        Ok(CreatedApiKey {
+            business_unit: unit.to_string(),
+            user_name: user_name.to_owned(),
+            credential_id: credential.service_specific_credential_id().to_owned(),
+            alias: credential
+                .service_credential_alias()
+                .unwrap_or_default()
+                .to_owned(),
+            status: credential.status().as_str().to_owned(),
+            created: rfc3339(credential.create_date()),
+            expires: credential.expiration_date().map(rfc3339),
+            client_settings: ClientSettings {
+                aws_bearer_token_bedrock: secret.clone(),
+                aws_region: clients.region.clone(),
+                claude_code_use_bedrock: "1".to_owned(),
+            },
+            api_key: secret,
+            warning: "This key is shown once and cannot be retrieved again. Store it in a secret \
+                      manager now; anyone holding it can invoke Claude as this business unit."
+                .to_owned(),
+        })
+    }
+
+    async fn delete_key(&self, user_name: &str, credential_id: &str) -> Result<()> {
+        self.clients()
+            .await
+            .iam
+            .delete_service_specific_credential()
+            .user_name(user_name)
+            .service_specific_credential_id(credential_id)
+            .send()
+            .await
+            .map_err(|e| sdk_error("iam:DeleteServiceSpecificCredential", e))?;
+        tracing::info!(user = %user_name, %credential_id, "deleted Bedrock API key");
+        Ok(())
+    }
+
+    fn summarize(
+        &self,
+        unit: &str,
+        key: &ServiceSpecificCredentialMetadata,
+        now: i64,
+    ) -> ApiKeySummary {
+        let settings = self.settings();
+        let days_left = key
+            .expiration_date()
+            .map(|e| (e.secs() - now).div_euclid(DAY));
+        let age_days = (now - key.create_date().secs()).div_euclid(DAY);
+        let expired = key.status() == &StatusType::Expired || days_left.is_some_and(|d| d < 0);
+        let mut flags = Vec::new();
+        if expired {
+            flags.push(KeyFlag::Expired);
+        } else if days_left.is_some_and(|d| d < i64::from(settings.expiring_soon_days)) {
+            flags.push(KeyFlag::ExpiringSoon);
+        }
+        if age_days >= i64::from(settings.rotation_days) {
+            flags.push(KeyFlag::RotationDue);
+        }
+        if key.status() == &StatusType::Inactive {
+            flags.push(KeyFlag::Inactive);
+        }
+        ApiKeySummary {
+            business_unit: unit.to_owned(),
+            user_name: key.user_name().to_owned(),
+            credential_id: key.service_specific_credential_id().to_owned(),
+            alias: key.service_credential_alias().map(str::to_owned),
+            status: if expired {
+                "Expired".to_owned()
+            } else {
+                key.status().as_str().to_owned()
+            },
+            created: rfc3339(key.create_date()),
+            expires: key.expiration_date().map(rfc3339),
+            days_left,
+            flags,
+        }
+    }
+}
+
+fn parse_credential_id(field: &str, value: &str) -> Result<String> {
+    if CREDENTIAL_ID.is_match(value) {
+        Ok(value.to_owned())
+    } else {
+        Err(Error::invalid(
+            field,
+            "must be a service-specific credential id: `ACCA` followed by 16-124 uppercase letters or \
+             digits (see list_api_keys)",
+        ))
+    }
+}
+
+fn not_owned(unit: &BusinessUnit, credential_id: &str) -> Error {
+    Error::invalid(
+        "credential_id",
+        format!(
+            "no Bedrock API key `{credential_id}` belongs to business unit `{unit}` (see list_api_keys)"
+        ),
+    )
+}
+
+fn rfc3339(time: &DateTime) -> String {
+    time.fmt(Format::DateTime).unwrap_or_default()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn credential_ids() {
+        assert!(parse_credential_id("credential_id", "ACCA1234567890ABCDEFG").is_ok());
+        for bad in [
+            "",
+            "ACCA",
+            "acca1234567890abcdefg",
+            "AKIA1234567890ABCDEFG",
+            "ACCA1234567890ABCDEF;",
+        ] {
+            assert!(parse_credential_id("credential_id", bad).is_err(), "{bad}");
+        }
+    }
+}

@@ -1,0 +1,368 @@
+//! Bedrock API key lifecycle against the emulator through an MCP client; AWS state is read independently.
+
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, missing_docs)]
+
+mod common;
+
+use std::sync::Arc;
+
+use bedrock_provisioner::{
+    core::{Provisioner, keys::CreateApiKeyInput},
+    mcp::AccessMode,
+};
+use common::{Account, call, emulator, is_mutation, text};
+use rmcp::{RoleClient, service::RunningService};
+use serde_json::{Value, json};
+
+async fn provisioned(account: &Account, unit: &str) -> RunningService<RoleClient, ()> {
+    let client = account.mcp(AccessMode::Admin).await;
+    let result = call(
+        &client,
+        "provision_user",
+        json!({"business_unit": unit, "purpose": "p", "owner": "o@example.com"}),
+    )
+    .await;
+    assert_ne!(result.is_error, Some(true), "{}", text(&result));
+    client
+}
+
+fn ok(result: &rmcp::model::CallToolResult) -> Value {
+    assert_ne!(result.is_error, Some(true), "tool failed: {}", text(result));
+    result
+        .structured_content
+        .clone()
+        .expect("structured content")
+}
+
+async fn keys_in_aws(account: &Account, user: &str) -> Vec<(String, String)> {
+    let out = account
+        .iam()
+        .await
+        .list_service_specific_credentials()
+        .user_name(user)
+        .send()
+        .await
+        .unwrap();
+    out.service_specific_credentials()
+        .iter()
+        .map(|k| {
+            (
+                k.service_specific_credential_id().to_owned(),
+                k.status().as_str().to_owned(),
+            )
+        })
+        .collect()
+}
+
+#[tokio::test]
+async fn create_returns_the_key_once_with_client_settings() {
+    let account = Account::new();
+    let client = provisioned(&account, "marketing").await;
+    let created = ok(&call(
+        &client,
+        "create_api_key",
+        json!({"business_unit": "marketing"}),
+    )
+    .await);
+    let key = created["api_key"].as_str().unwrap();
+    assert!(key.starts_with("ABSK"), "{key}");
+    assert_eq!(created["client_settings"]["AWS_BEARER_TOKEN_BEDROCK"], key);
+    assert_eq!(created["client_settings"]["AWS_REGION"], "us-east-1");
+    assert_eq!(created["client_settings"]["CLAUDE_CODE_USE_BEDROCK"], "1");
+    assert!(
+        created["warning"]
+            .as_str()
+            .unwrap()
+            .contains("cannot be retrieved again")
+    );
+    let id = created["credential_id"].as_str().unwrap();
+    assert_eq!(
+        keys_in_aws(&account, "marketing-bedrock-user").await,
+        vec![(id.to_owned(), "Active".to_owned())]
+    );
+    let listed = account
+        .iam()
+        .await
+        .list_service_specific_credentials()
+        .user_name("marketing-bedrock-user")
+        .send()
+        .await
+        .unwrap();
+    let meta = &listed.service_specific_credentials()[0];
+    let days = (meta.expiration_date().unwrap().secs() - meta.create_date().secs()) / 86_400;
+    assert_eq!(days, 30, "default age is 30 days");
+
+    let listed = ok(&call(
+        &client,
+        "list_api_keys",
+        json!({"business_unit": "marketing"}),
+    )
+    .await);
+    assert_eq!(listed["keys"][0]["credential_id"], id);
+    // Whole days left, rounded down: 29 or 30 depending on where the second boundary falls.
+    let days_left = listed["keys"][0]["days_left"].as_i64().unwrap();
+    assert!((29..=30).contains(&days_left), "{days_left}");
+    assert!(
+        !listed.to_string().contains(key),
+        "list_api_keys must not return the key"
+    );
+}
+
+#[tokio::test]
+async fn third_key_is_refused_with_advice_not_a_raw_limit_error() {
+    let account = Account::new();
+    let client = provisioned(&account, "sales").await;
+    for _ in 0..2 {
+        ok(&call(&client, "create_api_key", json!({"business_unit": "sales"})).await);
+    }
+    let refused = call(&client, "create_api_key", json!({"business_unit": "sales"})).await;
+    assert_eq!(refused.is_error, Some(true));
+    let message = text(&refused);
+    assert!(message.contains("two Bedrock API keys"), "{message}");
+    assert!(message.contains("rotate_key"), "{message}");
+    assert!(!message.contains("LimitExceeded"), "{message}");
+    assert_eq!(keys_in_aws(&account, "sales-bedrock-user").await.len(), 2);
+}
+
+#[tokio::test]
+async fn concurrent_creates_never_exceed_two_keys() {
+    let account = Account::new();
+    let _ = provisioned(&account, "finance").await;
+    let core = Arc::new(Provisioner::new(account.settings()));
+    let mut tasks = tokio::task::JoinSet::new();
+    for _ in 0..6 {
+        let core = core.clone();
+        tasks.spawn(async move {
+            core.create_api_key(&CreateApiKeyInput {
+                business_unit: "finance".into(),
+                credential_age_days: None,
+            })
+            .await
+        });
+    }
+    let mut created = 0;
+    while let Some(result) = tasks.join_next().await {
+        match result.unwrap() {
+            Ok(_) => created += 1,
+            Err(error) => assert_eq!(error.kind(), "key_limit", "{error}"),
+        }
+    }
+    assert_eq!(created, 2);
+    assert_eq!(keys_in_aws(&account, "finance-bedrock-user").await.len(), 2);
+}
+
+#[tokio::test]
+async fn bad_input_changes_nothing() {
+    let account = Account::new();
+    let client = provisioned(&account, "ops").await;
+    let other = call(
+        &client,
+        "provision_user",
+        json!({"business_unit": "hr", "purpose": "p", "owner": "o"}),
+    )
+    .await;
+    ok(&other);
+    let hr_key = ok(&call(&client, "create_api_key", json!({"business_unit": "hr"})).await);
+    let before = account.actions().len();
+    let cases = [
+        (
+            "create_api_key",
+            json!({"business_unit": "ops", "credential_age_days": 0}),
+            "invalid `credential_age_days`",
+        ),
+        (
+            "create_api_key",
+            json!({"business_unit": "ops", "credential_age_days": 91}),
+            "between 1 and 90",
+        ),
+        (
+            "create_api_key",
+            json!({"business_unit": "ops", "credential_age_days": 36601}),
+            "between 1 and 90",
+        ),
+        (
+            "revoke_key",
+            json!({"business_unit": "ops", "credential_id": "nope"}),
+            "invalid `credential_id`",
+        ),
+        (
+            "rotate_key",
+            json!({"business_unit": "Ops", "credential_id": "ACCA1234567890ABCDEFG"}),
+            "invalid `business_unit`",
+        ),
+    ];
+    for (tool, args, expected) in cases {
+        let result = call(&client, tool, args.clone()).await;
+        assert_eq!(result.is_error, Some(true), "{args}");
+        assert!(
+            text(&result).contains(expected),
+            "{args}: {}",
+            text(&result)
+        );
+    }
+    assert_eq!(
+        account.actions().len(),
+        before,
+        "validation errors must not reach AWS"
+    );
+
+    // Unknown business unit, and a key of another business unit: clear errors, nothing changed.
+    let unknown = call(
+        &client,
+        "create_api_key",
+        json!({"business_unit": "nobody"}),
+    )
+    .await;
+    assert!(
+        text(&unknown).contains("has no IAM user `nobody-bedrock-user`"),
+        "{}",
+        text(&unknown)
+    );
+    assert!(text(&unknown).contains("provision_user"));
+    let foreign = call(&client, "revoke_key", json!({"business_unit": "ops", "credential_id": hr_key["credential_id"], "action": "delete"})).await;
+    assert_eq!(foreign.is_error, Some(true));
+    assert!(
+        text(&foreign).contains("belongs to business unit `ops`"),
+        "{}",
+        text(&foreign)
+    );
+    let after: Vec<String> = account.actions()[before..].to_vec();
+    assert!(after.iter().all(|a| !is_mutation(a)), "{after:?}");
+    assert_eq!(
+        keys_in_aws(&account, "hr-bedrock-user").await[0].1,
+        "Active"
+    );
+}
+
+#[tokio::test]
+async fn revoke_deactivates_or_deletes() {
+    let account = Account::new();
+    let client = provisioned(&account, "legal").await;
+    let id = ok(&call(&client, "create_api_key", json!({"business_unit": "legal"})).await)["credential_id"].clone();
+    let plan = ok(&call(
+        &client,
+        "revoke_key",
+        json!({"business_unit": "legal", "credential_id": id, "dry_run": true}),
+    )
+    .await);
+    assert_eq!(plan["outcome"], "planned");
+    assert_eq!(
+        keys_in_aws(&account, "legal-bedrock-user").await[0].1,
+        "Active"
+    );
+    let done = ok(&call(
+        &client,
+        "revoke_key",
+        json!({"business_unit": "legal", "credential_id": id}),
+    )
+    .await);
+    assert_eq!(done["outcome"], "deactivated");
+    assert_eq!(
+        keys_in_aws(&account, "legal-bedrock-user").await[0].1,
+        "Inactive"
+    );
+    let listed = ok(&call(&client, "list_api_keys", json!({"business_unit": "legal"})).await);
+    assert_eq!(listed["keys"][0]["flags"], json!(["inactive"]));
+    let again = ok(&call(
+        &client,
+        "revoke_key",
+        json!({"business_unit": "legal", "credential_id": id}),
+    )
+    .await);
+    assert_eq!(again["outcome"], "unchanged");
+    let deleted = ok(&call(
+        &client,
+        "revoke_key",
+        json!({"business_unit": "legal", "credential_id": id, "action": "delete"}),
+    )
+    .await);
+    assert_eq!(deleted["outcome"], "deleted");
+    assert!(keys_in_aws(&account, "legal-bedrock-user").await.is_empty());
+}
+
+#[tokio::test]
+async fn rotation_keeps_a_working_key_and_clears_dead_slots_first() {
+    let account = Account::new();
+    let client = provisioned(&account, "support").await;
+    let first = ok(&call(
+        &client,
+        "create_api_key",
+        json!({"business_unit": "support"}),
+    )
+    .await)["credential_id"]
+        .clone();
+    let rotated = ok(&call(&client, "rotate_key", json!({"business_unit": "support"})).await);
+    assert_eq!(rotated["old_credential_id"], first);
+    assert_eq!(rotated["deleted_credential_ids"], json!([]));
+    assert!(
+        rotated["instruction"]
+            .as_str()
+            .unwrap()
+            .contains("revoke_key")
+    );
+    let keys = keys_in_aws(&account, "support-bedrock-user").await;
+    assert_eq!(keys.len(), 2);
+    assert!(keys.iter().all(|(_, status)| status == "Active"));
+
+    // Two active keys: the caller must name one.
+    let ambiguous = call(&client, "rotate_key", json!({"business_unit": "support"})).await;
+    assert!(
+        text(&ambiguous).contains("two active keys"),
+        "{}",
+        text(&ambiguous)
+    );
+    assert_eq!(keys_in_aws(&account, "support-bedrock-user").await.len(), 2);
+
+    // An inactive key is removed first, without naming it; the active one survives.
+    ok(&call(
+        &client,
+        "revoke_key",
+        json!({"business_unit": "support", "credential_id": first}),
+    )
+    .await);
+    let third = ok(&call(
+        &client,
+        "rotate_key",
+        json!({"business_unit": "support", "mode": "replace"}),
+    )
+    .await);
+    assert_eq!(
+        third["deleted_credential_ids"][0], first,
+        "the inactive key went first"
+    );
+    let keys = keys_in_aws(&account, "support-bedrock-user").await;
+    let ids: Vec<&str> = keys.iter().map(|(id, _)| id.as_str()).collect();
+    assert!(!ids.contains(&first.as_str().unwrap()));
+    assert!(ids.contains(&third["new_key"]["credential_id"].as_str().unwrap()));
+    assert!(
+        keys.iter().all(|(_, status)| status == "Active"),
+        "{keys:?}"
+    );
+}
+
+#[tokio::test]
+async fn expired_keys_are_reported_expired() {
+    let account = Account::new();
+    let client = provisioned(&account, "research").await;
+    ok(&call(
+        &client,
+        "create_api_key",
+        json!({"business_unit": "research", "credential_age_days": 3}),
+    )
+    .await);
+    let soon = ok(&call(&client, "list_api_keys", json!({})).await);
+    assert_eq!(soon["keys"][0]["flags"], json!(["expiring_soon"]));
+    emulator().control(
+        "POST",
+        "clock",
+        &json!({"account": account.id, "advance_days": 4}).to_string(),
+    );
+    let listed = ok(&call(&client, "list_api_keys", json!({})).await);
+    assert_eq!(listed["keys"][0]["status"], "Expired");
+    assert!(
+        listed["keys"][0]["flags"]
+            .as_array()
+            .unwrap()
+            .contains(&json!("expired"))
+    );
+}
