@@ -59,6 +59,20 @@ async fn run() -> Result<(), Box<dyn std::error::Error>> {
     call(&client, "First, the plan (dry run)", plan).await?;
     call(&client, "Give marketing access", marketing.clone()).await?;
     call(&client, "Run it again: nothing changes", marketing).await?;
+    call_tool(
+        &client,
+        "Issue marketing's Bedrock API key (shown once)",
+        "create_api_key",
+        json!({"business_unit": "marketing"}),
+    )
+    .await?;
+    call_tool(
+        &client,
+        "Key health across all business units (never shows key values)",
+        "list_api_keys",
+        json!({}),
+    )
+    .await?;
     call(
         &client,
         "A bad request is refused before any AWS call",
@@ -74,9 +88,18 @@ async fn call(
     heading: &str,
     arguments: Value,
 ) -> Result<CallToolResult, Box<dyn std::error::Error>> {
+    call_tool(client, heading, "provision_user", arguments).await
+}
+
+async fn call_tool(
+    client: &RunningService<RoleClient, ()>,
+    heading: &str,
+    tool: &'static str,
+    arguments: Value,
+) -> Result<CallToolResult, Box<dyn std::error::Error>> {
     println!("\n== {heading}");
-    println!("-> tools/call provision_user {arguments}");
-    let params = CallToolRequestParams::new("provision_user")
+    println!("-> tools/call {tool} {arguments}");
+    let params = CallToolRequestParams::new(tool)
         .with_arguments(arguments.as_object().cloned().unwrap_or_default());
     let result = client.call_tool(params).await?;
     match (&result.structured_content, result.is_error) {

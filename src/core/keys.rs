@@ -382,15 +382,7 @@ impl Provisioner {
     /// The user name of a business unit this tool manages.
     async fn managed_user(&self, unit: &BusinessUnit) -> Result<String> {
         let user_name = unit.user_name();
-        let iam = &self.clients().await.iam;
-        let user = match iam.get_user().user_name(&user_name).send().await {
-            Ok(output) => output.user,
-            Err(error) => match sdk_error("iam:GetUser", error) {
-                Error::NotFound { .. } => None,
-                other => return Err(other),
-            },
-        };
-        let Some(user) = user else {
+        let Some(user) = self.find_user(&user_name).await? else {
             return Err(Error::NotProvisioned {
                 business_unit: unit.to_string(),
                 user_name,

@@ -10,7 +10,7 @@ use serde::{Deserialize, Serialize};
 use super::{
     MANAGED_BY_KEY, MANAGED_BY_VALUE, Provisioner,
     aws::sdk_error,
-    error::{Error, Result},
+    error::{Error, Result, found},
     names::{BusinessUnit, PolicyArn, TagKey, TagValue, Tags},
     policy::{
         BEDROCK_LIMITED_ACCESS, POLICY_NAME, PolicyChoice, least_privilege_document,
@@ -218,13 +218,7 @@ impl Provisioner {
         let mut warnings: Vec<String> = request.policy.warning().into_iter().collect();
 
         // 1. The user: read first, so a foreign user is refused before anything changes.
-        let existing = match iam.get_user().user_name(&user_name).send().await {
-            Ok(output) => output.user,
-            Err(error) => match sdk_error("iam:GetUser", error) {
-                Error::NotFound { .. } => None,
-                other => return Err(other),
-            },
-        };
+        let existing = self.find_user(&user_name).await?;
         if let Some(user) = &existing {
             let managed = user
                 .tags()
@@ -412,6 +406,22 @@ impl Provisioner {
         })
     }
 
+    /// The IAM user of that name, or `None` when it does not exist.
+    pub(crate) async fn find_user(
+        &self,
+        user_name: &str,
+    ) -> Result<Option<aws_sdk_iam::types::User>> {
+        let iam = &self.clients().await.iam;
+        let output = found(
+            iam.get_user()
+                .user_name(user_name)
+                .send()
+                .await
+                .map_err(|e| sdk_error("iam:GetUser", e)),
+        )?;
+        Ok(output.and_then(|o| o.user))
+    }
+
     /// The account and partition of the caller.
     async fn caller(&self) -> Result<Caller> {
         let identity = self
@@ -466,13 +476,14 @@ impl Provisioner {
                 let arn =
                     PolicyArn::from_parts(&caller.partition, &caller.account, path, POLICY_NAME);
                 let document = least_privilege_document(&caller.partition, &caller.account);
-                let existing = match iam.get_policy().policy_arn(arn.as_str()).send().await {
-                    Ok(output) => output.policy,
-                    Err(error) => match sdk_error("iam:GetPolicy", error) {
-                        Error::NotFound { .. } => None,
-                        other => return Err(other),
-                    },
-                };
+                let existing = found(
+                    iam.get_policy()
+                        .policy_arn(arn.as_str())
+                        .send()
+                        .await
+                        .map_err(|e| sdk_error("iam:GetPolicy", e)),
+                )?
+                .and_then(|output| output.policy);
                 let Some(policy) = existing else {
                     if dry_run {
                         return Ok((
