@@ -10,10 +10,11 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 use super::{
-    MANAGED_BY_KEY, MANAGED_BY_VALUE, Provisioner,
+    Provisioner,
     aws::sdk_error,
     error::{Error, Result},
     inventory::ListBusinessUnitsInput,
+    is_managed,
     names::BusinessUnit,
     secret::Secret,
 };
@@ -388,11 +389,7 @@ impl Provisioner {
                 user_name,
             });
         };
-        let managed = user
-            .tags()
-            .iter()
-            .any(|t| t.key() == MANAGED_BY_KEY && t.value() == MANAGED_BY_VALUE);
-        if !managed {
+        if !is_managed(&user) {
             return Err(Error::ForeignUser { user_name });
         }
         Ok(user_name)

@@ -22,6 +22,13 @@ pub const MANAGED_BY_KEY: &str = "managed-by";
 /// Value of [`MANAGED_BY_KEY`].
 pub const MANAGED_BY_VALUE: &str = "bedrock-provisioner";
 
+/// Whether an IAM user carries `managed-by=bedrock-provisioner`.
+pub fn is_managed(user: &aws_sdk_iam::types::User) -> bool {
+    user.tags()
+        .iter()
+        .any(|tag| tag.key() == MANAGED_BY_KEY && tag.value() == MANAGED_BY_VALUE)
+}
+
 /// Settings of the core.
 #[derive(Clone, Debug)]
 pub struct Settings {

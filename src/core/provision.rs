@@ -11,6 +11,7 @@ use super::{
     MANAGED_BY_KEY, MANAGED_BY_VALUE, Provisioner,
     aws::sdk_error,
     error::{Error, Result, found},
+    is_managed,
     names::{BusinessUnit, PolicyArn, TagKey, TagValue, Tags},
     policy::{
         BEDROCK_LIMITED_ACCESS, POLICY_NAME, PolicyChoice, least_privilege_document,
@@ -219,14 +220,8 @@ impl Provisioner {
 
         // 1. The user: read first, so a foreign user is refused before anything changes.
         let existing = self.find_user(&user_name).await?;
-        if let Some(user) = &existing {
-            let managed = user
-                .tags()
-                .iter()
-                .any(|tag| tag.key() == MANAGED_BY_KEY && tag.value() == MANAGED_BY_VALUE);
-            if !managed && !request.adopt {
-                return Err(Error::ForeignUser { user_name });
-            }
+        if existing.as_ref().is_some_and(|user| !is_managed(user)) && !request.adopt {
+            return Err(Error::ForeignUser { user_name });
         }
 
         // 2. The policy.
@@ -475,6 +470,17 @@ impl Provisioner {
                 let path = &self.settings().iam_path;
                 let arn =
                     PolicyArn::from_parts(&caller.partition, &caller.account, path, POLICY_NAME);
+                let report = |status, detail: &str| {
+                    Ok((
+                        arn.clone(),
+                        Some(change(
+                            ResourceKind::ManagedPolicy,
+                            arn.as_str(),
+                            status,
+                            detail,
+                        )),
+                    ))
+                };
                 let document = least_privilege_document(&caller.partition, &caller.account);
                 let existing = found(
                     iam.get_policy()
@@ -486,14 +492,10 @@ impl Provisioner {
                 .and_then(|output| output.policy);
                 let Some(policy) = existing else {
                     if dry_run {
-                        return Ok((
-                            arn.clone(),
-                            Some(planned(
-                                ResourceKind::ManagedPolicy,
-                                arn.as_str(),
-                                "would create the least-privilege policy",
-                            )),
-                        ));
+                        return report(
+                            ChangeStatus::Planned,
+                            "would create the least-privilege policy",
+                        );
                     }
                     iam.create_policy()
                         .policy_name(POLICY_NAME)
@@ -505,15 +507,7 @@ impl Provisioner {
                         .await
                         .map_err(|e| sdk_error("iam:CreatePolicy", e))?;
                     tracing::info!(policy = arn.as_str(), "created policy");
-                    return Ok((
-                        arn.clone(),
-                        Some(change(
-                            ResourceKind::ManagedPolicy,
-                            arn.as_str(),
-                            ChangeStatus::Created,
-                            "created the least-privilege policy",
-                        )),
-                    ));
+                    return report(ChangeStatus::Created, "created the least-privilege policy");
                 };
                 let default_version = policy.default_version_id().unwrap_or("v1");
                 let current = iam
@@ -528,25 +522,13 @@ impl Provisioner {
                     .and_then(|v| v.document())
                     .and_then(parse_returned_document);
                 if current_document.as_ref() == Some(&document) {
-                    return Ok((
-                        arn.clone(),
-                        Some(change(
-                            ResourceKind::ManagedPolicy,
-                            arn.as_str(),
-                            ChangeStatus::Unchanged,
-                            "the policy document is current",
-                        )),
-                    ));
+                    return report(ChangeStatus::Unchanged, "the policy document is current");
                 }
                 if dry_run {
-                    return Ok((
-                        arn.clone(),
-                        Some(planned(
-                            ResourceKind::ManagedPolicy,
-                            arn.as_str(),
-                            "would publish a new default version of the policy document",
-                        )),
-                    ));
+                    return report(
+                        ChangeStatus::Planned,
+                        "would publish a new default version of the policy document",
+                    );
                 }
                 self.make_room_for_policy_version(&arn).await?;
                 let created = iam
@@ -563,17 +545,12 @@ impl Provisioner {
                     .unwrap_or("?")
                     .to_owned();
                 tracing::info!(policy = arn.as_str(), %version, "published new policy version");
-                Ok((
-                    arn.clone(),
-                    Some(change(
-                        ResourceKind::ManagedPolicy,
-                        arn.as_str(),
-                        ChangeStatus::Updated,
-                        &format!(
-                            "the document differed from the current one; published it as default version {version}"
-                        ),
-                    )),
-                ))
+                report(
+                    ChangeStatus::Updated,
+                    &format!(
+                        "the document differed from the current one; published it as default version {version}"
+                    ),
+                )
             }
         }
     }

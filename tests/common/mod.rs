@@ -149,10 +149,7 @@ impl Account {
 
     /// The AWS actions this account called, in order.
     pub fn actions(&self) -> Vec<String> {
-        let seen = emulator().control("GET", &format!("requests?access_key={}", self.id), "");
-        seen["requests"]
-            .as_array()
-            .expect("requests")
+        self.requests()
             .iter()
             .map(|r| r["action"].as_str().unwrap_or_default().to_owned())
             .collect()
