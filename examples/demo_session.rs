@@ -30,8 +30,8 @@ async fn run() -> Result<(), Box<dyn std::error::Error>> {
         .nth(1)
         .ok_or("usage: demo_session PATH_TO_BEDROCK_PROVISIONER")?;
     let mut command = Command::new(&binary);
-    command.args(["serve", "--mode", "provision"]);
-    println!("$ {binary} serve --mode provision   (MCP over stdio)\n");
+    command.args(["serve", "--mode", "admin"]);
+    println!("$ {binary} serve --mode admin   (MCP over stdio)\n");
     let client = ().serve(TokioChildProcess::new(command)?).await?;
     if let Some(info) = client.peer_info() {
         println!("-> initialize");
@@ -61,9 +61,9 @@ async fn run() -> Result<(), Box<dyn std::error::Error>> {
     call(&client, "Run it again: nothing changes", marketing).await?;
     call_tool(
         &client,
-        "Issue marketing's Bedrock API key (shown once)",
+        "Issue marketing's Bedrock API key into Secrets Manager (the key never enters the transcript)",
         "create_api_key",
-        json!({"business_unit": "marketing"}),
+        json!({"business_unit": "marketing", "deliver": "secrets_manager"}),
     )
     .await?;
     call_tool(
@@ -71,6 +71,13 @@ async fn run() -> Result<(), Box<dyn std::error::Error>> {
         "Key health across all business units (never shows key values)",
         "list_api_keys",
         json!({}),
+    )
+    .await?;
+    call_tool(
+        &client,
+        "What removing marketing would do (dry run; the real call needs confirm: true)",
+        "deprovision_user",
+        json!({"business_unit": "marketing", "dry_run": true}),
     )
     .await?;
     call(

@@ -9,10 +9,16 @@ use serde::Serialize;
 use crate::{
     core::{
         AwsSettings, Error, Provisioner, Settings,
+        deliver::{Delivered, Delivery},
+        deprovision::{DeprovisionReport, DeprovisionUserInput},
         inventory::{BusinessUnitList, ListBusinessUnitsInput},
+        keys::{
+            ApiKeyKind, ApiKeyList, CreateApiKeyInput, CreatedApiKey, ListApiKeysInput,
+            RevokeAction, RevokeKeyInput, RevokeReport, RotateKeyInput, RotateMode, RotateReport,
+        },
         provision::{PolicyInput, ProvisionReport, ProvisionUserInput},
     },
-    mcp::{self, AccessMode},
+    mcp::{self, AccessMode, AuditLog, ProvisionerServer},
 };
 
 /// Give each business unit its own, accounted access to Claude on Amazon Bedrock.
@@ -21,6 +27,9 @@ use crate::{
 pub struct Cli {
     #[command(flatten)]
     aws: AwsArgs,
+    /// Directory where `--deliver file` writes key files (0600); file delivery is off without it.
+    #[arg(long, global = true, env = "BEDROCK_PROVISIONER_KEY_DIR")]
+    key_dir: Option<std::path::PathBuf>,
     #[command(subcommand)]
     command: Command,
 }
@@ -63,6 +72,10 @@ enum Command {
         /// Which tools to expose: read-only tools only, plus creating, or plus destructive tools.
         #[arg(long, env = "BEDROCK_PROVISIONER_MODE", value_enum, default_value_t = AccessMode::ReadOnly)]
         mode: AccessMode,
+        /// Append one JSON line per mutating tool call to this file (created 0600); also logged to
+        /// stderr at info level.
+        #[arg(long, env = "BEDROCK_PROVISIONER_AUDIT_LOG")]
+        audit_log: Option<std::path::PathBuf>,
     },
     /// Create or repair a business unit's IAM user, tags and Bedrock policy.
     ProvisionUser(ProvisionUserArgs),
@@ -75,6 +88,131 @@ enum Command {
         #[arg(long, value_enum, default_value_t = Output::Text)]
         output: Output,
     },
+    /// Create a Bedrock API key for a business unit.
+    CreateApiKey(CreateApiKeyArgs),
+    /// List Bedrock API keys with their expiry and health flags (never their values).
+    ListApiKeys {
+        /// One business unit; all managed users when omitted.
+        #[arg(long)]
+        business_unit: Option<String>,
+        /// Output format.
+        #[arg(long, value_enum, default_value_t = Output::Text)]
+        output: Output,
+    },
+    /// Replace a business unit's key without downtime.
+    RotateKey(RotateKeyArgs),
+    /// Deactivate (default) or delete one key.
+    RevokeKey(RevokeKeyArgs),
+    /// Remove a business unit's IAM user and everything attached to it.
+    DeprovisionUser {
+        /// Business unit.
+        #[arg(long)]
+        business_unit: String,
+        /// Show the plan; change nothing.
+        #[arg(long)]
+        dry_run: bool,
+        /// Confirm the deletion (it cannot be undone).
+        #[arg(long)]
+        yes: bool,
+        /// Output format.
+        #[arg(long, value_enum, default_value_t = Output::Text)]
+        output: Output,
+    },
+}
+
+/// Where a new key goes, for the CLI.
+#[derive(Debug, Args)]
+struct DeliveryArgs {
+    /// Region the client calls Bedrock in [default: the server's region].
+    #[arg(long = "key-region")]
+    key_region: Option<String>,
+    /// Where the key goes.
+    #[arg(long, value_enum, default_value_t = DeliverArg::Inline)]
+    deliver: DeliverArg,
+    /// With `--deliver file`: file name inside --key-dir [default: <business-unit>.env].
+    #[arg(long)]
+    file_name: Option<String>,
+}
+
+#[derive(Clone, Copy, Debug, ValueEnum)]
+enum DeliverArg {
+    Inline,
+    SecretsManager,
+    File,
+}
+
+impl From<DeliverArg> for Delivery {
+    fn from(arg: DeliverArg) -> Self {
+        match arg {
+            DeliverArg::Inline => Self::Inline,
+            DeliverArg::SecretsManager => Self::SecretsManager,
+            DeliverArg::File => Self::File,
+        }
+    }
+}
+
+#[derive(Debug, Args)]
+struct CreateApiKeyArgs {
+    /// Business unit.
+    #[arg(long)]
+    business_unit: String,
+    /// A short-term key (at most 12 hours, signed with this tool's credentials) instead of long-term.
+    #[arg(long)]
+    short_term: bool,
+    /// Long-term keys: days until expiry [default: 30].
+    #[arg(long)]
+    credential_age_days: Option<u32>,
+    /// Short-term keys: seconds until expiry [default: 43200].
+    #[arg(long)]
+    duration_seconds: Option<u32>,
+    #[command(flatten)]
+    delivery: DeliveryArgs,
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = Output::Text)]
+    output: Output,
+}
+
+#[derive(Debug, Args)]
+struct RotateKeyArgs {
+    /// Business unit.
+    #[arg(long)]
+    business_unit: String,
+    /// The key to replace (required when both keys are active).
+    #[arg(long)]
+    credential_id: Option<String>,
+    /// Delete the old key once the new one exists (default: keep it until you revoke it).
+    #[arg(long)]
+    replace: bool,
+    /// Days until the new key expires [default: 30].
+    #[arg(long)]
+    credential_age_days: Option<u32>,
+    #[command(flatten)]
+    delivery: DeliveryArgs,
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = Output::Text)]
+    output: Output,
+}
+
+#[derive(Debug, Args)]
+struct RevokeKeyArgs {
+    /// Business unit.
+    #[arg(long)]
+    business_unit: String,
+    /// The key's id (ACCA...).
+    #[arg(long)]
+    credential_id: String,
+    /// Delete the key instead of deactivating it.
+    #[arg(long)]
+    delete: bool,
+    /// Show what would happen; change nothing.
+    #[arg(long)]
+    dry_run: bool,
+    /// Confirm the change.
+    #[arg(long)]
+    yes: bool,
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = Output::Text)]
+    output: Output,
 }
 
 #[derive(Debug, Args)]
@@ -133,15 +271,36 @@ impl AwsArgs {
 impl Cli {
     /// Run the parsed command line.
     pub async fn run(self) -> ExitCode {
+        let key_dir = match self.key_dir.map(std::fs::canonicalize).transpose() {
+            Ok(dir) => dir,
+            Err(error) => {
+                eprintln!(
+                    "error: --key-dir: {error}\n\nWhat to do: create the directory (mode 0700) or point --key-dir at an existing one."
+                );
+                return ExitCode::FAILURE;
+            }
+        };
         let settings = Settings {
             aws: self.aws.settings(),
+            key_dir,
             ..Settings::default()
         };
         let core = Arc::new(Provisioner::new(settings));
         match self.command {
-            Command::Serve { mode } => {
+            Command::Serve { mode, audit_log } => {
+                let audit = match audit_log.as_deref().map(AuditLog::open).transpose() {
+                    Ok(audit) => audit.unwrap_or_default(),
+                    Err(error) => {
+                        eprintln!(
+                            "error: --audit-log: {error}\n\nWhat to do: point --audit-log at a \
+                             writable file path."
+                        );
+                        return ExitCode::FAILURE;
+                    }
+                };
                 tracing::info!(mode = mode.as_str(), "serving MCP over stdio");
-                match mcp::serve_stdio(core, mode).await {
+                let server = ProvisionerServer::new(core, mode).with_audit_log(audit);
+                match mcp::serve_stdio(server).await {
                     Ok(()) => ExitCode::SUCCESS,
                     Err(error) => {
                         tracing::error!(%error, "MCP server stopped with an error");
@@ -176,6 +335,76 @@ impl Cli {
                 let input = ListBusinessUnitsInput { include_unmanaged };
                 report(core.list_business_units(&input).await, output, print_units)
             }
+            Command::CreateApiKey(args) => {
+                let input = CreateApiKeyInput {
+                    business_unit: args.business_unit,
+                    kind: if args.short_term {
+                        ApiKeyKind::ShortTerm
+                    } else {
+                        ApiKeyKind::LongTerm
+                    },
+                    credential_age_days: args.credential_age_days,
+                    duration_seconds: args.duration_seconds,
+                    region: args.delivery.key_region,
+                    deliver: args.delivery.deliver.into(),
+                    file_name: args.delivery.file_name,
+                };
+                report(core.create_api_key(&input).await, args.output, print_key)
+            }
+            Command::ListApiKeys {
+                business_unit,
+                output,
+            } => {
+                let input = ListApiKeysInput { business_unit };
+                report(core.list_api_keys(&input).await, output, print_keys)
+            }
+            Command::RotateKey(args) => {
+                let input = RotateKeyInput {
+                    business_unit: args.business_unit,
+                    credential_id: args.credential_id,
+                    mode: if args.replace {
+                        RotateMode::Replace
+                    } else {
+                        RotateMode::KeepOld
+                    },
+                    credential_age_days: args.credential_age_days,
+                    region: args.delivery.key_region,
+                    deliver: args.delivery.deliver.into(),
+                    file_name: args.delivery.file_name,
+                };
+                report(core.rotate_key(&input).await, args.output, print_rotation)
+            }
+            Command::RevokeKey(args) => {
+                let input = RevokeKeyInput {
+                    business_unit: args.business_unit,
+                    credential_id: args.credential_id,
+                    action: if args.delete {
+                        RevokeAction::Delete
+                    } else {
+                        RevokeAction::Deactivate
+                    },
+                    dry_run: args.dry_run,
+                    confirm: args.yes,
+                };
+                report(core.revoke_key(&input).await, args.output, print_revocation)
+            }
+            Command::DeprovisionUser {
+                business_unit,
+                dry_run,
+                yes,
+                output,
+            } => {
+                let input = DeprovisionUserInput {
+                    business_unit,
+                    dry_run,
+                    confirm: yes,
+                };
+                report(
+                    core.deprovision_user(&input).await,
+                    output,
+                    print_deprovision,
+                )
+            }
         }
     }
 }
@@ -209,10 +438,7 @@ fn print_provision(report: &ProvisionReport) {
     println!("  user:   {}", report.user_arn);
     println!("  policy: {}", report.policy_arn);
     for resource in &report.resources {
-        let status = serde_json::to_value(resource.status)
-            .ok()
-            .and_then(|v| v.as_str().map(str::to_owned))
-            .unwrap_or_default();
+        let status = label(&resource.status);
         println!("  [{status:>9}] {}: {}", resource.id, resource.detail);
     }
     for warning in &report.warnings {
@@ -242,4 +468,84 @@ fn print_units(list: &BusinessUnitList) {
             println!("{:<24} missing tags: {}", "", unit.missing_tags.join(", "));
         }
     }
+}
+
+fn print_key(key: &CreatedApiKey) {
+    let id = key.credential_id.as_deref().unwrap_or("short-term");
+    println!(
+        "New Bedrock API key for `{}` ({id}), expires {}",
+        key.business_unit,
+        key.expires.as_deref().unwrap_or("never")
+    );
+    match &key.delivery {
+        Delivered::Inline {
+            client_settings, ..
+        } => {
+            println!(
+                "  export AWS_BEARER_TOKEN_BEDROCK={}",
+                client_settings.aws_bearer_token_bedrock.expose()
+            );
+            println!("  export AWS_REGION={}", client_settings.aws_region);
+            println!(
+                "  export CLAUDE_CODE_USE_BEDROCK={}",
+                client_settings.claude_code_use_bedrock
+            );
+        }
+        Delivered::SecretsManager { secret_arn, .. } => {
+            println!("  stored in Secrets Manager: {secret_arn}");
+        }
+        Delivered::File { path } => println!("  written to {path} (mode 0600)"),
+    }
+    for warning in &key.warnings {
+        println!("  warning: {warning}");
+    }
+}
+
+fn print_keys(list: &ApiKeyList) {
+    if list.keys.is_empty() {
+        println!("No Bedrock API keys.");
+    }
+    for key in &list.keys {
+        let flags: Vec<String> = key.flags.iter().map(label).collect();
+        println!(
+            "{:<20} {:<24} {:<8} expires {:<22} {}",
+            key.business_unit,
+            key.credential_id,
+            key.status,
+            key.expires.as_deref().unwrap_or("never"),
+            flags.join(",")
+        );
+    }
+}
+
+fn print_rotation(report: &RotateReport) {
+    print_key(&report.new_key);
+    for id in &report.deleted_credential_ids {
+        println!("  deleted {id}");
+    }
+    println!("  next: {}", report.instruction);
+}
+
+fn print_revocation(report: &RevokeReport) {
+    println!(
+        "{} {}: {}",
+        report.business_unit, report.credential_id, report.outcome
+    );
+}
+
+fn print_deprovision(report: &DeprovisionReport) {
+    let heading = if report.dry_run { "Plan" } else { "Done" };
+    println!("{heading}: remove `{}`", report.user_name);
+    for step in &report.steps {
+        let action = label(&step.action);
+        println!("  {action:<34} {}", step.resource);
+    }
+}
+
+/// The serialized name of a unit enum variant (`rotation_due`).
+fn label<T: Serialize>(value: &T) -> String {
+    serde_json::to_value(value)
+        .ok()
+        .and_then(|v| v.as_str().map(str::to_owned))
+        .unwrap_or_default()
 }

@@ -6,78 +6,39 @@ mod common;
 
 use std::sync::Arc;
 
-use bedrock_provisioner::{
-    core::{Provisioner, keys::CreateApiKeyInput},
-    mcp::AccessMode,
+use bedrock_provisioner::core::{
+    Provisioner,
+    keys::{CreateApiKeyInput, RotateKeyInput, RotateMode},
 };
-use common::{Account, call, emulator, is_mutation, text};
-use rmcp::{RoleClient, service::RunningService};
-use serde_json::{Value, json};
-
-async fn provisioned(account: &Account, unit: &str) -> RunningService<RoleClient, ()> {
-    let client = account.mcp(AccessMode::Admin).await;
-    let result = call(
-        &client,
-        "provision_user",
-        json!({"business_unit": unit, "purpose": "p", "owner": "o@example.com"}),
-    )
-    .await;
-    assert_ne!(result.is_error, Some(true), "{}", text(&result));
-    client
-}
-
-fn ok(result: &rmcp::model::CallToolResult) -> Value {
-    assert_ne!(result.is_error, Some(true), "tool failed: {}", text(result));
-    result
-        .structured_content
-        .clone()
-        .expect("structured content")
-}
-
-async fn keys_in_aws(account: &Account, user: &str) -> Vec<(String, String)> {
-    let out = account
-        .iam()
-        .await
-        .list_service_specific_credentials()
-        .user_name(user)
-        .send()
-        .await
-        .unwrap();
-    out.service_specific_credentials()
-        .iter()
-        .map(|k| {
-            (
-                k.service_specific_credential_id().to_owned(),
-                k.status().as_str().to_owned(),
-            )
-        })
-        .collect()
-}
+use common::{Account, call, emulator, is_mutation, ok, text};
+use serde_json::json;
 
 #[tokio::test]
 async fn create_returns_the_key_once_with_client_settings() {
     let account = Account::new();
-    let client = provisioned(&account, "marketing").await;
+    let client = account.provisioned(&["marketing"]).await;
     let created = ok(&call(
         &client,
         "create_api_key",
         json!({"business_unit": "marketing"}),
     )
     .await);
-    let key = created["api_key"].as_str().unwrap();
+    let delivery = &created["delivery"];
+    assert_eq!(delivery["method"], "inline");
+    let key = delivery["api_key"].as_str().unwrap();
     assert!(key.starts_with("ABSK"), "{key}");
-    assert_eq!(created["client_settings"]["AWS_BEARER_TOKEN_BEDROCK"], key);
-    assert_eq!(created["client_settings"]["AWS_REGION"], "us-east-1");
-    assert_eq!(created["client_settings"]["CLAUDE_CODE_USE_BEDROCK"], "1");
+    assert_eq!(delivery["client_settings"]["AWS_BEARER_TOKEN_BEDROCK"], key);
+    assert_eq!(delivery["client_settings"]["AWS_REGION"], "us-east-1");
+    assert_eq!(delivery["client_settings"]["CLAUDE_CODE_USE_BEDROCK"], "1");
     assert!(
-        created["warning"]
+        created["warnings"][0]
             .as_str()
             .unwrap()
             .contains("cannot be retrieved again")
     );
     let id = created["credential_id"].as_str().unwrap();
     assert_eq!(
-        keys_in_aws(&account, "marketing-bedrock-user").await,
+        account.keys_in_aws("marketing-bedrock-user").await,
         vec![(id.to_owned(), "Active".to_owned())]
     );
     let listed = account
@@ -111,7 +72,7 @@ async fn create_returns_the_key_once_with_client_settings() {
 #[tokio::test]
 async fn third_key_is_refused_with_advice_not_a_raw_limit_error() {
     let account = Account::new();
-    let client = provisioned(&account, "sales").await;
+    let client = account.provisioned(&["sales"]).await;
     for _ in 0..2 {
         ok(&call(&client, "create_api_key", json!({"business_unit": "sales"})).await);
     }
@@ -121,40 +82,63 @@ async fn third_key_is_refused_with_advice_not_a_raw_limit_error() {
     assert!(message.contains("two Bedrock API keys"), "{message}");
     assert!(message.contains("rotate_key"), "{message}");
     assert!(!message.contains("LimitExceeded"), "{message}");
-    assert_eq!(keys_in_aws(&account, "sales-bedrock-user").await.len(), 2);
+    assert_eq!(account.keys_in_aws("sales-bedrock-user").await.len(), 2);
 }
 
 #[tokio::test]
-async fn concurrent_creates_never_exceed_two_keys() {
+async fn concurrent_creates_and_rotations_never_exceed_two_keys() {
     let account = Account::new();
-    let _ = provisioned(&account, "finance").await;
+    let _client = account.provisioned(&["finance"]).await;
     let core = Arc::new(Provisioner::new(account.settings()));
     let mut tasks = tokio::task::JoinSet::new();
-    for _ in 0..6 {
+    for i in 0..8 {
         let core = core.clone();
         tasks.spawn(async move {
-            core.create_api_key(&CreateApiKeyInput {
-                business_unit: "finance".into(),
-                credential_age_days: None,
-            })
-            .await
+            if i % 2 == 0 {
+                core.create_api_key(&CreateApiKeyInput {
+                    business_unit: "finance".into(),
+                    ..CreateApiKeyInput::default()
+                })
+                .await
+                .map(drop)
+            } else {
+                core.rotate_key(&RotateKeyInput {
+                    business_unit: "finance".into(),
+                    mode: RotateMode::Replace,
+                    ..RotateKeyInput::default()
+                })
+                .await
+                .map(drop)
+            }
         });
     }
-    let mut created = 0;
+    let mut succeeded = 0;
     while let Some(result) = tasks.join_next().await {
         match result.unwrap() {
-            Ok(_) => created += 1,
-            Err(error) => assert_eq!(error.kind(), "key_limit", "{error}"),
+            Ok(()) => succeeded += 1,
+            // Refusals name the limit or ask which key to replace; never a raw AWS error.
+            Err(error) => assert!(
+                ["key_limit", "invalid_input"].contains(&error.kind()),
+                "{error}"
+            ),
         }
     }
-    assert_eq!(created, 2);
-    assert_eq!(keys_in_aws(&account, "finance-bedrock-user").await.len(), 2);
+    assert!(succeeded >= 2, "{succeeded}");
+    let keys = account.keys_in_aws("finance-bedrock-user").await;
+    assert!((1..=2).contains(&keys.len()), "{keys:?}");
+    assert!(
+        !account
+            .requests()
+            .iter()
+            .any(|r| r["status"].as_u64() == Some(409)),
+        "no call hit IAM's LimitExceeded"
+    );
 }
 
 #[tokio::test]
 async fn bad_input_changes_nothing() {
     let account = Account::new();
-    let client = provisioned(&account, "ops").await;
+    let client = account.provisioned(&["ops"]).await;
     let other = call(
         &client,
         "provision_user",
@@ -228,16 +212,13 @@ async fn bad_input_changes_nothing() {
     );
     let after: Vec<String> = account.actions()[before..].to_vec();
     assert!(after.iter().all(|a| !is_mutation(a)), "{after:?}");
-    assert_eq!(
-        keys_in_aws(&account, "hr-bedrock-user").await[0].1,
-        "Active"
-    );
+    assert_eq!(account.keys_in_aws("hr-bedrock-user").await[0].1, "Active");
 }
 
 #[tokio::test]
 async fn revoke_deactivates_or_deletes() {
     let account = Account::new();
-    let client = provisioned(&account, "legal").await;
+    let client = account.provisioned(&["legal"]).await;
     let id = ok(&call(&client, "create_api_key", json!({"business_unit": "legal"})).await)["credential_id"].clone();
     let plan = ok(&call(
         &client,
@@ -247,18 +228,35 @@ async fn revoke_deactivates_or_deletes() {
     .await);
     assert_eq!(plan["outcome"], "planned");
     assert_eq!(
-        keys_in_aws(&account, "legal-bedrock-user").await[0].1,
+        account.keys_in_aws("legal-bedrock-user").await[0].1,
         "Active"
     );
-    let done = ok(&call(
+    let unconfirmed = call(
         &client,
         "revoke_key",
         json!({"business_unit": "legal", "credential_id": id}),
     )
+    .await;
+    assert_eq!(unconfirmed.is_error, Some(true));
+    assert!(
+        text(&unconfirmed).contains("confirm: true"),
+        "{}",
+        text(&unconfirmed)
+    );
+    assert_eq!(
+        account.keys_in_aws("legal-bedrock-user").await[0].1,
+        "Active",
+        "an unconfirmed revoke changes nothing"
+    );
+    let done = ok(&call(
+        &client,
+        "revoke_key",
+        json!({"business_unit": "legal", "credential_id": id, "confirm": true}),
+    )
     .await);
     assert_eq!(done["outcome"], "deactivated");
     assert_eq!(
-        keys_in_aws(&account, "legal-bedrock-user").await[0].1,
+        account.keys_in_aws("legal-bedrock-user").await[0].1,
         "Inactive"
     );
     let listed = ok(&call(&client, "list_api_keys", json!({"business_unit": "legal"})).await);
@@ -266,24 +264,24 @@ async fn revoke_deactivates_or_deletes() {
     let again = ok(&call(
         &client,
         "revoke_key",
-        json!({"business_unit": "legal", "credential_id": id}),
+        json!({"business_unit": "legal", "credential_id": id, "confirm": true}),
     )
     .await);
     assert_eq!(again["outcome"], "unchanged");
     let deleted = ok(&call(
         &client,
         "revoke_key",
-        json!({"business_unit": "legal", "credential_id": id, "action": "delete"}),
+        json!({"business_unit": "legal", "credential_id": id, "action": "delete", "confirm": true}),
     )
     .await);
     assert_eq!(deleted["outcome"], "deleted");
-    assert!(keys_in_aws(&account, "legal-bedrock-user").await.is_empty());
+    assert!(account.keys_in_aws("legal-bedrock-user").await.is_empty());
 }
 
 #[tokio::test]
 async fn rotation_keeps_a_working_key_and_clears_dead_slots_first() {
     let account = Account::new();
-    let client = provisioned(&account, "support").await;
+    let client = account.provisioned(&["support"]).await;
     let first = ok(&call(
         &client,
         "create_api_key",
@@ -300,7 +298,7 @@ async fn rotation_keeps_a_working_key_and_clears_dead_slots_first() {
             .unwrap()
             .contains("revoke_key")
     );
-    let keys = keys_in_aws(&account, "support-bedrock-user").await;
+    let keys = account.keys_in_aws("support-bedrock-user").await;
     assert_eq!(keys.len(), 2);
     assert!(keys.iter().all(|(_, status)| status == "Active"));
 
@@ -311,13 +309,13 @@ async fn rotation_keeps_a_working_key_and_clears_dead_slots_first() {
         "{}",
         text(&ambiguous)
     );
-    assert_eq!(keys_in_aws(&account, "support-bedrock-user").await.len(), 2);
+    assert_eq!(account.keys_in_aws("support-bedrock-user").await.len(), 2);
 
     // An inactive key is removed first, without naming it; the active one survives.
     ok(&call(
         &client,
         "revoke_key",
-        json!({"business_unit": "support", "credential_id": first}),
+        json!({"business_unit": "support", "credential_id": first, "confirm": true}),
     )
     .await);
     let third = ok(&call(
@@ -330,7 +328,7 @@ async fn rotation_keeps_a_working_key_and_clears_dead_slots_first() {
         third["deleted_credential_ids"][0], first,
         "the inactive key went first"
     );
-    let keys = keys_in_aws(&account, "support-bedrock-user").await;
+    let keys = account.keys_in_aws("support-bedrock-user").await;
     let ids: Vec<&str> = keys.iter().map(|(id, _)| id.as_str()).collect();
     assert!(!ids.contains(&first.as_str().unwrap()));
     assert!(ids.contains(&third["new_key"]["credential_id"].as_str().unwrap()));
@@ -343,7 +341,7 @@ async fn rotation_keeps_a_working_key_and_clears_dead_slots_first() {
 #[tokio::test]
 async fn expired_keys_are_reported_expired() {
     let account = Account::new();
-    let client = provisioned(&account, "research").await;
+    let client = account.provisioned(&["research"]).await;
     ok(&call(
         &client,
         "create_api_key",

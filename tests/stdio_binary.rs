@@ -116,14 +116,22 @@ async fn read_only_is_the_default_mode() {
 }
 
 #[tokio::test]
-async fn no_key_value_reaches_stderr_even_at_trace_level() {
+async fn no_key_value_reaches_stderr_audit_log_or_errors_even_at_trace_level() {
     let account = Account::new();
-    let log_path = std::env::temp_dir().join(format!("bp-trace-{}.log", account.id));
-    let log = std::fs::File::create(&log_path).unwrap();
+    let scratch = std::env::temp_dir().join(format!("bp-trace-{}", account.id));
+    let key_dir = scratch.join("keys");
+    std::fs::create_dir_all(&key_dir).unwrap();
+    let log_path = scratch.join("stderr.log");
+    let audit_path = scratch.join("audit.jsonl");
     let mut command = server_command(&account, "admin");
-    command.env("RUST_LOG", "trace");
+    command
+        .env("RUST_LOG", "trace")
+        .arg("--audit-log")
+        .arg(&audit_path)
+        .arg("--key-dir")
+        .arg(&key_dir);
     let (transport, _) = TokioChildProcess::builder(command)
-        .stderr(log)
+        .stderr(std::fs::File::create(&log_path).unwrap())
         .spawn()
         .expect("spawn binary");
     let client = ().serve(transport).await.expect("initialize");
@@ -135,51 +143,157 @@ async fn no_key_value_reaches_stderr_even_at_trace_level() {
             client.call_tool(params).await.expect("tools/call")
         }
     };
-    call(
-        "provision_user",
-        json!({"business_unit": "audit", "purpose": "p", "owner": "o"}),
-    )
-    .await;
+    let data = |result: rmcp::model::CallToolResult| {
+        assert_ne!(result.is_error, Some(true), "{}", text(&result));
+        result.structured_content.unwrap()
+    };
+    data(
+        call(
+            "provision_user",
+            json!({"business_unit": "audit", "purpose": "p", "owner": "o"}),
+        )
+        .await,
+    );
     let mut secrets = Vec::new();
-    let created = call("create_api_key", json!({"business_unit": "audit"})).await;
-    let created = created.structured_content.unwrap();
-    secrets.push(created["api_key"].as_str().unwrap().to_owned());
-    let rotated = call("rotate_key", json!({"business_unit": "audit"}))
+    let created = data(call("create_api_key", json!({"business_unit": "audit"})).await);
+    secrets.push(created["delivery"]["api_key"].as_str().unwrap().to_owned());
+    let short = data(
+        call(
+            "create_api_key",
+            json!({"business_unit": "audit", "kind": "short_term"}),
+        )
+        .await,
+    );
+    secrets.push(short["delivery"]["api_key"].as_str().unwrap().to_owned());
+    let rotated = data(
+        call(
+            "rotate_key",
+            json!({"business_unit": "audit", "deliver": "secrets_manager"}),
+        )
+        .await,
+    );
+    let stored = account
+        .secrets_manager()
         .await
-        .structured_content
+        .get_secret_value()
+        .secret_id(
+            rotated["new_key"]["delivery"]["secret_arn"]
+                .as_str()
+                .unwrap(),
+        )
+        .send()
+        .await
         .unwrap();
-    secrets.push(rotated["new_key"]["api_key"].as_str().unwrap().to_owned());
-    call("revoke_key", json!({"business_unit": "audit", "credential_id": created["credential_id"], "action": "delete"})).await;
-    let refused = call(
-        "create_api_key",
+    let stored: serde_json::Value = serde_json::from_str(stored.secret_string().unwrap()).unwrap();
+    secrets.push(
+        stored["AWS_BEARER_TOKEN_BEDROCK"]
+            .as_str()
+            .unwrap()
+            .to_owned(),
+    );
+    data(call("revoke_key", json!({"business_unit": "audit", "credential_id": created["credential_id"], "action": "delete", "confirm": true})).await);
+    let filed = data(
+        call(
+            "rotate_key",
+            json!({"business_unit": "audit", "mode": "replace", "deliver": "file"}),
+        )
+        .await,
+    );
+    let contents =
+        std::fs::read_to_string(filed["new_key"]["delivery"]["path"].as_str().unwrap()).unwrap();
+    secrets.push(
+        contents
+            .lines()
+            .next()
+            .unwrap()
+            .trim_start_matches("AWS_BEARER_TOKEN_BEDROCK=")
+            .to_owned(),
+    );
+    let second = data(call("create_api_key", json!({"business_unit": "audit"})).await);
+    secrets.push(second["delivery"]["api_key"].as_str().unwrap().to_owned());
+    let mut errors = Vec::new();
+    for args in [
         json!({"business_unit": "audit", "credential_age_days": 0}),
-    )
-    .await;
-    assert_eq!(refused.is_error, Some(true));
+        json!({"business_unit": "audit"}),
+        json!({"business_unit": "audit", "deliver": "file", "file_name": "../x"}),
+    ] {
+        let refused = call("create_api_key", args).await;
+        assert_eq!(refused.is_error, Some(true));
+        errors.push(text(&refused));
+    }
     client.cancel().await.ok();
     tokio::time::sleep(std::time::Duration::from_millis(200)).await;
 
     let stderr = std::fs::read_to_string(&log_path).unwrap();
-    assert!(
-        stderr.contains("TRACE") || stderr.contains("DEBUG"),
-        "trace logging was on"
-    );
+    let audit = std::fs::read_to_string(&audit_path).unwrap();
+    assert!(stderr.contains("TRACE"), "trace logging was on");
     assert!(
         stderr.contains("created Bedrock API key"),
         "the run was logged"
     );
+    assert_eq!(secrets.len(), 5);
     for secret in &secrets {
-        assert!(secret.starts_with("ABSK") && secret.len() > 20);
-        // The key, and its base64 body (which carries the secret part), must not appear.
-        if let Some(line) = stderr.lines().find(|l| l.contains(secret.as_str())) {
-            let at = line.find(secret.as_str()).unwrap();
-            panic!("API key found in stderr: {}[KEY]", &line[..at.min(300)]);
+        assert!(secret.len() > 40, "{}", secret.len());
+        // The key, and a fragment of its body (which carries the secret part), must appear nowhere.
+        let fragment = &secret[secret.len() - 24..];
+        for (name, haystack) in [("stderr", &stderr), ("audit log", &audit)] {
+            if let Some(line) = haystack.lines().find(|l| l.contains(fragment)) {
+                let at = line.find(fragment).unwrap();
+                panic!("API key found in {name}: {}[KEY]", &line[..at.min(300)]);
+            }
         }
         assert!(
-            !stderr.contains(&secret[4..24]),
-            "API key fragment found in stderr"
+            errors.iter().all(|e| !e.contains(fragment)),
+            "API key in an error message"
         );
     }
-    assert!(!text(&refused).contains("ABSK"));
-    std::fs::remove_file(&log_path).ok();
+
+    // One audit line per mutating call, read-only calls not recorded, each naming caller and client.
+    let records: Vec<serde_json::Value> = audit
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    let tools: Vec<&str> = records
+        .iter()
+        .map(|r| r["tool"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        tools,
+        [
+            "provision_user",
+            "create_api_key",
+            "create_api_key",
+            "rotate_key",
+            "revoke_key",
+            "rotate_key",
+            "create_api_key",
+            "create_api_key",
+            "create_api_key",
+            "create_api_key"
+        ]
+    );
+    let first = &records[0];
+    assert_eq!(first["outcome"], "ok");
+    assert!(
+        first["caller_arn"]
+            .as_str()
+            .unwrap()
+            .contains(&format!("::{}:user/", account.id)),
+        "{first}"
+    );
+    assert!(
+        first["client"].as_str().unwrap().starts_with("rmcp"),
+        "{first}"
+    );
+    assert!(
+        first["resources"].as_array().unwrap().iter().any(|r| r
+            .as_str()
+            .unwrap()
+            .ends_with("user/bedrock-provisioner/audit-bedrock-user")),
+        "{first}"
+    );
+    assert_eq!(records[4]["resources"], json!([created["credential_id"]]));
+    assert_eq!(records[7]["outcome"], "error:invalid_input");
+    assert_eq!(records[8]["outcome"], "error:key_limit");
+    std::fs::remove_dir_all(&scratch).ok();
 }

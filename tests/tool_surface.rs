@@ -100,6 +100,7 @@ async fn each_mode_lists_exactly_its_tools() {
             AccessMode::Admin,
             vec![
                 "create_api_key",
+                "deprovision_user",
                 "list_api_keys",
                 "list_business_units",
                 "provision_user",

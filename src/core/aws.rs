@@ -58,6 +58,10 @@ pub struct AwsClients {
     pub bedrock: aws_sdk_bedrock::Client,
     /// Cost Explorer.
     pub cost_explorer: aws_sdk_costexplorer::Client,
+    /// Secrets Manager (key hand-off).
+    pub secrets_manager: aws_sdk_secretsmanager::Client,
+    /// The configuration the clients were built from (credentials for signing short-term keys).
+    pub config: aws_config::SdkConfig,
     /// The region in effect.
     pub region: String,
 }
@@ -103,6 +107,8 @@ impl AwsClients {
             sts: aws_sdk_sts::Client::new(config),
             bedrock: aws_sdk_bedrock::Client::from_conf(bedrock),
             cost_explorer: aws_sdk_costexplorer::Client::new(config),
+            secrets_manager: aws_sdk_secretsmanager::Client::new(config),
+            config: config.clone(),
             region: config
                 .region()
                 .map_or_else(|| DEFAULT_REGION.to_owned(), ToString::to_string),

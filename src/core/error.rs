@@ -87,6 +87,13 @@ pub enum Error {
         user_name: String,
     },
 
+    /// A destructive operation was called without `confirm: true`; nothing was changed.
+    #[error("confirmation required: {summary}")]
+    ConfirmationRequired {
+        /// What the operation would do.
+        summary: String,
+    },
+
     /// Any other error AWS returned.
     #[error("AWS rejected `{action}` with {code}: {message}")]
     Aws {
@@ -120,6 +127,7 @@ impl Error {
             Self::NotFound { .. } => "not_found",
             Self::KeyLimit { .. } => "key_limit",
             Self::NotProvisioned { .. } => "not_provisioned",
+            Self::ConfirmationRequired { .. } => "confirmation_required",
             Self::Aws { .. } => "aws_error",
         }
     }
@@ -130,9 +138,10 @@ impl Error {
             Self::InvalidInput { field, .. } => {
                 format!("Correct `{field}` and call again. Nothing was sent to AWS.")
             }
-            Self::ForeignUser { .. } => "Choose another business unit name, or call again with \
-                `adopt: true` to let bedrock-provisioner manage this user (it adds its tags and \
-                attaches the Bedrock policy; it removes nothing)."
+            Self::ForeignUser { .. } => "bedrock-provisioner changes only users it manages. \
+                Choose another business unit name, or call provision_user with `adopt: true` to let \
+                bedrock-provisioner manage this user (it adds its tags and attaches the Bedrock \
+                policy; it removes nothing)."
                 .to_owned(),
             Self::AccessDenied { action, .. } => format!(
                 "The AWS principal this server runs as lacks `{action}`. Ask an administrator to \
@@ -167,6 +176,10 @@ impl Error {
                 "Provision it first with provision_user (business_unit `{business_unit}`), or check \
                  the spelling with list_business_units."
             ),
+            Self::ConfirmationRequired { .. } => "Nothing was changed. Show the user what will \
+                happen (call again with `dry_run: true` for the full plan), and once they agree, call \
+                again with `confirm: true`."
+                .to_owned(),
             Self::Aws { .. } => "Read AWS's message above; fix the cause and call again (the \
                 request is idempotent). If it persists, check the AWS Health Dashboard."
                 .to_owned(),

@@ -1,10 +1,15 @@
 //! Bedrock API keys (long-term): IAM service-specific credentials for `bedrock.amazonaws.com` on a business
 //! unit's user. Create, list with health flags, revoke, and rotate without downtime.
 
-use std::sync::LazyLock;
+use std::{
+    collections::HashMap,
+    sync::LazyLock,
+    time::{Duration, SystemTime},
+};
 
+use aws_credential_types::provider::ProvideCredentials;
 use aws_sdk_iam::types::{ServiceSpecificCredentialMetadata, StatusType};
-use aws_smithy_types::{DateTime, date_time::Format};
+use aws_smithy_types::{DateTime, date_time::Format, error::display::DisplayErrorContext};
 use regex::Regex;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
@@ -12,11 +17,13 @@ use serde::{Deserialize, Serialize};
 use super::{
     Provisioner,
     aws::sdk_error,
+    deliver::{ClientSettings, Delivered, Delivery, Destination},
     error::{Error, Result},
     inventory::ListBusinessUnitsInput,
     is_managed,
-    names::BusinessUnit,
+    names::{BusinessUnit, parse_region},
     secret::Secret,
+    short_term::{self, MAX_DURATION_SECONDS},
 };
 
 /// The IAM service name of Bedrock API keys.
@@ -29,54 +36,68 @@ static CREDENTIAL_ID: LazyLock<Regex> = LazyLock::new(|| {
     Regex::new(r"^ACCA[A-Z0-9]{16,124}$").unwrap_or_else(|_| unreachable!("static regex"))
 });
 
+/// Which kind of Bedrock API key.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum ApiKeyKind {
+    /// An IAM service-specific credential of the business unit's user (1-36600 days; two per user).
+    #[default]
+    LongTerm,
+    /// A presigned token (at most 12 hours, one region) signed with the server's own credentials.
+    ShortTerm,
+}
+
 /// Input of `create_api_key`.
 #[derive(Clone, Debug, Default, Deserialize, Serialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CreateApiKeyInput {
     /// The business unit whose user gets the key (provisioned with provision_user).
     pub business_unit: String,
-    /// Days until the key expires. Default 30; at most the configured maximum (default 90).
+    /// `long_term` (default) or `short_term`.
+    #[serde(default)]
+    pub kind: ApiKeyKind,
+    /// Long-term keys: days until the key expires. Default 30; at most the configured maximum (default 90).
     #[serde(default)]
     pub credential_age_days: Option<u32>,
+    /// Short-term keys: seconds until the key expires, 1-43200 (default 43200, 12 hours).
+    #[serde(default)]
+    pub duration_seconds: Option<u32>,
+    /// Region the client calls Bedrock in (a short-term key works only there). Default: the server's.
+    #[serde(default)]
+    pub region: Option<String>,
+    /// Where the key goes: `inline` (default, in this result), `secrets_manager` or `file`.
+    #[serde(default)]
+    pub deliver: Delivery,
+    /// With `deliver: file`: the file name inside the key directory (default `<business_unit>.env`).
+    #[serde(default)]
+    pub file_name: Option<String>,
 }
 
-/// Environment settings a client pastes to use the key.
-#[derive(Clone, Debug, Serialize, Deserialize, JsonSchema)]
-pub struct ClientSettings {
-    /// `AWS_BEARER_TOKEN_BEDROCK`: the API key, read by the AWS SDKs and Claude Code.
-    #[serde(rename = "AWS_BEARER_TOKEN_BEDROCK")]
-    pub aws_bearer_token_bedrock: Secret,
-    /// `AWS_REGION`: the region to call Bedrock in.
-    #[serde(rename = "AWS_REGION")]
-    pub aws_region: String,
-    /// `CLAUDE_CODE_USE_BEDROCK=1`: makes Claude Code use Bedrock.
-    #[serde(rename = "CLAUDE_CODE_USE_BEDROCK")]
-    pub claude_code_use_bedrock: String,
-}
-
-/// A newly created key, returned once.
+/// A newly created key.
 #[derive(Clone, Debug, Serialize, Deserialize, JsonSchema)]
 pub struct CreatedApiKey {
     /// The business unit.
     pub business_unit: String,
-    /// The IAM user holding the key.
+    /// The IAM user the key is for.
     pub user_name: String,
-    /// The key's id (`ACCA...`), used to rotate or revoke it.
-    pub credential_id: String,
-    /// The key's public alias.
-    pub alias: String,
+    /// `long_term` or `short_term`.
+    pub kind: ApiKeyKind,
+    /// Long-term keys: the id (`ACCA...`), used to rotate or revoke it.
+    pub credential_id: Option<String>,
+    /// Long-term keys: the public alias.
+    pub alias: Option<String>,
     /// `Active`.
     pub status: String,
     /// When it was created (RFC 3339).
     pub created: String,
     /// When it expires (RFC 3339).
     pub expires: Option<String>,
-    /// The API key itself. It cannot be retrieved again.
-    pub api_key: Secret,
-    /// Ready-to-paste client settings (they contain the key).
-    pub client_settings: ClientSettings,
+    /// The region the client settings name.
+    pub region: String,
+    /// Where the key went: inline (the key is here, once), Secrets Manager (ARN) or a file (path).
+    pub delivery: Delivered,
     /// Handling advice.
-    pub warning: String,
+    pub warnings: Vec<String>,
 }
 
 /// Input of `list_api_keys`.
@@ -157,6 +178,9 @@ pub struct RevokeKeyInput {
     /// Only report what would happen.
     #[serde(default)]
     pub dry_run: bool,
+    /// Must be true to change the key: confirms that clients using it will stop working.
+    #[serde(default)]
+    pub confirm: bool,
 }
 
 /// Result of `revoke_key`.
@@ -198,6 +222,15 @@ pub struct RotateKeyInput {
     /// Days until the new key expires. Default 30; at most the configured maximum.
     #[serde(default)]
     pub credential_age_days: Option<u32>,
+    /// Region the client settings name. Default: the server's.
+    #[serde(default)]
+    pub region: Option<String>,
+    /// Where the new key goes: `inline` (default), `secrets_manager` or `file`.
+    #[serde(default)]
+    pub deliver: Delivery,
+    /// With `deliver: file`: the file name inside the key directory (default `<business_unit>.env`).
+    #[serde(default)]
+    pub file_name: Option<String>,
 }
 
 /// Result of `rotate_key`.
@@ -214,23 +247,56 @@ pub struct RotateReport {
 }
 
 impl Provisioner {
-    /// Create a long-term Bedrock API key for the business unit's user.
+    /// Create a Bedrock API key for the business unit and hand it to its destination.
     pub async fn create_api_key(&self, input: &CreateApiKeyInput) -> Result<CreatedApiKey> {
         let unit = BusinessUnit::parse("business_unit", &input.business_unit)?;
-        let age = self.key_age(input.credential_age_days)?;
-        let user_name = self.managed_user(&unit).await?;
-        let _guard = self.lock_user(&user_name).await;
-        let keys = self.user_keys(&user_name).await?;
-        if keys.len() >= MAX_KEYS_PER_USER {
-            return Err(Error::KeyLimit {
-                user_name,
-                credential_ids: keys
-                    .iter()
-                    .map(|k| k.service_specific_credential_id().to_owned())
-                    .collect(),
-            });
+        let region = self.key_region(input.region.as_deref()).await?;
+        let destination = self.destination(&unit, input.deliver, input.file_name.as_deref())?;
+        match input.kind {
+            ApiKeyKind::LongTerm => {
+                if input.duration_seconds.is_some() {
+                    return Err(Error::invalid(
+                        "duration_seconds",
+                        "applies to `kind: short_term` only; long-term keys take credential_age_days",
+                    ));
+                }
+                let age = self.key_age(input.credential_age_days)?;
+                let user = self.managed_user(&unit).await?;
+                let _guard = self.lock_user(&user.name).await;
+                let keys = self.user_keys(&user.name).await?;
+                if keys.len() >= MAX_KEYS_PER_USER {
+                    return Err(Error::KeyLimit {
+                        user_name: user.name,
+                        credential_ids: keys
+                            .iter()
+                            .map(|k| k.service_specific_credential_id().to_owned())
+                            .collect(),
+                    });
+                }
+                self.issue_key(&unit, &user, age, &region, &destination)
+                    .await
+            }
+            ApiKeyKind::ShortTerm => {
+                if input.credential_age_days.is_some() {
+                    return Err(Error::invalid(
+                        "credential_age_days",
+                        "applies to `kind: long_term` only; short-term keys take duration_seconds",
+                    ));
+                }
+                let seconds = input.duration_seconds.unwrap_or(MAX_DURATION_SECONDS);
+                if seconds == 0 || seconds > MAX_DURATION_SECONDS {
+                    return Err(Error::invalid(
+                        "duration_seconds",
+                        format!(
+                            "must be between 1 and {MAX_DURATION_SECONDS} (12 hours); got {seconds}"
+                        ),
+                    ));
+                }
+                let user = self.managed_user(&unit).await?;
+                self.sign_short_term_key(&unit, &user, seconds, &region, &destination)
+                    .await
+            }
         }
-        self.issue_key(&unit, &user_name, age).await
     }
 
     /// The business unit's keys, or the keys of every user this tool manages.
@@ -239,7 +305,7 @@ impl Provisioner {
             Some(raw) => {
                 let unit = BusinessUnit::parse("business_unit", raw)?;
                 let user = self.managed_user(&unit).await?;
-                vec![(unit.to_string(), user)]
+                vec![(unit.to_string(), user.name)]
             }
             None => self
                 .list_business_units(&ListBusinessUnitsInput::default())
@@ -263,9 +329,24 @@ impl Provisioner {
     pub async fn revoke_key(&self, input: &RevokeKeyInput) -> Result<RevokeReport> {
         let unit = BusinessUnit::parse("business_unit", &input.business_unit)?;
         let credential_id = parse_credential_id("credential_id", &input.credential_id)?;
-        let user_name = self.managed_user(&unit).await?;
+        let user_name = self.managed_user(&unit).await?.name;
         let _guard = self.lock_user(&user_name).await;
         let key = self.owned_key(&unit, &user_name, &credential_id).await?;
+        if !input.dry_run && !input.confirm {
+            let verb = match input.action {
+                RevokeAction::Deactivate => {
+                    "deactivate (reversible with `aws iam update-service-specific-credential --status Active`)"
+                }
+                RevokeAction::Delete => "permanently delete",
+            };
+            return Err(Error::ConfirmationRequired {
+                summary: format!(
+                    "revoke_key would {verb} Bedrock API key `{credential_id}` of `{user_name}` \
+                     (status {}); every client using it stops working",
+                    key.status().as_str()
+                ),
+            });
+        }
         let iam = &self.clients().await.iam;
         let outcome = match (input.action, input.dry_run) {
             (_, true) => "planned",
@@ -305,7 +386,10 @@ impl Provisioner {
             .map(|id| parse_credential_id("credential_id", id))
             .transpose()?;
         let age = self.key_age(input.credential_age_days)?;
-        let user_name = self.managed_user(&unit).await?;
+        let region = self.key_region(input.region.as_deref()).await?;
+        let destination = self.destination(&unit, input.deliver, input.file_name.as_deref())?;
+        let user = self.managed_user(&unit).await?;
+        let user_name = user.name.clone();
         let _guard = self.lock_user(&user_name).await;
         let keys = self.user_keys(&user_name).await?;
         if let Some(id) = named.as_ref().filter(|id| {
@@ -344,7 +428,9 @@ impl Provisioner {
             self.delete_key(&user_name, &victim).await?;
             deleted.push(victim);
         }
-        let new_key = self.issue_key(&unit, &user_name, age).await?;
+        let new_key = self
+            .issue_key(&unit, &user, age, &region, &destination)
+            .await?;
         if let Some(id) = old
             .as_ref()
             .filter(|id| input.mode == RotateMode::Replace && !deleted.contains(id))
@@ -380,8 +466,8 @@ impl Provisioner {
         Ok(age)
     }
 
-    /// The user name of a business unit this tool manages.
-    async fn managed_user(&self, unit: &BusinessUnit) -> Result<String> {
+    /// The user of a business unit this tool manages.
+    async fn managed_user(&self, unit: &BusinessUnit) -> Result<ManagedUser> {
         let user_name = unit.user_name();
         let Some(user) = self.find_user(&user_name).await? else {
             return Err(Error::NotProvisioned {
@@ -392,7 +478,22 @@ impl Provisioner {
         if !is_managed(&user) {
             return Err(Error::ForeignUser { user_name });
         }
-        Ok(user_name)
+        Ok(ManagedUser {
+            name: user_name,
+            tags: user
+                .tags()
+                .iter()
+                .map(|t| (t.key().to_owned(), t.value().to_owned()))
+                .collect(),
+        })
+    }
+
+    /// The region a key is for: the caller's choice or the server's.
+    async fn key_region(&self, requested: Option<&str>) -> Result<String> {
+        match requested {
+            Some(region) => parse_region("region", region),
+            None => Ok(self.clients().await.region.clone()),
+        }
     }
 
     async fn user_keys(&self, user_name: &str) -> Result<Vec<ServiceSpecificCredentialMetadata>> {
@@ -431,14 +532,19 @@ impl Provisioner {
             .ok_or_else(|| not_owned(unit, credential_id))
     }
 
+    /// Create a long-term key and deliver it; if delivery fails, the new key is deleted again.
     async fn issue_key(
         &self,
         unit: &BusinessUnit,
-        user_name: &str,
+        user: &ManagedUser,
         age: u32,
+        region: &str,
+        destination: &Destination,
     ) -> Result<CreatedApiKey> {
-        let clients = self.clients().await;
-        let created = clients
+        let user_name = user.name.as_str();
+        let created = self
+            .clients()
+            .await
             .iam
             .create_service_specific_credential()
             .user_name(user_name)
@@ -462,28 +568,109 @@ impl Provisioner {
                 code: "EmptyResponse".to_owned(),
                 message: "AWS returned no credential".to_owned(),
             })?;
+        let credential_id = credential.service_specific_credential_id().to_owned();
+        tracing::info!(user = %user_name, %credential_id, "created Bedrock API key");
         let secret = Secret::new(credential.service_credential_secret().unwrap_or_default());
-        tracing::info!(user = %user_name, credential_id = credential.service_specific_credential_id(), "created Bedrock API key");
+        let delivery = match self
+            .deliver(
+                unit,
+                &user.tags,
+                destination,
+                ClientSettings::new(secret, region),
+            )
+            .await
+        {
+            Ok(delivery) => delivery,
+            Err(error) => {
+                tracing::warn!(%credential_id, %error, "delivery failed; deleting the new key");
+                self.delete_key(user_name, &credential_id).await?;
+                return Err(error);
+            }
+        };
         Ok(CreatedApiKey {
             business_unit: unit.to_string(),
             user_name: user_name.to_owned(),
-            credential_id: credential.service_specific_credential_id().to_owned(),
-            alias: credential
-                .service_credential_alias()
-                .unwrap_or_default()
-                .to_owned(),
+            kind: ApiKeyKind::LongTerm,
+            credential_id: Some(credential_id),
+            alias: credential.service_credential_alias().map(str::to_owned),
             status: credential.status().as_str().to_owned(),
             created: rfc3339(credential.create_date()),
             expires: credential.expiration_date().map(rfc3339),
-            client_settings: ClientSettings {
-                aws_bearer_token_bedrock: secret.clone(),
-                aws_region: clients.region.clone(),
-                claude_code_use_bedrock: "1".to_owned(),
-            },
-            api_key: secret,
-            warning: "This key is shown once and cannot be retrieved again. Store it in a secret \
-                      manager now; anyone holding it can invoke Claude as this business unit."
-                .to_owned(),
+            region: region.to_owned(),
+            warnings: handling_warnings(&delivery),
+            delivery,
+        })
+    }
+
+    /// Sign a short-term key with the server's own credentials and deliver it.
+    async fn sign_short_term_key(
+        &self,
+        unit: &BusinessUnit,
+        user: &ManagedUser,
+        seconds: u32,
+        region: &str,
+        destination: &Destination,
+    ) -> Result<CreatedApiKey> {
+        let clients = self.clients().await;
+        let provider = clients
+            .config
+            .credentials_provider()
+            .ok_or_else(|| Error::Credentials {
+                detail: "no credentials provider is configured".to_owned(),
+            })?;
+        let credentials = provider
+            .provide_credentials()
+            .await
+            .map_err(|e| Error::Credentials {
+                detail: DisplayErrorContext(&e).to_string(),
+            })?;
+        // Whole seconds, as the token's X-Amz-Date records it.
+        let now = SystemTime::UNIX_EPOCH
+            + Duration::from_secs(
+                SystemTime::now()
+                    .duration_since(SystemTime::UNIX_EPOCH)
+                    .map_or(0, |d| d.as_secs()),
+            );
+        let lifetime = Duration::from_secs(u64::from(seconds));
+        let key = short_term::generate(&credentials, region, lifetime, now)?;
+        let mut expires = now + lifetime;
+        let mut warnings = vec![format!(
+            "This short-term key is signed with the server's own credentials (access key id {}): it \
+             carries that identity's Bedrock permissions, and its usage is attributed to that \
+             identity, not to `{}`. Prefer long-term keys for per-business-unit accounting.",
+            credentials.access_key_id(),
+            user.name
+        )];
+        if let Some(session_end) = credentials.expiry().filter(|end| *end < expires) {
+            expires = session_end;
+            warnings.push(
+                "The server's credentials are temporary: the key stops working when their session \
+                 ends, before the requested duration."
+                    .to_owned(),
+            );
+        }
+        let delivery = self
+            .deliver(
+                unit,
+                &user.tags,
+                destination,
+                ClientSettings::new(key, region),
+            )
+            .await?;
+        warnings.extend(handling_warnings(&delivery));
+        tracing::info!(user = %user.name, %region, seconds, "signed a short-term Bedrock API key");
+        Ok(CreatedApiKey {
+            business_unit: unit.to_string(),
+            user_name: user.name.clone(),
+            kind: ApiKeyKind::ShortTerm,
+            credential_id: None,
+            alias: None,
+            status: "Active".to_owned(),
+            created: rfc3339(&DateTime::from(now)),
+            expires: Some(rfc3339(&DateTime::from(expires))),
+            region: region.to_owned(),
+            delivery,
+            warnings,
         })
     }
 
@@ -541,6 +728,24 @@ impl Provisioner {
             flags,
         }
     }
+}
+
+/// What to tell the caller about a delivered key.
+fn handling_warnings(delivery: &Delivered) -> Vec<String> {
+    match delivery {
+        Delivered::Inline { .. } => vec![
+            "This key is shown once and cannot be retrieved again. Store it in a secret manager \
+             now; anyone holding it can invoke Claude as this business unit."
+                .to_owned(),
+        ],
+        Delivered::SecretsManager { .. } | Delivered::File { .. } => Vec::new(),
+    }
+}
+
+/// A user this tool manages, with its tags.
+struct ManagedUser {
+    name: String,
+    tags: HashMap<String, String>,
 }
 
 fn parse_credential_id(field: &str, value: &str) -> Result<String> {

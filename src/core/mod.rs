@@ -2,13 +2,17 @@
 //! that holds the settings and the AWS clients. No MCP or CLI types here.
 
 pub mod aws;
+pub mod deliver;
+pub mod deprovision;
 pub mod error;
+pub mod inspect;
 pub mod inventory;
 pub mod keys;
 pub mod names;
 pub mod policy;
 pub mod provision;
 pub mod secret;
+pub mod short_term;
 
 use std::{collections::HashMap, future::Future, sync::Arc, time::Duration};
 
@@ -48,6 +52,8 @@ pub struct Settings {
     pub expiring_soon_days: u32,
     /// A key older than this many days is flagged `rotation_due`.
     pub rotation_days: u32,
+    /// Directory for `deliver: file` (absolute); `None` disables file delivery.
+    pub key_dir: Option<std::path::PathBuf>,
 }
 
 impl Default for Settings {
@@ -61,8 +67,20 @@ impl Default for Settings {
             max_key_age_days: 90,
             expiring_soon_days: 7,
             rotation_days: 30,
+            key_dir: None,
         }
     }
+}
+
+/// The AWS identity the server runs as.
+#[derive(Clone, Debug)]
+pub struct Caller {
+    /// Its ARN (an assumed-role session ARN for roles).
+    pub arn: String,
+    /// Its account id.
+    pub account: String,
+    /// Its partition (`aws`, `aws-cn`, `aws-us-gov`).
+    pub partition: String,
 }
 
 /// The core service: settings plus AWS clients, built on first use so that starting the server costs
@@ -71,6 +89,7 @@ impl Default for Settings {
 pub struct Provisioner {
     settings: Settings,
     clients: OnceCell<AwsClients>,
+    caller: OnceCell<Caller>,
     /// One lock per IAM user, so concurrent key operations never race past IAM's limit of two keys.
     key_locks: std::sync::Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>,
 }
@@ -81,6 +100,7 @@ impl Provisioner {
         Self {
             settings,
             clients: OnceCell::new(),
+            caller: OnceCell::new(),
             key_locks: std::sync::Mutex::default(),
         }
     }
@@ -95,6 +115,38 @@ impl Provisioner {
         self.clients
             .get_or_init(|| AwsClients::load(&self.settings.aws))
             .await
+    }
+
+    /// The identity the server runs as (STS `GetCallerIdentity`, asked once).
+    pub async fn caller(&self) -> Result<&Caller> {
+        self.caller
+            .get_or_try_init(|| async {
+                let identity = self
+                    .clients()
+                    .await
+                    .sts
+                    .get_caller_identity()
+                    .send()
+                    .await
+                    .map_err(|e| aws::sdk_error("sts:GetCallerIdentity", e))?;
+                let arn = identity.arn().unwrap_or_default().to_owned();
+                Ok(Caller {
+                    account: identity.account().unwrap_or_default().to_owned(),
+                    partition: arn
+                        .split(':')
+                        .nth(1)
+                        .filter(|p| !p.is_empty())
+                        .unwrap_or("aws")
+                        .to_owned(),
+                    arn,
+                })
+            })
+            .await
+    }
+
+    /// The identity the server runs as, if already known (never calls AWS).
+    pub fn known_caller(&self) -> Option<&Caller> {
+        self.caller.get()
     }
 
     /// Serialize key operations on one IAM user within this server.

@@ -21,6 +21,9 @@ static BUSINESS_UNIT: LazyLock<Regex> = LazyLock::new(|| {
     Regex::new(r"^[a-z0-9](?:[a-z0-9._-]*[a-z0-9])?$")
         .unwrap_or_else(|_| unreachable!("static regex"))
 });
+static REGION: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(r"^[a-z]{2}(-[a-z]+)+-[0-9]{1,2}$").unwrap_or_else(|_| unreachable!("static regex"))
+});
 static POLICY_ARN: LazyLock<Regex> = LazyLock::new(|| {
     Regex::new(
         r"^arn:aws(?:-[a-z]+)*:iam::(?:\d{12}|aws):policy/(?:[\w+=,.@-]+/)*[\w+=,.@-]{1,128}$",
@@ -33,6 +36,20 @@ static POLICY_ARN: LazyLock<Regex> = LazyLock::new(|| {
 /// `marketing` would be the same user.
 #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct BusinessUnit(String);
+
+/// Check that `value` looks like an AWS region code (`us-east-1`, `ap-southeast-2`, `us-gov-west-1`).
+pub fn parse_region(field: &str, value: &str) -> Result<String> {
+    if REGION.is_match(value) {
+        Ok(value.to_owned())
+    } else {
+        Err(Error::invalid(
+            field,
+            format!(
+                "must be an AWS region code such as `us-east-1` or `eu-central-1`; `{value}` is not"
+            ),
+        ))
+    }
+}
 
 impl BusinessUnit {
     /// Validate `value` as the input field `field`.

@@ -8,7 +8,7 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 use super::{
-    MANAGED_BY_KEY, MANAGED_BY_VALUE, Provisioner,
+    Caller, MANAGED_BY_KEY, MANAGED_BY_VALUE, Provisioner,
     aws::sdk_error,
     error::{Error, Result, found},
     is_managed,
@@ -201,12 +201,6 @@ pub struct ProvisionReport {
     pub next_steps: Vec<String>,
 }
 
-/// The AWS identity the server runs as.
-struct Caller {
-    account: String,
-    partition: String,
-}
-
 impl Provisioner {
     /// Create or reconcile the business unit's user, tags, policy and attachment.
     pub async fn provision_user(&self, input: &ProvisionUserInput) -> Result<ProvisionReport> {
@@ -225,9 +219,8 @@ impl Provisioner {
         }
 
         // 2. The policy.
-        let (policy_arn, policy_change) = self
-            .ensure_policy(&request.policy, &caller, dry_run)
-            .await?;
+        let (policy_arn, policy_change) =
+            self.ensure_policy(&request.policy, caller, dry_run).await?;
         resources.extend(policy_change);
 
         // 3. The user and its tags.
@@ -415,28 +408,6 @@ impl Provisioner {
                 .map_err(|e| sdk_error("iam:GetUser", e)),
         )?;
         Ok(output.and_then(|o| o.user))
-    }
-
-    /// The account and partition of the caller.
-    async fn caller(&self) -> Result<Caller> {
-        let identity = self
-            .clients()
-            .await
-            .sts
-            .get_caller_identity()
-            .send()
-            .await
-            .map_err(|e| sdk_error("sts:GetCallerIdentity", e))?;
-        let arn = identity.arn().unwrap_or_default();
-        Ok(Caller {
-            account: identity.account().unwrap_or_default().to_owned(),
-            partition: arn
-                .split(':')
-                .nth(1)
-                .filter(|p| !p.is_empty())
-                .unwrap_or("aws")
-                .to_owned(),
-        })
     }
 
     /// Resolve the policy ARN; create or version this project's policy when that is the choice.

@@ -2,9 +2,10 @@
 //! annotations, and an access mode that decides which tools exist.
 
 pub mod access;
+pub mod audit;
 mod tool_error;
 
-use std::sync::Arc;
+use std::{ops::Not, sync::Arc};
 
 use rmcp::{
     ErrorData, Json, RoleServer, ServerHandler, ServiceExt,
@@ -17,10 +18,12 @@ use rmcp::{
 };
 
 pub use access::AccessMode;
+pub use audit::AuditLog;
 pub use tool_error::ToolError;
 
 use crate::core::{
     Provisioner,
+    deprovision::{DeprovisionReport, DeprovisionUserInput},
     inventory::{BusinessUnitList, ListBusinessUnitsInput},
     keys::{
         ApiKeyList, CreateApiKeyInput, CreatedApiKey, ListApiKeysInput, RevokeKeyInput,
@@ -33,9 +36,12 @@ use crate::core::{
 const INSTRUCTIONS: &str = "bedrock-provisioner gives each business unit of a company its own, \
 accounted access to Claude on Amazon Bedrock. Workflow: provision_user creates (or repairs) the \
 business unit's IAM user `<business_unit>-bedrock-user` with the tags business-unit, purpose and \
-owner and a least-privilege Bedrock policy; create_api_key issues a Bedrock API key (shown once); \
-list_api_keys shows keys that are expired, expiring or due for rotation; rotate_key replaces a key \
-without downtime; revoke_key deactivates or deletes one. Use dry_run first when unsure. Errors say \
+owner and a least-privilege Bedrock policy; create_api_key issues a Bedrock API key (long-term, or short-term \
+for up to 12 hours), delivered inline (shown once), into AWS Secrets Manager or into a 0600 file so the \
+key stays out of the transcript; list_api_keys shows keys that are expired, expiring or due for \
+rotation; rotate_key replaces a key without downtime; revoke_key deactivates or deletes one; \
+deprovision_user removes a business unit. Destructive tools need `confirm: true`: run them with \
+dry_run first, show the user the plan, and confirm only with their agreement. Errors say \
 which input or IAM permission is at fault and what to do.";
 
 /// The MCP server.
@@ -43,6 +49,7 @@ which input or IAM permission is at fault and what to do.";
 pub struct ProvisionerServer {
     core: Arc<Provisioner>,
     mode: AccessMode,
+    audit: Arc<AuditLog>,
     tool_router: ToolRouter<Self>,
 }
 
@@ -63,8 +70,68 @@ impl ProvisionerServer {
         Self {
             core,
             mode,
+            audit: Arc::default(),
             tool_router,
         }
+    }
+
+    /// Record mutating calls in `audit` (besides stderr).
+    #[must_use]
+    pub fn with_audit_log(mut self, audit: AuditLog) -> Self {
+        self.audit = Arc::new(audit);
+        self
+    }
+
+    /// Run a call, and record it in the audit log when the tool can change anything.
+    async fn audited_call(
+        &self,
+        request: CallToolRequestParams,
+        context: RequestContext<RoleServer>,
+    ) -> Result<CallToolResponse, ErrorData> {
+        let mutating = self
+            .tool_router
+            .get(&request.name)
+            .is_some_and(|tool| AccessMode::ReadOnly.allows(tool.annotations.as_ref()).not());
+        if !mutating {
+            let call = ToolCallContext::new(self, request, context);
+            return self.tool_router.call(call).await;
+        }
+        let tool = request.name.to_string();
+        let arguments = audit::sanitize(request.arguments.as_ref());
+        let dry_run = arguments["dry_run"].as_bool().unwrap_or(false);
+        let client = context.peer.peer_info().map_or_else(
+            || "unknown".to_owned(),
+            |info| format!("{} {}", info.client_info.name, info.client_info.version),
+        );
+        let call = ToolCallContext::new(self, request, context);
+        let response = self.tool_router.call(call).await;
+        let (outcome, result) = match &response {
+            Ok(CallToolResponse::Complete(result)) if result.is_error == Some(true) => {
+                (format!("error:{}", tool_error::kind_of(result)), None)
+            }
+            Ok(CallToolResponse::Complete(result)) => {
+                ("ok".to_owned(), result.structured_content.as_ref())
+            }
+            Ok(_) => ("pending".to_owned(), None),
+            Err(error) => (format!("protocol_error:{}", error.code.0), None),
+        };
+        // A refused call may have made no AWS call; recording it must not make one either.
+        let caller = if outcome != "ok" {
+            self.core.known_caller().map(|c| c.arn.clone())
+        } else {
+            self.core.caller().await.ok().map(|c| c.arn.clone())
+        };
+        self.audit.record(&audit::AuditRecord {
+            time: audit::now(),
+            caller_arn: caller.as_deref().unwrap_or("unknown"),
+            client,
+            tool: &tool,
+            arguments,
+            outcome,
+            dry_run,
+            resources: audit::resources(result),
+        });
+        response
     }
 
     /// Every tool this server can offer, whatever the mode (for schema snapshots and audits).
@@ -116,10 +183,14 @@ impl ProvisionerServer {
         Ok(Json(self.core.list_business_units(&input).await?))
     }
 
-    /// Create a long-term Bedrock API key for a provisioned business unit. Returns the key exactly once,
-    /// with ready-to-paste client settings (AWS_BEARER_TOKEN_BEDROCK, AWS_REGION,
-    /// CLAUDE_CODE_USE_BEDROCK=1); it cannot be retrieved again. IAM allows two keys per user: with two
-    /// present, use rotate_key.
+    /// Create a Bedrock API key for a provisioned business unit: long-term (default; an IAM credential
+    /// of the unit's user, 30 days unless credential_age_days says otherwise; IAM allows two per user,
+    /// with two present use rotate_key) or short-term (`kind: short_term`, at most 12 hours, one region,
+    /// signed with the server's own credentials). `deliver: inline` returns the key once with
+    /// ready-to-paste client settings (AWS_BEARER_TOKEN_BEDROCK, AWS_REGION, CLAUDE_CODE_USE_BEDROCK=1);
+    /// `secrets_manager` stores them in AWS Secrets Manager and returns only the ARN; `file` writes a
+    /// 0600 dotenv file in the server's key directory and returns only the path. Prefer those two: the
+    /// key then never enters this conversation.
     #[tool(annotations(
         title = "Create a Bedrock API key",
         read_only_hint = false,
@@ -170,7 +241,8 @@ impl ProvisionerServer {
     }
 
     /// Revoke one Bedrock API key of a business unit: deactivate it (default, reversible) or delete it
-    /// (`action: delete`, irreversible). `dry_run` reports without changing anything.
+    /// (`action: delete`, irreversible). Requires `confirm: true` (ask the user first); `dry_run`
+    /// reports without changing anything.
     #[tool(annotations(
         title = "Revoke a Bedrock API key",
         read_only_hint = false,
@@ -183,6 +255,25 @@ impl ProvisionerServer {
         Parameters(input): Parameters<RevokeKeyInput>,
     ) -> Result<Json<RevokeReport>, ToolError> {
         Ok(Json(self.core.revoke_key(&input).await?))
+    }
+
+    /// Remove a business unit's IAM user: deletes its Bedrock API keys and other service-specific
+    /// credentials, access keys, signing certificates, SSH keys, MFA devices, console password, group
+    /// memberships and inline policies, detaches managed policies, then deletes the user. Only users
+    /// bedrock-provisioner manages. Call with `dry_run: true` first and show the plan; the deletion
+    /// needs `confirm: true` and cannot be undone. Re-running after a failure resumes.
+    #[tool(annotations(
+        title = "Deprovision a business unit's Bedrock user",
+        read_only_hint = false,
+        destructive_hint = true,
+        idempotent_hint = false,
+        open_world_hint = true
+    ))]
+    async fn deprovision_user(
+        &self,
+        Parameters(input): Parameters<DeprovisionUserInput>,
+    ) -> Result<Json<DeprovisionReport>, ToolError> {
+        Ok(Json(self.core.deprovision_user(&input).await?))
     }
 
     /// Create or repair a business unit's IAM user for Bedrock: the user `<business_unit>-bedrock-user`
@@ -215,8 +306,7 @@ impl ServerHandler for ProvisionerServer {
         if !self.tool_router.has_route(&request.name) {
             return Err(self.unavailable(&request.name));
         }
-        let call = ToolCallContext::new(self, request, context);
-        self.tool_router.call(call).await
+        self.audited_call(request, context).await
     }
 
     fn get_info(&self) -> ServerConfig {
@@ -233,8 +323,8 @@ impl ServerHandler for ProvisionerServer {
 }
 
 /// Serve MCP over stdin/stdout until the client disconnects.
-pub async fn serve_stdio(core: Arc<Provisioner>, mode: AccessMode) -> std::io::Result<()> {
-    let service = ProvisionerServer::new(core, mode)
+pub async fn serve_stdio(server: ProvisionerServer) -> std::io::Result<()> {
+    let service = server
         .serve(rmcp::transport::stdio())
         .await
         .map_err(std::io::Error::other)?;

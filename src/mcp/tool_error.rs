@@ -36,3 +36,18 @@ impl IntoCallToolResult for ToolError {
         Ok(CallToolResult::error(vec![ContentBlock::text(self.message())]).into())
     }
 }
+
+/// The error kind of a failed tool result made by [`ToolError`] (`unknown` for other failures).
+pub fn kind_of(result: &CallToolResult) -> String {
+    result
+        .content
+        .iter()
+        .filter_map(|c| c.as_text())
+        .find_map(|t| {
+            t.text
+                .rsplit_once("(error kind: ")
+                .and_then(|(_, rest)| rest.strip_suffix(')'))
+                .map(str::to_owned)
+        })
+        .unwrap_or_else(|| "unknown".to_owned())
+}

@@ -130,15 +130,68 @@ impl Account {
         }
     }
 
-    /// An IAM client built directly from the SDK, independent of the code under test.
-    pub async fn iam(&self) -> aws_sdk_iam::Client {
-        let config = aws_config::defaults(aws_config::BehaviorVersion::latest())
+    /// SDK configuration built directly, independent of the code under test.
+    pub async fn sdk_config(&self) -> aws_config::SdkConfig {
+        aws_config::defaults(aws_config::BehaviorVersion::latest())
             .region(aws_config::Region::new("us-east-1"))
             .endpoint_url(emulator().endpoint())
             .credentials_provider(self.credentials())
             .load()
-            .await;
-        aws_sdk_iam::Client::new(&config)
+            .await
+    }
+
+    /// An IAM client built directly from the SDK, independent of the code under test.
+    pub async fn iam(&self) -> aws_sdk_iam::Client {
+        aws_sdk_iam::Client::new(&self.sdk_config().await)
+    }
+
+    /// A Secrets Manager client built directly from the SDK.
+    pub async fn secrets_manager(&self) -> aws_sdk_secretsmanager::Client {
+        aws_sdk_secretsmanager::Client::new(&self.sdk_config().await)
+    }
+
+    /// The (id, status) of the Bedrock API keys of `user`, read directly from IAM.
+    pub async fn keys_in_aws(&self, user: &str) -> Vec<(String, String)> {
+        let out = self
+            .iam()
+            .await
+            .list_service_specific_credentials()
+            .user_name(user)
+            .send()
+            .await
+            .unwrap();
+        out.service_specific_credentials()
+            .iter()
+            .map(|k| {
+                (
+                    k.service_specific_credential_id().to_owned(),
+                    k.status().as_str().to_owned(),
+                )
+            })
+            .collect()
+    }
+
+    /// An admin-mode MCP client with `units` provisioned.
+    pub async fn provisioned(&self, units: &[&str]) -> RunningService<RoleClient, ()> {
+        self.provisioned_with(self.settings(), units).await
+    }
+
+    /// An admin-mode MCP client over `settings` with `units` provisioned.
+    pub async fn provisioned_with(
+        &self,
+        settings: Settings,
+        units: &[&str],
+    ) -> RunningService<RoleClient, ()> {
+        let client = self.mcp_with(AccessMode::Admin, settings).await;
+        for unit in units {
+            ok(&call(
+                &client,
+                "provision_user",
+                serde_json::json!({"business_unit": unit, "purpose": "p", "owner": "o@example.com"}),
+            )
+            .await);
+        }
+        client
     }
 
     /// Add a fault rule for this account only.
@@ -163,8 +216,17 @@ impl Account {
 
     /// An MCP client connected in-process to a server for this account.
     pub async fn mcp(&self, mode: AccessMode) -> RunningService<RoleClient, ()> {
+        self.mcp_with(mode, self.settings()).await
+    }
+
+    /// An MCP client connected in-process to a server with `settings`.
+    pub async fn mcp_with(
+        &self,
+        mode: AccessMode,
+        settings: Settings,
+    ) -> RunningService<RoleClient, ()> {
         let (server_io, client_io) = tokio::io::duplex(1 << 16);
-        let server = ProvisionerServer::new(Arc::new(Provisioner::new(self.settings())), mode);
+        let server = ProvisionerServer::new(Arc::new(Provisioner::new(settings)), mode);
         tokio::spawn(async move {
             if let Ok(running) = server.serve(server_io).await {
                 let _ = running.waiting().await;
@@ -192,6 +254,15 @@ pub async fn call(
     let params = CallToolRequestParams::new(tool.to_owned())
         .with_arguments(args.as_object().expect("object arguments").clone());
     client.call_tool(params).await.expect("tools/call answered")
+}
+
+/// The structured content of a successful tool result.
+pub fn ok(result: &CallToolResult) -> Value {
+    assert_ne!(result.is_error, Some(true), "tool failed: {}", text(result));
+    result
+        .structured_content
+        .clone()
+        .expect("structured content")
 }
 
 /// The text of a tool result.

@@ -11,7 +11,8 @@ def test_health_and_requests_log(emulator, account):
     emulator.client("sts", account).get_caller_identity()
     seen = emulator.control("GET", f"requests?access_key={account}")["requests"]
     assert seen == [
-        {"service": "sts", "action": "GetCallerIdentity", "access_key": account, "region": "us-east-1", "auth": "sigv4"}
+        {"service": "sts", "action": "GetCallerIdentity", "access_key": account, "region": "us-east-1", "auth": "sigv4",
+         "status": 200}
     ]
 
 
@@ -47,6 +48,8 @@ def test_error_with_chosen_status_and_code(emulator, account):
     assert raised.value.response["Error"]["Code"] == "ServiceUnavailable"
     assert raised.value.response["ResponseMetadata"]["HTTPStatusCode"] == 503
     assert no_retry.get_caller_identity()["Account"] == account
+    seen = emulator.control("GET", f"requests?access_key={account}")["requests"]
+    assert [r["status"] for r in seen] == [503, 200], "the request log records each response status"
 
 
 def test_json_protocol_errors_and_latency(emulator, account):

@@ -47,9 +47,12 @@ class Emulator:
         info = describe(environ, body)
         if info.access_key and info.access_key.isdigit() and len(info.access_key) == 12:
             environ["HTTP_X_MOTO_ACCOUNT_ID"] = info.access_key
+        entry = info.as_json()
         with self.lock:
             if len(self.requests) < MAX_RECORDED:
-                self.requests.append(info.as_json())
+                self.requests.append(entry)
+
+        start_response = _recording(start_response, entry)
         rule = self.faults.take(info)
         if rule is not None:
             if rule.latency_ms:
@@ -99,6 +102,16 @@ class Emulator:
         iam_ext.reset()
         with self.lock:
             self.requests.clear()
+
+
+def _recording(start_response, entry: dict):
+    """Wrap `start_response` so the request log also records the response status."""
+
+    def wrapped(status_line, headers, exc_info=None):
+        entry["status"] = int(status_line.split(" ", 1)[0])
+        return start_response(status_line, headers, exc_info)
+
+    return wrapped
 
 
 def _read_body(environ) -> bytes:

@@ -1,0 +1,307 @@
+//! Secret hand-off: a new key goes back inline, into AWS Secrets Manager, or into a 0600 file under the
+//! configured key directory. With the last two, the key never enters the agent's transcript.
+
+use std::{
+    collections::HashMap,
+    path::{Path, PathBuf},
+};
+
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+use tokio::io::AsyncWriteExt;
+
+use super::{
+    Provisioner,
+    aws::sdk_error,
+    error::{Error, Result, found},
+    names::BusinessUnit,
+    secret::Secret,
+};
+
+/// Where a new key goes.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum Delivery {
+    /// In the tool's result (the agent and its transcript see it).
+    #[default]
+    Inline,
+    /// Into AWS Secrets Manager, secret `bedrock-provisioner/<business_unit>/bedrock-api-key`, tagged
+    /// like the business unit's user; only the ARN is returned.
+    SecretsManager,
+    /// Into a 0600 dotenv file in the server's key directory (`--key-dir`); only the path is returned.
+    File,
+}
+
+/// Environment settings a client pastes to use the key.
+#[derive(Clone, Debug, Serialize, Deserialize, JsonSchema)]
+pub struct ClientSettings {
+    /// `AWS_BEARER_TOKEN_BEDROCK`: the API key, read by the AWS SDKs and Claude Code.
+    #[serde(rename = "AWS_BEARER_TOKEN_BEDROCK")]
+    pub aws_bearer_token_bedrock: Secret,
+    /// `AWS_REGION`: the region to call Bedrock in.
+    #[serde(rename = "AWS_REGION")]
+    pub aws_region: String,
+    /// `CLAUDE_CODE_USE_BEDROCK=1`: makes Claude Code use Bedrock.
+    #[serde(rename = "CLAUDE_CODE_USE_BEDROCK")]
+    pub claude_code_use_bedrock: String,
+}
+
+impl ClientSettings {
+    /// Settings for `key` in `region`.
+    pub fn new(key: Secret, region: &str) -> Self {
+        Self {
+            aws_bearer_token_bedrock: key,
+            aws_region: region.to_owned(),
+            claude_code_use_bedrock: "1".to_owned(),
+        }
+    }
+
+    fn dotenv(&self) -> String {
+        format!(
+            "AWS_BEARER_TOKEN_BEDROCK={}\nAWS_REGION={}\nCLAUDE_CODE_USE_BEDROCK={}\n",
+            self.aws_bearer_token_bedrock.expose(),
+            self.aws_region,
+            self.claude_code_use_bedrock
+        )
+    }
+}
+
+/// Where the key went.
+#[derive(Clone, Debug, Serialize, Deserialize, JsonSchema)]
+#[serde(tag = "method", rename_all = "snake_case")]
+pub enum Delivered {
+    /// The key is here, shown once.
+    Inline {
+        /// The API key itself. It cannot be retrieved again.
+        api_key: Secret,
+        /// Ready-to-paste client settings (they contain the key).
+        client_settings: ClientSettings,
+    },
+    /// The key is in AWS Secrets Manager (a JSON object with the client settings).
+    SecretsManager {
+        /// The secret's ARN.
+        secret_arn: String,
+        /// The secret's name.
+        secret_name: String,
+        /// The version holding this key.
+        version_id: Option<String>,
+    },
+    /// The key is in a dotenv file readable only by the server's OS user.
+    File {
+        /// The file's absolute path.
+        path: String,
+    },
+}
+
+/// A validated delivery request, checked before any AWS call.
+#[derive(Clone, Debug)]
+pub enum Destination {
+    /// Return it.
+    Inline,
+    /// Store it in Secrets Manager.
+    SecretsManager,
+    /// Write it to this path inside the key directory.
+    File(PathBuf),
+}
+
+/// Name of the Secrets Manager secret of a business unit.
+pub fn secret_name(unit: &BusinessUnit) -> String {
+    format!("bedrock-provisioner/{unit}/bedrock-api-key")
+}
+
+impl Provisioner {
+    /// Validate where a key for `unit` should go: `file_name` only with `file`, and only a plain name
+    /// inside the configured key directory.
+    pub fn destination(
+        &self,
+        unit: &BusinessUnit,
+        deliver: Delivery,
+        file_name: Option<&str>,
+    ) -> Result<Destination> {
+        match (deliver, file_name) {
+            (Delivery::Inline, None) => Ok(Destination::Inline),
+            (Delivery::SecretsManager, None) => Ok(Destination::SecretsManager),
+            (Delivery::Inline | Delivery::SecretsManager, Some(_)) => Err(Error::invalid(
+                "file_name",
+                "is only used with `deliver: file`",
+            )),
+            (Delivery::File, name) => {
+                let Some(dir) = &self.settings().key_dir else {
+                    return Err(Error::invalid(
+                        "deliver",
+                        "`file` needs a key directory; start the server with --key-dir DIR \
+                         (or BEDROCK_PROVISIONER_KEY_DIR)",
+                    ));
+                };
+                let name = name.map_or_else(|| format!("{unit}.env"), str::to_owned);
+                Ok(Destination::File(dir.join(plain_file_name(&name)?)))
+            }
+        }
+    }
+
+    /// Hand `settings` (which hold the key) to its destination.
+    pub(crate) async fn deliver(
+        &self,
+        unit: &BusinessUnit,
+        tags: &HashMap<String, String>,
+        destination: &Destination,
+        settings: ClientSettings,
+    ) -> Result<Delivered> {
+        match destination {
+            Destination::Inline => Ok(Delivered::Inline {
+                api_key: settings.aws_bearer_token_bedrock.clone(),
+                client_settings: settings,
+            }),
+            Destination::SecretsManager => self.store_secret(unit, tags, &settings).await,
+            Destination::File(path) => write_private_file(path, &settings.dotenv()).await,
+        }
+    }
+
+    async fn store_secret(
+        &self,
+        unit: &BusinessUnit,
+        tags: &HashMap<String, String>,
+        settings: &ClientSettings,
+    ) -> Result<Delivered> {
+        let client = &self.clients().await.secrets_manager;
+        let name = secret_name(unit);
+        let value = Secret::new(
+            serde_json::json!({
+                "AWS_BEARER_TOKEN_BEDROCK": settings.aws_bearer_token_bedrock.expose(),
+                "AWS_REGION": settings.aws_region,
+                "CLAUDE_CODE_USE_BEDROCK": settings.claude_code_use_bedrock,
+            })
+            .to_string(),
+        );
+        let existing = found(
+            client
+                .describe_secret()
+                .secret_id(&name)
+                .send()
+                .await
+                .map_err(|e| sdk_error("secretsmanager:DescribeSecret", e)),
+        )?;
+        let (arn, version_id) = if existing.is_some() {
+            let out = client
+                .put_secret_value()
+                .secret_id(&name)
+                .secret_string(value.expose())
+                .send()
+                .await
+                .map_err(|e| sdk_error("secretsmanager:PutSecretValue", e))?;
+            (out.arn, out.version_id)
+        } else {
+            let mut tag_list: Vec<_> = tags.iter().collect();
+            tag_list.sort();
+            let out = client
+                .create_secret()
+                .name(&name)
+                .description(format!(
+                    "Bedrock API key of business unit {unit} (bedrock-provisioner)"
+                ))
+                .secret_string(value.expose())
+                .set_tags(Some(
+                    tag_list
+                        .into_iter()
+                        .map(|(k, v)| {
+                            aws_sdk_secretsmanager::types::Tag::builder()
+                                .key(k)
+                                .value(v)
+                                .build()
+                        })
+                        .collect(),
+                ))
+                .send()
+                .await
+                .map_err(|e| sdk_error("secretsmanager:CreateSecret", e))?;
+            (out.arn, out.version_id)
+        };
+        tracing::info!(secret = %name, "stored Bedrock API key in Secrets Manager");
+        Ok(Delivered::SecretsManager {
+            secret_arn: arn.unwrap_or_default(),
+            secret_name: name,
+            version_id,
+        })
+    }
+}
+
+/// A file name with no directory part, so the file stays inside the key directory.
+fn plain_file_name(name: &str) -> Result<&str> {
+    let valid = !name.is_empty()
+        && name.len() <= 128
+        && !name.starts_with('.')
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-'));
+    if valid {
+        Ok(name)
+    } else {
+        Err(Error::invalid(
+            "file_name",
+            format!(
+                "must be a plain file name inside the key directory (1-128 of A-Z a-z 0-9 . _ -, not \
+                 starting with `.`, no `/`); `{name}` is not"
+            ),
+        ))
+    }
+}
+
+/// Write `contents` to `path` with mode 0600: a fresh temporary file renamed over the target, so a
+/// symlink planted at `path` is replaced, never followed.
+async fn write_private_file(path: &Path, contents: &str) -> Result<Delivered> {
+    let io_error = |action: &str, error: std::io::Error| {
+        Error::invalid(
+            "deliver",
+            format!(
+                "could not {action} `{}`: {error}; check that the key directory exists and is \
+                 writable by the server",
+                path.display()
+            ),
+        )
+    };
+    let temp = path.with_extension(format!("tmp-{}", std::process::id()));
+    let mut options = tokio::fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    options.mode(0o600);
+    let mut file = options
+        .open(&temp)
+        .await
+        .map_err(|e| io_error("create", e))?;
+    let written = async {
+        file.write_all(contents.as_bytes()).await?;
+        file.sync_all().await?;
+        tokio::fs::rename(&temp, path).await
+    }
+    .await;
+    if let Err(error) = written {
+        let _ = tokio::fs::remove_file(&temp).await;
+        return Err(io_error("write", error));
+    }
+    tracing::info!(path = %path.display(), "wrote Bedrock API key file");
+    Ok(Delivered::File {
+        path: path.display().to_string(),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn file_names_cannot_leave_the_directory() {
+        assert!(plain_file_name("marketing.env").is_ok());
+        for bad in [
+            "",
+            "../x",
+            "/etc/passwd",
+            "a/b",
+            ".env",
+            "..",
+            "x\0y",
+            "a b",
+        ] {
+            assert!(plain_file_name(bad).is_err(), "{bad:?}");
+        }
+    }
+}

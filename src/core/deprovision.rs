@@ -1,0 +1,340 @@
+//! `deprovision_user`: remove a business unit's user in the order IAM requires (everything attached to
+//! the user first, the user last). Only users this tool manages; a dry run shows the plan.
+
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+
+use super::{
+    Provisioner,
+    aws::sdk_error,
+    error::{Error, Result, found},
+    is_managed,
+    names::BusinessUnit,
+};
+
+/// Input of `deprovision_user`.
+#[derive(Clone, Debug, Default, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct DeprovisionUserInput {
+    /// The business unit whose user `<business_unit>-bedrock-user` is removed.
+    pub business_unit: String,
+    /// Only report the plan; change nothing.
+    #[serde(default)]
+    pub dry_run: bool,
+    /// Must be true to delete (the deletion cannot be undone): confirms the plan a dry run showed.
+    #[serde(default)]
+    pub confirm: bool,
+}
+
+/// One step of the removal, in execution order.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum StepKind {
+    /// Delete a service-specific credential (Bedrock API keys and others).
+    DeleteServiceSpecificCredential,
+    /// Delete an access key.
+    DeleteAccessKey,
+    /// Delete a signing certificate.
+    DeleteSigningCertificate,
+    /// Delete an SSH public key.
+    DeleteSshPublicKey,
+    /// Deactivate an MFA device.
+    DeactivateMfaDevice,
+    /// Delete the console password.
+    DeleteLoginProfile,
+    /// Remove the user from a group.
+    RemoveFromGroup,
+    /// Delete an inline policy.
+    DeleteInlinePolicy,
+    /// Detach a managed policy (the policy itself stays).
+    DetachManagedPolicy,
+    /// Delete the user.
+    DeleteUser,
+}
+
+/// One step and whether it ran.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct Step {
+    /// What the step does.
+    pub action: StepKind,
+    /// The id, name or ARN it acts on.
+    pub resource: String,
+    /// `planned` (dry run) or `done`.
+    pub status: StepStatus,
+}
+
+/// Whether a step ran.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum StepStatus {
+    /// A dry run: it would run.
+    Planned,
+    /// It ran.
+    Done,
+}
+
+/// Result of `deprovision_user`.
+#[derive(Clone, Debug, Serialize, Deserialize, JsonSchema)]
+pub struct DeprovisionReport {
+    /// The business unit.
+    pub business_unit: String,
+    /// The IAM user.
+    pub user_name: String,
+    /// Whether this was a dry run.
+    pub dry_run: bool,
+    /// The steps, in order.
+    pub steps: Vec<Step>,
+    /// Whether the user no longer exists.
+    pub user_deleted: bool,
+}
+
+impl Provisioner {
+    /// Remove a business unit's user and everything attached to it.
+    pub async fn deprovision_user(
+        &self,
+        input: &DeprovisionUserInput,
+    ) -> Result<DeprovisionReport> {
+        let unit = BusinessUnit::parse("business_unit", &input.business_unit)?;
+        let user_name = unit.user_name();
+        let Some(user) = self.find_user(&user_name).await? else {
+            return Err(Error::NotProvisioned {
+                business_unit: unit.to_string(),
+                user_name,
+            });
+        };
+        if !is_managed(&user) {
+            return Err(Error::ForeignUser { user_name });
+        }
+        let _guard = self.lock_user(&user_name).await;
+        let plan = self.removal_plan(&user_name).await?;
+        if !input.dry_run && !input.confirm {
+            return Err(Error::ConfirmationRequired {
+                summary: format!(
+                    "deprovision_user would delete IAM user `{user_name}` and {} attached item(s): {}",
+                    plan.len() - 1,
+                    plan.iter()
+                        .map(|(kind, id)| format!("{} {id}", step_name(*kind)))
+                        .collect::<Vec<_>>()
+                        .join("; ")
+                ),
+            });
+        }
+        let mut steps = Vec::with_capacity(plan.len());
+        for (action, resource) in plan {
+            if !input.dry_run {
+                self.run_step(&user_name, action, &resource).await?;
+            }
+            steps.push(Step {
+                action,
+                resource,
+                status: if input.dry_run {
+                    StepStatus::Planned
+                } else {
+                    StepStatus::Done
+                },
+            });
+        }
+        tracing::info!(user = %user_name, dry_run = input.dry_run, steps = steps.len(), "deprovision_user");
+        Ok(DeprovisionReport {
+            business_unit: unit.to_string(),
+            user_name,
+            dry_run: input.dry_run,
+            steps,
+            user_deleted: !input.dry_run,
+        })
+    }
+
+    /// Everything attached to the user, in the order it must go, then the user.
+    async fn removal_plan(&self, user_name: &str) -> Result<Vec<(StepKind, String)>> {
+        let iam = &self.clients().await.iam;
+        let mut plan = Vec::new();
+        let credentials = iam
+            .list_service_specific_credentials()
+            .user_name(user_name)
+            .send()
+            .await
+            .map_err(|e| sdk_error("iam:ListServiceSpecificCredentials", e))?;
+        for c in credentials.service_specific_credentials() {
+            plan.push((
+                StepKind::DeleteServiceSpecificCredential,
+                c.service_specific_credential_id().to_owned(),
+            ));
+        }
+        let keys = iam
+            .list_access_keys()
+            .user_name(user_name)
+            .send()
+            .await
+            .map_err(|e| sdk_error("iam:ListAccessKeys", e))?;
+        for k in keys.access_key_metadata() {
+            if let Some(id) = k.access_key_id() {
+                plan.push((StepKind::DeleteAccessKey, id.to_owned()));
+            }
+        }
+        let certificates = iam
+            .list_signing_certificates()
+            .user_name(user_name)
+            .send()
+            .await
+            .map_err(|e| sdk_error("iam:ListSigningCertificates", e))?;
+        for c in certificates.certificates() {
+            plan.push((
+                StepKind::DeleteSigningCertificate,
+                c.certificate_id().to_owned(),
+            ));
+        }
+        let ssh_keys = iam
+            .list_ssh_public_keys()
+            .user_name(user_name)
+            .send()
+            .await
+            .map_err(|e| sdk_error("iam:ListSSHPublicKeys", e))?;
+        for k in ssh_keys.ssh_public_keys() {
+            plan.push((
+                StepKind::DeleteSshPublicKey,
+                k.ssh_public_key_id().to_owned(),
+            ));
+        }
+        let mfa = iam
+            .list_mfa_devices()
+            .user_name(user_name)
+            .send()
+            .await
+            .map_err(|e| sdk_error("iam:ListMFADevices", e))?;
+        for d in mfa.mfa_devices() {
+            plan.push((StepKind::DeactivateMfaDevice, d.serial_number().to_owned()));
+        }
+        let login = found(
+            iam.get_login_profile()
+                .user_name(user_name)
+                .send()
+                .await
+                .map_err(|e| sdk_error("iam:GetLoginProfile", e)),
+        )?;
+        if login.is_some() {
+            plan.push((StepKind::DeleteLoginProfile, user_name.to_owned()));
+        }
+        let groups = iam
+            .list_groups_for_user()
+            .user_name(user_name)
+            .send()
+            .await
+            .map_err(|e| sdk_error("iam:ListGroupsForUser", e))?;
+        for g in groups.groups() {
+            plan.push((StepKind::RemoveFromGroup, g.group_name().to_owned()));
+        }
+        let inline = iam
+            .list_user_policies()
+            .user_name(user_name)
+            .send()
+            .await
+            .map_err(|e| sdk_error("iam:ListUserPolicies", e))?;
+        for name in inline.policy_names() {
+            plan.push((StepKind::DeleteInlinePolicy, name.clone()));
+        }
+        let attached = iam
+            .list_attached_user_policies()
+            .user_name(user_name)
+            .send()
+            .await
+            .map_err(|e| sdk_error("iam:ListAttachedUserPolicies", e))?;
+        for p in attached.attached_policies() {
+            if let Some(arn) = p.policy_arn() {
+                plan.push((StepKind::DetachManagedPolicy, arn.to_owned()));
+            }
+        }
+        plan.push((StepKind::DeleteUser, user_name.to_owned()));
+        Ok(plan)
+    }
+
+    async fn run_step(&self, user_name: &str, kind: StepKind, resource: &str) -> Result<()> {
+        let iam = &self.clients().await.iam;
+        match kind {
+            StepKind::DeleteServiceSpecificCredential => iam
+                .delete_service_specific_credential()
+                .user_name(user_name)
+                .service_specific_credential_id(resource)
+                .send()
+                .await
+                .map(drop)
+                .map_err(|e| sdk_error("iam:DeleteServiceSpecificCredential", e)),
+            StepKind::DeleteAccessKey => iam
+                .delete_access_key()
+                .user_name(user_name)
+                .access_key_id(resource)
+                .send()
+                .await
+                .map(drop)
+                .map_err(|e| sdk_error("iam:DeleteAccessKey", e)),
+            StepKind::DeleteSigningCertificate => iam
+                .delete_signing_certificate()
+                .user_name(user_name)
+                .certificate_id(resource)
+                .send()
+                .await
+                .map(drop)
+                .map_err(|e| sdk_error("iam:DeleteSigningCertificate", e)),
+            StepKind::DeleteSshPublicKey => iam
+                .delete_ssh_public_key()
+                .user_name(user_name)
+                .ssh_public_key_id(resource)
+                .send()
+                .await
+                .map(drop)
+                .map_err(|e| sdk_error("iam:DeleteSSHPublicKey", e)),
+            StepKind::DeactivateMfaDevice => iam
+                .deactivate_mfa_device()
+                .user_name(user_name)
+                .serial_number(resource)
+                .send()
+                .await
+                .map(drop)
+                .map_err(|e| sdk_error("iam:DeactivateMFADevice", e)),
+            StepKind::DeleteLoginProfile => iam
+                .delete_login_profile()
+                .user_name(user_name)
+                .send()
+                .await
+                .map(drop)
+                .map_err(|e| sdk_error("iam:DeleteLoginProfile", e)),
+            StepKind::RemoveFromGroup => iam
+                .remove_user_from_group()
+                .user_name(user_name)
+                .group_name(resource)
+                .send()
+                .await
+                .map(drop)
+                .map_err(|e| sdk_error("iam:RemoveUserFromGroup", e)),
+            StepKind::DeleteInlinePolicy => iam
+                .delete_user_policy()
+                .user_name(user_name)
+                .policy_name(resource)
+                .send()
+                .await
+                .map(drop)
+                .map_err(|e| sdk_error("iam:DeleteUserPolicy", e)),
+            StepKind::DetachManagedPolicy => iam
+                .detach_user_policy()
+                .user_name(user_name)
+                .policy_arn(resource)
+                .send()
+                .await
+                .map(drop)
+                .map_err(|e| sdk_error("iam:DetachUserPolicy", e)),
+            StepKind::DeleteUser => iam
+                .delete_user()
+                .user_name(user_name)
+                .send()
+                .await
+                .map(drop)
+                .map_err(|e| sdk_error("iam:DeleteUser", e)),
+        }
+    }
+}
+
+fn step_name(kind: StepKind) -> String {
+    serde_json::to_value(kind)
+        .ok()
+        .and_then(|v| v.as_str().map(|s| s.replace('_', " ")))
+        .unwrap_or_default()
+}

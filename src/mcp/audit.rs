@@ -1,0 +1,167 @@
+//! The audit log: one JSON line per call of a mutating tool (to a file when configured, and to stderr at
+//! info level): time, AWS caller, MCP client, tool, sanitized arguments, outcome, resources changed.
+//! Only allow-listed identifier fields of a result are copied, so a key value can never reach it.
+
+use std::{io::Write, path::Path, sync::Mutex};
+
+use aws_smithy_types::{DateTime, date_time::Format};
+use serde::Serialize;
+use serde_json::{Map, Value};
+
+/// Result fields that name a resource (never a secret).
+const RESOURCE_FIELDS: &[&str] = &[
+    "user_arn",
+    "policy_arn",
+    "credential_id",
+    "old_credential_id",
+    "deleted_credential_ids",
+    "secret_arn",
+    "path",
+    "resource",
+    "id",
+];
+/// Argument names whose values are never recorded.
+const SECRET_ARGUMENTS: &[&str] = &["api_key", "key", "token", "secret"];
+
+/// One audit record.
+#[derive(Debug, Serialize)]
+pub struct AuditRecord<'a> {
+    /// When the call finished (RFC 3339).
+    pub time: String,
+    /// The AWS principal the server acted as, or `unknown` when it could not be determined.
+    pub caller_arn: &'a str,
+    /// The MCP client's name and version, as it announced them.
+    pub client: String,
+    /// The tool.
+    pub tool: &'a str,
+    /// The arguments, with secret-looking values replaced.
+    pub arguments: Value,
+    /// `ok`, or `error:<kind>`.
+    pub outcome: String,
+    /// Whether it was a dry run (nothing changed).
+    pub dry_run: bool,
+    /// Identifiers of the resources the call named in its result.
+    pub resources: Vec<String>,
+}
+
+/// Where audit records go.
+#[derive(Debug, Default)]
+pub struct AuditLog {
+    file: Option<Mutex<std::fs::File>>,
+}
+
+impl AuditLog {
+    /// Append to `path` (created with mode 0600 when missing).
+    pub fn open(path: &Path) -> std::io::Result<Self> {
+        let mut options = std::fs::OpenOptions::new();
+        options.create(true).append(true);
+        #[cfg(unix)]
+        std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+        Ok(Self {
+            file: Some(Mutex::new(options.open(path)?)),
+        })
+    }
+
+    /// Write one record.
+    pub fn record(&self, record: &AuditRecord<'_>) {
+        let line = match serde_json::to_string(record) {
+            Ok(line) => line,
+            Err(error) => {
+                tracing::error!(%error, "could not encode an audit record");
+                return;
+            }
+        };
+        tracing::info!(target: "audit", "{line}");
+        if let Some(file) = &self.file {
+            let mut file = file
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner);
+            if let Err(error) = writeln!(file, "{line}").and_then(|()| file.flush()) {
+                tracing::error!(%error, "could not write the audit log");
+            }
+        }
+    }
+}
+
+/// The current time for a record.
+pub fn now() -> String {
+    DateTime::from(std::time::SystemTime::now())
+        .fmt(Format::DateTime)
+        .unwrap_or_default()
+}
+
+/// Arguments with secret-looking values replaced by `[redacted]`.
+pub fn sanitize(arguments: Option<&Map<String, Value>>) -> Value {
+    fn clean(key: &str, value: &Value) -> Value {
+        match value {
+            Value::String(s)
+                if SECRET_ARGUMENTS.contains(&key)
+                    || s.starts_with("ABSK")
+                    || s.starts_with("bedrock-api-key-") =>
+            {
+                Value::String("[redacted]".to_owned())
+            }
+            Value::Object(map) => {
+                Value::Object(map.iter().map(|(k, v)| (k.clone(), clean(k, v))).collect())
+            }
+            Value::Array(items) => Value::Array(items.iter().map(|v| clean(key, v)).collect()),
+            other => other.clone(),
+        }
+    }
+    arguments.map_or(Value::Null, |map| clean("", &Value::Object(map.clone())))
+}
+
+/// Identifiers of resources named in a structured result (allow-listed fields only).
+pub fn resources(result: Option<&Value>) -> Vec<String> {
+    fn walk(value: &Value, out: &mut Vec<String>) {
+        match value {
+            Value::Object(map) => {
+                for (key, value) in map {
+                    match value {
+                        Value::String(s) if RESOURCE_FIELDS.contains(&key.as_str()) => {
+                            out.push(s.clone());
+                        }
+                        Value::Array(items) if RESOURCE_FIELDS.contains(&key.as_str()) => {
+                            out.extend(items.iter().filter_map(|v| v.as_str().map(str::to_owned)))
+                        }
+                        _ => walk(value, out),
+                    }
+                }
+            }
+            Value::Array(items) => items.iter().for_each(|v| walk(v, out)),
+            _ => {}
+        }
+    }
+    let mut out = Vec::new();
+    if let Some(value) = result {
+        walk(value, &mut out);
+    }
+    out.dedup();
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+
+    #[test]
+    fn secrets_never_reach_a_record() {
+        let args = json!({"business_unit": "x", "api_key": "anything", "nested": {"v": "ABSKzzz"}});
+        let clean = sanitize(args.as_object());
+        assert_eq!(
+            clean,
+            json!({"business_unit": "x", "api_key": "[redacted]", "nested": {"v": "[redacted]"}})
+        );
+        let result = json!({
+            "credential_id": "ACCA1",
+            "delivery": {"method": "inline", "api_key": "ABSKsecret",
+                         "client_settings": {"AWS_BEARER_TOKEN_BEDROCK": "ABSKsecret"}},
+            "steps": [{"resource": "u1"}, {"resource": "u2"}],
+            "deleted_credential_ids": ["ACCA2"]
+        });
+        let found = resources(Some(&result));
+        assert_eq!(found, ["ACCA1", "ACCA2", "u1", "u2"]);
+    }
+}
