@@ -1,11 +1,19 @@
 """Bedrock control-plane actions over a per-region model catalog that tests can change.
 
-Control API: ``POST /_emulator/bedrock/catalog`` with ``{"region": "us-west-2", "models": [MODEL_ID, ...]}``
-sets which models a region offers (an empty list: no model at all). The default catalog is below.
+Control API:
+- ``POST /_emulator/bedrock/catalog`` with ``{"region": "us-west-2", "models": [MODEL_ID, ...]}`` sets which
+  models a region offers (an empty list: no model at all); with ``"account"`` only for that account.
+- ``POST /_emulator/bedrock/availability`` with ``{"account", "model", "agreement": AVAILABLE|PENDING|
+  NOT_AVAILABLE, "authorization": AUTHORIZED|NOT_AUTHORIZED, "entitlement": AVAILABLE|NOT_AVAILABLE}``
+  sets what ``GetFoundationModelAvailability`` answers for one model in one account (default: all available).
+- ``POST /_emulator/bedrock/use-case`` with ``{"account", "submitted": bool}``: whether the account filed
+  Anthropic's use-case form (default true); ``GetUseCaseForModelAccess`` answers 404 when it did not.
+The default catalog is below.
 """
 
 from __future__ import annotations
 
+import base64
 import copy
 import json
 import threading
@@ -30,6 +38,12 @@ _DEFAULT_CATALOG = {
 _GEOGRAPHY = {"us": "us", "eu": "eu", "ap": "apac", "ca": "us", "sa": "us"}
 
 _catalog: dict[str, list[str]] = copy.deepcopy(_DEFAULT_CATALOG)
+# account -> region -> models: per-account overrides of the catalog.
+_account_catalog: dict[str, dict[str, list[str]]] = {}
+# (account, model) -> availability fields
+_availability: dict[tuple[str, str], dict] = {}
+# accounts that have not filed the use-case form
+_no_use_case: set[str] = set()
 _lock = threading.Lock()
 
 
@@ -37,6 +51,9 @@ def reset() -> None:
     global _catalog
     with _lock:
         _catalog = copy.deepcopy(_DEFAULT_CATALOG)
+        _account_catalog.clear()
+        _availability.clear()
+        _no_use_case.clear()
 
 
 def control(command: str, method: str, environ, read_body):
@@ -47,17 +64,40 @@ def control(command: str, method: str, environ, read_body):
         if unknown:
             raise ValueError(f"unknown model ids {unknown}; known: {_ALL}")
         with _lock:
-            _catalog[region] = list(models)
+            if "account" in data:
+                _account_catalog.setdefault(data["account"], {})[region] = list(models)
+            else:
+                _catalog[region] = list(models)
         return {"region": region, "models": models}
+    if command == "bedrock/availability" and method == "POST":
+        data = json.loads(read_body(environ) or b"{}")
+        if data["model"] not in _MODELS:
+            raise ValueError(f"unknown model id {data['model']}")
+        with _lock:
+            _availability[(data["account"], data["model"])] = {
+                "agreement": data.get("agreement", "AVAILABLE"),
+                "authorization": data.get("authorization", "AUTHORIZED"),
+                "entitlement": data.get("entitlement", "AVAILABLE"),
+            }
+        return {"set": True}
+    if command == "bedrock/use-case" and method == "POST":
+        data = json.loads(read_body(environ) or b"{}")
+        with _lock:
+            if data.get("submitted", True):
+                _no_use_case.discard(data["account"])
+            else:
+                _no_use_case.add(data["account"])
+        return {"set": True}
     if command == "bedrock/catalog" and method == "GET":
         with _lock:
             return {"catalog": copy.deepcopy(_catalog)}
     return None
 
 
-def _models_in(region: str) -> list[str]:
+def _models_in(region: str, account: str = "") -> list[str]:
     with _lock:
-        return list(_catalog.get(region, []))
+        overrides = _account_catalog.get(account, {})
+        return list(overrides[region] if region in overrides else _catalog.get(region, []))
 
 
 def _summary(region: str, model_id: str) -> dict:
@@ -84,7 +124,7 @@ def list_foundation_models(self):
     provider = self._get_param("byProvider") or self.querystring.get("byProvider", [None])[0]
     models = [
         _summary(self.region, m)
-        for m in _models_in(self.region)
+        for m in _models_in(self.region, self.current_account)
         if provider is None or _MODELS[m][1].lower() == provider.lower()
     ]
     return json.dumps({"modelSummaries": models})
@@ -100,7 +140,7 @@ def get_foundation_model(self):
     model_id = _model_id_from_path(self)
     if model_id.startswith("arn:"):
         model_id = model_id.rsplit("/", 1)[-1]
-    if model_id not in _models_in(self.region):
+    if model_id not in _models_in(self.region, self.current_account):
         return _error(
             "ResourceNotFoundException", f"The model {model_id} does not exist in {self.region}.", 404
         )
@@ -110,7 +150,7 @@ def get_foundation_model(self):
 def _profiles(self) -> list[dict]:
     geography = _GEOGRAPHY.get(self.region.split("-")[0], "us")
     profiles = []
-    for model_id in _models_in(self.region):
+    for model_id in _models_in(self.region, self.current_account):
         name, provider, inference = _MODELS[model_id]
         if inference != "INFERENCE_PROFILE":
             continue
@@ -145,9 +185,40 @@ def get_inference_profile(self):
     return _error("ResourceNotFoundException", f"Inference profile {wanted} not found.", 404)
 
 
+def get_foundation_model_availability(self):
+    model_id = _model_id_from_path(self)
+    if model_id not in _MODELS:
+        return _error("ResourceNotFoundException", f"The model {model_id} does not exist.", 404)
+    with _lock:
+        state = dict(_availability.get((self.current_account, model_id), {}))
+    agreement = state.get("agreement", "AVAILABLE")
+    return json.dumps(
+        {
+            "modelId": model_id,
+            "agreementAvailability": {"status": agreement},
+            "authorizationStatus": state.get("authorization", "AUTHORIZED"),
+            "entitlementAvailability": state.get("entitlement", "AVAILABLE"),
+            "regionAvailability": (
+                "AVAILABLE" if model_id in _models_in(self.region, self.current_account) else "NOT_AVAILABLE"
+            ),
+        }
+    )
+
+
+def get_use_case_for_model_access(self):
+    with _lock:
+        missing = self.current_account in _no_use_case
+    if missing:
+        return _error("ResourceNotFoundException", "No use case form has been submitted for this account.", 404)
+    form = base64.b64encode(json.dumps({"companyName": "Example Corp", "intendedUsers": "0"}).encode()).decode()
+    return json.dumps({"formData": form})
+
+
 def install() -> None:
     """Register the actions on moto's Bedrock response class."""
     BedrockResponse.list_foundation_models = list_foundation_models
     BedrockResponse.get_foundation_model = get_foundation_model
     BedrockResponse.list_inference_profiles = list_inference_profiles
     BedrockResponse.get_inference_profile = get_inference_profile
+    BedrockResponse.get_foundation_model_availability = get_foundation_model_availability
+    BedrockResponse.get_use_case_for_model_access = get_use_case_for_model_access

@@ -20,7 +20,7 @@ from moto.moto_server.werkzeug_app import (  # noqa: E402
 )
 from werkzeug.serving import make_server  # noqa: E402
 
-from . import bedrock_ext, iam_ext  # noqa: E402
+from . import access_ext, bedrock_ext, ce_ext, iam_ext  # noqa: E402
 from .faults import FaultRule, FaultTable  # noqa: E402
 from .protocol import describe, error_response  # noqa: E402
 
@@ -38,6 +38,8 @@ class Emulator:
         self.lock = threading.Lock()
         bedrock_ext.install()
         iam_ext.install()
+        access_ext.install()
+        ce_ext.install()
 
     def __call__(self, environ, start_response):
         path = environ.get("PATH_INFO", "")
@@ -53,6 +55,11 @@ class Emulator:
                 self.requests.append(entry)
 
         start_response = _recording(start_response, entry)
+        denied = access_ext.enforce(info)
+        if denied is not None:
+            status_line, headers, payload = denied
+            start_response(status_line, headers + [("Content-Length", str(len(payload)))])
+            return [payload]
         rule = self.faults.take(info)
         if rule is not None:
             if rule.latency_ms:
@@ -85,7 +92,7 @@ class Emulator:
                 with self.lock:
                     seen = [r for r in self.requests if wanted is None or r["access_key"] == wanted]
                 return _json(start_response, {"requests": seen})
-            for extension in (bedrock_ext, iam_ext):
+            for extension in (bedrock_ext, iam_ext, ce_ext):
                 answer = extension.control(command, method, environ, _read_body)
                 if answer is not None:
                     return _json(start_response, answer)
@@ -100,6 +107,7 @@ class Emulator:
         self.faults.clear()
         bedrock_ext.reset()
         iam_ext.reset()
+        ce_ext.reset()
         with self.lock:
             self.requests.clear()
 

@@ -1,0 +1,117 @@
+"""IAM policy evaluation for restricted principals, and ``SimulatePrincipalPolicy``, both on moto's own
+policy evaluator (``moto.iam.access_control.IAMPolicy``).
+
+- Requests signed with an access key that moto IAM issued to a user (``AKIA...``) are checked against that
+  user's policies (inline, attached, and through groups): a denied action answers ``AccessDenied`` (IAM, STS)
+  or ``AccessDeniedException`` (JSON services) with AWS's message. ``sts:GetCallerIdentity`` is always
+  allowed, as in AWS. The emulator's own 12-digit account keys act as the account's administrator.
+- ``SimulatePrincipalPolicy`` evaluates ``ActionNames`` for a user or role ARN the same way. A principal
+  that is not an IAM user or role of the account (the emulator's administrator) is allowed everything.
+"""
+
+from __future__ import annotations
+
+from moto.core.responses import ActionResult
+from moto.iam.access_control import IAMPolicy, PermissionResult
+from moto.iam.models import get_account_id_from, iam_backends
+from moto.iam.responses import IamResponse
+
+from .protocol import RequestInfo, error_response
+
+# Signing name -> IAM action prefix, where they differ.
+_PREFIX = {"ce": "ce", "monitoring": "cloudwatch"}
+
+
+def _backend(account: str):
+    return iam_backends[account]["aws"]
+
+
+def _user_policies(account: str, user_name: str) -> list:
+    backend = _backend(account)
+    policies = [backend.get_user_policy(user_name, n) for n in backend.list_user_policies(user_name)]
+    policies += backend.list_attached_user_policies(user_name)[0]
+    for group in backend.get_groups_for_user(user_name):
+        policies += [backend.get_group_policy(group.name, n) for n in backend.list_group_policies(group.name)]
+        policies += backend.list_attached_group_policies(group.name)[0]
+    return policies
+
+
+def _role_policies(account: str, role_name: str) -> list:
+    backend = _backend(account)
+    role = backend.get_role(role_name)
+    policies = [{"policy_document": doc} for doc in role.policies.values()]
+    policies += list(role.managed_policies.values())
+    return policies
+
+
+def _decision(policies: list, action: str) -> str:
+    allowed = False
+    for policy in policies:
+        result = IAMPolicy(policy).is_action_permitted(action)
+        if result == PermissionResult.DENIED:
+            return "explicitDeny"
+        if result == PermissionResult.PERMITTED:
+            allowed = True
+    return "allowed" if allowed else "implicitDeny"
+
+
+def _key_owner(access_key: str) -> tuple[str, str] | None:
+    """(account, user name) of an access key moto IAM issued, if any."""
+    account = get_account_id_from(access_key)
+    backend = _backend(account)
+    for user in backend.users.values():
+        if any(key.access_key_id == access_key for key in user.access_keys):
+            return account, user.name
+    return None
+
+
+def enforce(info: RequestInfo):
+    """An AccessDenied response when a restricted principal may not call this action, else None."""
+    if not info.access_key or not info.access_key.startswith("AKIA") or not info.action:
+        return None
+    if (info.service, info.action) == ("sts", "GetCallerIdentity"):
+        return None
+    owner = _key_owner(info.access_key)
+    if owner is None:
+        return None
+    account, user_name = owner
+    action = f"{_PREFIX.get(info.service, info.service)}:{info.action}"
+    if _decision(_user_policies(account, user_name), action) == "allowed":
+        return None
+    code = "AccessDenied" if info.service in ("iam", "sts") else "AccessDeniedException"
+    message = (
+        f"User: arn:aws:iam::{account}:user/{user_name} is not authorized to perform: {action} on resource: * "
+        "because no identity-based policy allows the {action} action"
+    ).replace("{action}", action)
+    return error_response(info.service, 403, code, message)
+
+
+def simulate_principal_policy(self):
+    arn = self._get_param("PolicySourceArn")
+    actions = self._get_param("ActionNames", [])
+    account = self.current_account
+    kind_and_name = arn.split(":", 5)[-1] if arn.count(":") >= 5 else ""
+    kind, _, name = kind_and_name.partition("/")
+    name = name.rsplit("/", 1)[-1]
+    backend = _backend(account)
+    if kind == "user" and name in backend.users:
+        policies = _user_policies(account, name)
+    elif kind == "role" and any(r.name == name for r in backend.roles.values()):
+        policies = _role_policies(account, name)
+    else:
+        policies = None  # the emulator's administrator
+    results = [
+        {
+            "EvalActionName": action,
+            "EvalResourceName": "*",
+            "EvalDecision": "allowed" if policies is None else _decision(policies, action),
+            "MatchedStatements": [],
+            "MissingContextValues": [],
+        }
+        for action in actions
+    ]
+    return ActionResult({"EvaluationResults": results, "IsTruncated": False})
+
+
+def install() -> None:
+    IamResponse.simulate_principal_policy = simulate_principal_policy
