@@ -11,6 +11,7 @@ use crate::{
         AwsSettings, Error, Provisioner, Settings,
         deliver::{Delivered, Delivery},
         deprovision::{DeprovisionReport, DeprovisionUserInput},
+        diagnose::{CheckId, CheckStatus, DiagnoseInput, DiagnoseReport},
         inventory::{BusinessUnitList, ListBusinessUnitsInput},
         keys::{
             ApiKeyKind, ApiKeyList, CreateApiKeyInput, CreatedApiKey, ListApiKeysInput,
@@ -88,6 +89,9 @@ enum Command {
         #[arg(long, value_enum, default_value_t = Output::Text)]
         output: Output,
     },
+    /// Find what stops a business unit from using Claude on Bedrock, with the fix; exits 1 when a check
+    /// fails (usable in CI).
+    Diagnose(DiagnoseArgs),
     /// Create a Bedrock API key for a business unit.
     CreateApiKey(CreateApiKeyArgs),
     /// List Bedrock API keys with their expiry and health flags (never their values).
@@ -118,6 +122,41 @@ enum Command {
         #[arg(long, value_enum, default_value_t = Output::Text)]
         output: Output,
     },
+}
+
+#[derive(Debug, Args)]
+struct DiagnoseArgs {
+    /// A business unit to check.
+    #[arg(long)]
+    business_unit: Option<String>,
+    /// A model or inference profile id to check.
+    #[arg(long)]
+    model_id: Option<String>,
+    /// Read a Bedrock API key to inspect from this environment variable (never printed).
+    #[arg(long, value_name = "VAR")]
+    api_key_env: Option<String>,
+    /// Regions to compare; repeatable.
+    #[arg(long = "probe-region")]
+    regions: Vec<String>,
+    /// A project directory whose .mcp.json to check.
+    #[arg(long)]
+    project_dir: Option<String>,
+    /// Only these checks; repeatable.
+    #[arg(long = "check", value_parser = parse_check)]
+    checks: Vec<CheckId>,
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = Output::Text)]
+    output: Output,
+}
+
+fn parse_check(raw: &str) -> Result<CheckId, String> {
+    CheckId::ALL
+        .into_iter()
+        .find(|id| id.as_str() == raw)
+        .ok_or_else(|| {
+            let names: Vec<&str> = CheckId::ALL.iter().map(|id| id.as_str()).collect();
+            format!("unknown check `{raw}`; one of {}", names.join(", "))
+        })
 }
 
 /// Where a new key goes, for the CLI.
@@ -335,6 +374,20 @@ impl Cli {
                 let input = ListBusinessUnitsInput { include_unmanaged };
                 report(core.list_business_units(&input).await, output, print_units)
             }
+            Command::Diagnose(args) => {
+                let input = DiagnoseInput {
+                    business_unit: args.business_unit,
+                    model_id: args.model_id,
+                    api_key: args.api_key_env.and_then(|name| std::env::var(name).ok()),
+                    regions: (!args.regions.is_empty()).then_some(args.regions),
+                    project_dir: args.project_dir,
+                    checks: (!args.checks.is_empty()).then_some(args.checks),
+                };
+                let result = core.diagnose(&input).await;
+                let failed = result.as_ref().is_ok_and(|r| r.counts.fail > 0);
+                let code = report(result, args.output, print_diagnosis);
+                if failed { ExitCode::FAILURE } else { code }
+            }
             Command::CreateApiKey(args) => {
                 let input = CreateApiKeyInput {
                     business_unit: args.business_unit,
@@ -548,4 +601,26 @@ fn label<T: Serialize>(value: &T) -> String {
         .ok()
         .and_then(|v| v.as_str().map(str::to_owned))
         .unwrap_or_default()
+}
+
+fn print_diagnosis(report: &DiagnoseReport) {
+    println!("Diagnosis in {} ({} ms)", report.region, report.elapsed_ms);
+    for check in &report.checks {
+        let mark = match check.status {
+            CheckStatus::Pass => "PASS",
+            CheckStatus::Warn => "WARN",
+            CheckStatus::Fail => "FAIL",
+            CheckStatus::Skipped => "SKIP",
+        };
+        println!("  {mark:<4}  {:<16} {}", check.id.as_str(), check.summary);
+        if check.status != CheckStatus::Pass {
+            for line in &check.evidence {
+                println!("{:24}· {line}", "");
+            }
+            for step in &check.remediation {
+                println!("{:24}→ {step}", "");
+            }
+        }
+    }
+    println!("\n{}", report.summary);
 }

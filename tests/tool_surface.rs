@@ -84,12 +84,13 @@ async fn each_mode_lists_exactly_its_tools() {
     for (mode, expected) in [
         (
             AccessMode::ReadOnly,
-            vec!["list_api_keys", "list_business_units"],
+            vec!["diagnose", "list_api_keys", "list_business_units"],
         ),
         (
             AccessMode::Provision,
             vec![
                 "create_api_key",
+                "diagnose",
                 "list_api_keys",
                 "list_business_units",
                 "provision_user",
@@ -101,6 +102,7 @@ async fn each_mode_lists_exactly_its_tools() {
             vec![
                 "create_api_key",
                 "deprovision_user",
+                "diagnose",
                 "list_api_keys",
                 "list_business_units",
                 "provision_user",

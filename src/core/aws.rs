@@ -95,6 +95,15 @@ impl AwsClients {
         Self::from_config(&config)
     }
 
+    /// A Bedrock control-plane client for another region (SigV4, same credentials and retry settings).
+    pub fn bedrock_in(&self, region: &str) -> aws_sdk_bedrock::Client {
+        let config = aws_sdk_bedrock::config::Builder::from(&self.config)
+            .region(Region::new(region.to_owned()))
+            .auth_scheme_preference([AuthSchemeId::new("sigv4")])
+            .build();
+        aws_sdk_bedrock::Client::from_conf(config)
+    }
+
     /// Build the clients from an existing SDK configuration.
     pub fn from_config(config: &aws_config::SdkConfig) -> Self {
         // The SDK switches Bedrock clients to bearer auth when AWS_BEARER_TOKEN_BEDROCK is set. That

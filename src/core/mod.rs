@@ -4,6 +4,7 @@
 pub mod aws;
 pub mod deliver;
 pub mod deprovision;
+pub mod diagnose;
 pub mod error;
 pub mod inspect;
 pub mod inventory;
@@ -54,6 +55,8 @@ pub struct Settings {
     pub rotation_days: u32,
     /// Directory for `deliver: file` (absolute); `None` disables file delivery.
     pub key_dir: Option<std::path::PathBuf>,
+    /// Longest time one diagnose check may take.
+    pub check_timeout: Duration,
 }
 
 impl Default for Settings {
@@ -68,6 +71,7 @@ impl Default for Settings {
             expiring_soon_days: 7,
             rotation_days: 30,
             key_dir: None,
+            check_timeout: Duration::from_secs(10),
         }
     }
 }

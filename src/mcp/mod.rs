@@ -24,6 +24,7 @@ pub use tool_error::ToolError;
 use crate::core::{
     Provisioner,
     deprovision::{DeprovisionReport, DeprovisionUserInput},
+    diagnose::{DiagnoseInput, DiagnoseReport},
     inventory::{BusinessUnitList, ListBusinessUnitsInput},
     keys::{
         ApiKeyList, CreateApiKeyInput, CreatedApiKey, ListApiKeysInput, RevokeKeyInput,
@@ -40,7 +41,9 @@ owner and a least-privilege Bedrock policy; create_api_key issues a Bedrock API 
 for up to 12 hours), delivered inline (shown once), into AWS Secrets Manager or into a 0600 file so the \
 key stays out of the transcript; list_api_keys shows keys that are expired, expiring or due for \
 rotation; rotate_key replaces a key without downtime; revoke_key deactivates or deletes one; \
-deprovision_user removes a business unit. Destructive tools need `confirm: true`: run them with \
+deprovision_user removes a business unit; diagnose finds \
+what is broken (credentials, permissions, model access, region, keys, cost tags, .mcp.json) and says how to \
+fix it. Destructive tools need `confirm: true`: run them with \
 dry_run first, show the user the plan, and confirm only with their agreement. Errors say \
 which input or IAM permission is at fault and what to do.";
 
@@ -181,6 +184,26 @@ impl ProvisionerServer {
         Parameters(input): Parameters<ListBusinessUnitsInput>,
     ) -> Result<Json<BusinessUnitList>, ToolError> {
         Ok(Json(self.core.list_business_units(&input).await?))
+    }
+
+    /// Diagnose Claude-on-Bedrock setup problems in one call: credentials, the caller's IAM
+    /// permissions, Anthropic model access (agreement, authorization, use-case form), a business unit's
+    /// user and keys, the region (probing several concurrently), a model id or the inference profile to
+    /// use, throttling, cost allocation tags, a project's .mcp.json, and the environment (stray Bedrock
+    /// key variables, clock skew). Each check says pass/warn/fail/skipped with evidence and the fix;
+    /// relay `summary` to the user. A given api_key is inspected, never echoed.
+    #[tool(annotations(
+        title = "Diagnose Bedrock setup",
+        read_only_hint = true,
+        destructive_hint = false,
+        idempotent_hint = true,
+        open_world_hint = true
+    ))]
+    async fn diagnose(
+        &self,
+        Parameters(input): Parameters<DiagnoseInput>,
+    ) -> Result<Json<DiagnoseReport>, ToolError> {
+        Ok(Json(self.core.diagnose(&input).await?))
     }
 
     /// Create a Bedrock API key for a provisioned business unit: long-term (default; an IAM credential

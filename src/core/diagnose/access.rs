@@ -1,0 +1,278 @@
+//! The `credentials` and `permissions` checks: who the server runs as, and whether it may do its job.
+
+use aws_sdk_iam::types::PolicyEvaluationDecisionType;
+
+use super::{CheckId, CheckResult};
+use crate::core::{Provisioner, aws::sdk_error, error::Error};
+
+/// IAM actions each capability needs; the first group is required for the core workflow.
+const NEEDED: &[(&str, &[&str])] = &[
+    (
+        "provision_user and API keys",
+        &[
+            "iam:GetUser",
+            "iam:CreateUser",
+            "iam:TagUser",
+            "iam:ListUserTags",
+            "iam:ListUsers",
+            "iam:GetPolicy",
+            "iam:GetPolicyVersion",
+            "iam:CreatePolicy",
+            "iam:CreatePolicyVersion",
+            "iam:ListPolicyVersions",
+            "iam:DeletePolicyVersion",
+            "iam:AttachUserPolicy",
+            "iam:ListAttachedUserPolicies",
+            "iam:CreateServiceSpecificCredential",
+            "iam:ListServiceSpecificCredentials",
+            "iam:UpdateServiceSpecificCredential",
+            "iam:DeleteServiceSpecificCredential",
+        ],
+    ),
+    (
+        "diagnose",
+        &[
+            "iam:SimulatePrincipalPolicy",
+            "bedrock:ListFoundationModels",
+            "bedrock:GetFoundationModel",
+            "bedrock:GetFoundationModelAvailability",
+            "bedrock:ListInferenceProfiles",
+            "bedrock:GetUseCaseForModelAccess",
+            "ce:ListCostAllocationTags",
+        ],
+    ),
+    (
+        "deprovision_user",
+        &[
+            "iam:ListAccessKeys",
+            "iam:DeleteAccessKey",
+            "iam:GetLoginProfile",
+            "iam:DeleteLoginProfile",
+            "iam:ListGroupsForUser",
+            "iam:RemoveUserFromGroup",
+            "iam:ListUserPolicies",
+            "iam:DeleteUserPolicy",
+            "iam:DetachUserPolicy",
+            "iam:ListSigningCertificates",
+            "iam:DeleteSigningCertificate",
+            "iam:ListSSHPublicKeys",
+            "iam:DeleteSSHPublicKey",
+            "iam:ListMFADevices",
+            "iam:DeactivateMFADevice",
+            "iam:DeleteUser",
+        ],
+    ),
+    (
+        "secret hand-off and costs",
+        &[
+            "secretsmanager:DescribeSecret",
+            "secretsmanager:CreateSecret",
+            "secretsmanager:PutSecretValue",
+            "secretsmanager:TagResource",
+            "ce:GetCostAndUsage",
+            "ce:GetDimensionValues",
+            "ce:UpdateCostAllocationTagsStatus",
+        ],
+    ),
+];
+
+impl Provisioner {
+    pub(super) async fn check_credentials(&self) -> CheckResult {
+        let id = CheckId::Credentials;
+        match self.caller().await {
+            Ok(caller) => {
+                let mut result = CheckResult::pass(id, format!("authenticated as {}", caller.arn))
+                    .evidence(format!("account {}", caller.account));
+                if caller.arn.ends_with(":root") {
+                    result = CheckResult::warn(id, "running as the account's root user")
+                        .evidence(format!("caller {}", caller.arn))
+                        .fix("Do not run automation as root: create an IAM role or user with the policy from the permissions check, and use its profile (AWS_PROFILE).");
+                }
+                result
+            }
+            Err(error) => {
+                let mut result = CheckResult::fail(id, error.to_string());
+                for source in credential_sources() {
+                    result = result.evidence(source);
+                }
+                result.fix(error.remediation()).fix(
+                    "Then run diagnose again; the checks that need AWS run once credentials work.",
+                )
+            }
+        }
+    }
+
+    pub(super) async fn check_permissions(&self) -> CheckResult {
+        let id = CheckId::Permissions;
+        let caller = match self.caller().await {
+            Ok(caller) => caller.clone(),
+            Err(error) => return CheckResult::from_error(id, &error),
+        };
+        if caller.arn.ends_with(":root") {
+            return CheckResult::pass(id, "the root user may do everything").evidence(caller.arn);
+        }
+        let principal = principal_arn(&caller.arn);
+        let actions: Vec<String> = NEEDED
+            .iter()
+            .flat_map(|(_, actions)| actions.iter().map(|a| (*a).to_owned()))
+            .collect();
+        let iam = &self.clients().await.iam;
+        let simulated = iam
+            .simulate_principal_policy()
+            .policy_source_arn(&principal)
+            .set_action_names(Some(actions))
+            .send()
+            .await
+            .map_err(|e| sdk_error("iam:SimulatePrincipalPolicy", e));
+        let results = match simulated {
+            Ok(out) => out.evaluation_results().to_vec(),
+            Err(Error::AccessDenied { .. }) => {
+                return CheckResult::warn(
+                    id,
+                    "could not verify: the caller may not run iam:SimulatePrincipalPolicy",
+                )
+                .evidence(format!("principal {principal}"))
+                .fix(format!(
+                    "Allow iam:SimulatePrincipalPolicy on {principal} so diagnose can verify permissions, or check them by hand against: {}",
+                    policy_document(&NEEDED.iter().flat_map(|(_, a)| a.iter().copied()).collect::<Vec<_>>())
+                ));
+            }
+            Err(error) => return CheckResult::from_error(id, &error),
+        };
+        let denied: Vec<&str> = results
+            .iter()
+            .filter(|r| r.eval_decision() != &PolicyEvaluationDecisionType::Allowed)
+            .map(|r| r.eval_action_name())
+            .collect();
+        if denied.is_empty() {
+            return CheckResult::pass(
+                id,
+                format!(
+                    "{principal} may perform all {} actions this server uses",
+                    results.len()
+                ),
+            );
+        }
+        let core_missing = NEEDED[0].1.iter().any(|a| denied.contains(a));
+        let mut result = if core_missing {
+            CheckResult::fail(
+                id,
+                format!(
+                    "{principal} lacks {} action(s) the core workflow needs",
+                    denied.len()
+                ),
+            )
+        } else {
+            CheckResult::warn(
+                id,
+                format!(
+                    "{principal} lacks {} action(s) of optional tools",
+                    denied.len()
+                ),
+            )
+        };
+        for (capability, actions) in NEEDED {
+            let missing: Vec<&str> = actions
+                .iter()
+                .copied()
+                .filter(|a| denied.contains(a))
+                .collect();
+            if !missing.is_empty() {
+                result = result.evidence(format!("{capability}: missing {}", missing.join(", ")));
+            }
+        }
+        result
+            .fix(format!(
+                "Attach this policy to {principal} (or run the server as a principal that has it): {}",
+                policy_document(&denied)
+            ))
+            .fix("Or use an administrator profile for provisioning: AWS_PROFILE=admin in the server's environment.")
+    }
+}
+
+/// The IAM principal to simulate for a caller ARN: an assumed-role session maps to its role, an STS
+/// user form to the IAM user.
+pub(crate) fn principal_arn(caller: &str) -> String {
+    let parts: Vec<&str> = caller.splitn(6, ':').collect();
+    if parts.len() < 6 {
+        return caller.to_owned();
+    }
+    let (partition, account, resource) = (parts[1], parts[4], parts[5]);
+    if let Some(rest) = resource.strip_prefix("assumed-role/") {
+        let role = rest.split('/').next().unwrap_or_default();
+        return format!("arn:{partition}:iam::{account}:role/{role}");
+    }
+    if let Some(user) = resource.strip_prefix("user/") {
+        return format!("arn:{partition}:iam::{account}:user/{user}");
+    }
+    caller.to_owned()
+}
+
+fn policy_document(actions: &[&str]) -> String {
+    serde_json::json!({
+        "Version": "2012-10-17",
+        "Statement": [{"Effect": "Allow", "Action": actions, "Resource": "*"}]
+    })
+    .to_string()
+}
+
+/// Which sources of the default credential chain are present (names only, never values).
+fn credential_sources() -> Vec<String> {
+    let set = |name: &str| std::env::var_os(name).is_some_and(|v| !v.is_empty());
+    let home = std::env::var_os("HOME").map(std::path::PathBuf::from);
+    let file = |relative: &str| home.as_ref().is_some_and(|h| h.join(relative).is_file());
+    let mut sources = vec![format!(
+        "environment: AWS_ACCESS_KEY_ID {}, AWS_SECRET_ACCESS_KEY {}, AWS_SESSION_TOKEN {}",
+        presence(set("AWS_ACCESS_KEY_ID")),
+        presence(set("AWS_SECRET_ACCESS_KEY")),
+        presence(set("AWS_SESSION_TOKEN"))
+    )];
+    sources.push(format!(
+        "profile: AWS_PROFILE {}; ~/.aws/credentials {}; ~/.aws/config {}",
+        std::env::var("AWS_PROFILE").map_or_else(
+            |_| "not set (default profile)".to_owned(),
+            |p| format!("= {p}")
+        ),
+        if file(".aws/credentials") {
+            "present"
+        } else {
+            "missing"
+        },
+        if file(".aws/config") {
+            "present"
+        } else {
+            "missing"
+        }
+    ));
+    sources.push(format!(
+        "web identity (AWS_WEB_IDENTITY_TOKEN_FILE) {}; container credentials {}; EC2 instance metadata tried last",
+        presence(set("AWS_WEB_IDENTITY_TOKEN_FILE")),
+        presence(set("AWS_CONTAINER_CREDENTIALS_RELATIVE_URI") || set("AWS_CONTAINER_CREDENTIALS_FULL_URI"))
+    ));
+    sources
+}
+
+fn presence(set: bool) -> &'static str {
+    if set { "set" } else { "not set" }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn caller_arns_map_to_simulatable_principals() {
+        assert_eq!(
+            principal_arn("arn:aws:sts::123456789012:assumed-role/Admin/jane"),
+            "arn:aws:iam::123456789012:role/Admin"
+        );
+        assert_eq!(
+            principal_arn("arn:aws:iam::123456789012:user/ops/john"),
+            "arn:aws:iam::123456789012:user/ops/john"
+        );
+        assert_eq!(
+            principal_arn("arn:aws-us-gov:sts::123456789012:user/moto"),
+            "arn:aws-us-gov:iam::123456789012:user/moto"
+        );
+    }
+}

@@ -1,0 +1,306 @@
+//! Account checks: the business unit's `user`, its `api_key`s (and a given key value), and `cost_tags`.
+
+use aws_sdk_costexplorer::types::CostAllocationTagStatus;
+
+use super::{CheckId, CheckResult, Request};
+use crate::core::{
+    Provisioner,
+    aws::sdk_error,
+    error::Error,
+    inspect::{KeyKind, inspect_key},
+    is_managed,
+    keys::{KeyFlag, ListApiKeysInput},
+    policy::{BEDROCK_LIMITED_ACCESS, POLICY_NAME},
+};
+
+/// The tags every business unit's user carries, and that billing should group by.
+pub(crate) const ACCOUNTING_TAGS: [&str; 3] = ["business-unit", "purpose", "owner"];
+
+impl Provisioner {
+    pub(super) async fn check_user(&self, request: &Request) -> CheckResult {
+        let id = CheckId::User;
+        let Some(unit) = &request.unit else {
+            return CheckResult::skipped(id, "no business_unit given");
+        };
+        let user_name = unit.user_name();
+        let user = match self.find_user(&user_name).await {
+            Ok(Some(user)) => user,
+            Ok(None) => {
+                return CheckResult::fail(id, format!("IAM user {user_name} does not exist"))
+                    .fix(format!("Provision it: provision_user business_unit `{unit}` with purpose and owner."));
+            }
+            Err(error) => return CheckResult::from_error(id, &error),
+        };
+        if !is_managed(&user) {
+            return CheckResult::fail(
+                id,
+                format!("IAM user {user_name} already exists but bedrock-provisioner did not create it"),
+            )
+            .evidence(format!("user {} created {}", user.arn(), user.create_date()))
+            .fix(format!("To keep the user and its keys: provision_user business_unit `{unit}` with `adopt: true` (adds the tags and the Bedrock policy, removes nothing)."))
+            .fix("To start clean instead: adopt it, then deprovision_user (deletes its keys, access keys, policies and the user in the right order), then provision_user.");
+        }
+        let mut problems = Vec::new();
+        for key in ACCOUNTING_TAGS {
+            match user.tags().iter().find(|t| t.key() == key) {
+                None => problems.push(format!("tag `{key}` is missing")),
+                Some(tag) if tag.value().trim().is_empty() => {
+                    problems.push(format!("tag `{key}` is empty"))
+                }
+                Some(_) => {}
+            }
+        }
+        let attached = self
+            .clients()
+            .await
+            .iam
+            .list_attached_user_policies()
+            .user_name(&user_name)
+            .send()
+            .await
+            .map_err(|e| sdk_error("iam:ListAttachedUserPolicies", e));
+        let names: Vec<String> = match attached {
+            Ok(out) => out
+                .attached_policies()
+                .iter()
+                .filter_map(|p| p.policy_name().map(str::to_owned))
+                .collect(),
+            Err(error) => return CheckResult::from_error(id, &error),
+        };
+        let has_policy = names
+            .iter()
+            .any(|n| n == POLICY_NAME || n == BEDROCK_LIMITED_ACCESS);
+        if !has_policy {
+            problems.push(format!("the Bedrock policy {POLICY_NAME} is not attached"));
+        }
+        let broad: Vec<&String> = names
+            .iter()
+            .filter(|n| {
+                n.as_str() == "AmazonBedrockFullAccess" || n.as_str() == "AdministratorAccess"
+            })
+            .collect();
+        let mut result = if problems.is_empty() && broad.is_empty() {
+            CheckResult::pass(
+                id,
+                format!("{user_name} is managed, tagged and has {POLICY_NAME}"),
+            )
+        } else if !problems.is_empty() {
+            CheckResult::fail(id, problems.join("; "))
+                .fix(format!("Repair it: provision_user business_unit `{unit}` (adds missing tags and attaches the policy; idempotent)."))
+        } else {
+            CheckResult::warn(id, format!("{user_name} has broad policies attached"))
+                .fix("Detach AmazonBedrockFullAccess/AdministratorAccess from the business unit's user; the least-privilege policy is enough to invoke Claude.")
+        };
+        result = result.evidence(format!("attached policies: {}", names.join(", ")));
+        result
+    }
+
+    pub(super) async fn check_api_key(&self, request: &Request) -> CheckResult {
+        let id = CheckId::ApiKey;
+        let inspected = request
+            .api_key
+            .as_ref()
+            .map(|key| inspect_key(key.expose(), now()));
+        let Some(unit) = &request.unit else {
+            return match inspected {
+                Some(report) => self.judge_key_alone(&report, request),
+                None => CheckResult::skipped(id, "no business_unit or api_key given"),
+            };
+        };
+        let keys = match self
+            .list_api_keys(&ListApiKeysInput {
+                business_unit: Some(unit.to_string()),
+            })
+            .await
+        {
+            Ok(list) => list.keys,
+            Err(error @ (Error::NotProvisioned { .. } | Error::ForeignUser { .. })) => {
+                return CheckResult::skipped(id, format!("no keys to check: {error}"));
+            }
+            Err(error) => return CheckResult::from_error(id, &error),
+        };
+        let mut result;
+        let working: Vec<_> = keys
+            .iter()
+            .filter(|k| {
+                k.flags
+                    .iter()
+                    .all(|f| *f == KeyFlag::RotationDue || *f == KeyFlag::ExpiringSoon)
+            })
+            .collect();
+        if keys.is_empty() {
+            result = CheckResult::fail(id, format!("business unit `{unit}` has no Bedrock API key"))
+                .fix(format!("Create one: create_api_key business_unit `{unit}` (prefer deliver: secrets_manager or file)."));
+        } else if working.is_empty() {
+            result = CheckResult::fail(id, "every key of the business unit is expired or inactive")
+                .fix(format!("Issue a fresh key: rotate_key business_unit `{unit}` (it removes an expired or inactive key first), then update AWS_BEARER_TOKEN_BEDROCK in the clients."));
+        } else if working
+            .iter()
+            .all(|k| k.flags.contains(&KeyFlag::ExpiringSoon))
+        {
+            result = CheckResult::warn(id, "the business unit's working keys expire soon").fix(
+                format!("Rotate before expiry: rotate_key business_unit `{unit}`."),
+            );
+        } else {
+            result = CheckResult::pass(id, format!("{} working key(s)", working.len()));
+        }
+        for key in &keys {
+            let flags: Vec<String> = key
+                .flags
+                .iter()
+                .filter_map(|f| serde_json::to_value(f).ok())
+                .filter_map(|v| v.as_str().map(str::to_owned))
+                .collect();
+            result = result.evidence(format!(
+                "{} {} expires {} {}",
+                key.credential_id,
+                key.status,
+                key.expires.as_deref().unwrap_or("never"),
+                flags.join(",")
+            ));
+        }
+        let Some(report) = inspected else {
+            return result;
+        };
+        match report.kind {
+            Some(KeyKind::LongTerm) => {
+                let owned = keys
+                    .iter()
+                    .find(|k| k.alias.is_some() && k.alias == report.alias);
+                match owned {
+                    Some(key) if key.flags.contains(&KeyFlag::Expired) || key.flags.contains(&KeyFlag::Inactive) => {
+                        CheckResult::fail(id, format!("the given key is {} ({})", key.status, key.credential_id))
+                            .evidence(format!("the given key is {} of {}", key.credential_id, key.user_name))
+                            .fix(format!("Issue a new key: rotate_key business_unit `{unit}`, and replace AWS_BEARER_TOKEN_BEDROCK in the client. Keys cannot be retrieved again; a lost key is replaced, not recovered."))
+                    }
+                    Some(key) => result.evidence(format!("the given key is {} of {}, {}", key.credential_id, key.user_name, key.status)),
+                    None => CheckResult::fail(id, format!("the given key does not belong to business unit `{unit}`"))
+                        .evidence(format!("the key's alias names {}", report.alias.as_deref().unwrap_or("nothing readable")))
+                        .fix("Use the key issued for this business unit (list_api_keys shows its id), or check which account and user the alias names."),
+                }
+            }
+            _ => {
+                let judged = self.judge_key_alone(&report, request);
+                if judged.status == super::CheckStatus::Pass {
+                    result.evidence(judged.summary)
+                } else {
+                    judged
+                }
+            }
+        }
+    }
+
+    /// Judge a key value on its own: format, expiry, region.
+    fn judge_key_alone(
+        &self,
+        report: &crate::core::inspect::KeyInspection,
+        request: &Request,
+    ) -> CheckResult {
+        let id = CheckId::ApiKey;
+        let mut result = match report.kind {
+            Some(KeyKind::Unrecognized) | None => {
+                CheckResult::fail(id, "the given value is not a Bedrock API key")
+            }
+            _ if report.expired == Some(true) => {
+                CheckResult::fail(id, "the given short-term key has expired")
+            }
+            Some(KeyKind::ShortTerm)
+                if report
+                    .region
+                    .as_deref()
+                    .is_some_and(|r| r != request.region) =>
+            {
+                CheckResult::fail(
+                    id,
+                    format!(
+                        "the given short-term key is valid in {} only, not in {}",
+                        report.region.as_deref().unwrap_or_default(),
+                        request.region
+                    ),
+                )
+                .fix("Use the key in its region (AWS_REGION), or generate one for this region.")
+            }
+            Some(KeyKind::ShortTerm) => CheckResult::pass(
+                id,
+                format!(
+                    "short-term key for {}, expires {}",
+                    report.region.as_deref().unwrap_or("?"),
+                    report.expires.as_deref().unwrap_or("?")
+                ),
+            ),
+            Some(KeyKind::LongTerm) => CheckResult::pass(
+                id,
+                format!("long-term key {}", report.alias.as_deref().unwrap_or("?")),
+            ),
+        };
+        for problem in &report.problems {
+            result = result.fix(problem.clone());
+        }
+        if let Some(signer) = &report.signing_access_key_id {
+            result = result.evidence(format!("signed by access key {signer}"));
+        }
+        if let Some(account) = &report.account_id {
+            result = result.evidence(format!("account {account}"));
+        }
+        result
+    }
+
+    pub(super) async fn check_cost_tags(&self) -> CheckResult {
+        let id = CheckId::CostTags;
+        let out = self
+            .clients()
+            .await
+            .cost_explorer
+            .list_cost_allocation_tags()
+            .send()
+            .await
+            .map_err(|e| sdk_error("ce:ListCostAllocationTags", e));
+        let tags = match out {
+            Ok(out) => out.cost_allocation_tags().to_vec(),
+            Err(Error::AccessDenied { message, .. }) => {
+                return CheckResult::warn(id, "cost allocation tags are not readable")
+                    .evidence(message)
+                    .fix("Cost allocation tags are managed in the organization's management (payer) account: run this check there, or ask its administrator to activate business-unit, purpose and owner.");
+            }
+            Err(error) => return CheckResult::from_error(id, &error),
+        };
+        let mut inactive = Vec::new();
+        let mut unknown = Vec::new();
+        let mut result_evidence = Vec::new();
+        for key in ACCOUNTING_TAGS {
+            let matching: Vec<_> = tags
+                .iter()
+                .filter(|t| t.tag_key() == key || t.tag_key().ends_with(&format!("/{key}")))
+                .collect();
+            if matching.is_empty() {
+                unknown.push(key);
+            }
+            for tag in matching {
+                result_evidence.push(format!("{}: {}", tag.tag_key(), tag.status().as_str()));
+                if tag.status() != &CostAllocationTagStatus::Active {
+                    inactive.push(tag.tag_key().to_owned());
+                }
+            }
+        }
+        let mut result = if !inactive.is_empty() {
+            CheckResult::warn(id, format!("cost allocation tags not active: {}", inactive.join(", ")))
+                .fix("Activate them: enable_cost_tags (or `aws ce update-cost-allocation-tags-status --cost-allocation-tags-status TagKey=business-unit,Status=Active ...`). Spend is grouped by them from activation on, after 24-48 hours; earlier spend stays untagged.")
+        } else if !unknown.is_empty() {
+            CheckResult::warn(id, format!("billing has not seen the tags {} yet", unknown.join(", ")))
+                .fix("Tag keys reach billing only after tagged usage: invoke Claude with a business unit's key, wait up to 24 hours, then activate the keys (enable_cost_tags).")
+        } else {
+            CheckResult::pass(
+                id,
+                "business-unit, purpose and owner are active cost allocation tags",
+            )
+        };
+        for line in result_evidence {
+            result = result.evidence(line);
+        }
+        result
+    }
+}
+
+fn now() -> i64 {
+    aws_smithy_types::DateTime::from(std::time::SystemTime::now()).secs()
+}

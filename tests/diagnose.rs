@@ -1,0 +1,582 @@
+//! `diagnose` against the emulator: each of the troubleshooting guide's situations reproduced, and the
+//! right check reported with the right fix while the others pass or are skipped.
+
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, missing_docs)]
+
+mod common;
+
+use std::{collections::BTreeMap, time::Duration};
+
+use aws_credential_types::Credentials;
+use bedrock_provisioner::{
+    core::{AwsSettings, Settings},
+    mcp::AccessMode,
+};
+use common::{Account, call, emulator, ok};
+use serde_json::{Value, json};
+
+const SONNET: &str = "anthropic.claude-sonnet-4-5-20250929-v1:0";
+const OPUS: &str = "anthropic.claude-opus-4-5-20251101-v1:0";
+const HAIKU_3: &str = "anthropic.claude-3-haiku-20240307-v1:0";
+
+async fn diagnose(account: &Account, settings: Settings, args: Value) -> Value {
+    let client = account.mcp_with(AccessMode::ReadOnly, settings).await;
+    ok(&call(&client, "diagnose", args).await)
+}
+
+/// Status of every check, by id.
+fn statuses(report: &Value) -> BTreeMap<String, String> {
+    report["checks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| {
+            (
+                c["id"].as_str().unwrap().to_owned(),
+                c["status"].as_str().unwrap().to_owned(),
+            )
+        })
+        .collect()
+}
+
+fn check<'a>(report: &'a Value, id: &str) -> &'a Value {
+    report["checks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["id"] == id)
+        .unwrap_or_else(|| panic!("no check {id} in {report}"))
+}
+
+fn fixes(check: &Value) -> String {
+    check["remediation"].to_string()
+}
+
+fn in_region(account: &Account, region: &str) -> Settings {
+    let base = account.settings();
+    Settings {
+        aws: AwsSettings {
+            region: Some(region.to_owned()),
+            ..base.aws
+        },
+        ..base
+    }
+}
+
+fn only(statuses: &BTreeMap<String, String>, expected: &[(&str, &str)]) {
+    for (id, status) in statuses {
+        let want = expected
+            .iter()
+            .find(|(e, _)| e == id)
+            .map_or("pass|skipped", |(_, s)| *s);
+        assert!(
+            want.split('|').any(|w| w == status),
+            "{id}: {status}, expected {want}; all: {statuses:?}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn healthy_setup_passes_every_check() {
+    let account = Account::new();
+    let admin = account.provisioned(&["marketing"]).await;
+    let key = ok(&call(
+        &admin,
+        "create_api_key",
+        json!({"business_unit": "marketing"}),
+    )
+    .await);
+    let api_key = key["delivery"]["api_key"].as_str().unwrap();
+    emulator().control(
+        "POST",
+        "ce/tags",
+        &json!({"account": account.id, "tags": [
+            {"key": "business-unit", "status": "Active"},
+            {"key": "purpose", "status": "Active"},
+            {"key": "owner", "status": "Active"}]})
+        .to_string(),
+    );
+    let project = tempdir(&account, "healthy");
+    let binary = env!("CARGO_BIN_EXE_bedrock-provisioner");
+    std::fs::write(
+        project.join(".mcp.json"),
+        json!({"mcpServers": {"bedrock-provisioner": {"command": binary, "args": ["serve", "--mode", "provision"], "env": {"AWS_PROFILE": "admin"}}}}).to_string(),
+    )
+    .unwrap();
+    let report = diagnose(
+        &account,
+        account.settings(),
+        json!({"business_unit": "marketing", "model_id": HAIKU_3, "api_key": api_key,
+               "project_dir": project.to_str().unwrap()}),
+    )
+    .await;
+    let all = statuses(&report);
+    assert_eq!(all.len(), 11);
+    assert!(all.values().all(|s| s == "pass"), "{all:?}\n{report:#}");
+    assert!(report["summary"].as_str().unwrap().contains("11 passed"));
+    assert!(
+        !report.to_string().contains(api_key),
+        "the key is never echoed"
+    );
+}
+
+#[test]
+fn no_credentials_at_all_fails_credentials_and_skips_aws_checks() {
+    let home = std::env::temp_dir().join("bp-diagnose-empty-home");
+    std::fs::create_dir_all(&home).unwrap();
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_bedrock-provisioner"))
+        .args(["diagnose", "--output", "json"])
+        .env_clear()
+        .env("HOME", &home)
+        .env("AWS_EC2_METADATA_DISABLED", "true")
+        .env("AWS_ENDPOINT_URL", emulator().endpoint())
+        .env("AWS_REGION", "us-east-1")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1), "a failed check exits 1");
+    let report: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let credentials = check(&report, "credentials");
+    assert_eq!(credentials["status"], "fail");
+    assert!(
+        credentials["evidence"]
+            .to_string()
+            .contains("AWS_ACCESS_KEY_ID not set")
+    );
+    assert!(fixes(credentials).contains("aws configure"));
+    for (id, status) in statuses(&report) {
+        if id != "credentials" {
+            assert_eq!(status, "skipped", "{id}");
+        }
+    }
+}
+
+#[tokio::test]
+async fn principal_without_create_user_is_told_which_policy_to_attach() {
+    let account = Account::new();
+    let iam = account.iam().await;
+    iam.create_user().user_name("john").send().await.unwrap();
+    iam.put_user_policy()
+        .user_name("john")
+        .policy_name("readonly")
+        .policy_document(
+            json!({"Version": "2012-10-17", "Statement": [{"Effect": "Allow",
+                   "Action": ["iam:Get*", "iam:List*", "iam:SimulatePrincipalPolicy", "bedrock:*", "ce:*"],
+                   "Resource": "*"}]})
+            .to_string(),
+        )
+        .send()
+        .await
+        .unwrap();
+    let key = iam
+        .create_access_key()
+        .user_name("john")
+        .send()
+        .await
+        .unwrap();
+    let key = key.access_key().unwrap();
+    let base = account.settings();
+    let settings = Settings {
+        aws: AwsSettings {
+            static_credentials: Some(Credentials::new(
+                key.access_key_id(),
+                key.secret_access_key(),
+                None,
+                None,
+                "john",
+            )),
+            ..base.aws
+        },
+        ..base
+    };
+    let report = diagnose(
+        &account,
+        settings,
+        json!({"checks": ["credentials", "permissions"]}),
+    )
+    .await;
+    assert_eq!(check(&report, "credentials")["status"], "pass");
+    let permissions = check(&report, "permissions");
+    assert_eq!(permissions["status"], "fail", "{permissions:#}");
+    assert!(
+        permissions["summary"]
+            .as_str()
+            .unwrap()
+            .contains(":user/john")
+    );
+    assert!(
+        permissions["evidence"]
+            .to_string()
+            .contains("iam:CreateUser")
+    );
+    assert!(
+        fixes(permissions).contains("iam:CreateUser") && fixes(permissions).contains("2012-10-17")
+    );
+    assert_eq!(statuses(&report).len(), 2, "only the requested checks ran");
+}
+
+#[tokio::test]
+async fn no_anthropic_models_in_the_region() {
+    let account = Account::new();
+    emulator().control(
+        "POST",
+        "bedrock/catalog",
+        &json!({"account": account.id, "region": "us-east-1", "models": ["amazon.nova-lite-v1:0"]})
+            .to_string(),
+    );
+    let report = diagnose(&account, account.settings(), json!({})).await;
+    let access = check(&report, "model_access");
+    assert_eq!(access["status"], "fail");
+    assert!(
+        access["summary"]
+            .as_str()
+            .unwrap()
+            .contains("no Anthropic models")
+    );
+    let region = check(&report, "region");
+    assert_eq!(region["status"], "fail");
+    assert!(fixes(region).contains("AWS_REGION=us-west-2"), "{region:#}");
+    only(
+        &statuses(&report),
+        &[
+            ("model_access", "fail"),
+            ("region", "fail"),
+            ("cost_tags", "warn"),
+        ],
+    );
+}
+
+#[tokio::test]
+async fn model_agreement_and_use_case_form_problems_are_named() {
+    let account = Account::new();
+    emulator().control(
+        "POST",
+        "bedrock/availability",
+        &json!({"account": account.id, "model": SONNET, "authorization": "NOT_AUTHORIZED"})
+            .to_string(),
+    );
+    emulator().control(
+        "POST",
+        "bedrock/use-case",
+        &json!({"account": account.id, "submitted": false}).to_string(),
+    );
+    let report = diagnose(
+        &account,
+        account.settings(),
+        json!({"model_id": SONNET, "checks": ["model_access"]}),
+    )
+    .await;
+    let access = check(&report, "model_access");
+    assert_eq!(access["status"], "fail");
+    let evidence = access["evidence"].to_string();
+    assert!(evidence.contains("not authorized"), "{evidence}");
+    assert!(
+        evidence.contains("use-case form has not been submitted"),
+        "{evidence}"
+    );
+    assert!(fixes(access).contains("put-use-case-for-model-access"));
+}
+
+#[tokio::test]
+async fn user_already_exists_but_is_not_managed() {
+    let account = Account::new();
+    account
+        .iam()
+        .await
+        .create_user()
+        .user_name("marketing-bedrock-user")
+        .send()
+        .await
+        .unwrap();
+    let report = diagnose(
+        &account,
+        account.settings(),
+        json!({"business_unit": "marketing"}),
+    )
+    .await;
+    let user = check(&report, "user");
+    assert_eq!(user["status"], "fail");
+    assert!(user["summary"].as_str().unwrap().contains("already exists"));
+    assert!(fixes(user).contains("adopt: true") && fixes(user).contains("deprovision_user"));
+    only(
+        &statuses(&report),
+        &[("user", "fail"), ("cost_tags", "warn")],
+    );
+}
+
+#[tokio::test]
+async fn expired_and_inactive_keys() {
+    let account = Account::new();
+    let admin = account.provisioned(&["sales"]).await;
+    let expiring = ok(&call(
+        &admin,
+        "create_api_key",
+        json!({"business_unit": "sales", "credential_age_days": 1}),
+    )
+    .await);
+    let inactive = ok(&call(&admin, "create_api_key", json!({"business_unit": "sales"})).await);
+    ok(&call(
+        &admin,
+        "revoke_key",
+        json!({"business_unit": "sales", "credential_id": inactive["credential_id"], "confirm": true}),
+    )
+    .await);
+    emulator().control(
+        "POST",
+        "clock",
+        &json!({"account": account.id, "advance_days": 2}).to_string(),
+    );
+    let key = expiring["delivery"]["api_key"].as_str().unwrap();
+    let report = diagnose(
+        &account,
+        account.settings(),
+        json!({"business_unit": "sales", "api_key": key, "checks": ["api_key"]}),
+    )
+    .await;
+    let api_key = check(&report, "api_key");
+    assert_eq!(api_key["status"], "fail");
+    assert!(
+        api_key["summary"].as_str().unwrap().contains("Expired"),
+        "{api_key:#}"
+    );
+    assert!(fixes(api_key).contains("rotate_key"));
+    assert!(!report.to_string().contains(key));
+
+    let no_key_value = diagnose(
+        &account,
+        account.settings(),
+        json!({"business_unit": "sales", "checks": ["api_key"]}),
+    )
+    .await;
+    assert!(
+        check(&no_key_value, "api_key")["summary"]
+            .as_str()
+            .unwrap()
+            .contains("expired or inactive")
+    );
+}
+
+#[tokio::test]
+async fn region_mismatch_recommends_a_region_that_offers_the_model() {
+    let account = Account::new();
+    let report = diagnose(
+        &account,
+        in_region(&account, "ap-southeast-1"),
+        json!({"model_id": SONNET, "regions": ["us-west-2", "eu-west-1"]}),
+    )
+    .await;
+    assert_eq!(report["region"], "ap-southeast-1");
+    let region = check(&report, "region");
+    assert_eq!(region["status"], "fail");
+    assert!(fixes(region).contains("AWS_REGION=us-west-2"), "{region:#}");
+    assert_eq!(
+        region["evidence"].as_array().unwrap().len(),
+        3,
+        "three regions probed"
+    );
+    assert_eq!(check(&report, "model_in_region")["status"], "fail");
+}
+
+#[tokio::test]
+async fn throttled_calls_get_retry_and_quota_advice() {
+    let account = Account::new();
+    account.fault(json!({"action": "ListFoundationModels", "kind": "throttle", "count": 100}));
+    let report = diagnose(
+        &account,
+        account.settings(),
+        json!({"checks": ["throttling"]}),
+    )
+    .await;
+    let throttling = check(&report, "throttling");
+    assert_eq!(throttling["status"], "warn");
+    assert!(fixes(throttling).contains("AWS_RETRY_MODE=adaptive"));
+    assert!(fixes(throttling).contains("Service Quotas"));
+}
+
+#[tokio::test]
+async fn inactive_cost_tags_are_reported_with_the_delay() {
+    let account = Account::new();
+    emulator().control(
+        "POST",
+        "ce/tags",
+        &json!({"account": account.id, "tags": [
+            {"key": "business-unit", "status": "Inactive"},
+            {"key": "purpose", "status": "Active"},
+            {"key": "owner", "status": "Inactive"}]})
+        .to_string(),
+    );
+    let report = diagnose(
+        &account,
+        account.settings(),
+        json!({"checks": ["cost_tags"]}),
+    )
+    .await;
+    let tags = check(&report, "cost_tags");
+    assert_eq!(tags["status"], "warn");
+    assert!(
+        tags["summary"]
+            .as_str()
+            .unwrap()
+            .contains("business-unit, owner")
+    );
+    assert!(fixes(tags).contains("enable_cost_tags") && fixes(tags).contains("24-48 hours"));
+}
+
+#[tokio::test]
+async fn broken_mcp_json_is_located() {
+    let account = Account::new();
+    let project = tempdir(&account, "broken");
+    std::fs::write(
+        project.join(".mcp.json"),
+        "{\"mcpServers\": {\"bedrock-provisioner\": {\"command\": \"x\",}}}",
+    )
+    .unwrap();
+    let args = json!({"project_dir": project.to_str().unwrap(), "checks": ["mcp_config"]});
+    let report = diagnose(&account, account.settings(), args.clone()).await;
+    let config = check(&report, "mcp_config");
+    assert_eq!(config["status"], "fail");
+    assert!(
+        config["summary"]
+            .as_str()
+            .unwrap()
+            .contains("line 1 column"),
+        "{config:#}"
+    );
+
+    std::fs::write(
+        project.join(".mcp.json"),
+        json!({"mcpServers": {"bedrock-provisioner": {"command": "/nonexistent/bedrock-provisioner", "args": ["--mode", "admin"],
+               "env": {"AWS_BEDROCK_API_KEY": "bdk_v1_x"}}}})
+        .to_string(),
+    )
+    .unwrap();
+    let report = diagnose(&account, account.settings(), args).await;
+    let config = check(&report, "mcp_config");
+    assert_eq!(config["status"], "fail");
+    let evidence = config["evidence"].to_string();
+    assert!(evidence.contains("does not resolve"), "{evidence}");
+    assert!(evidence.contains("do not start with `serve`"), "{evidence}");
+    assert!(evidence.contains("AWS_BEDROCK_API_KEY"), "{evidence}");
+}
+
+#[tokio::test]
+async fn model_not_in_region_and_models_that_need_a_profile() {
+    let account = Account::new();
+    let report = diagnose(
+        &account,
+        in_region(&account, "eu-west-1"),
+        json!({"model_id": OPUS, "checks": ["model_in_region"]}),
+    )
+    .await;
+    let model = check(&report, "model_in_region");
+    assert_eq!(model["status"], "fail");
+    assert!(
+        model["summary"]
+            .as_str()
+            .unwrap()
+            .contains("not offered in eu-west-1")
+    );
+
+    let report = diagnose(
+        &account,
+        account.settings(),
+        json!({"model_id": SONNET, "checks": ["model_in_region"]}),
+    )
+    .await;
+    let model = check(&report, "model_in_region");
+    assert_eq!(model["status"], "warn");
+    assert!(fixes(model).contains(&format!("us.{SONNET}")), "{model:#}");
+
+    let report = diagnose(
+        &account,
+        account.settings(),
+        json!({"model_id": format!("us.{SONNET}"), "checks": ["model_in_region"]}),
+    )
+    .await;
+    assert_eq!(check(&report, "model_in_region")["status"], "pass");
+}
+
+#[tokio::test]
+async fn bad_input_is_refused_before_any_aws_call() {
+    let account = Account::new();
+    let client = account.mcp(AccessMode::ReadOnly).await;
+    for (args, field) in [
+        (json!({"business_unit": "Bad Name"}), "business_unit"),
+        (json!({"model_id": "claude sonnet"}), "model_id"),
+        (json!({"regions": ["moon-1"]}), "regions"),
+        (json!({"checks": []}), "checks"),
+    ] {
+        let result = call(&client, "diagnose", args.clone()).await;
+        assert_eq!(result.is_error, Some(true), "{args}");
+        assert!(
+            common::text(&result).contains(&format!("invalid `{field}`")),
+            "{args}"
+        );
+    }
+    let unknown = call(&client, "diagnose", json!({"checks": ["everything"]})).await;
+    assert_eq!(unknown.is_error, Some(true));
+    assert!(account.actions().is_empty(), "{:?}", account.actions());
+}
+
+#[tokio::test]
+async fn a_hanging_endpoint_cannot_hang_diagnose() {
+    let account = Account::new();
+    account.fault(json!({"action": "ListCostAllocationTags", "kind": "latency", "latency_ms": 3000, "count": 1}));
+    let settings = Settings {
+        check_timeout: Duration::from_millis(800),
+        ..account.settings()
+    };
+    let started = std::time::Instant::now();
+    let report = diagnose(&account, settings, json!({})).await;
+    assert!(
+        started.elapsed() < Duration::from_millis(2500),
+        "{:?}",
+        started.elapsed()
+    );
+    let tags = check(&report, "cost_tags");
+    assert_eq!(tags["status"], "warn");
+    assert!(tags["summary"].as_str().unwrap().contains("did not finish"));
+}
+
+/// Benchmark (printed, not asserted): with 200 ms of latency on every emulator call, a full diagnosis
+/// over four regions against the slowest single check and the serial sum. Run with `make bench`.
+#[tokio::test]
+#[ignore = "benchmark; run with make bench"]
+async fn bench_diagnose_concurrency() {
+    let account = Account::new();
+    let _admin = account.provisioned(&["bench"]).await;
+    account.fault(json!({"action": "*", "kind": "latency", "latency_ms": 200}));
+    let settings = account.settings();
+    let args = json!({"business_unit": "bench", "model_id": HAIKU_3,
+                      "regions": ["us-east-1", "us-west-2", "eu-west-1", "ap-southeast-1"]});
+    let started = std::time::Instant::now();
+    let report = diagnose(&account, settings, args).await;
+    let total = started.elapsed().as_millis();
+    let times: Vec<(String, u64)> = report["checks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| {
+            (
+                c["id"].as_str().unwrap().to_owned(),
+                c["elapsed_ms"].as_u64().unwrap(),
+            )
+        })
+        .collect();
+    let slowest = times.iter().map(|t| t.1).max().unwrap();
+    let serial: u64 = times.iter().map(|t| t.1).sum();
+    println!("diagnose, 200 ms latency per AWS call, 4 regions:");
+    for (id, ms) in &times {
+        println!("  {id:<16} {ms:>6} ms");
+    }
+    println!(
+        "  total {total} ms; slowest check {slowest} ms; ratio total/slowest {:.2} (target < 2); serial sum {serial} ms ({:.1}x slower)",
+        total as f64 / slowest as f64,
+        serial as f64 / total as f64
+    );
+}
+
+fn tempdir(account: &Account, name: &str) -> std::path::PathBuf {
+    let dir = std::env::temp_dir().join(format!("bp-diag-{}-{name}", account.id));
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
