@@ -9,6 +9,9 @@ use serde::Serialize;
 use crate::{
     core::{
         AwsSettings, Error, Provisioner, Settings,
+        budgets::{BudgetAlertInput, BudgetReport, SpendKind, Threshold},
+        cost_tags::{CostTagsReport, EnableCostTagsInput},
+        costs::{CostMetric, CostReport, Granularity, GroupKey, QueryCostsInput},
         deliver::{Delivered, Delivery},
         deprovision::{DeprovisionReport, DeprovisionUserInput},
         diagnose::{CheckId, CheckStatus, DiagnoseInput, DiagnoseReport},
@@ -92,6 +95,22 @@ enum Command {
     /// Find what stops a business unit from using Claude on Bedrock, with the fix; exits 1 when a check
     /// fails (usable in CI).
     Diagnose(DiagnoseArgs),
+    /// Bedrock spend per business unit from Cost Explorer.
+    QueryCosts(QueryCostsArgs),
+    /// Activate business-unit, purpose and owner as cost allocation tags.
+    EnableCostTags {
+        /// Show what would be activated; change nothing.
+        #[arg(long)]
+        dry_run: bool,
+        /// Confirm the account-wide change.
+        #[arg(long)]
+        yes: bool,
+        /// Output format.
+        #[arg(long, value_enum, default_value_t = Output::Text)]
+        output: Output,
+    },
+    /// Create or update a business unit's monthly Bedrock budget with e-mail alerts.
+    CreateBudgetAlert(BudgetArgs),
     /// Create a Bedrock API key for a business unit.
     CreateApiKey(CreateApiKeyArgs),
     /// List Bedrock API keys with their expiry and health flags (never their values).
@@ -144,6 +163,77 @@ struct DiagnoseArgs {
     /// Only these checks; repeatable.
     #[arg(long = "check", value_parser = parse_check)]
     checks: Vec<CheckId>,
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = Output::Text)]
+    output: Output,
+}
+
+#[derive(Debug, Args)]
+struct QueryCostsArgs {
+    /// A business unit to include; repeatable (default: all).
+    #[arg(long = "business-unit")]
+    business_units: Vec<String>,
+    /// First day, YYYY-MM-DD [default: first day of this month].
+    #[arg(long)]
+    start: Option<String>,
+    /// Day after the last, YYYY-MM-DD, exclusive [default: tomorrow].
+    #[arg(long)]
+    end: Option<String>,
+    /// Rows per day instead of per month.
+    #[arg(long)]
+    daily: bool,
+    /// Group by (up to two): business-unit, service, usage-type, model [default: business-unit].
+    #[arg(long = "group-by", value_enum)]
+    group_by: Vec<GroupArg>,
+    /// The cost metric.
+    #[arg(long, value_enum, default_value_t = MetricArg::Unblended)]
+    metric: MetricArg,
+    /// The cost allocation tag key of business units [default: discovered].
+    #[arg(long)]
+    tag_key: Option<String>,
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = Output::Text)]
+    output: Output,
+}
+
+#[derive(Clone, Copy, Debug, ValueEnum)]
+enum GroupArg {
+    BusinessUnit,
+    Service,
+    UsageType,
+    Model,
+}
+
+#[derive(Clone, Copy, Debug, ValueEnum)]
+enum MetricArg {
+    Unblended,
+    NetUnblended,
+    Amortized,
+}
+
+#[derive(Debug, Args)]
+struct BudgetArgs {
+    /// Business unit.
+    #[arg(long)]
+    business_unit: String,
+    /// Monthly limit in USD.
+    #[arg(long)]
+    monthly_limit_usd: f64,
+    /// E-mail address to alert; repeatable.
+    #[arg(long = "email", required = true)]
+    emails: Vec<String>,
+    /// Alert threshold in percent of actual spend; repeatable [default: 80 and 100, plus 100 forecasted].
+    #[arg(long = "actual-threshold")]
+    actual: Vec<f64>,
+    /// Alert threshold in percent of forecasted spend; repeatable.
+    #[arg(long = "forecast-threshold")]
+    forecast: Vec<f64>,
+    /// Show what would change; change nothing.
+    #[arg(long)]
+    dry_run: bool,
+    /// Confirm the change.
+    #[arg(long)]
+    yes: bool,
     /// Output format.
     #[arg(long, value_enum, default_value_t = Output::Text)]
     output: Output,
@@ -388,6 +478,78 @@ impl Cli {
                 let code = report(result, args.output, print_diagnosis);
                 if failed { ExitCode::FAILURE } else { code }
             }
+            Command::QueryCosts(args) => {
+                let input = QueryCostsInput {
+                    business_units: (!args.business_units.is_empty())
+                        .then_some(args.business_units),
+                    start: args.start,
+                    end: args.end,
+                    granularity: if args.daily {
+                        Granularity::Daily
+                    } else {
+                        Granularity::Monthly
+                    },
+                    group_by: if args.group_by.is_empty() {
+                        vec![GroupKey::BusinessUnit]
+                    } else {
+                        args.group_by
+                            .iter()
+                            .map(|g| match g {
+                                GroupArg::BusinessUnit => GroupKey::BusinessUnit,
+                                GroupArg::Service => GroupKey::Service,
+                                GroupArg::UsageType => GroupKey::UsageType,
+                                GroupArg::Model => GroupKey::Model,
+                            })
+                            .collect()
+                    },
+                    metric: match args.metric {
+                        MetricArg::Unblended => CostMetric::UnblendedCost,
+                        MetricArg::NetUnblended => CostMetric::NetUnblendedCost,
+                        MetricArg::Amortized => CostMetric::AmortizedCost,
+                    },
+                    tag_key: args.tag_key,
+                };
+                report(core.query_costs(&input).await, args.output, print_costs)
+            }
+            Command::EnableCostTags {
+                dry_run,
+                yes,
+                output,
+            } => {
+                let input = EnableCostTagsInput {
+                    dry_run,
+                    confirm: yes,
+                };
+                report(core.enable_cost_tags(&input).await, output, print_cost_tags)
+            }
+            Command::CreateBudgetAlert(args) => {
+                let thresholds: Vec<Threshold> = args
+                    .actual
+                    .iter()
+                    .map(|p| Threshold {
+                        percent: *p,
+                        kind: SpendKind::Actual,
+                    })
+                    .chain(args.forecast.iter().map(|p| Threshold {
+                        percent: *p,
+                        kind: SpendKind::Forecasted,
+                    }))
+                    .collect();
+                let input = BudgetAlertInput {
+                    business_unit: args.business_unit,
+                    monthly_limit_usd: args.monthly_limit_usd,
+                    emails: args.emails,
+                    thresholds: (!thresholds.is_empty()).then_some(thresholds),
+                    tag_key: None,
+                    dry_run: args.dry_run,
+                    confirm: args.yes,
+                };
+                report(
+                    core.create_budget_alert(&input).await,
+                    args.output,
+                    print_budget,
+                )
+            }
             Command::CreateApiKey(args) => {
                 let input = CreateApiKeyInput {
                     business_unit: args.business_unit,
@@ -623,4 +785,69 @@ fn print_diagnosis(report: &DiagnoseReport) {
         }
     }
     println!("\n{}", report.summary);
+}
+
+fn print_costs(report: &CostReport) {
+    println!(
+        "Bedrock spend {} to {} (exclusive), {:?}, tag `{}`",
+        report.start, report.end, report.metric, report.tag_key
+    );
+    for row in &report.rows {
+        let group: Vec<&str> = [
+            &row.business_unit,
+            &row.service,
+            &row.usage_type,
+            &row.model,
+        ]
+        .into_iter()
+        .filter_map(|v| v.as_deref())
+        .collect();
+        let estimated = if row.estimated { " (estimated)" } else { "" };
+        println!(
+            "  {} {:<40} {:>12.2} {}{estimated}",
+            row.start,
+            group.join(" / "),
+            row.amount,
+            report.currency
+        );
+    }
+    for (unit, total) in &report.totals_by_business_unit {
+        println!("  total {unit:<34} {total:>12.2} {}", report.currency);
+    }
+    println!(
+        "  total {:<34} {:>12.2} {}",
+        "all", report.total, report.currency
+    );
+    for note in &report.notes {
+        println!("  note: {note}");
+    }
+}
+
+fn print_cost_tags(report: &CostTagsReport) {
+    let verb = if report.dry_run {
+        "would activate"
+    } else {
+        "activated"
+    };
+    println!("{verb}: {}", report.activated.join(", "));
+    println!("already active: {}", report.already_active.join(", "));
+    println!(
+        "not yet known to billing: {}",
+        report.not_yet_known.join(", ")
+    );
+    for note in &report.notes {
+        println!("note: {note}");
+    }
+}
+
+fn print_budget(report: &BudgetReport) {
+    println!("{} [{}]", report.budget_name, label(&report.status));
+    for change in &report.changes {
+        println!("  {change}");
+    }
+    println!(
+        "  counts {} for {}",
+        report.services.join(", "),
+        report.tag_filter
+    );
 }

@@ -84,7 +84,12 @@ async fn each_mode_lists_exactly_its_tools() {
     for (mode, expected) in [
         (
             AccessMode::ReadOnly,
-            vec!["diagnose", "list_api_keys", "list_business_units"],
+            vec![
+                "diagnose",
+                "list_api_keys",
+                "list_business_units",
+                "query_costs",
+            ],
         ),
         (
             AccessMode::Provision,
@@ -94,6 +99,7 @@ async fn each_mode_lists_exactly_its_tools() {
                 "list_api_keys",
                 "list_business_units",
                 "provision_user",
+                "query_costs",
                 "rotate_key",
             ],
         ),
@@ -101,11 +107,14 @@ async fn each_mode_lists_exactly_its_tools() {
             AccessMode::Admin,
             vec![
                 "create_api_key",
+                "create_budget_alert",
                 "deprovision_user",
                 "diagnose",
+                "enable_cost_tags",
                 "list_api_keys",
                 "list_business_units",
                 "provision_user",
+                "query_costs",
                 "revoke_key",
                 "rotate_key",
             ],

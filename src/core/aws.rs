@@ -58,6 +58,8 @@ pub struct AwsClients {
     pub bedrock: aws_sdk_bedrock::Client,
     /// Cost Explorer.
     pub cost_explorer: aws_sdk_costexplorer::Client,
+    /// AWS Budgets.
+    pub budgets: aws_sdk_budgets::Client,
     /// Secrets Manager (key hand-off).
     pub secrets_manager: aws_sdk_secretsmanager::Client,
     /// The configuration the clients were built from (credentials for signing short-term keys).
@@ -117,6 +119,7 @@ impl AwsClients {
             bedrock: aws_sdk_bedrock::Client::from_conf(bedrock),
             cost_explorer: aws_sdk_costexplorer::Client::new(config),
             secrets_manager: aws_sdk_secretsmanager::Client::new(config),
+            budgets: aws_sdk_budgets::Client::new(config),
             config: config.clone(),
             region: config
                 .region()
@@ -186,7 +189,13 @@ pub fn service_error(action: &'static str, code: String, message: String) -> Err
         Error::Credentials {
             detail: format!("{code}: {message}"),
         }
-    } else if code == "NoSuchEntity" || code == "ResourceNotFoundException" {
+    } else if [
+        "NoSuchEntity",
+        "ResourceNotFoundException",
+        "NotFoundException",
+    ]
+    .contains(&code.as_str())
+    {
         Error::NotFound {
             what: action.to_owned(),
             message,

@@ -2,6 +2,9 @@
 //! that holds the settings and the AWS clients. No MCP or CLI types here.
 
 pub mod aws;
+pub mod budgets;
+pub mod cost_tags;
+pub mod costs;
 pub mod deliver;
 pub mod deprovision;
 pub mod diagnose;

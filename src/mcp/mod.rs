@@ -23,6 +23,9 @@ pub use tool_error::ToolError;
 
 use crate::core::{
     Provisioner,
+    budgets::{BudgetAlertInput, BudgetReport},
+    cost_tags::{CostTagsReport, EnableCostTagsInput},
+    costs::{CostReport, QueryCostsInput},
     deprovision::{DeprovisionReport, DeprovisionUserInput},
     diagnose::{DiagnoseInput, DiagnoseReport},
     inventory::{BusinessUnitList, ListBusinessUnitsInput},
@@ -43,7 +46,8 @@ key stays out of the transcript; list_api_keys shows keys that are expired, expi
 rotation; rotate_key replaces a key without downtime; revoke_key deactivates or deletes one; \
 deprovision_user removes a business unit; diagnose finds \
 what is broken (credentials, permissions, model access, region, keys, cost tags, .mcp.json) and says how to \
-fix it. Destructive tools need `confirm: true`: run them with \
+fix it; query_costs reports Bedrock spend per business unit; enable_cost_tags and create_budget_alert set up \
+accounting. Destructive tools need `confirm: true`: run them with \
 dry_run first, show the user the plan, and confirm only with their agreement. Errors say \
 which input or IAM permission is at fault and what to do.";
 
@@ -204,6 +208,61 @@ impl ProvisionerServer {
         Parameters(input): Parameters<DiagnoseInput>,
     ) -> Result<Json<DiagnoseReport>, ToolError> {
         Ok(Json(self.core.diagnose(&input).await?))
+    }
+
+    /// Bedrock spend per business unit from Cost Explorer: counts every billing service that carries
+    /// Bedrock spend (including Claude billed through AWS Marketplace as "... (Amazon Bedrock
+    /// Edition)"), groups by the business-unit cost allocation tag (discovered, or `tag_key`), follows
+    /// every page, and lists spend without the tag as `(untagged)`. Dates are YYYY-MM-DD, `end`
+    /// exclusive; default this month to date. `notes` explain empty or low figures.
+    #[tool(annotations(
+        title = "Query Bedrock spend per business unit",
+        read_only_hint = true,
+        destructive_hint = false,
+        idempotent_hint = true,
+        open_world_hint = true
+    ))]
+    async fn query_costs(
+        &self,
+        Parameters(input): Parameters<QueryCostsInput>,
+    ) -> Result<Json<CostReport>, ToolError> {
+        Ok(Json(self.core.query_costs(&input).await?))
+    }
+
+    /// Activate business-unit, purpose and owner (and their IAM-principal forms) as cost allocation
+    /// tags for the whole account, so Cost Explorer can split spend by them. Idempotent; reports keys
+    /// already active and keys billing has not seen yet. Changes account-wide billing settings: needs
+    /// `confirm: true` (run with dry_run first).
+    #[tool(annotations(
+        title = "Activate cost allocation tags",
+        read_only_hint = false,
+        destructive_hint = true,
+        idempotent_hint = true,
+        open_world_hint = true
+    ))]
+    async fn enable_cost_tags(
+        &self,
+        Parameters(input): Parameters<EnableCostTagsInput>,
+    ) -> Result<Json<CostTagsReport>, ToolError> {
+        Ok(Json(self.core.enable_cost_tags(&input).await?))
+    }
+
+    /// Create or update a business unit's monthly AWS Budgets cost budget `bedrock-<unit>-monthly`,
+    /// filtered to Bedrock's billing services and the unit's tag, with e-mail alerts (default 80 % and
+    /// 100 % actual, 100 % forecasted). Idempotent: a second identical call reports `unchanged`.
+    /// Overwrites the existing budget's settings: needs `confirm: true` (run with dry_run first).
+    #[tool(annotations(
+        title = "Create a budget alert for a business unit",
+        read_only_hint = false,
+        destructive_hint = true,
+        idempotent_hint = true,
+        open_world_hint = true
+    ))]
+    async fn create_budget_alert(
+        &self,
+        Parameters(input): Parameters<BudgetAlertInput>,
+    ) -> Result<Json<BudgetReport>, ToolError> {
+        Ok(Json(self.core.create_budget_alert(&input).await?))
     }
 
     /// Create a Bedrock API key for a provisioned business unit: long-term (default; an IAM credential

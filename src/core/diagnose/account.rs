@@ -6,15 +6,13 @@ use super::{CheckId, CheckResult, Request};
 use crate::core::{
     Provisioner,
     aws::sdk_error,
+    cost_tags::ACCOUNTING_TAGS,
     error::Error,
     inspect::{KeyKind, inspect_key},
     is_managed,
     keys::{KeyFlag, ListApiKeysInput},
     policy::{BEDROCK_LIMITED_ACCESS, POLICY_NAME},
 };
-
-/// The tags every business unit's user carries, and that billing should group by.
-pub(crate) const ACCOUNTING_TAGS: [&str; 3] = ["business-unit", "purpose", "owner"];
 
 impl Provisioner {
     pub(super) async fn check_user(&self, request: &Request) -> CheckResult {
