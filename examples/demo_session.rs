@@ -75,6 +75,14 @@ async fn run() -> Result<(), Box<dyn std::error::Error>> {
     .await?;
     call_tool(
         &client,
+        "Diagnose marketing's setup (cost tags are not active yet in a fresh account)",
+        "diagnose",
+        json!({"business_unit": "marketing", "model_id": "us.anthropic.claude-sonnet-4-5-20250929-v1:0",
+               "checks": ["credentials", "permissions", "model_access", "user", "api_key", "model_in_region", "cost_tags"]}),
+    )
+    .await?;
+    call_tool(
+        &client,
         "What removing marketing would do (dry run; the real call needs confirm: true)",
         "deprovision_user",
         json!({"business_unit": "marketing", "dry_run": true}),
