@@ -7,6 +7,7 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 use serde::Serialize;
 
 use crate::{
+    core::secret::Secret,
     core::{
         AwsSettings, Error, Provisioner, Settings,
         budgets::{BudgetAlertInput, BudgetReport, SpendKind, Threshold},
@@ -22,7 +23,10 @@ use crate::{
         },
         provision::{PolicyInput, ProvisionReport, ProvisionUserInput},
     },
-    mcp::{self, AccessMode, AuditLog, ProvisionerServer},
+    mcp::{
+        self, AccessMode, AuditLog, ProvisionerServer,
+        http::{self, HttpOptions},
+    },
 };
 
 /// Give each business unit its own, accounted access to Claude on Amazon Bedrock.
@@ -80,6 +84,8 @@ enum Command {
         /// stderr at info level.
         #[arg(long, env = "BEDROCK_PROVISIONER_AUDIT_LOG")]
         audit_log: Option<std::path::PathBuf>,
+        #[command(flatten)]
+        http: HttpArgs,
     },
     /// Create or repair a business unit's IAM user, tags and Bedrock policy.
     ProvisionUser(ProvisionUserArgs),
@@ -249,6 +255,39 @@ fn parse_check(raw: &str) -> Result<CheckId, String> {
         })
 }
 
+/// Streamable HTTP instead of stdio.
+#[derive(Debug, Args)]
+struct HttpArgs {
+    /// Serve MCP over streamable HTTP at ADDR (path /mcp) instead of stdio, e.g. 127.0.0.1:8808. A
+    /// non-loopback address requires a bearer token.
+    #[arg(long, value_name = "ADDR")]
+    http: Option<std::net::SocketAddr>,
+    /// File holding the bearer token clients must send (else BEDROCK_PROVISIONER_HTTP_TOKEN).
+    #[arg(long, requires = "http")]
+    http_token_file: Option<std::path::PathBuf>,
+    /// Extra accepted Host header (hostname or host:port); repeatable.
+    #[arg(long = "allowed-host", requires = "http")]
+    allowed_hosts: Vec<String>,
+    /// Extra accepted browser Origin (scheme://host:port); repeatable.
+    #[arg(long = "allowed-origin", requires = "http")]
+    allowed_origins: Vec<String>,
+}
+
+impl HttpArgs {
+    /// The token from the file or the environment (never from the command line, where `ps` shows it).
+    fn token(&self) -> Result<Option<Secret>, String> {
+        if let Some(path) = &self.http_token_file {
+            return std::fs::read_to_string(path)
+                .map(|t| Some(Secret::new(t.trim())))
+                .map_err(|e| format!("--http-token-file {}: {e}", path.display()));
+        }
+        Ok(std::env::var("BEDROCK_PROVISIONER_HTTP_TOKEN")
+            .ok()
+            .filter(|t| !t.is_empty())
+            .map(Secret::new))
+    }
+}
+
 /// Where a new key goes, for the CLI.
 #[derive(Debug, Args)]
 struct DeliveryArgs {
@@ -416,7 +455,11 @@ impl Cli {
         };
         let core = Arc::new(Provisioner::new(settings));
         match self.command {
-            Command::Serve { mode, audit_log } => {
+            Command::Serve {
+                mode,
+                audit_log,
+                http,
+            } => {
                 let audit = match audit_log.as_deref().map(AuditLog::open).transpose() {
                     Ok(audit) => audit.unwrap_or_default(),
                     Err(error) => {
@@ -427,6 +470,9 @@ impl Cli {
                         return ExitCode::FAILURE;
                     }
                 };
+                if let Some(addr) = http.http {
+                    return serve_http(core, mode, audit, addr, &http).await;
+                }
                 tracing::info!(mode = mode.as_str(), "serving MCP over stdio");
                 let server = ProvisionerServer::new(core, mode).with_audit_log(audit);
                 match mcp::serve_stdio(server).await {
@@ -620,6 +666,51 @@ impl Cli {
                     print_deprovision,
                 )
             }
+        }
+    }
+}
+
+/// Serve over streamable HTTP until SIGTERM/SIGINT.
+async fn serve_http(
+    core: Arc<Provisioner>,
+    mode: AccessMode,
+    audit: AuditLog,
+    addr: std::net::SocketAddr,
+    args: &HttpArgs,
+) -> ExitCode {
+    let options = match args.token() {
+        Ok(token) => HttpOptions {
+            token,
+            allowed_hosts: args.allowed_hosts.clone(),
+            allowed_origins: args.allowed_origins.clone(),
+        },
+        Err(error) => {
+            eprintln!("error: {error}");
+            return ExitCode::FAILURE;
+        }
+    };
+    if let Err(error) = http::check_options(addr, &options) {
+        eprintln!("error: {error}");
+        return ExitCode::FAILURE;
+    }
+    let listener = match tokio::net::TcpListener::bind(addr).await {
+        Ok(listener) => listener,
+        Err(error) => {
+            eprintln!("error: cannot listen on {addr}: {error}");
+            return ExitCode::FAILURE;
+        }
+    };
+    if let Ok(bound) = listener.local_addr() {
+        eprintln!("listening on http://{bound}{}", http::MCP_PATH);
+    }
+    let audit = Arc::new(audit);
+    let factory =
+        move || ProvisionerServer::new(core.clone(), mode).with_shared_audit_log(audit.clone());
+    match http::serve_http(listener, factory, options, http::shutdown_on_signal()).await {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error) => {
+            eprintln!("error: {error}");
+            ExitCode::FAILURE
         }
     }
 }

@@ -3,6 +3,7 @@
 
 pub mod access;
 pub mod audit;
+pub mod http;
 mod tool_error;
 
 use std::{ops::Not, sync::Arc};
@@ -84,8 +85,14 @@ impl ProvisionerServer {
 
     /// Record mutating calls in `audit` (besides stderr).
     #[must_use]
-    pub fn with_audit_log(mut self, audit: AuditLog) -> Self {
-        self.audit = Arc::new(audit);
+    pub fn with_audit_log(self, audit: AuditLog) -> Self {
+        self.with_shared_audit_log(Arc::new(audit))
+    }
+
+    /// Record mutating calls in an audit log shared with other server instances (HTTP sessions).
+    #[must_use]
+    pub fn with_shared_audit_log(mut self, audit: Arc<AuditLog>) -> Self {
+        self.audit = audit;
         self
     }
 

@@ -1,0 +1,206 @@
+//! Streamable HTTP transport: `serve --http ADDR`. Loopback by default; any other address needs a bearer
+//! token (compared in constant time) or the server refuses to start. `Host` and `Origin` are checked
+//! (DNS-rebinding protection), bodies are size-limited, and SIGTERM/SIGINT shut it down gracefully.
+
+use std::{net::SocketAddr, sync::Arc};
+
+use axum::{
+    Router,
+    body::Body,
+    extract::{Request, State},
+    http::{StatusCode, header},
+    middleware::{self, Next},
+    response::{IntoResponse, Response},
+};
+use rmcp::transport::streamable_http_server::{
+    StreamableHttpServerConfig, StreamableHttpService, session::local::LocalSessionManager,
+};
+use subtle::ConstantTimeEq;
+use tokio::net::TcpListener;
+use tokio_util::sync::CancellationToken;
+
+use super::ProvisionerServer;
+use crate::core::secret::Secret;
+
+/// The path of the MCP endpoint.
+pub const MCP_PATH: &str = "/mcp";
+/// Largest accepted request body.
+pub const MAX_BODY_BYTES: usize = 1 << 20;
+/// Shortest accepted bearer token.
+pub const MIN_TOKEN_CHARS: usize = 32;
+
+/// How the HTTP endpoint is protected.
+#[derive(Clone, Debug, Default)]
+pub struct HttpOptions {
+    /// The bearer token clients must send; required off loopback.
+    pub token: Option<Secret>,
+    /// Extra `Host` values to accept (hostnames or `host:port`), besides loopback names.
+    pub allowed_hosts: Vec<String>,
+    /// Browser origins to accept (`scheme://host:port`; `:*` for any port), besides loopback origins.
+    pub allowed_origins: Vec<String>,
+}
+
+/// Why the HTTP server would not start.
+#[derive(Debug, thiserror::Error)]
+pub enum HttpError {
+    /// A non-loopback address without a token.
+    #[error(
+        "refusing to serve MCP on non-loopback address {0} without a bearer token: set \
+         BEDROCK_PROVISIONER_HTTP_TOKEN or --http-token-file (at least {MIN_TOKEN_CHARS} characters), or \
+         bind to 127.0.0.1"
+    )]
+    TokenRequired(SocketAddr),
+    /// The token is too short to resist guessing.
+    #[error(
+        "the bearer token must have at least {MIN_TOKEN_CHARS} characters (e.g. `openssl rand -hex 32`)"
+    )]
+    WeakToken,
+    /// The socket failed.
+    #[error("HTTP server error: {0}")]
+    Io(#[from] std::io::Error),
+}
+
+/// Check the options against the address before binding.
+pub fn check_options(addr: SocketAddr, options: &HttpOptions) -> Result<(), HttpError> {
+    match &options.token {
+        None if !addr.ip().is_loopback() => Err(HttpError::TokenRequired(addr)),
+        Some(token) if token.expose().chars().count() < MIN_TOKEN_CHARS => {
+            Err(HttpError::WeakToken)
+        }
+        _ => Ok(()),
+    }
+}
+
+/// Serve MCP on `listener` until `shutdown` is cancelled. Each MCP session gets a server from `factory`.
+pub async fn serve_http(
+    listener: TcpListener,
+    factory: impl Fn() -> ProvisionerServer + Send + Sync + 'static,
+    options: HttpOptions,
+    shutdown: CancellationToken,
+) -> Result<(), HttpError> {
+    let addr = listener.local_addr()?;
+    check_options(addr, &options)?;
+    let mut hosts = vec![
+        "localhost".to_owned(),
+        "127.0.0.1".to_owned(),
+        "::1".to_owned(),
+    ];
+    if !addr.ip().is_unspecified() {
+        hosts.push(addr.ip().to_string());
+    }
+    hosts.extend(options.allowed_hosts.iter().cloned());
+    let mut origins = vec![
+        "http://localhost:*".to_owned(),
+        "http://127.0.0.1:*".to_owned(),
+        "http://[::1]:*".to_owned(),
+    ];
+    origins.extend(options.allowed_origins.iter().cloned());
+    let config = StreamableHttpServerConfig::default()
+        .with_allowed_hosts(hosts)
+        .with_allowed_origins(origins)
+        .with_cancellation_token(shutdown.child_token());
+    let service = StreamableHttpService::new(
+        move || Ok(factory()),
+        Arc::new(LocalSessionManager::default()),
+        config,
+    );
+    let token = Arc::new(options.token);
+    let router = Router::new()
+        .nest_service(MCP_PATH, service)
+        .layer(middleware::from_fn_with_state(token, require_token))
+        .layer(tower_http::limit::RequestBodyLimitLayer::new(
+            MAX_BODY_BYTES,
+        ));
+    tracing::info!(%addr, path = MCP_PATH, "serving MCP over streamable HTTP");
+    axum::serve(listener, router)
+        .with_graceful_shutdown(async move { shutdown.cancelled_owned().await })
+        .await?;
+    tracing::info!("HTTP server stopped");
+    Ok(())
+}
+
+/// Reject requests without the bearer token (when one is configured), in constant time.
+async fn require_token(
+    State(token): State<Arc<Option<Secret>>>,
+    request: Request<Body>,
+    next: Next,
+) -> Response {
+    if let Some(expected) = token.as_ref() {
+        let given = request
+            .headers()
+            .get(header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.strip_prefix("Bearer "))
+            .unwrap_or_default();
+        let matches: bool = given.as_bytes().ct_eq(expected.expose().as_bytes()).into();
+        if !matches {
+            return (
+                StatusCode::UNAUTHORIZED,
+                [(header::WWW_AUTHENTICATE, "Bearer")],
+                "missing or wrong bearer token\n",
+            )
+                .into_response();
+        }
+    }
+    next.run(request).await
+}
+
+/// A token that is cancelled on SIGTERM or SIGINT.
+pub fn shutdown_on_signal() -> CancellationToken {
+    let token = CancellationToken::new();
+    let trigger = token.clone();
+    tokio::spawn(async move {
+        #[cfg(unix)]
+        {
+            use tokio::signal::unix::{SignalKind, signal};
+            match signal(SignalKind::terminate()) {
+                Ok(mut term) => {
+                    tokio::select! {
+                        _ = term.recv() => {},
+                        _ = tokio::signal::ctrl_c() => {},
+                    }
+                }
+                Err(_) => {
+                    let _ = tokio::signal::ctrl_c().await;
+                }
+            }
+        }
+        #[cfg(not(unix))]
+        {
+            let _ = tokio::signal::ctrl_c().await;
+        }
+        tracing::info!("shutting down");
+        trigger.cancel();
+    });
+    token
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn non_loopback_needs_a_strong_token() {
+        let public: SocketAddr = "0.0.0.0:8080".parse().unwrap();
+        let local: SocketAddr = "127.0.0.1:8080".parse().unwrap();
+        assert!(matches!(
+            check_options(public, &HttpOptions::default()),
+            Err(HttpError::TokenRequired(_))
+        ));
+        assert!(check_options(local, &HttpOptions::default()).is_ok());
+        let weak = HttpOptions {
+            token: Some(Secret::new("short")),
+            ..HttpOptions::default()
+        };
+        assert!(matches!(
+            check_options(public, &weak),
+            Err(HttpError::WeakToken)
+        ));
+        let strong = HttpOptions {
+            token: Some(Secret::new("x".repeat(32))),
+            ..HttpOptions::default()
+        };
+        assert!(check_options(public, &strong).is_ok());
+        assert!(!format!("{strong:?}").contains("xxxx"));
+    }
+}

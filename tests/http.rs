@@ -1,0 +1,205 @@
+//! Streamable HTTP: bearer-token auth, Host/Origin checks, body limit, refusal to expose an unprotected
+//! server, graceful shutdown, and a full provisioning over HTTP through rmcp's HTTP client.
+
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, missing_docs)]
+
+mod common;
+
+use std::sync::Arc;
+
+use bedrock_provisioner::{
+    core::{Provisioner, secret::Secret},
+    mcp::{
+        AccessMode, ProvisionerServer,
+        http::{HttpOptions, MCP_PATH, serve_http},
+    },
+};
+use common::{Account, emulator};
+use rmcp::{
+    ServiceExt,
+    model::CallToolRequestParams,
+    transport::{
+        StreamableHttpClientTransport, streamable_http_client::StreamableHttpClientTransportConfig,
+    },
+};
+use serde_json::json;
+use tokio_util::sync::CancellationToken;
+
+const TOKEN: &str = "test-token-0123456789abcdef0123456789";
+const INITIALIZE: &str = r#"{"jsonrpc":"2.0","id":1,"method":"initialize","params":{"protocolVersion":"2025-06-18","capabilities":{},"clientInfo":{"name":"raw","version":"1"}}}"#;
+
+struct Server {
+    url: String,
+    shutdown: CancellationToken,
+    task: tokio::task::JoinHandle<()>,
+}
+
+async fn start(account: &Account, token: Option<&str>) -> Server {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}{MCP_PATH}", listener.local_addr().unwrap());
+    let core = Arc::new(Provisioner::new(account.settings()));
+    let shutdown = CancellationToken::new();
+    let options = HttpOptions {
+        token: token.map(Secret::new),
+        ..HttpOptions::default()
+    };
+    let task = tokio::spawn({
+        let shutdown = shutdown.clone();
+        async move {
+            serve_http(
+                listener,
+                move || ProvisionerServer::new(core.clone(), AccessMode::Provision),
+                options,
+                shutdown,
+            )
+            .await
+            .unwrap();
+        }
+    });
+    Server {
+        url,
+        shutdown,
+        task,
+    }
+}
+
+async fn post(url: &str, headers: &[(&str, &str)], body: &str) -> reqwest::StatusCode {
+    let mut request = reqwest::Client::new()
+        .post(url)
+        .header("content-type", "application/json")
+        .header("accept", "application/json, text/event-stream")
+        .body(body.to_owned());
+    for (name, value) in headers {
+        request = request.header(*name, *value);
+    }
+    request.send().await.unwrap().status()
+}
+
+#[tokio::test]
+async fn token_host_origin_and_body_size_are_enforced() {
+    let account = Account::new();
+    let server = start(&account, Some(TOKEN)).await;
+    let bearer = format!("Bearer {TOKEN}");
+    assert_eq!(post(&server.url, &[], INITIALIZE).await, 401, "no token");
+    assert_eq!(
+        post(
+            &server.url,
+            &[("authorization", "Bearer wrong-token-wrong-token-wrong-tok")],
+            INITIALIZE
+        )
+        .await,
+        401,
+        "wrong token"
+    );
+    assert_eq!(
+        post(&server.url, &[("authorization", &bearer)], INITIALIZE).await,
+        200
+    );
+    assert_eq!(
+        post(
+            &server.url,
+            &[("authorization", &bearer), ("host", "evil.example.com")],
+            INITIALIZE
+        )
+        .await,
+        403,
+        "DNS rebinding: foreign Host"
+    );
+    assert_eq!(
+        post(
+            &server.url,
+            &[
+                ("authorization", &bearer),
+                ("origin", "https://evil.example.com")
+            ],
+            INITIALIZE
+        )
+        .await,
+        403,
+        "foreign Origin"
+    );
+    let huge = format!("{{\"pad\": \"{}\"}}", "x".repeat(2 << 20));
+    assert_eq!(
+        post(&server.url, &[("authorization", &bearer)], &huge).await,
+        413
+    );
+    assert!(
+        account.actions().is_empty(),
+        "refused requests never reach AWS"
+    );
+    server.shutdown.cancel();
+    server.task.await.unwrap();
+}
+
+#[tokio::test]
+async fn a_full_provisioning_over_http() {
+    let account = Account::new();
+    let server = start(&account, Some(TOKEN)).await;
+    let transport = StreamableHttpClientTransport::from_config(
+        StreamableHttpClientTransportConfig::with_uri(server.url.clone()).auth_header(TOKEN),
+    );
+    let client = ().serve(transport).await.expect("initialize over HTTP");
+    let tools = client.list_all_tools().await.unwrap();
+    assert!(tools.iter().any(|t| t.name == "provision_user"));
+    let args = json!({"business_unit": "web", "purpose": "p", "owner": "o@example.com"});
+    let result = client
+        .call_tool(
+            CallToolRequestParams::new("provision_user")
+                .with_arguments(args.as_object().unwrap().clone()),
+        )
+        .await
+        .unwrap();
+    assert_ne!(result.is_error, Some(true), "{}", common::text(&result));
+    let user = account
+        .iam()
+        .await
+        .get_user()
+        .user_name("web-bedrock-user")
+        .send()
+        .await
+        .unwrap();
+    assert!(
+        user.user()
+            .unwrap()
+            .tags()
+            .iter()
+            .any(|t| t.key() == "business-unit" && t.value() == "web")
+    );
+    client.cancel().await.ok();
+    server.shutdown.cancel();
+    server.task.await.unwrap();
+}
+
+#[test]
+fn binary_refuses_a_public_address_without_a_token_and_stops_on_sigterm() {
+    let binary = env!("CARGO_BIN_EXE_bedrock-provisioner");
+    let refused = std::process::Command::new(binary)
+        .args(["serve", "--mode", "admin", "--http", "0.0.0.0:0"])
+        .env_remove("BEDROCK_PROVISIONER_HTTP_TOKEN")
+        .output()
+        .unwrap();
+    assert!(!refused.status.success());
+    let stderr = String::from_utf8_lossy(&refused.stderr);
+    assert!(
+        stderr.contains("refusing to serve MCP on non-loopback address"),
+        "{stderr}"
+    );
+
+    let mut child = std::process::Command::new(binary)
+        .args(["serve", "--http", "127.0.0.1:0"])
+        .env("AWS_ENDPOINT_URL", emulator().endpoint())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stderr = std::io::BufReader::new(child.stderr.take().unwrap());
+    let mut line = String::new();
+    std::io::BufRead::read_line(&mut stderr, &mut line).unwrap();
+    assert!(line.starts_with("listening on http://127.0.0.1:"), "{line}");
+    let status = std::process::Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let exit = child.wait().unwrap();
+    assert!(exit.success(), "graceful shutdown exits 0: {exit:?}");
+}
