@@ -7,6 +7,7 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 use serde::Serialize;
 
 use crate::{
+    config::{ConfigFile, EffectiveSettings},
     core::secret::Secret,
     core::{
         AwsSettings, Error, Provisioner, Settings,
@@ -38,6 +39,9 @@ pub struct Cli {
     /// Directory where `--deliver file` writes key files (0600); file delivery is off without it.
     #[arg(long, global = true, env = "BEDROCK_PROVISIONER_KEY_DIR")]
     key_dir: Option<std::path::PathBuf>,
+    /// Configuration file (TOML; see bedrock-provisioner.example.toml).
+    #[arg(long, global = true, env = "BEDROCK_PROVISIONER_CONFIG")]
+    config: Option<std::path::PathBuf>,
     #[command(subcommand)]
     command: Command,
 }
@@ -77,9 +81,10 @@ struct AwsArgs {
 enum Command {
     /// Serve MCP over stdio (for Claude Code's .mcp.json or any MCP client).
     Serve {
-        /// Which tools to expose: read-only tools only, plus creating, or plus destructive tools.
-        #[arg(long, env = "BEDROCK_PROVISIONER_MODE", value_enum, default_value_t = AccessMode::ReadOnly)]
-        mode: AccessMode,
+        /// Which tools to expose: read-only tools only, plus creating, or plus destructive tools
+        /// [default: the config file's mode, else read-only].
+        #[arg(long, env = "BEDROCK_PROVISIONER_MODE", value_enum)]
+        mode: Option<AccessMode>,
         /// Append one JSON line per mutating tool call to this file (created 0600); also logged to
         /// stderr at info level.
         #[arg(long, env = "BEDROCK_PROVISIONER_AUDIT_LOG")]
@@ -98,6 +103,9 @@ enum Command {
         #[arg(long, value_enum, default_value_t = Output::Text)]
         output: Output,
     },
+    /// Work with the configuration file.
+    #[command(subcommand)]
+    Config(ConfigCommand),
     /// Find what stops a business unit from using Claude on Bedrock, with the fix; exits 1 when a check
     /// fails (usable in CI).
     Diagnose(DiagnoseArgs),
@@ -255,6 +263,16 @@ fn parse_check(raw: &str) -> Result<CheckId, String> {
         })
 }
 
+#[derive(Debug, Subcommand)]
+enum ConfigCommand {
+    /// Validate --config and print the effective settings (no secrets); exits 1 on an invalid file.
+    Check {
+        /// Output format.
+        #[arg(long, value_enum, default_value_t = Output::Text)]
+        output: Output,
+    },
+}
+
 /// Streamable HTTP instead of stdio.
 #[derive(Debug, Args)]
 struct HttpArgs {
@@ -294,9 +312,9 @@ struct DeliveryArgs {
     /// Region the client calls Bedrock in [default: the server's region].
     #[arg(long = "key-region")]
     key_region: Option<String>,
-    /// Where the key goes.
-    #[arg(long, value_enum, default_value_t = DeliverArg::Inline)]
-    deliver: DeliverArg,
+    /// Where the key goes [default: the configured default_delivery, else inline].
+    #[arg(long, value_enum)]
+    deliver: Option<DeliverArg>,
     /// With `--deliver file`: file name inside --key-dir [default: <business-unit>.env].
     #[arg(long)]
     file_name: Option<String>,
@@ -397,9 +415,10 @@ struct ProvisionUserArgs {
     /// Extra tag KEY=VALUE; repeatable.
     #[arg(long = "tag", value_parser = parse_tag)]
     tags: Vec<(String, String)>,
-    /// Policy to attach: `least-privilege`, `amazon-bedrock-limited-access`, or a policy ARN.
-    #[arg(long, default_value = "least-privilege")]
-    policy: String,
+    /// Policy to attach: `least-privilege`, `amazon-bedrock-limited-access`, or a policy ARN
+    /// [default: the configured default_policy, else least-privilege].
+    #[arg(long)]
+    policy: Option<String>,
     /// Take over an existing user of that name that bedrock-provisioner did not create.
     #[arg(long)]
     adopt: bool,
@@ -439,7 +458,21 @@ impl AwsArgs {
 impl Cli {
     /// Run the parsed command line.
     pub async fn run(self) -> ExitCode {
-        let key_dir = match self.key_dir.map(std::fs::canonicalize).transpose() {
+        let config = match self.config.as_deref().map(ConfigFile::load).transpose() {
+            Ok(config) => config.unwrap_or_default(),
+            Err(error) => {
+                eprintln!(
+                    "error: {error}\n\nWhat to do: fix the file (bedrock-provisioner.example.toml documents every key), then run `config check`."
+                );
+                return ExitCode::FAILURE;
+            }
+        };
+        let key_dir = match self
+            .key_dir
+            .or_else(|| config.key_dir.clone())
+            .map(std::fs::canonicalize)
+            .transpose()
+        {
             Ok(dir) => dir,
             Err(error) => {
                 eprintln!(
@@ -448,18 +481,38 @@ impl Cli {
                 return ExitCode::FAILURE;
             }
         };
-        let settings = Settings {
+        let mut settings = Settings {
             aws: self.aws.settings(),
             key_dir,
             ..Settings::default()
         };
+        if settings.aws.region.is_none() {
+            settings.aws.region.clone_from(&config.region);
+        }
+        config.apply(&mut settings);
         let core = Arc::new(Provisioner::new(settings));
         match self.command {
+            Command::Config(ConfigCommand::Check { output }) => {
+                let effective = EffectiveSettings::new(
+                    effective_mode(None, &config),
+                    config.audit_log.clone(),
+                    core.settings(),
+                );
+                report(Ok(effective), output, |e| {
+                    println!("configuration is valid; effective settings:");
+                    match toml::to_string(e) {
+                        Ok(text) => print!("{text}"),
+                        Err(error) => println!("(cannot show: {error})"),
+                    }
+                })
+            }
             Command::Serve {
                 mode,
                 audit_log,
                 http,
             } => {
+                let mode = effective_mode(mode, &config);
+                let audit_log = audit_log.or_else(|| config.audit_log.clone());
                 let audit = match audit_log.as_deref().map(AuditLog::open).transpose() {
                     Ok(audit) => audit.unwrap_or_default(),
                     Err(error) => {
@@ -489,11 +542,11 @@ impl Cli {
                     purpose: args.purpose,
                     owner: args.owner,
                     tags: args.tags.into_iter().collect::<BTreeMap<_, _>>(),
-                    policy: match args.policy.as_str() {
+                    policy: args.policy.as_deref().map(|policy| match policy {
                         "least-privilege" => PolicyInput::LeastPrivilege,
                         "amazon-bedrock-limited-access" => PolicyInput::AmazonBedrockLimitedAccess,
                         arn => PolicyInput::Arn(arn.to_owned()),
-                    },
+                    }),
                     adopt: args.adopt,
                     dry_run: args.dry_run,
                 };
@@ -607,7 +660,7 @@ impl Cli {
                     credential_age_days: args.credential_age_days,
                     duration_seconds: args.duration_seconds,
                     region: args.delivery.key_region,
-                    deliver: args.delivery.deliver.into(),
+                    deliver: args.delivery.deliver.map(Into::into),
                     file_name: args.delivery.file_name,
                 };
                 report(core.create_api_key(&input).await, args.output, print_key)
@@ -630,7 +683,7 @@ impl Cli {
                     },
                     credential_age_days: args.credential_age_days,
                     region: args.delivery.key_region,
-                    deliver: args.delivery.deliver.into(),
+                    deliver: args.delivery.deliver.map(Into::into),
                     file_name: args.delivery.file_name,
                 };
                 report(core.rotate_key(&input).await, args.output, print_rotation)
@@ -668,6 +721,11 @@ impl Cli {
             }
         }
     }
+}
+
+/// The access mode: flag or environment, else the configuration file, else read-only.
+fn effective_mode(flag: Option<AccessMode>, config: &ConfigFile) -> AccessMode {
+    flag.or(config.mode).unwrap_or_default()
 }
 
 /// Serve over streamable HTTP until SIGTERM/SIGINT.

@@ -3,6 +3,7 @@
 //! Layers: [`core`] (the domain, no MCP or CLI types), [`mcp`] (the MCP server), [`cli`] (the command line).
 
 pub mod cli;
+pub mod config;
 pub mod core;
 pub mod logging;
 pub mod mcp;

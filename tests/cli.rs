@@ -128,3 +128,107 @@ async fn key_lifecycle_from_the_command_line() {
     );
     std::fs::remove_dir_all(&dir).ok();
 }
+
+#[test]
+fn config_check_validates_and_prints_effective_settings() {
+    let account = Account::new();
+    let example = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/bedrock-provisioner.example.toml"
+    );
+    let dir = std::env::temp_dir().join(format!("bp-config-{}", account.id));
+    std::fs::create_dir_all(&dir).unwrap();
+    // The example names directories of a real deployment; point them at this test's directory.
+    let text = std::fs::read_to_string(example)
+        .unwrap()
+        .replace("/srv/bedrock-keys", dir.to_str().unwrap());
+    let file = dir.join("config.toml");
+    std::fs::write(&file, text).unwrap();
+    let checked = json(&run(
+        &account,
+        &[
+            "--config",
+            file.to_str().unwrap(),
+            "config",
+            "check",
+            "--output",
+            "json",
+        ],
+    ));
+    assert_eq!(checked["mode"], "provision");
+    assert_eq!(checked["max_key_age_days"], 60);
+    assert_eq!(checked["default_delivery"], "secrets_manager");
+    assert_eq!(
+        checked["allowed_business_units"],
+        serde_json::json!(["marketing", "sales", "research"])
+    );
+
+    std::fs::write(&file, "max_key_age_days = 10\ndefault_key_age_days = 30\n").unwrap();
+    let bad = run(
+        &account,
+        &["--config", file.to_str().unwrap(), "config", "check"],
+    );
+    assert!(!bad.status.success());
+    let stderr = String::from_utf8_lossy(&bad.stderr);
+    assert!(
+        stderr.contains("`default_key_age_days` must be 1-10"),
+        "{stderr}"
+    );
+    std::fs::remove_dir_all(&dir).ok();
+}
+
+#[tokio::test]
+async fn governance_from_the_config_file_is_enforced_before_any_aws_call() {
+    let account = Account::new();
+    let dir = std::env::temp_dir().join(format!("bp-governance-{}", account.id));
+    std::fs::create_dir_all(&dir).unwrap();
+    let file = dir.join("config.toml");
+    std::fs::write(
+        &file,
+        "allowed_business_units = [\"marketing\"]\nrequired_tags = [\"cost-center\"]\nmax_key_age_days = 60\n",
+    )
+    .unwrap();
+    let config = file.to_str().unwrap();
+    let provision = |unit: &str, extra: &[&str]| {
+        let mut args = vec![
+            "--config",
+            config,
+            "provision-user",
+            "--business-unit",
+            unit,
+            "--purpose",
+            "p",
+            "--owner",
+            "o",
+        ];
+        args.extend_from_slice(extra);
+        run(&account, &args)
+    };
+    let outsider = provision("sales", &["--tag", "cost-center=cc-1"]);
+    assert!(
+        String::from_utf8_lossy(&outsider.stderr)
+            .contains("`sales` is not an allowed business unit")
+    );
+    let untagged = provision("marketing", &[]);
+    assert!(String::from_utf8_lossy(&untagged.stderr).contains("invalid `tags.cost-center`"));
+    assert!(account.actions().is_empty(), "{:?}", account.actions());
+    assert!(
+        provision("marketing", &["--tag", "cost-center=cc-1"])
+            .status
+            .success()
+    );
+    let too_long = run(
+        &account,
+        &[
+            "--config",
+            config,
+            "create-api-key",
+            "--business-unit",
+            "marketing",
+            "--credential-age-days",
+            "61",
+        ],
+    );
+    assert!(String::from_utf8_lossy(&too_long.stderr).contains("between 1 and 60"));
+    std::fs::remove_dir_all(&dir).ok();
+}

@@ -182,6 +182,9 @@ impl Provisioner {
     /// Create or update the business unit's monthly Bedrock budget and its alerts.
     pub async fn create_budget_alert(&self, input: &BudgetAlertInput) -> Result<BudgetReport> {
         let request = input.validate()?;
+        self.settings()
+            .governance
+            .check_unit("business_unit", &request.unit)?;
         let caller = self.caller().await?.clone();
         let (tag_key, _) = match &input.tag_key {
             Some(key) => (key.clone(), None),

@@ -115,10 +115,13 @@ impl Provisioner {
     pub fn destination(
         &self,
         unit: &BusinessUnit,
-        deliver: Delivery,
+        deliver: Option<Delivery>,
         file_name: Option<&str>,
     ) -> Result<Destination> {
-        match (deliver, file_name) {
+        match (
+            deliver.unwrap_or(self.settings().default_delivery),
+            file_name,
+        ) {
             (Delivery::Inline, None) => Ok(Destination::Inline),
             (Delivery::SecretsManager, None) => Ok(Destination::SecretsManager),
             (Delivery::Inline | Delivery::SecretsManager, Some(_)) => Err(Error::invalid(

@@ -65,9 +65,10 @@ pub struct CreateApiKeyInput {
     /// Region the client calls Bedrock in (a short-term key works only there). Default: the server's.
     #[serde(default)]
     pub region: Option<String>,
-    /// Where the key goes: `inline` (default, in this result), `secrets_manager` or `file`.
+    /// Where the key goes: `inline` (in this result), `secrets_manager` or `file`. Default: the
+    /// server's configured default (normally `inline`).
     #[serde(default)]
-    pub deliver: Delivery,
+    pub deliver: Option<Delivery>,
     /// With `deliver: file`: the file name inside the key directory (default `<business_unit>.env`).
     #[serde(default)]
     pub file_name: Option<String>,
@@ -225,9 +226,10 @@ pub struct RotateKeyInput {
     /// Region the client settings name. Default: the server's.
     #[serde(default)]
     pub region: Option<String>,
-    /// Where the new key goes: `inline` (default), `secrets_manager` or `file`.
+    /// Where the new key goes: `inline`, `secrets_manager` or `file`. Default: the server's
+    /// configured default (normally `inline`).
     #[serde(default)]
-    pub deliver: Delivery,
+    pub deliver: Option<Delivery>,
     /// With `deliver: file`: the file name inside the key directory (default `<business_unit>.env`).
     #[serde(default)]
     pub file_name: Option<String>,
@@ -250,6 +252,9 @@ impl Provisioner {
     /// Create a Bedrock API key for the business unit and hand it to its destination.
     pub async fn create_api_key(&self, input: &CreateApiKeyInput) -> Result<CreatedApiKey> {
         let unit = BusinessUnit::parse("business_unit", &input.business_unit)?;
+        self.settings()
+            .governance
+            .check_unit("business_unit", &unit)?;
         let region = self.key_region(input.region.as_deref()).await?;
         let destination = self.destination(&unit, input.deliver, input.file_name.as_deref())?;
         match input.kind {
@@ -385,6 +390,9 @@ impl Provisioner {
             .as_deref()
             .map(|id| parse_credential_id("credential_id", id))
             .transpose()?;
+        self.settings()
+            .governance
+            .check_unit("business_unit", &unit)?;
         let age = self.key_age(input.credential_age_days)?;
         let region = self.key_region(input.region.as_deref()).await?;
         let destination = self.destination(&unit, input.deliver, input.file_name.as_deref())?;

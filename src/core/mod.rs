@@ -9,6 +9,7 @@ pub mod deliver;
 pub mod deprovision;
 pub mod diagnose;
 pub mod error;
+pub mod governance;
 pub mod inspect;
 pub mod inventory;
 pub mod keys;
@@ -60,6 +61,12 @@ pub struct Settings {
     pub key_dir: Option<std::path::PathBuf>,
     /// Longest time one diagnose check may take.
     pub check_timeout: Duration,
+    /// Where new keys go when the caller does not say.
+    pub default_delivery: deliver::Delivery,
+    /// The policy `provision_user` attaches when the caller does not say.
+    pub default_policy: provision::PolicyInput,
+    /// Which business units may be provisioned, and required tags.
+    pub governance: governance::Governance,
 }
 
 impl Default for Settings {
@@ -75,6 +82,9 @@ impl Default for Settings {
             rotation_days: 30,
             key_dir: None,
             check_timeout: Duration::from_secs(10),
+            default_delivery: deliver::Delivery::default(),
+            default_policy: provision::PolicyInput::default(),
+            governance: governance::Governance::default(),
         }
     }
 }

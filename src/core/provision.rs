@@ -41,9 +41,10 @@ pub struct ProvisionUserInput {
     /// `owner` and `managed-by` are set by the tool and cannot be given here.
     #[serde(default)]
     pub tags: BTreeMap<String, String>,
-    /// Which managed policy to attach. Default: this project's least-privilege policy.
+    /// Which managed policy to attach. Default: the server's configured default (normally this
+    /// project's least-privilege policy).
     #[serde(default)]
-    pub policy: PolicyInput,
+    pub policy: Option<PolicyInput>,
     /// Take over an existing IAM user of that name that bedrock-provisioner did not create.
     #[serde(default)]
     pub adopt: bool,
@@ -83,7 +84,7 @@ pub struct ProvisionRequest {
 
 impl ProvisionUserInput {
     /// Check every field; the first broken rule is returned, naming the field.
-    pub fn validate(&self) -> Result<ProvisionRequest> {
+    pub fn validate(&self, default_policy: &PolicyInput) -> Result<ProvisionRequest> {
         let business_unit = BusinessUnit::parse("business_unit", &self.business_unit)?;
         let purpose = TagValue::parse_required("purpose", &self.purpose)?;
         let owner = TagValue::parse_required("owner", &self.owner)?;
@@ -122,7 +123,7 @@ impl ProvisionUserInput {
             TagKey::from_static(MANAGED_BY_KEY),
             TagValue::from_static(MANAGED_BY_VALUE),
         );
-        let policy = match &self.policy {
+        let policy = match self.policy.as_ref().unwrap_or(default_policy) {
             PolicyInput::LeastPrivilege => PolicyChoice::LeastPrivilege,
             PolicyInput::AmazonBedrockLimitedAccess => PolicyChoice::AmazonBedrockLimitedAccess,
             PolicyInput::Arn(arn) => PolicyChoice::Arn(PolicyArn::parse("policy.arn", arn)?),
@@ -204,7 +205,11 @@ pub struct ProvisionReport {
 impl Provisioner {
     /// Create or reconcile the business unit's user, tags, policy and attachment.
     pub async fn provision_user(&self, input: &ProvisionUserInput) -> Result<ProvisionReport> {
-        let request = input.validate()?;
+        let request = input.validate(&self.settings().default_policy)?;
+        self.settings()
+            .governance
+            .check_unit("business_unit", &request.business_unit)?;
+        self.settings().governance.check_tags(&input.tags)?;
         let user_name = request.business_unit.user_name();
         let iam = &self.clients().await.iam;
         let caller = self.caller().await?;
@@ -616,7 +621,7 @@ mod tests {
     }
 
     fn field_of(input: &ProvisionUserInput) -> String {
-        match input.validate() {
+        match input.validate(&PolicyInput::default()) {
             Err(Error::InvalidInput { field, .. }) => field,
             other => panic!("expected InvalidInput, got {other:?}"),
         }
@@ -624,7 +629,7 @@ mod tests {
 
     #[test]
     fn valid_input_carries_the_projects_tags() {
-        let request = input().validate().unwrap();
+        let request = input().validate(&PolicyInput::default()).unwrap();
         let tags: BTreeMap<&str, &str> = request
             .tags
             .iter()
@@ -676,7 +681,7 @@ mod tests {
         };
         assert_eq!(field_of(&too_many), "tags");
         let bad_arn = ProvisionUserInput {
-            policy: PolicyInput::Arn("AmazonBedrockFullAccess".into()),
+            policy: Some(PolicyInput::Arn("AmazonBedrockFullAccess".into())),
             ..input()
         };
         assert_eq!(field_of(&bad_arn), "policy.arn");
@@ -688,7 +693,10 @@ mod tests {
             tags: (0..46).map(|i| (format!("k{i}"), "v".to_owned())).collect(),
             ..input()
         };
-        assert_eq!(many.validate().unwrap().tags.len(), 50);
+        assert_eq!(
+            many.validate(&PolicyInput::default()).unwrap().tags.len(),
+            50
+        );
     }
 
     #[test]
