@@ -297,3 +297,40 @@ async fn no_key_value_reaches_stderr_audit_log_or_errors_even_at_trace_level() {
     assert_eq!(records[8]["outcome"], "error:key_limit");
     std::fs::remove_dir_all(&scratch).ok();
 }
+
+#[tokio::test]
+async fn a_cancelled_diagnose_stops_in_the_server() {
+    let account = Account::new();
+    account
+        .fault(json!({"action": "ListCostAllocationTags", "kind": "latency", "latency_ms": 5000}));
+    let log_path = std::env::temp_dir().join(format!("bp-cancel-{}.log", account.id));
+    let (transport, _) = TokioChildProcess::builder(server_command(&account, "read-only"))
+        .stderr(std::fs::File::create(&log_path).unwrap())
+        .spawn()
+        .expect("spawn binary");
+    let client = ().serve(transport).await.expect("initialize");
+    let request = rmcp::model::ClientRequest::CallToolRequest(rmcp::model::CallToolRequest::new(
+        CallToolRequestParams::new("diagnose").with_arguments(serde_json::Map::new()),
+    ));
+    let started = std::time::Instant::now();
+    let handle = client
+        .send_cancellable_request(request, rmcp::service::PeerRequestOptions::no_options())
+        .await
+        .unwrap();
+    tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+    handle
+        .cancel(Some("user pressed stop".into()))
+        .await
+        .unwrap();
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    let stderr = std::fs::read_to_string(&log_path).unwrap();
+    assert!(
+        stderr.contains("diagnose cancelled by the client"),
+        "the server stopped the work: {stderr}"
+    );
+    assert!(started.elapsed() < std::time::Duration::from_secs(3));
+    let tools = client.list_all_tools().await.unwrap();
+    assert!(tools.iter().any(|t| t.name == "diagnose"), "still serving");
+    client.cancel().await.ok();
+    std::fs::remove_file(&log_path).ok();
+}

@@ -94,6 +94,10 @@ pub enum Error {
         summary: String,
     },
 
+    /// The client cancelled the request; work in flight was stopped.
+    #[error("cancelled by the client")]
+    Cancelled,
+
     /// Any other error AWS returned.
     #[error("AWS rejected `{action}` with {code}: {message}")]
     Aws {
@@ -128,6 +132,7 @@ impl Error {
             Self::KeyLimit { .. } => "key_limit",
             Self::NotProvisioned { .. } => "not_provisioned",
             Self::ConfirmationRequired { .. } => "confirmation_required",
+            Self::Cancelled => "cancelled",
             Self::Aws { .. } => "aws_error",
         }
     }
@@ -180,6 +185,7 @@ impl Error {
                 happen (call again with `dry_run: true` for the full plan), and once they agree, call \
                 again with `confirm: true`."
                 .to_owned(),
+            Self::Cancelled => "Nothing more was started; call again to run it to the end.".to_owned(),
             Self::Aws { .. } => "Read AWS's message above; fix the cause and call again (the \
                 request is idempotent). If it persists, check the AWS Health Dashboard."
                 .to_owned(),

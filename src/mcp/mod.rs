@@ -12,7 +12,8 @@ use rmcp::{
     ErrorData, Json, RoleServer, ServerHandler, ServiceExt,
     handler::server::{router::tool::ToolRouter, tool::ToolCallContext, wrapper::Parameters},
     model::{
-        CallToolRequestParams, CallToolResponse, Implementation, ServerCapabilities, ServerConfig,
+        CallToolRequestParams, CallToolResponse, Implementation, ProgressNotificationParam,
+        ServerCapabilities, ServerConfig,
     },
     service::RequestContext,
     tool, tool_handler, tool_router,
@@ -51,6 +52,15 @@ fix it; query_costs reports Bedrock spend per business unit; enable_cost_tags an
 accounting. Destructive tools need `confirm: true`: run them with \
 dry_run first, show the user the plan, and confirm only with their agreement. Errors say \
 which input or IAM permission is at fault and what to do.";
+
+/// What the user answers when a destructive tool asks for confirmation.
+#[derive(Debug, serde::Deserialize, serde::Serialize, schemars::JsonSchema)]
+struct Confirmation {
+    /// Yes, make this change.
+    confirm: bool,
+}
+
+rmcp::elicit_safe!(Confirmation);
 
 /// The MCP server.
 #[derive(Clone)]
@@ -96,6 +106,46 @@ impl ProvisionerServer {
         self
     }
 
+    /// Run a call; when a destructive tool answers `confirmation_required` and the client supports
+    /// elicitation, ask the user and, on their explicit yes, run it again with `confirm: true`.
+    async fn call_with_confirmation(
+        &self,
+        request: CallToolRequestParams,
+        context: RequestContext<RoleServer>,
+    ) -> Result<CallToolResponse, ErrorData> {
+        let peer = context.peer.clone();
+        let retry = request.clone();
+        let call = ToolCallContext::new(self, request, context.clone());
+        let response = self.tool_router.call(call).await?;
+        let CallToolResponse::Complete(result) = &response else {
+            return Ok(response);
+        };
+        let asks = result.is_error == Some(true)
+            && tool_error::kind_of(result) == "confirmation_required"
+            && peer
+                .supported_elicitation_modes()
+                .contains(&rmcp::service::ElicitationMode::Form);
+        if !asks {
+            return Ok(response);
+        }
+        let question = tool_error::first_line(result);
+        match peer
+            .elicit::<Confirmation>(format!("{question}. Proceed?"))
+            .await
+        {
+            Ok(Some(Confirmation { confirm: true })) => {
+                let mut arguments = retry.arguments.clone().unwrap_or_default();
+                arguments.insert("confirm".to_owned(), serde_json::Value::Bool(true));
+                let call = ToolCallContext::new(self, retry.with_arguments(arguments), context);
+                self.tool_router.call(call).await
+            }
+            Ok(_) | Err(_) => {
+                tracing::info!(tool = %retry.name, "the user did not confirm; nothing was changed");
+                Ok(response)
+            }
+        }
+    }
+
     /// Run a call, and record it in the audit log when the tool can change anything.
     async fn audited_call(
         &self,
@@ -117,8 +167,7 @@ impl ProvisionerServer {
             || "unknown".to_owned(),
             |info| format!("{} {}", info.client_info.name, info.client_info.version),
         );
-        let call = ToolCallContext::new(self, request, context);
-        let response = self.tool_router.call(call).await;
+        let response = self.call_with_confirmation(request, context).await;
         let (outcome, result) = match &response {
             Ok(CallToolResponse::Complete(result)) if result.is_error == Some(true) => {
                 (format!("error:{}", tool_error::kind_of(result)), None)
@@ -213,8 +262,32 @@ impl ProvisionerServer {
     async fn diagnose(
         &self,
         Parameters(input): Parameters<DiagnoseInput>,
+        context: RequestContext<RoleServer>,
     ) -> Result<Json<DiagnoseReport>, ToolError> {
-        Ok(Json(self.core.diagnose(&input).await?))
+        let token = context.meta.get_progress_token();
+        let peer = context.peer.clone();
+        let notify = |step: crate::core::diagnose::Progress| {
+            if let Some(token) = &token {
+                let note = ProgressNotificationParam::new(token.clone(), step.completed as f64)
+                    .with_total(step.total as f64)
+                    .with_message(
+                        format!("{}: {:?}", step.check.as_str(), step.status).to_lowercase(),
+                    );
+                let peer = peer.clone();
+                tokio::spawn(async move {
+                    if let Err(error) = peer.notify_progress(note).await {
+                        tracing::debug!(%error, "progress notification not delivered");
+                    }
+                });
+            }
+        };
+        tokio::select! {
+            report = self.core.diagnose_with_progress(&input, &notify) => Ok(Json(report?)),
+            () = context.ct.cancelled() => {
+                tracing::info!("diagnose cancelled by the client; in-flight checks were dropped");
+                Err(ToolError(crate::core::Error::Cancelled))
+            }
+        }
     }
 
     /// Bedrock spend per business unit from Cost Explorer: counts every billing service that carries

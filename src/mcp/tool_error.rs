@@ -51,3 +51,13 @@ pub fn kind_of(result: &CallToolResult) -> String {
         })
         .unwrap_or_else(|| "unknown".to_owned())
 }
+
+/// The first line of a failed tool result (the error without its remediation).
+pub fn first_line(result: &CallToolResult) -> String {
+    result
+        .content
+        .iter()
+        .find_map(|c| c.as_text())
+        .and_then(|t| t.text.lines().next().map(str::to_owned))
+        .unwrap_or_default()
+}

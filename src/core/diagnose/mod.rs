@@ -213,6 +213,19 @@ pub struct DiagnoseReport {
     pub elapsed_ms: u64,
 }
 
+/// One finished check, for progress reporting.
+#[derive(Clone, Copy, Debug)]
+pub struct Progress {
+    /// Checks finished so far.
+    pub completed: usize,
+    /// Checks in this run.
+    pub total: usize,
+    /// The check that just finished.
+    pub check: CheckId,
+    /// How it ended.
+    pub status: CheckStatus,
+}
+
 /// How many checks ended how.
 #[derive(Clone, Copy, Debug, Default, Serialize, Deserialize, JsonSchema)]
 pub struct Counts {
@@ -241,6 +254,15 @@ type CheckFuture<'a> = Pin<Box<dyn Future<Output = CheckResult> + Send + 'a>>;
 impl Provisioner {
     /// Run the checks and summarize them.
     pub async fn diagnose(&self, input: &DiagnoseInput) -> Result<DiagnoseReport> {
+        self.diagnose_with_progress(input, &|_| {}).await
+    }
+
+    /// Run the checks, calling `progress` as each one finishes (for progress notifications).
+    pub async fn diagnose_with_progress(
+        &self,
+        input: &DiagnoseInput,
+        progress: &(dyn Fn(Progress) + Sync),
+    ) -> Result<DiagnoseReport> {
         let started = Instant::now();
         let wanted: Vec<CheckId> = match &input.checks {
             Some(list) if list.is_empty() => {
@@ -258,10 +280,24 @@ impl Provisioner {
         let request = self.diagnose_request(input).await?;
         let timeout = self.settings().check_timeout;
 
+        let total = wanted.len();
+        let done = std::sync::atomic::AtomicUsize::new(0);
+        let report = |result: &CheckResult| {
+            let completed = done.fetch_add(1, std::sync::atomic::Ordering::SeqCst) + 1;
+            progress(Progress {
+                completed,
+                total,
+                check: result.id,
+                status: result.status,
+            });
+        };
         // Credentials first: without them, every AWS check is skipped with the reason.
         let credentials = self
             .timed(CheckId::Credentials, timeout, self.check_credentials())
             .await;
+        if wanted.contains(&CheckId::Credentials) {
+            report(&credentials);
+        }
         let aws_ok = credentials.status == CheckStatus::Pass;
         let mut futures: Vec<CheckFuture<'_>> = Vec::new();
         for id in wanted
@@ -274,7 +310,12 @@ impl Provisioner {
                     "skipped: the credentials check failed ({})",
                     credentials.summary
                 );
-                futures.push(Box::pin(async move { CheckResult::skipped(id, reason) }));
+                let report = &report;
+                futures.push(Box::pin(async move {
+                    let result = CheckResult::skipped(id, reason);
+                    report(&result);
+                    result
+                }));
                 continue;
             }
             let request = &request;
@@ -291,7 +332,13 @@ impl Provisioner {
                 CheckId::McpConfig => Box::pin(local::check_mcp_config(request)),
                 CheckId::Environment => Box::pin(self.check_environment()),
             };
-            futures.push(Box::pin(self.timed(id, timeout, check)));
+            let report = &report;
+            let timed = self.timed(id, timeout, check);
+            futures.push(Box::pin(async move {
+                let result = timed.await;
+                report(&result);
+                result
+            }));
         }
         // Concurrently on this task: the checks borrow the provisioner, so they are not spawned.
         let mut checks = futures::future::join_all(futures).await;

@@ -1,0 +1,228 @@
+//! Destructive tools ask the user through MCP elicitation when the client supports it: a yes runs the
+//! change, a no or no answer changes nothing. Clients without elicitation need `confirm: true`.
+
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, missing_docs)]
+
+mod common;
+
+use std::sync::{Arc, Mutex};
+
+use bedrock_provisioner::{
+    core::Provisioner,
+    mcp::{AccessMode, ProvisionerServer},
+};
+use common::{Account, call, ok, text};
+use rmcp::{
+    ClientHandler, ErrorData, RoleClient, ServiceExt,
+    model::{
+        ClientCapabilities, ClientConfig, ElicitRequestParams, ElicitResult, ElicitationAction,
+        Implementation,
+    },
+    service::{RequestContext, RunningService},
+};
+use serde_json::json;
+
+/// A client whose user answers every confirmation with `answer`, recording the questions.
+#[derive(Clone)]
+struct User {
+    answer: ElicitationAction,
+    questions: Arc<Mutex<Vec<String>>>,
+}
+
+impl ClientHandler for User {
+    async fn create_elicitation(
+        &self,
+        request: ElicitRequestParams,
+        _context: RequestContext<RoleClient>,
+    ) -> Result<ElicitResult, ErrorData> {
+        if let ElicitRequestParams::FormElicitationParams { message, .. } = request {
+            self.questions.lock().unwrap().push(message);
+        }
+        let result = ElicitResult::new(self.answer.clone());
+        Ok(if self.answer == ElicitationAction::Accept {
+            result.with_content(json!({"confirm": true}))
+        } else {
+            result
+        })
+    }
+
+    fn get_info(&self) -> ClientConfig {
+        ClientConfig::new(
+            ClientCapabilities::builder().enable_elicitation().build(),
+            Implementation::new("confirming-client", "1.0"),
+        )
+    }
+}
+
+async fn connect(account: &Account, user: User) -> RunningService<RoleClient, User> {
+    let (server_io, client_io) = tokio::io::duplex(1 << 16);
+    let server = ProvisionerServer::new(
+        Arc::new(Provisioner::new(account.settings())),
+        AccessMode::Admin,
+    );
+    tokio::spawn(async move {
+        if let Ok(running) = server.serve(server_io).await {
+            let _ = running.waiting().await;
+        }
+    });
+    user.serve(client_io).await.unwrap()
+}
+
+#[tokio::test]
+async fn the_user_is_asked_and_only_a_yes_deletes() {
+    let account = Account::new();
+    let _admin = account.provisioned(&["ops"]).await;
+    let questions = Arc::new(Mutex::new(Vec::new()));
+    let no = connect(
+        &account,
+        User {
+            answer: ElicitationAction::Decline,
+            questions: questions.clone(),
+        },
+    )
+    .await;
+    let refused = call_user(&no, "deprovision_user", json!({"business_unit": "ops"})).await;
+    assert_eq!(refused.is_error, Some(true));
+    assert!(text(&refused).contains("confirm: true"));
+    assert!(
+        account
+            .iam()
+            .await
+            .get_user()
+            .user_name("ops-bedrock-user")
+            .send()
+            .await
+            .is_ok(),
+        "a no changes nothing"
+    );
+    let asked = questions.lock().unwrap().clone();
+    assert_eq!(asked.len(), 1);
+    assert!(
+        asked[0].contains("would delete IAM user `ops-bedrock-user`"),
+        "{asked:?}"
+    );
+
+    let yes = connect(
+        &account,
+        User {
+            answer: ElicitationAction::Accept,
+            questions: questions.clone(),
+        },
+    )
+    .await;
+    let done = call_user(&yes, "deprovision_user", json!({"business_unit": "ops"})).await;
+    assert_ne!(done.is_error, Some(true), "{}", text(&done));
+    assert!(
+        account
+            .iam()
+            .await
+            .get_user()
+            .user_name("ops-bedrock-user")
+            .send()
+            .await
+            .is_err()
+    );
+    assert_eq!(questions.lock().unwrap().len(), 2);
+}
+
+#[tokio::test]
+async fn clients_without_elicitation_must_pass_confirm() {
+    let account = Account::new();
+    let client = account.provisioned(&["ops"]).await;
+    let refused = call(&client, "deprovision_user", json!({"business_unit": "ops"})).await;
+    assert!(
+        text(&refused).contains("confirmation required"),
+        "{}",
+        text(&refused)
+    );
+    assert!(
+        account
+            .iam()
+            .await
+            .get_user()
+            .user_name("ops-bedrock-user")
+            .send()
+            .await
+            .is_ok()
+    );
+    ok(&call(
+        &client,
+        "deprovision_user",
+        json!({"business_unit": "ops", "confirm": true}),
+    )
+    .await);
+}
+
+async fn call_user(
+    client: &RunningService<RoleClient, User>,
+    tool: &str,
+    args: serde_json::Value,
+) -> rmcp::model::CallToolResult {
+    let params = rmcp::model::CallToolRequestParams::new(tool.to_owned())
+        .with_arguments(args.as_object().unwrap().clone());
+    client.call_tool(params).await.unwrap()
+}
+
+/// One progress notification: progress, total, message.
+type Step = (f64, Option<f64>, String);
+
+/// A client that records progress notifications.
+#[derive(Clone, Default)]
+struct Watcher {
+    progress: Arc<Mutex<Vec<Step>>>,
+}
+
+impl ClientHandler for Watcher {
+    async fn on_progress(
+        &self,
+        params: rmcp::model::ProgressNotificationParam,
+        _context: rmcp::service::NotificationContext<RoleClient>,
+    ) {
+        self.progress.lock().unwrap().push((
+            params.progress,
+            params.total,
+            params.message.unwrap_or_default(),
+        ));
+    }
+}
+
+fn diagnose_request(token: &str) -> rmcp::model::ClientRequest {
+    let mut params = rmcp::model::CallToolRequestParams::new("diagnose");
+    params.meta = Some(rmcp::model::RequestMetaObject::with_progress_token(
+        rmcp::model::ProgressToken(rmcp::model::NumberOrString::String(token.into())),
+    ));
+    params = params.with_arguments(serde_json::Map::new());
+    rmcp::model::ClientRequest::CallToolRequest(rmcp::model::CallToolRequest::new(params))
+}
+
+#[tokio::test]
+async fn diagnose_reports_progress_per_check() {
+    let account = Account::new();
+    let watcher = Watcher::default();
+    let (server_io, client_io) = tokio::io::duplex(1 << 16);
+    let server = ProvisionerServer::new(
+        Arc::new(Provisioner::new(account.settings())),
+        AccessMode::ReadOnly,
+    );
+    tokio::spawn(async move {
+        if let Ok(running) = server.serve(server_io).await {
+            let _ = running.waiting().await;
+        }
+    });
+    let client = watcher.clone().serve(client_io).await.unwrap();
+    client.send_request(diagnose_request("p1")).await.unwrap();
+    tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    let seen = watcher.progress.lock().unwrap().clone();
+    assert_eq!(seen.len(), 11, "one notification per check: {seen:?}");
+    assert!(seen.iter().all(|(_, total, _)| *total == Some(11.0)));
+    let mut steps: Vec<f64> = seen.iter().map(|s| s.0).collect();
+    steps.sort_by(f64::total_cmp);
+    assert_eq!(steps, (1..=11).map(f64::from).collect::<Vec<_>>());
+    assert!(
+        seen.iter().any(|s| s.2.starts_with("credentials: pass")),
+        "{seen:?}"
+    );
+
+    let tools = client.list_all_tools().await.unwrap();
+    assert!(tools.iter().any(|t| t.name == "diagnose"));
+}
