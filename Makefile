@@ -3,7 +3,7 @@ VENV   := .venv
 PYTHON := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed-$(shell sha1sum tests/emulator/requirements.txt | cut -c1-12)
 
-.PHONY: all venv build test lint unit emulator-contract demo bench clean
+.PHONY: all venv build test lint unit emulator-contract conformance demo bench clean
 
 all: test
 
@@ -30,7 +30,13 @@ unit: venv
 emulator-contract: venv
 	$(PYTHON) -m pytest -q tests/emulator
 
-test: venv lint unit emulator-contract
+# The official MCP conformance suite (HTTP) and the MCP Inspector CLI (stdio) against the binary;
+# installs Node 22 and both tools from npm into .node-tools/ once.
+conformance:
+	cargo build --locked --bin bedrock-provisioner
+	tests/conformance/run target/debug/bedrock-provisioner
+
+test: venv lint unit emulator-contract conformance
 
 # Give marketing access, end to end: emulator + the real server over stdio + an MCP client.
 demo: venv build
@@ -44,4 +50,4 @@ bench: venv
 
 clean:
 	cargo clean
-	rm -rf $(VENV)
+	rm -rf $(VENV) .node-tools

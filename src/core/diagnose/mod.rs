@@ -292,9 +292,12 @@ impl Provisioner {
             });
         };
         // Credentials first: without them, every AWS check is skipped with the reason.
-        let credentials = self
-            .timed(CheckId::Credentials, timeout, self.check_credentials())
-            .await;
+        let credentials = if wanted.iter().any(|id| id.needs_aws()) {
+            self.timed(CheckId::Credentials, timeout, self.check_credentials())
+                .await
+        } else {
+            CheckResult::skipped(CheckId::Credentials, "no check needs AWS")
+        };
         if wanted.contains(&CheckId::Credentials) {
             report(&credentials);
         }
@@ -430,8 +433,9 @@ fn count(checks: &[CheckResult]) -> Counts {
 
 fn summarize(checks: &[CheckResult], counts: Counts) -> String {
     let mut text = format!(
-        "{} checks: {} passed, {} warnings, {} failed, {} skipped.",
+        "{} check{}: {} passed, {} warnings, {} failed, {} skipped.",
         checks.len(),
+        if checks.len() == 1 { "" } else { "s" },
         counts.pass,
         counts.warn,
         counts.fail,
