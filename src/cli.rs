@@ -353,6 +353,9 @@ struct CreateApiKeyArgs {
     duration_seconds: Option<u32>,
     #[command(flatten)]
     delivery: DeliveryArgs,
+    /// Check everything and show what would be created; create nothing.
+    #[arg(long)]
+    dry_run: bool,
     /// Output format.
     #[arg(long, value_enum, default_value_t = Output::Text)]
     output: Output,
@@ -374,6 +377,9 @@ struct RotateKeyArgs {
     credential_age_days: Option<u32>,
     #[command(flatten)]
     delivery: DeliveryArgs,
+    /// Show which keys would be created and deleted; change nothing.
+    #[arg(long)]
+    dry_run: bool,
     /// Output format.
     #[arg(long, value_enum, default_value_t = Output::Text)]
     output: Output,
@@ -662,6 +668,7 @@ impl Cli {
                     region: args.delivery.key_region,
                     deliver: args.delivery.deliver.map(Into::into),
                     file_name: args.delivery.file_name,
+                    dry_run: args.dry_run,
                 };
                 report(core.create_api_key(&input).await, args.output, print_key)
             }
@@ -685,6 +692,7 @@ impl Cli {
                     region: args.delivery.key_region,
                     deliver: args.delivery.deliver.map(Into::into),
                     file_name: args.delivery.file_name,
+                    dry_run: args.dry_run,
                 };
                 report(core.rotate_key(&input).await, args.output, print_rotation)
             }
@@ -859,6 +867,7 @@ fn print_key(key: &CreatedApiKey) {
             println!("  stored in Secrets Manager: {secret_arn}");
         }
         Delivered::File { path } => println!("  written to {path} (mode 0600)"),
+        Delivered::Planned { destination } => println!("  dry run: would go to {destination}"),
     }
     for warning in &key.warnings {
         println!("  warning: {warning}");

@@ -364,3 +364,44 @@ async fn expired_keys_are_reported_expired() {
             .contains(&json!("expired"))
     );
 }
+
+#[tokio::test]
+async fn dry_runs_of_create_and_rotate_change_nothing() {
+    let account = Account::new();
+    let client = account.provisioned(&["design"]).await;
+    let first = ok(&call(
+        &client,
+        "create_api_key",
+        json!({"business_unit": "design"}),
+    )
+    .await);
+    let before = account.actions().len();
+    let planned = ok(&call(
+        &client,
+        "create_api_key",
+        json!({"business_unit": "design", "deliver": "secrets_manager", "dry_run": true}),
+    )
+    .await);
+    assert_eq!(planned["status"], "Planned");
+    assert_eq!(planned["delivery"]["method"], "planned");
+    assert!(
+        planned["delivery"]["destination"]
+            .as_str()
+            .unwrap()
+            .contains("bedrock-provisioner/design/bedrock-api-key")
+    );
+    let rotation = ok(&call(
+        &client,
+        "rotate_key",
+        json!({"business_unit": "design", "mode": "replace", "dry_run": true}),
+    )
+    .await);
+    assert_eq!(
+        rotation["deleted_credential_ids"],
+        json!([first["credential_id"]])
+    );
+    assert_eq!(rotation["new_key"]["status"], "Planned");
+    let after: Vec<String> = account.actions()[before..].to_vec();
+    assert!(after.iter().all(|a| !is_mutation(a)), "{after:?}");
+    assert_eq!(account.keys_in_aws("design-bedrock-user").await.len(), 1);
+}

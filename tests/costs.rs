@@ -313,6 +313,25 @@ async fn budget_alert_is_created_then_unchanged_then_updated() {
     seed(&account, "business-unit", "Active", None);
     let client = account.mcp(AccessMode::Admin).await;
     let args = json!({"business_unit": "marketing", "monthly_limit_usd": 500, "emails": ["finops@example.com"], "confirm": true});
+    let mut unconfirmed = args.clone();
+    unconfirmed["confirm"] = json!(false);
+    let refused = call(&client, "create_budget_alert", unconfirmed).await;
+    assert!(
+        text(&refused).contains("confirm: true"),
+        "{}",
+        text(&refused)
+    );
+    let mut plan = args.clone();
+    plan["dry_run"] = json!(true);
+    assert_eq!(
+        ok(&call(&client, "create_budget_alert", plan).await)["status"],
+        "planned"
+    );
+    assert!(
+        account.actions().iter().all(|a| !is_mutation(a)),
+        "{:?}",
+        account.actions()
+    );
     let created = ok(&call(&client, "create_budget_alert", args.clone()).await);
     assert_eq!(created["status"], "created");
     let budgets = aws_sdk_budgets::Client::new(&account.sdk_config().await);

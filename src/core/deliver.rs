@@ -91,6 +91,11 @@ pub enum Delivered {
         /// The file's absolute path.
         path: String,
     },
+    /// A dry run: where the key would go.
+    Planned {
+        /// `inline`, the secret's name, or the file's path.
+        destination: String,
+    },
 }
 
 /// A validated delivery request, checked before any AWS call.
@@ -102,6 +107,17 @@ pub enum Destination {
     SecretsManager,
     /// Write it to this path inside the key directory.
     File(PathBuf),
+}
+
+impl Destination {
+    /// Where a key for `unit` would go, in words.
+    pub fn describe(&self, unit: &BusinessUnit) -> String {
+        match self {
+            Self::Inline => "inline (in the result)".to_owned(),
+            Self::SecretsManager => format!("Secrets Manager secret {}", secret_name(unit)),
+            Self::File(path) => format!("file {}", path.display()),
+        }
+    }
 }
 
 /// Name of the Secrets Manager secret of a business unit.

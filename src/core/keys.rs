@@ -72,6 +72,9 @@ pub struct CreateApiKeyInput {
     /// With `deliver: file`: the file name inside the key directory (default `<business_unit>.env`).
     #[serde(default)]
     pub file_name: Option<String>,
+    /// Check everything and report what would be created; create nothing.
+    #[serde(default)]
+    pub dry_run: bool,
 }
 
 /// A newly created key.
@@ -233,6 +236,9 @@ pub struct RotateKeyInput {
     /// With `deliver: file`: the file name inside the key directory (default `<business_unit>.env`).
     #[serde(default)]
     pub file_name: Option<String>,
+    /// Check everything and report which keys would be created and deleted; change nothing.
+    #[serde(default)]
+    pub dry_run: bool,
 }
 
 /// Result of `rotate_key`.
@@ -278,6 +284,15 @@ impl Provisioner {
                             .collect(),
                     });
                 }
+                if input.dry_run {
+                    return Ok(planned_key(
+                        &unit,
+                        &user,
+                        ApiKeyKind::LongTerm,
+                        &region,
+                        &destination,
+                    ));
+                }
                 self.issue_key(&unit, &user, age, &region, &destination)
                     .await
             }
@@ -298,6 +313,15 @@ impl Provisioner {
                     ));
                 }
                 let user = self.managed_user(&unit).await?;
+                if input.dry_run {
+                    return Ok(planned_key(
+                        &unit,
+                        &user,
+                        ApiKeyKind::ShortTerm,
+                        &region,
+                        &destination,
+                    ));
+                }
                 self.sign_short_term_key(&unit, &user, seconds, &region, &destination)
                     .await
             }
@@ -433,17 +457,24 @@ impl Provisioner {
                     ));
                 }
             };
-            self.delete_key(&user_name, &victim).await?;
+            if !input.dry_run {
+                self.delete_key(&user_name, &victim).await?;
+            }
             deleted.push(victim);
         }
-        let new_key = self
-            .issue_key(&unit, &user, age, &region, &destination)
-            .await?;
+        let new_key = if input.dry_run {
+            planned_key(&unit, &user, ApiKeyKind::LongTerm, &region, &destination)
+        } else {
+            self.issue_key(&unit, &user, age, &region, &destination)
+                .await?
+        };
         if let Some(id) = old
             .as_ref()
             .filter(|id| input.mode == RotateMode::Replace && !deleted.contains(id))
         {
-            self.delete_key(&user_name, id).await?;
+            if !input.dry_run {
+                self.delete_key(&user_name, id).await?;
+            }
             deleted.push(id.clone());
         }
         let instruction = match (&old, input.mode) {
@@ -738,6 +769,31 @@ impl Provisioner {
     }
 }
 
+/// The report of a dry run: what would be issued, and where it would go.
+fn planned_key(
+    unit: &BusinessUnit,
+    user: &ManagedUser,
+    kind: ApiKeyKind,
+    region: &str,
+    destination: &Destination,
+) -> CreatedApiKey {
+    CreatedApiKey {
+        business_unit: unit.to_string(),
+        user_name: user.name.clone(),
+        kind,
+        credential_id: None,
+        alias: None,
+        status: "Planned".to_owned(),
+        created: String::new(),
+        expires: None,
+        region: region.to_owned(),
+        delivery: Delivered::Planned {
+            destination: destination.describe(unit),
+        },
+        warnings: vec!["Dry run: no key was created and nothing was deleted.".to_owned()],
+    }
+}
+
 /// What to tell the caller about a delivered key.
 fn handling_warnings(delivery: &Delivered) -> Vec<String> {
     match delivery {
@@ -746,7 +802,9 @@ fn handling_warnings(delivery: &Delivered) -> Vec<String> {
              now; anyone holding it can invoke Claude as this business unit."
                 .to_owned(),
         ],
-        Delivered::SecretsManager { .. } | Delivered::File { .. } => Vec::new(),
+        Delivered::SecretsManager { .. } | Delivered::File { .. } | Delivered::Planned { .. } => {
+            Vec::new()
+        }
     }
 }
 
