@@ -54,18 +54,20 @@ impl ClientHandler for User {
     }
 }
 
-async fn connect(account: &Account, user: User) -> RunningService<RoleClient, User> {
+/// An in-process server in `mode` for `account`, and a client with `handler`.
+async fn connect<H: ClientHandler>(
+    account: &Account,
+    mode: AccessMode,
+    handler: H,
+) -> RunningService<RoleClient, H> {
     let (server_io, client_io) = tokio::io::duplex(1 << 16);
-    let server = ProvisionerServer::new(
-        Arc::new(Provisioner::new(account.settings())),
-        AccessMode::Admin,
-    );
+    let server = ProvisionerServer::new(Arc::new(Provisioner::new(account.settings())), mode);
     tokio::spawn(async move {
         if let Ok(running) = server.serve(server_io).await {
             let _ = running.waiting().await;
         }
     });
-    user.serve(client_io).await.unwrap()
+    handler.serve(client_io).await.unwrap()
 }
 
 #[tokio::test]
@@ -75,6 +77,7 @@ async fn the_user_is_asked_and_only_a_yes_deletes() {
     let questions = Arc::new(Mutex::new(Vec::new()));
     let no = connect(
         &account,
+        AccessMode::Admin,
         User {
             answer: ElicitationAction::Decline,
             questions: questions.clone(),
@@ -104,6 +107,7 @@ async fn the_user_is_asked_and_only_a_yes_deletes() {
 
     let yes = connect(
         &account,
+        AccessMode::Admin,
         User {
             answer: ElicitationAction::Accept,
             questions: questions.clone(),
@@ -153,8 +157,8 @@ async fn clients_without_elicitation_must_pass_confirm() {
     .await);
 }
 
-async fn call_user(
-    client: &RunningService<RoleClient, User>,
+async fn call_user<H: ClientHandler>(
+    client: &RunningService<RoleClient, H>,
     tool: &str,
     args: serde_json::Value,
 ) -> rmcp::model::CallToolResult {
@@ -199,17 +203,7 @@ fn diagnose_request(token: &str) -> rmcp::model::ClientRequest {
 async fn diagnose_reports_progress_per_check() {
     let account = Account::new();
     let watcher = Watcher::default();
-    let (server_io, client_io) = tokio::io::duplex(1 << 16);
-    let server = ProvisionerServer::new(
-        Arc::new(Provisioner::new(account.settings())),
-        AccessMode::ReadOnly,
-    );
-    tokio::spawn(async move {
-        if let Ok(running) = server.serve(server_io).await {
-            let _ = running.waiting().await;
-        }
-    });
-    let client = watcher.clone().serve(client_io).await.unwrap();
+    let client = connect(&account, AccessMode::ReadOnly, watcher.clone()).await;
     client.send_request(diagnose_request("p1")).await.unwrap();
     tokio::time::sleep(std::time::Duration::from_millis(200)).await;
     let seen = watcher.progress.lock().unwrap().clone();

@@ -8,7 +8,6 @@ use super::{
     Provisioner,
     aws::sdk_error,
     error::{Error, Result, found},
-    is_managed,
     names::BusinessUnit,
 };
 
@@ -95,16 +94,7 @@ impl Provisioner {
         input: &DeprovisionUserInput,
     ) -> Result<DeprovisionReport> {
         let unit = BusinessUnit::parse("business_unit", &input.business_unit)?;
-        let user_name = unit.user_name();
-        let Some(user) = self.find_user(&user_name).await? else {
-            return Err(Error::NotProvisioned {
-                business_unit: unit.to_string(),
-                user_name,
-            });
-        };
-        if !is_managed(&user) {
-            return Err(Error::ForeignUser { user_name });
-        }
+        let user_name = self.managed_user(&unit).await?.name;
         let _guard = self.lock_user(&user_name).await;
         let plan = self.removal_plan(&user_name).await?;
         if !input.dry_run && !input.confirm {

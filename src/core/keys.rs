@@ -506,7 +506,7 @@ impl Provisioner {
     }
 
     /// The user of a business unit this tool manages.
-    async fn managed_user(&self, unit: &BusinessUnit) -> Result<ManagedUser> {
+    pub(crate) async fn managed_user(&self, unit: &BusinessUnit) -> Result<ManagedUser> {
         let user_name = unit.user_name();
         let Some(user) = self.find_user(&user_name).await? else {
             return Err(Error::NotProvisioned {
@@ -809,9 +809,11 @@ fn handling_warnings(delivery: &Delivered) -> Vec<String> {
 }
 
 /// A user this tool manages, with its tags.
-struct ManagedUser {
-    name: String,
-    tags: HashMap<String, String>,
+pub(crate) struct ManagedUser {
+    /// The IAM user name.
+    pub(crate) name: String,
+    /// Its tags.
+    pub(crate) tags: HashMap<String, String>,
 }
 
 fn parse_credential_id(field: &str, value: &str) -> Result<String> {
