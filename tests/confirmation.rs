@@ -220,3 +220,71 @@ async fn diagnose_reports_progress_per_check() {
     let tools = client.list_all_tools().await.unwrap();
     assert!(tools.iter().any(|t| t.name == "diagnose"));
 }
+
+#[tokio::test]
+async fn on_protocol_2026_the_question_is_an_input_required_result() {
+    use rmcp::service::{ClientLifecycleMode, ClientServiceExt};
+
+    let account = Account::new();
+    let _admin = account.provisioned(&["ops", "hr"]).await;
+    let (server_io, client_io) = tokio::io::duplex(1 << 16);
+    let server = ProvisionerServer::new(
+        Arc::new(Provisioner::new(account.settings())),
+        AccessMode::Admin,
+    );
+    tokio::spawn(async move {
+        if let Ok(running) = server.serve(server_io).await {
+            let _ = running.waiting().await;
+        }
+    });
+    let questions = Arc::new(Mutex::new(Vec::new()));
+    let user = User {
+        answer: ElicitationAction::Accept,
+        questions: questions.clone(),
+    };
+    let client = user
+        .serve_with_lifecycle(
+            client_io,
+            ClientLifecycleMode::Discover {
+                preferred_versions: vec![rmcp::model::ProtocolVersion::V_2026_07_28],
+            },
+        )
+        .await
+        .unwrap();
+    // Without answering: the raw result asks for input and nothing changes.
+    let once = client
+        .call_tool_once(
+            rmcp::model::CallToolRequestParams::new("deprovision_user")
+                .with_arguments(json!({"business_unit": "hr"}).as_object().unwrap().clone()),
+        )
+        .await
+        .unwrap();
+    assert!(
+        matches!(once, rmcp::model::CallToolResponse::InputRequired(_)),
+        "{once:?}"
+    );
+    assert!(
+        account
+            .iam()
+            .await
+            .get_user()
+            .user_name("hr-bedrock-user")
+            .send()
+            .await
+            .is_ok()
+    );
+    // The high-level call answers through the handler and retries: the user said yes.
+    let done = call_user(&client, "deprovision_user", json!({"business_unit": "ops"})).await;
+    assert_ne!(done.is_error, Some(true), "{}", text(&done));
+    assert!(
+        account
+            .iam()
+            .await
+            .get_user()
+            .user_name("ops-bedrock-user")
+            .send()
+            .await
+            .is_err()
+    );
+    assert!(questions.lock().unwrap()[0].contains("ops-bedrock-user"));
+}

@@ -12,8 +12,10 @@ use rmcp::{
     ErrorData, Json, RoleServer, ServerHandler, ServiceExt,
     handler::server::{router::tool::ToolRouter, tool::ToolCallContext, wrapper::Parameters},
     model::{
-        CallToolRequestParams, CallToolResponse, Implementation, ProgressNotificationParam,
-        ServerCapabilities, ServerConfig,
+        CallToolRequestParams, CallToolResponse, ElicitRequest, ElicitRequestParams, ElicitResult,
+        ElicitationAction, ElicitationSchema, Implementation, InputRequest, InputRequests,
+        InputRequiredResult, ProgressNotificationParam, ProtocolVersion, ServerCapabilities,
+        ServerConfig,
     },
     service::RequestContext,
     tool, tool_handler, tool_router,
@@ -52,6 +54,9 @@ fix it; query_costs reports Bedrock spend per business unit; enable_cost_tags an
 accounting. Destructive tools need `confirm: true`: run them with \
 dry_run first, show the user the plan, and confirm only with their agreement. Errors say \
 which input or IAM permission is at fault and what to do.";
+
+/// The key of the confirmation question in an input-required result.
+const CONFIRM_INPUT: &str = "confirm";
 
 /// What the user answers when a destructive tool asks for confirmation.
 #[derive(Debug, serde::Deserialize, serde::Serialize, schemars::JsonSchema)]
@@ -107,43 +112,99 @@ impl ProvisionerServer {
     }
 
     /// Run a call; when a destructive tool answers `confirmation_required` and the client supports
-    /// elicitation, ask the user and, on their explicit yes, run it again with `confirm: true`.
+    /// elicitation, ask the user, and on their explicit yes run it again with `confirm: true`. On
+    /// protocol 2026-07-28 and later the question goes back as an input-required result (the client
+    /// retries with the answer); on older protocols as a classic `elicitation/create` request.
     async fn call_with_confirmation(
         &self,
-        request: CallToolRequestParams,
+        mut request: CallToolRequestParams,
         context: RequestContext<RoleServer>,
     ) -> Result<CallToolResponse, ErrorData> {
-        let peer = context.peer.clone();
+        if let Some(answer) = request
+            .input_responses
+            .take()
+            .and_then(|mut responses| responses.remove(CONFIRM_INPUT))
+        {
+            request.request_state = None;
+            return self.run_answered(request, &answer, context).await;
+        }
         let retry = request.clone();
         let call = ToolCallContext::new(self, request, context.clone());
         let response = self.tool_router.call(call).await?;
         let CallToolResponse::Complete(result) = &response else {
             return Ok(response);
         };
-        let asks = result.is_error == Some(true)
-            && tool_error::kind_of(result) == "confirmation_required"
-            && peer
-                .supported_elicitation_modes()
-                .contains(&rmcp::service::ElicitationMode::Form);
-        if !asks {
+        let can_ask = context
+            .client_capabilities()
+            .is_some_and(|c| c.elicitation.is_some());
+        if result.is_error != Some(true)
+            || tool_error::kind_of(result) != "confirmation_required"
+            || !can_ask
+        {
             return Ok(response);
         }
-        let question = tool_error::first_line(result);
-        match peer
-            .elicit::<Confirmation>(format!("{question}. Proceed?"))
-            .await
-        {
-            Ok(Some(Confirmation { confirm: true })) => {
-                let mut arguments = retry.arguments.clone().unwrap_or_default();
-                arguments.insert("confirm".to_owned(), serde_json::Value::Bool(true));
-                let call = ToolCallContext::new(self, retry.with_arguments(arguments), context);
-                self.tool_router.call(call).await
-            }
+        let question = format!("{}. Proceed?", tool_error::first_line(result));
+        let stateless = context
+            .protocol_version()
+            .is_some_and(|v| v >= ProtocolVersion::V_2026_07_28);
+        if stateless {
+            let schema = ElicitationSchema::from_type::<Confirmation>()
+                .map_err(|e| ErrorData::internal_error(e.to_string(), None))?;
+            let ask = InputRequest::Elicitation(ElicitRequest::new(
+                ElicitRequestParams::FormElicitationParams {
+                    meta: None,
+                    message: question,
+                    requested_schema: schema,
+                },
+            ));
+            let requests = InputRequests::from([(CONFIRM_INPUT.to_owned(), ask)]);
+            return Ok(
+                InputRequiredResult::new(Some(requests), Some(retry.name.to_string())).into(),
+            );
+        }
+        match context.peer.elicit::<Confirmation>(question).await {
+            Ok(Some(Confirmation { confirm: true })) => self.run_confirmed(retry, context).await,
             Ok(_) | Err(_) => {
                 tracing::info!(tool = %retry.name, "the user did not confirm; nothing was changed");
                 Ok(response)
             }
         }
+    }
+
+    /// A retry carrying the user's answer: run confirmed on an explicit yes, else unconfirmed (which
+    /// changes nothing and says so).
+    async fn run_answered(
+        &self,
+        request: CallToolRequestParams,
+        answer: &serde_json::Value,
+        context: RequestContext<RoleServer>,
+    ) -> Result<CallToolResponse, ErrorData> {
+        let yes = serde_json::from_value::<ElicitResult>(answer.clone()).is_ok_and(|r| {
+            r.action == ElicitationAction::Accept
+                && r.content
+                    .as_ref()
+                    .and_then(|c| c.get("confirm"))
+                    .and_then(serde_json::Value::as_bool)
+                    == Some(true)
+        });
+        if yes {
+            return self.run_confirmed(request, context).await;
+        }
+        tracing::info!(tool = %request.name, "the user did not confirm; nothing was changed");
+        let call = ToolCallContext::new(self, request, context);
+        self.tool_router.call(call).await
+    }
+
+    /// Run the call again with `confirm: true`.
+    async fn run_confirmed(
+        &self,
+        request: CallToolRequestParams,
+        context: RequestContext<RoleServer>,
+    ) -> Result<CallToolResponse, ErrorData> {
+        let mut arguments = request.arguments.clone().unwrap_or_default();
+        arguments.insert("confirm".to_owned(), serde_json::Value::Bool(true));
+        let call = ToolCallContext::new(self, request.with_arguments(arguments), context);
+        self.tool_router.call(call).await
     }
 
     /// Run a call, and record it in the audit log when the tool can change anything.
@@ -163,9 +224,9 @@ impl ProvisionerServer {
         let tool = request.name.to_string();
         let arguments = audit::sanitize(request.arguments.as_ref());
         let dry_run = arguments["dry_run"].as_bool().unwrap_or(false);
-        let client = context.peer.peer_info().map_or_else(
+        let client = context.client_info().map_or_else(
             || "unknown".to_owned(),
-            |info| format!("{} {}", info.client_info.name, info.client_info.version),
+            |info| format!("{} {}", info.name, info.version),
         );
         let response = self.call_with_confirmation(request, context).await;
         let (outcome, result) = match &response {
