@@ -203,3 +203,49 @@ fn binary_refuses_a_public_address_without_a_token_and_stops_on_sigterm() {
     let exit = child.wait().unwrap();
     assert!(exit.success(), "graceful shutdown exits 0: {exit:?}");
 }
+
+/// Counts progress notifications.
+#[derive(Clone, Default)]
+struct Progress(Arc<std::sync::atomic::AtomicUsize>);
+
+impl rmcp::ClientHandler for Progress {
+    async fn on_progress(
+        &self,
+        _params: rmcp::model::ProgressNotificationParam,
+        _context: rmcp::service::NotificationContext<rmcp::RoleClient>,
+    ) {
+        self.0.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+    }
+}
+
+#[tokio::test]
+async fn progress_notifications_arrive_over_http() {
+    let account = Account::new();
+    let server = start(&account, Some(TOKEN)).await;
+    let progress = Progress::default();
+    let transport = StreamableHttpClientTransport::from_config(
+        StreamableHttpClientTransportConfig::with_uri(server.url.clone()).auth_header(TOKEN),
+    );
+    let client = progress.clone().serve(transport).await.unwrap();
+    let mut params = CallToolRequestParams::new("diagnose").with_arguments(
+        json!({"checks": ["credentials", "user", "cost_tags"]})
+            .as_object()
+            .unwrap()
+            .clone(),
+    );
+    params.meta = Some(rmcp::model::RequestMetaObject::with_progress_token(
+        rmcp::model::ProgressToken(rmcp::model::NumberOrString::Number(7)),
+    ));
+    let request =
+        rmcp::model::ClientRequest::CallToolRequest(rmcp::model::CallToolRequest::new(params));
+    client.send_request(request).await.unwrap();
+    tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    assert_eq!(
+        progress.0.load(std::sync::atomic::Ordering::SeqCst),
+        3,
+        "one per check"
+    );
+    client.cancel().await.ok();
+    server.shutdown.cancel();
+    server.task.await.unwrap();
+}
