@@ -111,12 +111,21 @@ impl Provisioner {
         if caller.arn.ends_with(":root") {
             return CheckResult::pass(id, "the root user may do everything").evidence(caller.arn);
         }
-        let principal = principal_arn(&caller.arn);
+        let mut principal = principal_arn(&caller.arn);
+        let iam = &self.clients().await.iam;
+        // A role's ARN carries its path, which the session ARN omits: ask IAM for the exact one.
+        if let Some(role) = principal
+            .split_once(":role/")
+            .map(|(_, name)| name.to_owned())
+            && let Ok(out) = iam.get_role().role_name(&role).send().await
+            && let Some(arn) = out.role().map(|r| r.arn().to_owned())
+        {
+            principal = arn;
+        }
         let actions: Vec<String> = NEEDED
             .iter()
             .flat_map(|(_, actions)| actions.iter().map(|a| (*a).to_owned()))
             .collect();
-        let iam = &self.clients().await.iam;
         let simulated = iam
             .simulate_principal_policy()
             .policy_source_arn(&principal)
