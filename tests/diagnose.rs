@@ -390,6 +390,15 @@ async fn throttled_calls_get_retry_and_quota_advice() {
     assert_eq!(throttling["status"], "warn");
     assert!(fixes(throttling).contains("AWS_RETRY_MODE=adaptive"));
     assert!(fixes(throttling).contains("Service Quotas"));
+    let evidence = throttling["evidence"].to_string();
+    assert!(
+        evidence.contains("tokens per minute for Anthropic Claude Sonnet 4.5 = 2000000"),
+        "the account's quotas are shown: {evidence}"
+    );
+    assert!(
+        !evidence.contains("Nova"),
+        "only Anthropic quotas: {evidence}"
+    );
 }
 
 #[tokio::test]

@@ -60,6 +60,8 @@ pub struct AwsClients {
     pub cost_explorer: aws_sdk_costexplorer::Client,
     /// AWS Budgets.
     pub budgets: aws_sdk_budgets::Client,
+    /// Service Quotas (Bedrock's throughput quotas).
+    pub service_quotas: aws_sdk_servicequotas::Client,
     /// Secrets Manager (key hand-off).
     pub secrets_manager: aws_sdk_secretsmanager::Client,
     /// The configuration the clients were built from (credentials for signing short-term keys).
@@ -120,6 +122,7 @@ impl AwsClients {
             cost_explorer: aws_sdk_costexplorer::Client::new(config),
             secrets_manager: aws_sdk_secretsmanager::Client::new(config),
             budgets: aws_sdk_budgets::Client::new(config),
+            service_quotas: aws_sdk_servicequotas::Client::new(config),
             config: config.clone(),
             region: config
                 .region()

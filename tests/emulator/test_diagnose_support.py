@@ -107,3 +107,16 @@ def test_cost_allocation_tags(emulator, account):
     assert [e["TagKey"] for e in errors] == ["purpose"]
     assert {t["TagKey"]: t["Status"] for t in ce.list_cost_allocation_tags()["CostAllocationTags"]} == {
         "business-unit": "Active", "owner": "Active"}
+
+
+def test_bedrock_service_quotas(emulator, account):
+    quotas = emulator.client("service-quotas", account)
+    listed = quotas.list_service_quotas(ServiceCode="bedrock", MaxResults=4)
+    assert len(listed["Quotas"]) == 4 and listed["NextToken"]
+    rest = quotas.list_service_quotas(ServiceCode="bedrock", NextToken=listed["NextToken"])["Quotas"]
+    assert any("Anthropic Claude" in q["QuotaName"] for q in listed["Quotas"] + rest)
+    emulator.control("POST", "servicequotas/bedrock",
+                     {"account": account, "quotas": [{"name": "On-demand model inference tokens per minute for "
+                                                              "Anthropic Claude Sonnet 4.5", "value": 1000}]})
+    only = quotas.list_service_quotas(ServiceCode="bedrock")["Quotas"]
+    assert [q["Value"] for q in only] == [1000.0]

@@ -39,6 +39,7 @@ const NEEDED: &[(&str, &[&str])] = &[
             "bedrock:ListInferenceProfiles",
             "bedrock:GetUseCaseForModelAccess",
             "ce:ListCostAllocationTags",
+            "servicequotas:ListServiceQuotas",
         ],
     ),
     (

@@ -21,6 +21,9 @@ static MODEL_ID: LazyLock<Regex> = LazyLock::new(|| {
         .unwrap_or_else(|_| unreachable!("static regex"))
 });
 
+/// Quota lines shown at most.
+const MAX_QUOTA_LINES: usize = 12;
+
 /// Geographic prefixes of system-defined inference profiles.
 const PROFILE_PREFIXES: [&str; 8] = [
     "us.", "eu.", "apac.", "jp.", "au.", "ca.", "us-gov.", "global.",
@@ -378,6 +381,9 @@ impl Provisioner {
             }
             Err(error) => return CheckResult::from_error(id, &error),
         };
+        for line in self.anthropic_quotas().await {
+            result = result.evidence(line);
+        }
         if result.status != super::CheckStatus::Pass {
             for step in advice {
                 result = result.fix(step);
@@ -386,6 +392,48 @@ impl Provisioner {
             result = result.evidence(advice[0]);
         }
         result
+    }
+
+    /// The account's Anthropic throughput quotas in the region, as evidence lines (or why not).
+    async fn anthropic_quotas(&self) -> Vec<String> {
+        let client = &self.clients().await.service_quotas;
+        let mut lines = Vec::new();
+        let mut token = None;
+        loop {
+            let page = match client
+                .list_service_quotas()
+                .service_code("bedrock")
+                .set_next_token(token)
+                .send()
+                .await
+                .map_err(|e| sdk_error("servicequotas:ListServiceQuotas", e))
+            {
+                Ok(page) => page,
+                Err(error) => return vec![format!("Bedrock quotas not readable: {error}")],
+            };
+            for quota in page.quotas() {
+                let name = quota.quota_name().unwrap_or_default();
+                let per_minute =
+                    name.contains("tokens per minute") || name.contains("requests per minute");
+                if name.contains("Anthropic") && per_minute {
+                    lines.push(format!(
+                        "quota: {name} = {}",
+                        quota.value().unwrap_or_default()
+                    ));
+                }
+            }
+            token = page.next_token().map(str::to_owned);
+            if token.is_none() || lines.len() >= MAX_QUOTA_LINES {
+                break;
+            }
+        }
+        if lines.is_empty() {
+            lines.push(
+                "no Anthropic per-minute quotas listed for Bedrock in this region".to_owned(),
+            );
+        }
+        lines.truncate(MAX_QUOTA_LINES);
+        lines
     }
 }
 

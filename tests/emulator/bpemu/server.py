@@ -20,7 +20,7 @@ from moto.moto_server.werkzeug_app import (  # noqa: E402
 )
 from werkzeug.serving import make_server  # noqa: E402
 
-from . import access_ext, bedrock_ext, billing_ext, iam_ext  # noqa: E402
+from . import access_ext, bedrock_ext, billing_ext, iam_ext, quotas_ext  # noqa: E402
 from .faults import FaultRule, FaultTable  # noqa: E402
 from .protocol import describe, error_response  # noqa: E402
 
@@ -40,6 +40,7 @@ class Emulator:
         iam_ext.install()
         access_ext.install()
         billing_ext.install()
+        quotas_ext.install()
 
     def __call__(self, environ, start_response):
         path = environ.get("PATH_INFO", "")
@@ -92,7 +93,7 @@ class Emulator:
                 with self.lock:
                     seen = [r for r in self.requests if wanted is None or r["access_key"] == wanted]
                 return _json(start_response, {"requests": seen})
-            for extension in (bedrock_ext, iam_ext, billing_ext):
+            for extension in (bedrock_ext, iam_ext, billing_ext, quotas_ext):
                 answer = extension.control(command, method, environ, _read_body)
                 if answer is not None:
                     return _json(start_response, answer)
@@ -108,6 +109,7 @@ class Emulator:
         bedrock_ext.reset()
         iam_ext.reset()
         billing_ext.reset()
+        quotas_ext.reset()
         with self.lock:
             self.requests.clear()
 
