@@ -22,6 +22,7 @@ use crate::{
             ApiKeyKind, ApiKeyList, CreateApiKeyInput, CreatedApiKey, ListApiKeysInput,
             RevokeAction, RevokeKeyInput, RevokeReport, RotateKeyInput, RotateMode, RotateReport,
         },
+        label,
         provision::{PolicyInput, ProvisionReport, ProvisionUserInput},
     },
     mcp::{
@@ -913,14 +914,6 @@ fn print_deprovision(report: &DeprovisionReport) {
         let action = label(&step.action);
         println!("  {action:<34} {}", step.resource);
     }
-}
-
-/// The serialized name of a unit enum variant (`rotation_due`).
-fn label<T: Serialize>(value: &T) -> String {
-    serde_json::to_value(value)
-        .ok()
-        .and_then(|v| v.as_str().map(str::to_owned))
-        .unwrap_or_default()
 }
 
 fn print_diagnosis(report: &DiagnoseReport) {

@@ -8,6 +8,7 @@ use super::{
     Provisioner,
     aws::sdk_error,
     error::{Error, Result, found},
+    label,
     names::BusinessUnit,
 };
 
@@ -103,7 +104,7 @@ impl Provisioner {
                     "deprovision_user would delete IAM user `{user_name}` and {} attached item(s): {}",
                     plan.len() - 1,
                     plan.iter()
-                        .map(|(kind, id)| format!("{} {id}", step_name(*kind)))
+                        .map(|(kind, id)| format!("{} {id}", label(kind).replace('_', " ")))
                         .collect::<Vec<_>>()
                         .join("; ")
                 ),
@@ -320,11 +321,4 @@ impl Provisioner {
                 .map_err(|e| sdk_error("iam:DeleteUser", e)),
         }
     }
-}
-
-fn step_name(kind: StepKind) -> String {
-    serde_json::to_value(kind)
-        .ok()
-        .and_then(|v| v.as_str().map(|s| s.replace('_', " ")))
-        .unwrap_or_default()
 }

@@ -38,6 +38,14 @@ pub fn is_managed(user: &aws_sdk_iam::types::User) -> bool {
         .any(|tag| tag.key() == MANAGED_BY_KEY && tag.value() == MANAGED_BY_VALUE)
 }
 
+/// The serialized name of a unit enum variant (`rotation_due`), for text output.
+pub fn label<T: serde::Serialize>(value: &T) -> String {
+    serde_json::to_value(value)
+        .ok()
+        .and_then(|v| v.as_str().map(str::to_owned))
+        .unwrap_or_default()
+}
+
 /// Settings of the core.
 #[derive(Clone, Debug)]
 pub struct Settings {

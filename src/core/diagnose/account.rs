@@ -11,6 +11,7 @@ use crate::core::{
     inspect::{KeyKind, inspect_key},
     is_managed,
     keys::{KeyFlag, ListApiKeysInput},
+    label,
     policy::{BEDROCK_LIMITED_ACCESS, POLICY_NAME},
 };
 
@@ -143,12 +144,7 @@ impl Provisioner {
             result = CheckResult::pass(id, format!("{} working key(s)", working.len()));
         }
         for key in &keys {
-            let flags: Vec<String> = key
-                .flags
-                .iter()
-                .filter_map(|f| serde_json::to_value(f).ok())
-                .filter_map(|v| v.as_str().map(str::to_owned))
-                .collect();
+            let flags: Vec<String> = key.flags.iter().map(label).collect();
             result = result.evidence(format!(
                 "{} {} expires {} {}",
                 key.credential_id,
