@@ -13,7 +13,7 @@ use crate::{
         deliver::Delivery,
         governance::Governance,
         names::{BusinessUnit, TagKey, parse_region},
-        provision::PolicyInput,
+        provision::{PolicyInput, RESERVED_KEYS},
     },
     mcp::AccessMode,
 };
@@ -165,7 +165,7 @@ impl ConfigFile {
         for tag in self.required_tags.iter().flatten() {
             TagKey::parse("required_tags", tag)
                 .map_err(|e| invalid("required_tags", e.to_string()))?;
-            if ["business-unit", "purpose", "owner", "managed-by"].contains(&tag.as_str()) {
+            if RESERVED_KEYS.contains(&tag.as_str()) {
                 return Err(invalid(
                     "required_tags",
                     format!("`{tag}` is always set by bedrock-provisioner; list only extra tags"),

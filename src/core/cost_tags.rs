@@ -13,6 +13,15 @@ use super::{
 
 /// The tag keys this project's users carry for accounting.
 pub const ACCOUNTING_TAGS: [&str; 3] = ["business-unit", "purpose", "owner"];
+/// Whether a cost allocation tag key carries the tag `tag`: the plain key, or an IAM-principal form
+/// such as `iamPrincipal/<tag>`.
+pub fn carries_tag(key: &str, tag: &str) -> bool {
+    key == tag
+        || key
+            .strip_suffix(tag)
+            .is_some_and(|prefix| prefix.ends_with('/'))
+}
+
 /// Cost Explorer accepts at most this many keys per update.
 const MAX_PER_UPDATE: usize = 20;
 
@@ -47,11 +56,7 @@ impl Provisioner {
     /// Activate the accounting tags as cost allocation tags.
     pub async fn enable_cost_tags(&self, input: &EnableCostTagsInput) -> Result<CostTagsReport> {
         let tags = self.cost_allocation_tags().await?;
-        let accounting = |key: &str| {
-            ACCOUNTING_TAGS
-                .iter()
-                .any(|t| key == *t || key.ends_with(&format!("/{t}")))
-        };
+        let accounting = |key: &str| ACCOUNTING_TAGS.iter().any(|t| carries_tag(key, t));
         let mut report = CostTagsReport {
             activated: Vec::new(),
             already_active: Vec::new(),
@@ -67,10 +72,7 @@ impl Provisioner {
             }
         }
         for tag in ACCOUNTING_TAGS {
-            if !tags
-                .iter()
-                .any(|(key, _)| key == tag || key.ends_with(&format!("/{tag}")))
-            {
+            if !tags.iter().any(|(key, _)| carries_tag(key, tag)) {
                 report.not_yet_known.push(tag.to_owned());
             }
         }
@@ -127,5 +129,18 @@ impl Provisioner {
             ));
         }
         Ok(report)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn plain_and_principal_forms_carry_a_tag() {
+        assert!(carries_tag("owner", "owner"));
+        assert!(carries_tag("iamPrincipal/owner", "owner"));
+        assert!(!carries_tag("co-owner", "owner"));
+        assert!(!carries_tag("owner/x", "owner"));
     }
 }

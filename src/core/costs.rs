@@ -15,6 +15,7 @@ use serde::{Deserialize, Serialize};
 use super::{
     Provisioner,
     aws::sdk_error,
+    cost_tags::carries_tag,
     error::{Error, Result},
     names::BusinessUnit,
 };
@@ -474,9 +475,7 @@ impl Provisioner {
         };
         let candidates: Vec<&(String, CostAllocationTagStatus)> = tags
             .iter()
-            .filter(|(key, _)| {
-                key == BUSINESS_UNIT_TAG || key.ends_with(&format!("/{BUSINESS_UNIT_TAG}"))
-            })
+            .filter(|(key, _)| carries_tag(key, BUSINESS_UNIT_TAG))
             .collect();
         let active = |principal: bool| {
             candidates.iter().find(|(key, status)| {

@@ -21,8 +21,8 @@ use super::{
 
 /// Most tags IAM allows on a user.
 const MAX_TAGS: usize = 50;
-/// Tag keys this project sets itself.
-const RESERVED_KEYS: [&str; 4] = ["business-unit", "purpose", "owner", MANAGED_BY_KEY];
+/// Tag keys bedrock-provisioner sets itself; callers cannot pass them as extra tags.
+pub const RESERVED_KEYS: [&str; 4] = ["business-unit", "purpose", "owner", MANAGED_BY_KEY];
 /// IAM keeps at most five versions of a managed policy.
 const MAX_POLICY_VERSIONS: usize = 5;
 

@@ -6,7 +6,7 @@ use super::{CheckId, CheckResult, Request};
 use crate::core::{
     Provisioner,
     aws::sdk_error,
-    cost_tags::ACCOUNTING_TAGS,
+    cost_tags::{ACCOUNTING_TAGS, carries_tag},
     error::Error,
     inspect::{KeyKind, inspect_key},
     is_managed,
@@ -241,16 +241,8 @@ impl Provisioner {
 
     pub(super) async fn check_cost_tags(&self) -> CheckResult {
         let id = CheckId::CostTags;
-        let out = self
-            .clients()
-            .await
-            .cost_explorer
-            .list_cost_allocation_tags()
-            .send()
-            .await
-            .map_err(|e| sdk_error("ce:ListCostAllocationTags", e));
-        let tags = match out {
-            Ok(out) => out.cost_allocation_tags().to_vec(),
+        let tags = match self.cost_allocation_tags().await {
+            Ok(tags) => tags,
             Err(Error::AccessDenied { message, .. }) => {
                 return CheckResult::warn(id, "cost allocation tags are not readable")
                     .evidence(message)
@@ -264,15 +256,15 @@ impl Provisioner {
         for key in ACCOUNTING_TAGS {
             let matching: Vec<_> = tags
                 .iter()
-                .filter(|t| t.tag_key() == key || t.tag_key().ends_with(&format!("/{key}")))
+                .filter(|(tag_key, _)| carries_tag(tag_key, key))
                 .collect();
             if matching.is_empty() {
                 unknown.push(key);
             }
-            for tag in matching {
-                result_evidence.push(format!("{}: {}", tag.tag_key(), tag.status().as_str()));
-                if tag.status() != &CostAllocationTagStatus::Active {
-                    inactive.push(tag.tag_key().to_owned());
+            for (tag_key, status) in matching {
+                result_evidence.push(format!("{tag_key}: {}", status.as_str()));
+                if status != &CostAllocationTagStatus::Active {
+                    inactive.push(tag_key.clone());
                 }
             }
         }
