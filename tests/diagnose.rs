@@ -118,6 +118,15 @@ async fn healthy_setup_passes_every_check() {
         !report.to_string().contains(api_key),
         "the key is never echoed"
     );
+    let listings = account
+        .actions()
+        .iter()
+        .filter(|a| *a == "ListFoundationModels")
+        .count();
+    assert_eq!(
+        listings, 5,
+        "one listing per probed region (4), shared by the checks, plus the un-retried throttling probe"
+    );
 }
 
 #[test]

@@ -247,7 +247,13 @@ pub(crate) struct Request {
     pub regions: Vec<String>,
     pub project_dir: Option<PathBuf>,
     pub region: String,
+    /// Anthropic models per probed region, listed once per run and shared by the checks.
+    pub models: std::collections::HashMap<String, ModelList>,
 }
+
+/// The Anthropic models of one region, filled by the first check that asks.
+pub(crate) type ModelList =
+    tokio::sync::OnceCell<Vec<aws_sdk_bedrock::types::FoundationModelSummary>>;
 
 type CheckFuture<'a> = Pin<Box<dyn Future<Output = CheckResult> + Send + 'a>>;
 
@@ -391,6 +397,10 @@ impl Provisioner {
             unit,
             model_id,
             api_key: input.api_key.as_deref().map(super::secret::Secret::new),
+            models: regions
+                .iter()
+                .map(|r| (r.clone(), ModelList::new()))
+                .collect(),
             regions,
             project_dir,
             region,

@@ -63,8 +63,26 @@ fn needs_profile(model: &FoundationModelSummary) -> bool {
 }
 
 impl Provisioner {
-    /// Anthropic text models offered in `region`.
-    async fn anthropic_models(&self, region: &str) -> Result<Vec<FoundationModelSummary>> {
+    /// Anthropic text models offered in `region`, listed at most once per diagnosis (a failed listing
+    /// is not kept, so the next check asks again and reports its own error).
+    async fn anthropic_models<'r>(
+        &self,
+        request: &'r Request,
+        region: &str,
+    ) -> Result<&'r [FoundationModelSummary]> {
+        let Some(cell) = request.models.get(region) else {
+            return Err(Error::invalid(
+                "regions",
+                format!("{region} was not probed"),
+            ));
+        };
+        cell.get_or_try_init(|| self.list_anthropic_models(region))
+            .await
+            .map(Vec::as_slice)
+    }
+
+    /// List the Anthropic text models of `region`.
+    async fn list_anthropic_models(&self, region: &str) -> Result<Vec<FoundationModelSummary>> {
         let clients = self.clients().await;
         let client = if region == clients.region {
             clients.bedrock.clone()
@@ -87,7 +105,7 @@ impl Provisioner {
 
     pub(super) async fn check_model_access(&self, request: &Request) -> CheckResult {
         let id = CheckId::ModelAccess;
-        let models = match self.anthropic_models(&request.region).await {
+        let models = match self.anthropic_models(request, &request.region).await {
             Ok(models) => models,
             Err(error) => return CheckResult::from_error(id, &error),
         };
@@ -199,10 +217,9 @@ impl Provisioner {
 
     pub(super) async fn check_region(&self, request: &Request) -> CheckResult {
         let id = CheckId::Region;
-        let probes = request
-            .regions
-            .iter()
-            .map(|region| async move { (region.clone(), self.anthropic_models(region).await) });
+        let probes = request.regions.iter().map(|region| async move {
+            (region.clone(), self.anthropic_models(request, region).await)
+        });
         let answers = futures::future::join_all(probes).await;
         let wanted = request.model_id.as_deref().map(base_model);
         let score = |models: &[FoundationModelSummary]| {
@@ -263,7 +280,7 @@ impl Provisioner {
         let Some(model_id) = request.model_id.as_deref() else {
             return CheckResult::skipped(id, "no model_id given");
         };
-        let models = match self.anthropic_models(&request.region).await {
+        let models = match self.anthropic_models(request, &request.region).await {
             Ok(models) => models,
             Err(error) => return CheckResult::from_error(id, &error),
         };
