@@ -20,6 +20,8 @@ import threading
 
 from moto.bedrock.responses import BedrockResponse
 
+from .protocol import handler_error
+
 _MODELS = {
     "anthropic.claude-sonnet-4-5-20250929-v1:0": ("Claude Sonnet 4.5", "Anthropic", "INFERENCE_PROFILE"),
     "anthropic.claude-haiku-4-5-20251001-v1:0": ("Claude Haiku 4.5", "Anthropic", "INFERENCE_PROFILE"),
@@ -116,10 +118,6 @@ def _summary(region: str, model_id: str) -> dict:
     }
 
 
-def _error(code: str, message: str, status: int):
-    return status, {"status": status, "x-amzn-ErrorType": code}, json.dumps({"message": message})
-
-
 def list_foundation_models(self):
     provider = self._get_param("byProvider") or self.querystring.get("byProvider", [None])[0]
     models = [
@@ -141,7 +139,7 @@ def get_foundation_model(self):
     if model_id.startswith("arn:"):
         model_id = model_id.rsplit("/", 1)[-1]
     if model_id not in _models_in(self.region, self.current_account):
-        return _error(
+        return handler_error(
             "ResourceNotFoundException", f"The model {model_id} does not exist in {self.region}.", 404
         )
     return json.dumps({"modelDetails": _summary(self.region, model_id)})
@@ -182,13 +180,13 @@ def get_inference_profile(self):
     for profile in _profiles(self):
         if wanted in (profile["inferenceProfileId"], profile["inferenceProfileArn"]):
             return json.dumps(profile)
-    return _error("ResourceNotFoundException", f"Inference profile {wanted} not found.", 404)
+    return handler_error("ResourceNotFoundException", f"Inference profile {wanted} not found.", 404)
 
 
 def get_foundation_model_availability(self):
     model_id = _model_id_from_path(self)
     if model_id not in _MODELS:
-        return _error("ResourceNotFoundException", f"The model {model_id} does not exist.", 404)
+        return handler_error("ResourceNotFoundException", f"The model {model_id} does not exist.", 404)
     with _lock:
         state = dict(_availability.get((self.current_account, model_id), {}))
     agreement = state.get("agreement", "AVAILABLE")
@@ -209,7 +207,7 @@ def get_use_case_for_model_access(self):
     with _lock:
         missing = self.current_account in _no_use_case
     if missing:
-        return _error("ResourceNotFoundException", "No use case form has been submitted for this account.", 404)
+        return handler_error("ResourceNotFoundException", "No use case form has been submitted for this account.", 404)
     form = base64.b64encode(json.dumps({"companyName": "Example Corp", "intendedUsers": "0"}).encode()).decode()
     return json.dumps({"formData": form})
 

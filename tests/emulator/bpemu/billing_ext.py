@@ -29,6 +29,8 @@ import threading
 
 from moto.ce.responses import CostExplorerResponse
 
+from .protocol import handler_error
+
 MAX_UPDATE = 20
 
 _lock = threading.Lock()
@@ -70,10 +72,6 @@ def control(command: str, method: str, environ, read_body):
     return None
 
 
-def _error(code: str, message: str):
-    return 400, {"status": 400, "x-amzn-ErrorType": code}, json.dumps({"__type": code, "Message": message})
-
-
 def list_cost_allocation_tags(self):
     status = self._get_param("Status")
     kind = self._get_param("Type")
@@ -92,7 +90,7 @@ def list_cost_allocation_tags(self):
 def update_cost_allocation_tags_status(self):
     updates = self._get_param("CostAllocationTagsStatus") or []
     if not 1 <= len(updates) <= MAX_UPDATE:
-        return _error(
+        return handler_error(
             "ValidationException",
             f"CostAllocationTagsStatus must contain between 1 and {MAX_UPDATE} entries",
         )
@@ -219,8 +217,7 @@ def get_cost_and_usage(self):
             if not buckets:
                 rows.append((index, [], {}))
     except ValueError as error:
-        return 400, {"status": 400, "x-amzn-ErrorType": "ValidationException"}, json.dumps(
-            {"__type": "ValidationException", "Message": str(error)})
+        return handler_error("ValidationException", str(error))
     offset = int(params.get("NextPageToken") or 0)
     page = rows[offset: offset + page_size]
     results: list[dict] = []
@@ -244,7 +241,7 @@ def get_dimension_values(self):
     params = json.loads(self.body or "{}")
     field = DIMENSION_FIELDS.get(params.get("Dimension"))
     if field is None:
-        return _error("ValidationException", f"unsupported dimension {params.get('Dimension')}")
+        return handler_error("ValidationException", f"unsupported dimension {params.get('Dimension')}")
     period = params.get("TimePeriod") or {}
     search = (params.get("SearchString") or "").lower()
     with _lock:
@@ -264,8 +261,7 @@ def update_budget(self):
     backend = budgets_backends[self.current_account][self.partition]
     budgets = backend.budgets[self._get_param("AccountId")]
     if new["BudgetName"] not in budgets:
-        return 400, {"status": 400, "x-amzn-ErrorType": "NotFoundException"}, json.dumps(
-            {"__type": "NotFoundException", "Message": f"Unable to update budget - {new['BudgetName']} not found"})
+        return handler_error("NotFoundException", f"Unable to update budget - {new['BudgetName']} not found")
     budget = budgets[new["BudgetName"]]
     budget.budget.update(new)
     return json.dumps({})
@@ -280,8 +276,7 @@ def describe_subscribers_for_notification(self):
     for notification in budget.notifications if budget else []:
         if notification.details == wanted:
             return json.dumps({"Subscribers": notification.subscribers})
-    return 400, {"status": 400, "x-amzn-ErrorType": "NotFoundException"}, json.dumps(
-        {"__type": "NotFoundException", "Message": "Notification not found"})
+    return handler_error("NotFoundException", "Notification not found")
 
 
 def install() -> None:

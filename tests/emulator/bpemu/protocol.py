@@ -76,6 +76,14 @@ def describe(environ: dict, body: bytes) -> RequestInfo:
     return RequestInfo(service or "unknown", action, access_key, region, scheme)
 
 
+def handler_error(code: str, message: str, status: int = 400) -> tuple[int, dict, str]:
+    """An AWS error returned from a moto response handler of a JSON or REST-JSON service."""
+    import json
+
+    headers = {"status": status, "x-amzn-ErrorType": code}
+    return status, headers, json.dumps({"__type": code, "message": message, "Message": message})
+
+
 def error_response(service: str, status: int, code: str, message: str) -> tuple[str, list, bytes]:
     """An AWS error in the wire format of `service`: (status line, headers, body)."""
     status_line = f"{status} {_REASONS.get(status, 'Error')}"
