@@ -7,19 +7,14 @@ mod common;
 
 use std::process::{Command, Output};
 
-use common::{Account, emulator};
+use common::Account;
 use serde_json::Value;
 
 fn run(account: &Account, args: &[&str]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_bedrock-provisioner"))
         .args(args)
         .env_clear()
-        .env("PATH", std::env::var("PATH").unwrap_or_default())
-        .env("HOME", std::env::temp_dir())
-        .env("AWS_ENDPOINT_URL", emulator().endpoint())
-        .env("AWS_ACCESS_KEY_ID", &account.id)
-        .env("AWS_SECRET_ACCESS_KEY", "emulator-secret")
-        .env("AWS_REGION", "us-east-1")
+        .envs(account.binary_env())
         .output()
         .expect("run the binary")
 }

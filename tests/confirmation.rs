@@ -7,11 +7,8 @@ mod common;
 
 use std::sync::{Arc, Mutex};
 
-use bedrock_provisioner::{
-    core::Provisioner,
-    mcp::{AccessMode, ProvisionerServer},
-};
-use common::{Account, call, ok, text};
+use bedrock_provisioner::mcp::AccessMode;
+use common::{Account, call, ok, serve_in_process, text};
 use rmcp::{
     ClientHandler, ErrorData, RoleClient, ServiceExt,
     model::{
@@ -60,14 +57,10 @@ async fn connect<H: ClientHandler>(
     mode: AccessMode,
     handler: H,
 ) -> RunningService<RoleClient, H> {
-    let (server_io, client_io) = tokio::io::duplex(1 << 16);
-    let server = ProvisionerServer::new(Arc::new(Provisioner::new(account.settings())), mode);
-    tokio::spawn(async move {
-        if let Ok(running) = server.serve(server_io).await {
-            let _ = running.waiting().await;
-        }
-    });
-    handler.serve(client_io).await.unwrap()
+    handler
+        .serve(serve_in_process(mode, account.settings()))
+        .await
+        .unwrap()
 }
 
 #[tokio::test]
@@ -227,16 +220,7 @@ async fn on_protocol_2026_the_question_is_an_input_required_result() {
 
     let account = Account::new();
     let _admin = account.provisioned(&["ops", "hr"]).await;
-    let (server_io, client_io) = tokio::io::duplex(1 << 16);
-    let server = ProvisionerServer::new(
-        Arc::new(Provisioner::new(account.settings())),
-        AccessMode::Admin,
-    );
-    tokio::spawn(async move {
-        if let Ok(running) = server.serve(server_io).await {
-            let _ = running.waiting().await;
-        }
-    });
+    let client_io = serve_in_process(AccessMode::Admin, account.settings());
     let questions = Arc::new(Mutex::new(Vec::new()));
     let user = User {
         answer: ElicitationAction::Accept,

@@ -16,12 +16,7 @@ fn server_command(account: &Account, mode: &str) -> Command {
     command
         .args(["serve", "--mode", mode])
         .env_clear()
-        .env("PATH", std::env::var("PATH").unwrap_or_default())
-        .env("HOME", std::env::temp_dir())
-        .env("AWS_ENDPOINT_URL", emulator().endpoint())
-        .env("AWS_ACCESS_KEY_ID", &account.id)
-        .env("AWS_SECRET_ACCESS_KEY", "emulator-secret")
-        .env("AWS_REGION", "us-east-1")
+        .envs(account.binary_env())
         .env("AWS_BEARER_TOKEN_BEDROCK", "ABSKjunkjunkjunk")
         .env("RUST_LOG", "debug");
     command

@@ -130,6 +130,19 @@ impl Account {
         }
     }
 
+    /// The whole environment of the built binary run for this account (start from an empty one):
+    /// the emulator's endpoint, this account's key, a scratch HOME.
+    pub fn binary_env(&self) -> Vec<(&'static str, String)> {
+        vec![
+            ("PATH", std::env::var("PATH").unwrap_or_default()),
+            ("HOME", std::env::temp_dir().display().to_string()),
+            ("AWS_ENDPOINT_URL", emulator().endpoint()),
+            ("AWS_ACCESS_KEY_ID", self.id.clone()),
+            ("AWS_SECRET_ACCESS_KEY", "emulator-secret".to_owned()),
+            ("AWS_REGION", "us-east-1".to_owned()),
+        ]
+    }
+
     /// SDK configuration built directly, independent of the code under test.
     pub async fn sdk_config(&self) -> aws_config::SdkConfig {
         aws_config::defaults(aws_config::BehaviorVersion::latest())
@@ -225,15 +238,22 @@ impl Account {
         mode: AccessMode,
         settings: Settings,
     ) -> RunningService<RoleClient, ()> {
-        let (server_io, client_io) = tokio::io::duplex(1 << 16);
-        let server = ProvisionerServer::new(Arc::new(Provisioner::new(settings)), mode);
-        tokio::spawn(async move {
-            if let Ok(running) = server.serve(server_io).await {
-                let _ = running.waiting().await;
-            }
-        });
-        ().serve(client_io).await.expect("MCP client connects")
+        ().serve(serve_in_process(mode, settings))
+            .await
+            .expect("MCP client connects")
     }
+}
+
+/// Start a server with `settings` in this process; returns the client's end of its transport.
+pub fn serve_in_process(mode: AccessMode, settings: Settings) -> tokio::io::DuplexStream {
+    let (server_io, client_io) = tokio::io::duplex(1 << 16);
+    let server = ProvisionerServer::new(Arc::new(Provisioner::new(settings)), mode);
+    tokio::spawn(async move {
+        if let Ok(running) = server.serve(server_io).await {
+            let _ = running.waiting().await;
+        }
+    });
+    client_io
 }
 
 /// Whether an action name changes state in IAM.
