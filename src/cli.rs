@@ -767,13 +767,20 @@ async fn serve_http(
             return ExitCode::FAILURE;
         }
     };
+    let shutdown = match http::shutdown_on_signal() {
+        Ok(shutdown) => shutdown,
+        Err(error) => {
+            eprintln!("error: cannot install signal handlers: {error}");
+            return ExitCode::FAILURE;
+        }
+    };
     if let Ok(bound) = listener.local_addr() {
         eprintln!("listening on http://{bound}{}", http::MCP_PATH);
     }
     let audit = Arc::new(audit);
     let factory =
         move || ProvisionerServer::new(core.clone(), mode).with_shared_audit_log(audit.clone());
-    match http::serve_http(listener, factory, options, http::shutdown_on_signal()).await {
+    match http::serve_http(listener, factory, options, shutdown).await {
         Ok(()) => ExitCode::SUCCESS,
         Err(error) => {
             eprintln!("error: {error}");

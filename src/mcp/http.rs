@@ -145,34 +145,32 @@ async fn require_token(
     next.run(request).await
 }
 
-/// A token that is cancelled on SIGTERM or SIGINT.
-pub fn shutdown_on_signal() -> CancellationToken {
+/// A token that is cancelled on SIGTERM or SIGINT. The handlers are installed before this returns,
+/// so a signal that arrives as soon as the server says it listens is already a graceful shutdown.
+pub fn shutdown_on_signal() -> std::io::Result<CancellationToken> {
     let token = CancellationToken::new();
     let trigger = token.clone();
-    tokio::spawn(async move {
-        #[cfg(unix)]
-        {
-            use tokio::signal::unix::{SignalKind, signal};
-            match signal(SignalKind::terminate()) {
-                Ok(mut term) => {
-                    tokio::select! {
-                        _ = term.recv() => {},
-                        _ = tokio::signal::ctrl_c() => {},
-                    }
-                }
-                Err(_) => {
-                    let _ = tokio::signal::ctrl_c().await;
-                }
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        let mut term = signal(SignalKind::terminate())?;
+        let mut interrupt = signal(SignalKind::interrupt())?;
+        tokio::spawn(async move {
+            tokio::select! {
+                _ = term.recv() => {},
+                _ = interrupt.recv() => {},
             }
-        }
-        #[cfg(not(unix))]
-        {
-            let _ = tokio::signal::ctrl_c().await;
-        }
+            tracing::info!("shutting down");
+            trigger.cancel();
+        });
+    }
+    #[cfg(not(unix))]
+    tokio::spawn(async move {
+        let _ = tokio::signal::ctrl_c().await;
         tracing::info!("shutting down");
         trigger.cancel();
     });
-    token
+    Ok(token)
 }
 
 #[cfg(test)]
