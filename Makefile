@@ -46,7 +46,7 @@ demo: venv build
 bench: venv
 	cargo build --release --bin bedrock-provisioner
 	$(PYTHON) benches/startup.py target/release/bedrock-provisioner
-	cargo test --release --test diagnose bench_ -- --ignored --nocapture
+	cargo test --release --test integration diagnose::bench_ -- --ignored --nocapture
 
 clean:
 	cargo clean

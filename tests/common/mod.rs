@@ -1,5 +1,6 @@
-//! Test harness: the local AWS emulator (one per test binary), an isolated emulator account per test,
-//! independent SDK clients for checking AWS state, and an in-process MCP client.
+//! Test harness: the local AWS emulator (one per test binary: `integration` and `sigv4_pinning`), an
+//! isolated emulator account per test, independent SDK clients for checking AWS state, and an in-process MCP
+//! client.
 #![allow(dead_code)]
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, missing_docs)]
 

@@ -5,6 +5,9 @@ policy evaluator (``moto.iam.access_control.IAMPolicy``).
   user's policies (inline, attached, and through groups): a denied action answers ``AccessDenied`` (IAM, STS)
   or ``AccessDeniedException`` (JSON services) with AWS's message. ``sts:GetCallerIdentity`` is always
   allowed, as in AWS. The emulator's own 12-digit account keys act as the account's administrator.
+- Finding the account of an ``AKIA...`` key looks only at IAM backends that exist. moto's own lookup indexes
+  every account by every partition, which creates (and fills with the AWS managed policies) an IAM backend
+  per account and partition: with a hundred test accounts one lookup took over ten seconds.
 - ``SimulatePrincipalPolicy`` evaluates ``ActionNames`` for a user or role ARN the same way. A principal
   that is not an IAM user or role of the account (the emulator's administrator) is allowed everything.
 """
@@ -13,7 +16,9 @@ from __future__ import annotations
 
 from moto.core.responses import ActionResult
 from moto.iam.access_control import IAMPolicy, PermissionResult
-from moto.iam.models import get_account_id_from, iam_backends
+import moto.iam.models
+from moto.core import DEFAULT_ACCOUNT_ID
+from moto.iam.models import iam_backends
 from moto.iam.responses import IamResponse
 
 from .protocol import RequestInfo, error_response
@@ -55,9 +60,19 @@ def _decision(policies: list, action: str) -> str:
     return "allowed" if allowed else "implicitDeny"
 
 
+def account_of(access_key: str) -> str:
+    """The account whose IAM issued ``access_key``, else moto's default account; creates no backend."""
+    for account_id, account in list(iam_backends.items()):
+        # dict.values: the partitions' backends that exist, without AccountSpecificBackend's lazy creation.
+        for backend in list(dict.values(account)):
+            if access_key in backend.access_keys:
+                return account_id
+    return DEFAULT_ACCOUNT_ID
+
+
 def _key_owner(access_key: str) -> tuple[str, str] | None:
     """(account, user name) of an access key moto IAM issued, if any."""
-    account = get_account_id_from(access_key)
+    account = account_of(access_key)
     backend = _backend(account)
     for user in backend.users.values():
         if any(key.access_key_id == access_key for key in user.access_keys):
@@ -114,4 +129,5 @@ def simulate_principal_policy(self):
 
 
 def install() -> None:
+    moto.iam.models.get_account_id_from = account_of
     IamResponse.simulate_principal_policy = simulate_principal_policy

@@ -1,9 +1,7 @@
 //! The CLI subcommands of the key lifecycle, run as a person or a CI job would: exit codes, JSON output,
 //! refusals on stderr with what to do.
 
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, missing_docs)]
-
-mod common;
+use crate::common;
 
 use std::process::{Command, Output};
 

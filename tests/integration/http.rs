@@ -1,9 +1,7 @@
 //! Streamable HTTP: bearer-token auth, Host/Origin checks, body limit, refusal to expose an unprotected
 //! server, graceful shutdown, and a full provisioning over HTTP through rmcp's HTTP client.
 
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, missing_docs)]
-
-mod common;
+use crate::common;
 
 use std::sync::Arc;
 

@@ -1,9 +1,7 @@
 //! Destructive tools ask the user through MCP elicitation when the client supports it: a yes runs the
 //! change, a no or no answer changes nothing. Clients without elicitation need `confirm: true`.
 
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, missing_docs)]
-
-mod common;
+use crate::common;
 
 use std::sync::{Arc, Mutex};
 

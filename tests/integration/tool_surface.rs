@@ -1,9 +1,7 @@
 //! The tool surface: every tool declares all annotations, a title, described inputs and an object output
 //! schema; schemas are snapshot-tested so every change shows up in review; each mode lists exactly its tools.
 
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, missing_docs)]
-
-mod common;
+use crate::common;
 
 use bedrock_provisioner::mcp::{AccessMode, ProvisionerServer};
 

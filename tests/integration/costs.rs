@@ -2,9 +2,7 @@
 //! independent sum over the items, across pages, for both granularities and both tag-key variants;
 //! cost tags and budget alerts are idempotent.
 
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, missing_docs)]
-
-mod common;
+use crate::common;
 
 use std::collections::BTreeMap;
 

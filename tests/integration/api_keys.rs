@@ -1,8 +1,6 @@
 //! Bedrock API key lifecycle against the emulator through an MCP client; AWS state is read independently.
 
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, missing_docs)]
-
-mod common;
+use crate::common;
 
 use std::sync::Arc;
 

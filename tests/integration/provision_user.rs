@@ -1,9 +1,7 @@
 //! provision_user against the emulator, through an in-process MCP client; AWS state is checked with an
 //! independent SDK client.
 
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, missing_docs)]
-
-mod common;
+use crate::common;
 
 use std::collections::BTreeMap;
 

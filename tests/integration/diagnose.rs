@@ -1,9 +1,7 @@
 //! `diagnose` against the emulator: each of the troubleshooting guide's situations reproduced, and the
 //! right check reported with the right fix while the others pass or are skipped.
 
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, missing_docs)]
-
-mod common;
+use crate::common;
 
 use std::{collections::BTreeMap, time::Duration};
 
@@ -203,7 +201,11 @@ async fn principal_without_create_user_is_told_which_policy_to_attach() {
         json!({"checks": ["credentials", "permissions"]}),
     )
     .await;
-    assert_eq!(check(&report, "credentials")["status"], "pass");
+    assert_eq!(
+        check(&report, "credentials")["status"],
+        "pass",
+        "{report:#}"
+    );
     let permissions = check(&report, "permissions");
     assert_eq!(permissions["status"], "fail", "{permissions:#}");
     assert!(
@@ -375,7 +377,7 @@ async fn region_mismatch_recommends_a_region_that_offers_the_model() {
     .await;
     assert_eq!(report["region"], "ap-southeast-1");
     let region = check(&report, "region");
-    assert_eq!(region["status"], "fail");
+    assert_eq!(region["status"], "fail", "{report:#}");
     assert!(fixes(region).contains("AWS_REGION=us-west-2"), "{region:#}");
     assert_eq!(
         region["evidence"].as_array().unwrap().len(),

@@ -2,9 +2,7 @@
 //! files, rollback when hand-off fails, key inspection, and deprovisioning: all against the emulator,
 //! with AWS state read independently through the SDK.
 
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, missing_docs)]
-
-mod common;
+use crate::common;
 
 use std::{
     os::unix::fs::PermissionsExt,

@@ -1,9 +1,7 @@
 //! The built binary over stdio, as Claude Code runs it: initialize, list tools, provision. The environment
 //! carries a junk AWS_BEARER_TOKEN_BEDROCK, which must not disturb the server's SigV4 calls.
 
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, missing_docs)]
-
-mod common;
+use crate::common;
 
 use bedrock_provisioner::core::provision::ProvisionReport;
 use common::{Account, emulator, text};

@@ -1,0 +1,19 @@
+//! The integration tests, as one test binary: each of them links the whole AWS SDK, so one binary instead
+//! of ten saves nine links and several gigabytes of `target/`. They share one emulator; every test works in
+//! its own emulator account.
+
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, missing_docs)]
+
+#[path = "../common/mod.rs"]
+mod common;
+
+mod api_keys;
+mod cli;
+mod confirmation;
+mod costs;
+mod diagnose;
+mod http;
+mod key_delivery;
+mod provision_user;
+mod stdio_binary;
+mod tool_surface;
