@@ -26,7 +26,7 @@ use crate::{
         provision::{PolicyInput, ProvisionReport, ProvisionUserInput},
     },
     mcp::{
-        self, AccessMode, AuditLog, ProvisionerServer,
+        self, AccessMode, AuditLog, ProvisionerServer, audit,
         http::{self, HttpOptions},
     },
 };
@@ -43,6 +43,10 @@ pub struct Cli {
     /// Configuration file (TOML; see bedrock-provisioner.example.toml).
     #[arg(long, global = true, env = "BEDROCK_PROVISIONER_CONFIG")]
     config: Option<std::path::PathBuf>,
+    /// Append one JSON line per mutating tool call or command to this file (created 0600); also logged to
+    /// stderr at info level.
+    #[arg(long, global = true, env = "BEDROCK_PROVISIONER_AUDIT_LOG")]
+    audit_log: Option<std::path::PathBuf>,
     #[command(subcommand)]
     command: Command,
 }
@@ -86,10 +90,6 @@ enum Command {
         /// [default: the config file's mode, else read-only].
         #[arg(long, env = "BEDROCK_PROVISIONER_MODE", value_enum)]
         mode: Option<AccessMode>,
-        /// Append one JSON line per mutating tool call to this file (created 0600); also logged to
-        /// stderr at info level.
-        #[arg(long, env = "BEDROCK_PROVISIONER_AUDIT_LOG")]
-        audit_log: Option<std::path::PathBuf>,
         #[command(flatten)]
         http: HttpArgs,
     },
@@ -498,11 +498,27 @@ impl Cli {
         }
         config.apply(&mut settings);
         let core = Arc::new(Provisioner::new(settings));
+        let audit_log = self.audit_log.or_else(|| config.audit_log.clone());
+        // `config check` only shows the path; every other command may record a call.
+        let audit = match (&self.command, audit_log.as_deref()) {
+            (Command::Config(_), _) | (_, None) => AuditLog::default(),
+            (_, Some(path)) => match AuditLog::open(path) {
+                Ok(audit) => audit,
+                Err(error) => {
+                    eprintln!(
+                        "error: --audit-log {}: {error}\n\nWhat to do: point --audit-log at a \
+                         writable file path.",
+                        path.display()
+                    );
+                    return ExitCode::FAILURE;
+                }
+            },
+        };
         match self.command {
             Command::Config(ConfigCommand::Check { output }) => {
                 let effective = EffectiveSettings::new(
                     effective_mode(None, &config),
-                    config.audit_log.clone(),
+                    audit_log,
                     core.settings(),
                 );
                 report(Ok(effective), output, |e| {
@@ -513,23 +529,8 @@ impl Cli {
                     }
                 })
             }
-            Command::Serve {
-                mode,
-                audit_log,
-                http,
-            } => {
+            Command::Serve { mode, http } => {
                 let mode = effective_mode(mode, &config);
-                let audit_log = audit_log.or_else(|| config.audit_log.clone());
-                let audit = match audit_log.as_deref().map(AuditLog::open).transpose() {
-                    Ok(audit) => audit.unwrap_or_default(),
-                    Err(error) => {
-                        eprintln!(
-                            "error: --audit-log: {error}\n\nWhat to do: point --audit-log at a \
-                             writable file path."
-                        );
-                        return ExitCode::FAILURE;
-                    }
-                };
                 if let Some(addr) = http.http {
                     return serve_http(core, mode, audit, addr, &http).await;
                 }
@@ -558,7 +559,14 @@ impl Cli {
                     dry_run: args.dry_run,
                 };
                 report(
-                    core.provision_user(&input).await,
+                    audited(
+                        &core,
+                        &audit,
+                        "provision_user",
+                        &input,
+                        core.provision_user(&input).await,
+                    )
+                    .await,
                     args.output,
                     print_provision,
                 )
@@ -626,7 +634,18 @@ impl Cli {
                     dry_run,
                     confirm: yes,
                 };
-                report(core.enable_cost_tags(&input).await, output, print_cost_tags)
+                report(
+                    audited(
+                        &core,
+                        &audit,
+                        "enable_cost_tags",
+                        &input,
+                        core.enable_cost_tags(&input).await,
+                    )
+                    .await,
+                    output,
+                    print_cost_tags,
+                )
             }
             Command::CreateBudgetAlert(args) => {
                 let thresholds: Vec<Threshold> = args
@@ -651,7 +670,14 @@ impl Cli {
                     confirm: args.yes,
                 };
                 report(
-                    core.create_budget_alert(&input).await,
+                    audited(
+                        &core,
+                        &audit,
+                        "create_budget_alert",
+                        &input,
+                        core.create_budget_alert(&input).await,
+                    )
+                    .await,
                     args.output,
                     print_budget,
                 )
@@ -671,7 +697,18 @@ impl Cli {
                     file_name: args.delivery.file_name,
                     dry_run: args.dry_run,
                 };
-                report(core.create_api_key(&input).await, args.output, print_key)
+                report(
+                    audited(
+                        &core,
+                        &audit,
+                        "create_api_key",
+                        &input,
+                        core.create_api_key(&input).await,
+                    )
+                    .await,
+                    args.output,
+                    print_key,
+                )
             }
             Command::ListApiKeys {
                 business_unit,
@@ -695,7 +732,18 @@ impl Cli {
                     file_name: args.delivery.file_name,
                     dry_run: args.dry_run,
                 };
-                report(core.rotate_key(&input).await, args.output, print_rotation)
+                report(
+                    audited(
+                        &core,
+                        &audit,
+                        "rotate_key",
+                        &input,
+                        core.rotate_key(&input).await,
+                    )
+                    .await,
+                    args.output,
+                    print_rotation,
+                )
             }
             Command::RevokeKey(args) => {
                 let input = RevokeKeyInput {
@@ -709,7 +757,18 @@ impl Cli {
                     dry_run: args.dry_run,
                     confirm: args.yes,
                 };
-                report(core.revoke_key(&input).await, args.output, print_revocation)
+                report(
+                    audited(
+                        &core,
+                        &audit,
+                        "revoke_key",
+                        &input,
+                        core.revoke_key(&input).await,
+                    )
+                    .await,
+                    args.output,
+                    print_revocation,
+                )
             }
             Command::DeprovisionUser {
                 business_unit,
@@ -723,7 +782,14 @@ impl Cli {
                     confirm: yes,
                 };
                 report(
-                    core.deprovision_user(&input).await,
+                    audited(
+                        &core,
+                        &audit,
+                        "deprovision_user",
+                        &input,
+                        core.deprovision_user(&input).await,
+                    )
+                    .await,
                     output,
                     print_deprovision,
                 )
@@ -790,6 +856,32 @@ async fn serve_http(
 }
 
 /// Print a result; errors go to stderr with their remediation.
+/// A mutating command's result, recorded in the audit log as the MCP tool of the same name records it.
+async fn audited<I: Serialize, T: Serialize>(
+    core: &Provisioner,
+    audit: &AuditLog,
+    tool: &str,
+    input: &I,
+    result: Result<T, Error>,
+) -> Result<T, Error> {
+    let arguments = serde_json::to_value(input).unwrap_or_default();
+    let value = result
+        .as_ref()
+        .ok()
+        .and_then(|r| serde_json::to_value(r).ok());
+    let call = audit::Call {
+        client: format!("cli {}", env!("CARGO_PKG_VERSION")),
+        tool,
+        arguments: audit::sanitize(arguments.as_object()),
+        outcome: result
+            .as_ref()
+            .map_or_else(|e| format!("error:{}", e.kind()), |_| "ok".to_owned()),
+        result: value.as_ref(),
+    };
+    audit.record_call(core, call).await;
+    result
+}
+
 fn report<T: Serialize>(result: Result<T, Error>, output: Output, text: fn(&T)) -> ExitCode {
     match result {
         Ok(value) => {

@@ -9,7 +9,7 @@ use tracing_subscriber::{
 };
 
 /// Default filter when `RUST_LOG` is not set.
-const DEFAULT_FILTER: &str = "bedrock_provisioner=info,warn";
+const DEFAULT_FILTER: &str = "bedrock_provisioner=info,audit=info,warn";
 
 /// Targets that log whole protocol messages at debug/trace: MCP results carry freshly created API keys,
 /// so these are capped at `info`. `RUST_LOG` cannot lift the cap.

@@ -1,12 +1,15 @@
-//! The audit log: one JSON line per call of a mutating tool (to a file when configured, and to stderr at
-//! info level): time, AWS caller, MCP client, tool, sanitized arguments, outcome, resources changed.
-//! Only allow-listed identifier fields of a result are copied, so a key value can never reach it.
+//! The audit log: one JSON line per call of a mutating tool, over MCP or from the command line (to a file
+//! when configured, and to stderr at info level): time, AWS caller, client, tool, sanitized arguments,
+//! outcome, resources changed. Only allow-listed identifier fields of a result are copied, so a key value
+//! can never reach it.
 
 use std::{io::Write, path::Path, sync::Mutex};
 
 use aws_smithy_types::{DateTime, date_time::Format};
 use serde::Serialize;
 use serde_json::{Map, Value};
+
+use crate::core::Provisioner;
 
 /// Result fields that name a resource (never a secret).
 const RESOURCE_FIELDS: &[&str] = &[
@@ -30,7 +33,7 @@ pub struct AuditRecord<'a> {
     pub time: String,
     /// The AWS principal the server acted as, or `unknown` when it could not be determined.
     pub caller_arn: &'a str,
-    /// The MCP client's name and version, as it announced them.
+    /// The MCP client's name and version, as it announced them, or `cli <version>` for a command.
     pub client: String,
     /// The tool.
     pub tool: &'a str,
@@ -42,6 +45,21 @@ pub struct AuditRecord<'a> {
     pub dry_run: bool,
     /// Identifiers of the resources the call named in its result.
     pub resources: Vec<String>,
+}
+
+/// A finished call of a mutating tool, as the audit log receives it.
+#[derive(Debug)]
+pub struct Call<'a> {
+    /// Who called: the MCP client's name and version, or `cli <version>`.
+    pub client: String,
+    /// The tool (or the command's tool name).
+    pub tool: &'a str,
+    /// The arguments, already passed through [`sanitize`].
+    pub arguments: Value,
+    /// `ok`, or `error:<kind>`.
+    pub outcome: String,
+    /// The structured result of a successful call.
+    pub result: Option<&'a Value>,
 }
 
 /// Where audit records go.
@@ -62,8 +80,28 @@ impl AuditLog {
         })
     }
 
+    /// Record a finished call, naming the AWS caller. The caller is looked up only after a success: a
+    /// refused call may have made no AWS call, and recording it must not make one either.
+    pub async fn record_call(&self, core: &Provisioner, call: Call<'_>) {
+        let caller = if call.outcome == "ok" {
+            core.caller().await.ok().map(|c| c.arn.clone())
+        } else {
+            core.known_caller().map(|c| c.arn.clone())
+        };
+        self.record(&AuditRecord {
+            time: now(),
+            caller_arn: caller.as_deref().unwrap_or("unknown"),
+            client: call.client,
+            tool: call.tool,
+            dry_run: call.arguments["dry_run"].as_bool().unwrap_or(false),
+            arguments: call.arguments,
+            outcome: call.outcome,
+            resources: resources(call.result),
+        });
+    }
+
     /// Write one record.
-    pub fn record(&self, record: &AuditRecord<'_>) {
+    fn record(&self, record: &AuditRecord<'_>) {
         let line = match serde_json::to_string(record) {
             Ok(line) => line,
             Err(error) => {
@@ -84,7 +122,7 @@ impl AuditLog {
 }
 
 /// The current time for a record.
-pub fn now() -> String {
+fn now() -> String {
     DateTime::from(std::time::SystemTime::now())
         .fmt(Format::DateTime)
         .unwrap_or_default()

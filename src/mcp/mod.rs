@@ -223,7 +223,6 @@ impl ProvisionerServer {
         }
         let tool = request.name.to_string();
         let arguments = audit::sanitize(request.arguments.as_ref());
-        let dry_run = arguments["dry_run"].as_bool().unwrap_or(false);
         let client = context.client_info().map_or_else(
             || "unknown".to_owned(),
             |info| format!("{} {}", info.name, info.version),
@@ -239,22 +238,14 @@ impl ProvisionerServer {
             Ok(_) => ("pending".to_owned(), None),
             Err(error) => (format!("protocol_error:{}", error.code.0), None),
         };
-        // A refused call may have made no AWS call; recording it must not make one either.
-        let caller = if outcome != "ok" {
-            self.core.known_caller().map(|c| c.arn.clone())
-        } else {
-            self.core.caller().await.ok().map(|c| c.arn.clone())
-        };
-        self.audit.record(&audit::AuditRecord {
-            time: audit::now(),
-            caller_arn: caller.as_deref().unwrap_or("unknown"),
+        let call = audit::Call {
             client,
             tool: &tool,
             arguments,
             outcome,
-            dry_run,
-            resources: audit::resources(result),
-        });
+            result,
+        };
+        self.audit.record_call(&self.core, call).await;
         response
     }
 

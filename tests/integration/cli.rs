@@ -122,6 +122,94 @@ async fn key_lifecycle_from_the_command_line() {
     std::fs::remove_dir_all(&dir).ok();
 }
 
+#[tokio::test]
+async fn mutating_commands_are_audited_like_tool_calls_and_without_the_key() {
+    let account = Account::new();
+    let audit_path = std::env::temp_dir().join(format!("bp-cli-audit-{}.jsonl", account.id));
+    let audit_arg = audit_path.to_str().unwrap();
+    let audited = |args: &[&str]| {
+        let mut all = vec!["--audit-log", audit_arg];
+        all.extend_from_slice(args);
+        run(&account, &all)
+    };
+    json(&audited(&[
+        "provision-user",
+        "--business-unit",
+        "ops",
+        "--purpose",
+        "p",
+        "--owner",
+        "o",
+        "--output",
+        "json",
+    ]));
+    let create = audited(&[
+        "create-api-key",
+        "--business-unit",
+        "ops",
+        "--output",
+        "json",
+    ]);
+    let created = json(&create);
+    let key = created["delivery"]["api_key"].as_str().unwrap();
+    let id = created["credential_id"].as_str().unwrap();
+    json(&audited(&["list-api-keys", "--output", "json"]));
+    let revoke = [
+        "revoke-key",
+        "--business-unit",
+        "ops",
+        "--credential-id",
+        id,
+        "--delete",
+    ];
+    assert!(!audited(&revoke).status.success());
+    json(&audited(
+        &[&revoke[..], &["--yes", "--output", "json"]].concat(),
+    ));
+
+    let audit = std::fs::read_to_string(&audit_path).unwrap();
+    std::fs::remove_file(&audit_path).ok();
+    assert!(!audit.contains(key));
+    assert!(!String::from_utf8_lossy(&create.stderr).contains(key));
+    let records: Vec<Value> = audit
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    let summary: Vec<(&str, &str)> = records
+        .iter()
+        .map(|r| (r["tool"].as_str().unwrap(), r["outcome"].as_str().unwrap()))
+        .collect();
+    assert_eq!(
+        summary,
+        [
+            ("provision_user", "ok"),
+            ("create_api_key", "ok"),
+            ("revoke_key", "error:confirmation_required"),
+            ("revoke_key", "ok"),
+        ],
+        "one record per mutating command, none for list-api-keys"
+    );
+    for record in &records {
+        assert_eq!(
+            record["client"],
+            format!("cli {}", env!("CARGO_PKG_VERSION"))
+        );
+    }
+    let caller = format!("::{}:user/", account.id);
+    assert!(
+        records[1]["caller_arn"].as_str().unwrap().contains(&caller),
+        "{}",
+        records[1]
+    );
+    assert!(
+        records[1]["resources"]
+            .as_array()
+            .unwrap()
+            .contains(&Value::from(id))
+    );
+    assert_eq!(records[3]["arguments"]["action"], "delete");
+}
+
 #[test]
 fn config_check_validates_and_prints_effective_settings() {
     let account = Account::new();
