@@ -71,6 +71,50 @@ def test_simulate_principal_policy(emulator, account):
     assert results[0]["EvalDecision"] == "explicitDeny"
 
 
+def role_session(emulator, account):
+    """Credentials of an AssumeRole session on a role with a path, which may only read IAM."""
+    iam = emulator.client("iam", account)
+    trust = {"Version": "2012-10-17", "Statement": [
+        {"Effect": "Allow", "Principal": {"AWS": f"arn:aws:iam::{account}:root"}, "Action": "sts:AssumeRole"}]}
+    role = iam.create_role(RoleName="automation", Path="/team/", AssumeRolePolicyDocument=json.dumps(trust))
+    iam.put_role_policy(RoleName="automation", PolicyName="read", PolicyDocument=ADMIN_ONLY)
+    sts = emulator.client("sts", account)
+    session = sts.assume_role(RoleArn=role["Role"]["Arn"], RoleSessionName="ci")["Credentials"]
+    return role["Role"]["Arn"], session
+
+
+def test_assumed_role_sessions_are_held_to_the_role_policies(emulator, account):
+    role_arn, session = role_session(emulator, account)
+    assert role_arn == f"arn:aws:iam::{account}:role/team/automation"
+    credentials = {"aws_access_key_id": session["AccessKeyId"], "aws_secret_access_key": session["SecretAccessKey"],
+                   "aws_session_token": session["SessionToken"]}
+    iam = boto3.client("iam", endpoint_url=emulator.endpoint, region_name="us-east-1",
+                       config=Config(retries={"total_max_attempts": 1}), **credentials)
+    sts = boto3.client("sts", endpoint_url=emulator.endpoint, region_name="us-east-1", **credentials)
+    caller = sts.get_caller_identity()
+    assert caller["Account"] == account
+    assert caller["Arn"] == f"arn:aws:sts::{account}:assumed-role/automation/ci", "no path, as in AWS"
+    assert iam.get_role(RoleName="automation")["Role"]["Arn"] == role_arn
+    with pytest.raises(botocore.exceptions.ClientError) as raised:
+        iam.create_user(UserName="x")
+    error = raised.value.response["Error"]
+    assert error["Code"] == "AccessDenied"
+    assert f"User: {caller['Arn']} is not authorized to perform: iam:CreateUser" in error["Message"]
+
+
+def test_simulate_principal_policy_needs_the_role_arn_with_its_path(emulator, account):
+    role_arn, _ = role_session(emulator, account)
+    iam = emulator.client("iam", account)
+    results = iam.simulate_principal_policy(
+        PolicySourceArn=role_arn, ActionNames=["iam:GetRole", "iam:CreateUser"])["EvaluationResults"]
+    assert {r["EvalActionName"]: r["EvalDecision"] for r in results} == {
+        "iam:GetRole": "allowed", "iam:CreateUser": "implicitDeny"}
+    with pytest.raises(botocore.exceptions.ClientError) as raised:
+        iam.simulate_principal_policy(
+            PolicySourceArn=f"arn:aws:iam::{account}:role/automation", ActionNames=["iam:GetRole"])
+    assert raised.value.response["Error"]["Code"] == "NoSuchEntity"
+
+
 def test_model_availability_and_use_case_form(emulator, account):
     bedrock = emulator.client("bedrock", account)
     model = "anthropic.claude-sonnet-4-5-20250929-v1:0"

@@ -226,6 +226,109 @@ async fn principal_without_create_user_is_told_which_policy_to_attach() {
 }
 
 #[tokio::test]
+async fn assumed_role_session_is_simulated_as_its_role_with_the_path() {
+    let account = Account::new();
+    let iam = account.iam().await;
+    let trust = json!({"Version": "2012-10-17", "Statement": [{"Effect": "Allow",
+        "Principal": {"AWS": format!("arn:aws:iam::{}:root", account.id)}, "Action": "sts:AssumeRole"}]});
+    let role = iam
+        .create_role()
+        .role_name("automation")
+        .path("/platform/ci/")
+        .assume_role_policy_document(trust.to_string())
+        .send()
+        .await
+        .unwrap();
+    let role_arn = role.role().unwrap().arn().to_owned();
+    iam.put_role_policy()
+        .role_name("automation")
+        .policy_name("readonly")
+        .policy_document(
+            json!({"Version": "2012-10-17", "Statement": [{"Effect": "Allow",
+                   "Action": ["iam:Get*", "iam:List*", "iam:SimulatePrincipalPolicy", "bedrock:*", "ce:*"],
+                   "Resource": "*"}]})
+            .to_string(),
+        )
+        .send()
+        .await
+        .unwrap();
+    let session = aws_sdk_sts::Client::new(&account.sdk_config().await)
+        .assume_role()
+        .role_arn(&role_arn)
+        .role_session_name("nightly")
+        .send()
+        .await
+        .unwrap();
+    let session = session.credentials().unwrap();
+    let base = account.settings();
+    let settings = Settings {
+        aws: AwsSettings {
+            static_credentials: Some(Credentials::new(
+                session.access_key_id(),
+                session.secret_access_key(),
+                Some(session.session_token().to_owned()),
+                None,
+                "assumed",
+            )),
+            ..base.aws
+        },
+        ..base
+    };
+    let report = diagnose(
+        &account,
+        settings.clone(),
+        json!({"checks": ["credentials", "permissions"]}),
+    )
+    .await;
+    let credentials = check(&report, "credentials");
+    assert_eq!(credentials["status"], "pass", "{report:#}");
+    assert!(
+        credentials["summary"]
+            .as_str()
+            .unwrap()
+            .contains(":assumed-role/automation/nightly"),
+        "{credentials:#}"
+    );
+    // The session ARN has no path; simulating `role/automation` would fail with NoSuchEntity.
+    let permissions = check(&report, "permissions");
+    assert_eq!(permissions["status"], "fail", "{permissions:#}");
+    assert!(
+        permissions["summary"]
+            .as_str()
+            .unwrap()
+            .starts_with(&format!("{role_arn} lacks")),
+        "{permissions:#}"
+    );
+    assert!(role_arn.ends_with(":role/platform/ci/automation"));
+    assert!(
+        permissions["evidence"]
+            .to_string()
+            .contains("iam:CreateUser")
+    );
+    assert!(fixes(permissions).contains(&format!("Attach this policy to {role_arn}")));
+
+    // Without iam:GetRole the path cannot be found: a warning that says so, not a confusing failure.
+    iam.put_role_policy()
+        .role_name("automation")
+        .policy_name("readonly")
+        .policy_document(
+            json!({"Version": "2012-10-17", "Statement": [{"Effect": "Allow",
+                   "Action": ["iam:ListUsers", "iam:SimulatePrincipalPolicy"], "Resource": "*"}]})
+            .to_string(),
+        )
+        .send()
+        .await
+        .unwrap();
+    let report = diagnose(&account, settings, json!({"checks": ["permissions"]})).await;
+    let permissions = check(&report, "permissions");
+    assert_eq!(permissions["status"], "warn", "{permissions:#}");
+    assert!(
+        fixes(permissions).contains("Allow iam:GetRole"),
+        "{permissions:#}"
+    );
+}
+
+#[tokio::test]
 async fn no_anthropic_models_in_the_region() {
     let account = Account::new();
     emulator().control(

@@ -115,13 +115,19 @@ impl Provisioner {
         let mut principal = principal_arn(&caller.arn);
         let iam = &self.clients().await.iam;
         // A role's ARN carries its path, which the session ARN omits: ask IAM for the exact one.
+        let mut role_lookup_failed = false;
         if let Some(role) = principal
             .split_once(":role/")
             .map(|(_, name)| name.to_owned())
-            && let Ok(out) = iam.get_role().role_name(&role).send().await
-            && let Some(arn) = out.role().map(|r| r.arn().to_owned())
         {
-            principal = arn;
+            match iam.get_role().role_name(&role).send().await {
+                Ok(out) => {
+                    if let Some(arn) = out.role().map(|r| r.arn().to_owned()) {
+                        principal = arn;
+                    }
+                }
+                Err(_) => role_lookup_failed = true,
+            }
         }
         let actions: Vec<String> = NEEDED
             .iter()
@@ -144,7 +150,18 @@ impl Provisioner {
                 .evidence(format!("principal {principal}"))
                 .fix(format!(
                     "Allow iam:SimulatePrincipalPolicy on {principal} so diagnose can verify permissions, or check them by hand against: {}",
-                    policy_document(&NEEDED.iter().flat_map(|(_, a)| a.iter().copied()).collect::<Vec<_>>())
+                    all_needed_policy()
+                ));
+            }
+            Err(Error::NotFound { .. }) if role_lookup_failed => {
+                return CheckResult::warn(
+                    id,
+                    "could not verify: the role's full ARN is unknown (iam:GetRole failed), and a role with a path is only found by its full ARN",
+                )
+                .evidence(format!("caller {}", caller.arn))
+                .fix(format!(
+                    "Allow iam:GetRole on the role so diagnose can find its path, or check its permissions by hand against: {}",
+                    all_needed_policy()
                 ));
             }
             Err(error) => return CheckResult::from_error(id, &error),
@@ -216,6 +233,16 @@ pub(crate) fn principal_arn(caller: &str) -> String {
         return format!("arn:{partition}:iam::{account}:user/{user}");
     }
     caller.to_owned()
+}
+
+/// The policy that grants every action this server uses.
+fn all_needed_policy() -> String {
+    policy_document(
+        &NEEDED
+            .iter()
+            .flat_map(|(_, actions)| actions.iter().copied())
+            .collect::<Vec<_>>(),
+    )
 }
 
 fn policy_document(actions: &[&str]) -> String {
