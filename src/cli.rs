@@ -1100,4 +1100,7 @@ fn print_budget(report: &BudgetReport) {
         report.services.join(", "),
         report.tag_filter
     );
+    for note in &report.notes {
+        println!("  note: {note}");
+    }
 }

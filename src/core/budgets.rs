@@ -16,7 +16,8 @@ use serde::{Deserialize, Serialize};
 use super::{
     Provisioner,
     aws::sdk_error,
-    costs::today,
+    cost_tags::carries_tag,
+    costs::{BUSINESS_UNIT_TAG, today},
     error::{Error, Result, found},
     names::BusinessUnit,
     provision::ChangeStatus,
@@ -83,6 +84,8 @@ pub struct BudgetReport {
     pub services: Vec<String>,
     /// The tag filter (`<tag key>=<business unit>`).
     pub tag_filter: String,
+    /// What may keep the budget from counting the unit's spend (inactive tag, IAM-principal tag key).
+    pub notes: Vec<String>,
 }
 
 /// A validated request.
@@ -186,10 +189,16 @@ impl Provisioner {
             .governance
             .check_unit("business_unit", &request.unit)?;
         let caller = self.caller().await?.clone();
-        let (tag_key, _) = match &input.tag_key {
+        let (tag_key, tag_note) = match &input.tag_key {
             Some(key) => (key.clone(), None),
             None => self.business_unit_tag_key().await?,
         };
+        let mut notes: Vec<String> = tag_note.into_iter().collect();
+        if tag_key != BUSINESS_UNIT_TAG && carries_tag(&tag_key, BUSINESS_UNIT_TAG) {
+            notes.push(format!(
+                "`{tag_key}` is an IAM-principal cost allocation tag. AWS documents these for Cost Explorer and CUR 2.0, not for Budgets: 24-48 h after the unit's first Bedrock calls, check that the budget's actual spend follows query_costs; if it stays at 0, pass tag_key `{BUSINESS_UNIT_TAG}` and tag the unit's application inference profiles instead."
+            ));
+        }
         let mut services = self.recent_bedrock_services().await?;
         if !services.iter().any(|s| s == "Amazon Bedrock") {
             services.push("Amazon Bedrock".to_owned());
@@ -350,6 +359,7 @@ impl Provisioner {
             changes,
             services,
             tag_filter,
+            notes,
         };
         if matches!(status, ChangeStatus::Unchanged | ChangeStatus::Planned) {
             return Ok(report);

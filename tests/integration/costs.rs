@@ -332,6 +332,11 @@ async fn budget_alert_is_created_then_unchanged_then_updated() {
     );
     let created = ok(&call(&client, "create_budget_alert", args.clone()).await);
     assert_eq!(created["status"], "created");
+    assert_eq!(
+        created["notes"],
+        json!([]),
+        "an active plain tag needs no note"
+    );
     let budgets = aws_sdk_budgets::Client::new(&account.sdk_config().await);
     let budget = budgets
         .describe_budget()
@@ -387,5 +392,26 @@ async fn budget_alert_is_created_then_unchanged_then_updated() {
         text(&bad).contains("invalid `monthly_limit_usd`"),
         "{}",
         text(&bad)
+    );
+}
+
+#[tokio::test]
+async fn budget_on_an_iam_principal_tag_says_what_to_check() {
+    let account = Account::new();
+    seed(
+        &account,
+        "iamPrincipal/business-unit",
+        "Inactive",
+        Some("Active"),
+    );
+    let client = account.mcp(AccessMode::Admin).await;
+    let args = json!({"business_unit": "marketing", "monthly_limit_usd": 100,
+                      "emails": ["finops@example.com"], "dry_run": true, "confirm": true});
+    let plan = ok(&call(&client, "create_budget_alert", args).await);
+    assert_eq!(plan["tag_filter"], "iamPrincipal/business-unit=marketing");
+    let notes = plan["notes"].to_string();
+    assert!(
+        notes.contains("not for Budgets") && notes.contains("tag_key `business-unit`"),
+        "{plan:#}"
     );
 }
