@@ -22,6 +22,24 @@ async fn diagnose(account: &Account, settings: Settings, args: Value) -> Value {
     ok(&call(&client, "diagnose", args).await)
 }
 
+/// An identity policy allowing `actions` on everything.
+fn allow(actions: &[&str]) -> String {
+    json!({"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": actions, "Resource": "*"}]})
+        .to_string()
+}
+
+/// The account's settings, signed with other credentials.
+fn signed_by(account: &Account, credentials: Credentials) -> Settings {
+    let base = account.settings();
+    Settings {
+        aws: AwsSettings {
+            static_credentials: Some(credentials),
+            ..base.aws
+        },
+        ..base
+    }
+}
+
 /// Status of every check, by id.
 fn statuses(report: &Value) -> BTreeMap<String, String> {
     report["checks"]
@@ -165,12 +183,13 @@ async fn principal_without_create_user_is_told_which_policy_to_attach() {
     iam.put_user_policy()
         .user_name("john")
         .policy_name("readonly")
-        .policy_document(
-            json!({"Version": "2012-10-17", "Statement": [{"Effect": "Allow",
-                   "Action": ["iam:Get*", "iam:List*", "iam:SimulatePrincipalPolicy", "bedrock:*", "ce:*"],
-                   "Resource": "*"}]})
-            .to_string(),
-        )
+        .policy_document(allow(&[
+            "iam:Get*",
+            "iam:List*",
+            "iam:SimulatePrincipalPolicy",
+            "bedrock:*",
+            "ce:*",
+        ]))
         .send()
         .await
         .unwrap();
@@ -181,20 +200,16 @@ async fn principal_without_create_user_is_told_which_policy_to_attach() {
         .await
         .unwrap();
     let key = key.access_key().unwrap();
-    let base = account.settings();
-    let settings = Settings {
-        aws: AwsSettings {
-            static_credentials: Some(Credentials::new(
-                key.access_key_id(),
-                key.secret_access_key(),
-                None,
-                None,
-                "john",
-            )),
-            ..base.aws
-        },
-        ..base
-    };
+    let settings = signed_by(
+        &account,
+        Credentials::new(
+            key.access_key_id(),
+            key.secret_access_key(),
+            None,
+            None,
+            "john",
+        ),
+    );
     let report = diagnose(
         &account,
         settings,
@@ -243,12 +258,13 @@ async fn assumed_role_session_is_simulated_as_its_role_with_the_path() {
     iam.put_role_policy()
         .role_name("automation")
         .policy_name("readonly")
-        .policy_document(
-            json!({"Version": "2012-10-17", "Statement": [{"Effect": "Allow",
-                   "Action": ["iam:Get*", "iam:List*", "iam:SimulatePrincipalPolicy", "bedrock:*", "ce:*"],
-                   "Resource": "*"}]})
-            .to_string(),
-        )
+        .policy_document(allow(&[
+            "iam:Get*",
+            "iam:List*",
+            "iam:SimulatePrincipalPolicy",
+            "bedrock:*",
+            "ce:*",
+        ]))
         .send()
         .await
         .unwrap();
@@ -260,20 +276,16 @@ async fn assumed_role_session_is_simulated_as_its_role_with_the_path() {
         .await
         .unwrap();
     let session = session.credentials().unwrap();
-    let base = account.settings();
-    let settings = Settings {
-        aws: AwsSettings {
-            static_credentials: Some(Credentials::new(
-                session.access_key_id(),
-                session.secret_access_key(),
-                Some(session.session_token().to_owned()),
-                None,
-                "assumed",
-            )),
-            ..base.aws
-        },
-        ..base
-    };
+    let settings = signed_by(
+        &account,
+        Credentials::new(
+            session.access_key_id(),
+            session.secret_access_key(),
+            Some(session.session_token().to_owned()),
+            None,
+            "assumed",
+        ),
+    );
     let report = diagnose(
         &account,
         settings.clone(),
@@ -311,11 +323,7 @@ async fn assumed_role_session_is_simulated_as_its_role_with_the_path() {
     iam.put_role_policy()
         .role_name("automation")
         .policy_name("readonly")
-        .policy_document(
-            json!({"Version": "2012-10-17", "Statement": [{"Effect": "Allow",
-                   "Action": ["iam:ListUsers", "iam:SimulatePrincipalPolicy"], "Resource": "*"}]})
-            .to_string(),
-        )
+        .policy_document(allow(&["iam:ListUsers", "iam:SimulatePrincipalPolicy"]))
         .send()
         .await
         .unwrap();
