@@ -143,3 +143,52 @@ async fn each_mode_lists_exactly_its_tools() {
         client.cancel().await.ok();
     }
 }
+
+/// The `/provisioning-bedrock` skill: valid frontmatter, every tool explained, and no tool, field or value
+/// the server does not have (a renamed tool or field fails here, not in an agent's session).
+#[test]
+fn the_skill_covers_every_tool_and_names_only_real_ones() {
+    let path = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/.claude/skills/provisioning-bedrock/SKILL.md"
+    );
+    let skill = std::fs::read_to_string(path).unwrap();
+    let (front, body) = skill
+        .strip_prefix("---\n")
+        .and_then(|rest| rest.split_once("\n---\n"))
+        .expect("YAML frontmatter between --- lines");
+    let field = |key: &str| {
+        front
+            .lines()
+            .find_map(|l| l.strip_prefix(key))
+            .unwrap_or_else(|| panic!("frontmatter lacks {key}"))
+    };
+    assert_eq!(field("name: "), "provisioning-bedrock");
+    let description = field("description: ");
+    assert!(
+        (1..=1024).contains(&description.len()) && !description.contains(": "),
+        "description: 1-1024 characters, no `: ` (plain YAML scalar)"
+    );
+
+    let tools = ProvisionerServer::all_tools();
+    for tool in &tools {
+        assert!(
+            body.contains(&format!("`{}`", tool.name)),
+            "the skill does not explain `{}`",
+            tool.name
+        );
+    }
+    let schemas = serde_json::to_string(&tools).unwrap();
+    let snake = regex::Regex::new(r"[a-z]+(?:_[a-z]+)+").unwrap();
+    let code_spans = regex::Regex::new(r"`([^`]+)`").unwrap();
+    for span in code_spans.captures_iter(body) {
+        for token in snake.find_iter(&span[1]) {
+            let token = token.as_str();
+            assert!(
+                schemas.contains(&format!("\"{token}\"")),
+                "the skill names `{token}`, which no tool has (in `{}`)",
+                &span[1]
+            );
+        }
+    }
+}
