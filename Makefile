@@ -42,12 +42,19 @@ test: venv lint unit emulator-contract conformance
 demo: venv build
 	scripts/with-emulator target/debug/examples/demo_session target/debug/bedrock-provisioner
 
-# Start-up time and memory of the release binary.
-bench: venv
+# Start-up time, memory and tool-list size of the release binary, against AWS's IAM MCP server as the peer
+# (installed from PyPI into .bench-venv once), then diagnose's concurrency figures.
+BENCH_VENV := .bench-venv
+$(BENCH_VENV)/.installed: benches/requirements.txt
+	test -x $(BENCH_VENV)/bin/python || python3 -m venv $(BENCH_VENV)
+	$(BENCH_VENV)/bin/python -m pip install --quiet --disable-pip-version-check -r benches/requirements.txt
+	touch $@
+
+bench: venv $(BENCH_VENV)/.installed
 	cargo build --release --bin bedrock-provisioner
-	$(PYTHON) benches/startup.py target/release/bedrock-provisioner
+	$(PYTHON) benches/startup.py target/release/bedrock-provisioner 25 --peer $(BENCH_VENV)/bin/awslabs.iam-mcp-server
 	cargo test --release --test integration diagnose::bench_ -- --ignored --nocapture
 
 clean:
 	cargo clean
-	rm -rf $(VENV) .node-tools
+	rm -rf $(VENV) $(BENCH_VENV) .node-tools

@@ -1,11 +1,17 @@
-"""Start-up benchmark: time from spawning the server to its `initialize` and `tools/list` replies, and its
-peak RSS, over several runs. Prints figures; asserts nothing (targets: < 20 ms to tools/list, < 20 MB).
+"""Start-up benchmark: time from spawning an MCP server to its `initialize` and `tools/list` replies, its
+peak RSS, and the size of its tool list (what every agent session pays in context), over several runs.
+Prints figures; asserts nothing (targets: < 20 ms to tools/list, < 20 MiB).
 
-Usage: python benches/startup.py PATH_TO_BINARY [RUNS]
+With `--peer COMMAND`, the same figures for a peer MCP server started by COMMAND (`make bench` uses AWS's
+own IAM MCP server, `awslabs.iam-mcp-server` from PyPI, the closest peer that also hands an agent IAM
+write access), and the ratios peer / this server.
+
+Usage: python benches/startup.py PATH_TO_BINARY [RUNS] [--peer COMMAND]
 """
 
 import json
 import os
+import shlex
 import statistics
 import subprocess
 import sys
@@ -27,14 +33,14 @@ def peak_rss_kib(pid):
     return 0
 
 
-def one_run(binary):
+def one_run(command):
     env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
-    env["RUST_LOG"] = "warn"
+    # Neither server calls AWS before tools/list; dummy credentials keep SDKs from probing for them.
+    env.update({"RUST_LOG": "warn", "FASTMCP_LOG_LEVEL": "ERROR", "AWS_REGION": "us-east-1",
+                "AWS_ACCESS_KEY_ID": "bench", "AWS_SECRET_ACCESS_KEY": "bench"})
     started = time.perf_counter()
-    process = subprocess.Popen(
-        [binary, "serve", "--mode", "admin"],
-        stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, env=env,
-    )
+    process = subprocess.Popen(command, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                               stderr=subprocess.DEVNULL, env=env)
     send(process, {"jsonrpc": "2.0", "id": 1, "method": "initialize", "params": {
         "protocolVersion": PROTOCOL, "capabilities": {}, "clientInfo": {"name": "bench", "version": "1"}}})
     reply = json.loads(process.stdout.readline())
@@ -42,29 +48,52 @@ def one_run(binary):
     initialized = time.perf_counter()
     send(process, {"jsonrpc": "2.0", "method": "notifications/initialized"})
     send(process, {"jsonrpc": "2.0", "id": 2, "method": "tools/list"})
-    reply = json.loads(process.stdout.readline())
+    line = process.stdout.readline()
+    reply = json.loads(line)
     assert reply.get("id") == 2 and reply["result"]["tools"], reply
     listed = time.perf_counter()
     rss = peak_rss_kib(process.pid)
     process.stdin.close()
     process.wait(timeout=10)
-    return (initialized - started) * 1000, (listed - started) * 1000, rss / 1024, len(reply["result"]["tools"])
+    return {"init": (initialized - started) * 1000, "listed": (listed - started) * 1000, "rss": rss / 1024,
+            "tools": len(reply["result"]["tools"]), "list_bytes": len(line),
+            "prompt_bytes": sum(len(json.dumps({k: t.get(k) for k in ("name", "description", "inputSchema")}))
+                                for t in reply["result"]["tools"])}
+
+
+def measure(name, command, runs):
+    one_run(command)  # warm the page cache
+    results = [one_run(command) for _ in range(runs)]
+    median = {key: statistics.median(r[key] for r in results) for key in ("init", "listed", "rss")}
+    worst = {key: max(r[key] for r in results) for key in ("init", "listed", "rss")}
+    tools, size, prompt = results[0]["tools"], results[0]["list_bytes"], results[0]["prompt_bytes"]
+    print(f"{name}: start-up over {runs} runs ({tools} tools listed)")
+    print(f"  spawn -> initialize reply : median {median['init']:8.2f} ms   max {worst['init']:8.2f} ms")
+    print(f"  spawn -> tools/list reply : median {median['listed']:8.2f} ms   max {worst['listed']:8.2f} ms")
+    print(f"  peak RSS                  : median {median['rss']:8.2f} MiB  max {worst['rss']:8.2f} MiB")
+    print(f"  tools/list size           : {size} bytes ({size / tools:.0f} per tool)")
+    print(f"  name+description+input    : {prompt} bytes ({prompt / tools:.0f} per tool; what a model is shown)")
+    return median, size, prompt
 
 
 def main():
-    binary = sys.argv[1]
-    runs = int(sys.argv[2]) if len(sys.argv) > 2 else 25
-    one_run(binary)  # warm the page cache
-    results = [one_run(binary) for _ in range(runs)]
-    init = [r[0] for r in results]
-    listed = [r[1] for r in results]
-    rss = [r[2] for r in results]
-    print(f"bedrock-provisioner start-up over {runs} runs ({results[0][3]} tools listed, mode admin)")
-    print(f"  spawn -> initialize reply : median {statistics.median(init):6.2f} ms   max {max(init):6.2f} ms")
-    print(f"  spawn -> tools/list reply : median {statistics.median(listed):6.2f} ms   max {max(listed):6.2f} ms"
-          f"   (target < 20 ms)")
-    print(f"  peak RSS                  : median {statistics.median(rss):6.2f} MiB  max {max(rss):6.2f} MiB"
-          f"  (target < 20 MiB)")
+    args = sys.argv[1:]
+    peer = None
+    if "--peer" in args:
+        at = args.index("--peer")
+        peer = shlex.split(args[at + 1])
+        args = args[:at] + args[at + 2:]
+    binary = args[0]
+    runs = int(args[1]) if len(args) > 1 else 25
+    ours, our_size, our_prompt = measure("bedrock-provisioner (mode admin)", [binary, "serve", "--mode", "admin"], runs)
+    print("  targets: tools/list < 20 ms, peak RSS < 20 MiB")
+    if peer:
+        theirs, their_size, their_prompt = measure(f"peer: {' '.join(peer)}", peer, runs)
+        print("peer / bedrock-provisioner:")
+        print(f"  time to tools/list : {theirs['listed'] / ours['listed']:6.1f}x")
+        print(f"  peak RSS           : {theirs['rss'] / ours['rss']:6.1f}x")
+        print(f"  tools/list size    : {their_size / our_size:6.1f}x")
+        print(f"  shown to a model   : {their_prompt / our_prompt:6.1f}x")
 
 
 if __name__ == "__main__":
