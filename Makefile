@@ -32,8 +32,10 @@ emulator-contract: venv
 
 # The official MCP conformance suite (HTTP) and the MCP Inspector CLI (stdio) against the binary;
 # installs Node 22 and both tools from npm into .node-tools/ once.
+# `cargo test --no-run` builds the binary with the test build's features, so after `unit` nothing is rebuilt
+# (a plain `cargo build` resolves other features and recompiled 23 crates, about 1 min and 0.7 GB).
 conformance:
-	cargo build --locked --bin bedrock-provisioner
+	cargo test --locked --no-run
 	tests/conformance/run target/debug/bedrock-provisioner
 
 test: venv lint unit emulator-contract conformance
