@@ -7,6 +7,7 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 use serde::Serialize;
 
 use crate::{
+    audit,
     config::{ConfigFile, EffectiveSettings},
     core::secret::Secret,
     core::{
@@ -26,7 +27,7 @@ use crate::{
         provision::{PolicyInput, ProvisionReport, ProvisionUserInput},
     },
     mcp::{
-        self, AccessMode, AuditLog, ProvisionerServer, audit,
+        self, AccessMode, AuditLog, ProvisionerServer,
         http::{self, HttpOptions},
     },
 };
@@ -855,7 +856,6 @@ async fn serve_http(
     }
 }
 
-/// Print a result; errors go to stderr with their remediation.
 /// A mutating command's result, recorded in the audit log as the MCP tool of the same name records it.
 async fn audited<I: Serialize, T: Serialize>(
     core: &Provisioner,
@@ -882,6 +882,7 @@ async fn audited<I: Serialize, T: Serialize>(
     result
 }
 
+/// Print a result; errors go to stderr with their remediation.
 fn report<T: Serialize>(result: Result<T, Error>, output: Output, text: fn(&T)) -> ExitCode {
     match result {
         Ok(value) => {

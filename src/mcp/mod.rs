@@ -2,7 +2,6 @@
 //! annotations, and an access mode that decides which tools exist.
 
 pub mod access;
-pub mod audit;
 pub mod http;
 mod tool_error;
 
@@ -21,8 +20,9 @@ use rmcp::{
     tool, tool_handler, tool_router,
 };
 
+use crate::audit;
+pub use crate::audit::AuditLog;
 pub use access::AccessMode;
-pub use audit::AuditLog;
 pub use tool_error::ToolError;
 
 use crate::core::{
