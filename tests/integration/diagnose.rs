@@ -22,6 +22,15 @@ async fn diagnose(account: &Account, settings: Settings, args: Value) -> Value {
     ok(&call(&client, "diagnose", args).await)
 }
 
+/// What a principal that may read everything diagnose reads, and change nothing, is allowed.
+const READS_ONLY: &[&str] = &[
+    "iam:Get*",
+    "iam:List*",
+    "iam:SimulatePrincipalPolicy",
+    "bedrock:*",
+    "ce:*",
+];
+
 /// An identity policy allowing `actions` on everything.
 fn allow(actions: &[&str]) -> String {
     json!({"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": actions, "Resource": "*"}]})
@@ -183,13 +192,7 @@ async fn principal_without_create_user_is_told_which_policy_to_attach() {
     iam.put_user_policy()
         .user_name("john")
         .policy_name("readonly")
-        .policy_document(allow(&[
-            "iam:Get*",
-            "iam:List*",
-            "iam:SimulatePrincipalPolicy",
-            "bedrock:*",
-            "ce:*",
-        ]))
+        .policy_document(allow(READS_ONLY))
         .send()
         .await
         .unwrap();
@@ -258,13 +261,7 @@ async fn assumed_role_session_is_simulated_as_its_role_with_the_path() {
     iam.put_role_policy()
         .role_name("automation")
         .policy_name("readonly")
-        .policy_document(allow(&[
-            "iam:Get*",
-            "iam:List*",
-            "iam:SimulatePrincipalPolicy",
-            "bedrock:*",
-            "ce:*",
-        ]))
+        .policy_document(allow(READS_ONLY))
         .send()
         .await
         .unwrap();
