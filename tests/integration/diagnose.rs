@@ -22,7 +22,7 @@ async fn diagnose(account: &Account, settings: Settings, args: Value) -> Value {
     ok(&call(&client, "diagnose", args).await)
 }
 
-/// What a principal that may read everything diagnose reads, and change nothing, is allowed.
+/// A principal that may read IAM and use Bedrock and Cost Explorer, but not change IAM.
 const READS_ONLY: &[&str] = &[
     "iam:Get*",
     "iam:List*",
