@@ -559,18 +559,16 @@ impl Cli {
                     adopt: args.adopt,
                     dry_run: args.dry_run,
                 };
-                report(
-                    audited(
-                        &core,
-                        &audit,
-                        "provision_user",
-                        &input,
-                        core.provision_user(&input).await,
-                    )
-                    .await,
+                report_audited(
+                    &core,
+                    &audit,
+                    "provision_user",
+                    &input,
+                    core.provision_user(&input).await,
                     args.output,
                     print_provision,
                 )
+                .await
             }
             Command::ListBusinessUnits {
                 include_unmanaged,
@@ -635,18 +633,16 @@ impl Cli {
                     dry_run,
                     confirm: yes,
                 };
-                report(
-                    audited(
-                        &core,
-                        &audit,
-                        "enable_cost_tags",
-                        &input,
-                        core.enable_cost_tags(&input).await,
-                    )
-                    .await,
+                report_audited(
+                    &core,
+                    &audit,
+                    "enable_cost_tags",
+                    &input,
+                    core.enable_cost_tags(&input).await,
                     output,
                     print_cost_tags,
                 )
+                .await
             }
             Command::CreateBudgetAlert(args) => {
                 let thresholds: Vec<Threshold> = args
@@ -670,18 +666,16 @@ impl Cli {
                     dry_run: args.dry_run,
                     confirm: args.yes,
                 };
-                report(
-                    audited(
-                        &core,
-                        &audit,
-                        "create_budget_alert",
-                        &input,
-                        core.create_budget_alert(&input).await,
-                    )
-                    .await,
+                report_audited(
+                    &core,
+                    &audit,
+                    "create_budget_alert",
+                    &input,
+                    core.create_budget_alert(&input).await,
                     args.output,
                     print_budget,
                 )
+                .await
             }
             Command::CreateApiKey(args) => {
                 let input = CreateApiKeyInput {
@@ -698,18 +692,16 @@ impl Cli {
                     file_name: args.delivery.file_name,
                     dry_run: args.dry_run,
                 };
-                report(
-                    audited(
-                        &core,
-                        &audit,
-                        "create_api_key",
-                        &input,
-                        core.create_api_key(&input).await,
-                    )
-                    .await,
+                report_audited(
+                    &core,
+                    &audit,
+                    "create_api_key",
+                    &input,
+                    core.create_api_key(&input).await,
                     args.output,
                     print_key,
                 )
+                .await
             }
             Command::ListApiKeys {
                 business_unit,
@@ -733,18 +725,16 @@ impl Cli {
                     file_name: args.delivery.file_name,
                     dry_run: args.dry_run,
                 };
-                report(
-                    audited(
-                        &core,
-                        &audit,
-                        "rotate_key",
-                        &input,
-                        core.rotate_key(&input).await,
-                    )
-                    .await,
+                report_audited(
+                    &core,
+                    &audit,
+                    "rotate_key",
+                    &input,
+                    core.rotate_key(&input).await,
                     args.output,
                     print_rotation,
                 )
+                .await
             }
             Command::RevokeKey(args) => {
                 let input = RevokeKeyInput {
@@ -758,18 +748,16 @@ impl Cli {
                     dry_run: args.dry_run,
                     confirm: args.yes,
                 };
-                report(
-                    audited(
-                        &core,
-                        &audit,
-                        "revoke_key",
-                        &input,
-                        core.revoke_key(&input).await,
-                    )
-                    .await,
+                report_audited(
+                    &core,
+                    &audit,
+                    "revoke_key",
+                    &input,
+                    core.revoke_key(&input).await,
                     args.output,
                     print_revocation,
                 )
+                .await
             }
             Command::DeprovisionUser {
                 business_unit,
@@ -782,18 +770,16 @@ impl Cli {
                     dry_run,
                     confirm: yes,
                 };
-                report(
-                    audited(
-                        &core,
-                        &audit,
-                        "deprovision_user",
-                        &input,
-                        core.deprovision_user(&input).await,
-                    )
-                    .await,
+                report_audited(
+                    &core,
+                    &audit,
+                    "deprovision_user",
+                    &input,
+                    core.deprovision_user(&input).await,
                     output,
                     print_deprovision,
                 )
+                .await
             }
         }
     }
@@ -856,14 +842,17 @@ async fn serve_http(
     }
 }
 
-/// A mutating command's result, recorded in the audit log as the MCP tool of the same name records it.
-async fn audited<I: Serialize, T: Serialize>(
+/// Record a mutating command's result in the audit log, as the MCP tool of the same name records it,
+/// then print it like [`report`].
+async fn report_audited<I: Serialize, T: Serialize>(
     core: &Provisioner,
     audit: &AuditLog,
     tool: &str,
     input: &I,
     result: Result<T, Error>,
-) -> Result<T, Error> {
+    output: Output,
+    text: fn(&T),
+) -> ExitCode {
     let arguments = serde_json::to_value(input).unwrap_or_default();
     let value = result
         .as_ref()
@@ -879,7 +868,7 @@ async fn audited<I: Serialize, T: Serialize>(
         result: value.as_ref(),
     };
     audit.record_call(core, call).await;
-    result
+    report(result, output, text)
 }
 
 /// Print a result; errors go to stderr with their remediation.
