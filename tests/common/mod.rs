@@ -164,6 +164,21 @@ impl Account {
         aws_sdk_secretsmanager::Client::new(&self.sdk_config().await)
     }
 
+    /// Whether IAM has the user `name`, read directly from IAM (any error but NoSuchEntity fails the test).
+    pub async fn user_exists(&self, name: &str) -> bool {
+        match self.iam().await.get_user().user_name(name).send().await {
+            Ok(_) => true,
+            Err(error)
+                if error
+                    .as_service_error()
+                    .is_some_and(|e| e.is_no_such_entity_exception()) =>
+            {
+                false
+            }
+            Err(error) => panic!("GetUser {name}: {error:?}"),
+        }
+    }
+
     /// The (id, status) of the Bedrock API keys of `user`, read directly from IAM.
     pub async fn keys_in_aws(&self, user: &str) -> Vec<(String, String)> {
         let out = self

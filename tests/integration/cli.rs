@@ -109,16 +109,7 @@ async fn key_lifecycle_from_the_command_line() {
         ],
     ));
     assert_eq!(removed["user_deleted"], true);
-    assert!(
-        account
-            .iam()
-            .await
-            .get_user()
-            .user_name("web-bedrock-user")
-            .send()
-            .await
-            .is_err()
-    );
+    assert!(!account.user_exists("web-bedrock-user").await);
     std::fs::remove_dir_all(&dir).ok();
 }
 

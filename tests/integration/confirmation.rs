@@ -79,14 +79,7 @@ async fn the_user_is_asked_and_only_a_yes_deletes() {
     assert_eq!(refused.is_error, Some(true));
     assert!(text(&refused).contains("confirm: true"));
     assert!(
-        account
-            .iam()
-            .await
-            .get_user()
-            .user_name("ops-bedrock-user")
-            .send()
-            .await
-            .is_ok(),
+        account.user_exists("ops-bedrock-user").await,
         "a no changes nothing"
     );
     let asked = questions.lock().unwrap().clone();
@@ -107,16 +100,7 @@ async fn the_user_is_asked_and_only_a_yes_deletes() {
     .await;
     let done = call_user(&yes, "deprovision_user", json!({"business_unit": "ops"})).await;
     assert_ne!(done.is_error, Some(true), "{}", text(&done));
-    assert!(
-        account
-            .iam()
-            .await
-            .get_user()
-            .user_name("ops-bedrock-user")
-            .send()
-            .await
-            .is_err()
-    );
+    assert!(!account.user_exists("ops-bedrock-user").await);
     assert_eq!(questions.lock().unwrap().len(), 2);
 }
 
@@ -130,16 +114,7 @@ async fn clients_without_elicitation_must_pass_confirm() {
         "{}",
         text(&refused)
     );
-    assert!(
-        account
-            .iam()
-            .await
-            .get_user()
-            .user_name("ops-bedrock-user")
-            .send()
-            .await
-            .is_ok()
-    );
+    assert!(account.user_exists("ops-bedrock-user").await);
     ok(&call(
         &client,
         "deprovision_user",
@@ -245,28 +220,10 @@ async fn on_protocol_2026_the_question_is_an_input_required_result() {
         matches!(once, rmcp::model::CallToolResponse::InputRequired(_)),
         "{once:?}"
     );
-    assert!(
-        account
-            .iam()
-            .await
-            .get_user()
-            .user_name("hr-bedrock-user")
-            .send()
-            .await
-            .is_ok()
-    );
+    assert!(account.user_exists("hr-bedrock-user").await);
     // The high-level call answers through the handler and retries: the user said yes.
     let done = call_user(&client, "deprovision_user", json!({"business_unit": "ops"})).await;
     assert_ne!(done.is_error, Some(true), "{}", text(&done));
-    assert!(
-        account
-            .iam()
-            .await
-            .get_user()
-            .user_name("ops-bedrock-user")
-            .send()
-            .await
-            .is_err()
-    );
+    assert!(!account.user_exists("ops-bedrock-user").await);
     assert!(questions.lock().unwrap()[0].contains("ops-bedrock-user"));
 }

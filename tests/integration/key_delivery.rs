@@ -425,7 +425,7 @@ async fn deprovision_removes_everything_in_order_only_when_confirmed() {
         account.actions()[before..].iter().all(|a| !is_mutation(a)),
         "dry runs and unconfirmed calls change nothing"
     );
-    assert!(iam.get_user().user_name(user).send().await.is_ok());
+    assert!(account.user_exists(user).await);
 
     let done = ok(&call(
         &client,
@@ -470,11 +470,5 @@ async fn deprovision_removes_everything_in_order_only_when_confirmed() {
         "{}",
         text(&foreign)
     );
-    assert!(
-        iam.get_user()
-            .user_name("legacy-bedrock-user")
-            .send()
-            .await
-            .is_ok()
-    );
+    assert!(account.user_exists("legacy-bedrock-user").await);
 }
