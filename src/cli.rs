@@ -25,6 +25,7 @@ use crate::{
         },
         label,
         provision::{PolicyInput, ProvisionReport, ProvisionUserInput},
+        verify::{AccessReport, Verdict, VerifyAccessInput},
     },
     mcp::{
         self, AccessMode, AuditLog, ProvisionerServer,
@@ -111,6 +112,9 @@ enum Command {
     /// Find what stops a business unit from using Claude on Bedrock, with the fix; exits 1 when a check
     /// fails (usable in CI).
     Diagnose(DiagnoseArgs),
+    /// Prove a business unit can call Claude, at no cost (policy simulation; a free CountTokens call with
+    /// a key); exits 1 when it cannot.
+    VerifyAccess(VerifyAccessArgs),
     /// Bedrock spend per business unit from Cost Explorer.
     QueryCosts(QueryCostsArgs),
     /// Activate business-unit, purpose and owner as cost allocation tags.
@@ -179,6 +183,29 @@ struct DiagnoseArgs {
     /// Only these checks; repeatable.
     #[arg(long = "check", value_parser = parse_check)]
     checks: Vec<CheckId>,
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = Output::Text)]
+    output: Output,
+}
+
+#[derive(Debug, Args)]
+struct VerifyAccessArgs {
+    /// The business unit.
+    #[arg(long)]
+    business_unit: String,
+    /// Read the unit's Bedrock API key from this environment variable (never printed) and test it with
+    /// one call.
+    #[arg(long, value_name = "VAR")]
+    api_key_env: Option<String>,
+    /// A model or inference profile id [default: a Claude model offered in the region].
+    #[arg(long)]
+    model_id: Option<String>,
+    /// The region [default: the server's].
+    #[arg(long)]
+    region: Option<String>,
+    /// Test the key with one 1-token Converse call (a fraction of a cent) instead of the free CountTokens.
+    #[arg(long)]
+    invoke: bool,
     /// Output format.
     #[arg(long, value_enum, default_value_t = Output::Text)]
     output: Output,
@@ -591,6 +618,25 @@ impl Cli {
                 let code = report(result, args.output, print_diagnosis);
                 if failed { ExitCode::FAILURE } else { code }
             }
+            Command::VerifyAccess(args) => {
+                let output = args.output;
+                let result = match key_from_env(args.api_key_env.as_deref()) {
+                    Ok(api_key) => {
+                        let input = VerifyAccessInput {
+                            business_unit: args.business_unit,
+                            api_key,
+                            model_id: args.model_id,
+                            region: args.region,
+                            invoke: args.invoke,
+                        };
+                        core.verify_access(&input).await
+                    }
+                    Err(error) => Err(error),
+                };
+                let denied = result.as_ref().is_ok_and(|r| r.verdict != Verdict::CanCall);
+                let code = report(result, output, print_access);
+                if denied { ExitCode::FAILURE } else { code }
+            }
             Command::QueryCosts(args) => {
                 let input = QueryCostsInput {
                     business_units: (!args.business_units.is_empty())
@@ -891,6 +937,45 @@ fn report<T: Serialize>(result: Result<T, Error>, output: Output, text: fn(&T)) 
             eprintln!("error: {error}\n\nWhat to do: {}", error.remediation());
             ExitCode::FAILURE
         }
+    }
+}
+
+/// The value of the environment variable `name` (for keys, which never go on a command line).
+fn key_from_env(name: Option<&str>) -> Result<Option<String>, Error> {
+    let Some(name) = name else { return Ok(None) };
+    match std::env::var(name) {
+        Ok(value) => Ok(Some(value)),
+        Err(_) => Err(Error::invalid(
+            "api_key_env",
+            format!("the environment variable {name} is not set (or not valid UTF-8)"),
+        )),
+    }
+}
+
+fn print_access(report: &AccessReport) {
+    println!("{}", report.summary);
+    println!("  user:   {}", report.user_arn);
+    println!("  model:  {} in {}", report.model_id, report.region);
+    for check in &report.permissions {
+        println!(
+            "  {:<13} {} on {}",
+            check.decision, check.action, check.resource
+        );
+    }
+    if let Some(test) = &report.key_test {
+        println!(
+            "  key:    {} {} ({}); cost: {}",
+            test.call,
+            label(&test.outcome),
+            test.detail,
+            test.cost
+        );
+    }
+    for note in &report.notes {
+        println!("  note:   {note}");
+    }
+    for step in &report.remediation {
+        println!("  fix:    {step}");
     }
 }
 

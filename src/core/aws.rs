@@ -108,6 +108,24 @@ impl AwsClients {
         aws_sdk_bedrock::Client::from_conf(config)
     }
 
+    /// A bedrock-runtime client for `region` that authenticates with a Bedrock API key (bearer auth),
+    /// for proving that the key works. The key stays in the client; it is never logged.
+    pub fn bedrock_runtime_with_key(
+        &self,
+        region: &str,
+        key: &super::secret::Secret,
+    ) -> aws_sdk_bedrockruntime::Client {
+        let config = aws_sdk_bedrockruntime::config::Builder::from(&self.config)
+            .region(Region::new(region.to_owned()))
+            .bearer_token(aws_sdk_bedrockruntime::config::Token::new(
+                key.expose(),
+                None,
+            ))
+            .auth_scheme_preference([AuthSchemeId::new("httpBearerAuth")])
+            .build();
+        aws_sdk_bedrockruntime::Client::from_conf(config)
+    }
+
     /// Build the clients from an existing SDK configuration.
     pub fn from_config(config: &aws_config::SdkConfig) -> Self {
         // The SDK switches Bedrock clients to bearer auth when AWS_BEARER_TOKEN_BEDROCK is set. That
@@ -182,11 +200,17 @@ where
     }
 }
 
+/// Whether `code` is how the service of `action` says "slow down". Cost Explorer throttles with
+/// `LimitExceededException` (HTTP 400); elsewhere that code means a quota, not a rate.
+fn is_throttling(action: &str, code: &str) -> bool {
+    THROTTLED.contains(&code) || (action.starts_with("ce:") && code == "LimitExceededException")
+}
+
 /// Classify an AWS error code returned for `action`.
 pub fn service_error(action: &'static str, code: String, message: String) -> Error {
     if ACCESS_DENIED.contains(&code.as_str()) {
         Error::AccessDenied { action, message }
-    } else if THROTTLED.contains(&code.as_str()) {
+    } else if is_throttling(action, &code) {
         Error::Throttled { action, message }
     } else if BAD_CREDENTIALS.contains(&code.as_str()) {
         Error::Credentials {
@@ -230,6 +254,22 @@ mod tests {
         assert!(matches!(
             service_error("iam:GetUser", "Throttling".into(), String::new()),
             Error::Throttled { .. }
+        ));
+        assert!(matches!(
+            service_error(
+                "ce:GetCostAndUsage",
+                "LimitExceededException".into(),
+                String::new()
+            ),
+            Error::Throttled { .. }
+        ));
+        assert!(matches!(
+            service_error(
+                "secretsmanager:CreateSecret",
+                "LimitExceededException".into(),
+                String::new()
+            ),
+            Error::Aws { .. }
         ));
         assert!(matches!(
             service_error(

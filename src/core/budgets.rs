@@ -181,6 +181,51 @@ fn same_notification(a: &Notification, b: &Notification) -> bool {
             == b.threshold_type().unwrap_or(&ThresholdType::Percentage)
 }
 
+/// What a budget filter selects, independent of the order AWS returns services and values in.
+#[derive(Debug, Default, PartialEq, Eq)]
+struct FilterSummary {
+    /// Billing services (`SERVICE` dimension).
+    services: std::collections::BTreeSet<String>,
+    /// Tag key -> values.
+    tags: std::collections::BTreeMap<String, std::collections::BTreeSet<String>>,
+    /// Parts this tool never writes (other dimensions, `Or`, `Not`, cost categories): never equal.
+    foreign: usize,
+}
+
+impl FilterSummary {
+    /// The summary of `expression`; `None` (no filter) summarizes to nothing selected.
+    fn of(expression: Option<&Expression>) -> Self {
+        let mut summary = Self::default();
+        if let Some(expression) = expression {
+            summary.add(expression);
+        }
+        summary
+    }
+
+    fn add(&mut self, expression: &Expression) {
+        for part in expression.and() {
+            self.add(part);
+        }
+        if let Some(dimension) = expression.dimensions() {
+            if dimension.key() == &Dimension::Service && dimension.match_options().is_empty() {
+                self.services.extend(dimension.values().iter().cloned());
+            } else {
+                self.foreign += 1;
+            }
+        }
+        if let Some(tags) = expression.tags() {
+            let key = tags.key().unwrap_or_default().to_owned();
+            let values = self.tags.entry(key).or_default();
+            values.extend(tags.values().iter().cloned());
+            self.foreign += tags.match_options().len();
+        }
+        let foreign = !expression.or().is_empty()
+            || expression.not().is_some()
+            || expression.cost_categories().is_some();
+        self.foreign += usize::from(foreign);
+    }
+}
+
 impl Provisioner {
     /// Create or update the business unit's monthly Bedrock budget and its alerts.
     pub async fn create_budget_alert(&self, input: &BudgetAlertInput) -> Result<BudgetReport> {
@@ -266,6 +311,9 @@ impl Provisioner {
                 .describe_budget()
                 .account_id(&caller.account)
                 .budget_name(&budget_name)
+                // AWS omits the filter unless asked: without this every rerun would see "no filter",
+                // call UpdateBudget and reset the budget's calculated spend.
+                .show_filter_expression(true)
                 .send()
                 .await
                 .map_err(|e| sdk_error("budgets:DescribeBudget", e)),
@@ -283,7 +331,9 @@ impl Provisioner {
                 changes.push(format!("set the limit to {} USD", request.limit));
                 update_budget = true;
             }
-            if current.filter_expression() != budget.filter_expression() {
+            if FilterSummary::of(current.filter_expression())
+                != FilterSummary::of(budget.filter_expression())
+            {
                 changes.push(
                     "set the filters to the Bedrock services and the business-unit tag".to_owned(),
                 );
@@ -438,5 +488,62 @@ impl Provisioner {
             .build()
             .map_err(|e| Error::invalid("business_unit", e.to_string()))?;
         self.bedrock_services(&period).await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn service_and_tag(services: &[&str], unit: &str) -> Expression {
+        Expression::builder()
+            .and(
+                Expression::builder()
+                    .dimensions(
+                        ExpressionDimensionValues::builder()
+                            .key(Dimension::Service)
+                            .set_values(Some(services.iter().map(|s| (*s).to_owned()).collect()))
+                            .build()
+                            .unwrap(),
+                    )
+                    .build(),
+            )
+            .and(
+                Expression::builder()
+                    .tags(
+                        TagValues::builder()
+                            .key("business-unit")
+                            .values(unit)
+                            .build(),
+                    )
+                    .build(),
+            )
+            .build()
+    }
+
+    #[test]
+    fn filters_compare_by_what_they_select_not_by_order() {
+        let wanted = service_and_tag(&["Amazon Bedrock", "Claude Sonnet 4.5"], "marketing");
+        let reordered = service_and_tag(&["Claude Sonnet 4.5", "Amazon Bedrock"], "marketing");
+        assert_eq!(
+            FilterSummary::of(Some(&wanted)),
+            FilterSummary::of(Some(&reordered))
+        );
+        let other_unit = service_and_tag(&["Amazon Bedrock", "Claude Sonnet 4.5"], "sales");
+        assert_ne!(
+            FilterSummary::of(Some(&wanted)),
+            FilterSummary::of(Some(&other_unit))
+        );
+        let fewer = service_and_tag(&["Amazon Bedrock"], "marketing");
+        assert_ne!(
+            FilterSummary::of(Some(&wanted)),
+            FilterSummary::of(Some(&fewer))
+        );
+        assert_ne!(FilterSummary::of(Some(&wanted)), FilterSummary::of(None));
+        let negated = Expression::builder().not(wanted.clone()).build();
+        assert_ne!(
+            FilterSummary::of(Some(&negated)),
+            FilterSummary::of(Some(&wanted))
+        );
     }
 }

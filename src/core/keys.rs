@@ -102,6 +102,15 @@ pub struct CreatedApiKey {
     pub delivery: Delivered,
     /// Handling advice.
     pub warnings: Vec<String>,
+    /// What to do next.
+    pub next_steps: Vec<String>,
+}
+
+/// The step that proves a new key works.
+fn verify_step(unit: &BusinessUnit) -> Vec<String> {
+    vec![format!(
+        "Prove the key works: verify_access business_unit `{unit}` with the key as api_key (one free CountTokens call; the key is never echoed)."
+    )]
 }
 
 /// Input of `list_api_keys`.
@@ -519,6 +528,7 @@ impl Provisioner {
         }
         Ok(ManagedUser {
             name: user_name,
+            arn: user.arn().to_owned(),
             tags: user
                 .tags()
                 .iter()
@@ -638,6 +648,7 @@ impl Provisioner {
             region: region.to_owned(),
             warnings: handling_warnings(&delivery),
             delivery,
+            next_steps: verify_step(unit),
         })
     }
 
@@ -710,6 +721,7 @@ impl Provisioner {
             region: region.to_owned(),
             delivery,
             warnings,
+            next_steps: verify_step(unit),
         })
     }
 
@@ -791,6 +803,7 @@ fn planned_key(
             destination: destination.describe(unit),
         },
         warnings: vec!["Dry run: no key was created and nothing was deleted.".to_owned()],
+        next_steps: vec!["Call again without dry_run to create the key.".to_owned()],
     }
 }
 
@@ -812,6 +825,8 @@ fn handling_warnings(delivery: &Delivered) -> Vec<String> {
 pub(crate) struct ManagedUser {
     /// The IAM user name.
     pub(crate) name: String,
+    /// Its ARN.
+    pub(crate) arn: String,
     /// Its tags.
     pub(crate) tags: HashMap<String, String>,
 }

@@ -2,6 +2,7 @@
 //! that holds the settings and the AWS clients. No MCP or CLI types here.
 
 pub mod aws;
+pub(crate) mod bedrock;
 pub mod budgets;
 pub mod cost_tags;
 pub mod costs;
@@ -18,6 +19,7 @@ pub mod policy;
 pub mod provision;
 pub mod secret;
 pub mod short_term;
+pub mod verify;
 
 use std::{collections::HashMap, future::Future, sync::Arc, time::Duration};
 

@@ -42,14 +42,25 @@ impl PolicyChoice {
 }
 
 /// The least-privilege policy document for `account` in `partition`: invoke Anthropic models (directly
-/// or through the account's inference profiles), read what a client needs to discover them, and use
-/// Bedrock API keys.
+/// or through the account's inference profiles) within the account's Bedrock projects, count tokens, read
+/// what a client needs to discover models, let Bedrock subscribe to a newly available Anthropic model through
+/// AWS Marketplace on the unit's first call, and use Bedrock API keys.
+///
+/// Per the bedrock-runtime model, `InvokeModel`/`Converse` need `bedrock:InvokeModel` "on both the inference
+/// target and the project", the default project when none is named (`project/default`); a cross-region
+/// profile needs the profile and the foundation model in every destination region (a `global.` profile's
+/// model ARNs have an empty region, which the `*` region matches). The Marketplace statement is the one AWS's
+/// `AmazonBedrockLimitedAccess` uses: only when Bedrock makes the call on the unit's behalf
+/// (`aws:CalledViaLast`). `bedrock-mantle:CallWithBearerToken` (keys on the OpenAI-compatible Mantle endpoint)
+/// is not granted: Claude is invoked through bedrock-runtime, and a unit that needs Mantle gets it through a
+/// policy of its own.
 pub fn least_privilege_document(partition: &str, account: &str) -> Value {
     let anthropic_models = format!("arn:{partition}:bedrock:*::foundation-model/anthropic.*");
     let profiles = [
         format!("arn:{partition}:bedrock:*:{account}:inference-profile/*"),
         format!("arn:{partition}:bedrock:*:{account}:application-inference-profile/*"),
     ];
+    let projects = format!("arn:{partition}:bedrock:*:{account}:project/*");
     json!({
         "Version": "2012-10-17",
         "Statement": [
@@ -57,7 +68,13 @@ pub fn least_privilege_document(partition: &str, account: &str) -> Value {
                 "Sid": "InvokeAnthropicModels",
                 "Effect": "Allow",
                 "Action": ["bedrock:InvokeModel", "bedrock:InvokeModelWithResponseStream"],
-                "Resource": [anthropic_models, profiles[0], profiles[1]]
+                "Resource": [anthropic_models, profiles[0], profiles[1], projects]
+            },
+            {
+                "Sid": "CountTokensOfAnthropicModels",
+                "Effect": "Allow",
+                "Action": ["bedrock:CountTokens"],
+                "Resource": [anthropic_models]
             },
             {
                 "Sid": "ReadAnthropicModels",
@@ -76,6 +93,13 @@ pub fn least_privilege_document(partition: &str, account: &str) -> Value {
                 "Effect": "Allow",
                 "Action": ["bedrock:ListFoundationModels", "bedrock:ListInferenceProfiles"],
                 "Resource": "*"
+            },
+            {
+                "Sid": "SubscribeToModelsThroughBedrock",
+                "Effect": "Allow",
+                "Action": ["aws-marketplace:ViewSubscriptions", "aws-marketplace:Subscribe"],
+                "Resource": "*",
+                "Condition": {"StringEquals": {"aws:CalledViaLast": "bedrock.amazonaws.com"}}
             },
             {
                 "Sid": "UseBedrockApiKeys",
@@ -109,6 +133,9 @@ mod tests {
             "bedrock:InvokeModel",
             "bedrock:InvokeModelWithResponseStream",
             "bedrock:CallWithBearerToken",
+            "bedrock:CountTokens",
+            "aws-marketplace:Subscribe",
+            "aws-marketplace:ViewSubscriptions",
             "bedrock:ListFoundationModels",
             "bedrock:GetFoundationModel",
             "bedrock:ListInferenceProfiles",
@@ -132,6 +159,17 @@ mod tests {
         assert_eq!(
             invoke[1],
             "arn:aws:bedrock:*:123456789012:inference-profile/*"
+        );
+        assert_eq!(invoke[3], "arn:aws:bedrock:*:123456789012:project/*");
+        let marketplace = doc["Statement"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|s| s["Sid"] == "SubscribeToModelsThroughBedrock")
+            .unwrap();
+        assert_eq!(
+            marketplace["Condition"]["StringEquals"]["aws:CalledViaLast"], "bedrock.amazonaws.com",
+            "Marketplace only when Bedrock calls it for the unit"
         );
     }
 

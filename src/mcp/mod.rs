@@ -38,6 +38,7 @@ use crate::core::{
         RevokeReport, RotateKeyInput, RotateReport,
     },
     provision::{ProvisionReport, ProvisionUserInput},
+    verify::{AccessReport, VerifyAccessInput},
 };
 
 /// What the server tells the agent about how to use it.
@@ -50,7 +51,7 @@ key stays out of the transcript; list_api_keys shows keys that are expired, expi
 rotation; rotate_key replaces a key without downtime; revoke_key deactivates or deletes one; \
 deprovision_user removes a business unit; diagnose finds \
 what is broken (credentials, permissions, model access, region, keys, cost tags, .mcp.json) and says how to \
-fix it; query_costs reports Bedrock spend per business unit; enable_cost_tags and create_budget_alert set up \
+fix it; verify_access proves a unit can call Claude (policy simulation, and a free call with its key); query_costs reports Bedrock spend per business unit; enable_cost_tags and create_budget_alert set up \
 accounting. Destructive tools need `confirm: true`: run them with \
 dry_run first, show the user the plan, and confirm only with their agreement. Errors say \
 which input or IAM permission is at fault and what to do.";
@@ -340,6 +341,25 @@ impl ProvisionerServer {
                 Err(ToolError(crate::core::Error::Cancelled))
             }
         }
+    }
+
+    /// Prove a business unit can call Claude, at no cost: simulates the unit's IAM policies on the exact
+    /// resources a call touches (the inference profile, the foundation model in every destination region,
+    /// the default project) and, given the unit's api_key (never echoed), makes one free CountTokens call
+    /// with it. `invoke: true` makes one 1-token Converse call instead (a fraction of a cent). Names each
+    /// denied action and resource, and the fix; relay `summary`.
+    #[tool(annotations(
+        title = "Verify a business unit can call Claude",
+        read_only_hint = true,
+        destructive_hint = false,
+        idempotent_hint = true,
+        open_world_hint = true
+    ))]
+    async fn verify_access(
+        &self,
+        Parameters(input): Parameters<VerifyAccessInput>,
+    ) -> Result<Json<AccessReport>, ToolError> {
+        Ok(Json(self.core.verify_access(&input).await?))
     }
 
     /// Bedrock spend per business unit from Cost Explorer: counts every billing service that carries

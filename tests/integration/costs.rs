@@ -342,6 +342,7 @@ async fn budget_alert_is_created_then_unchanged_then_updated() {
         .describe_budget()
         .account_id(&account.id)
         .budget_name("bedrock-marketing-monthly")
+        .show_filter_expression(true)
         .send()
         .await
         .unwrap()

@@ -2,80 +2,11 @@
 
 use aws_sdk_iam::types::PolicyEvaluationDecisionType;
 
-use super::{CheckId, CheckResult};
+use super::{
+    CheckId, CheckResult,
+    needed::{NEEDED, Place},
+};
 use crate::core::{Provisioner, aws::sdk_error, error::Error};
-
-/// IAM actions each capability needs; the first group is required for the core workflow.
-const NEEDED: &[(&str, &[&str])] = &[
-    (
-        "provision_user and API keys",
-        &[
-            "iam:GetUser",
-            "iam:CreateUser",
-            "iam:TagUser",
-            "iam:ListUserTags",
-            "iam:ListUsers",
-            "iam:GetPolicy",
-            "iam:GetPolicyVersion",
-            "iam:CreatePolicy",
-            "iam:CreatePolicyVersion",
-            "iam:ListPolicyVersions",
-            "iam:DeletePolicyVersion",
-            "iam:AttachUserPolicy",
-            "iam:ListAttachedUserPolicies",
-            "iam:CreateServiceSpecificCredential",
-            "iam:ListServiceSpecificCredentials",
-            "iam:UpdateServiceSpecificCredential",
-            "iam:DeleteServiceSpecificCredential",
-        ],
-    ),
-    (
-        "diagnose",
-        &[
-            "iam:SimulatePrincipalPolicy",
-            "bedrock:ListFoundationModels",
-            "bedrock:GetFoundationModel",
-            "bedrock:GetFoundationModelAvailability",
-            "bedrock:ListInferenceProfiles",
-            "bedrock:GetUseCaseForModelAccess",
-            "ce:ListCostAllocationTags",
-            "servicequotas:ListServiceQuotas",
-        ],
-    ),
-    (
-        "deprovision_user",
-        &[
-            "iam:ListAccessKeys",
-            "iam:DeleteAccessKey",
-            "iam:GetLoginProfile",
-            "iam:DeleteLoginProfile",
-            "iam:ListGroupsForUser",
-            "iam:RemoveUserFromGroup",
-            "iam:ListUserPolicies",
-            "iam:DeleteUserPolicy",
-            "iam:DetachUserPolicy",
-            "iam:ListSigningCertificates",
-            "iam:DeleteSigningCertificate",
-            "iam:ListSSHPublicKeys",
-            "iam:DeleteSSHPublicKey",
-            "iam:ListMFADevices",
-            "iam:DeactivateMFADevice",
-            "iam:DeleteUser",
-        ],
-    ),
-    (
-        "secret hand-off and costs",
-        &[
-            "secretsmanager:DescribeSecret",
-            "secretsmanager:CreateSecret",
-            "secretsmanager:PutSecretValue",
-            "secretsmanager:TagResource",
-            "ce:GetCostAndUsage",
-            "ce:GetDimensionValues",
-            "ce:UpdateCostAllocationTagsStatus",
-        ],
-    ),
-];
 
 impl Provisioner {
     pub(super) async fn check_credentials(&self) -> CheckResult {
@@ -112,36 +43,16 @@ impl Provisioner {
         if caller.arn.ends_with(":root") {
             return CheckResult::pass(id, "the root user may do everything").evidence(caller.arn);
         }
-        let mut principal = principal_arn(&caller.arn);
-        let iam = &self.clients().await.iam;
-        // A role's ARN carries its path, which the session ARN omits: ask IAM for the exact one.
-        let mut role_lookup_failed = false;
-        if let Some(role) = principal
-            .split_once(":role/")
-            .map(|(_, name)| name.to_owned())
-        {
-            match iam.get_role().role_name(&role).send().await {
-                Ok(out) => {
-                    if let Some(arn) = out.role().map(|r| r.arn().to_owned()) {
-                        principal = arn;
-                    }
-                }
-                Err(_) => role_lookup_failed = true,
-            }
-        }
-        let actions: Vec<String> = NEEDED
-            .iter()
-            .flat_map(|(_, actions)| actions.iter().map(|a| (*a).to_owned()))
-            .collect();
-        let simulated = iam
-            .simulate_principal_policy()
-            .policy_source_arn(&principal)
-            .set_action_names(Some(actions))
-            .send()
-            .await
-            .map_err(|e| sdk_error("iam:SimulatePrincipalPolicy", e));
-        let results = match simulated {
-            Ok(out) => out.evaluation_results().to_vec(),
+        let (principal, role_lookup_failed) = self.simulatable_principal(&caller.arn).await;
+        let region = self.clients().await.region.clone();
+        let place = Place {
+            caller: &caller,
+            principal: &principal,
+            region: &region,
+            iam_path: &self.settings().iam_path,
+        };
+        let denied = match self.denied_actions(&place).await {
+            Ok(denied) => denied,
             Err(Error::AccessDenied { .. }) => {
                 return CheckResult::warn(
                     id,
@@ -150,7 +61,7 @@ impl Provisioner {
                 .evidence(format!("principal {principal}"))
                 .fix(format!(
                     "Allow iam:SimulatePrincipalPolicy on {principal} so diagnose can verify permissions, or check them by hand against: {}",
-                    all_needed_policy()
+                    place.policy(&all_actions())
                 ));
             }
             Err(Error::NotFound { .. }) if role_lookup_failed => {
@@ -161,60 +72,133 @@ impl Provisioner {
                 .evidence(format!("caller {}", caller.arn))
                 .fix(format!(
                     "Allow iam:GetRole on the role so diagnose can find its path, or check its permissions by hand against: {}",
-                    all_needed_policy()
+                    place.policy(&all_actions())
                 ));
             }
             Err(error) => return CheckResult::from_error(id, &error),
         };
-        let denied: Vec<&str> = results
-            .iter()
-            .filter(|r| r.eval_decision() != &PolicyEvaluationDecisionType::Allowed)
-            .map(|r| r.eval_action_name())
-            .collect();
-        if denied.is_empty() {
-            return CheckResult::pass(
-                id,
-                format!(
-                    "{principal} may perform all {} actions this server uses",
-                    results.len()
-                ),
+        judge_permissions(&place, &denied)
+    }
+
+    /// The principal to simulate: the caller, or for an assumed role the role's exact ARN (its path
+    /// included, which the session ARN omits); and whether looking the role up failed.
+    async fn simulatable_principal(&self, caller_arn: &str) -> (String, bool) {
+        let principal = principal_arn(caller_arn);
+        let Some(role) = principal
+            .split_once(":role/")
+            .map(|(_, name)| name.to_owned())
+        else {
+            return (principal, false);
+        };
+        let iam = &self.clients().await.iam;
+        match iam
+            .get_role()
+            .role_name(&role)
+            .send()
+            .await
+            .map_err(|e| sdk_error("iam:GetRole", e))
+        {
+            Ok(out) => (out.role().map_or(principal, |r| r.arn().to_owned()), false),
+            Err(_) => (principal, true),
+        }
+    }
+
+    /// Simulate every needed action on the resources it acts on; the denied actions with their resource.
+    async fn denied_actions(&self, place: &Place<'_>) -> Result<Vec<(String, String)>, Error> {
+        let iam = &self.clients().await.iam;
+        let mut denied = Vec::new();
+        for (resource, actions) in place.asks() {
+            let out = iam
+                .simulate_principal_policy()
+                .policy_source_arn(place.principal)
+                .set_action_names(Some(actions.iter().map(|a| (*a).to_owned()).collect()))
+                .set_resource_arns(resource.clone().map(|r| vec![r]))
+                .send()
+                .await
+                .map_err(|e| sdk_error("iam:SimulatePrincipalPolicy", e))?;
+            denied.extend(
+                out.evaluation_results()
+                    .iter()
+                    .filter(|r| r.eval_decision() != &PolicyEvaluationDecisionType::Allowed)
+                    .map(|r| {
+                        let on = resource.clone().unwrap_or_else(|| "*".to_owned());
+                        (r.eval_action_name().to_owned(), on)
+                    }),
             );
         }
-        let core_missing = NEEDED[0].1.iter().any(|a| denied.contains(a));
-        let mut result = if core_missing {
-            CheckResult::fail(
-                id,
-                format!(
-                    "{principal} lacks {} action(s) the core workflow needs",
-                    denied.len()
-                ),
-            )
-        } else {
-            CheckResult::warn(
-                id,
-                format!(
-                    "{principal} lacks {} action(s) of optional tools",
-                    denied.len()
-                ),
-            )
-        };
-        for (capability, actions) in NEEDED {
-            let missing: Vec<&str> = actions
-                .iter()
-                .copied()
-                .filter(|a| denied.contains(a))
-                .collect();
-            if !missing.is_empty() {
-                result = result.evidence(format!("{capability}: missing {}", missing.join(", ")));
-            }
-        }
-        result
-            .fix(format!(
-                "Attach this policy to {principal} (or run the server as a principal that has it): {}",
-                policy_document(&denied)
-            ))
-            .fix("Or use an administrator profile for provisioning: AWS_PROFILE=admin in the server's environment.")
+        Ok(denied)
     }
+}
+
+/// Every IAM action the server may need.
+fn all_actions() -> Vec<&'static str> {
+    let mut actions: Vec<&str> = NEEDED
+        .iter()
+        .flat_map(|(_, calls)| calls.iter().map(|c| c.action))
+        .collect();
+    actions.dedup();
+    actions
+}
+
+/// The check's result from the denied (action, resource) pairs.
+fn judge_permissions(place: &Place<'_>, denied: &[(String, String)]) -> CheckResult {
+    let id = CheckId::Permissions;
+    let principal = place.principal;
+    let asked: usize = place.asks().values().map(Vec::len).sum();
+    if denied.is_empty() {
+        return CheckResult::pass(
+            id,
+            format!(
+                "{principal} may perform all {asked} actions this server uses, on the resources it touches"
+            ),
+        );
+    }
+    let denied_actions: Vec<&str> = denied.iter().map(|(a, _)| a.as_str()).collect();
+    let core_missing = NEEDED[0]
+        .1
+        .iter()
+        .any(|c| denied_actions.contains(&c.action));
+    let mut result = if core_missing {
+        CheckResult::fail(
+            id,
+            format!(
+                "{principal} lacks {} action(s) the core workflow needs",
+                denied.len()
+            ),
+        )
+    } else {
+        CheckResult::warn(
+            id,
+            format!(
+                "{principal} lacks {} action(s) of optional tools",
+                denied.len()
+            ),
+        )
+    };
+    for (capability, calls) in NEEDED {
+        let mut missing: Vec<String> = denied
+            .iter()
+            .filter_map(|(action, on)| {
+                let needed_by: Vec<&str> = calls
+                    .iter()
+                    .filter(|c| c.action == action)
+                    .map(|c| c.label)
+                    .collect();
+                (!needed_by.is_empty())
+                    .then(|| format!("{action} on {on} (for {})", needed_by.join(", ")))
+            })
+            .collect();
+        missing.dedup();
+        if !missing.is_empty() {
+            result = result.evidence(format!("{capability}: missing {}", missing.join(", ")));
+        }
+    }
+    result
+        .fix(format!(
+            "Attach this policy to {principal} (or run the server as a principal that has it): {}",
+            place.policy(&denied_actions)
+        ))
+        .fix("Or use an administrator profile for provisioning: AWS_PROFILE=admin in the server's environment.")
 }
 
 /// The IAM principal to simulate for a caller ARN: an assumed-role session maps to its role, an STS
@@ -233,24 +217,6 @@ pub(crate) fn principal_arn(caller: &str) -> String {
         return format!("arn:{partition}:iam::{account}:user/{user}");
     }
     caller.to_owned()
-}
-
-/// The policy that grants every action this server uses.
-fn all_needed_policy() -> String {
-    policy_document(
-        &NEEDED
-            .iter()
-            .flat_map(|(_, actions)| actions.iter().copied())
-            .collect::<Vec<_>>(),
-    )
-}
-
-fn policy_document(actions: &[&str]) -> String {
-    serde_json::json!({
-        "Version": "2012-10-17",
-        "Statement": [{"Effect": "Allow", "Action": actions, "Resource": "*"}]
-    })
-    .to_string()
 }
 
 /// Which sources of the default credential chain are present (names only, never values).

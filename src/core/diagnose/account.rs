@@ -1,4 +1,5 @@
-//! Account checks: the business unit's `user`, its `api_key`s (and a given key value), and `cost_tags`.
+//! Account checks: the business unit's `user`, its `api_key`s (and a given key value), whether that key
+//! works (`key_works`), and `cost_tags`.
 
 use aws_sdk_costexplorer::types::CostAllocationTagStatus;
 
@@ -13,6 +14,7 @@ use crate::core::{
     keys::{KeyFlag, ListApiKeysInput},
     label,
     policy::{BEDROCK_LIMITED_ACCESS, POLICY_NAME},
+    verify::{Verdict, VerifyAccessInput},
 };
 
 impl Provisioner {
@@ -158,19 +160,23 @@ impl Provisioner {
         };
         match report.kind {
             Some(KeyKind::LongTerm) => {
-                let owned = keys
-                    .iter()
-                    .find(|k| k.alias.is_some() && k.alias == report.alias);
-                match owned {
-                    Some(key) if key.flags.contains(&KeyFlag::Expired) || key.flags.contains(&KeyFlag::Inactive) => {
-                        CheckResult::fail(id, format!("the given key is {} ({})", key.status, key.credential_id))
-                            .evidence(format!("the given key is {} of {}", key.credential_id, key.user_name))
-                            .fix(format!("Issue a new key: rotate_key business_unit `{unit}`, and replace AWS_BEARER_TOKEN_BEDROCK in the client. Keys cannot be retrieved again; a lost key is replaced, not recovered."))
+                // Both keys of a user share the alias `<user>-at-<account>`: the value tells the user and
+                // the account, never which of the user's credentials it is.
+                let user_name = unit.user_name();
+                let owner = report.alias.as_deref().and_then(alias_owner);
+                let account = self.known_caller().map(|c| c.account.clone());
+                match owner {
+                    Some((user, key_account))
+                        if user == user_name && account.as_deref().is_none_or(|a| a == key_account) =>
+                    {
+                        result.evidence(format!(
+                            "the given key belongs to {user} in account {key_account}; which of its {} key(s) it is cannot be told from the value (verify_access with the key proves it works)",
+                            keys.len()
+                        ))
                     }
-                    Some(key) => result.evidence(format!("the given key is {} of {}, {}", key.credential_id, key.user_name, key.status)),
-                    None => CheckResult::fail(id, format!("the given key does not belong to business unit `{unit}`"))
+                    _ => CheckResult::fail(id, format!("the given key does not belong to business unit `{unit}`"))
                         .evidence(format!("the key's alias names {}", report.alias.as_deref().unwrap_or("nothing readable")))
-                        .fix("Use the key issued for this business unit (list_api_keys shows its id), or check which account and user the alias names."),
+                        .fix(format!("Use a key issued to {user_name} (list_api_keys shows its keys), or check which account and user the alias names.")),
                 }
             }
             _ => {
@@ -182,6 +188,37 @@ impl Provisioner {
                 }
             }
         }
+    }
+
+    /// Prove a given key of the business unit works: one free CountTokens call, as verify_access.
+    pub(super) async fn check_key_works(&self, request: &Request) -> CheckResult {
+        let id = CheckId::KeyWorks;
+        let (Some(unit), Some(key)) = (&request.unit, &request.api_key) else {
+            return CheckResult::skipped(id, "needs both business_unit and api_key");
+        };
+        let input = VerifyAccessInput {
+            business_unit: unit.to_string(),
+            api_key: Some(key.expose().to_owned()),
+            model_id: request.model_id.clone(),
+            region: Some(request.region.clone()),
+            invoke: false,
+        };
+        let report = match self.verify_access(&input).await {
+            Ok(report) => report,
+            Err(error) => return CheckResult::from_error(id, &error),
+        };
+        let mut result = match report.verdict {
+            Verdict::CanCall => CheckResult::pass(id, report.summary),
+            Verdict::CannotCall => CheckResult::fail(id, report.summary),
+            Verdict::Unproven => CheckResult::warn(id, report.summary),
+        };
+        if let Some(test) = &report.key_test {
+            result = result.evidence(format!("{}: {}", test.call, test.detail));
+        }
+        for step in report.remediation {
+            result = result.fix(step);
+        }
+        result
     }
 
     /// Judge a key value on its own: format, expiry, region.
@@ -289,4 +326,32 @@ impl Provisioner {
 
 fn now() -> i64 {
     aws_smithy_types::DateTime::from(std::time::SystemTime::now()).secs()
+}
+
+/// The IAM user and account a long-term key's alias names (`<user>-at-<account>`; user names may
+/// themselves contain `-at-`, the account is the last part).
+fn alias_owner(alias: &str) -> Option<(&str, &str)> {
+    alias.rsplit_once("-at-").filter(|(user, account)| {
+        !user.is_empty() && account.len() == 12 && account.bytes().all(|b| b.is_ascii_digit())
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::alias_owner;
+
+    #[test]
+    fn an_alias_names_the_user_and_the_account() {
+        assert_eq!(
+            alias_owner("marketing-bedrock-user-at-111122223333"),
+            Some(("marketing-bedrock-user", "111122223333"))
+        );
+        assert_eq!(
+            alias_owner("team-at-home-bedrock-user-at-111122223333"),
+            Some(("team-at-home-bedrock-user", "111122223333"))
+        );
+        assert_eq!(alias_owner("marketing-bedrock-user"), None);
+        assert_eq!(alias_owner("-at-111122223333"), None);
+        assert_eq!(alias_owner("user-at-12345"), None);
+    }
 }

@@ -6,6 +6,7 @@ mod access;
 mod account;
 mod local;
 mod models;
+mod needed;
 
 use std::{future::Future, path::PathBuf, pin::Pin, time::Instant};
 
@@ -76,11 +77,13 @@ pub enum CheckId {
     McpConfig,
     /// Environment variables and clock skew.
     Environment,
+    /// A given key of the business unit calls Bedrock (one free CountTokens call, as verify_access).
+    KeyWorks,
 }
 
 impl CheckId {
     /// Every check, in report order.
-    pub const ALL: [Self; 11] = [
+    pub const ALL: [Self; 12] = [
         Self::Credentials,
         Self::Permissions,
         Self::ModelAccess,
@@ -92,6 +95,7 @@ impl CheckId {
         Self::CostTags,
         Self::McpConfig,
         Self::Environment,
+        Self::KeyWorks,
     ];
 
     /// Whether the check calls AWS (and is skipped without credentials).
@@ -113,6 +117,7 @@ impl CheckId {
             Self::CostTags => "cost_tags",
             Self::McpConfig => "mcp_config",
             Self::Environment => "environment",
+            Self::KeyWorks => "key_works",
         }
     }
 }
@@ -340,6 +345,7 @@ impl Provisioner {
                 CheckId::CostTags => Box::pin(self.check_cost_tags()),
                 CheckId::McpConfig => Box::pin(local::check_mcp_config(request)),
                 CheckId::Environment => Box::pin(self.check_environment()),
+                CheckId::KeyWorks => Box::pin(self.check_key_works(request)),
             };
             let report = &report;
             let timed = self.timed(id, timeout, check);
@@ -373,7 +379,7 @@ impl Provisioner {
         let model_id = input
             .model_id
             .as_deref()
-            .map(models::parse_model_id)
+            .map(super::bedrock::parse_model_id)
             .transpose()?;
         let mut regions = Vec::new();
         for region in input.regions.iter().flatten() {

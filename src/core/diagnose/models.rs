@@ -1,56 +1,21 @@
 //! Model checks: `model_access` (listed and usable), `region` (where Claude is offered),
 //! `model_in_region` (a given id, or the inference profile to use), and `throttling`.
 
-use std::sync::LazyLock;
-
 use aws_sdk_bedrock::types::{
     AgreementStatus, AuthorizationStatus, EntitlementAvailability, FoundationModelSummary,
     ModelModality, RegionAvailability,
 };
-use regex::Regex;
 
 use super::{CheckId, CheckResult, Request};
 use crate::core::{
     Provisioner,
     aws::sdk_error,
+    bedrock::{base_model, geography_prefixes, suggest_profile},
     error::{Error, Result},
 };
 
-static MODEL_ID: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(r"^(?:(us|eu|apac|jp|au|ca|us-gov|global)\.)?[a-z0-9-]+\.[a-z0-9.:-]+$")
-        .unwrap_or_else(|_| unreachable!("static regex"))
-});
-
 /// Quota lines shown at most.
 const MAX_QUOTA_LINES: usize = 12;
-
-/// Geographic prefixes of system-defined inference profiles.
-const PROFILE_PREFIXES: [&str; 8] = [
-    "us.", "eu.", "apac.", "jp.", "au.", "ca.", "us-gov.", "global.",
-];
-
-/// Check the shape of a model or inference profile id.
-pub(crate) fn parse_model_id(raw: &str) -> Result<String> {
-    if MODEL_ID.is_match(raw) && raw.len() <= 200 {
-        Ok(raw.to_owned())
-    } else {
-        Err(Error::invalid(
-            "model_id",
-            format!(
-                "must be a Bedrock model id such as `anthropic.claude-sonnet-4-5-20250929-v1:0` or an \
-                 inference profile id such as `us.anthropic.claude-sonnet-4-5-20250929-v1:0`; `{raw}` is not"
-            ),
-        ))
-    }
-}
-
-/// The base model id of an inference profile id (`us.anthropic...` → `anthropic...`).
-fn base_model(id: &str) -> &str {
-    PROFILE_PREFIXES
-        .iter()
-        .find_map(|p| id.strip_prefix(p))
-        .unwrap_or(id)
-}
 
 /// Whether a model can only be invoked through an inference profile.
 fn needs_profile(model: &FoundationModelSummary) -> bool {
@@ -307,17 +272,20 @@ impl Provisioner {
         }
         if needs_profile(model) {
             let profiles = self.profiles_for(base).await.unwrap_or_default();
-            let suggestion = profiles
-                .iter()
-                .find(|p| !p.starts_with("global."))
-                .or(profiles.first())
-                .cloned()
-                .unwrap_or_else(|| format!("us.{base}"));
+            let ids: Vec<&str> = profiles.iter().map(|p| p.id.as_str()).collect();
+            let suggestion = suggest_profile(&request.region, base, &profiles)
+                .map(|p| p.id.clone())
+                .or_else(|| {
+                    geography_prefixes(&request.region)
+                        .first()
+                        .map(|prefix| format!("{prefix}{base}"))
+                })
+                .unwrap_or_else(|| format!("global.{base}"));
             return CheckResult::warn(
                 id,
                 format!("{base} is invoked through an inference profile, not its base id"),
             )
-            .evidence(format!("inference profiles in {}: {}", request.region, profiles.join(", ")))
+            .evidence(format!("inference profiles in {}: {}", request.region, ids.join(", ")))
             .fix(format!(
                 "Call it as `{suggestion}` (ANTHROPIC_MODEL={suggestion} for Claude Code); the base id fails with a ValidationException about inference profiles."
             ));
@@ -331,41 +299,37 @@ impl Provisioner {
     async fn check_profile(&self, request: &Request, profile_id: &str) -> CheckResult {
         let id = CheckId::ModelInRegion;
         match self.profiles_for(base_model(profile_id)).await {
-            Ok(profiles) if profiles.iter().any(|p| p == profile_id) => CheckResult::pass(
+            Ok(profiles) if profiles.iter().any(|p| p.id == profile_id) => CheckResult::pass(
                 id,
-                format!("inference profile {profile_id} is available in {}", request.region),
+                format!(
+                    "inference profile {profile_id} is available in {}",
+                    request.region
+                ),
             ),
-            Ok(profiles) => CheckResult::fail(
-                id,
-                format!("inference profile {profile_id} is not available in {}", request.region),
-            )
-            .evidence(format!("profiles for this model here: {}", profiles.join(", ")))
-            .fix("Use one of the listed profiles (its prefix must match the region's geography: us., eu., apac., jp., global.)."),
+            Ok(profiles) => {
+                let ids: Vec<&str> = profiles.iter().map(|p| p.id.as_str()).collect();
+                let fits = suggest_profile(&request.region, base_model(profile_id), &profiles)
+                    .map_or_else(
+                        || "Use one of the listed profiles".to_owned(),
+                        |p| format!("Use `{}`", p.id),
+                    );
+                CheckResult::fail(
+                    id,
+                    format!("inference profile {profile_id} is not available in {}", request.region),
+                )
+                .evidence(format!("profiles for this model here: {}", ids.join(", ")))
+                .fix(format!("{fits}: a profile's prefix must match the region's geography (us., eu., apac., jp., au.) or be global."))
+            }
             Err(error) => CheckResult::from_error(id, &error),
         }
     }
 
-    /// Ids of the system-defined inference profiles that route to `base`.
-    async fn profiles_for(&self, base: &str) -> Result<Vec<String>> {
-        let out = self
-            .clients()
-            .await
-            .bedrock
-            .list_inference_profiles()
-            .type_equals(aws_sdk_bedrock::types::InferenceProfileType::SystemDefined)
-            .send()
-            .await
-            .map_err(|e| sdk_error("bedrock:ListInferenceProfiles", e))?;
-        Ok(out
-            .inference_profile_summaries()
-            .iter()
-            .filter(|p| {
-                p.models()
-                    .iter()
-                    .any(|m| m.model_arn().is_some_and(|a| a.ends_with(base)))
-            })
-            .map(|p| p.inference_profile_id().to_owned())
-            .collect())
+    /// The system-defined inference profiles of the configured region that route to `base`.
+    async fn profiles_for(&self, base: &str) -> Result<Vec<crate::core::bedrock::Profile>> {
+        let client = &self.clients().await.bedrock;
+        let mut profiles = self.inference_profiles(client).await?;
+        profiles.retain(|p| p.routes_to(base));
+        Ok(profiles)
     }
 
     pub(super) async fn check_throttling(&self) -> CheckResult {
@@ -467,6 +431,7 @@ fn shares_family(candidate: &str, wanted: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::core::bedrock::parse_model_id;
 
     #[test]
     fn model_ids() {
