@@ -136,9 +136,9 @@ async fn healthy_setup_passes_every_check() {
     )
     .await;
     let all = statuses(&report);
-    assert_eq!(all.len(), 11);
+    assert_eq!(all.len(), 12);
     assert!(all.values().all(|s| s == "pass"), "{all:?}\n{report:#}");
-    assert!(report["summary"].as_str().unwrap().contains("11 passed"));
+    assert!(report["summary"].as_str().unwrap().contains("12 passed"));
     assert!(
         !report.to_string().contains(api_key),
         "the key is never echoed"
@@ -448,16 +448,24 @@ async fn expired_and_inactive_keys() {
     let report = diagnose(
         &account,
         account.settings(),
-        json!({"business_unit": "sales", "api_key": key, "checks": ["api_key"]}),
+        json!({"business_unit": "sales", "api_key": key, "checks": ["api_key", "key_works"]}),
     )
     .await;
     let api_key = check(&report, "api_key");
     assert_eq!(api_key["status"], "fail");
     assert!(
-        api_key["summary"].as_str().unwrap().contains("Expired"),
+        api_key["summary"]
+            .as_str()
+            .unwrap()
+            .contains("expired or inactive"),
         "{api_key:#}"
     );
     assert!(fixes(api_key).contains("rotate_key"));
+    // Both keys share the alias: the value does not tell which one it is, a call with it does.
+    let works = check(&report, "key_works");
+    assert_eq!(works["status"], "fail", "{works:#}");
+    assert!(works["evidence"].to_string().contains("CountTokens"), "{works:#}");
+    assert!(fixes(works).contains("rotate_key"), "{works:#}");
     assert!(!report.to_string().contains(key));
 
     let no_key_value = diagnose(

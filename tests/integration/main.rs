@@ -8,6 +8,7 @@
 mod common;
 
 mod api_keys;
+mod aws_facts;
 mod cli;
 mod confirmation;
 mod costs;
@@ -17,3 +18,4 @@ mod key_delivery;
 mod provision_user;
 mod stdio_binary;
 mod tool_surface;
+mod verify_access;

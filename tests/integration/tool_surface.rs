@@ -87,6 +87,7 @@ async fn each_mode_lists_exactly_its_tools() {
                 "list_api_keys",
                 "list_business_units",
                 "query_costs",
+                "verify_access",
             ],
         ),
         (
@@ -99,6 +100,7 @@ async fn each_mode_lists_exactly_its_tools() {
                 "provision_user",
                 "query_costs",
                 "rotate_key",
+                "verify_access",
             ],
         ),
         (
@@ -115,6 +117,7 @@ async fn each_mode_lists_exactly_its_tools() {
                 "query_costs",
                 "revoke_key",
                 "rotate_key",
+                "verify_access",
             ],
         ),
     ] {

@@ -1,0 +1,225 @@
+//! Defects only our emulator used to accept, each reproduced against an emulator that behaves like AWS:
+//! inference profiles beyond the first page, geography of the suggested profile, the alias both keys of a
+//! user share, permissions scoped to the resources the tools touch, Cost Explorer's throttling code.
+
+use crate::common;
+
+use aws_credential_types::Credentials;
+use bedrock_provisioner::{
+    core::{AwsSettings, Settings},
+    mcp::AccessMode,
+};
+use common::{Account, call, ok, text};
+use serde_json::{Value, json};
+
+const MODELS: [&str; 3] = [
+    "anthropic.claude-sonnet-4-5-20250929-v1:0",
+    "anthropic.claude-haiku-4-5-20251001-v1:0",
+    "anthropic.claude-opus-4-5-20251101-v1:0",
+];
+
+fn in_region(account: &Account, region: &str) -> Settings {
+    let base = account.settings();
+    Settings {
+        aws: AwsSettings {
+            region: Some(region.to_owned()),
+            ..base.aws
+        },
+        ..base
+    }
+}
+
+fn check<'a>(report: &'a Value, id: &str) -> &'a Value {
+    report["checks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["id"] == id)
+        .unwrap_or_else(|| panic!("no check {id} in {report}"))
+}
+
+async fn diagnose(account: &Account, settings: Settings, args: Value) -> Value {
+    let client = account.mcp_with(AccessMode::ReadOnly, settings).await;
+    ok(&call(&client, "diagnose", args).await)
+}
+
+#[tokio::test]
+async fn every_profile_is_found_whatever_page_it_is_on() {
+    let account = Account::new();
+    for model in MODELS {
+        for prefix in ["us.", "global."] {
+            let report = diagnose(
+                &account,
+                account.settings(),
+                json!({"model_id": format!("{prefix}{model}"), "checks": ["model_in_region"]}),
+            )
+            .await;
+            let status = &check(&report, "model_in_region")["status"];
+            assert_eq!(status, "pass", "{prefix}{model}: {report:#}");
+        }
+    }
+    let listings = account
+        .actions()
+        .iter()
+        .filter(|a| a.as_str() == "ListInferenceProfiles")
+        .count();
+    assert!(listings > 6, "one listing per check means no paging: {listings}");
+}
+
+#[tokio::test]
+async fn a_region_is_told_the_profile_of_its_own_geography() {
+    let account = Account::new();
+    for (region, prefix) in [
+        ("eu-west-1", "eu."),
+        ("ap-northeast-1", "jp."),
+        ("us-west-2", "us."),
+    ] {
+        let report = diagnose(
+            &account,
+            in_region(&account, region),
+            json!({"model_id": MODELS[1], "checks": ["model_in_region"]}),
+        )
+        .await;
+        let fix = check(&report, "model_in_region")["remediation"].to_string();
+        assert!(fix.contains(&format!("`{prefix}{}`", MODELS[1])), "{region}: {fix}");
+        if prefix != "us." {
+            assert!(!fix.contains(&format!("`us.{}`", MODELS[1])), "{region}: {fix}");
+        }
+    }
+}
+
+#[tokio::test]
+async fn both_keys_share_an_alias_and_diagnose_does_not_guess_which_one_was_given() {
+    let account = Account::new();
+    let client = account.mcp(AccessMode::Provision).await;
+    ok(&call(
+        &client,
+        "provision_user",
+        json!({"business_unit": "sales", "purpose": "p", "owner": "o@example.com"}),
+    )
+    .await);
+    let first = ok(&call(&client, "create_api_key", json!({"business_unit": "sales"})).await);
+    let second = ok(&call(&client, "create_api_key", json!({"business_unit": "sales"})).await);
+    let listed = account
+        .iam()
+        .await
+        .list_service_specific_credentials()
+        .user_name("sales-bedrock-user")
+        .send()
+        .await
+        .unwrap();
+    let aliases: Vec<_> = listed
+        .service_specific_credentials()
+        .iter()
+        .map(|c| c.service_credential_alias().unwrap_or_default().to_owned())
+        .collect();
+    let expected = format!("sales-bedrock-user-at-{}", account.id);
+    assert_eq!(aliases, vec![expected.clone(), expected], "AWS's alias");
+    let key = second["delivery"]["api_key"].as_str().unwrap();
+    let report = diagnose(
+        &account,
+        account.settings(),
+        json!({"business_unit": "sales", "api_key": key, "checks": ["api_key"]}),
+    )
+    .await;
+    let evidence = check(&report, "api_key")["evidence"].to_string();
+    assert!(evidence.contains("cannot be told"), "{evidence}");
+    let first_id = first["credential_id"].as_str().unwrap();
+    assert!(
+        !evidence.contains(&format!("the given key is {first_id}")),
+        "diagnose named the wrong credential: {evidence}"
+    );
+}
+
+/// An operator allowed exactly what the tools touch: IAM users and the policy under the tool's path,
+/// its secrets and budgets, and account-wide reads.
+fn scoped_operator_policy(account: &str, deny: Option<&str>) -> String {
+    let mut statements = vec![
+        json!({"Effect": "Allow", "Action": "iam:*", "Resource": [
+            format!("arn:aws:iam::{account}:user/bedrock-provisioner/*"),
+            format!("arn:aws:iam::{account}:policy/bedrock-provisioner/*")]}),
+        json!({"Effect": "Allow", "Action": "secretsmanager:*",
+            "Resource": format!("arn:aws:secretsmanager:*:{account}:secret:bedrock-provisioner/*")}),
+        json!({"Effect": "Allow", "Action": "budgets:*",
+            "Resource": format!("arn:aws:budgets::{account}:budget/bedrock-*")}),
+        json!({"Effect": "Allow", "Resource": "*", "Action": ["iam:ListUsers",
+            "iam:SimulatePrincipalPolicy", "iam:RemoveUserFromGroup", "bedrock:*", "ce:*",
+            "servicequotas:*"]}),
+    ];
+    if let Some(action) = deny {
+        statements.push(json!({"Effect": "Deny", "Action": action, "Resource": "*"}));
+    }
+    json!({"Version": "2012-10-17", "Statement": statements}).to_string()
+}
+
+async fn operator(account: &Account, name: &str, policy: String) -> Settings {
+    let iam = account.iam().await;
+    iam.create_user().user_name(name).send().await.unwrap();
+    iam.put_user_policy()
+        .user_name(name)
+        .policy_name("scoped")
+        .policy_document(policy)
+        .send()
+        .await
+        .unwrap();
+    let key = iam.create_access_key().user_name(name).send().await.unwrap();
+    let key = key.access_key().unwrap();
+    let base = account.settings();
+    Settings {
+        aws: AwsSettings {
+            static_credentials: Some(Credentials::new(
+                key.access_key_id(),
+                key.secret_access_key(),
+                None,
+                None,
+                "operator",
+            )),
+            ..base.aws
+        },
+        ..base
+    }
+}
+
+#[tokio::test]
+async fn permissions_scoped_to_the_tools_resources_show_no_false_gaps() {
+    let account = Account::new();
+    let scoped = operator(&account, "scoped", scoped_operator_policy(&account.id, None)).await;
+    let report = diagnose(&account, scoped, json!({"checks": ["permissions"]})).await;
+    let permissions = check(&report, "permissions");
+    assert_eq!(permissions["status"], "pass", "{permissions:#}");
+
+    let no_tag = operator(
+        &account,
+        "notag",
+        scoped_operator_policy(&account.id, Some("iam:TagPolicy")),
+    )
+    .await;
+    let report = diagnose(&account, no_tag, json!({"checks": ["permissions"]})).await;
+    let permissions = check(&report, "permissions");
+    assert_eq!(permissions["status"], "fail", "{permissions:#}");
+    let evidence = permissions["evidence"].to_string();
+    assert!(
+        evidence.contains(&format!(
+            "iam:TagPolicy on arn:aws:iam::{}:policy/bedrock-provisioner/BedrockProvisionerClaudeAccess (for iam:CreatePolicy)",
+            account.id
+        )),
+        "{evidence}"
+    );
+}
+
+#[tokio::test]
+async fn cost_explorer_limit_exceeded_is_reported_as_throttling() {
+    let account = Account::new();
+    account.fault(json!({"service": "ce", "action": "GetDimensionValues", "kind": "throttle"}));
+    let client = account.mcp(AccessMode::ReadOnly).await;
+    let result = call(&client, "query_costs", json!({})).await;
+    assert_eq!(result.is_error, Some(true));
+    let message = text(&result);
+    assert!(message.contains("(error kind: throttled)"), "{message}");
+    let codes: Vec<Value> = account
+        .requests()
+        .into_iter()
+        .filter(|r| r["action"] == "GetDimensionValues")
+        .collect();
+    assert!(codes.len() > 1, "the SDK retries throttling: {codes:?}");
+}

@@ -1,0 +1,183 @@
+//! The least-privilege policy proven by calls: a unit's key calls Claude through `us.` and `global.` profiles
+//! and nothing else (checked with an independent bedrock-runtime client), `verify_access` agrees, and a key
+//! is refused once revoked. The emulator's bedrock-runtime authorizes like AWS: bearer key, then the key
+//! owner's policies on the profile, every destination model and the project.
+
+use crate::common;
+
+use aws_sdk_bedrockruntime::types::{ContentBlock, ConversationRole, InferenceConfiguration, Message};
+use bedrock_provisioner::{core::policy::least_privilege_document, mcp::AccessMode};
+use common::{Account, call, emulator, ok, text};
+use serde_json::{Value, json};
+
+const SONNET: &str = "anthropic.claude-sonnet-4-5-20250929-v1:0";
+
+/// One Converse call with `key` as the bearer token, by an SDK client of the test's own.
+async fn converse_with_key(account: &Account, key: &str, model: &str) -> Result<(), String> {
+    let config = aws_sdk_bedrockruntime::config::Builder::from(&account.sdk_config().await)
+        .endpoint_url(emulator().endpoint())
+        .bearer_token(aws_sdk_bedrockruntime::config::Token::new(key, None))
+        .auth_scheme_preference([aws_smithy_runtime_api::client::auth::AuthSchemeId::new(
+            "httpBearerAuth",
+        )])
+        .build();
+    let client = aws_sdk_bedrockruntime::Client::from_conf(config);
+    let message = Message::builder()
+        .role(ConversationRole::User)
+        .content(ContentBlock::Text("Reply with OK.".into()))
+        .build()
+        .unwrap();
+    client
+        .converse()
+        .model_id(model)
+        .messages(message)
+        .inference_config(InferenceConfiguration::builder().max_tokens(1).build())
+        .send()
+        .await
+        .map(|_| ())
+        .map_err(|e| {
+            let meta = aws_sdk_bedrockruntime::error::ProvideErrorMetadata::code(&e)
+                .unwrap_or("no code")
+                .to_owned();
+            format!("{meta}: {}", aws_smithy_types::error::display::DisplayErrorContext(&e))
+        })
+}
+
+async fn provision_with_key(account: &Account, unit: &str, policy: Option<Value>) -> String {
+    let client = account.mcp(AccessMode::Provision).await;
+    let mut args = json!({"business_unit": unit, "purpose": "test", "owner": "o@example.com"});
+    if let Some(policy) = policy {
+        args["policy"] = policy;
+    }
+    ok(&call(&client, "provision_user", args).await);
+    let created = ok(&call(&client, "create_api_key", json!({"business_unit": unit})).await);
+    assert!(
+        created["next_steps"].to_string().contains("verify_access"),
+        "{created:#}"
+    );
+    created["delivery"]["api_key"].as_str().unwrap().to_owned()
+}
+
+#[tokio::test]
+async fn the_default_policy_lets_a_key_call_claude_through_us_and_global_profiles_and_nothing_else() {
+    let account = Account::new();
+    let key = provision_with_key(&account, "marketing", None).await;
+    converse_with_key(&account, &key, &format!("us.{SONNET}"))
+        .await
+        .expect("us. profile");
+    converse_with_key(&account, &key, &format!("global.{SONNET}"))
+        .await
+        .expect("global. profile");
+    let other = converse_with_key(&account, &key, "amazon.nova-lite-v1:0").await;
+    assert!(
+        other.as_ref().is_err_and(|e| e.contains("AccessDenied")),
+        "{other:?}"
+    );
+
+    let reader = account.mcp(AccessMode::ReadOnly).await;
+    for model in [format!("us.{SONNET}"), format!("global.{SONNET}")] {
+        let result = call(
+            &reader,
+            "verify_access",
+            json!({"business_unit": "marketing", "api_key": key, "model_id": model}),
+        )
+        .await;
+        assert!(!text(&result).contains(&key), "the key is never echoed");
+        let report = ok(&result);
+        assert_eq!(report["verdict"], "can_call", "{report:#}");
+        assert_eq!(report["key_test"]["call"], "CountTokens");
+        assert_eq!(report["key_test"]["outcome"], "works", "{report:#}");
+        let resources = report["permissions"].to_string();
+        assert!(resources.contains(&format!(":project/default")), "{resources}");
+        assert!(resources.contains(&format!("inference-profile/{model}")), "{resources}");
+    }
+    let global = ok(&call(
+        &reader,
+        "verify_access",
+        json!({"business_unit": "marketing", "model_id": format!("global.{SONNET}")}),
+    )
+    .await);
+    assert!(
+        global["permissions"]
+            .to_string()
+            .contains(&format!("arn:aws:bedrock:::foundation-model/{SONNET}")),
+        "a global profile's destinations have an empty region: {global:#}"
+    );
+
+    let admin = account.mcp(AccessMode::Admin).await;
+    let keys = ok(&call(&admin, "list_api_keys", json!({"business_unit": "marketing"})).await);
+    let id = keys["keys"][0]["credential_id"].clone();
+    ok(&call(
+        &admin,
+        "revoke_key",
+        json!({"business_unit": "marketing", "credential_id": id, "action": "delete", "confirm": true}),
+    )
+    .await);
+    let revoked = converse_with_key(&account, &key, &format!("us.{SONNET}")).await;
+    assert!(revoked.is_err(), "a deleted key still worked");
+    let report = ok(&call(
+        &reader,
+        "verify_access",
+        json!({"business_unit": "marketing", "api_key": key}),
+    )
+    .await);
+    assert_eq!(report["verdict"], "cannot_call", "{report:#}");
+    assert_eq!(report["key_test"]["outcome"], "refused", "{report:#}");
+}
+
+#[tokio::test]
+async fn a_policy_without_the_project_is_denied_by_name() {
+    let account = Account::new();
+    let mut document = least_privilege_document("aws", &account.id);
+    let invoke = &mut document["Statement"][0]["Resource"];
+    invoke
+        .as_array_mut()
+        .unwrap()
+        .retain(|r| !r.as_str().unwrap().contains(":project/"));
+    let iam = account.iam().await;
+    let created = iam
+        .create_policy()
+        .policy_name("NoProjects")
+        .policy_document(document.to_string())
+        .send()
+        .await
+        .unwrap();
+    let arn = created.policy().unwrap().arn().unwrap().to_owned();
+    let key = provision_with_key(&account, "legal", Some(json!({"arn": arn}))).await;
+    let denied = converse_with_key(&account, &key, &format!("us.{SONNET}")).await;
+    assert!(
+        denied.as_ref().is_err_and(|e| e.contains("AccessDenied")),
+        "the project is required: {denied:?}"
+    );
+    let reader = account.mcp(AccessMode::ReadOnly).await;
+    let report = ok(&call(&reader, "verify_access", json!({"business_unit": "legal"})).await);
+    assert_eq!(report["verdict"], "cannot_call", "{report:#}");
+    let fix = report["remediation"][0].as_str().unwrap();
+    assert!(
+        fix.contains(&format!(
+            "bedrock:InvokeModel on arn:aws:bedrock:us-east-1:{}:project/default",
+            account.id
+        )),
+        "{fix}"
+    );
+}
+
+#[tokio::test]
+async fn bad_input_is_refused_before_any_aws_call() {
+    let account = Account::new();
+    let client = account.mcp(AccessMode::ReadOnly).await;
+    for (args, field) in [
+        (json!({"business_unit": "Bad Unit"}), "business_unit"),
+        (json!({"business_unit": "a", "model_id": "claude"}), "model_id"),
+        (json!({"business_unit": "a", "region": "moon"}), "region"),
+        (json!({"business_unit": "a", "api_key": "  "}), "api_key"),
+    ] {
+        let result = call(&client, "verify_access", args).await;
+        assert!(
+            text(&result).contains(&format!("invalid `{field}`")),
+            "{}",
+            text(&result)
+        );
+    }
+    assert!(account.actions().is_empty(), "{:?}", account.actions());
+}
