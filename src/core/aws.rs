@@ -7,7 +7,7 @@ use aws_config::{BehaviorVersion, Region, meta::region::RegionProviderChain, ret
 use aws_credential_types::Credentials;
 use aws_sdk_iam::error::ProvideErrorMetadata;
 use aws_smithy_runtime_api::client::{auth::AuthSchemeId, result::SdkError};
-use aws_smithy_types::{error::display::DisplayErrorContext, timeout::TimeoutConfig};
+use aws_smithy_types::timeout::TimeoutConfig;
 
 use super::error::Error;
 
@@ -190,7 +190,7 @@ where
             detail: "the operation timed out (raise --operation-timeout if AWS is slow)".to_owned(),
         },
         _ => {
-            let detail = DisplayErrorContext(&error).to_string();
+            let detail = error_chain(&error);
             if detail.to_ascii_lowercase().contains("credential") {
                 Error::Credentials { detail }
             } else {
@@ -204,6 +204,21 @@ where
 /// `LimitExceededException` (HTTP 400); elsewhere that code means a quota, not a rate.
 fn is_throttling(action: &str, code: &str) -> bool {
     THROTTLED.contains(&code) || (action.starts_with("ce:") && code == "LimitExceededException")
+}
+
+/// An error and its causes as one line of their messages (`dispatch failure: … : request forbidden`),
+/// without the `Debug` dump of the SDK's error types that `DisplayErrorContext` appends.
+pub fn error_chain(error: &(dyn std::error::Error + 'static)) -> String {
+    let mut parts: Vec<String> = Vec::new();
+    let mut next = Some(error);
+    while let Some(current) = next {
+        let text = current.to_string();
+        if !text.is_empty() && !parts.iter().any(|p| p.contains(&text)) {
+            parts.push(text);
+        }
+        next = current.source();
+    }
+    parts.join(": ")
 }
 
 /// Classify an AWS error code returned for `action`.
@@ -239,6 +254,21 @@ pub fn service_error(action: &'static str, code: String, message: String) -> Err
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn error_chains_are_one_line_of_messages_without_debug_dumps() {
+        #[derive(Debug, thiserror::Error)]
+        #[error("dispatch failure")]
+        struct Outer(#[source] Inner);
+        #[derive(Debug, thiserror::Error)]
+        #[error("request forbidden: IMDS is disabled")]
+        struct Inner;
+        let line = error_chain(&Outer(Inner));
+        assert_eq!(
+            line,
+            "dispatch failure: request forbidden: IMDS is disabled"
+        );
+    }
 
     #[test]
     fn codes_are_classified() {

@@ -240,13 +240,13 @@ mod tests {
     fn long_term_keys_reveal_their_alias_and_never_the_secret() {
         let key = format!(
             "ABSK{}",
-            STANDARD.encode("marketing-bedrock-user+1234-at-123456789012:s3cr3tpart")
+            STANDARD.encode("marketing-bedrock-user-at-123456789012:s3cr3tpart")
         );
         let report = inspect_key(&format!(" {key}\n"), 0);
         assert_eq!(report.kind, Some(KeyKind::LongTerm));
         assert_eq!(
             report.alias.as_deref(),
-            Some("marketing-bedrock-user+1234-at-123456789012")
+            Some("marketing-bedrock-user-at-123456789012")
         );
         assert_eq!(report.account_id.as_deref(), Some("123456789012"));
         assert_eq!(report.problems.len(), 1, "whitespace is reported");

@@ -9,7 +9,7 @@ use std::{
 
 use aws_credential_types::provider::ProvideCredentials;
 use aws_sdk_iam::types::{ServiceSpecificCredentialMetadata, StatusType};
-use aws_smithy_types::{DateTime, date_time::Format, error::display::DisplayErrorContext};
+use aws_smithy_types::{DateTime, date_time::Format};
 use regex::Regex;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
@@ -672,7 +672,7 @@ impl Provisioner {
             .provide_credentials()
             .await
             .map_err(|e| Error::Credentials {
-                detail: DisplayErrorContext(&e).to_string(),
+                detail: super::aws::error_chain(&e),
             })?;
         // Whole seconds, as the token's X-Amz-Date records it.
         let now = SystemTime::UNIX_EPOCH
