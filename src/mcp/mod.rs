@@ -3,19 +3,25 @@
 
 pub mod access;
 pub mod http;
+mod prompts;
 mod tool_error;
 
 use std::{ops::Not, sync::Arc};
 
 use rmcp::{
     ErrorData, Json, RoleServer, ServerHandler, ServiceExt,
-    handler::server::{router::tool::ToolRouter, tool::ToolCallContext, wrapper::Parameters},
+    handler::server::{
+        router::{prompt::PromptRouter, tool::ToolRouter},
+        tool::ToolCallContext,
+        wrapper::Parameters,
+    },
     model::{
         CallToolRequestParams, CallToolResponse, ElicitRequest, ElicitRequestParams, ElicitResult,
         ElicitationAction, ElicitationSchema, Implementation, InputRequest, InputRequests,
         InputRequiredResult, ProgressNotificationParam, ProtocolVersion, ServerCapabilities,
         ServerConfig,
     },
+    prompt_handler,
     service::RequestContext,
     tool, tool_handler, tool_router,
 };
@@ -23,6 +29,7 @@ use rmcp::{
 use crate::audit;
 pub use crate::audit::AuditLog;
 pub use access::AccessMode;
+pub use prompts::PROMPT_TOOLS;
 pub use tool_error::ToolError;
 
 use crate::core::{
@@ -75,6 +82,7 @@ pub struct ProvisionerServer {
     mode: AccessMode,
     audit: Arc<AuditLog>,
     tool_router: ToolRouter<Self>,
+    prompt_router: PromptRouter<Self>,
 }
 
 #[tool_router]
@@ -95,6 +103,7 @@ impl ProvisionerServer {
             core,
             mode,
             audit: Arc::default(),
+            prompt_router: prompts::prompts_for(&tool_router),
             tool_router,
         }
     }
@@ -531,6 +540,7 @@ impl ProvisionerServer {
 }
 
 #[tool_handler(router = self.tool_router)]
+#[prompt_handler(router = self.prompt_router)]
 impl ServerHandler for ProvisionerServer {
     async fn call_tool(
         &self,
@@ -544,15 +554,20 @@ impl ServerHandler for ProvisionerServer {
     }
 
     fn get_info(&self) -> ServerConfig {
-        ServerConfig::new(ServerCapabilities::builder().enable_tools().build())
-            .with_server_info(Implementation::new(
-                env!("CARGO_PKG_NAME"),
-                env!("CARGO_PKG_VERSION"),
-            ))
-            .with_instructions(format!(
-                "{INSTRUCTIONS} This server runs in `{}` mode.",
-                self.mode.as_str()
-            ))
+        ServerConfig::new(
+            ServerCapabilities::builder()
+                .enable_tools()
+                .enable_prompts()
+                .build(),
+        )
+        .with_server_info(Implementation::new(
+            env!("CARGO_PKG_NAME"),
+            env!("CARGO_PKG_VERSION"),
+        ))
+        .with_instructions(format!(
+            "{INSTRUCTIONS} This server runs in `{}` mode.",
+            self.mode.as_str()
+        ))
     }
 }
 

@@ -139,6 +139,11 @@ async fn a_full_provisioning_over_http() {
     let client = ().serve(transport).await.expect("initialize over HTTP");
     let tools = client.list_all_tools().await.unwrap();
     assert!(tools.iter().any(|t| t.name == "provision_user"));
+    let prompts = client.list_all_prompts().await.unwrap();
+    assert!(
+        prompts.iter().any(|p| p.name == "give_unit_access"),
+        "{prompts:?}"
+    );
     let args = json!({"business_unit": "web", "purpose": "p", "owner": "o@example.com"});
     let result = client
         .call_tool(

@@ -15,6 +15,7 @@ mod costs;
 mod diagnose;
 mod http;
 mod key_delivery;
+mod prompts;
 mod provision_user;
 mod stdio_binary;
 mod tool_surface;

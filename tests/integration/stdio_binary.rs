@@ -81,6 +81,13 @@ async fn read_only_is_the_default_mode() {
         .env_remove("BEDROCK_PROVISIONER_MODE");
     let transport = TokioChildProcess::new(default_mode).expect("spawn binary");
     let client = ().serve(transport).await.expect("initialize");
+    let prompts = client.list_all_prompts().await.expect("prompts/list");
+    assert!(
+        prompts
+            .iter()
+            .any(|p| p.name == "why_unit_cannot_call_claude"),
+        "{prompts:?}"
+    );
     let tools = client.list_all_tools().await.expect("tools/list");
     assert!(
         tools

@@ -1,0 +1,103 @@
+//! MCP prompts: each mode lists the prompts whose tools it has; every prompt's message names only real tools
+//! (the ones it declares) and real fields, in backticks, so a renamed tool or field fails here.
+
+use crate::common;
+
+use bedrock_provisioner::mcp::{AccessMode, PROMPT_TOOLS, ProvisionerServer};
+use common::Account;
+use rmcp::model::GetPromptRequestParams;
+use serde_json::{Map, Value, json};
+
+/// Every string argument the prompt declares, filled with a plausible value.
+fn arguments(prompt: &rmcp::model::Prompt) -> Map<String, Value> {
+    prompt
+        .arguments
+        .iter()
+        .flatten()
+        .map(|a| {
+            let value = match a.name.as_str() {
+                "start" => "2026-10-01",
+                "end" => "2026-11-01",
+                "owner" => "jane@example.com",
+                _ => "marketing",
+            };
+            (a.name.clone(), json!(value))
+        })
+        .collect()
+}
+
+#[tokio::test]
+async fn each_mode_lists_the_prompts_its_tools_serve_and_each_names_only_real_tools_and_fields() {
+    let account = Account::new();
+    let tools = ProvisionerServer::all_tools();
+    let schemas = serde_json::to_string(&tools).unwrap();
+    let spans = regex::Regex::new(r"`([^`]+)`").unwrap();
+    let snake = regex::Regex::new(r"^[a-z]+(?:_[a-z]+)+$").unwrap();
+    for (mode, expected) in [
+        (
+            AccessMode::ReadOnly,
+            vec!["unit_spend", "why_unit_cannot_call_claude"],
+        ),
+        (
+            AccessMode::Provision,
+            vec![
+                "give_unit_access",
+                "rotate_unit_key",
+                "unit_spend",
+                "why_unit_cannot_call_claude",
+            ],
+        ),
+    ] {
+        let client = account.mcp(mode).await;
+        let available: Vec<String> = client
+            .list_all_tools()
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|t| t.name.to_string())
+            .collect();
+        let prompts = client.list_all_prompts().await.unwrap();
+        let mut names: Vec<&str> = prompts.iter().map(|p| p.name.as_str()).collect();
+        names.sort_unstable();
+        assert_eq!(names, expected, "{mode:?}");
+        for prompt in &prompts {
+            let (_, needed, optional) = PROMPT_TOOLS
+                .iter()
+                .find(|(name, _, _)| *name == prompt.name)
+                .unwrap_or_else(|| panic!("{} is not in PROMPT_TOOLS", prompt.name));
+            assert!(needed.iter().all(|t| available.iter().any(|a| a == t)));
+            let result = client
+                .get_prompt(
+                    GetPromptRequestParams::new(prompt.name.clone())
+                        .with_arguments(arguments(prompt)),
+                )
+                .await
+                .unwrap();
+            let text: String = result
+                .messages
+                .iter()
+                .filter_map(|m| m.content.as_text().map(|t| t.text.clone()))
+                .collect();
+            assert!(
+                text.contains("marketing") || prompt.name == "unit_spend",
+                "{text}"
+            );
+            for span in spans.captures_iter(&text).map(|c| c[1].to_owned()) {
+                if tools.iter().any(|t| t.name == span) {
+                    assert!(
+                        needed.contains(&span.as_str()) || optional.contains(&span.as_str()),
+                        "{} names `{span}` without declaring it",
+                        prompt.name
+                    );
+                } else if snake.is_match(&span) {
+                    assert!(
+                        schemas.contains(&format!("\"{span}\"")),
+                        "{} names `{span}`, which no tool has",
+                        prompt.name
+                    );
+                }
+            }
+        }
+        client.cancel().await.ok();
+    }
+}
