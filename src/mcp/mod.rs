@@ -4,6 +4,7 @@
 pub mod access;
 pub mod http;
 mod prompts;
+pub mod resources;
 mod tool_error;
 
 use std::{ops::Not, sync::Arc};
@@ -553,11 +554,30 @@ impl ServerHandler for ProvisionerServer {
         self.audited_call(request, context).await
     }
 
+    async fn list_resources(
+        &self,
+        _request: Option<rmcp::model::PaginatedRequestParams>,
+        _context: RequestContext<RoleServer>,
+    ) -> Result<rmcp::model::ListResourcesResult, ErrorData> {
+        Ok(resources::list())
+    }
+
+    async fn read_resource(
+        &self,
+        request: rmcp::model::ReadResourceRequestParams,
+        _context: RequestContext<RoleServer>,
+    ) -> Result<rmcp::model::ReadResourceResponse, ErrorData> {
+        resources::read(&self.core, self.mode, &request.uri)
+            .await
+            .map(Into::into)
+    }
+
     fn get_info(&self) -> ServerConfig {
         ServerConfig::new(
             ServerCapabilities::builder()
                 .enable_tools()
                 .enable_prompts()
+                .enable_resources()
                 .build(),
         )
         .with_server_info(Implementation::new(

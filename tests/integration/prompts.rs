@@ -101,3 +101,42 @@ async fn each_mode_lists_the_prompts_its_tools_serve_and_each_names_only_real_to
         client.cancel().await.ok();
     }
 }
+
+#[tokio::test]
+async fn resources_give_the_policy_and_the_settings_without_a_tool_call() {
+    use bedrock_provisioner::{core::policy::least_privilege_document, mcp::resources};
+    use rmcp::model::{ReadResourceRequestParams, ResourceContents};
+
+    let account = Account::new();
+    let client = account.mcp(AccessMode::ReadOnly).await;
+    let listed = client.list_all_resources().await.unwrap();
+    let uris: Vec<&str> = listed.iter().map(|r| r.uri.as_str()).collect();
+    assert_eq!(uris, vec![resources::POLICY_URI, resources::SETTINGS_URI]);
+    let read = |uri: &'static str| {
+        let client = &client;
+        async move {
+            let result = client
+                .read_resource(ReadResourceRequestParams::new(uri))
+                .await
+                .unwrap();
+            match &result.contents[0] {
+                ResourceContents::TextResourceContents { text, .. } => {
+                    serde_json::from_str::<Value>(text).unwrap()
+                }
+                other => panic!("{other:?}"),
+            }
+        }
+    };
+    assert_eq!(
+        read(resources::POLICY_URI).await,
+        least_privilege_document("aws", &account.id)
+    );
+    let settings = read(resources::SETTINGS_URI).await;
+    assert_eq!(settings["mode"], "read-only");
+    assert_eq!(settings["iam_path"], "/bedrock-provisioner/");
+    assert!(settings.get("audit_log").is_none(), "{settings}");
+    let missing = client
+        .read_resource(ReadResourceRequestParams::new("bedrock-provisioner://nope"))
+        .await;
+    assert!(missing.is_err());
+}
