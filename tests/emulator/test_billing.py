@@ -88,3 +88,72 @@ def test_budget_update_and_subscribers(emulator, account):
     subscribers = budgets.describe_subscribers_for_notification(AccountId=account, BudgetName="b",
                                                                 Notification=notification)["Subscribers"]
     assert subscribers == [{"SubscriptionType": "EMAIL", "Address": "a@example.com"}]
+
+
+FILTERED = {"BudgetName": "bedrock-marketing-monthly", "BudgetLimit": {"Amount": "100", "Unit": "USD"},
+            "TimeUnit": "MONTHLY", "BudgetType": "COST",
+            "FilterExpression": {"And": [{"Dimensions": {"Key": "SERVICE", "Values": ["Amazon Bedrock"]}},
+                                         {"Tags": {"Key": "business-unit", "Values": ["marketing"]}}]}}
+
+
+def test_describe_budget_shows_the_filter_expression_only_when_asked(emulator, account):
+    """Follows https://docs.aws.amazon.com/aws-cost-management/latest/APIReference/API_budgets_DescribeBudget.html
+    and botocore's budgets 2016-10-20 model (``DescribeBudgetRequest.ShowFilterExpression``: "Specifies whether
+    the response includes the filter expression associated with the budget"); the same for DescribeBudgets."""
+    budgets = emulator.client("budgets", account)
+    budgets.create_budget(AccountId=account, Budget=FILTERED)
+    hidden = budgets.describe_budget(AccountId=account, BudgetName=FILTERED["BudgetName"])["Budget"]
+    assert "FilterExpression" not in hidden
+    shown = budgets.describe_budget(AccountId=account, BudgetName=FILTERED["BudgetName"],
+                                    ShowFilterExpression=True)["Budget"]
+    assert shown["FilterExpression"] == FILTERED["FilterExpression"]
+    assert "FilterExpression" not in budgets.describe_budgets(AccountId=account)["Budgets"][0]
+    assert budgets.describe_budgets(AccountId=account, ShowFilterExpression=True)["Budgets"][0]["FilterExpression"]
+
+
+def test_update_budget_replaces_the_whole_budget(emulator, account):
+    """Follows https://docs.aws.amazon.com/aws-cost-management/latest/APIReference/API_budgets_UpdateBudget.html
+    ("Updates a budget. You can change every part of a budget except for the budgetName and the
+    calculatedSpend. When you modify a budget, the calculatedSpend drops to zero") and botocore's budgets
+    2016-10-20 model (``UpdateBudgetRequest.NewBudget``: "The budget that you want to update your budget to"):
+    what NewBudget omits is gone. Each call is in the request log, which is how tests count updates."""
+    budgets = emulator.client("budgets", account)
+    budgets.create_budget(AccountId=account, Budget=FILTERED)
+    without_filter = {k: v for k, v in FILTERED.items() if k != "FilterExpression"}
+    budgets.update_budget(AccountId=account, NewBudget={**without_filter, "BudgetLimit": {"Amount": "150",
+                                                                                         "Unit": "USD"}})
+    updated = budgets.describe_budget(AccountId=account, BudgetName=FILTERED["BudgetName"],
+                                      ShowFilterExpression=True)["Budget"]
+    assert updated["BudgetLimit"]["Amount"] == "150"
+    assert "FilterExpression" not in updated, "UpdateBudget replaces; it does not merge"
+    assert updated["CalculatedSpend"]["ActualSpend"]["Amount"] == "0"
+    seen = emulator.control("GET", f"requests?access_key={account}")["requests"]
+    assert [r["action"] for r in seen if r["service"] == "budgets"].count("UpdateBudget") == 1
+    with pytest.raises(budgets.exceptions.NotFoundException):
+        budgets.update_budget(AccountId=account, NewBudget={**without_filter, "BudgetName": "missing"})
+
+
+def test_describe_budgets_pages(emulator, account):
+    """Follows https://docs.aws.amazon.com/aws-cost-management/latest/APIReference/API_budgets_DescribeBudgets.html
+    (``MaxResults`` 1-1000, "The default is 100"; ``NextToken``) and botocore's budgets paginator for
+    DescribeBudgets."""
+    budgets = emulator.client("budgets", account)
+    for name in ("a", "b", "c"):
+        budgets.create_budget(AccountId=account, Budget={**FILTERED, "BudgetName": name})
+    pages = budgets.get_paginator("describe_budgets").paginate(AccountId=account, PaginationConfig={"PageSize": 2})
+    assert [[b["BudgetName"] for b in page["Budgets"]] for page in pages] == [["a", "b"], ["c"]]
+
+
+def test_cost_explorer_throttles_with_limit_exceeded(emulator, account):
+    """Follows botocore's ce 2017-10-25 model, whose ``LimitExceededException`` is Cost Explorer's rate limit
+    ("You made too many calls in a short period of time. Try again later."), HTTP 400, listed on every
+    operation (https://docs.aws.amazon.com/aws-cost-management/latest/APIReference/API_GetCostAndUsage.html)."""
+    emulator.control("POST", "faults", {"action": "GetCostAndUsage", "kind": "throttle", "count": 1,
+                                        "access_key": account})
+    ce = emulator.client("ce", account, retry=False)
+    with pytest.raises(ce.exceptions.LimitExceededException) as raised:
+        ce.get_cost_and_usage(TimePeriod={"Start": "2026-10-01", "End": "2026-11-01"}, Granularity="MONTHLY",
+                              Metrics=["UnblendedCost"])
+    assert raised.value.response["ResponseMetadata"]["HTTPStatusCode"] == 400
+    ce.get_cost_and_usage(TimePeriod={"Start": "2026-10-01", "End": "2026-11-01"}, Granularity="MONTHLY",
+                          Metrics=["UnblendedCost"])

@@ -103,7 +103,7 @@ def test_bedrock_catalog_per_region(emulator, account):
     assert east.get_inference_profile(inferenceProfileIdentifier="global.anthropic.claude-sonnet-4-5-20250929-v1:0")[
         "status"] == "ACTIVE"
 
-    emulator.control("POST", "bedrock/catalog", {"region": "eu-central-1", "models": []})
+    emulator.control("POST", "bedrock/catalog", {"account": account, "region": "eu-central-1", "models": []})
     central = emulator.client("bedrock", account, "eu-central-1")
     assert central.list_foundation_models(byProvider="Anthropic")["modelSummaries"] == []
     with pytest.raises(central.exceptions.ResourceNotFoundException):

@@ -23,7 +23,7 @@ def test_create_returns_the_bedrock_key_once(iam, account):
     assert created["Status"] == "Active"
     assert created["ServiceCredentialSecret"].startswith("ABSK")
     alias = created["ServiceCredentialAlias"]
-    assert alias.endswith(f"-at-{account}")
+    assert alias == f"marketing-bedrock-user-at-{account}"
     decoded = base64.b64decode(created["ServiceCredentialSecret"][4:]).decode()
     assert decoded.startswith(alias + ":")
     age = created["ExpirationDate"] - created["CreateDate"]
@@ -62,13 +62,15 @@ def test_errors_unknown_user_unsupported_service_bad_age(emulator, account, iam)
         "iam", endpoint_url=emulator.endpoint, region_name="us-east-1", aws_access_key_id=account,
         aws_secret_access_key="x", config=Config(parameter_validation=False, retries={"total_max_attempts": 1}),
     )
-    for age in (0, 36601):
+    for age, bound in ((0, "greater than or equal to 1"), (36601, "less than or equal to 36600")):
         with pytest.raises(unvalidated.exceptions.ClientError) as raised:
             unvalidated.create_service_specific_credential(
                 UserName="marketing-bedrock-user", ServiceName=BEDROCK, CredentialAgeDays=age
             )
         assert raised.value.response["Error"]["Code"] == "ValidationError"
-        assert "between 1 and 36600" in raised.value.response["Error"]["Message"]
+        assert raised.value.response["Error"]["Message"] == (
+            f"1 validation error detected: Value '{age}' at 'credentialAgeDays' failed to satisfy constraint: "
+            f"Member must have value {bound}")
 
 
 def test_list_all_users_by_service_with_paging(iam):
@@ -117,3 +119,18 @@ def test_status_reads_expired_after_the_clock_moves(emulator, account, iam):
     other.create_user(UserName="u")
     other.create_service_specific_credential(UserName="u", ServiceName=BEDROCK, CredentialAgeDays=1)
     assert other.list_service_specific_credentials(UserName="u")["ServiceSpecificCredentials"][0]["Status"] == "Active"
+
+
+def test_both_bedrock_keys_of_a_user_share_one_alias(iam, account):
+    """Follows https://docs.aws.amazon.com/IAM/latest/UserGuide/id_credentials_bedrock.html and the
+    ``ServiceSpecificCredential`` shape of botocore's iam 2010-05-08 model: a long-term Bedrock key's alias is
+    ``<UserName>-at-<AccountId>`` for every Bedrock credential of the user (as a real CreateServiceSpecificCredential
+    answers, e.g. ``bedrock-api-user-at-637423213562``), and the key is ``ABSK`` + base64(``alias:secret``)."""
+    keys = [iam.create_service_specific_credential(UserName="marketing-bedrock-user", ServiceName=BEDROCK)[
+        "ServiceSpecificCredential"] for _ in range(2)]
+    alias = f"marketing-bedrock-user-at-{account}"
+    assert [k["ServiceCredentialAlias"] for k in keys] == [alias, alias]
+    secrets = [base64.b64decode(k["ServiceCredentialSecret"].removeprefix("ABSK")).decode() for k in keys]
+    assert all(s.startswith(alias + ":") for s in secrets)
+    assert secrets[0] != secrets[1], "the keys differ only in their secret part"
+    assert keys[0]["ServiceSpecificCredentialId"] != keys[1]["ServiceSpecificCredentialId"]

@@ -8,7 +8,16 @@ Control API:
   sets what ``GetFoundationModelAvailability`` answers for one model in one account (default: all available).
 - ``POST /_emulator/bedrock/use-case`` with ``{"account", "submitted": bool}``: whether the account filed
   Anthropic's use-case form (default true); ``GetUseCaseForModelAccess`` answers 404 when it did not.
+- ``POST /_emulator/bedrock/page-size`` with ``{"page_size": N}`` (optionally ``"account"``): how many
+  inference profiles ``ListInferenceProfiles`` returns a page at most, whatever ``maxResults`` asks
+  (default :data:`PROFILE_PAGE_SIZE`, small so that clients must follow ``nextToken``, as on AWS).
 The default catalog is below.
+
+System-defined inference profiles follow AWS's cross-Region inference
+(https://docs.aws.amazon.com/bedrock/latest/userguide/inference-profiles-support.html): a source region
+offers the ``global.`` profile and one per geography it belongs to (:func:`geographies`), for each model
+invoked through profiles; a profile's ``models`` name the foundation model in every destination region of
+the geography, and a ``global.`` profile's ARN has an empty region (``arn:aws:bedrock:::foundation-model/…``).
 """
 
 from __future__ import annotations
@@ -17,6 +26,7 @@ import base64
 import copy
 import json
 import threading
+from urllib.parse import parse_qs
 
 from moto.bedrock.responses import BedrockResponse
 
@@ -35,9 +45,22 @@ _DEFAULT_CATALOG = {
     "us-west-2": _ALL,
     "eu-west-1": [m for m in _ALL if "opus" not in m],
     "ap-southeast-1": ["anthropic.claude-haiku-4-5-20251001-v1:0", "amazon.nova-lite-v1:0"],
+    "eu-central-1": [m for m in _ALL if "opus" not in m],
+    "ap-northeast-1": [m for m in _ALL if "opus" not in m],
+    "ap-southeast-2": [m for m in _ALL if "opus" not in m],
 }
-# Geography prefix of the system-defined inference profiles per region.
-_GEOGRAPHY = {"us": "us", "eu": "eu", "ap": "apac", "ca": "us", "sa": "us"}
+# Destination regions of each geography's profiles ("global" routes to every commercial region).
+_DESTINATIONS = {
+    "us": ["us-east-1", "us-east-2", "us-west-2"],
+    "eu": ["eu-central-1", "eu-north-1", "eu-south-1", "eu-south-2", "eu-west-1", "eu-west-3"],
+    "apac": ["ap-northeast-1", "ap-northeast-2", "ap-northeast-3", "ap-south-1", "ap-south-2", "ap-southeast-1",
+             "ap-southeast-2", "ap-southeast-4"],
+    "jp": ["ap-northeast-1", "ap-northeast-3"],
+    "au": ["ap-southeast-2", "ap-southeast-4"],
+    "global": [""],
+}
+_LABELS = {"us": "US", "eu": "EU", "apac": "APAC", "jp": "JP", "au": "AU", "global": "Global"}
+PROFILE_PAGE_SIZE = 3
 
 _catalog: dict[str, list[str]] = copy.deepcopy(_DEFAULT_CATALOG)
 # account -> region -> models: per-account overrides of the catalog.
@@ -46,6 +69,8 @@ _account_catalog: dict[str, dict[str, list[str]]] = {}
 _availability: dict[tuple[str, str], dict] = {}
 # accounts that have not filed the use-case form
 _no_use_case: set[str] = set()
+# account (or "*" for every account) -> ListInferenceProfiles page size
+_page_size: dict[str, int] = {}
 _lock = threading.Lock()
 
 
@@ -56,6 +81,7 @@ def reset() -> None:
         _account_catalog.clear()
         _availability.clear()
         _no_use_case.clear()
+        _page_size.clear()
 
 
 def control(command: str, method: str, environ, read_body):
@@ -90,6 +116,14 @@ def control(command: str, method: str, environ, read_body):
             else:
                 _no_use_case.add(data["account"])
         return {"set": True}
+    if command == "bedrock/page-size" and method == "POST":
+        data = json.loads(read_body(environ) or b"{}")
+        size = int(data["page_size"])
+        if size < 1:
+            raise ValueError("page_size must be at least 1")
+        with _lock:
+            _page_size[data.get("account", "*")] = size
+        return {"page_size": size}
     if command == "bedrock/catalog" and method == "GET":
         with _lock:
             return {"catalog": copy.deepcopy(_catalog)}
@@ -145,34 +179,75 @@ def get_foundation_model(self):
     return json.dumps({"modelDetails": _summary(self.region, model_id)})
 
 
+def geographies(region: str) -> list[str]:
+    """The cross-region inference geographies a source region belongs to, ``global`` last."""
+    if region in ("ap-northeast-1", "ap-northeast-3"):
+        regional = ["jp", "apac"]
+    elif region in ("ap-southeast-2", "ap-southeast-4"):
+        regional = ["au", "apac"]
+    else:
+        regional = {"us": ["us"], "ca": ["us"], "eu": ["eu"], "ap": ["apac"]}.get(region.split("-")[0], [])
+    return regional + ["global"]
+
+
+def _profile(region: str, account: str, geography: str, model_id: str) -> dict:
+    name, provider, _ = _MODELS[model_id]
+    profile_id = f"{geography}.{model_id}"
+    return {
+        "inferenceProfileName": f"{_LABELS[geography]} {provider} {name}",
+        "inferenceProfileArn": f"arn:aws:bedrock:{region}:{account}:inference-profile/{profile_id}",
+        "inferenceProfileId": profile_id,
+        "models": [
+            {"modelArn": f"arn:aws:bedrock:{destination}::foundation-model/{model_id}"}
+            for destination in _DESTINATIONS[geography]
+        ],
+        "status": "ACTIVE",
+        "type": "SYSTEM_DEFINED",
+    }
+
+
 def _profiles(self) -> list[dict]:
-    geography = _GEOGRAPHY.get(self.region.split("-")[0], "us")
-    profiles = []
-    for model_id in _models_in(self.region, self.current_account):
-        name, provider, inference = _MODELS[model_id]
-        if inference != "INFERENCE_PROFILE":
-            continue
-        for prefix in (geography, "global"):
-            profile_id = f"{prefix}.{model_id}"
-            profiles.append(
-                {
-                    "inferenceProfileName": f"{prefix.upper()} {name}",
-                    "inferenceProfileArn": (
-                        f"arn:aws:bedrock:{self.region}:{self.current_account}:inference-profile/{profile_id}"
-                    ),
-                    "inferenceProfileId": profile_id,
-                    "models": [{"modelArn": f"arn:aws:bedrock:{self.region}::foundation-model/{model_id}"}],
-                    "status": "ACTIVE",
-                    "type": "SYSTEM_DEFINED",
-                }
-            )
-    return profiles
+    return [
+        _profile(self.region, self.current_account, geography, model_id)
+        for model_id in _models_in(self.region, self.current_account)
+        if _MODELS[model_id][2] == "INFERENCE_PROFILE"
+        for geography in geographies(self.region)
+    ]
+
+
+def _profile_page_size(account: str) -> int:
+    with _lock:
+        return _page_size.get(account, _page_size.get("*", PROFILE_PAGE_SIZE))
+
+
+def _token(offset: int) -> str:
+    return base64.urlsafe_b64encode(f"profiles:{offset}".encode()).decode()
+
+
+def _offset(token: str | None) -> int | None:
+    """The offset a ``nextToken`` of ours stands for (0 without one), None for anything else."""
+    if token is None:
+        return 0
+    try:
+        kind, _, offset = base64.urlsafe_b64decode(token.encode()).decode().partition(":")
+        return int(offset) if kind == "profiles" else None
+    except ValueError:
+        return None
 
 
 def list_inference_profiles(self):
-    wanted = self.querystring.get("type", [None])[0]
+    query = parse_qs(self.parsed_url.query)
+    wanted = query.get("type", [None])[0]
     profiles = [p for p in _profiles(self) if wanted in (None, p["type"])]
-    return json.dumps({"inferenceProfileSummaries": profiles})
+    start = _offset(query.get("nextToken", [None])[0])
+    if start is None or start > len(profiles):
+        return handler_error("ValidationException", "The nextToken is invalid.")
+    asked = int(query.get("maxResults", [1000])[0])
+    end = start + min(asked, _profile_page_size(self.current_account))
+    answer: dict = {"inferenceProfileSummaries": profiles[start:end]}
+    if end < len(profiles):
+        answer["nextToken"] = _token(end)
+    return json.dumps(answer)
 
 
 def get_inference_profile(self):

@@ -11,7 +11,13 @@ Cost Explorer:
 - ``ListCostAllocationTags`` / ``UpdateCostAllocationTagsStatus`` over a per-account set of tag keys known
   to billing; updating a key billing has not seen returns it in ``Errors``.
 
-Budgets: ``UpdateBudget`` and ``DescribeSubscribersForNotification`` on moto's budgets backend.
+Budgets, on moto's budgets backend, with AWS's quirks:
+- ``DescribeBudget`` / ``DescribeBudgets`` return a budget's ``FilterExpression`` only when the request sets
+  ``ShowFilterExpression=true`` (moto always returns it); ``DescribeBudgets`` pages with ``NextToken``.
+- ``UpdateBudget`` replaces the whole budget with ``NewBudget``: members it omits are gone, and the
+  calculated spend starts again from zero. How often a caller updated a budget is in the request log
+  (``GET /_emulator/requests?access_key=ACCOUNT``, action ``UpdateBudget``).
+- ``DescribeSubscribersForNotification``, which moto lacks.
 
 Control API:
 - ``POST /_emulator/ce/line-items`` with ``{"account", "items": [{"date": "2026-10-03", "service",
@@ -31,7 +37,6 @@ from moto.ce.responses import CostExplorerResponse
 
 from .protocol import handler_error
 
-MAX_UPDATE = 20
 
 _lock = threading.Lock()
 # account -> tag key -> tag
@@ -39,6 +44,7 @@ _tags: dict[str, dict[str, dict]] = {}
 # account -> (line items, page size)
 _items: dict[str, tuple[list[dict], int]] = {}
 DEFAULT_PAGE_SIZE = 5
+BUDGETS_PAGE_SIZE = 100  # DescribeBudgets' documented default MaxResults
 METRICS = {"UnblendedCost", "NetUnblendedCost", "AmortizedCost", "BlendedCost", "NetAmortizedCost", "UsageQuantity"}
 DIMENSION_FIELDS = {"SERVICE": "service", "USAGE_TYPE": "usage_type", "REGION": "region"}
 
@@ -88,12 +94,8 @@ def list_cost_allocation_tags(self):
 
 
 def update_cost_allocation_tags_status(self):
-    updates = self._get_param("CostAllocationTagsStatus") or []
-    if not 1 <= len(updates) <= MAX_UPDATE:
-        return handler_error(
-            "ValidationException",
-            f"CostAllocationTagsStatus must contain between 1 and {MAX_UPDATE} entries",
-        )
+    # 1-20 entries: the model's bounds, enforced by bpemu.validation_ext.
+    updates = self._get_param("CostAllocationTagsStatus")
     errors = []
     with _lock:
         known = _tags.setdefault(self.current_account, {})
@@ -254,24 +256,66 @@ def get_dimension_values(self):
                        "ReturnSize": len(values), "TotalSize": len(values)})
 
 
-def update_budget(self):
+def _budgets(self) -> dict:
+    """The budgets of the request's ``AccountId`` (name -> moto ``Budget``)."""
     from moto.budgets.models import budgets_backends
 
-    new = self._get_param("NewBudget")
-    backend = budgets_backends[self.current_account][self.partition]
-    budgets = backend.budgets[self._get_param("AccountId")]
-    if new["BudgetName"] not in budgets:
-        return handler_error("NotFoundException", f"Unable to update budget - {new['BudgetName']} not found")
-    budget = budgets[new["BudgetName"]]
-    budget.budget.update(new)
+    return budgets_backends[self.current_account][self.partition].budgets[self._get_param("AccountId")]
+
+
+def _described(budget, show_filter: bool) -> dict:
+    """A budget as Describe* answers it: ``FilterExpression`` only when asked for."""
+    shown = budget.to_dict()
+    if not show_filter:
+        shown.pop("FilterExpression", None)
+    return shown
+
+
+def describe_budget(self):
+    name = self._get_param("BudgetName")
+    budget = _budgets(self).get(name)
+    if budget is None:
+        return handler_error("NotFoundException", f"Unable to get budget: {name} - the budget doesn't exist.")
+    return json.dumps({"Budget": _described(budget, self._get_param("ShowFilterExpression") is True)})
+
+
+def describe_budgets(self):
+    budgets = list(_budgets(self).values())
+    start = _offset(self._get_param("NextToken"))
+    if start is None or start > len(budgets):
+        return handler_error("InvalidNextTokenException", "The pagination token is invalid.")
+    end = start + int(self._get_param("MaxResults") or BUDGETS_PAGE_SIZE)
+    show = self._get_param("ShowFilterExpression") is True
+    answer: dict = {"Budgets": [_described(b, show) for b in budgets[start:end]]}
+    if end < len(budgets):
+        answer["NextToken"] = str(end)
+    return json.dumps(answer)
+
+
+def _offset(token: str | None) -> int | None:
+    """The list offset a ``NextToken`` stands for (0 without one), or None when it is not ours."""
+    if not token:
+        return 0
+    return int(token) if token.isdigit() else None
+
+
+def update_budget(self):
+    from moto.budgets.models import Budget
+
+    new = dict(self._get_param("NewBudget"))
+    budgets = _budgets(self)
+    name = new["BudgetName"]
+    if name not in budgets:
+        return handler_error("NotFoundException", f"Unable to update budget - {name} not found")
+    new.pop("CalculatedSpend", None)  # "when you modify a budget, the calculatedSpend drops to zero"
+    replacement = Budget(new, notifications=[])
+    replacement.notifications = budgets[name].notifications
+    budgets[name] = replacement
     return json.dumps({})
 
 
 def describe_subscribers_for_notification(self):
-    from moto.budgets.models import budgets_backends
-
-    backend = budgets_backends[self.current_account][self.partition]
-    budget = backend.budgets[self._get_param("AccountId")].get(self._get_param("BudgetName"))
+    budget = _budgets(self).get(self._get_param("BudgetName"))
     wanted = self._get_param("Notification")
     for notification in budget.notifications if budget else []:
         if notification.details == wanted:
@@ -286,5 +330,7 @@ def install() -> None:
     CostExplorerResponse.update_cost_allocation_tags_status = update_cost_allocation_tags_status
     CostExplorerResponse.get_cost_and_usage = get_cost_and_usage
     CostExplorerResponse.get_dimension_values = get_dimension_values
+    BudgetsResponse.describe_budget = describe_budget
+    BudgetsResponse.describe_budgets = describe_budgets
     BudgetsResponse.update_budget = update_budget
     BudgetsResponse.describe_subscribers_for_notification = describe_subscribers_for_notification

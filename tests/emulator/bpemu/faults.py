@@ -11,8 +11,10 @@ A rule is posted as JSON to ``/_emulator/faults``::
      "count": 2,                      # optional: only the next N matching calls
      "percent": 50}                   # optional: only this share of matching calls
 
-"throttle" answers with the service's throttling error (``Throttling`` for IAM/STS, ``ThrottlingException``
-elsewhere, HTTP 400). Rules are checked in the order they were added; the first match that fires applies.
+"throttle" answers with the service's throttling error, HTTP 400: ``Throttling`` for IAM/STS,
+``LimitExceededException`` for Cost Explorer (its documented rate-limit error: "You made too many calls in a
+short period of time"), ``ThrottlingException`` elsewhere. Rules are checked in the order they were added;
+the first match that fires applies.
 """
 
 from __future__ import annotations
@@ -21,9 +23,11 @@ import random
 import threading
 from dataclasses import dataclass
 
-from .protocol import QUERY_SERVICES, RequestInfo
+from .protocol import RequestInfo
 
 KINDS = {"error", "throttle", "latency"}
+# Services whose throttling error is not "ThrottlingException".
+THROTTLE_CODES = {"iam": "Throttling", "sts": "Throttling", "ce": "LimitExceededException"}
 
 
 @dataclass
@@ -76,8 +80,7 @@ class FaultRule:
         if self.kind == "latency":
             return None
         if self.kind == "throttle":
-            code = "Throttling" if service in QUERY_SERVICES else "ThrottlingException"
-            return 400, code, "Rate exceeded"
+            return 400, THROTTLE_CODES.get(service, "ThrottlingException"), "Rate exceeded"
         return self.status, self.code, self.message
 
 

@@ -2,8 +2,12 @@
 
 Actions: CreateServiceSpecificCredential, ListServiceSpecificCredentials, UpdateServiceSpecificCredential,
 ResetServiceSpecificCredential, DeleteServiceSpecificCredential, with AWS's errors (NoSuchEntity 404,
-LimitExceeded 409 on a third credential for one service, NotSupportedService 404, ValidationError 400 for
-an age outside 1-36600 days). A credential reads ``Expired`` once the emulator clock passes its expiration.
+LimitExceeded 409 on a third credential for one service, NotSupportedService 404; ValidationError 400 for
+an age outside 1-36600 days comes from :mod:`bpemu.validation_ext`, like every input-shape violation).
+A credential reads ``Expired`` once the emulator clock passes its expiration.
+
+A user's Bedrock credentials share one alias, ``<UserName>-at-<AccountId>``, as on AWS; the key is
+``ABSK`` + base64(``alias:secret``), so a key value tells the user and account, not which credential it is.
 
 Clock control: ``POST /_emulator/clock`` with ``{"advance_days": N}`` or ``{"offset_seconds": S}`` moves the
 emulator's notion of now (for expiry) relative to real time; with ``"account": "<12 digits>"`` only for that
@@ -130,11 +134,6 @@ def create_service_specific_credential(self):
     age = self._get_param("CredentialAgeDays")
     if service not in SUPPORTED_SERVICES:
         raise NotSupportedService(f"The service {service} is not supported for service-specific credentials.")
-    if age is not None and not 1 <= int(age) <= 36600:
-        raise ValidationError(
-            f"1 validation error detected: Value '{age}' at 'credentialAgeDays' failed to satisfy constraint: "
-            "Member must have value between 1 and 36600"
-        )
     with _lock:
         existing = _credentials.setdefault((self.current_account, user.name), [])
         if sum(1 for c in existing if c["ServiceName"] == service) >= MAX_PER_SERVICE:
@@ -150,10 +149,8 @@ def create_service_specific_credential(self):
             "Status": "Active",
             "CreateDate": created,
         }
-        if service == "bedrock.amazonaws.com":
-            credential["ServiceCredentialAlias"] = f"{user.name}+{_random(string.digits, 4)}-at-{self.current_account}"
-        else:
-            credential["ServiceUserName"] = f"{user.name}-at-{self.current_account}"
+        alias_key = "ServiceCredentialAlias" if service == "bedrock.amazonaws.com" else "ServiceUserName"
+        credential[alias_key] = f"{user.name}-at-{self.current_account}"
         if age is not None:
             credential["ExpirationDate"] = created + datetime.timedelta(days=int(age))
         _new_secret(credential)

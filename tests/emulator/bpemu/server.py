@@ -20,12 +20,16 @@ from moto.moto_server.werkzeug_app import (  # noqa: E402
 )
 from werkzeug.serving import make_server  # noqa: E402
 
-from . import access_ext, bedrock_ext, billing_ext, iam_ext, quotas_ext  # noqa: E402
+from . import access_ext, bedrock_ext, billing_ext, iam_ext, quotas_ext, runtime_ext, validation_ext  # noqa: E402
 from .faults import FaultRule, FaultTable  # noqa: E402
 from .protocol import describe, error_response  # noqa: E402
 
 CONTROL_PREFIX = "/_emulator/"
 MAX_RECORDED = 10_000
+
+# Every extension module, in installation order. Each has ``install()``; those with state also ``reset()``,
+# those with a control API also ``control(command, method, environ, read_body)``.
+EXTENSIONS = (bedrock_ext, iam_ext, access_ext, billing_ext, quotas_ext, validation_ext)
 
 
 class Emulator:
@@ -36,11 +40,8 @@ class Emulator:
         self.faults = FaultTable()
         self.requests: list[dict] = []
         self.lock = threading.Lock()
-        bedrock_ext.install()
-        iam_ext.install()
-        access_ext.install()
-        billing_ext.install()
-        quotas_ext.install()
+        for extension in EXTENSIONS:
+            extension.install()
 
     def __call__(self, environ, start_response):
         path = environ.get("PATH_INFO", "")
@@ -70,6 +71,8 @@ class Emulator:
                 status_line, headers, payload = error_response(info.service, *error)
                 start_response(status_line, headers + [("Content-Length", str(len(payload)))])
                 return [payload]
+        if runtime_ext.handles(info):
+            return runtime_ext.serve(environ, start_response, info, body)
         return self.moto(environ, start_response)
 
     def control(self, environ, start_response, command: str):
@@ -93,8 +96,8 @@ class Emulator:
                 with self.lock:
                     seen = [r for r in self.requests if wanted is None or r["access_key"] == wanted]
                 return _json(start_response, {"requests": seen})
-            for extension in (bedrock_ext, iam_ext, billing_ext, quotas_ext):
-                answer = extension.control(command, method, environ, _read_body)
+            for extension in EXTENSIONS:
+                answer = _call(extension, "control", command, method, environ, _read_body)
                 if answer is not None:
                     return _json(start_response, answer)
         except (ValueError, KeyError, TypeError) as error:
@@ -106,12 +109,16 @@ class Emulator:
 
         moto_api_backend.reset()
         self.faults.clear()
-        bedrock_ext.reset()
-        iam_ext.reset()
-        billing_ext.reset()
-        quotas_ext.reset()
+        for extension in EXTENSIONS:
+            _call(extension, "reset")
         with self.lock:
             self.requests.clear()
+
+
+def _call(extension, name: str, *args):
+    """Call ``extension.name(*args)`` when the extension has that hook, else None."""
+    hook = getattr(extension, name, None)
+    return hook(*args) if hook is not None else None
 
 
 def _recording(start_response, entry: dict):
