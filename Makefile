@@ -3,7 +3,7 @@ VENV   := .venv
 PYTHON := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed-$(shell sha1sum tests/emulator/requirements.txt | cut -c1-12)
 
-.PHONY: all venv build test lint unit emulator-contract conformance demo bench clean
+.PHONY: all venv build test lint unit emulator-contract conformance plugin demo bench live-check clean
 
 all: test
 
@@ -38,11 +38,25 @@ conformance:
 	cargo test --locked --no-run
 	tests/conformance/run target/debug/bedrock-provisioner
 
-test: venv lint unit emulator-contract conformance
+# The Claude Code plugin (the repository root) with Claude Code's CLI, installed from npm into .node-tools/
+# once: `claude plugin validate` finds nothing to fix, and `claude mcp list` reports the server connected,
+# added with `claude mcp add` and installed as the plugin (temporary HOME, no login or API key needed); the
+# skill's AWS CLI commands are checked against botocore's models in .venv.
+plugin: venv
+	cargo test --locked --no-run
+	tests/plugin/run target/debug/bedrock-provisioner
+
+test: venv lint unit emulator-contract conformance plugin
 
 # Give marketing access, end to end: emulator + the real server over stdio + an MCP client.
 demo: venv build
 	scripts/with-emulator target/debug/examples/demo_session target/debug/bedrock-provisioner
+
+# Read-only, free check of a real AWS account (needs credentials; never run by `make test`): diagnose, and
+# verify-access for UNIT when given (KEY_ENV: a variable holding the unit's key, tested with CountTokens).
+live-check:
+	cargo build --bins
+	scripts/live-check target/debug/bedrock-provisioner
 
 # Start-up time, memory and tool-list size of the release binary, against AWS's IAM MCP server as the peer
 # (installed from PyPI into .bench-venv once), then diagnose's concurrency figures.

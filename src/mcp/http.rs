@@ -1,6 +1,7 @@
-//! Streamable HTTP transport: `serve --http ADDR`. Loopback by default; any other address needs a bearer
-//! token (compared in constant time) or the server refuses to start. `Host` and `Origin` are checked
-//! (DNS-rebinding protection), bodies are size-limited, and SIGTERM/SIGINT shut it down gracefully.
+//! HTTP transports: `serve --http ADDR` serves streamable HTTP at `/mcp` and the legacy HTTP+SSE transport
+//! at `/sse` + `/messages`. Loopback by default; any other address needs a bearer token (compared in
+//! constant time) or the server refuses to start. `Host` and `Origin` are checked (DNS-rebinding
+//! protection), bodies are size-limited, and SIGTERM/SIGINT shut it down gracefully.
 
 use std::{net::SocketAddr, sync::Arc};
 
@@ -8,7 +9,7 @@ use axum::{
     Router,
     body::Body,
     extract::{Request, State},
-    http::{StatusCode, header},
+    http::{HeaderMap, StatusCode, header},
     middleware::{self, Next},
     response::{IntoResponse, Response},
 };
@@ -71,6 +72,48 @@ pub fn check_options(addr: SocketAddr, options: &HttpOptions) -> Result<(), Http
     }
 }
 
+/// The `Host` and `Origin` values a request may carry (DNS-rebinding protection).
+#[derive(Clone, Debug)]
+pub struct Guard {
+    hosts: Vec<String>,
+    origins: Vec<String>,
+}
+
+impl Guard {
+    /// Whether the request's `Host` is allowed, and its `Origin` too when present.
+    pub fn allows(&self, headers: &HeaderMap) -> bool {
+        let value = |name| headers.get(name).and_then(|v| v.to_str().ok());
+        let host = value(header::HOST).unwrap_or_default();
+        let host_only = strip_port(host);
+        let host_ok = self.hosts.iter().any(|h| h == host || h == host_only);
+        let origin_ok = value(header::ORIGIN).is_none_or(|origin| {
+            self.origins
+                .iter()
+                .any(|allowed| match allowed.strip_suffix(":*") {
+                    Some(base) => origin == base || strip_port(origin) == base,
+                    None => origin == allowed,
+                })
+        });
+        host_ok && origin_ok
+    }
+
+    /// The answer to a request [`Guard::allows`] refuses.
+    pub fn refusal() -> Response {
+        (StatusCode::FORBIDDEN, "Host or Origin not allowed\n").into_response()
+    }
+}
+
+/// `host:port` → `host` (`[::1]:8080` → `::1`, `http://a:1` → `http://a`).
+fn strip_port(value: &str) -> &str {
+    if let Some(rest) = value.strip_prefix('[') {
+        return rest.split(']').next().unwrap_or(rest);
+    }
+    match value.rsplit_once(':') {
+        Some((head, port)) if !port.is_empty() && port.bytes().all(|b| b.is_ascii_digit()) => head,
+        _ => value,
+    }
+}
+
 /// Serve MCP on `listener` until `shutdown` is cancelled. Each MCP session gets a server from `factory`.
 pub async fn serve_http(
     listener: TcpListener,
@@ -80,6 +123,40 @@ pub async fn serve_http(
 ) -> Result<(), HttpError> {
     let addr = listener.local_addr()?;
     check_options(addr, &options)?;
+    let guard = guard_for(addr, &options);
+    let factory: Arc<dyn Fn() -> ProvisionerServer + Send + Sync> = Arc::new(factory);
+    let config = StreamableHttpServerConfig::default()
+        .with_allowed_hosts(guard.hosts.clone())
+        .with_allowed_origins(guard.origins.clone())
+        .with_cancellation_token(shutdown.child_token());
+    let streamable_factory = factory.clone();
+    let service = StreamableHttpService::new(
+        move || Ok(streamable_factory()),
+        Arc::new(LocalSessionManager::default()),
+        config,
+    );
+    let token = Arc::new(options.token);
+    let router = Router::new()
+        .nest_service(MCP_PATH, service)
+        .merge(super::sse::routes(
+            factory,
+            Arc::new(guard),
+            shutdown.child_token(),
+        ))
+        .layer(middleware::from_fn_with_state(token, require_token))
+        .layer(tower_http::limit::RequestBodyLimitLayer::new(
+            MAX_BODY_BYTES,
+        ));
+    tracing::info!(%addr, path = MCP_PATH, sse = super::sse::SSE_PATH, "serving MCP over streamable HTTP and HTTP+SSE");
+    axum::serve(listener, router)
+        .with_graceful_shutdown(async move { shutdown.cancelled_owned().await })
+        .await?;
+    tracing::info!("HTTP server stopped");
+    Ok(())
+}
+
+/// The allowed hosts and origins: loopback names, the bound address, and the configured extras.
+fn guard_for(addr: SocketAddr, options: &HttpOptions) -> Guard {
     let mut hosts = vec![
         "localhost".to_owned(),
         "127.0.0.1".to_owned(),
@@ -95,28 +172,7 @@ pub async fn serve_http(
         "http://[::1]:*".to_owned(),
     ];
     origins.extend(options.allowed_origins.iter().cloned());
-    let config = StreamableHttpServerConfig::default()
-        .with_allowed_hosts(hosts)
-        .with_allowed_origins(origins)
-        .with_cancellation_token(shutdown.child_token());
-    let service = StreamableHttpService::new(
-        move || Ok(factory()),
-        Arc::new(LocalSessionManager::default()),
-        config,
-    );
-    let token = Arc::new(options.token);
-    let router = Router::new()
-        .nest_service(MCP_PATH, service)
-        .layer(middleware::from_fn_with_state(token, require_token))
-        .layer(tower_http::limit::RequestBodyLimitLayer::new(
-            MAX_BODY_BYTES,
-        ));
-    tracing::info!(%addr, path = MCP_PATH, "serving MCP over streamable HTTP");
-    axum::serve(listener, router)
-        .with_graceful_shutdown(async move { shutdown.cancelled_owned().await })
-        .await?;
-    tracing::info!("HTTP server stopped");
-    Ok(())
+    Guard { hosts, origins }
 }
 
 /// Reject requests without the bearer token (when one is configured), in constant time.

@@ -5,6 +5,7 @@ pub mod access;
 pub mod http;
 mod prompts;
 pub mod resources;
+pub mod sse;
 mod tool_error;
 
 use std::{ops::Not, sync::Arc};

@@ -63,7 +63,10 @@ async fn every_profile_is_found_whatever_page_it_is_on() {
         .iter()
         .filter(|a| a.as_str() == "ListInferenceProfiles")
         .count();
-    assert!(listings > 6, "one listing per check means no paging: {listings}");
+    assert!(
+        listings > 6,
+        "one listing per check means no paging: {listings}"
+    );
 }
 
 #[tokio::test]
@@ -81,9 +84,15 @@ async fn a_region_is_told_the_profile_of_its_own_geography() {
         )
         .await;
         let fix = check(&report, "model_in_region")["remediation"].to_string();
-        assert!(fix.contains(&format!("`{prefix}{}`", MODELS[1])), "{region}: {fix}");
+        assert!(
+            fix.contains(&format!("`{prefix}{}`", MODELS[1])),
+            "{region}: {fix}"
+        );
         if prefix != "us." {
-            assert!(!fix.contains(&format!("`us.{}`", MODELS[1])), "{region}: {fix}");
+            assert!(
+                !fix.contains(&format!("`us.{}`", MODELS[1])),
+                "{region}: {fix}"
+            );
         }
     }
 }
@@ -162,7 +171,12 @@ async fn operator(account: &Account, name: &str, policy: String) -> Settings {
         .send()
         .await
         .unwrap();
-    let key = iam.create_access_key().user_name(name).send().await.unwrap();
+    let key = iam
+        .create_access_key()
+        .user_name(name)
+        .send()
+        .await
+        .unwrap();
     let key = key.access_key().unwrap();
     let base = account.settings();
     Settings {
@@ -183,7 +197,12 @@ async fn operator(account: &Account, name: &str, policy: String) -> Settings {
 #[tokio::test]
 async fn permissions_scoped_to_the_tools_resources_show_no_false_gaps() {
     let account = Account::new();
-    let scoped = operator(&account, "scoped", scoped_operator_policy(&account.id, None)).await;
+    let scoped = operator(
+        &account,
+        "scoped",
+        scoped_operator_policy(&account.id, None),
+    )
+    .await;
     let report = diagnose(&account, scoped, json!({"checks": ["permissions"]})).await;
     let permissions = check(&report, "permissions");
     assert_eq!(permissions["status"], "pass", "{permissions:#}");

@@ -149,8 +149,9 @@ async fn healthy_setup_passes_every_check() {
         .filter(|a| *a == "ListFoundationModels")
         .count();
     assert_eq!(
-        listings, 5,
-        "one listing per probed region (4), shared by the checks, plus the un-retried throttling probe"
+        listings, 6,
+        "one listing per probed region (4), shared by the checks, plus the un-retried throttling probe and \
+         key_works' own (it runs verify_access, which resolves the model it proves access to)"
     );
 }
 
@@ -464,7 +465,10 @@ async fn expired_and_inactive_keys() {
     // Both keys share the alias: the value does not tell which one it is, a call with it does.
     let works = check(&report, "key_works");
     assert_eq!(works["status"], "fail", "{works:#}");
-    assert!(works["evidence"].to_string().contains("CountTokens"), "{works:#}");
+    assert!(
+        works["evidence"].to_string().contains("CountTokens"),
+        "{works:#}"
+    );
     assert!(fixes(works).contains("rotate_key"), "{works:#}");
     assert!(!report.to_string().contains(key));
 

@@ -252,3 +252,102 @@ async fn progress_notifications_arrive_over_http() {
     server.shutdown.cancel();
     server.task.await.unwrap();
 }
+
+/// Read the SSE stream until an event of `kind` whose data contains `needle`; its data.
+async fn next_event(
+    stream: &mut reqwest::Response,
+    buffer: &mut String,
+    kind: &str,
+    needle: &str,
+) -> String {
+    loop {
+        while let Some(end) = buffer.find("\n\n") {
+            let event: String = buffer.drain(..end + 2).collect();
+            let name = event
+                .lines()
+                .find_map(|l| l.strip_prefix("event: "))
+                .unwrap_or("message");
+            let data: String = event
+                .lines()
+                .filter_map(|l| l.strip_prefix("data: "))
+                .collect();
+            if name == kind && data.contains(needle) {
+                return data;
+            }
+        }
+        let chunk = tokio::time::timeout(std::time::Duration::from_secs(10), stream.chunk())
+            .await
+            .expect("an SSE event within 10 s")
+            .unwrap()
+            .expect("the stream stays open");
+        buffer.push_str(&String::from_utf8_lossy(&chunk));
+    }
+}
+
+#[tokio::test]
+async fn legacy_sse_transport_serves_the_same_server_behind_the_same_checks() {
+    let account = Account::new();
+    let server = start(&account, Some(TOKEN)).await;
+    let base = server.url.trim_end_matches(MCP_PATH).to_owned();
+    let http = reqwest::Client::new();
+    let sse = format!("{base}/sse");
+    let unauthenticated = http.get(&sse).send().await.unwrap();
+    assert_eq!(unauthenticated.status(), 401);
+    let auth = format!("Bearer {TOKEN}");
+    let rebinding = http
+        .get(&sse)
+        .header("authorization", &auth)
+        .header("host", "evil.example")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(rebinding.status(), 403);
+
+    let mut stream = http
+        .get(&sse)
+        .header("authorization", &auth)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(stream.status(), 200);
+    let mut buffer = String::new();
+    let endpoint = next_event(&mut stream, &mut buffer, "endpoint", "/messages?sessionId=").await;
+    let messages = format!("{base}{endpoint}");
+    let send = |body: &str| {
+        http.post(&messages)
+            .header("authorization", &auth)
+            .header("content-type", "application/json")
+            .body(body.to_owned())
+            .send()
+    };
+    assert_eq!(send(INITIALIZE).await.unwrap().status(), 202);
+    let initialized = next_event(&mut stream, &mut buffer, "message", "\"id\":1").await;
+    assert!(initialized.contains("bedrock-provisioner"), "{initialized}");
+    let notification = r#"{"jsonrpc":"2.0","method":"notifications/initialized"}"#;
+    assert_eq!(send(notification).await.unwrap().status(), 202);
+    let list = r#"{"jsonrpc":"2.0","id":2,"method":"tools/list"}"#;
+    assert_eq!(send(list).await.unwrap().status(), 202);
+    let tools = next_event(&mut stream, &mut buffer, "message", "\"id\":2").await;
+    assert!(
+        tools.contains("verify_access") && tools.contains("provision_user"),
+        "{tools}"
+    );
+
+    let malformed = send("{not json").await.unwrap();
+    assert_eq!(malformed.status(), 400);
+    assert!(malformed.text().await.unwrap().contains("-32700"));
+    let unknown = http
+        .post(format!("{base}/messages?sessionId=nope"))
+        .header("authorization", &auth)
+        .body(list)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(unknown.status(), 404);
+
+    server.shutdown.cancel();
+    tokio::time::timeout(std::time::Duration::from_secs(5), server.task)
+        .await
+        .expect("an open SSE stream does not hold up shutdown")
+        .unwrap();
+}

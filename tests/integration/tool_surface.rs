@@ -147,15 +147,21 @@ async fn each_mode_lists_exactly_its_tools() {
     }
 }
 
-/// The `/provisioning-bedrock` skill: valid frontmatter, every tool explained, and no tool, field or value
-/// the server does not have (a renamed tool or field fails here, not in an agent's session).
+/// The `/provisioning-bedrock` skill, the plugin's `skills/provisioning-bedrock/`: valid frontmatter, a link to
+/// each reference file, every tool explained in SKILL.md, EXAMPLES.md and AWS-COMMANDS.md, every diagnose check
+/// in TROUBLESHOOTING.md; and in all four no tool, field or value the server does not have (a renamed tool or
+/// field fails here, not in an agent's session). Read are inline code and fenced `json` blocks (tool arguments
+/// and results, which must parse); a block opened with ```` ```json <tool> ```` holds that tool's arguments,
+/// so each of its keys must be one of the tool's inputs. Other fenced blocks (`sh`, `python`) are the shell's
+/// and AWS's vocabulary: `make plugin` checks their AWS CLI commands against botocore's models.
 #[test]
 fn the_skill_covers_every_tool_and_names_only_real_ones() {
-    let path = concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/.claude/skills/provisioning-bedrock/SKILL.md"
-    );
-    let skill = std::fs::read_to_string(path).unwrap();
+    let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/skills/provisioning-bedrock");
+    let read = |name: &str| {
+        std::fs::read_to_string(format!("{dir}/{name}"))
+            .unwrap_or_else(|e| panic!("{dir}/{name}: {e}"))
+    };
+    let skill = read("SKILL.md");
     let (front, body) = skill
         .strip_prefix("---\n")
         .and_then(|rest| rest.split_once("\n---\n"))
@@ -172,26 +178,106 @@ fn the_skill_covers_every_tool_and_names_only_real_ones() {
         (1..=1024).contains(&description.len()) && !description.contains(": "),
         "description: 1-1024 characters, no `: ` (plain YAML scalar)"
     );
-
-    let tools = ProvisionerServer::all_tools();
-    for tool in &tools {
+    let references = ["EXAMPLES.md", "TROUBLESHOOTING.md", "AWS-COMMANDS.md"];
+    for reference in references {
         assert!(
-            body.contains(&format!("`{}`", tool.name)),
-            "the skill does not explain `{}`",
-            tool.name
+            body.contains(&format!("]({reference})")),
+            "SKILL.md does not link {reference}"
         );
     }
+    let files: Vec<(&str, String)> = std::iter::once(("SKILL.md", body.to_owned()))
+        .chain(references.map(|name| (name, read(name))))
+        .collect();
+
+    let tools = ProvisionerServer::all_tools();
     let schemas = serde_json::to_string(&tools).unwrap();
     let snake = regex::Regex::new(r"[a-z]+(?:_[a-z]+)+").unwrap();
     let code_spans = regex::Regex::new(r"`([^`]+)`").unwrap();
-    for span in code_spans.captures_iter(body) {
-        for token in snake.find_iter(&span[1]) {
-            let token = token.as_str();
-            assert!(
-                schemas.contains(&format!("\"{token}\"")),
-                "the skill names `{token}`, which no tool has (in `{}`)",
-                &span[1]
-            );
+    for (file, text) in &files {
+        if *file != "TROUBLESHOOTING.md" {
+            for tool in &tools {
+                assert!(
+                    text.contains(&format!("`{}`", tool.name)),
+                    "{file} does not explain `{}`",
+                    tool.name
+                );
+            }
+        }
+        let (blocks, prose) = markdown_code(text);
+        let mut code: Vec<String> = code_spans
+            .captures_iter(&prose)
+            .map(|span| span[1].to_owned())
+            .collect();
+        for (info, block) in blocks {
+            let mut words = info.split_whitespace();
+            if words.next() != Some("json") {
+                continue;
+            }
+            let value: serde_json::Value = serde_json::from_str(&block)
+                .unwrap_or_else(|e| panic!("{file}: a ```{info} block is not JSON: {e}"));
+            if let Some(name) = words.next() {
+                let tool = tools
+                    .iter()
+                    .find(|tool| tool.name == name)
+                    .unwrap_or_else(|| panic!("{file}: ```{info}: no tool `{name}`"));
+                let inputs = tool
+                    .input_schema
+                    .get("properties")
+                    .and_then(|p| p.as_object());
+                let arguments = value
+                    .as_object()
+                    .unwrap_or_else(|| panic!("{file}: ```{info}: the arguments are no object"));
+                for key in arguments.keys() {
+                    assert!(
+                        inputs.is_some_and(|inputs| inputs.contains_key(key)),
+                        "{file}: `{name}` has no argument `{key}`"
+                    );
+                }
+            }
+            code.push(block);
+        }
+        for span in &code {
+            for token in snake.find_iter(span) {
+                let token = token.as_str();
+                assert!(
+                    schemas.contains(&format!("\"{token}\"")),
+                    "{file} names `{token}`, which no tool has (in `{span}`)"
+                );
+            }
         }
     }
+    let (_, troubleshooting) = files
+        .iter()
+        .find(|(file, _)| *file == "TROUBLESHOOTING.md")
+        .unwrap();
+    for check in bedrock_provisioner::core::diagnose::CheckId::ALL {
+        assert!(
+            troubleshooting.contains(&format!("`{}`", check.as_str())),
+            "TROUBLESHOOTING.md does not point at the diagnose check `{}`",
+            check.as_str()
+        );
+    }
+}
+
+/// The fenced blocks of a Markdown text (info string, content), and the text outside them.
+fn markdown_code(markdown: &str) -> (Vec<(String, String)>, String) {
+    let mut blocks = Vec::new();
+    let mut open: Option<(String, String)> = None;
+    let mut prose = String::new();
+    for line in markdown.lines() {
+        if let Some(info) = line.trim_start().strip_prefix("```") {
+            match open.take() {
+                Some(block) => blocks.push(block),
+                None => open = Some((info.trim().to_owned(), String::new())),
+            }
+        } else if let Some((_, block)) = open.as_mut() {
+            block.push_str(line);
+            block.push('\n');
+        } else {
+            prose.push_str(line);
+            prose.push('\n');
+        }
+    }
+    assert!(open.is_none(), "a ``` block is not closed");
+    (blocks, prose)
 }

@@ -5,7 +5,9 @@
 
 use crate::common;
 
-use aws_sdk_bedrockruntime::types::{ContentBlock, ConversationRole, InferenceConfiguration, Message};
+use aws_sdk_bedrockruntime::types::{
+    ContentBlock, ConversationRole, InferenceConfiguration, Message,
+};
 use bedrock_provisioner::{core::policy::least_privilege_document, mcp::AccessMode};
 use common::{Account, call, emulator, ok, text};
 use serde_json::{Value, json};
@@ -39,7 +41,10 @@ async fn converse_with_key(account: &Account, key: &str, model: &str) -> Result<
             let meta = aws_sdk_bedrockruntime::error::ProvideErrorMetadata::code(&e)
                 .unwrap_or("no code")
                 .to_owned();
-            format!("{meta}: {}", aws_smithy_types::error::display::DisplayErrorContext(&e))
+            format!(
+                "{meta}: {}",
+                aws_smithy_types::error::display::DisplayErrorContext(&e)
+            )
         })
 }
 
@@ -59,7 +64,8 @@ async fn provision_with_key(account: &Account, unit: &str, policy: Option<Value>
 }
 
 #[tokio::test]
-async fn the_default_policy_lets_a_key_call_claude_through_us_and_global_profiles_and_nothing_else() {
+async fn the_default_policy_lets_a_key_call_claude_through_us_and_global_profiles_and_nothing_else()
+{
     let account = Account::new();
     let key = provision_with_key(&account, "marketing", None).await;
     converse_with_key(&account, &key, &format!("us.{SONNET}"))
@@ -88,8 +94,11 @@ async fn the_default_policy_lets_a_key_call_claude_through_us_and_global_profile
         assert_eq!(report["key_test"]["call"], "CountTokens");
         assert_eq!(report["key_test"]["outcome"], "works", "{report:#}");
         let resources = report["permissions"].to_string();
-        assert!(resources.contains(&format!(":project/default")), "{resources}");
-        assert!(resources.contains(&format!("inference-profile/{model}")), "{resources}");
+        assert!(resources.contains(":project/default"), "{resources}");
+        assert!(
+            resources.contains(&format!("inference-profile/{model}")),
+            "{resources}"
+        );
     }
     let global = ok(&call(
         &reader,
@@ -105,7 +114,12 @@ async fn the_default_policy_lets_a_key_call_claude_through_us_and_global_profile
     );
 
     let admin = account.mcp(AccessMode::Admin).await;
-    let keys = ok(&call(&admin, "list_api_keys", json!({"business_unit": "marketing"})).await);
+    let keys = ok(&call(
+        &admin,
+        "list_api_keys",
+        json!({"business_unit": "marketing"}),
+    )
+    .await);
     let id = keys["keys"][0]["credential_id"].clone();
     ok(&call(
         &admin,
@@ -168,7 +182,10 @@ async fn bad_input_is_refused_before_any_aws_call() {
     let client = account.mcp(AccessMode::ReadOnly).await;
     for (args, field) in [
         (json!({"business_unit": "Bad Unit"}), "business_unit"),
-        (json!({"business_unit": "a", "model_id": "claude"}), "model_id"),
+        (
+            json!({"business_unit": "a", "model_id": "claude"}),
+            "model_id",
+        ),
         (json!({"business_unit": "a", "region": "moon"}), "region"),
         (json!({"business_unit": "a", "api_key": "  "}), "api_key"),
     ] {
