@@ -3,7 +3,7 @@ VENV   := .venv
 PYTHON := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed-$(shell sha1sum tests/emulator/requirements.txt | cut -c1-12)
 
-.PHONY: all venv build test lint unit emulator-contract conformance plugin demo bench live-check clean
+.PHONY: all venv build test lint unit emulator-contract conformance plugin demo bench live-check install-check clean
 
 all: test
 
@@ -48,9 +48,16 @@ plugin: venv
 
 test: venv lint unit emulator-contract conformance plugin
 
-# Give marketing access, end to end: emulator + the real server over stdio + an MCP client.
+# Give marketing access, end to end: emulator + the real server over stdio + an MCP client; compact output
+# (`make demo DEMO_FLAGS=--json` prints every request and result in full).
 demo: venv build
-	scripts/with-emulator target/debug/examples/demo_session target/debug/bedrock-provisioner
+	scripts/with-emulator target/debug/examples/demo_session target/debug/bedrock-provisioner $(DEMO_FLAGS)
+
+# Install from the packaged crate (what crates.io would serve) into a temporary root and run `--version`.
+# A release build (about 10 minutes on 2 cores without a cache), so it is not part of `make test`.
+install-check:
+	cargo package --locked --allow-dirty --no-verify
+	scripts/install-check
 
 # Read-only, free check of a real AWS account (needs credentials; never run by `make test`): diagnose, and
 # verify-access for UNIT when given (KEY_ENV: a variable holding the unit's key, tested with CountTokens).
@@ -68,8 +75,10 @@ $(BENCH_VENV)/.installed: benches/requirements.txt
 
 bench: venv $(BENCH_VENV)/.installed
 	cargo build --release --bin bedrock-provisioner
-	$(PYTHON) benches/startup.py target/release/bedrock-provisioner 25 --peer $(BENCH_VENV)/bin/awslabs.iam-mcp-server
-	cargo test --release --test integration diagnose::bench_ -- --ignored --nocapture
+	cargo build --profile release-baseline --bin bedrock-provisioner
+	$(PYTHON) benches/startup.py target/release/bedrock-provisioner 25 \
+		--baseline target/release-baseline/bedrock-provisioner --peer $(BENCH_VENV)/bin/awslabs.iam-mcp-server
+	cargo test --profile release-baseline --test integration diagnose::bench_ -- --ignored --nocapture
 
 clean:
 	cargo clean

@@ -2,11 +2,15 @@
 peak RSS, and the size of its tool list (what every agent session pays in context), over several runs.
 Prints figures; asserts nothing (targets: < 20 ms to tools/list, < 20 MiB).
 
+With `--baseline PATH`, the same figures for another build of this server (`make bench` passes the release
+build without the lean profile: no LTO, 16 codegen units, opt-level 3, symbols kept), with binary sizes and
+the ratios baseline / lean.
+
 With `--peer COMMAND`, the same figures for a peer MCP server started by COMMAND (`make bench` uses AWS's
 own IAM MCP server, `awslabs.iam-mcp-server` from PyPI, the closest peer that also hands an agent IAM
 write access), and the ratios peer / this server.
 
-Usage: python benches/startup.py PATH_TO_BINARY [RUNS] [--peer COMMAND]
+Usage: python benches/startup.py PATH_TO_BINARY [RUNS] [--baseline PATH] [--peer COMMAND]
 """
 
 import json
@@ -76,17 +80,37 @@ def measure(name, command, runs):
     return median, size, prompt
 
 
+def option(args, name):
+    """(value of --name, the other arguments)."""
+    if name not in args:
+        return None, args
+    at = args.index(name)
+    return args[at + 1], args[:at] + args[at + 2:]
+
+
+def compare_builds(binary, baseline, runs, lean):
+    """The baseline build's figures and the ratios baseline / lean."""
+    base, _, _ = measure("baseline build (no LTO, 16 codegen units, opt-level 3, symbols)",
+                         [baseline, "serve", "--mode", "admin"], runs)
+    mib = lambda path: os.path.getsize(path) / 2**20
+    print("release profile, baseline -> lean:")
+    print(f"  binary size        : {mib(baseline):6.1f} MiB -> {mib(binary):6.1f} MiB "
+          f"({mib(baseline) / mib(binary):.1f}x smaller)")
+    print(f"  time to tools/list : {base['listed']:6.2f} ms -> {lean['listed']:6.2f} ms")
+    print(f"  peak RSS           : {base['rss']:6.2f} MiB -> {lean['rss']:6.2f} MiB")
+
+
 def main():
-    args = sys.argv[1:]
-    peer = None
-    if "--peer" in args:
-        at = args.index("--peer")
-        peer = shlex.split(args[at + 1])
-        args = args[:at] + args[at + 2:]
+    peer, args = option(sys.argv[1:], "--peer")
+    peer = shlex.split(peer) if peer else None
+    baseline, args = option(args, "--baseline")
     binary = args[0]
     runs = int(args[1]) if len(args) > 1 else 25
     ours, our_size, our_prompt = measure("bedrock-provisioner (mode admin)", [binary, "serve", "--mode", "admin"], runs)
-    print("  targets: tools/list < 20 ms, peak RSS < 20 MiB")
+    print(f"  binary size               : {os.path.getsize(binary) / 2**20:.1f} MiB")
+    print("  targets: tools/list < 20 ms, peak RSS <= 12 MiB")
+    if baseline:
+        compare_builds(binary, baseline, runs, ours)
     if peer:
         theirs, their_size, their_prompt = measure(f"peer: {' '.join(peer)}", peer, runs)
         print("peer / bedrock-provisioner:")

@@ -1,18 +1,22 @@
-//! "Give marketing access": drives the real `bedrock-provisioner` binary over stdio with rmcp's MCP
-//! client, printing each request and result. Run it with `make demo` (which starts the local emulator).
+//! "Give marketing access", the whole story: drives the real `bedrock-provisioner` binary over stdio with
+//! rmcp's MCP client against the local emulator (`make demo` starts it): diagnose, plan, provision, issue a
+//! key into Secrets Manager, prove the unit can call Claude, key health, spend per business unit over seeded
+//! billing data, a budget plan, and what retiring the unit would do. Compact human-readable output; `--json`
+//! prints every request and result in full.
 //!
-//! Usage: demo_session PATH_TO_BEDROCK_PROVISIONER
+//! Usage: demo_session PATH_TO_BEDROCK_PROVISIONER [--json]
 
 use std::process::ExitCode;
 
 use rmcp::{
-    RoleClient, ServiceExt,
-    model::{CallToolRequestParams, CallToolResult},
-    service::RunningService,
+    RoleClient, ServiceExt, model::CallToolRequestParams, service::RunningService,
     transport::TokioChildProcess,
 };
 use serde_json::{Value, json};
 use tokio::process::Command;
+
+type Client = RunningService<RoleClient, ()>;
+type Failure = Box<dyn std::error::Error>;
 
 #[tokio::main]
 async fn main() -> ExitCode {
@@ -25,109 +29,316 @@ async fn main() -> ExitCode {
     }
 }
 
-async fn run() -> Result<(), Box<dyn std::error::Error>> {
-    let binary = std::env::args()
-        .nth(1)
-        .ok_or("usage: demo_session PATH_TO_BEDROCK_PROVISIONER")?;
+async fn run() -> Result<(), Failure> {
+    let mut args = std::env::args().skip(1);
+    let binary = args
+        .next()
+        .ok_or("usage: demo_session PATH_TO_BEDROCK_PROVISIONER [--json]")?;
+    let demo = Demo {
+        json: args.any(|a| a == "--json"),
+    };
     let mut command = Command::new(&binary);
     command.args(["serve", "--mode", "admin"]);
-    println!("$ {binary} serve --mode admin   (MCP over stdio)\n");
+    if !demo.json {
+        // The server's own log lines (and audit records) on stderr would interleave with the story.
+        command.env("RUST_LOG", "error");
+    }
+    println!("$ bedrock-provisioner serve --mode admin   (MCP over stdio, local AWS emulator)");
     let client = ().serve(TokioChildProcess::new(command)?).await?;
-    if let Some(info) = client.peer_info() {
-        println!("-> initialize");
-        println!("<- {}", serde_json::to_string_pretty(&info.server_info)?);
-    }
-    let tools = client.list_all_tools().await?;
-    println!("\n-> tools/list");
-    for tool in &tools {
-        let title = tool
-            .annotations
-            .as_ref()
-            .and_then(|a| a.title.clone())
-            .unwrap_or_default();
-        println!("<- {}: {title}", tool.name);
-    }
-
-    let marketing = json!({
-        "business_unit": "marketing",
-        "purpose": "campaign copywriting",
-        "owner": "jane.doe@example.com",
-        "tags": {"cost-center": "cc-4711"}
-    });
-    let mut plan = marketing.clone();
-    plan["dry_run"] = json!(true);
-    call(&client, "First, the plan (dry run)", plan).await?;
-    call(&client, "Give marketing access", marketing.clone()).await?;
-    call(&client, "Run it again: nothing changes", marketing).await?;
-    call_tool(
-        &client,
-        "Issue marketing's Bedrock API key into Secrets Manager (the key never enters the transcript)",
-        "create_api_key",
-        json!({"business_unit": "marketing", "deliver": "secrets_manager"}),
-    )
-    .await?;
-    call_tool(
-        &client,
-        "Key health across all business units (never shows key values)",
-        "list_api_keys",
-        json!({}),
-    )
-    .await?;
-    call_tool(
-        &client,
-        "Diagnose marketing's setup (cost tags are not active yet in a fresh account)",
-        "diagnose",
-        json!({"business_unit": "marketing", "model_id": "us.anthropic.claude-sonnet-4-5-20250929-v1:0",
-               "checks": ["credentials", "permissions", "model_access", "user", "api_key", "model_in_region", "cost_tags"]}),
-    )
-    .await?;
-    call_tool(
-        &client,
-        "What removing marketing would do (dry run; the real call needs confirm: true)",
-        "deprovision_user",
-        json!({"business_unit": "marketing", "dry_run": true}),
-    )
-    .await?;
-    call(
-        &client,
-        "A bad request is refused before any AWS call",
-        json!({"business_unit": "Marketing Team", "purpose": "x", "owner": "jane.doe@example.com"}),
-    )
-    .await?;
+    demo.introduce(&client).await?;
+    demo.provision(&client).await?;
+    demo.keys(&client).await?;
+    seed_spend().await?;
+    demo.costs(&client).await?;
+    demo.retire(&client).await?;
     client.cancel().await?;
     Ok(())
 }
 
-async fn call(
-    client: &RunningService<RoleClient, ()>,
-    heading: &str,
-    arguments: Value,
-) -> Result<CallToolResult, Box<dyn std::error::Error>> {
-    call_tool(client, heading, "provision_user", arguments).await
+/// How results are shown.
+struct Demo {
+    json: bool,
 }
 
-async fn call_tool(
-    client: &RunningService<RoleClient, ()>,
-    heading: &str,
-    tool: &'static str,
-    arguments: Value,
-) -> Result<CallToolResult, Box<dyn std::error::Error>> {
-    println!("\n== {heading}");
-    println!("-> tools/call {tool} {arguments}");
-    let params = CallToolRequestParams::new(tool)
-        .with_arguments(arguments.as_object().cloned().unwrap_or_default());
-    let result = client.call_tool(params).await?;
-    match (&result.structured_content, result.is_error) {
-        (Some(structured), Some(false) | None) => {
-            println!("<- {}", serde_json::to_string_pretty(structured)?);
+impl Demo {
+    async fn introduce(&self, client: &Client) -> Result<(), Failure> {
+        let info = client.peer_info();
+        if let Some(server) = info.as_ref().and_then(|info| info.server_info.as_ref()) {
+            println!("connected to {} {}", server.name, server.version);
         }
-        _ => {
-            for content in &result.content {
-                if let Some(text) = content.as_text() {
-                    println!("<- error: {}", text.text);
+        let tools = client.list_all_tools().await?;
+        let names: Vec<&str> = tools.iter().map(|t| t.name.as_ref()).collect();
+        println!("{} tools: {}", names.len(), names.join(", "));
+        let prompts = client.list_all_prompts().await?;
+        let names: Vec<&str> = prompts.iter().map(|p| p.name.as_str()).collect();
+        println!("prompts: {}", names.join(", "));
+        let checks = json!({"business_unit": "marketing",
+            "model_id": "us.anthropic.claude-sonnet-4-5-20250929-v1:0",
+            "checks": ["credentials", "permissions", "model_access", "region", "model_in_region"]});
+        self.call(client, "Diagnose first", "diagnose", checks)
+            .await?;
+        Ok(())
+    }
+
+    async fn provision(&self, client: &Client) -> Result<(), Failure> {
+        let marketing = json!({"business_unit": "marketing", "purpose": "campaign copywriting",
+            "owner": "jane.doe@example.com", "tags": {"cost-center": "cc-4711"}});
+        let mut plan = marketing.clone();
+        plan["dry_run"] = json!(true);
+        self.call(client, "The plan (dry run)", "provision_user", plan)
+            .await?;
+        self.call(
+            client,
+            "Give marketing access",
+            "provision_user",
+            marketing.clone(),
+        )
+        .await?;
+        self.call(
+            client,
+            "Again: nothing changes",
+            "provision_user",
+            marketing,
+        )
+        .await?;
+        let bad = json!({"business_unit": "Marketing Team", "purpose": "x", "owner": "jane.doe@example.com"});
+        self.call(
+            client,
+            "A bad name is refused before any AWS call",
+            "provision_user",
+            bad,
+        )
+        .await?;
+        Ok(())
+    }
+
+    async fn keys(&self, client: &Client) -> Result<(), Failure> {
+        let key = json!({"business_unit": "marketing", "deliver": "secrets_manager"});
+        let heading =
+            "A Bedrock API key, straight into Secrets Manager (it never enters the transcript)";
+        self.call(client, heading, "create_api_key", key).await?;
+        let unit = json!({"business_unit": "marketing"});
+        let heading =
+            "Prove marketing can call Claude (policy simulation on the exact resources; free)";
+        self.call(client, heading, "verify_access", unit.clone())
+            .await?;
+        self.call(
+            client,
+            "Key health (never key values)",
+            "list_api_keys",
+            unit,
+        )
+        .await?;
+        Ok(())
+    }
+
+    async fn costs(&self, client: &Client) -> Result<(), Failure> {
+        let tags = json!({"confirm": true});
+        let heading = "Activate the cost allocation tags (account-wide: admin, confirmed)";
+        self.call(client, heading, "enable_cost_tags", tags).await?;
+        let heading = "Bedrock spend per business unit, this month to date (seeded billing data)";
+        self.call(client, heading, "query_costs", json!({})).await?;
+        let budget = json!({"business_unit": "marketing", "monthly_limit_usd": 500,
+            "emails": ["finops@example.com"], "dry_run": true});
+        self.call(
+            client,
+            "A monthly budget with alerts (dry run)",
+            "create_budget_alert",
+            budget,
+        )
+        .await?;
+        Ok(())
+    }
+
+    async fn retire(&self, client: &Client) -> Result<(), Failure> {
+        let plan = json!({"business_unit": "marketing", "dry_run": true});
+        let heading =
+            "What retiring marketing would do (dry run; the real call needs confirm: true)";
+        self.call(client, heading, "deprovision_user", plan).await?;
+        Ok(())
+    }
+
+    async fn call(
+        &self,
+        client: &Client,
+        heading: &str,
+        tool: &'static str,
+        arguments: Value,
+    ) -> Result<(), Failure> {
+        println!("\n== {heading}");
+        println!("-> {tool} {arguments}");
+        let params = CallToolRequestParams::new(tool)
+            .with_arguments(arguments.as_object().cloned().unwrap_or_default());
+        let result = client.call_tool(params).await?;
+        match (&result.structured_content, result.is_error) {
+            (Some(value), Some(false) | None) if self.json => {
+                println!("<- {}", serde_json::to_string_pretty(value)?);
+            }
+            (Some(value), Some(false) | None) => {
+                for line in summarize(tool, value) {
+                    println!("   {line}");
                 }
             }
+            _ => {
+                let text = result.content.iter().find_map(|c| c.as_text());
+                let text = text.map(|t| t.text.as_str()).unwrap_or_default();
+                let shown = if self.json {
+                    text
+                } else {
+                    text.lines().next().unwrap_or_default()
+                };
+                println!("<- error: {shown}");
+            }
         }
+        Ok(())
     }
-    Ok(result)
+}
+
+/// A few lines a person reads, per tool.
+fn summarize(tool: &str, value: &Value) -> Vec<String> {
+    let text = |v: &Value| v.as_str().map_or_else(|| v.to_string(), str::to_owned);
+    let list = |key: &str| value[key].as_array().cloned().unwrap_or_default();
+    match tool {
+        "diagnose" => list("checks")
+            .iter()
+            .map(|c| {
+                format!(
+                    "{:<5} {:<16} {}",
+                    text(&c["status"]),
+                    text(&c["id"]),
+                    text(&c["summary"])
+                )
+            })
+            .collect(),
+        "provision_user" => list("resources")
+            .iter()
+            .map(|r| {
+                format!(
+                    "{:<9} {:<15} {}",
+                    text(&r["status"]),
+                    text(&r["resource"]),
+                    text(&r["detail"])
+                )
+            })
+            .collect(),
+        "create_api_key" => vec![format!(
+            "key {} ({}), expires {}, delivered to {}",
+            text(&value["credential_id"]),
+            text(&value["status"]),
+            text(&value["expires"]),
+            text(&value["delivery"]["secret_arn"])
+        )],
+        "verify_access" => {
+            let allowed = list("permissions")
+                .iter()
+                .filter(|p| p["decision"] == "allowed")
+                .count();
+            vec![
+                text(&value["summary"]),
+                format!(
+                    "{allowed} of {} action/resource pairs allowed",
+                    list("permissions").len()
+                ),
+            ]
+        }
+        "list_api_keys" => list("keys")
+            .iter()
+            .map(|k| {
+                format!(
+                    "{} {} {} days left",
+                    text(&k["credential_id"]),
+                    text(&k["status"]),
+                    text(&k["days_left"])
+                )
+            })
+            .collect(),
+        "query_costs" => costs(value),
+        "create_budget_alert" => list("changes").iter().map(text).collect(),
+        "enable_cost_tags" => vec![format!(
+            "activated {}; already active {}",
+            value["activated"], value["already_active"]
+        )],
+        "deprovision_user" => list("steps")
+            .iter()
+            .map(|s| {
+                format!(
+                    "{:<8} {:<28} {}",
+                    text(&s["status"]),
+                    text(&s["action"]),
+                    text(&s["resource"])
+                )
+            })
+            .collect(),
+        _ => vec![value.to_string()],
+    }
+}
+
+fn costs(value: &Value) -> Vec<String> {
+    let currency = value["currency"].as_str().unwrap_or("USD");
+    let mut lines: Vec<String> = value["totals_by_business_unit"]
+        .as_object()
+        .into_iter()
+        .flatten()
+        .map(|(unit, amount)| {
+            format!(
+                "{unit:<12} {:>10.2} {currency}",
+                amount.as_f64().unwrap_or(0.0)
+            )
+        })
+        .collect();
+    lines.push(format!(
+        "{:<12} {:>10.2} {currency}{}",
+        "total",
+        value["total"].as_f64().unwrap_or(0.0),
+        if value["estimated"] == true {
+            " (estimated: the month is not over)"
+        } else {
+            ""
+        }
+    ));
+    lines
+}
+
+/// Seed this month's Bedrock billing in the emulator (what Cost Explorer would hold), through its control API.
+async fn seed_spend() -> Result<(), Failure> {
+    let endpoint = std::env::var("AWS_ENDPOINT_URL")?;
+    let account = std::env::var("AWS_ACCESS_KEY_ID")?;
+    let today = chrono::Utc::now().date_naive();
+    let mut items = Vec::new();
+    for (unit, service, cost) in [
+        (
+            Some("marketing"),
+            "Claude Sonnet 4.5 (Amazon Bedrock Edition)",
+            182.40,
+        ),
+        (Some("marketing"), "Amazon Bedrock", 3.10),
+        (
+            Some("sales"),
+            "Claude Haiku 4.5 (Amazon Bedrock Edition)",
+            41.75,
+        ),
+        (None, "Claude Sonnet 4.5 (Amazon Bedrock Edition)", 12.00),
+    ] {
+        let tags = unit.map_or_else(|| json!({}), |u| json!({"business-unit": u}));
+        items.push(
+            json!({"date": today.to_string(), "service": service, "usage_type": "USE1-tokens",
+            "region": "us-east-1", "tags": tags, "cost": cost}),
+        );
+    }
+    let http = reqwest::Client::new();
+    for (command, body) in [
+        ("ce/line-items", json!({"account": account, "items": items})),
+        (
+            "ce/tags",
+            json!({"account": account, "tags": [
+            {"key": "business-unit"}, {"key": "purpose"}, {"key": "owner"}]}),
+        ),
+    ] {
+        http.post(format!("{endpoint}/_emulator/{command}"))
+            .body(body.to_string())
+            .send()
+            .await?
+            .error_for_status()?;
+    }
+    Ok(())
 }

@@ -491,6 +491,12 @@ impl AwsArgs {
 }
 
 impl Cli {
+    /// Whether this run serves MCP over HTTP (concurrent sessions: a multi-threaded runtime pays off);
+    /// everything else is one client or one command, served on one thread.
+    pub fn serves_http(&self) -> bool {
+        matches!(&self.command, Command::Serve { http, .. } if http.http.is_some())
+    }
+
     /// Run the parsed command line.
     pub async fn run(self) -> ExitCode {
         let config = match self.config.as_deref().map(ConfigFile::load).transpose() {

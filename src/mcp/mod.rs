@@ -54,7 +54,7 @@ use crate::core::{
 const INSTRUCTIONS: &str = "bedrock-provisioner gives each business unit of a company its own, \
 accounted access to Claude on Amazon Bedrock. Workflow: provision_user creates (or repairs) the \
 business unit's IAM user `<business_unit>-bedrock-user` with the tags business-unit, purpose and \
-owner and a least-privilege Bedrock policy; create_api_key issues a Bedrock API key (long-term, or short-term \
+owner and a least-privilege Bedrock policy; list_business_units shows the units provisioned so far; create_api_key issues a Bedrock API key (long-term, or short-term \
 for up to 12 hours), delivered inline (shown once), into AWS Secrets Manager or into a 0600 file so the \
 key stays out of the transcript; list_api_keys shows keys that are expired, expiring or due for \
 rotation; rotate_key replaces a key without downtime; revoke_key deactivates or deletes one; \

@@ -281,3 +281,67 @@ fn markdown_code(markdown: &str) -> (Vec<(String, String)>, String) {
     assert!(open.is_none(), "a ``` block is not closed");
     (blocks, prose)
 }
+
+/// The least mode that lists `tool`.
+fn least_mode(tool: &rmcp::model::Tool) -> &'static str {
+    [
+        AccessMode::ReadOnly,
+        AccessMode::Provision,
+        AccessMode::Admin,
+    ]
+    .into_iter()
+    .find(|mode| mode.allows(tool.annotations.as_ref()))
+    .map_or("none", AccessMode::as_str)
+}
+
+/// One list of tools: the README's table, the CLI's subcommands and the server's instructions all follow the
+/// server's own tool list. Adding a tool fails here until each of them has it.
+#[tokio::test]
+async fn readme_cli_and_instructions_follow_the_tool_list() {
+    use clap::CommandFactory;
+
+    let tools = ProvisionerServer::all_tools();
+    let readme =
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/README.md")).unwrap();
+    let row = regex::Regex::new(r"^\| `([a-z_]+)` \| `([a-z-]+)` \| ([a-z-]+) \|").unwrap();
+    let rows: Vec<(String, String, String)> = readme
+        .lines()
+        .filter_map(|line| row.captures(line))
+        .map(|c| (c[1].to_owned(), c[2].to_owned(), c[3].to_owned()))
+        .collect();
+    let mut listed: Vec<&str> = rows.iter().map(|(tool, _, _)| tool.as_str()).collect();
+    let mut served: Vec<&str> = tools.iter().map(|t| t.name.as_ref()).collect();
+    listed.sort_unstable();
+    served.sort_unstable();
+    assert_eq!(
+        listed, served,
+        "README's tool table against the server's tools"
+    );
+    let cli = bedrock_provisioner::cli::Cli::command();
+    for (tool, subcommand, mode) in &rows {
+        let served = tools.iter().find(|t| t.name == tool.as_str()).unwrap();
+        assert_eq!(mode, least_mode(served), "README's mode of `{tool}`");
+        assert_eq!(
+            subcommand,
+            &tool.replace('_', "-"),
+            "the CLI name of `{tool}`"
+        );
+        assert!(
+            cli.find_subcommand(subcommand).is_some(),
+            "the CLI has no `{subcommand}` for `{tool}`"
+        );
+    }
+    let account = common::Account::new();
+    let client = account.mcp(AccessMode::Admin).await;
+    let instructions = client
+        .peer_info()
+        .and_then(|info| info.instructions.clone())
+        .unwrap_or_default();
+    for tool in &served {
+        assert!(
+            instructions.contains(tool),
+            "the instructions do not mention {tool}"
+        );
+    }
+    client.cancel().await.ok();
+}
