@@ -318,6 +318,10 @@ struct HttpArgs {
     /// Extra accepted browser Origin (scheme://host:port); repeatable.
     #[arg(long = "allowed-origin", requires = "http")]
     allowed_origins: Vec<String>,
+    /// Serve admin-mode tools over HTTP without a bearer token (loopback only): any local process or
+    /// browser page that reaches the port could delete users and keys.
+    #[arg(long, requires = "http")]
+    allow_unauthenticated_admin: bool,
 }
 
 impl HttpArgs {
@@ -855,6 +859,8 @@ async fn serve_http(
             token,
             allowed_hosts: args.allowed_hosts.clone(),
             allowed_origins: args.allowed_origins.clone(),
+            admin: mode == AccessMode::Admin,
+            allow_unauthenticated_admin: args.allow_unauthenticated_admin,
         },
         Err(error) => {
             eprintln!("error: {error}");
@@ -864,6 +870,12 @@ async fn serve_http(
     if let Err(error) = http::check_options(addr, &options) {
         eprintln!("error: {error}");
         return ExitCode::FAILURE;
+    }
+    if options.admin && options.token.is_none() {
+        eprintln!(
+            "warning: serving admin-mode tools over HTTP without a bearer token (--allow-unauthenticated-admin): \
+             any local process or browser page that reaches {addr} can delete users and keys"
+        );
     }
     let listener = match tokio::net::TcpListener::bind(addr).await {
         Ok(listener) => listener,

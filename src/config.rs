@@ -13,7 +13,7 @@ use crate::{
         deliver::Delivery,
         governance::Governance,
         names::{BusinessUnit, TagKey, parse_region},
-        provision::{PolicyInput, RESERVED_KEYS},
+        provision::{PolicyInput, reserved_key},
     },
     mcp::AccessMode,
 };
@@ -50,6 +50,9 @@ pub struct ConfigFile {
     pub business_unit_pattern: Option<String>,
     /// Extra tags every business unit's user must carry.
     pub required_tags: Option<Vec<String>>,
+    /// Managed policies `provision_user` may attach besides the least-privilege one and AWS's
+    /// `AmazonBedrockLimitedAccess` (e.g. a company's own Bedrock policy); any other ARN is refused.
+    pub allowed_policy_arns: Option<Vec<String>>,
 }
 
 /// A configuration file that cannot be used, with the key and the rule.
@@ -165,7 +168,7 @@ impl ConfigFile {
         for tag in self.required_tags.iter().flatten() {
             TagKey::parse("required_tags", tag)
                 .map_err(|e| invalid("required_tags", e.to_string()))?;
-            if RESERVED_KEYS.contains(&tag.as_str()) {
+            if reserved_key(tag).is_some() {
                 return Err(invalid(
                     "required_tags",
                     format!("`{tag}` is always set by bedrock-provisioner; list only extra tags"),
@@ -175,6 +178,10 @@ impl ConfigFile {
         if let Some(PolicyInput::Arn(arn)) = &self.default_policy {
             crate::core::names::PolicyArn::parse("default_policy.arn", arn)
                 .map_err(|e| invalid("default_policy", e.to_string()))?;
+        }
+        for arn in self.allowed_policy_arns.iter().flatten() {
+            crate::core::names::PolicyArn::parse("allowed_policy_arns", arn)
+                .map_err(|e| invalid("allowed_policy_arns", e.to_string()))?;
         }
         Ok(())
     }
@@ -210,6 +217,16 @@ impl ConfigFile {
                 .as_deref()
                 .and_then(|p| Regex::new(p).ok()),
             required_tags: self.required_tags.clone().unwrap_or_default(),
+            allowed_policy_arns: self
+                .allowed_policy_arns
+                .iter()
+                .flatten()
+                .cloned()
+                .chain(match &self.default_policy {
+                    Some(PolicyInput::Arn(arn)) => Some(arn.clone()),
+                    _ => None,
+                })
+                .collect(),
         };
     }
 }
@@ -311,6 +328,11 @@ mod tests {
                 "allowed_business_units",
             ),
             ("required_tags = [\"owner\"]", "required_tags"),
+            ("required_tags = [\"Managed-By\"]", "required_tags"),
+            (
+                "allowed_policy_arns = [\"AdministratorAccess\"]",
+                "allowed_policy_arns",
+            ),
             ("region = \"moon\"", "region"),
         ] {
             let error = parse(text).unwrap_err().to_string();

@@ -11,15 +11,24 @@ use tracing_subscriber::{
 /// Default filter when `RUST_LOG` is not set.
 const DEFAULT_FILTER: &str = "bedrock_provisioner=info,audit=info,warn";
 
-/// Targets that log whole protocol messages at debug/trace: MCP results carry freshly created API keys,
-/// so these are capped at `info`. `RUST_LOG` cannot lift the cap.
-const SECRET_BEARING_TARGETS: [&str; 1] = ["rmcp"];
+/// Targets that log secrets above a level, and the most they may log. `RUST_LOG` cannot lift these caps,
+/// and no other environment variable switches redaction off:
+/// - `rmcp` logs whole MCP messages at debug/trace, and results carry freshly created API keys;
+/// - the AWS SDK's orchestrator logs whole requests (bearer `Authorization` headers, `PutSecretValue`
+///   bodies) at trace, and whole response bodies (`ServiceCredentialSecret`) once `LOG_SENSITIVE_BODIES=true`;
+/// - SigV4 logs canonical requests, session tokens included, at trace.
+const SECRET_BEARING_TARGETS: [(&str, LevelFilter); 4] = [
+    ("rmcp", LevelFilter::INFO),
+    ("aws_smithy_runtime", LevelFilter::DEBUG),
+    ("aws_smithy_http_client", LevelFilter::DEBUG),
+    ("aws_sigv4", LevelFilter::DEBUG),
+];
 
 /// The ceiling applied on top of `RUST_LOG`.
 pub fn ceiling() -> Targets {
     SECRET_BEARING_TARGETS.iter().fold(
         Targets::new().with_default(LevelFilter::TRACE),
-        |targets, target| targets.with_target(*target, LevelFilter::INFO),
+        |targets, (target, level)| targets.with_target(*target, *level),
     )
 }
 
@@ -40,11 +49,16 @@ mod tests {
     use tracing::Level;
 
     #[test]
-    fn rmcp_is_capped_at_info_and_the_rest_is_free() {
+    fn secret_bearing_targets_are_capped_and_the_rest_is_free() {
         let ceiling = ceiling();
         assert!(ceiling.would_enable("rmcp::service", &Level::INFO));
         assert!(!ceiling.would_enable("rmcp::service", &Level::DEBUG));
         assert!(ceiling.would_enable("bedrock_provisioner::core", &Level::TRACE));
-        assert!(ceiling.would_enable("aws_smithy_runtime", &Level::TRACE));
+        assert!(ceiling.would_enable("aws_smithy_runtime", &Level::DEBUG));
+        assert!(!ceiling.would_enable(
+            "aws_smithy_runtime::client::orchestrator::http",
+            &Level::TRACE
+        ));
+        assert!(!ceiling.would_enable("aws_sigv4::http_request", &Level::TRACE));
     }
 }

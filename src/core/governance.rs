@@ -7,7 +7,7 @@ use regex::Regex;
 
 use super::{
     error::{Error, Result},
-    names::BusinessUnit,
+    names::{BusinessUnit, PolicyArn},
 };
 
 /// Rules a platform team sets for the whole server.
@@ -19,6 +19,9 @@ pub struct Governance {
     pub business_unit_pattern: Option<Regex>,
     /// Extra tag keys `provision_user` must receive, non-empty.
     pub required_tags: Vec<String>,
+    /// Managed policies a caller may attach by ARN (the configuration's `allowed_policy_arns` and its
+    /// `default_policy`); empty: none.
+    pub allowed_policy_arns: Vec<String>,
 }
 
 impl Governance {
@@ -49,10 +52,32 @@ impl Governance {
         Ok(())
     }
 
+    /// Whether a caller may attach the managed policy `arn` to a business unit's user. Only the platform
+    /// team widens what a unit may do: an agent in provision mode must not be able to attach, say,
+    /// `AdministratorAccess`.
+    pub fn check_policy(&self, arn: &PolicyArn) -> Result<()> {
+        if self.allowed_policy_arns.iter().any(|a| a == arn.as_str()) {
+            return Ok(());
+        }
+        Err(Error::invalid(
+            "policy.arn",
+            format!(
+                "`{}` is not on this server's allow-list: a business unit's user gets the least-privilege \
+                 Bedrock policy (or amazon_bedrock_limited_access); other policies only when the platform team \
+                 lists them in allowed_policy_arns of the configuration file",
+                arn.as_str()
+            ),
+        ))
+    }
+
     /// Whether the extra tags hold every required key with a value.
     pub fn check_tags(&self, tags: &BTreeMap<String, String>) -> Result<()> {
         for key in &self.required_tags {
-            if tags.get(key).is_none_or(|v| v.trim().is_empty()) {
+            let value = tags
+                .iter()
+                .find(|(given, _)| super::names::same_tag_key(given, key))
+                .map(|(_, value)| value);
+            if value.is_none_or(|v| v.trim().is_empty()) {
                 return Err(Error::invalid(
                     format!("tags.{key}"),
                     format!(
@@ -76,6 +101,7 @@ mod tests {
             allowed_business_units: vec!["marketing".into()],
             business_unit_pattern: Some(Regex::new("^[a-z]+$").unwrap()),
             required_tags: vec!["cost-center".into()],
+            allowed_policy_arns: vec!["arn:aws:iam::111122223333:policy/TeamBedrock".into()],
         };
         let ok = BusinessUnit::parse("u", "marketing").unwrap();
         let other = BusinessUnit::parse("u", "sales").unwrap();
@@ -92,5 +118,18 @@ mod tests {
         assert!(error.contains("invalid `tags.cost-center`"), "{error}");
         let tagged = BTreeMap::from([("cost-center".to_owned(), "cc-1".to_owned())]);
         assert!(governance.check_tags(&tagged).is_ok());
+        let other_case = BTreeMap::from([("Cost-Center".to_owned(), "cc-1".to_owned())]);
+        assert!(
+            governance.check_tags(&other_case).is_ok(),
+            "IAM keys are case-insensitive"
+        );
+        let team = PolicyArn::parse("p", "arn:aws:iam::111122223333:policy/TeamBedrock").unwrap();
+        assert!(governance.check_policy(&team).is_ok());
+        let admin = PolicyArn::parse("p", "arn:aws:iam::aws:policy/AdministratorAccess").unwrap();
+        let error = governance.check_policy(&admin).unwrap_err().to_string();
+        assert!(
+            error.contains("invalid `policy.arn`") && error.contains("allow-list"),
+            "{error}"
+        );
     }
 }

@@ -6,8 +6,10 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 use super::{
-    MANAGED_BY_KEY, MANAGED_BY_VALUE, Provisioner, aws::sdk_error, error::Result,
-    names::USER_SUFFIX,
+    MANAGED_BY_KEY, MANAGED_BY_VALUE, Provisioner,
+    aws::sdk_error,
+    error::Result,
+    names::{USER_SUFFIX, same_tag_key},
 };
 
 /// How many `ListUserTags` calls run at once.
@@ -90,14 +92,19 @@ impl Provisioner {
                 let (user, tags) = result?;
                 let tags: BTreeMap<String, String> =
                     tags.into_iter().map(|t| (t.key, t.value)).collect();
-                let managed =
-                    tags.get(MANAGED_BY_KEY).map(String::as_str) == Some(MANAGED_BY_VALUE);
+                // IAM tag keys are case-insensitive: look them up that way.
+                let tag = |key: &str| {
+                    tags.iter()
+                        .find(|(given, _)| same_tag_key(given, key))
+                        .map(|(_, value)| value.as_str())
+                };
+                let managed = tag(MANAGED_BY_KEY) == Some(MANAGED_BY_VALUE);
                 if !managed && !input.include_unmanaged {
                     continue;
                 }
                 let missing_tags = ["business-unit", "purpose", "owner"]
                     .into_iter()
-                    .filter(|k| tags.get(*k).is_none_or(|v| v.trim().is_empty()))
+                    .filter(|k| tag(k).is_none_or(|v| v.trim().is_empty()))
                     .map(str::to_owned)
                     .collect();
                 summaries.push(BusinessUnitSummary {

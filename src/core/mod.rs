@@ -35,9 +35,9 @@ pub const MANAGED_BY_VALUE: &str = "bedrock-provisioner";
 
 /// Whether an IAM user carries `managed-by=bedrock-provisioner`.
 pub fn is_managed(user: &aws_sdk_iam::types::User) -> bool {
-    user.tags()
-        .iter()
-        .any(|tag| tag.key() == MANAGED_BY_KEY && tag.value() == MANAGED_BY_VALUE)
+    user.tags().iter().any(|tag| {
+        names::same_tag_key(tag.key(), MANAGED_BY_KEY) && tag.value() == MANAGED_BY_VALUE
+    })
 }
 
 /// The serialized name of a unit enum variant (`rotation_due`), for text output.

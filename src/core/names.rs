@@ -125,9 +125,42 @@ impl fmt::Display for BusinessUnit {
     }
 }
 
-/// An IAM tag key: 1–128 characters of IAM's tag character class, not starting with `aws:`.
-#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+/// An IAM tag key: 1–128 characters of IAM's tag character class, not starting with `aws:`. Keys are
+/// case-insensitive in IAM (`Managed-By` and `managed-by` are one key), so two keys are equal, ordered and
+/// hashed by their lowercase form; the key keeps the case it was given.
+#[derive(Clone, Debug)]
 pub struct TagKey(String);
+
+/// Whether two tag keys name the same IAM tag (IAM compares them case-insensitively).
+pub fn same_tag_key(a: &str, b: &str) -> bool {
+    a.to_lowercase() == b.to_lowercase()
+}
+
+impl PartialEq for TagKey {
+    fn eq(&self, other: &Self) -> bool {
+        same_tag_key(&self.0, &other.0)
+    }
+}
+
+impl Eq for TagKey {}
+
+impl PartialOrd for TagKey {
+    fn partial_cmp(&self, other: &Self) -> Option<std::cmp::Ordering> {
+        Some(self.cmp(other))
+    }
+}
+
+impl Ord for TagKey {
+    fn cmp(&self, other: &Self) -> std::cmp::Ordering {
+        self.0.to_lowercase().cmp(&other.0.to_lowercase())
+    }
+}
+
+impl std::hash::Hash for TagKey {
+    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
+        self.0.to_lowercase().hash(state);
+    }
+}
 
 impl TagKey {
     /// Validate `value` as the input field `field`.
@@ -247,6 +280,19 @@ impl PolicyArn {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn tag_keys_are_one_key_in_any_case() {
+        let lower = TagKey::parse("k", "managed-by").unwrap();
+        let mixed = TagKey::parse("k", "Managed-By").unwrap();
+        assert_eq!(lower, mixed);
+        assert_eq!(mixed.as_str(), "Managed-By", "the given case is kept");
+        let mut tags = Tags::new();
+        tags.insert(lower, TagValue::parse("v", "a").unwrap());
+        assert!(tags.contains_key(&mixed));
+        assert!(same_tag_key("Cost-Center", "cost-center"));
+        assert!(!same_tag_key("cost-center", "costcenter"));
+    }
 
     fn rule_of(result: Result<impl fmt::Debug>) -> (String, String) {
         match result {

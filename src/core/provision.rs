@@ -12,7 +12,7 @@ use super::{
     aws::sdk_error,
     error::{Error, Result, found},
     is_managed,
-    names::{BusinessUnit, PolicyArn, TagKey, TagValue, Tags},
+    names::{BusinessUnit, PolicyArn, TagKey, TagValue, Tags, same_tag_key},
     policy::{
         BEDROCK_LIMITED_ACCESS, POLICY_NAME, PolicyChoice, least_privilege_document,
         parse_returned_document,
@@ -23,6 +23,14 @@ use super::{
 const MAX_TAGS: usize = 50;
 /// Tag keys bedrock-provisioner sets itself; callers cannot pass them as extra tags.
 pub const RESERVED_KEYS: [&str; 4] = ["business-unit", "purpose", "owner", MANAGED_BY_KEY];
+
+/// The reserved key `key` names, in any case (IAM tag keys are case-insensitive: `Managed-By` would
+/// overwrite the tool's own `managed-by`).
+pub fn reserved_key(key: &str) -> Option<&'static str> {
+    RESERVED_KEYS
+        .into_iter()
+        .find(|reserved| same_tag_key(reserved, key))
+}
 /// IAM keeps at most five versions of a managed policy.
 const MAX_POLICY_VERSIONS: usize = 5;
 
@@ -90,17 +98,28 @@ impl ProvisionUserInput {
         let owner = TagValue::parse_required("owner", &self.owner)?;
         let mut tags = Tags::new();
         for (key, value) in &self.tags {
-            if RESERVED_KEYS.contains(&key.as_str()) {
+            if let Some(reserved) = reserved_key(key) {
                 return Err(Error::invalid(
                     format!("tags.{key}"),
                     format!(
-                        "`{key}` is set by bedrock-provisioner; use the `{}` field instead",
-                        key.replace('-', "_")
+                        "`{key}` is `{reserved}` to IAM (tag keys are case-insensitive), which \
+                         bedrock-provisioner sets; use the `{}` field instead",
+                        reserved.replace('-', "_")
                     ),
                 ));
             }
             let key = TagKey::parse(&format!("tags.{key}"), key)?;
             let value = TagValue::parse(&format!("tags.{}", key.as_str()), value)?;
+            if let Some((earlier, _)) = tags.get_key_value(&key) {
+                return Err(Error::invalid(
+                    format!("tags.{}", key.as_str()),
+                    format!(
+                        "`{}` and `{}` are one tag key to IAM (keys are case-insensitive); keep one",
+                        earlier.as_str(),
+                        key.as_str()
+                    ),
+                ));
+            }
             tags.insert(key, value);
         }
         if tags.len() + RESERVED_KEYS.len() > MAX_TAGS {
@@ -150,6 +169,9 @@ pub enum ChangeStatus {
     Unchanged,
     /// A dry run: it would be created or updated.
     Planned,
+    /// It differs from what this tool keeps (e.g. another policy attached to the unit's user) and was left
+    /// in place; the detail says how to fix it.
+    Drift,
 }
 
 /// Which kind of resource.
@@ -210,6 +232,9 @@ impl Provisioner {
             .governance
             .check_unit("business_unit", &request.business_unit)?;
         self.settings().governance.check_tags(&input.tags)?;
+        if let PolicyChoice::Arn(arn) = &request.policy {
+            self.settings().governance.check_policy(arn)?;
+        }
         let user_name = request.business_unit.user_name();
         let iam = &self.clients().await.iam;
         let caller = self.caller().await?;
@@ -283,10 +308,9 @@ impl Provisioner {
                 let drifted: Vec<Tag> = wanted
                     .iter()
                     .filter(|want| {
-                        !user
-                            .tags()
-                            .iter()
-                            .any(|have| have.key() == want.key() && have.value() == want.value())
+                        !user.tags().iter().any(|have| {
+                            same_tag_key(have.key(), want.key()) && have.value() == want.value()
+                        })
                     })
                     .cloned()
                     .collect();
@@ -361,20 +385,23 @@ impl Provisioner {
                 "attached the policy to the user",
             ));
         }
-        let others: Vec<&String> = attached
-            .iter()
-            .filter(|arn| *arn != policy_arn.as_str())
-            .collect();
-        if !others.is_empty() {
+        let drift = other_policies(&user_name, &attached, &policy_arn);
+        if !drift.is_empty() {
             warnings.push(format!(
-                "the user also has these managed policies attached, which bedrock-provisioner left in place: {}",
-                others.iter().map(|s| s.as_str()).collect::<Vec<_>>().join(", ")
+                "{} other managed polic{} attached to {user_name}: the unit may do more than call Claude; \
+                 see the `drift` entries for the fix",
+                drift.len(),
+                if drift.len() == 1 { "y is" } else { "ies are" }
             ));
         }
+        resources.extend(drift);
 
-        let changed = resources
-            .iter()
-            .any(|r| r.status != ChangeStatus::Unchanged);
+        let changed = resources.iter().any(|r| {
+            matches!(
+                r.status,
+                ChangeStatus::Created | ChangeStatus::Updated | ChangeStatus::Planned
+            )
+        });
         let next_steps = if dry_run {
             vec![
                 "Call provision_user again without dry_run to apply the planned changes."
@@ -574,6 +601,26 @@ async fn attached_policies(iam: &aws_sdk_iam::Client, user_name: &str) -> Result
     Ok(policies.into_iter().filter_map(|p| p.policy_arn).collect())
 }
 
+/// Managed policies attached to the unit's user besides its own: drift this tool reports and leaves in place.
+fn other_policies(user_name: &str, attached: &[String], own: &PolicyArn) -> Vec<ResourceChange> {
+    attached
+        .iter()
+        .filter(|arn| *arn != own.as_str())
+        .map(|arn| {
+            change(
+                ResourceKind::PolicyAttachment,
+                &format!("{user_name} <- {arn}"),
+                ChangeStatus::Drift,
+                &format!(
+                    "also attached, and not by bedrock-provisioner's choice: it may grant more than Bedrock. \
+                     Fix, if the unit should only call Claude: aws iam detach-user-policy --user-name \
+                     {user_name} --policy-arn {arn}"
+                ),
+            )
+        })
+        .collect()
+}
+
 fn tag(key: &str, value: &str) -> Result<Tag> {
     Tag::builder()
         .key(key)
@@ -670,6 +717,29 @@ mod tests {
             ..input()
         };
         assert_eq!(field_of(&reserved), "tags.owner");
+        for key in ["Managed-By", "BUSINESS-UNIT", "Owner"] {
+            let reserved = ProvisionUserInput {
+                tags: [(key.into(), "x".into())].into(),
+                ..input()
+            };
+            assert_eq!(
+                field_of(&reserved),
+                format!("tags.{key}"),
+                "IAM keys are case-insensitive"
+            );
+        }
+        let twice = ProvisionUserInput {
+            tags: [("Team".into(), "a".into()), ("team".into(), "b".into())].into(),
+            ..input()
+        };
+        assert!(
+            twice
+                .validate(&PolicyInput::LeastPrivilege)
+                .unwrap_err()
+                .to_string()
+                .contains("one tag key to IAM"),
+            "a key given twice in two cases is refused"
+        );
         let bad_value = ProvisionUserInput {
             tags: [("cost-center".into(), "a;b".into())].into(),
             ..input()

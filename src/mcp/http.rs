@@ -39,6 +39,10 @@ pub struct HttpOptions {
     pub allowed_hosts: Vec<String>,
     /// Browser origins to accept (`scheme://host:port`; `:*` for any port), besides loopback origins.
     pub allowed_origins: Vec<String>,
+    /// The server exposes destructive (admin-mode) tools.
+    pub admin: bool,
+    /// Serve admin tools without a token anyway (loopback only; any local process could call them).
+    pub allow_unauthenticated_admin: bool,
 }
 
 /// Why the HTTP server would not start.
@@ -51,6 +55,13 @@ pub enum HttpError {
          bind to 127.0.0.1"
     )]
     TokenRequired(SocketAddr),
+    /// Admin tools over HTTP without a token, not explicitly allowed.
+    #[error(
+        "refusing to serve admin-mode tools (deleting users and keys) over HTTP without a bearer token: any \
+         local process or browser page that reaches {0} could call them. Set BEDROCK_PROVISIONER_HTTP_TOKEN or \
+         --http-token-file, or pass --allow-unauthenticated-admin to accept the risk"
+    )]
+    AdminWithoutToken(SocketAddr),
     /// The token is too short to resist guessing.
     #[error(
         "the bearer token must have at least {MIN_TOKEN_CHARS} characters (e.g. `openssl rand -hex 32`)"
@@ -65,6 +76,9 @@ pub enum HttpError {
 pub fn check_options(addr: SocketAddr, options: &HttpOptions) -> Result<(), HttpError> {
     match &options.token {
         None if !addr.ip().is_loopback() => Err(HttpError::TokenRequired(addr)),
+        None if options.admin && !options.allow_unauthenticated_admin => {
+            Err(HttpError::AdminWithoutToken(addr))
+        }
         Some(token) if token.expose().chars().count() < MIN_TOKEN_CHARS => {
             Err(HttpError::WeakToken)
         }
@@ -242,6 +256,19 @@ mod tests {
             Err(HttpError::TokenRequired(_))
         ));
         assert!(check_options(local, &HttpOptions::default()).is_ok());
+        let admin = HttpOptions {
+            admin: true,
+            ..HttpOptions::default()
+        };
+        assert!(matches!(
+            check_options(local, &admin),
+            Err(HttpError::AdminWithoutToken(_))
+        ));
+        let accepted = HttpOptions {
+            allow_unauthenticated_admin: true,
+            ..admin
+        };
+        assert!(check_options(local, &accepted).is_ok());
         let weak = HttpOptions {
             token: Some(Secret::new("short")),
             ..HttpOptions::default()

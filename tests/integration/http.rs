@@ -187,6 +187,41 @@ fn binary_refuses_a_public_address_without_a_token_and_stops_on_sigterm() {
         stderr.contains("refusing to serve MCP on non-loopback address"),
         "{stderr}"
     );
+    let admin = std::process::Command::new(binary)
+        .args(["serve", "--mode", "admin", "--http", "127.0.0.1:0"])
+        .env_remove("BEDROCK_PROVISIONER_HTTP_TOKEN")
+        .output()
+        .unwrap();
+    assert!(
+        !admin.status.success(),
+        "admin tools over HTTP need a token"
+    );
+    let stderr = String::from_utf8_lossy(&admin.stderr);
+    assert!(stderr.contains("--allow-unauthenticated-admin"), "{stderr}");
+    let mut accepted = std::process::Command::new(binary)
+        .args(["serve", "--mode", "admin", "--http", "127.0.0.1:0"])
+        .arg("--allow-unauthenticated-admin")
+        .env_remove("BEDROCK_PROVISIONER_HTTP_TOKEN")
+        .env("AWS_ENDPOINT_URL", emulator().endpoint())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut said = String::new();
+    let mut lines = std::io::BufReader::new(accepted.stderr.take().unwrap());
+    while !said.contains("listening on") {
+        let mut line = String::new();
+        assert!(
+            std::io::BufRead::read_line(&mut lines, &mut line).unwrap() > 0,
+            "{said}"
+        );
+        said.push_str(&line);
+    }
+    assert!(
+        said.contains("warning: serving admin-mode tools over HTTP without a bearer token"),
+        "{said}"
+    );
+    accepted.kill().unwrap();
+    accepted.wait().unwrap();
 
     let mut child = std::process::Command::new(binary)
         .args(["serve", "--http", "127.0.0.1:0"])

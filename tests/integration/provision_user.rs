@@ -12,7 +12,7 @@ use bedrock_provisioner::{
     },
     mcp::AccessMode,
 };
-use common::{Account, call, is_mutation, text};
+use common::{Account, call, is_mutation, ok, text};
 use serde_json::{Value, json};
 
 fn marketing() -> Value {
@@ -588,4 +588,67 @@ async fn list_business_units_reads_what_was_provisioned() {
     assert_eq!(units[1]["managed"], true);
     assert_eq!(units[1]["tags"]["owner"], "jane@example.com");
     assert_eq!(units[1]["missing_tags"], json!([]));
+}
+
+#[tokio::test]
+async fn provision_mode_cannot_grant_more_than_bedrock_and_a_broader_policy_is_drift() {
+    let account = Account::new();
+    let client = account.mcp(AccessMode::Provision).await;
+    let admin = "arn:aws:iam::aws:policy/AdministratorAccess";
+    let refused = call(
+        &client,
+        "provision_user",
+        json!({"business_unit": "ops", "purpose": "p", "owner": "o", "policy": {"arn": admin}}),
+    )
+    .await;
+    assert!(
+        text(&refused).contains("invalid `policy.arn`"),
+        "{}",
+        text(&refused)
+    );
+    assert!(
+        text(&refused).contains("allowed_policy_arns"),
+        "{}",
+        text(&refused)
+    );
+    assert!(
+        account.actions().iter().all(|a| !is_mutation(a)),
+        "{:?}",
+        account.actions()
+    );
+
+    let args = json!({"business_unit": "ops", "purpose": "p", "owner": "o"});
+    ok(&call(&client, "provision_user", args.clone()).await);
+    // Someone attaches a broad policy by hand; the next default run reports it instead of success.
+    account
+        .iam()
+        .await
+        .attach_user_policy()
+        .user_name("ops-bedrock-user")
+        .policy_arn(admin)
+        .send()
+        .await
+        .unwrap();
+    let again = ok(&call(&client, "provision_user", args).await);
+    assert_eq!(again["changed"], false, "{again:#}");
+    let drift: Vec<&Value> = again["resources"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|r| r["status"] == "drift")
+        .collect();
+    assert_eq!(drift.len(), 1, "{again:#}");
+    assert!(drift[0]["id"].as_str().unwrap().ends_with(admin));
+    assert!(
+        drift[0]["detail"].as_str().unwrap().contains(&format!(
+            "aws iam detach-user-policy --user-name ops-bedrock-user --policy-arn {admin}"
+        )),
+        "{again:#}"
+    );
+    assert!(
+        again["warnings"]
+            .to_string()
+            .contains("other managed policy"),
+        "{again:#}"
+    );
 }

@@ -117,6 +117,8 @@ async fn read_only_is_the_default_mode() {
 
 #[tokio::test]
 async fn no_key_value_reaches_stderr_audit_log_or_errors_even_at_trace_level() {
+    // LOG_SENSITIVE_BODIES=true makes the AWS SDK print response bodies (a new key's secret) at trace:
+    // the environment must not be able to switch redaction off.
     let account = Account::new();
     let scratch = std::env::temp_dir().join(format!("bp-trace-{}", account.id));
     let key_dir = scratch.join("keys");
@@ -126,6 +128,7 @@ async fn no_key_value_reaches_stderr_audit_log_or_errors_even_at_trace_level() {
     let mut command = server_command(&account, "admin");
     command
         .env("RUST_LOG", "trace")
+        .env("LOG_SENSITIVE_BODIES", "true")
         .arg("--audit-log")
         .arg(&audit_path)
         .arg("--key-dir")
@@ -211,6 +214,15 @@ async fn no_key_value_reaches_stderr_audit_log_or_errors_even_at_trace_level() {
     );
     let second = data(call("create_api_key", json!({"business_unit": "audit"})).await);
     secrets.push(second["delivery"]["api_key"].as_str().unwrap().to_owned());
+    // A key sent as a bearer token (Authorization header) by verify_access's CountTokens call.
+    let verified = data(
+        call(
+            "verify_access",
+            json!({"business_unit": "audit", "api_key": secrets[4]}),
+        )
+        .await,
+    );
+    assert_eq!(verified["key_test"]["outcome"], "works", "{verified:#}");
     let mut errors = Vec::new();
     for args in [
         json!({"business_unit": "audit", "credential_age_days": 0}),

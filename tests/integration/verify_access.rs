@@ -49,7 +49,11 @@ async fn converse_with_key(account: &Account, key: &str, model: &str) -> Result<
 }
 
 async fn provision_with_key(account: &Account, unit: &str, policy: Option<Value>) -> String {
-    let client = account.mcp(AccessMode::Provision).await;
+    let mut settings = account.settings();
+    if let Some(arn) = policy.as_ref().and_then(|p| p["arn"].as_str()) {
+        settings.governance.allowed_policy_arns = vec![arn.to_owned()];
+    }
+    let client = account.mcp_with(AccessMode::Provision, settings).await;
     let mut args = json!({"business_unit": unit, "purpose": "test", "owner": "o@example.com"});
     if let Some(policy) = policy {
         args["policy"] = policy;

@@ -43,7 +43,11 @@ impl Provisioner {
         }
         let mut problems = Vec::new();
         for key in ACCOUNTING_TAGS {
-            match user.tags().iter().find(|t| t.key() == key) {
+            match user
+                .tags()
+                .iter()
+                .find(|t| crate::core::names::same_tag_key(t.key(), key))
+            {
                 None => problems.push(format!("tag `{key}` is missing")),
                 Some(tag) if tag.value().trim().is_empty() => {
                     problems.push(format!("tag `{key}` is empty"))

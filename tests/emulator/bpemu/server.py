@@ -20,7 +20,9 @@ from moto.moto_server.werkzeug_app import (  # noqa: E402
 )
 from werkzeug.serving import make_server  # noqa: E402
 
-from . import access_ext, bedrock_ext, billing_ext, iam_ext, quotas_ext, runtime_ext, validation_ext  # noqa: E402
+from . import (  # noqa: E402
+    access_ext, bedrock_ext, billing_ext, iam_ext, quotas_ext, runtime_ext, tags_ext, validation_ext,
+)
 from .faults import FaultRule, FaultTable  # noqa: E402
 from .protocol import describe, error_response  # noqa: E402
 
@@ -29,7 +31,7 @@ MAX_RECORDED = 10_000
 
 # Every extension module, in installation order. Each has ``install()``; those with state also ``reset()``,
 # those with a control API also ``control(command, method, environ, read_body)``.
-EXTENSIONS = (bedrock_ext, iam_ext, access_ext, billing_ext, quotas_ext, validation_ext)
+EXTENSIONS = (bedrock_ext, iam_ext, access_ext, billing_ext, quotas_ext, tags_ext, validation_ext)
 
 
 class Emulator:
