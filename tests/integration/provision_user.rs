@@ -652,3 +652,38 @@ async fn provision_mode_cannot_grant_more_than_bedrock_and_a_broader_policy_is_d
         "{again:#}"
     );
 }
+
+#[tokio::test]
+async fn a_tag_key_in_another_case_is_repaired_not_duplicated() {
+    let account = Account::new();
+    let client = account.mcp(AccessMode::Provision).await;
+    let args = json!({"business_unit": "legal", "purpose": "p", "owner": "new@example.com"});
+    ok(&call(&client, "provision_user", args.clone()).await);
+    let iam = account.iam().await;
+    let tag = aws_sdk_iam::types::Tag::builder()
+        .key("Owner")
+        .value("old@example.com")
+        .build()
+        .unwrap();
+    iam.tag_user()
+        .user_name("legal-bedrock-user")
+        .tags(tag)
+        .send()
+        .await
+        .unwrap();
+    let repaired = ok(&call(&client, "provision_user", args).await);
+    assert_eq!(repaired["changed"], true, "{repaired:#}");
+    let tags = iam
+        .list_user_tags()
+        .user_name("legal-bedrock-user")
+        .send()
+        .await
+        .unwrap();
+    let owners: Vec<_> = tags
+        .tags()
+        .iter()
+        .filter(|t| t.key().eq_ignore_ascii_case("owner"))
+        .map(|t| t.value().to_owned())
+        .collect();
+    assert_eq!(owners, vec!["new@example.com"], "one owner tag, repaired");
+}
