@@ -11,10 +11,10 @@ use serde::{Deserialize, Serialize};
 use tokio::io::AsyncWriteExt;
 
 use super::{
-    Provisioner,
+    MANAGED_BY_KEY, MANAGED_BY_VALUE, Provisioner,
     aws::sdk_error,
     error::{Error, Result, found},
-    names::BusinessUnit,
+    names::{BusinessUnit, same_tag_key},
     secret::Secret,
 };
 
@@ -176,6 +176,61 @@ impl Provisioner {
         }
     }
 
+    /// Refuse to deliver into a secret this tool does not own: an existing secret of the predictable name
+    /// that lacks the `managed-by` tag, has a resource policy, or is encrypted with a customer KMS key could
+    /// be read by whoever set it up. Checked before a key is created, so a refusal leaves nothing behind.
+    pub(crate) async fn check_destination(
+        &self,
+        unit: &BusinessUnit,
+        destination: &Destination,
+    ) -> Result<()> {
+        if !matches!(destination, Destination::SecretsManager) {
+            return Ok(());
+        }
+        let client = &self.clients().await.secrets_manager;
+        let name = secret_name(unit);
+        let Some(secret) = found(
+            client
+                .describe_secret()
+                .secret_id(&name)
+                .send()
+                .await
+                .map_err(|e| sdk_error("secretsmanager:DescribeSecret", e)),
+        )?
+        else {
+            return Ok(());
+        };
+        let policy = client
+            .get_resource_policy()
+            .secret_id(&name)
+            .send()
+            .await
+            .map_err(|e| sdk_error("secretsmanager:GetResourcePolicy", e))?;
+        let owned = secret.tags().iter().any(|t| {
+            t.key().is_some_and(|k| same_tag_key(k, MANAGED_BY_KEY))
+                && t.value() == Some(MANAGED_BY_VALUE)
+        });
+        let facts = SecretFacts {
+            owned,
+            kms_key: secret.kms_key_id(),
+            has_policy: policy
+                .resource_policy()
+                .is_some_and(|p| !p.trim().is_empty()),
+        };
+        match facts.refusal() {
+            None => Ok(()),
+            Some(reason) => Err(Error::invalid(
+                "deliver",
+                format!(
+                    "refusing to write the key into the existing secret {}: {reason}. Inspect it \
+                     (aws secretsmanager describe-secret --secret-id {0}); delete it if it is stale, or \
+                     deliver to a file",
+                    secret.arn().unwrap_or(&name)
+                ),
+            )),
+        }
+    }
+
     async fn store_secret(
         &self,
         unit: &BusinessUnit,
@@ -244,6 +299,41 @@ impl Provisioner {
     }
 }
 
+/// What decides whether an existing secret may receive a key.
+#[derive(Clone, Copy)]
+struct SecretFacts<'a> {
+    /// It carries `managed-by=bedrock-provisioner`.
+    owned: bool,
+    /// Its KMS key, when not Secrets Manager's default.
+    kms_key: Option<&'a str>,
+    /// It has a resource policy.
+    has_policy: bool,
+}
+
+impl SecretFacts<'_> {
+    /// Why the secret must not receive a key, if it must not.
+    fn refusal(&self) -> Option<String> {
+        if !self.owned {
+            return Some(format!(
+                "bedrock-provisioner did not create it (no {MANAGED_BY_KEY}={MANAGED_BY_VALUE} tag), and \
+                 whoever did could read the key"
+            ));
+        }
+        if self.has_policy {
+            return Some(
+                "it has a resource policy, which may let other principals read the key".to_owned(),
+            );
+        }
+        match self.kms_key {
+            Some(key) if key != "alias/aws/secretsmanager" => Some(format!(
+                "it is encrypted with the KMS key {key}, whose key policy may let others decrypt it \
+                 (bedrock-provisioner's secrets use Secrets Manager's default key)"
+            )),
+            _ => None,
+        }
+    }
+}
+
 /// A file name with no directory part, so the file stays inside the key directory.
 fn plain_file_name(name: &str) -> Result<&str> {
     let valid = !name.is_empty()
@@ -306,6 +396,36 @@ async fn write_private_file(path: &Path, contents: &str) -> Result<Delivered> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn only_an_owned_plain_secret_receives_a_key() {
+        let owned = SecretFacts {
+            owned: true,
+            kms_key: None,
+            has_policy: false,
+        };
+        assert_eq!(owned.refusal(), None);
+        let default_key = SecretFacts {
+            kms_key: Some("alias/aws/secretsmanager"),
+            ..owned
+        };
+        assert_eq!(default_key.refusal(), None);
+        let squatted = SecretFacts {
+            owned: false,
+            ..owned
+        };
+        assert!(squatted.refusal().unwrap().contains("did not create it"));
+        let shared = SecretFacts {
+            has_policy: true,
+            ..owned
+        };
+        assert!(shared.refusal().unwrap().contains("resource policy"));
+        let foreign_key = SecretFacts {
+            kms_key: Some("arn:aws:kms:us-east-1:999999999999:key/abc"),
+            ..owned
+        };
+        assert!(foreign_key.refusal().unwrap().contains("KMS key"));
+    }
 
     #[test]
     fn file_names_cannot_leave_the_directory() {

@@ -282,6 +282,7 @@ impl Provisioner {
                 }
                 let age = self.key_age(input.credential_age_days)?;
                 let user = self.managed_user(&unit).await?;
+                self.check_destination(&unit, &destination).await?;
                 let _guard = self.lock_user(&user.name).await;
                 let keys = self.user_keys(&user.name).await?;
                 if keys.len() >= MAX_KEYS_PER_USER {
@@ -322,6 +323,7 @@ impl Provisioner {
                     ));
                 }
                 let user = self.managed_user(&unit).await?;
+                self.check_destination(&unit, &destination).await?;
                 if input.dry_run {
                     return Ok(planned_key(
                         &unit,
@@ -430,6 +432,7 @@ impl Provisioner {
         let region = self.key_region(input.region.as_deref()).await?;
         let destination = self.destination(&unit, input.deliver, input.file_name.as_deref())?;
         let user = self.managed_user(&unit).await?;
+        self.check_destination(&unit, &destination).await?;
         let user_name = user.name.clone();
         let _guard = self.lock_user(&user_name).await;
         let keys = self.user_keys(&user_name).await?;

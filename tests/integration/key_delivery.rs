@@ -472,3 +472,77 @@ async fn deprovision_removes_everything_in_order_only_when_confirmed() {
     );
     assert!(account.user_exists("legacy-bedrock-user").await);
 }
+
+/// A secret of the predictable name that this tool did not set up (no `managed-by` tag, a resource policy,
+/// or another KMS key) never receives a key: the call is refused before a key exists, naming the ARN.
+#[tokio::test]
+async fn a_secret_the_tool_does_not_own_is_refused_before_any_key_is_created() {
+    let account = Account::new();
+    let client = account.provisioned(&["sales", "ops", "legal"]).await;
+    let secrets = account.secrets_manager().await;
+    let tag = |key: &str, value: &str| {
+        aws_sdk_secretsmanager::types::Tag::builder()
+            .key(key)
+            .value(value)
+            .build()
+    };
+    secrets
+        .create_secret()
+        .name("bedrock-provisioner/sales/bedrock-api-key")
+        .secret_string("{}")
+        .send()
+        .await
+        .unwrap();
+    let ops = secrets
+        .create_secret()
+        .name("bedrock-provisioner/ops/bedrock-api-key")
+        .secret_string("{}")
+        .tags(tag("Managed-By", "bedrock-provisioner"))
+        .send()
+        .await
+        .unwrap();
+    let policy = json!({"Version": "2012-10-17", "Statement": [{"Effect": "Allow",
+        "Principal": {"AWS": "arn:aws:iam::999999999999:root"}, "Action": "secretsmanager:GetSecretValue",
+        "Resource": "*"}]});
+    secrets
+        .put_resource_policy()
+        .secret_id(ops.arn().unwrap())
+        .resource_policy(policy.to_string())
+        .send()
+        .await
+        .unwrap();
+    secrets
+        .create_secret()
+        .name("bedrock-provisioner/legal/bedrock-api-key")
+        .secret_string("{}")
+        .kms_key_id("arn:aws:kms:us-east-1:999999999999:key/1234abcd-12ab-34cd-56ef-1234567890ab")
+        .tags(tag("managed-by", "bedrock-provisioner"))
+        .send()
+        .await
+        .unwrap();
+    for (unit, reason) in [
+        ("sales", "did not create it"),
+        ("ops", "resource policy"),
+        ("legal", "KMS key"),
+    ] {
+        for tool in ["create_api_key", "rotate_key"] {
+            let refused = call(
+                &client,
+                tool,
+                json!({"business_unit": unit, "deliver": "secrets_manager"}),
+            )
+            .await;
+            let message = text(&refused);
+            assert_eq!(refused.is_error, Some(true), "{unit} {tool}: {message}");
+            assert!(message.contains(reason), "{unit} {tool}: {message}");
+            assert!(
+                message.contains(&format!(
+                    "secret:bedrock-provisioner/{unit}/bedrock-api-key"
+                )),
+                "the secret's ARN is named: {message}"
+            );
+        }
+        let keys = account.keys_in_aws(&format!("{unit}-bedrock-user")).await;
+        assert!(keys.is_empty(), "{unit}: no key was created: {keys:?}");
+    }
+}

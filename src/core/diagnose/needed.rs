@@ -115,6 +115,7 @@ pub(super) const NEEDED: &[(&str, &[Call])] = &[
         "secret hand-off",
         &[
             same("secretsmanager:DescribeSecret", Secret),
+            same("secretsmanager:GetResourcePolicy", Secret),
             same("secretsmanager:CreateSecret", Secret),
             call(
                 "secretsmanager:CreateSecret",
