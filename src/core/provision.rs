@@ -500,7 +500,7 @@ impl Provisioner {
                             "would create the least-privilege policy",
                         );
                     }
-                    iam.create_policy()
+                    let created = iam.create_policy()
                         .policy_name(POLICY_NAME)
                         .path(path)
                         .policy_document(document.to_string())
@@ -508,9 +508,24 @@ impl Provisioner {
                         .tags(tag(MANAGED_BY_KEY, MANAGED_BY_VALUE)?)
                         .send()
                         .await
-                        .map_err(|e| sdk_error("iam:CreatePolicy", e))?;
-                    tracing::info!(policy = arn.as_str(), "created policy");
-                    return report(ChangeStatus::Created, "created the least-privilege policy");
+                        .map_err(|e| sdk_error("iam:CreatePolicy", e));
+                    return match created {
+                        Ok(_) => {
+                            tracing::info!(policy = arn.as_str(), "created policy");
+                            report(ChangeStatus::Created, "created the least-privilege policy")
+                        }
+                        // Another call (a parallel provision_user, another server) created it between our
+                        // read and our create: the policy exists, which is what was wanted. A document that
+                        // differs is re-versioned by the next run, as any drift.
+                        Err(Error::Aws { code, .. }) if code == "EntityAlreadyExists" => {
+                            tracing::info!(policy = arn.as_str(), "policy created concurrently");
+                            report(
+                                ChangeStatus::Unchanged,
+                                "another call created the policy at the same moment; it is used as is",
+                            )
+                        }
+                        Err(error) => Err(error),
+                    };
                 };
                 let default_version = policy.default_version_id().unwrap_or("v1");
                 let current = iam

@@ -687,3 +687,45 @@ async fn a_tag_key_in_another_case_is_repaired_not_duplicated() {
         .collect();
     assert_eq!(owners, vec!["new@example.com"], "one owner tag, repaired");
 }
+
+/// Parallel `provision_user` of two units on a fresh account: both read "no policy", both create it; IAM
+/// answers the second with `EntityAlreadyExists`, which is the race, not an error.
+#[tokio::test]
+async fn parallel_provisioning_on_a_fresh_account_shares_one_policy() {
+    let account = Account::new();
+    // Hold both CreatePolicy calls long enough that both reads happen before either create.
+    account.fault(json!({"action": "CreatePolicy", "kind": "latency", "latency_ms": 300}));
+    let client = account.mcp(AccessMode::Provision).await;
+    let (a, b) = tokio::join!(
+        call(
+            &client,
+            "provision_user",
+            json!({"business_unit": "alpha", "purpose": "p", "owner": "o"})
+        ),
+        call(
+            &client,
+            "provision_user",
+            json!({"business_unit": "beta", "purpose": "p", "owner": "o"})
+        ),
+    );
+    let (a, b) = (ok(&a), ok(&b));
+    let creates = account
+        .actions()
+        .iter()
+        .filter(|action| *action == "CreatePolicy")
+        .count();
+    assert_eq!(creates, 2, "both calls raced to create the policy");
+    let policies = account
+        .iam()
+        .await
+        .list_policies()
+        .scope(aws_sdk_iam::types::PolicyScopeType::Local)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(policies.policies().len(), 1, "one policy");
+    for report in [&a, &b] {
+        let attached = report["resources"].to_string();
+        assert!(attached.contains("policy_attachment"), "{report:#}");
+    }
+}
