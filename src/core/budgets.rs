@@ -258,7 +258,7 @@ impl Provisioner {
                     .amount(&request.limit)
                     .unit("USD")
                     .build()
-                    .map_err(|e| Error::invalid("monthly_limit_usd", e.to_string()))?,
+                    .map_err(|e| Error::refused("monthly_limit_usd", e.to_string()))?,
             )
             .time_unit(TimeUnit::Monthly)
             .budget_type(BudgetType::Cost)
@@ -271,7 +271,7 @@ impl Provisioner {
                                     .key(Dimension::Service)
                                     .set_values(Some(services.clone()))
                                     .build()
-                                    .map_err(|e| Error::invalid("business_unit", e.to_string()))?,
+                                    .map_err(|e| Error::refused("business_unit", e.to_string()))?,
                             )
                             .build(),
                     )
@@ -288,7 +288,7 @@ impl Provisioner {
                     .build(),
             )
             .build()
-            .map_err(|e| Error::invalid("business_unit", e.to_string()))?;
+            .map_err(|e| Error::refused("business_unit", e.to_string()))?;
         let wanted: Vec<Notification> = request
             .thresholds
             .iter()
@@ -302,7 +302,7 @@ impl Provisioner {
                     .subscription_type(SubscriptionType::Email)
                     .address(address)
                     .build()
-                    .map_err(|e| Error::invalid("emails", e.to_string()))
+                    .map_err(|e| Error::refused("emails", e.to_string()))
             })
             .collect::<Result<_>>()?;
         let budgets = &self.clients().await.budgets;
@@ -433,7 +433,7 @@ impl Provisioner {
                                     .notification(n)
                                     .set_subscribers(Some(subscribers.clone()))
                                     .build()
-                                    .map_err(|e| Error::invalid("thresholds", e.to_string()))
+                                    .map_err(|e| Error::refused("thresholds", e.to_string()))
                             })
                             .collect::<Result<_>>()?,
                     ))
@@ -486,7 +486,7 @@ impl Provisioner {
             .start(start.to_string())
             .end(end.to_string())
             .build()
-            .map_err(|e| Error::invalid("business_unit", e.to_string()))?;
+            .map_err(|e| Error::refused("business_unit", e.to_string()))?;
         self.bedrock_services(&period).await
     }
 }

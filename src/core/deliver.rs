@@ -219,7 +219,7 @@ impl Provisioner {
         };
         match facts.refusal() {
             None => Ok(()),
-            Some(reason) => Err(Error::invalid(
+            Some(reason) => Err(Error::refused(
                 "deliver",
                 format!(
                     "refusing to write the key into the existing secret {}: {reason}. Inspect it \

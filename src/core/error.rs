@@ -13,6 +13,16 @@ pub enum Error {
         rule: String,
     },
 
+    /// An input refused after reading AWS (the policy does not exist, the secret is not the tool's, two
+    /// active keys and none named): AWS was called, so the answer must not claim otherwise.
+    #[error("invalid `{field}`: {rule}")]
+    Refused {
+        /// The input field at fault, as named in the tool's schema.
+        field: String,
+        /// Why, in words.
+        rule: String,
+    },
+
     /// An IAM user with the derived name exists but carries no `managed-by=bedrock-provisioner` tag.
     #[error(
         "IAM user `{user_name}` already exists and was not created by bedrock-provisioner \
@@ -119,10 +129,18 @@ impl Error {
         }
     }
 
+    /// Shorthand for [`Error::Refused`]: an input found wrong only by reading AWS.
+    pub fn refused(field: impl Into<String>, rule: impl Into<String>) -> Self {
+        Self::Refused {
+            field: field.into(),
+            rule: rule.into(),
+        }
+    }
+
     /// A stable, machine-readable name for the kind of error.
     pub fn kind(&self) -> &'static str {
         match self {
-            Self::InvalidInput { .. } => "invalid_input",
+            Self::InvalidInput { .. } | Self::Refused { .. } => "invalid_input",
             Self::ForeignUser { .. } => "foreign_user",
             Self::AccessDenied { .. } => "access_denied",
             Self::Throttled { .. } => "throttled",
@@ -143,6 +161,9 @@ impl Error {
             Self::InvalidInput { field, .. } => {
                 format!("Correct `{field}` and call again. Nothing was sent to AWS.")
             }
+            Self::Refused { field, .. } => format!(
+                "Correct `{field}` and call again. AWS was only read to check it; nothing was changed."
+            ),
             Self::ForeignUser { .. } => "bedrock-provisioner changes only users it manages. \
                 Choose another business unit name, or call provision_user with `adopt: true` to let \
                 bedrock-provisioner manage this user (it adds its tags and attaches the Bedrock \
@@ -202,5 +223,23 @@ pub fn found<T>(result: Result<T>) -> Result<Option<T>> {
         Ok(value) => Ok(Some(value)),
         Err(Error::NotFound { .. }) => Ok(None),
         Err(other) => Err(other),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_input_refused_before_aws_claims_nothing_was_sent() {
+        assert!(
+            Error::invalid("region", "x")
+                .remediation()
+                .contains("Nothing was sent to AWS")
+        );
+        let refused = Error::refused("policy.arn", "no such policy");
+        assert!(!refused.remediation().contains("Nothing was sent"));
+        assert_eq!(refused.kind(), "invalid_input");
+        assert_eq!(refused.to_string(), "invalid `policy.arn`: no such policy");
     }
 }

@@ -457,7 +457,7 @@ impl Provisioner {
                 (Some(key), _) => key.service_specific_credential_id().to_owned(),
                 (None, Some(id)) => id.clone(),
                 (None, None) => {
-                    return Err(Error::invalid(
+                    return Err(Error::refused(
                         "credential_id",
                         format!(
                             "`{user_name}` has two active keys ({}); name the one to replace",

@@ -461,7 +461,7 @@ impl Provisioner {
                     .send()
                     .await
                     .map_err(|e| match sdk_error("iam:GetPolicy", e) {
-                        Error::NotFound { .. } => Error::invalid(
+                        Error::NotFound { .. } => Error::refused(
                             "policy.arn",
                             format!("no managed policy {} exists in this account", arn.as_str()),
                         ),

@@ -224,7 +224,7 @@ impl Provisioner {
             None => default_model(summaries),
         }
         .ok_or_else(|| {
-            Error::invalid(
+            Error::refused(
                 "model_id",
                 format!(
                     "{} is not offered in {region}; diagnose's region check names the regions that offer Claude",
@@ -261,7 +261,7 @@ impl Provisioner {
             None => suggest_profile(region, &base, &profiles),
         }
         .ok_or_else(|| {
-            Error::invalid(
+            Error::refused(
                 "model_id",
                 format!(
                     "no inference profile for {base} fits {region}; diagnose with model_id `{base}` lists the profiles offered there"

@@ -489,6 +489,11 @@ async fn bad_input_is_refused_before_any_aws_call() {
         assert!(message.contains(rule), "{args}: {message}");
         assert!(message.contains("Nothing was sent to AWS"), "{message}");
     }
+    assert!(
+        account.actions().is_empty(),
+        "\"Nothing was sent to AWS\" must be true: {:?}",
+        account.actions()
+    );
     // Unknown and missing fields are refused by the schema layer.
     let typo = call(
         &client,
@@ -728,4 +733,30 @@ async fn parallel_provisioning_on_a_fresh_account_shares_one_policy() {
         let attached = report["resources"].to_string();
         assert!(attached.contains("policy_attachment"), "{report:#}");
     }
+}
+
+/// A refusal decided by reading AWS (an allowed policy ARN that does not exist) says so, not "Nothing was
+/// sent to AWS".
+#[tokio::test]
+async fn a_refusal_after_reading_aws_does_not_claim_nothing_was_sent() {
+    let account = Account::new();
+    let missing = format!("arn:aws:iam::{}:policy/NotCreatedYet", account.id);
+    let mut settings = account.settings();
+    settings.governance.allowed_policy_arns = vec![missing.clone()];
+    let client = account.mcp_with(AccessMode::Provision, settings).await;
+    let refused = call(
+        &client,
+        "provision_user",
+        json!({"business_unit": "ops", "purpose": "p", "owner": "o", "policy": {"arn": missing}}),
+    )
+    .await;
+    let message = text(&refused);
+    assert!(message.contains("invalid `policy.arn`"), "{message}");
+    assert!(!message.contains("Nothing was sent"), "{message}");
+    assert!(account.actions().iter().any(|a| a == "GetPolicy"));
+    assert!(
+        account.actions().iter().all(|a| !is_mutation(a)),
+        "{:?}",
+        account.actions()
+    );
 }
