@@ -24,6 +24,7 @@ use crate::{
             RevokeAction, RevokeKeyInput, RevokeReport, RotateKeyInput, RotateMode, RotateReport,
         },
         label,
+        names::parse_region,
         provision::{PolicyInput, ProvisionReport, ProvisionUserInput},
         verify::{AccessReport, Verdict, VerifyAccessInput},
     },
@@ -531,9 +532,13 @@ impl Cli {
             key_dir,
             ..Settings::default()
         };
-        if settings.aws.region.is_none() {
-            settings.aws.region.clone_from(&config.region);
-        }
+        settings.aws.region = match effective_region(self.aws.region.as_deref(), &config) {
+            Ok(region) => region,
+            Err(error) => {
+                eprintln!("error: {error}\n\nWhat to do: {}", error.remediation());
+                return ExitCode::FAILURE;
+            }
+        };
         config.apply(&mut settings);
         let core = Arc::new(Provisioner::new(settings));
         let audit_log = self.audit_log.or_else(|| config.audit_log.clone());
@@ -956,6 +961,25 @@ fn report<T: Serialize>(result: Result<T, Error>, output: Output, text: fn(&T)) 
             ExitCode::FAILURE
         }
     }
+}
+
+/// The region by the documented precedence, `--region` > `AWS_REGION` (or `AWS_DEFAULT_REGION`) > the
+/// configuration file's `region`, each validated like the flag (`moon` and `US-EAST-1` are refused, naming
+/// where they came from). `None`: the AWS profile's region, else us-east-1.
+fn effective_region(flag: Option<&str>, config: &ConfigFile) -> Result<Option<String>, Error> {
+    if let Some(region) = flag {
+        return parse_region("--region", region).map(Some);
+    }
+    for variable in ["AWS_REGION", "AWS_DEFAULT_REGION"] {
+        if let Some(region) = std::env::var(variable).ok().filter(|r| !r.is_empty()) {
+            return parse_region(variable, &region).map(Some);
+        }
+    }
+    config
+        .region
+        .as_deref()
+        .map(|region| parse_region("region (configuration file)", region))
+        .transpose()
 }
 
 /// The value of the environment variable `name` (for keys, which never go on a command line).

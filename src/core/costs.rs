@@ -260,9 +260,17 @@ impl QueryCostsInput {
     }
 }
 
+/// A date in exactly `YYYY-MM-DD` form: chrono alone also takes `26-01-01`, `+2026-01-01` and `2026-1-1`.
 fn parse_date(field: &str, raw: &str) -> Result<NaiveDate> {
-    NaiveDate::parse_from_str(raw, "%Y-%m-%d")
-        .map_err(|_| Error::invalid(field, format!("must be a date YYYY-MM-DD; `{raw}` is not")))
+    let shaped = raw.len() == 10
+        && raw.bytes().enumerate().all(|(i, b)| match i {
+            4 | 7 => b == b'-',
+            _ => b.is_ascii_digit(),
+        });
+    shaped
+        .then(|| NaiveDate::parse_from_str(raw, "%Y-%m-%d").ok())
+        .flatten()
+        .ok_or_else(|| Error::invalid(field, format!("must be a date YYYY-MM-DD; `{raw}` is not")))
 }
 
 /// Today in UTC (Cost Explorer's calendar).
@@ -557,6 +565,23 @@ fn round(value: f64) -> f64 {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn dates_parse_strictly() {
+        assert!(parse_date("start", "2026-01-01").is_ok());
+        for bad in [
+            "26-01-01",
+            "+2026-01-01",
+            "2026-1-1",
+            "2026-01-1",
+            "2026-02-30",
+            "2026/01/01",
+            " 2026-01-01",
+        ] {
+            let error = parse_date("start", bad).unwrap_err().to_string();
+            assert!(error.contains("invalid `start`"), "{bad}: {error}");
+        }
+    }
 
     fn day(s: &str) -> NaiveDate {
         NaiveDate::parse_from_str(s, "%Y-%m-%d").unwrap()

@@ -144,10 +144,12 @@ impl Provisioner {
             .await
     }
 
-    /// The identity the server runs as (STS `GetCallerIdentity`, asked once).
+    /// The identity the server runs as (STS `GetCallerIdentity`, asked once). The region the AWS chain
+    /// settled on (an AWS profile's, when nothing else named one) is validated first, like an explicit one.
     pub async fn caller(&self) -> Result<&Caller> {
         self.caller
             .get_or_try_init(|| async {
+                names::parse_region("region (AWS profile)", &self.clients().await.region)?;
                 let identity = self
                     .clients()
                     .await

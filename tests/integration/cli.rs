@@ -304,3 +304,74 @@ async fn governance_from_the_config_file_is_enforced_before_any_aws_call() {
     assert!(String::from_utf8_lossy(&too_long.stderr).contains("between 1 and 60"));
     std::fs::remove_dir_all(&dir).ok();
 }
+
+/// The region is validated wherever it comes from, and flags > environment > configuration file.
+#[tokio::test]
+async fn the_region_is_validated_from_every_source_with_flags_over_environment_over_file() {
+    let account = Account::new();
+    let dir = std::env::temp_dir().join(format!("bp-region-{}", account.id));
+    std::fs::create_dir_all(&dir).unwrap();
+    let config = dir.join("config.toml");
+    std::fs::write(&config, "region = \"us-west-2\"\n").unwrap();
+    let config = config.to_str().unwrap();
+    let with = |vars: &[(&str, &str)], args: &[&str]| {
+        let mut command = Command::new(env!("CARGO_BIN_EXE_bedrock-provisioner"));
+        command.args(args).env_clear().envs(account.binary_env());
+        command.env_remove("AWS_REGION");
+        for (name, value) in vars {
+            command.env(name, value);
+        }
+        command.output().unwrap()
+    };
+    for bad in ["moon", "US-EAST-1"] {
+        let refused = with(&[("AWS_REGION", bad)], &["list-business-units"]);
+        assert!(!refused.status.success());
+        let stderr = String::from_utf8_lossy(&refused.stderr);
+        assert!(stderr.contains("invalid `AWS_REGION`"), "{stderr}");
+        assert!(stderr.contains("Nothing was sent to AWS"), "{stderr}");
+    }
+    assert!(account.actions().is_empty(), "{:?}", account.actions());
+    let region = |output: Output| {
+        let stdout = String::from_utf8_lossy(&output.stdout).into_owned();
+        stdout
+            .lines()
+            .find_map(|l| {
+                l.strip_prefix("region = ")
+                    .map(|r| r.trim_matches('"').to_owned())
+            })
+            .unwrap_or_else(|| panic!("{stdout}"))
+    };
+    let check = ["--config", config, "config", "check"];
+    assert_eq!(region(with(&[], &check)), "us-west-2", "the file");
+    let env = [("AWS_REGION", "eu-west-1")];
+    assert_eq!(
+        region(with(&env, &check)),
+        "eu-west-1",
+        "environment over file"
+    );
+    let flag = [
+        "--region",
+        "ap-south-1",
+        "--config",
+        config,
+        "config",
+        "check",
+    ];
+    assert_eq!(
+        region(with(&env, &flag)),
+        "ap-south-1",
+        "flag over environment"
+    );
+    std::fs::write(&dir.join("bad.toml"), "region = \"Moon-1\"\n").unwrap();
+    let bad_file = dir.join("bad.toml");
+    let refused = with(
+        &[],
+        &[
+            "--config",
+            bad_file.to_str().unwrap(),
+            "list-business-units",
+        ],
+    );
+    assert!(!refused.status.success());
+    assert!(String::from_utf8_lossy(&refused.stderr).contains("region"));
+}
