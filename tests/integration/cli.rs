@@ -362,8 +362,8 @@ async fn the_region_is_validated_from_every_source_with_flags_over_environment_o
         "ap-south-1",
         "flag over environment"
     );
-    std::fs::write(&dir.join("bad.toml"), "region = \"Moon-1\"\n").unwrap();
     let bad_file = dir.join("bad.toml");
+    std::fs::write(&bad_file, "region = \"Moon-1\"\n").unwrap();
     let refused = with(
         &[],
         &[
