@@ -327,16 +327,27 @@ struct HttpArgs {
 
 impl HttpArgs {
     /// The token from the file or the environment (never from the command line, where `ps` shows it).
+    /// Both sources are treated alike: trimmed, and a blank one is an error (not "no token").
     fn token(&self) -> Result<Option<Secret>, String> {
-        if let Some(path) = &self.http_token_file {
-            return std::fs::read_to_string(path)
-                .map(|t| Some(Secret::new(t.trim())))
-                .map_err(|e| format!("--http-token-file {}: {e}", path.display()));
+        let (source, raw) = if let Some(path) = &self.http_token_file {
+            let raw = std::fs::read_to_string(path)
+                .map_err(|e| format!("--http-token-file {}: {e}", path.display()))?;
+            (format!("--http-token-file {}", path.display()), raw)
+        } else {
+            match std::env::var("BEDROCK_PROVISIONER_HTTP_TOKEN") {
+                Ok(raw) => ("BEDROCK_PROVISIONER_HTTP_TOKEN".to_owned(), raw),
+                Err(_) => return Ok(None),
+            }
+        };
+        let token = raw.trim();
+        if token.is_empty() {
+            return Err(format!(
+                "{source} is blank: give a token of at least {} characters, or unset it to serve \
+                 loopback without one",
+                http::MIN_TOKEN_CHARS
+            ));
         }
-        Ok(std::env::var("BEDROCK_PROVISIONER_HTTP_TOKEN")
-            .ok()
-            .filter(|t| !t.is_empty())
-            .map(Secret::new))
+        Ok(Some(Secret::new(token)))
     }
 }
 
@@ -542,10 +553,14 @@ impl Cli {
         config.apply(&mut settings);
         let core = Arc::new(Provisioner::new(settings));
         let audit_log = self.audit_log.or_else(|| config.audit_log.clone());
-        // `config check` only shows the path; every other command may record a call.
-        let audit = match (&self.command, audit_log.as_deref()) {
-            (Command::Config(_), _) | (_, None) => AuditLog::default(),
-            (_, Some(path)) => match AuditLog::open(path) {
+        // Only what may change AWS opens the audit log: a read-only command must not fail on a
+        // write-side setting (`config check` reports a broken path instead).
+        let writes = self
+            .command
+            .may_write(effective_mode_of(&self.command, &config));
+        let audit = match (writes, audit_log.as_deref()) {
+            (false, _) | (_, None) => AuditLog::default(),
+            (true, Some(path)) => match AuditLog::open(path) {
                 Ok(audit) => audit,
                 Err(error) => {
                     eprintln!(
@@ -559,6 +574,15 @@ impl Cli {
         };
         match self.command {
             Command::Config(ConfigCommand::Check { output }) => {
+                let problems = runtime_problems(audit_log.as_deref(), core.settings());
+                if !problems.is_empty() {
+                    eprintln!(
+                        "error: these settings break commands that use them:\n  - {}\n\nWhat to do: fix them in the \
+                         configuration file or the flags, then run `config check` again.",
+                        problems.join("\n  - ")
+                    );
+                    return ExitCode::FAILURE;
+                }
                 let effective = EffectiveSettings::new(
                     effective_mode(None, &config),
                     audit_log,
@@ -961,6 +985,58 @@ fn report<T: Serialize>(result: Result<T, Error>, output: Output, text: fn(&T)) 
             ExitCode::FAILURE
         }
     }
+}
+
+impl Command {
+    /// Whether the command may change AWS (and so writes audit records): the mutating subcommands, and a
+    /// server in `provision` or `admin` mode.
+    fn may_write(&self, mode: AccessMode) -> bool {
+        match self {
+            Command::Serve { .. } => mode != AccessMode::ReadOnly,
+            Command::ProvisionUser(_)
+            | Command::EnableCostTags { .. }
+            | Command::CreateBudgetAlert(_)
+            | Command::CreateApiKey(_)
+            | Command::RotateKey(_)
+            | Command::RevokeKey(_)
+            | Command::DeprovisionUser { .. } => true,
+            Command::ListBusinessUnits { .. }
+            | Command::Config(_)
+            | Command::Diagnose(_)
+            | Command::VerifyAccess(_)
+            | Command::QueryCosts(_)
+            | Command::ListApiKeys { .. } => false,
+        }
+    }
+}
+
+/// The mode a `serve` command runs in (other commands: read-only; they carry their own confirmation).
+fn effective_mode_of(command: &Command, config: &ConfigFile) -> AccessMode {
+    match command {
+        Command::Serve { mode, .. } => effective_mode(*mode, config),
+        _ => AccessMode::ReadOnly,
+    }
+}
+
+/// Settings that pass the file's own checks but break every command that uses them.
+fn runtime_problems(audit_log: Option<&std::path::Path>, settings: &Settings) -> Vec<String> {
+    let mut problems = Vec::new();
+    if let Some(path) = audit_log {
+        let dir = path.parent().filter(|d| !d.as_os_str().is_empty());
+        if dir.is_some_and(|d| !d.is_dir()) {
+            problems.push(format!(
+                "audit_log {}: its directory does not exist, so every mutating command would fail",
+                path.display()
+            ));
+        }
+    }
+    if settings.default_delivery == Delivery::File && settings.key_dir.is_none() {
+        problems.push(
+            "default_delivery = \"file\" needs key_dir (or --key-dir): every key hand-off would fail"
+                .to_owned(),
+        );
+    }
+    problems
 }
 
 /// The region by the documented precedence, `--region` > `AWS_REGION` (or `AWS_DEFAULT_REGION`) > the

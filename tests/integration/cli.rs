@@ -213,7 +213,8 @@ fn config_check_validates_and_prints_effective_settings() {
     // The example names directories of a real deployment; point them at this test's directory.
     let text = std::fs::read_to_string(example)
         .unwrap()
-        .replace("/srv/bedrock-keys", dir.to_str().unwrap());
+        .replace("/srv/bedrock-keys", dir.to_str().unwrap())
+        .replace("/var/log/bedrock-provisioner", dir.to_str().unwrap());
     let file = dir.join("config.toml");
     std::fs::write(&file, text).unwrap();
     let checked = json(&run(
@@ -374,4 +375,88 @@ async fn the_region_is_validated_from_every_source_with_flags_over_environment_o
     );
     assert!(!refused.status.success());
     assert!(String::from_utf8_lossy(&refused.stderr).contains("region"));
+}
+
+/// `config check` catches settings that break every command using them; read-only commands do not fail on
+/// write-side settings; the HTTP token is treated alike from the environment and from a file.
+#[tokio::test]
+async fn settings_that_break_commands_are_caught_and_only_where_they_matter() {
+    let account = Account::new();
+    let dir = std::env::temp_dir().join(format!("bp-settings-{}", account.id));
+    std::fs::create_dir_all(&dir).unwrap();
+    let config = dir.join("config.toml");
+    std::fs::write(
+        &config,
+        "audit_log = \"/nonexistent-dir/audit.jsonl\"\ndefault_delivery = \"file\"\n",
+    )
+    .unwrap();
+    let config = config.to_str().unwrap();
+    let check = run(&account, &["--config", config, "config", "check"]);
+    assert!(!check.status.success());
+    let stderr = String::from_utf8_lossy(&check.stderr);
+    assert!(
+        stderr.contains("audit_log /nonexistent-dir/audit.jsonl"),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains("default_delivery = \"file\" needs key_dir"),
+        "{stderr}"
+    );
+    let listed = run(
+        &account,
+        &[
+            "--config",
+            config,
+            "list-business-units",
+            "--output",
+            "json",
+        ],
+    );
+    assert!(
+        listed.status.success(),
+        "a read-only command ignores the audit log: {}",
+        String::from_utf8_lossy(&listed.stderr)
+    );
+    let written = run(
+        &account,
+        &[
+            "--config",
+            config,
+            "provision-user",
+            "--business-unit",
+            "web",
+            "--purpose",
+            "p",
+            "--owner",
+            "o",
+        ],
+    );
+    assert!(
+        !written.status.success(),
+        "a mutating command needs its audit log"
+    );
+    assert!(String::from_utf8_lossy(&written.stderr).contains("--audit-log"));
+
+    let token_file = dir.join("token");
+    std::fs::write(&token_file, "  \n").unwrap();
+    for (variable, file) in [
+        (Some("   "), None),
+        (None, Some(token_file.to_str().unwrap())),
+    ] {
+        let mut command = Command::new(env!("CARGO_BIN_EXE_bedrock-provisioner"));
+        command
+            .args(["serve", "--http", "127.0.0.1:0"])
+            .env_clear()
+            .envs(account.binary_env());
+        if let Some(value) = variable {
+            command.env("BEDROCK_PROVISIONER_HTTP_TOKEN", value);
+        }
+        if let Some(path) = file {
+            command.args(["--http-token-file", path]);
+        }
+        let refused = command.output().unwrap();
+        assert!(!refused.status.success());
+        let stderr = String::from_utf8_lossy(&refused.stderr);
+        assert!(stderr.contains("is blank"), "{stderr}");
+    }
 }
