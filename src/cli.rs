@@ -524,12 +524,19 @@ impl Cli {
                 return ExitCode::FAILURE;
             }
         };
-        let key_dir = match self
-            .key_dir
-            .or_else(|| config.key_dir.clone())
-            .map(std::fs::canonicalize)
-            .transpose()
+        let key_dir = self.key_dir.or_else(|| config.key_dir.clone());
+        if key_dir
+            .as_deref()
+            .and_then(|dir| std::fs::symlink_metadata(dir).ok())
+            .is_some_and(|meta| meta.file_type().is_symlink())
         {
+            eprintln!(
+                "error: --key-dir is a symlink: whoever controls its target controls where keys are written.\n\n\
+                 What to do: point --key-dir at the real directory (owned by the server's user, mode 0700)."
+            );
+            return ExitCode::FAILURE;
+        }
+        let key_dir = match key_dir.map(std::fs::canonicalize).transpose() {
             Ok(dir) => dir,
             Err(error) => {
                 eprintln!(

@@ -152,8 +152,14 @@ impl Provisioner {
                          (or BEDROCK_PROVISIONER_KEY_DIR)",
                     ));
                 };
-                let name = name.map_or_else(|| format!("{unit}.env"), str::to_owned);
-                Ok(Destination::File(dir.join(plain_file_name(&name)?)))
+                // The default file is `<unit>.env`; a chosen name lives in the unit's own directory
+                // (`<key_dir>/<unit>/<name>`), so one unit's key can never overwrite another's file.
+                let path = match name {
+                    None => dir.join(format!("{unit}.env")),
+                    Some(name) => dir.join(unit.as_str()).join(plain_file_name(name)?),
+                };
+                check_key_dir(dir)?;
+                Ok(Destination::File(path))
             }
         }
     }
@@ -355,6 +361,42 @@ fn plain_file_name(name: &str) -> Result<&str> {
     }
 }
 
+/// Refuse a key directory others could tamper with: a symlink (whoever controls its target controls where
+/// keys go), one that others may write to, or one owned by another user.
+fn check_key_dir(dir: &Path) -> Result<()> {
+    let refuse = |why: String| {
+        Err(Error::invalid(
+            "deliver",
+            format!(
+                "the key directory {} {why}; use a directory owned by the server's user with mode 0700",
+                dir.display()
+            ),
+        ))
+    };
+    let meta = match std::fs::symlink_metadata(dir) {
+        Ok(meta) => meta,
+        Err(error) => return refuse(format!("cannot be read ({error})")),
+    };
+    if meta.file_type().is_symlink() {
+        return refuse("is a symlink".to_owned());
+    }
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::MetadataExt;
+        if meta.mode() & 0o002 != 0 {
+            return refuse("is writable by every user".to_owned());
+        }
+        let me = std::fs::metadata("/proc/self").map(|m| m.uid());
+        if me.is_ok_and(|uid| uid != meta.uid()) {
+            return refuse(format!(
+                "is owned by uid {}, not by the server's user",
+                meta.uid()
+            ));
+        }
+    }
+    Ok(())
+}
+
 /// Write `contents` to `path` with mode 0600: a fresh temporary file renamed over the target, so a
 /// symlink planted at `path` is replaced, never followed.
 async fn write_private_file(path: &Path, contents: &str) -> Result<Delivered> {
@@ -368,6 +410,17 @@ async fn write_private_file(path: &Path, contents: &str) -> Result<Delivered> {
             ),
         )
     };
+    if let Some(parent) = path.parent().filter(|p| !p.exists()) {
+        let mut builder = std::fs::DirBuilder::new();
+        #[cfg(unix)]
+        std::os::unix::fs::DirBuilderExt::mode(&mut builder, 0o700);
+        builder
+            .create(parent)
+            .map_err(|e| io_error("create the directory of", e))?;
+    }
+    if let Some(parent) = path.parent() {
+        check_key_dir(parent)?;
+    }
     let temp = path.with_extension(format!("tmp-{}", std::process::id()));
     let mut options = tokio::fs::OpenOptions::new();
     options.write(true).create_new(true);

@@ -546,3 +546,71 @@ async fn a_secret_the_tool_does_not_own_is_refused_before_any_key_is_created() {
         assert!(keys.is_empty(), "{unit}: no key was created: {keys:?}");
     }
 }
+
+/// Key files are bound to their unit: a chosen name lives in the unit's own directory, so unit `ops` naming
+/// its file `hr.env` cannot overwrite unit `hr`'s key. A key directory others may write to, or a symlink, is
+/// refused with the reason, before any AWS call.
+#[tokio::test]
+async fn key_files_are_bound_to_their_unit_and_an_unsafe_key_directory_is_refused() {
+    let account = Account::new();
+    let dir = std::env::temp_dir().join(format!("bp-bound-{}", account.id));
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o700)).unwrap();
+    let settings = bedrock_provisioner::core::Settings {
+        key_dir: Some(dir.clone()),
+        ..account.settings()
+    };
+    let client = account.provisioned_with(settings, &["hr", "ops"]).await;
+    let deliver = |unit: &str, name: Option<&str>| {
+        let mut args = json!({"business_unit": unit, "deliver": "file"});
+        if let Some(name) = name {
+            args["file_name"] = json!(name);
+        }
+        args
+    };
+    let hr = ok(&call(&client, "create_api_key", deliver("hr", None)).await);
+    assert_eq!(hr["delivery"]["path"], dir.join("hr.env").to_str().unwrap());
+    let before = std::fs::read_to_string(dir.join("hr.env")).unwrap();
+    let ops = ok(&call(&client, "create_api_key", deliver("ops", Some("hr.env"))).await);
+    let ops_path = dir.join("ops").join("hr.env");
+    assert_eq!(ops["delivery"]["path"], ops_path.to_str().unwrap());
+    assert_eq!(
+        std::fs::read_to_string(dir.join("hr.env")).unwrap(),
+        before,
+        "hr's key untouched"
+    );
+    let mode = std::fs::metadata(dir.join("ops"))
+        .unwrap()
+        .permissions()
+        .mode()
+        & 0o777;
+    assert_eq!(mode, 0o700, "the unit's directory is private");
+
+    std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o777)).unwrap();
+    let before = account.actions().len();
+    let refused = call(&client, "create_api_key", deliver("hr", None)).await;
+    assert!(
+        text(&refused).contains("writable by every user"),
+        "{}",
+        text(&refused)
+    );
+    assert_eq!(
+        account.actions().len(),
+        before,
+        "refused before any AWS call"
+    );
+    std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o700)).unwrap();
+
+    let link = std::env::temp_dir().join(format!("bp-link-{}", account.id));
+    std::os::unix::fs::symlink(&dir, &link).unwrap();
+    let output = std::process::Command::new(env!("CARGO_BIN_EXE_bedrock-provisioner"))
+        .args(["--key-dir", link.to_str().unwrap(), "list-api-keys"])
+        .env_clear()
+        .envs(account.binary_env())
+        .output()
+        .unwrap();
+    assert!(!output.status.success());
+    assert!(String::from_utf8_lossy(&output.stderr).contains("is a symlink"));
+    std::fs::remove_file(&link).unwrap();
+    std::fs::remove_dir_all(&dir).unwrap();
+}
