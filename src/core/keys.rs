@@ -69,7 +69,8 @@ pub struct CreateApiKeyInput {
     /// server's configured default (normally `inline`).
     #[serde(default)]
     pub deliver: Option<Delivery>,
-    /// With `deliver: file`: the file name inside the key directory (default `<business_unit>.env`).
+    /// With `deliver: file`: a file name of your choosing, written in the unit's own directory
+    /// `<key_dir>/<business_unit>/` (default: `<key_dir>/<business_unit>.env`).
     #[serde(default)]
     pub file_name: Option<String>,
     /// Check everything and report what would be created; create nothing.
@@ -242,7 +243,8 @@ pub struct RotateKeyInput {
     /// configured default (normally `inline`).
     #[serde(default)]
     pub deliver: Option<Delivery>,
-    /// With `deliver: file`: the file name inside the key directory (default `<business_unit>.env`).
+    /// With `deliver: file`: a file name of your choosing, written in the unit's own directory
+    /// `<key_dir>/<business_unit>/` (default: `<key_dir>/<business_unit>.env`).
     #[serde(default)]
     pub file_name: Option<String>,
     /// Check everything and report which keys would be created and deleted; change nothing.
