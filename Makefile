@@ -3,7 +3,7 @@ VENV   := .venv
 PYTHON := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed-$(shell sha1sum tests/emulator/requirements.txt | cut -c1-12)
 
-.PHONY: all venv build test lint unit emulator-contract conformance plugin demo bench live-check install-check clean
+.PHONY: all venv build test lint unit emulator-contract conformance plugin demo bench live-check install-check fuzz clean
 
 all: test
 
@@ -52,6 +52,11 @@ test: venv lint unit emulator-contract conformance plugin
 # (`make demo DEMO_FLAGS=--json` prints every request and result in full).
 demo: venv build
 	scripts/with-emulator target/debug/examples/demo_session target/debug/bedrock-provisioner $(DEMO_FLAGS)
+
+# A long fuzzing run of every tool's JSON arguments (make test runs 48 cases per tool).
+FUZZ_CASES ?= 2000
+fuzz:
+	FUZZ_CASES=$(FUZZ_CASES) cargo test --locked --test integration fuzz:: -- --nocapture
 
 # Install from the packaged crate (what crates.io would serve) into a temporary root and run `--version`.
 # A release build (about 10 minutes on 2 cores without a cache), so it is not part of `make test`.

@@ -2,6 +2,7 @@
 //! annotations, and an access mode that decides which tools exist.
 
 pub mod access;
+mod arguments;
 pub mod http;
 mod prompts;
 pub mod resources;
@@ -14,7 +15,7 @@ use rmcp::{
     ErrorData, Json, RoleServer, ServerHandler, ServiceExt,
     handler::server::{
         router::{prompt::PromptRouter, tool::ToolRouter},
-        tool::ToolCallContext,
+        tool::{IntoCallToolResult, ToolCallContext},
         wrapper::Parameters,
     },
     model::{
@@ -229,7 +230,11 @@ impl ProvisionerServer {
             .tool_router
             .get(&request.name)
             .is_some_and(|tool| AccessMode::ReadOnly.allows(tool.annotations.as_ref()).not());
+        let checked = arguments::check(&request.name, request.arguments.as_ref());
         if !mutating {
+            if let Err(error) = checked {
+                return ToolError(error).into_call_tool_result();
+            }
             let call = ToolCallContext::new(self, request, context);
             return self.tool_router.call(call).await;
         }
@@ -239,7 +244,10 @@ impl ProvisionerServer {
             || "unknown".to_owned(),
             |info| format!("{} {}", info.name, info.version),
         );
-        let response = self.call_with_confirmation(request, context).await;
+        let response = match checked {
+            Ok(()) => self.call_with_confirmation(request, context).await,
+            Err(error) => ToolError(error).into_call_tool_result(),
+        };
         let (outcome, result) = match &response {
             Ok(CallToolResponse::Complete(result)) if result.is_error == Some(true) => {
                 (format!("error:{}", tool_error::kind_of(result)), None)
