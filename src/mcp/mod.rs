@@ -7,12 +7,13 @@ pub mod http;
 mod prompts;
 pub mod resources;
 pub mod sse;
+mod stdio;
 mod tool_error;
 
 use std::{ops::Not, sync::Arc};
 
 use rmcp::{
-    ErrorData, Json, RoleServer, ServerHandler, ServiceExt,
+    ErrorData, Json, RoleServer, ServerHandler,
     handler::server::{
         router::{prompt::PromptRouter, tool::ToolRouter},
         tool::{IntoCallToolResult, ToolCallContext},
@@ -600,12 +601,4 @@ impl ServerHandler for ProvisionerServer {
     }
 }
 
-/// Serve MCP over stdin/stdout until the client disconnects.
-pub async fn serve_stdio(server: ProvisionerServer) -> std::io::Result<()> {
-    let service = server
-        .serve(rmcp::transport::stdio())
-        .await
-        .map_err(std::io::Error::other)?;
-    service.waiting().await.map_err(std::io::Error::other)?;
-    Ok(())
-}
+pub use stdio::serve_stdio;

@@ -346,3 +346,44 @@ async fn a_cancelled_diagnose_stops_in_the_server() {
     client.cancel().await.ok();
     std::fs::remove_file(&log_path).ok();
 }
+
+/// A line that is not JSON-RPC gets JSON-RPC's answer (not silence), and the server reads on.
+#[test]
+fn malformed_lines_get_json_rpc_errors_and_the_server_reads_on() {
+    use std::io::{BufRead, Write};
+    let account = Account::new();
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_bedrock-provisioner"))
+        .arg("serve")
+        .env_clear()
+        .envs(account.binary_env())
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut stdin = child.stdin.take().unwrap();
+    let mut stdout = std::io::BufReader::new(child.stdout.take().unwrap());
+    let mut answer = || {
+        let mut line = String::new();
+        stdout.read_line(&mut line).unwrap();
+        serde_json::from_str::<serde_json::Value>(&line).unwrap()
+    };
+    writeln!(stdin, "{{not json").unwrap();
+    let parse_error = answer();
+    assert_eq!(parse_error["error"]["code"], -32700, "{parse_error}");
+    assert_eq!(parse_error["id"], serde_json::Value::Null);
+    writeln!(stdin, r#"{{"id": 7, "hello": 1}}"#).unwrap();
+    let invalid = answer();
+    assert_eq!(invalid["error"]["code"], -32600, "{invalid}");
+    assert_eq!(invalid["id"], 7);
+    let initialize = r#"{"jsonrpc":"2.0","id":1,"method":"initialize","params":{"protocolVersion":"2025-06-18","capabilities":{},"clientInfo":{"name":"raw","version":"1"}}}"#;
+    writeln!(stdin, "{initialize}").unwrap();
+    let initialized = answer();
+    assert_eq!(initialized["id"], 1, "{initialized}");
+    assert!(initialized["result"]["serverInfo"].is_object());
+    drop(stdin);
+    assert!(
+        child.wait().unwrap().success(),
+        "exits cleanly when stdin closes"
+    );
+}
