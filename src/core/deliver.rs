@@ -195,15 +195,7 @@ impl Provisioner {
         }
         let client = &self.clients().await.secrets_manager;
         let name = secret_name(unit);
-        let Some(secret) = found(
-            client
-                .describe_secret()
-                .secret_id(&name)
-                .send()
-                .await
-                .map_err(|e| sdk_error("secretsmanager:DescribeSecret", e)),
-        )?
-        else {
+        let Some(secret) = self.describe_secret(&name).await? else {
             return Ok(());
         };
         let policy = client
@@ -237,6 +229,24 @@ impl Provisioner {
         }
     }
 
+    /// The secret of that name, or `None` when it does not exist.
+    async fn describe_secret(
+        &self,
+        name: &str,
+    ) -> Result<Option<aws_sdk_secretsmanager::operation::describe_secret::DescribeSecretOutput>>
+    {
+        found(
+            self.clients()
+                .await
+                .secrets_manager
+                .describe_secret()
+                .secret_id(name)
+                .send()
+                .await
+                .map_err(|e| sdk_error("secretsmanager:DescribeSecret", e)),
+        )
+    }
+
     async fn store_secret(
         &self,
         unit: &BusinessUnit,
@@ -253,14 +263,7 @@ impl Provisioner {
             })
             .to_string(),
         );
-        let existing = found(
-            client
-                .describe_secret()
-                .secret_id(&name)
-                .send()
-                .await
-                .map_err(|e| sdk_error("secretsmanager:DescribeSecret", e)),
-        )?;
+        let existing = self.describe_secret(&name).await?;
         let (arn, version_id) = if existing.is_some() {
             let out = client
                 .put_secret_value()

@@ -131,6 +131,18 @@ impl Account {
         }
     }
 
+    /// The account's settings in another region.
+    pub fn settings_in(&self, region: &str) -> Settings {
+        let base = self.settings();
+        Settings {
+            aws: AwsSettings {
+                region: Some(region.to_owned()),
+                ..base.aws
+            },
+            ..base
+        }
+    }
+
     /// The whole environment of the built binary run for this account (start from an empty one):
     /// the emulator's endpoint, this account's key, a scratch HOME.
     pub fn binary_env(&self) -> Vec<(&'static str, String)> {

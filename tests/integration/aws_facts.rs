@@ -2,7 +2,10 @@
 //! inference profiles beyond the first page, geography of the suggested profile, the alias both keys of a
 //! user share, permissions scoped to the resources the tools touch, Cost Explorer's throttling code.
 
-use crate::common;
+use crate::{
+    common,
+    diagnose::{check, diagnose},
+};
 
 use aws_credential_types::Credentials;
 use bedrock_provisioner::{
@@ -17,31 +20,6 @@ const MODELS: [&str; 3] = [
     "anthropic.claude-haiku-4-5-20251001-v1:0",
     "anthropic.claude-opus-4-5-20251101-v1:0",
 ];
-
-fn in_region(account: &Account, region: &str) -> Settings {
-    let base = account.settings();
-    Settings {
-        aws: AwsSettings {
-            region: Some(region.to_owned()),
-            ..base.aws
-        },
-        ..base
-    }
-}
-
-fn check<'a>(report: &'a Value, id: &str) -> &'a Value {
-    report["checks"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|c| c["id"] == id)
-        .unwrap_or_else(|| panic!("no check {id} in {report}"))
-}
-
-async fn diagnose(account: &Account, settings: Settings, args: Value) -> Value {
-    let client = account.mcp_with(AccessMode::ReadOnly, settings).await;
-    ok(&call(&client, "diagnose", args).await)
-}
 
 #[tokio::test]
 async fn every_profile_is_found_whatever_page_it_is_on() {
@@ -79,7 +57,7 @@ async fn a_region_is_told_the_profile_of_its_own_geography() {
     ] {
         let report = diagnose(
             &account,
-            in_region(&account, region),
+            account.settings_in(region),
             json!({"model_id": MODELS[1], "checks": ["model_in_region"]}),
         )
         .await;

@@ -17,6 +17,19 @@ fn run(account: &Account, args: &[&str]) -> Output {
         .expect("run the binary")
 }
 
+/// A configuration file holding `text`, in a scratch directory of its own: (directory, file).
+fn config_file(
+    account: &Account,
+    name: &str,
+    text: &str,
+) -> (std::path::PathBuf, std::path::PathBuf) {
+    let dir = std::env::temp_dir().join(format!("bp-{name}-{}", account.id));
+    std::fs::create_dir_all(&dir).unwrap();
+    let file = dir.join("config.toml");
+    std::fs::write(&file, text).unwrap();
+    (dir, file)
+}
+
 fn json(output: &Output) -> Value {
     assert!(
         output.status.success(),
@@ -253,14 +266,11 @@ fn config_check_validates_and_prints_effective_settings() {
 #[tokio::test]
 async fn governance_from_the_config_file_is_enforced_before_any_aws_call() {
     let account = Account::new();
-    let dir = std::env::temp_dir().join(format!("bp-governance-{}", account.id));
-    std::fs::create_dir_all(&dir).unwrap();
-    let file = dir.join("config.toml");
-    std::fs::write(
-        &file,
+    let (dir, file) = config_file(
+        &account,
+        "governance",
         "allowed_business_units = [\"marketing\"]\nrequired_tags = [\"cost-center\"]\nmax_key_age_days = 60\n",
-    )
-    .unwrap();
+    );
     let config = file.to_str().unwrap();
     let provision = |unit: &str, extra: &[&str]| {
         let mut args = vec![
@@ -310,10 +320,7 @@ async fn governance_from_the_config_file_is_enforced_before_any_aws_call() {
 #[tokio::test]
 async fn the_region_is_validated_from_every_source_with_flags_over_environment_over_file() {
     let account = Account::new();
-    let dir = std::env::temp_dir().join(format!("bp-region-{}", account.id));
-    std::fs::create_dir_all(&dir).unwrap();
-    let config = dir.join("config.toml");
-    std::fs::write(&config, "region = \"us-west-2\"\n").unwrap();
+    let (dir, config) = config_file(&account, "region", "region = \"us-west-2\"\n");
     let config = config.to_str().unwrap();
     let with = |vars: &[(&str, &str)], args: &[&str]| {
         let mut command = Command::new(env!("CARGO_BIN_EXE_bedrock-provisioner"));
@@ -382,14 +389,11 @@ async fn the_region_is_validated_from_every_source_with_flags_over_environment_o
 #[tokio::test]
 async fn settings_that_break_commands_are_caught_and_only_where_they_matter() {
     let account = Account::new();
-    let dir = std::env::temp_dir().join(format!("bp-settings-{}", account.id));
-    std::fs::create_dir_all(&dir).unwrap();
-    let config = dir.join("config.toml");
-    std::fs::write(
-        &config,
+    let (dir, config) = config_file(
+        &account,
+        "settings",
         "audit_log = \"/nonexistent-dir/audit.jsonl\"\ndefault_delivery = \"file\"\n",
-    )
-    .unwrap();
+    );
     let config = config.to_str().unwrap();
     let check = run(&account, &["--config", config, "config", "check"]);
     assert!(!check.status.success());

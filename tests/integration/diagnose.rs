@@ -17,7 +17,7 @@ const SONNET: &str = "anthropic.claude-sonnet-4-5-20250929-v1:0";
 const OPUS: &str = "anthropic.claude-opus-4-5-20251101-v1:0";
 const HAIKU_3: &str = "anthropic.claude-3-haiku-20240307-v1:0";
 
-async fn diagnose(account: &Account, settings: Settings, args: Value) -> Value {
+pub(crate) async fn diagnose(account: &Account, settings: Settings, args: Value) -> Value {
     let client = account.mcp_with(AccessMode::ReadOnly, settings).await;
     ok(&call(&client, "diagnose", args).await)
 }
@@ -64,7 +64,7 @@ fn statuses(report: &Value) -> BTreeMap<String, String> {
         .collect()
 }
 
-fn check<'a>(report: &'a Value, id: &str) -> &'a Value {
+pub(crate) fn check<'a>(report: &'a Value, id: &str) -> &'a Value {
     report["checks"]
         .as_array()
         .unwrap()
@@ -75,17 +75,6 @@ fn check<'a>(report: &'a Value, id: &str) -> &'a Value {
 
 fn fixes(check: &Value) -> String {
     check["remediation"].to_string()
-}
-
-fn in_region(account: &Account, region: &str) -> Settings {
-    let base = account.settings();
-    Settings {
-        aws: AwsSettings {
-            region: Some(region.to_owned()),
-            ..base.aws
-        },
-        ..base
-    }
 }
 
 fn only(statuses: &BTreeMap<String, String>, expected: &[(&str, &str)]) {
@@ -491,7 +480,7 @@ async fn region_mismatch_recommends_a_region_that_offers_the_model() {
     let account = Account::new();
     let report = diagnose(
         &account,
-        in_region(&account, "ap-southeast-1"),
+        account.settings_in("ap-southeast-1"),
         json!({"model_id": SONNET, "regions": ["us-west-2", "eu-west-1"]}),
     )
     .await;
@@ -603,7 +592,7 @@ async fn model_not_in_region_and_models_that_need_a_profile() {
     let account = Account::new();
     let report = diagnose(
         &account,
-        in_region(&account, "eu-west-1"),
+        account.settings_in("eu-west-1"),
         json!({"model_id": OPUS, "checks": ["model_in_region"]}),
     )
     .await;
