@@ -157,10 +157,12 @@ pub async fn serve_http(
             Arc::new(guard),
             shutdown.child_token(),
         ))
-        .layer(middleware::from_fn_with_state(token, require_token))
+        // Outermost last: the token is checked first, then the size, then the body is read.
+        .layer(middleware::from_fn(read_json_body))
         .layer(tower_http::limit::RequestBodyLimitLayer::new(
             MAX_BODY_BYTES,
-        ));
+        ))
+        .layer(middleware::from_fn_with_state(token, require_token));
     tracing::info!(%addr, path = MCP_PATH, sse = super::sse::SSE_PATH, "serving MCP over streamable HTTP and HTTP+SSE");
     axum::serve(listener, router)
         .with_graceful_shutdown(async move { shutdown.cancelled_owned().await })
@@ -187,6 +189,41 @@ fn guard_for(addr: SocketAddr, options: &HttpOptions) -> Guard {
     ];
     origins.extend(options.allowed_origins.iter().cloned());
     Guard { hosts, origins }
+}
+
+/// Read a POST body (after the token check, so an unauthenticated client cannot make the server read
+/// anything) under the size limit, and answer what the transports would get wrong: a body over the limit,
+/// chunked or not, is `413` (rmcp answered `500`), and malformed JSON is a JSON-RPC parse error with `400`
+/// (rmcp answered `415`).
+async fn read_json_body(request: Request<Body>, next: Next) -> Response {
+    if request.method() != axum::http::Method::POST {
+        return next.run(request).await;
+    }
+    let (parts, body) = request.into_parts();
+    let Ok(bytes) = axum::body::to_bytes(body, MAX_BODY_BYTES).await else {
+        return (
+            StatusCode::PAYLOAD_TOO_LARGE,
+            format!("request body over {MAX_BODY_BYTES} bytes\n"),
+        )
+            .into_response();
+    };
+    let json = parts
+        .headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.contains("json"));
+    if json && let Err(error) = serde_json::from_slice::<serde::de::IgnoredAny>(&bytes) {
+        let answer = serde_json::json!({"jsonrpc": "2.0", "id": null,
+            "error": {"code": -32700, "message": format!("Parse error: {error}")}});
+        return (
+            StatusCode::BAD_REQUEST,
+            [(header::CONTENT_TYPE, "application/json")],
+            answer.to_string(),
+        )
+            .into_response();
+    }
+    next.run(Request::from_parts(parts, Body::from(bytes)))
+        .await
 }
 
 /// Reject requests without the bearer token (when one is configured), in constant time.

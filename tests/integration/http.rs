@@ -121,6 +121,37 @@ async fn token_host_origin_and_body_size_are_enforced() {
         post(&server.url, &[("authorization", &bearer)], &huge).await,
         413
     );
+    assert_eq!(
+        post(&server.url, &[("authorization", "Bearer wrong")], &huge).await,
+        401,
+        "the token is checked before the body is read"
+    );
+    // Chunked (no Content-Length): the limit applies while reading, and the answer is 413, not 500.
+    let chunks = futures::stream::iter(
+        (0..40).map(|_| Ok::<_, std::io::Error>(axum::body::Bytes::from(vec![b'x'; 64 << 10]))),
+    );
+    let chunked = reqwest::Client::new()
+        .post(&server.url)
+        .header("authorization", &bearer)
+        .header("content-type", "application/json")
+        .header("accept", "application/json, text/event-stream")
+        .body(reqwest::Body::wrap_stream(chunks))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(chunked.status(), 413);
+    let malformed = reqwest::Client::new()
+        .post(&server.url)
+        .header("authorization", &bearer)
+        .header("content-type", "application/json")
+        .header("accept", "application/json, text/event-stream")
+        .body("{not json")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(malformed.status(), 400, "a JSON-RPC parse error, not 415");
+    let answer: serde_json::Value = malformed.json().await.unwrap();
+    assert_eq!(answer["error"]["code"], -32700, "{answer}");
     assert!(
         account.actions().is_empty(),
         "refused requests never reach AWS"
