@@ -476,23 +476,37 @@ impl Provisioner {
             }
             deleted.push(victim);
         }
-        let new_key = if input.dry_run {
+        let mut new_key = if input.dry_run {
             planned_key(&unit, &user, ApiKeyKind::LongTerm, &region, &destination)
         } else {
             self.issue_key(&unit, &user, age, &region, &destination)
                 .await?
         };
+        let mut left_in_place = None;
         if let Some(id) = old
             .as_ref()
             .filter(|id| input.mode == RotateMode::Replace && !deleted.contains(id))
         {
-            if !input.dry_run {
-                self.delete_key(&user_name, id).await?;
+            // The new key exists (and, inline, is in this answer): a failed deletion of the old one must
+            // not lose it. Report it, and say how to finish.
+            match input.dry_run {
+                true => deleted.push(id.clone()),
+                false => match self.delete_key(&user_name, id).await {
+                    Ok(()) => deleted.push(id.clone()),
+                    Err(error) => {
+                        new_key.warnings.push(format!(
+                            "The new key is in place, but deleting the old key {id} failed: {error}. The old key is still active."
+                        ));
+                        left_in_place = Some(id.clone());
+                    }
+                },
             }
-            deleted.push(id.clone());
         }
-        let instruction = match (&old, input.mode) {
-            (Some(id), RotateMode::KeepOld) if !deleted.contains(id) => format!(
+        let instruction = match (&old, input.mode, &left_in_place) {
+            (_, _, Some(id)) => format!(
+                "Hand the new key to the business unit's owner, then finish the rotation: revoke_key business_unit `{unit}` credential_id `{id}` action `delete` (the new key stays)."
+            ),
+            (Some(id), RotateMode::KeepOld, None) if !deleted.contains(id) => format!(
                 "Move clients to the new key, then revoke the old one: revoke_key business_unit `{unit}` credential_id `{id}`."
             ),
             _ => {

@@ -403,3 +403,49 @@ async fn dry_runs_of_create_and_rotate_change_nothing() {
     assert!(after.iter().all(|a| !is_mutation(a)), "{after:?}");
     assert_eq!(account.keys_in_aws("design-bedrock-user").await.len(), 1);
 }
+
+/// `rotate_key mode=replace` when deleting the old key fails after the new one exists: the new key (inline:
+/// its value) is in the answer, the old one is named as still active, and the instruction finishes it.
+#[tokio::test]
+async fn a_failed_deletion_during_replace_never_loses_the_new_key() {
+    let account = Account::new();
+    let client = account.provisioned(&["ops"]).await;
+    let old = ok(&call(&client, "create_api_key", json!({"business_unit": "ops"})).await);
+    let old_id = old["credential_id"].as_str().unwrap();
+    account.fault(
+        json!({"action": "DeleteServiceSpecificCredential", "kind": "error",
+        "status": 500, "code": "ServiceFailure", "count": 20}),
+    );
+    let rotated = ok(&call(
+        &client,
+        "rotate_key",
+        json!({"business_unit": "ops", "mode": "replace", "deliver": "inline"}),
+    )
+    .await);
+    let new_key = &rotated["new_key"];
+    assert!(
+        new_key["delivery"]["api_key"]
+            .as_str()
+            .unwrap()
+            .starts_with("ABSK"),
+        "the new key is in the answer: {rotated:#}"
+    );
+    assert!(
+        new_key["warnings"].to_string().contains(old_id),
+        "{rotated:#}"
+    );
+    assert!(
+        rotated["instruction"]
+            .as_str()
+            .unwrap()
+            .contains(&format!("credential_id `{old_id}`")),
+        "{rotated:#}"
+    );
+    assert_eq!(rotated["deleted_credential_ids"], json!([]));
+    let keys = account.keys_in_aws("ops-bedrock-user").await;
+    assert_eq!(keys.len(), 2, "both keys exist: {keys:?}");
+    assert!(
+        keys.iter()
+            .any(|(id, _)| id == new_key["credential_id"].as_str().unwrap())
+    );
+}
