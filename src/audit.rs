@@ -22,6 +22,7 @@ const RESOURCE_FIELDS: &[&str] = &[
     "path",
     "resource",
     "id",
+    "resource_ids",
 ];
 /// Argument names whose values are never recorded.
 const SECRET_ARGUMENTS: &[&str] = &["api_key", "key", "token", "secret"];

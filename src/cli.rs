@@ -954,10 +954,11 @@ async fn report_audited<I: Serialize, T: Serialize>(
     text: fn(&T),
 ) -> ExitCode {
     let arguments = serde_json::to_value(input).unwrap_or_default();
-    let value = result
-        .as_ref()
-        .ok()
-        .and_then(|r| serde_json::to_value(r).ok());
+    // A failure carries what it left in AWS (ids only), as the MCP adapter's `_meta` does.
+    let value = match &result {
+        Ok(r) => serde_json::to_value(r).ok(),
+        Err(error) => Some(serde_json::json!({"resource_ids": error.resources()})),
+    };
     let call = audit::Call {
         client: format!("cli {}", env!("CARGO_PKG_VERSION")),
         tool,

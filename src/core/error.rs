@@ -13,6 +13,20 @@ pub enum Error {
         rule: String,
     },
 
+    /// A new key was created but could not be handed off, and deleting it again failed too: it exists, unused.
+    #[error(
+        "the new key {credential_id} could not be delivered ({delivery}), and deleting it again failed \
+         ({cleanup}): the key exists, unused"
+    )]
+    OrphanedKey {
+        /// The orphaned credential's id.
+        credential_id: String,
+        /// Why the hand-off failed.
+        delivery: String,
+        /// Why deleting it failed.
+        cleanup: String,
+    },
+
     /// An input refused after reading AWS (the policy does not exist, the secret is not the tool's, two
     /// active keys and none named): AWS was called, so the answer must not claim otherwise.
     #[error("invalid `{field}`: {rule}")]
@@ -129,6 +143,14 @@ impl Error {
         }
     }
 
+    /// AWS resources the failure left behind, for the audit record (ids only).
+    pub fn resources(&self) -> Vec<String> {
+        match self {
+            Self::OrphanedKey { credential_id, .. } => vec![credential_id.clone()],
+            _ => Vec::new(),
+        }
+    }
+
     /// Shorthand for [`Error::Refused`]: an input found wrong only by reading AWS.
     pub fn refused(field: impl Into<String>, rule: impl Into<String>) -> Self {
         Self::Refused {
@@ -141,6 +163,7 @@ impl Error {
     pub fn kind(&self) -> &'static str {
         match self {
             Self::InvalidInput { .. } | Self::Refused { .. } => "invalid_input",
+            Self::OrphanedKey { .. } => "orphaned_key",
             Self::ForeignUser { .. } => "foreign_user",
             Self::AccessDenied { .. } => "access_denied",
             Self::Throttled { .. } => "throttled",
@@ -161,6 +184,10 @@ impl Error {
             Self::InvalidInput { field, .. } => {
                 format!("Correct `{field}` and call again. Nothing was sent to AWS.")
             }
+            Self::OrphanedKey { credential_id, .. } => format!(
+                "Delete the unused key {credential_id} (revoke_key with its credential_id and action `delete`, \
+                 or `aws iam delete-service-specific-credential`), fix the hand-off target, and call again."
+            ),
             Self::Refused { field, .. } => format!(
                 "Correct `{field}` and call again. AWS was only read to check it; nothing was changed."
             ),

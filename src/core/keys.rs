@@ -651,7 +651,13 @@ impl Provisioner {
             Ok(delivery) => delivery,
             Err(error) => {
                 tracing::warn!(%credential_id, %error, "delivery failed; deleting the new key");
-                self.delete_key(user_name, &credential_id).await?;
+                if let Err(cleanup) = self.delete_key(user_name, &credential_id).await {
+                    return Err(Error::OrphanedKey {
+                        credential_id,
+                        delivery: error.to_string(),
+                        cleanup: cleanup.to_string(),
+                    });
+                }
                 return Err(error);
             }
         };

@@ -250,9 +250,10 @@ impl ProvisionerServer {
             Err(error) => ToolError(error).into_call_tool_result(),
         };
         let (outcome, result) = match &response {
-            Ok(CallToolResponse::Complete(result)) if result.is_error == Some(true) => {
-                (format!("error:{}", tool_error::kind_of(result)), None)
-            }
+            Ok(CallToolResponse::Complete(result)) if result.is_error == Some(true) => (
+                format!("error:{}", tool_error::kind_of(result)),
+                tool_error::error_data(result),
+            ),
             Ok(CallToolResponse::Complete(result)) => {
                 ("ok".to_owned(), result.structured_content.as_ref())
             }

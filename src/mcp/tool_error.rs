@@ -3,8 +3,9 @@
 
 use rmcp::{
     handler::server::tool::IntoCallToolResult,
-    model::{CallToolResponse, CallToolResult, ContentBlock},
+    model::{CallToolResponse, CallToolResult, ContentBlock, MetaObject},
 };
+use serde_json::{Value, json};
 
 use crate::core::Error;
 
@@ -30,26 +31,36 @@ impl ToolError {
     }
 }
 
+/// The `_meta` key under which a failed tool result carries its error as data: `{"kind", "resource_ids"}`
+/// (what the failure left in AWS, ids only), for clients and for the audit record.
+pub const ERROR_META: &str = "bedrock-provisioner/error";
+
 impl IntoCallToolResult for ToolError {
     fn into_call_tool_result(self) -> Result<CallToolResponse, rmcp::ErrorData> {
         tracing::warn!(kind = self.0.kind(), error = %self.0, "tool call failed");
-        Ok(CallToolResult::error(vec![ContentBlock::text(self.message())]).into())
+        let mut result = CallToolResult::error(vec![ContentBlock::text(self.message())]);
+        let mut meta = serde_json::Map::new();
+        meta.insert(
+            ERROR_META.to_owned(),
+            json!({"kind": self.0.kind(), "resource_ids": self.0.resources()}),
+        );
+        result.meta = Some(MetaObject(meta));
+        Ok(result.into())
     }
 }
 
-/// The error kind of a failed tool result made by [`ToolError`] (`unknown` for other failures).
+/// The error data of a failed tool result made by [`ToolError`].
+pub fn error_data(result: &CallToolResult) -> Option<&Value> {
+    result.meta.as_ref().and_then(|meta| meta.0.get(ERROR_META))
+}
+
+/// The error kind of a failed tool result made by [`ToolError`] (`unknown` for other failures), read from
+/// its `_meta`, not from its text.
 pub fn kind_of(result: &CallToolResult) -> String {
-    result
-        .content
-        .iter()
-        .filter_map(|c| c.as_text())
-        .find_map(|t| {
-            t.text
-                .rsplit_once("(error kind: ")
-                .and_then(|(_, rest)| rest.strip_suffix(')'))
-                .map(str::to_owned)
-        })
-        .unwrap_or_else(|| "unknown".to_owned())
+    error_data(result)
+        .and_then(|data| data["kind"].as_str())
+        .unwrap_or("unknown")
+        .to_owned()
 }
 
 /// The first line of a failed tool result (the error without its remediation).

@@ -464,3 +464,67 @@ async fn settings_that_break_commands_are_caught_and_only_where_they_matter() {
         assert!(stderr.contains("is blank"), "{stderr}");
     }
 }
+
+/// A failed hand-off whose clean-up also fails: both errors and the orphaned key's id are reported, and the
+/// audit record names it.
+#[tokio::test]
+async fn an_orphaned_key_is_reported_with_both_errors_and_audited() {
+    let account = Account::new();
+    let (dir, _) = config_file(&account, "orphan", "");
+    let audit = dir.join("audit.jsonl");
+    let audit_arg = audit.to_str().unwrap();
+    json(&run(
+        &account,
+        &[
+            "--audit-log",
+            audit_arg,
+            "provision-user",
+            "--business-unit",
+            "ops",
+            "--purpose",
+            "p",
+            "--owner",
+            "o",
+            "--output",
+            "json",
+        ],
+    ));
+    account.fault(
+        serde_json::json!({"action": "CreateSecret", "kind": "error", "status": 400,
+        "code": "AccessDeniedException", "count": 1}),
+    );
+    account.fault(
+        serde_json::json!({"action": "DeleteServiceSpecificCredential", "kind": "error",
+        "status": 500, "code": "ServiceFailure", "count": 10}),
+    );
+    let failed = run(
+        &account,
+        &[
+            "--audit-log",
+            audit_arg,
+            "create-api-key",
+            "--business-unit",
+            "ops",
+            "--deliver",
+            "secrets-manager",
+        ],
+    );
+    assert!(!failed.status.success());
+    let stderr = String::from_utf8_lossy(&failed.stderr);
+    let keys = account.keys_in_aws("ops-bedrock-user").await;
+    assert_eq!(keys.len(), 1, "the key could not be deleted: {keys:?}");
+    let orphan = &keys[0].0;
+    assert!(stderr.contains(orphan.as_str()), "{stderr}");
+    assert!(
+        stderr.contains("secretsmanager:CreateSecret"),
+        "the hand-off error: {stderr}"
+    );
+    assert!(
+        stderr.contains("iam:DeleteServiceSpecificCredential"),
+        "the clean-up error: {stderr}"
+    );
+    let records = std::fs::read_to_string(&audit).unwrap();
+    let last: Value = serde_json::from_str(records.lines().last().unwrap()).unwrap();
+    assert_eq!(last["outcome"], "error:orphaned_key", "{last}");
+    assert_eq!(last["resources"], serde_json::json!([orphan]), "{last}");
+}
