@@ -620,15 +620,22 @@ impl Provisioner {
             .credential_age_days(i32::try_from(age).unwrap_or(i32::MAX))
             .send()
             .await
-            .map_err(
-                |e| match sdk_error("iam:CreateServiceSpecificCredential", e) {
-                    Error::Aws { code, .. } if code == "LimitExceeded" => Error::KeyLimit {
-                        user_name: user_name.to_owned(),
-                        credential_ids: Vec::new(),
-                    },
-                    other => other,
-                },
-            )?;
+            .map_err(|e| sdk_error("iam:CreateServiceSpecificCredential", e));
+        // IAM is the arbiter between processes (two replicas, a CLI beside a server): the lock of this
+        // process cannot see another's key, but IAM's LimitExceeded does. Answer it as a full user would be.
+        let created = match created {
+            Err(Error::Aws { code, .. }) if code == "LimitExceeded" => {
+                let keys = self.user_keys(user_name).await.unwrap_or_default();
+                return Err(Error::KeyLimit {
+                    user_name: user_name.to_owned(),
+                    credential_ids: keys
+                        .iter()
+                        .map(|k| k.service_specific_credential_id().to_owned())
+                        .collect(),
+                });
+            }
+            other => other?,
+        };
         let credential = created
             .service_specific_credential
             .ok_or_else(|| Error::Aws {

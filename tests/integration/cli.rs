@@ -528,3 +528,57 @@ async fn an_orphaned_key_is_reported_with_both_errors_and_audited() {
     assert_eq!(last["outcome"], "error:orphaned_key", "{last}");
     assert_eq!(last["resources"], serde_json::json!([orphan]), "{last}");
 }
+
+/// Three processes creating a key for one unit at once (no shared lock): IAM's limit is the arbiter, so
+/// exactly two keys exist and the third process gets the same advice a single process would give.
+#[tokio::test]
+async fn concurrent_processes_never_exceed_the_two_keys_iam_allows() {
+    let account = Account::new();
+    json(&run(
+        &account,
+        &[
+            "provision-user",
+            "--business-unit",
+            "api",
+            "--purpose",
+            "p",
+            "--owner",
+            "o",
+            "--output",
+            "json",
+        ],
+    ));
+    let spawn = || {
+        Command::new(env!("CARGO_BIN_EXE_bedrock-provisioner"))
+            .args([
+                "create-api-key",
+                "--business-unit",
+                "api",
+                "--output",
+                "json",
+            ])
+            .env_clear()
+            .envs(account.binary_env())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap()
+    };
+    let children: Vec<_> = (0..3).map(|_| spawn()).collect();
+    let outputs: Vec<Output> = children
+        .into_iter()
+        .map(|c| c.wait_with_output().unwrap())
+        .collect();
+    let created = outputs.iter().filter(|o| o.status.success()).count();
+    assert_eq!(created, 2, "two processes got a key");
+    let refused = outputs.iter().find(|o| !o.status.success()).unwrap();
+    let stderr = String::from_utf8_lossy(&refused.stderr);
+    let keys = account.keys_in_aws("api-bedrock-user").await;
+    assert_eq!(keys.len(), 2, "{keys:?}");
+    for (id, _) in &keys {
+        assert!(
+            stderr.contains(id.as_str()),
+            "the refusal names the user's keys: {stderr}"
+        );
+    }
+}
