@@ -13,6 +13,7 @@ mod cli;
 mod confirmation;
 mod costs;
 mod diagnose;
+mod fault_matrix;
 mod fuzz;
 mod http;
 mod key_delivery;

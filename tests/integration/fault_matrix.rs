@@ -1,0 +1,164 @@
+//! The fault matrix: for every AWS call each mutating workflow makes (recorded from a clean run, not written
+//! by hand), inject throttling and a 5xx on that call until the SDK's retries give up, then check what must
+//! hold whatever failed: the answer is honest ("Nothing was sent to AWS" only when nothing was), no key is
+//! orphaned or duplicated, a unit never ends with zero working keys, and a re-run converges.
+
+use crate::common;
+
+use common::{Account, call, text};
+use rmcp::{RoleClient, model::CallToolResult, service::RunningService};
+use serde_json::{Value, json};
+
+type Client = RunningService<RoleClient, ()>;
+
+/// One workflow: how to set up its account, and the call under test.
+struct Workflow {
+    name: &'static str,
+    /// Keys the unit has before the call.
+    keys_before: usize,
+    tool: &'static str,
+    arguments: Value,
+}
+
+fn workflows() -> Vec<Workflow> {
+    vec![
+        Workflow {
+            name: "provision",
+            keys_before: 0,
+            tool: "provision_user",
+            arguments: json!({"business_unit": "other", "purpose": "p", "owner": "o"}),
+        },
+        Workflow {
+            name: "create key into Secrets Manager",
+            keys_before: 0,
+            tool: "create_api_key",
+            arguments: json!({"business_unit": "unit", "deliver": "secrets_manager"}),
+        },
+        Workflow {
+            name: "rotate, replacing the old key",
+            keys_before: 1,
+            tool: "rotate_key",
+            arguments: json!({"business_unit": "unit", "mode": "replace", "deliver": "secrets_manager"}),
+        },
+    ]
+}
+
+/// A fresh account with `unit` provisioned and `keys` keys; the client and where the call's requests start.
+async fn prepared(keys: usize) -> (Account, Client, usize) {
+    let account = Account::new();
+    let client = account.provisioned(&["unit"]).await;
+    for _ in 0..keys {
+        let created = call(&client, "create_api_key", json!({"business_unit": "unit"})).await;
+        assert_ne!(created.is_error, Some(true), "{}", text(&created));
+    }
+    let start = account.actions().len();
+    (account, client, start)
+}
+
+/// The distinct AWS actions `workflow` makes when nothing fails.
+async fn actions_of(workflow: &Workflow) -> Vec<String> {
+    let (account, client, start) = prepared(workflow.keys_before).await;
+    let result = call(&client, workflow.tool, workflow.arguments.clone()).await;
+    assert_ne!(
+        result.is_error,
+        Some(true),
+        "{}: {}",
+        workflow.name,
+        text(&result)
+    );
+    let mut actions: Vec<String> = account.actions()[start..].to_vec();
+    actions.dedup();
+    let mut seen = std::collections::HashSet::new();
+    actions.retain(|a| seen.insert(a.clone()));
+    actions
+}
+
+/// The keys of the unit's user in AWS, read independently: (id, status).
+async fn keys(account: &Account) -> Vec<(String, String)> {
+    account.keys_in_aws("unit-bedrock-user").await
+}
+
+async fn check_invariants(
+    workflow: &Workflow,
+    account: &Account,
+    start: usize,
+    result: &CallToolResult,
+    case: &str,
+) {
+    let message = text(result);
+    if message.contains("Nothing was sent to AWS") {
+        assert_eq!(
+            account.actions().len(),
+            start,
+            "{case}: claimed nothing was sent: {message}"
+        );
+    }
+    if workflow.tool == "provision_user" {
+        return;
+    }
+    let keys = keys(account).await;
+    assert!(keys.len() <= 2, "{case}: {keys:?}");
+    let active = keys.iter().filter(|(_, status)| status == "Active").count();
+    assert!(
+        active >= 1 || workflow.keys_before == 0,
+        "{case}: no working key left: {keys:?}"
+    );
+    if result.is_error == Some(true) && !message.contains("orphaned_key") {
+        assert!(
+            keys.len() <= workflow.keys_before,
+            "{case}: a failed call left a key behind (orphan): {keys:?}\n{message}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn every_call_of_every_mutating_workflow_fails_safely() {
+    let (mut cases, mut failed) = (0, 0);
+    for workflow in workflows() {
+        for action in actions_of(&workflow).await {
+            for (fault, rule) in [
+                ("throttled", json!({"kind": "throttle"})),
+                (
+                    "5xx",
+                    json!({"kind": "error", "status": 503, "code": "ServiceUnavailable"}),
+                ),
+            ] {
+                let case = format!("{} / {action} / {fault}", workflow.name);
+                let (account, client, start) = prepared(workflow.keys_before).await;
+                let mut rule = rule;
+                rule["action"] = json!(action);
+                // Enough to outlast the SDK's three attempts of one call.
+                rule["count"] = json!(3);
+                account.fault(rule);
+                let result = call(&client, workflow.tool, workflow.arguments.clone()).await;
+                failed += usize::from(result.is_error == Some(true));
+                check_invariants(&workflow, &account, start, &result, &case).await;
+                // With the fault gone, a re-run converges.
+                let again = call(&client, workflow.tool, workflow.arguments.clone()).await;
+                if workflow.tool == "provision_user" {
+                    assert_ne!(
+                        again.is_error,
+                        Some(true),
+                        "{case}: re-run: {}",
+                        text(&again)
+                    );
+                    let policies = account
+                        .iam()
+                        .await
+                        .list_policies()
+                        .scope(aws_sdk_iam::types::PolicyScopeType::Local)
+                        .send()
+                        .await
+                        .unwrap();
+                    assert_eq!(policies.policies().len(), 1, "{case}: one policy");
+                }
+                cases += 1;
+            }
+        }
+    }
+    eprintln!("fault matrix: {cases} cases, {failed} of them failed as injected, all safely");
+    assert!(
+        cases > 20,
+        "the matrix is generated from the recorded calls: {cases}"
+    );
+}
