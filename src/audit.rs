@@ -40,7 +40,7 @@ pub struct AuditRecord<'a> {
     pub tool: &'a str,
     /// The arguments, with secret-looking values replaced.
     pub arguments: Value,
-    /// `ok`, or `error:<kind>`.
+    /// `ok`, `error:<kind>`, or `refused:mode <mode>` for a tool the server's mode does not offer.
     pub outcome: String,
     /// Whether it was a dry run (nothing changed).
     pub dry_run: bool,
@@ -57,7 +57,7 @@ pub struct Call<'a> {
     pub tool: &'a str,
     /// The arguments, already passed through [`sanitize`].
     pub arguments: Value,
-    /// `ok`, or `error:<kind>`.
+    /// `ok`, `error:<kind>`, or `refused:mode <mode>` for a tool the server's mode does not offer.
     pub outcome: String,
     /// The structured result of a successful call.
     pub result: Option<&'a Value>,

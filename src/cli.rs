@@ -560,11 +560,9 @@ impl Cli {
         config.apply(&mut settings);
         let core = Arc::new(Provisioner::new(settings));
         let audit_log = self.audit_log.or_else(|| config.audit_log.clone());
-        // Only what may change AWS opens the audit log: a read-only command must not fail on a
-        // write-side setting (`config check` reports a broken path instead).
-        let writes = self
-            .command
-            .may_write(effective_mode_of(&self.command, &config));
+        // Only a server (which records changes and refusals) and the commands that may change AWS open the
+        // audit log: a read-only command must not fail on it (`config check` reports a broken path instead).
+        let writes = self.command.audits();
         let audit = match (writes, audit_log.as_deref()) {
             (false, _) | (_, None) => AuditLog::default(),
             (true, Some(path)) => match AuditLog::open(path) {
@@ -996,12 +994,12 @@ fn report<T: Serialize>(result: Result<T, Error>, output: Output, text: fn(&T)) 
 }
 
 impl Command {
-    /// Whether the command may change AWS (and so writes audit records): the mutating subcommands, and a
-    /// server in `provision` or `admin` mode.
-    fn may_write(&self, mode: AccessMode) -> bool {
+    /// Whether the command writes audit records: a server in any mode (changes, and refusals of tools
+    /// outside its mode), and the subcommands that may change AWS.
+    fn audits(&self) -> bool {
         match self {
-            Command::Serve { .. } => mode != AccessMode::ReadOnly,
-            Command::ProvisionUser(_)
+            Command::Serve { .. }
+            | Command::ProvisionUser(_)
             | Command::EnableCostTags { .. }
             | Command::CreateBudgetAlert(_)
             | Command::CreateApiKey(_)
@@ -1015,14 +1013,6 @@ impl Command {
             | Command::QueryCosts(_)
             | Command::ListApiKeys { .. } => false,
         }
-    }
-}
-
-/// The mode a `serve` command runs in (other commands: read-only; they carry their own confirmation).
-fn effective_mode_of(command: &Command, config: &ConfigFile) -> AccessMode {
-    match command {
-        Command::Serve { mode, .. } => effective_mode(*mode, config),
-        _ => AccessMode::ReadOnly,
     }
 }
 

@@ -241,10 +241,7 @@ impl ProvisionerServer {
         }
         let tool = request.name.to_string();
         let arguments = audit::sanitize(request.arguments.as_ref());
-        let client = context.client_info().map_or_else(
-            || "unknown".to_owned(),
-            |info| format!("{} {}", info.name, info.version),
-        );
+        let client = client_of(&context);
         let response = match checked {
             Ok(()) => self.call_with_confirmation(request, context).await,
             Err(error) => ToolError(error).into_call_tool_result(),
@@ -560,6 +557,21 @@ impl ServerHandler for ProvisionerServer {
         context: RequestContext<RoleServer>,
     ) -> Result<CallToolResponse, ErrorData> {
         if !self.tool_router.has_route(&request.name) {
+            // A call of a tool this mode does not offer is a refusal worth a record: an agent tried to
+            // change something it may not.
+            if Self::all_tools()
+                .iter()
+                .any(|tool| tool.name == request.name)
+            {
+                let call = audit::Call {
+                    client: client_of(&context),
+                    tool: &request.name,
+                    arguments: audit::sanitize(request.arguments.as_ref()),
+                    outcome: format!("refused:mode {}", self.mode.as_str()),
+                    result: None,
+                };
+                self.audit.record_call(&self.core, call).await;
+            }
             return Err(self.unavailable(&request.name));
         }
         self.audited_call(request, context).await
@@ -603,3 +615,11 @@ impl ServerHandler for ProvisionerServer {
 }
 
 pub use stdio::serve_stdio;
+
+/// The MCP client's name and version, as it announced them.
+fn client_of(context: &RequestContext<RoleServer>) -> String {
+    context.client_info().map_or_else(
+        || "unknown".to_owned(),
+        |info| format!("{} {}", info.name, info.version),
+    )
+}

@@ -227,3 +227,41 @@ async fn on_protocol_2026_the_question_is_an_input_required_result() {
     assert!(!account.user_exists("ops-bedrock-user").await);
     assert!(questions.lock().unwrap()[0].contains("ops-bedrock-user"));
 }
+
+/// A tool the mode does not offer is refused, and the refusal is on the audit trail.
+#[tokio::test]
+async fn a_tool_outside_the_mode_is_refused_and_audited() {
+    use bedrock_provisioner::{audit::AuditLog, core::Provisioner, mcp::ProvisionerServer};
+
+    let account = Account::new();
+    let dir = std::env::temp_dir().join(format!("bp-mode-audit-{}", account.id));
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join("audit.jsonl");
+    let core = std::sync::Arc::new(Provisioner::new(account.settings()));
+    let server = ProvisionerServer::new(core, AccessMode::ReadOnly)
+        .with_audit_log(AuditLog::open(&path).unwrap());
+    let (server_io, client_io) = tokio::io::duplex(1 << 16);
+    tokio::spawn(async move {
+        if let Ok(running) = server.serve(server_io).await {
+            let _ = running.waiting().await;
+        }
+    });
+    let client = ().serve(client_io).await.unwrap();
+    let args = serde_json::json!({"business_unit": "x", "purpose": "p", "owner": "o"});
+    let refused = client
+        .call_tool(
+            rmcp::model::CallToolRequestParams::new("provision_user")
+                .with_arguments(args.as_object().unwrap().clone()),
+        )
+        .await;
+    assert!(refused.is_err(), "not offered in read-only mode");
+    let records = std::fs::read_to_string(&path).unwrap();
+    let record: serde_json::Value = serde_json::from_str(records.lines().next().unwrap()).unwrap();
+    assert_eq!(record["tool"], "provision_user");
+    assert_eq!(record["outcome"], "refused:mode read-only", "{record}");
+    assert!(
+        account.actions().iter().all(|a| a == "GetCallerIdentity"),
+        "{:?}",
+        account.actions()
+    );
+}
