@@ -213,17 +213,25 @@ async fn read_json_body(request: Request<Body>, next: Next) -> Response {
         .and_then(|v| v.to_str().ok())
         .is_some_and(|v| v.contains("json"));
     if json && let Err(error) = serde_json::from_slice::<serde::de::IgnoredAny>(&bytes) {
-        let answer = serde_json::json!({"jsonrpc": "2.0", "id": null,
-            "error": {"code": -32700, "message": format!("Parse error: {error}")}});
-        return (
-            StatusCode::BAD_REQUEST,
-            [(header::CONTENT_TYPE, "application/json")],
-            answer.to_string(),
-        )
-            .into_response();
+        return parse_error_response(&error);
     }
     next.run(Request::from_parts(parts, Body::from(bytes)))
         .await
+}
+
+/// `400` with a JSON-RPC parse error (`-32700`, `id` null), for a body that is no JSON-RPC message.
+pub(super) fn parse_error_response(error: &dyn std::fmt::Display) -> Response {
+    let answer = super::jsonrpc_error(
+        -32700,
+        format!("Parse error: {error}"),
+        serde_json::Value::Null,
+    );
+    (
+        StatusCode::BAD_REQUEST,
+        [(header::CONTENT_TYPE, "application/json")],
+        answer.to_string(),
+    )
+        .into_response()
 }
 
 /// Reject requests without the bearer token (when one is configured), in constant time.

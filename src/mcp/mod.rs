@@ -616,6 +616,11 @@ impl ServerHandler for ProvisionerServer {
 
 pub use stdio::serve_stdio;
 
+/// A JSON-RPC error response, for input that never became a message (`id` null when it has none).
+fn jsonrpc_error(code: i32, message: String, id: serde_json::Value) -> serde_json::Value {
+    serde_json::json!({"jsonrpc": "2.0", "id": id, "error": {"code": code, "message": message}})
+}
+
 /// The MCP client's name and version, as it announced them.
 fn client_of(context: &RequestContext<RoleServer>) -> String {
     context.client_info().map_or_else(

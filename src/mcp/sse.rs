@@ -16,7 +16,7 @@ use axum::{
     Router,
     body::Bytes,
     extract::{Query, State},
-    http::{HeaderMap, StatusCode, header},
+    http::{HeaderMap, StatusCode},
     response::{
         IntoResponse, Response,
         sse::{Event, KeepAlive, Sse},
@@ -170,16 +170,7 @@ async fn receive(
     };
     let message: ClientJsonRpcMessage = match serde_json::from_slice(&body) {
         Ok(message) => message,
-        Err(error) => {
-            let answer = serde_json::json!({"jsonrpc": "2.0", "id": null,
-                "error": {"code": -32700, "message": format!("Parse error: {error}")}});
-            return (
-                StatusCode::BAD_REQUEST,
-                [(header::CONTENT_TYPE, "application/json")],
-                answer.to_string(),
-            )
-                .into_response();
-        }
+        Err(error) => return super::http::parse_error_response(&error),
     };
     if sender.send(message).await.is_err() {
         return (

@@ -8,10 +8,10 @@ use rmcp::{
     ServiceExt,
     model::{ClientJsonRpcMessage, ServerJsonRpcMessage},
 };
-use serde_json::{Value, json};
+use serde_json::Value;
 use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
 
-use super::ProvisionerServer;
+use super::{ProvisionerServer, jsonrpc_error};
 
 /// Messages queued per direction before a side waits.
 const QUEUE: usize = 32;
@@ -57,11 +57,11 @@ async fn read_lines(
 
 /// A line as a client message, or the JSON-RPC error that answers it.
 fn parse(line: &str) -> Result<ClientJsonRpcMessage, Value> {
-    let error = |code: i32, message: String, id: Value| json!({"jsonrpc": "2.0", "id": id, "error": {"code": code, "message": message}});
     let value: Value = serde_json::from_str(line)
-        .map_err(|e| error(-32700, format!("Parse error: {e}"), Value::Null))?;
+        .map_err(|e| jsonrpc_error(-32700, format!("Parse error: {e}"), Value::Null))?;
     let id = value.get("id").cloned().unwrap_or(Value::Null);
-    serde_json::from_value(value).map_err(|e| error(-32600, format!("Invalid Request: {e}"), id))
+    serde_json::from_value(value)
+        .map_err(|e| jsonrpc_error(-32600, format!("Invalid Request: {e}"), id))
 }
 
 /// The server's messages as lines.
