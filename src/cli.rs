@@ -524,36 +524,10 @@ impl Cli {
                 return ExitCode::FAILURE;
             }
         };
-        let key_dir = self.key_dir.or_else(|| config.key_dir.clone());
-        if key_dir
-            .as_deref()
-            .and_then(|dir| std::fs::symlink_metadata(dir).ok())
-            .is_some_and(|meta| meta.file_type().is_symlink())
-        {
-            eprintln!(
-                "error: --key-dir is a symlink: whoever controls its target controls where keys are written.\n\n\
-                 What to do: point --key-dir at the real directory (owned by the server's user, mode 0700)."
-            );
-            return ExitCode::FAILURE;
-        }
-        let key_dir = match key_dir.map(std::fs::canonicalize).transpose() {
-            Ok(dir) => dir,
-            Err(error) => {
-                eprintln!(
-                    "error: --key-dir: {error}\n\nWhat to do: create the directory (mode 0700) or point --key-dir at an existing one."
-                );
-                return ExitCode::FAILURE;
-            }
-        };
-        let mut settings = Settings {
-            aws: self.aws.settings(),
-            key_dir,
-            ..Settings::default()
-        };
-        settings.aws.region = match effective_region(self.aws.region.as_deref(), &config) {
-            Ok(region) => region,
-            Err(error) => {
-                eprintln!("error: {error}\n\nWhat to do: {}", error.remediation());
+        let mut settings = match core_settings(&self.aws, self.key_dir, &config) {
+            Ok(settings) => settings,
+            Err(message) => {
+                eprintln!("error: {message}");
                 return ExitCode::FAILURE;
             }
         };
@@ -1035,6 +1009,44 @@ fn runtime_problems(audit_log: Option<&std::path::Path>, settings: &Settings) ->
         );
     }
     problems
+}
+
+/// The core settings from the flags and the file (before the file's other keys are applied): the key
+/// directory (a symlink refused, then canonicalized) and the region. Errors carry what to do.
+fn core_settings(
+    aws: &AwsArgs,
+    key_dir: Option<std::path::PathBuf>,
+    config: &ConfigFile,
+) -> Result<Settings, String> {
+    let key_dir = key_dir.or_else(|| config.key_dir.clone());
+    if key_dir
+        .as_deref()
+        .and_then(|dir| std::fs::symlink_metadata(dir).ok())
+        .is_some_and(|meta| meta.file_type().is_symlink())
+    {
+        return Err(
+            "--key-dir is a symlink: whoever controls its target controls where keys are written.\n\n\
+             What to do: point --key-dir at the real directory (owned by the server's user, mode 0700)."
+                .to_owned(),
+        );
+    }
+    let key_dir = key_dir
+        .map(std::fs::canonicalize)
+        .transpose()
+        .map_err(|error| {
+            format!(
+                "--key-dir: {error}\n\nWhat to do: create the directory (mode 0700) or point --key-dir at an existing one."
+            )
+        })?;
+    let region = effective_region(aws.region.as_deref(), config)
+        .map_err(|error| format!("{error}\n\nWhat to do: {}", error.remediation()))?;
+    let mut settings = Settings {
+        aws: aws.settings(),
+        key_dir,
+        ..Settings::default()
+    };
+    settings.aws.region = region;
+    Ok(settings)
 }
 
 /// The region by the documented precedence, `--region` > `AWS_REGION` (or `AWS_DEFAULT_REGION`) > the
