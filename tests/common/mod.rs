@@ -131,6 +131,19 @@ impl Account {
         }
     }
 
+    /// How many customer-managed IAM policies the account has (an independent SDK read).
+    pub async fn local_policy_count(&self) -> usize {
+        self.iam()
+            .await
+            .list_policies()
+            .scope(aws_sdk_iam::types::PolicyScopeType::Local)
+            .send()
+            .await
+            .unwrap()
+            .policies()
+            .len()
+    }
+
     /// The account's settings in another region.
     pub fn settings_in(&self, region: &str) -> Settings {
         let base = self.settings();

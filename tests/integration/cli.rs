@@ -8,13 +8,15 @@ use std::process::{Command, Output};
 use common::Account;
 use serde_json::Value;
 
+/// The built binary with `args`, in the account's environment only.
+fn binary(account: &Account, args: &[&str]) -> Command {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_bedrock-provisioner"));
+    command.args(args).env_clear().envs(account.binary_env());
+    command
+}
+
 fn run(account: &Account, args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_bedrock-provisioner"))
-        .args(args)
-        .env_clear()
-        .envs(account.binary_env())
-        .output()
-        .expect("run the binary")
+    binary(account, args).output().expect("run the binary")
 }
 
 /// A configuration file holding `text`, in a scratch directory of its own: (directory, file).
@@ -323,8 +325,7 @@ async fn the_region_is_validated_from_every_source_with_flags_over_environment_o
     let (dir, config) = config_file(&account, "region", "region = \"us-west-2\"\n");
     let config = config.to_str().unwrap();
     let with = |vars: &[(&str, &str)], args: &[&str]| {
-        let mut command = Command::new(env!("CARGO_BIN_EXE_bedrock-provisioner"));
-        command.args(args).env_clear().envs(account.binary_env());
+        let mut command = binary(&account, args);
         command.env_remove("AWS_REGION");
         for (name, value) in vars {
             command.env(name, value);
@@ -447,11 +448,7 @@ async fn settings_that_break_commands_are_caught_and_only_where_they_matter() {
         (Some("   "), None),
         (None, Some(token_file.to_str().unwrap())),
     ] {
-        let mut command = Command::new(env!("CARGO_BIN_EXE_bedrock-provisioner"));
-        command
-            .args(["serve", "--http", "127.0.0.1:0"])
-            .env_clear()
-            .envs(account.binary_env());
+        let mut command = binary(&account, &["serve", "--http", "127.0.0.1:0"]);
         if let Some(value) = variable {
             command.env("BEDROCK_PROVISIONER_HTTP_TOKEN", value);
         }
@@ -549,20 +546,20 @@ async fn concurrent_processes_never_exceed_the_two_keys_iam_allows() {
         ],
     ));
     let spawn = || {
-        Command::new(env!("CARGO_BIN_EXE_bedrock-provisioner"))
-            .args([
+        binary(
+            &account,
+            &[
                 "create-api-key",
                 "--business-unit",
                 "api",
                 "--output",
                 "json",
-            ])
-            .env_clear()
-            .envs(account.binary_env())
-            .stdout(std::process::Stdio::piped())
-            .stderr(std::process::Stdio::piped())
-            .spawn()
-            .unwrap()
+            ],
+        )
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap()
     };
     let children: Vec<_> = (0..3).map(|_| spawn()).collect();
     let outputs: Vec<Output> = children
