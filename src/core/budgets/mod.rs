@@ -1,0 +1,231 @@
+//! `create_budget_alert`: a monthly AWS Budgets cost budget per business unit, filtered to its tag and to
+//! Bedrock's billing services, with e-mail alerts at thresholds. Idempotent: an existing budget of the
+//! same name is updated to match, and a second identical call changes nothing.
+
+use std::sync::LazyLock;
+
+use regex::Regex;
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+
+mod apply;
+pub mod plan;
+
+use super::{
+    Provisioner,
+    cost_tags::carries_tag,
+    costs::{BUSINESS_UNIT_TAG, today},
+    error::{Error, Result},
+    names::BusinessUnit,
+    plan::changes_anything,
+    provision::ChangeStatus,
+};
+
+static EMAIL: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(r"^[^@\s]+@[^@\s]+\.[^@\s]+$").unwrap_or_else(|_| unreachable!("static regex"))
+});
+
+/// Whether a threshold looks at actual or forecasted spend.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum SpendKind {
+    /// Spend so far this month.
+    Actual,
+    /// Spend forecast for the month.
+    Forecasted,
+}
+
+/// One alert threshold.
+#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Threshold {
+    /// Percent of the limit, 1-1000.
+    pub percent: f64,
+    /// `actual` or `forecasted`.
+    pub kind: SpendKind,
+}
+
+/// Input of `create_budget_alert`.
+#[derive(Clone, Debug, Default, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct BudgetAlertInput {
+    /// The business unit.
+    pub business_unit: String,
+    /// Monthly limit in USD.
+    pub monthly_limit_usd: f64,
+    /// E-mail addresses alerted (1-10).
+    pub emails: Vec<String>,
+    /// Alert thresholds (default: 80 % and 100 % actual, 100 % forecasted).
+    #[serde(default)]
+    pub thresholds: Option<Vec<Threshold>>,
+    /// The cost allocation tag key of business units (default: discovered, as query_costs does).
+    #[serde(default)]
+    pub tag_key: Option<String>,
+    /// Only report what would change.
+    #[serde(default)]
+    pub dry_run: bool,
+    /// Must be true to create or overwrite the budget.
+    #[serde(default)]
+    pub confirm: bool,
+}
+
+/// Result of `create_budget_alert`.
+#[derive(Clone, Debug, Serialize, Deserialize, JsonSchema)]
+pub struct BudgetReport {
+    /// The budget's name.
+    pub budget_name: String,
+    /// `created`, `updated`, `unchanged` or `planned`.
+    pub status: ChangeStatus,
+    /// What changed (or would).
+    pub changes: Vec<String>,
+    /// The billing services the budget counts.
+    pub services: Vec<String>,
+    /// The tag filter (`<tag key>=<business unit>`).
+    pub tag_filter: String,
+    /// What may keep the budget from counting the unit's spend (inactive tag, IAM-principal tag key).
+    pub notes: Vec<String>,
+}
+
+/// A validated request.
+pub struct BudgetRequest {
+    unit: BusinessUnit,
+    limit: String,
+    emails: Vec<String>,
+    thresholds: Vec<Threshold>,
+}
+
+impl BudgetAlertInput {
+    fn validate(&self) -> Result<BudgetRequest> {
+        let unit = BusinessUnit::parse("business_unit", &self.business_unit)?;
+        if !(self.monthly_limit_usd > 0.0 && self.monthly_limit_usd <= 1e9) {
+            return Err(Error::invalid(
+                "monthly_limit_usd",
+                "must be more than 0 and at most 1000000000",
+            ));
+        }
+        if self.emails.is_empty() || self.emails.len() > 10 {
+            return Err(Error::invalid(
+                "emails",
+                "needs 1-10 addresses (AWS Budgets' limit per notification)",
+            ));
+        }
+        if let Some(bad) = self.emails.iter().find(|e| !EMAIL.is_match(e)) {
+            return Err(Error::invalid(
+                "emails",
+                format!("`{bad}` is not an e-mail address"),
+            ));
+        }
+        let thresholds = self.thresholds.clone().unwrap_or_else(|| {
+            vec![
+                Threshold {
+                    percent: 80.0,
+                    kind: SpendKind::Actual,
+                },
+                Threshold {
+                    percent: 100.0,
+                    kind: SpendKind::Actual,
+                },
+                Threshold {
+                    percent: 100.0,
+                    kind: SpendKind::Forecasted,
+                },
+            ]
+        });
+        if thresholds.is_empty() || thresholds.len() > 5 {
+            return Err(Error::invalid(
+                "thresholds",
+                "needs 1-5 thresholds (AWS Budgets allows 5 notifications per budget)",
+            ));
+        }
+        if let Some(bad) = thresholds
+            .iter()
+            .find(|t| !(t.percent > 0.0 && t.percent <= 1000.0))
+        {
+            return Err(Error::invalid(
+                "thresholds",
+                format!("percent must be in (0, 1000]; got {}", bad.percent),
+            ));
+        }
+        let mut emails = self.emails.clone();
+        emails.sort();
+        emails.dedup();
+        Ok(BudgetRequest {
+            unit,
+            limit: format!("{:.2}", self.monthly_limit_usd),
+            emails,
+            thresholds,
+        })
+    }
+}
+
+impl Provisioner {
+    /// Create or update the business unit's monthly Bedrock budget and its alerts.
+    pub async fn create_budget_alert(&self, input: &BudgetAlertInput) -> Result<BudgetReport> {
+        let request = input.validate()?;
+        self.settings()
+            .governance
+            .check_unit("business_unit", &request.unit)?;
+        let account = self.caller().await?.account.clone();
+        let (tag_key, notes) = self.budget_tag_key(input.tag_key.as_deref()).await?;
+        let mut services = self.recent_bedrock_services().await?;
+        if !services.iter().any(|s| s == "Amazon Bedrock") {
+            services.push("Amazon Bedrock".to_owned());
+            services.sort();
+        }
+        let wanted = plan::wanted(&request, &services, &tag_key)?;
+        let current = self.current_budget(&account, &wanted.name).await?;
+        let plan = plan::plan(current.as_ref(), &wanted);
+        let status = match (changes_anything(&plan), input.dry_run, &current) {
+            (false, _, _) => ChangeStatus::Unchanged,
+            (true, true, _) => ChangeStatus::Planned,
+            (true, false, None) => ChangeStatus::Created,
+            (true, false, Some(_)) => ChangeStatus::Updated,
+        };
+        let report = BudgetReport {
+            budget_name: wanted.name.clone(),
+            status,
+            changes: plan.iter().map(|change| change.why.clone()).collect(),
+            services,
+            tag_filter: format!("{tag_key}={}", request.unit),
+            notes,
+        };
+        if matches!(status, ChangeStatus::Unchanged | ChangeStatus::Planned) {
+            return Ok(report);
+        }
+        if !input.confirm {
+            return Err(Error::ConfirmationRequired {
+                summary: format!("create_budget_alert would {}", report.changes.join("; ")),
+            });
+        }
+        self.apply_budget(&account, &wanted, &plan).await?;
+        tracing::info!(budget = %wanted.name, ?status, "budget alert");
+        Ok(report)
+    }
+
+    /// The tag key the budget filters on, and notes on it.
+    async fn budget_tag_key(&self, given: Option<&str>) -> Result<(String, Vec<String>)> {
+        let (tag_key, tag_note) = match given {
+            Some(key) => (key.to_owned(), None),
+            None => self.business_unit_tag_key().await?,
+        };
+        let mut notes: Vec<String> = tag_note.into_iter().collect();
+        if tag_key != BUSINESS_UNIT_TAG && carries_tag(&tag_key, BUSINESS_UNIT_TAG) {
+            notes.push(format!(
+                "`{tag_key}` is an IAM-principal cost allocation tag. AWS documents these for Cost Explorer and CUR 2.0, not for Budgets: 24-48 h after the unit's first Bedrock calls, check that the budget's actual spend follows query_costs; if it stays at 0, pass tag_key `{BUSINESS_UNIT_TAG}` and tag the unit's application inference profiles instead."
+            ));
+        }
+        Ok((tag_key, notes))
+    }
+
+    /// Bedrock billing services seen in the last three months.
+    async fn recent_bedrock_services(&self) -> Result<Vec<String>> {
+        let end = today().succ_opt().unwrap_or_else(today);
+        let start = end - chrono::Months::new(3);
+        let period = aws_sdk_costexplorer::types::DateInterval::builder()
+            .start(start.to_string())
+            .end(end.to_string())
+            .build()
+            .map_err(|e| Error::refused("business_unit", e.to_string()))?;
+        self.bedrock_services(&period).await
+    }
+}
