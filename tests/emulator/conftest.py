@@ -58,3 +58,9 @@ def emulator():
 def account():
     """A fresh 12-digit access key id: its own emulator account."""
     return f"{next(_accounts):012d}"
+
+
+@pytest.fixture
+def other_account():
+    """A second fresh 12-digit access key id, for tests that span two accounts."""
+    return f"{next(_accounts):012d}"

@@ -2,8 +2,10 @@
 
 import time
 
+import boto3
 import botocore.exceptions
 import pytest
+from botocore.config import Config
 
 
 def test_health_and_requests_log(emulator, account):
@@ -86,9 +88,61 @@ def test_percent_faults_hit_some_calls(emulator, account):
 def test_bad_fault_rules_are_refused(emulator):
     import urllib.error
 
-    with pytest.raises(urllib.error.HTTPError) as raised:
-        emulator.control("POST", "faults", {"action": "X", "kind": "explode"})
-    assert raised.value.code == 400
+    for rule in ({"action": "X", "kind": "explode"}, {"action": "X", "kind": "error", "drop": True},
+                 {"action": "X", "kind": "reached", "drop": "yes"}):
+        with pytest.raises(urllib.error.HTTPError) as raised:
+            emulator.control("POST", "faults", rule)
+        assert raised.value.code == 400
+
+
+# "reached": the call takes effect and its answer is lost. The AWS SDKs retry exactly these failures (the SDKs and
+# Tools Reference Guide, "Retry behavior", https://docs.aws.amazon.com/sdkref/latest/guide/feature-retry-behavior.html:
+# transient errors include HTTP 500/502/503/504 and connections closed without a response), so a retried
+# non-idempotent call meets its own first attempt. The default error is IAM's documented InternalFailure, HTTP 500
+# (https://docs.aws.amazon.com/IAM/latest/APIReference/CommonErrors.html).
+def test_reached_applies_the_call_and_loses_its_answer(emulator, account):
+    emulator.control("POST", "faults", {"action": "CreateUser", "kind": "reached", "count": 1, "access_key": account})
+    iam = emulator.client("iam", account, retry=False)
+    with pytest.raises(botocore.exceptions.ClientError) as raised:
+        iam.create_user(UserName="dana")
+    assert raised.value.response["Error"]["Code"] == "InternalFailure"
+    assert raised.value.response["ResponseMetadata"]["HTTPStatusCode"] == 500
+    assert iam.get_user(UserName="dana")["User"]["UserName"] == "dana"
+    with pytest.raises(iam.exceptions.EntityAlreadyExistsException):
+        iam.create_user(UserName="dana")  # what a retry of the lost call meets
+    seen = emulator.control("GET", f"requests?access_key={account}")["requests"]
+    assert [(r["action"], r["status"], r.get("fault"), r.get("reached_status")) for r in seen] == [
+        ("CreateUser", 500, "reached", 200), ("GetUser", 200, None, None), ("CreateUser", 409, None, None)]
+
+
+def test_reached_with_a_chosen_error_and_a_dropped_connection(emulator, account):
+    emulator.control("POST", "faults", {"action": "CreateUser", "kind": "reached", "status": 503,
+                                        "code": "ServiceUnavailable", "count": 1, "access_key": account})
+    emulator.control("POST", "faults", {"action": "CreateAccessKey", "kind": "reached", "drop": True, "count": 1,
+                                        "access_key": account})
+    iam = emulator.client("iam", account, retry=False)
+    with pytest.raises(botocore.exceptions.ClientError) as raised:
+        iam.create_user(UserName="erin")
+    assert raised.value.response["ResponseMetadata"]["HTTPStatusCode"] == 503
+    assert raised.value.response["Error"]["Code"] == "ServiceUnavailable"
+    with pytest.raises(botocore.exceptions.ConnectionClosedError):
+        iam.create_access_key(UserName="erin")
+    assert len(iam.list_access_keys(UserName="erin")["AccessKeyMetadata"]) == 1, "the dropped call took effect"
+    seen = emulator.control("GET", f"requests?access_key={account}")["requests"]
+    dropped = next(r for r in seen if r["action"] == "CreateAccessKey")
+    assert (dropped.get("status"), dropped["dropped"], dropped["reached_status"]) == (None, True, 200)
+
+
+def test_reached_latency_comes_after_the_change(emulator, account):
+    """A client timeout shorter than ``latency_ms`` fires after the call took effect."""
+    emulator.control("POST", "faults", {"action": "CreateUser", "kind": "reached", "latency_ms": 1500, "count": 1,
+                                        "access_key": account})
+    impatient = boto3.client(
+        "iam", endpoint_url=emulator.endpoint, region_name="us-east-1", aws_access_key_id=account,
+        aws_secret_access_key="contract-test", config=Config(read_timeout=0.5, retries={"total_max_attempts": 1}))
+    with pytest.raises(botocore.exceptions.ReadTimeoutError):
+        impatient.create_user(UserName="finn")
+    assert emulator.client("iam", account).get_user(UserName="finn")["User"]["UserName"] == "finn"
 
 
 def test_bedrock_catalog_per_region(emulator, account):

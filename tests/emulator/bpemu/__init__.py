@@ -9,5 +9,6 @@ Control API (plain JSON over HTTP, under ``/_emulator/``):
   ``?access_key=K`` keeps one caller's requests. Never contains a secret or a header value.
 
 Accounts: a request signed with a 12-digit access key id is served by the moto account of that number, so
-tests sharing one emulator stay isolated from each other.
+tests sharing one emulator stay isolated from each other. ``AssumeRole`` into a role of another account (see
+:mod:`bpemu.trust_ext`) returns credentials that act in the role's account.
 """

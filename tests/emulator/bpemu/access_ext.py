@@ -5,7 +5,8 @@ evaluator (:mod:`bpemu.policy`; moto's own evaluator mis-handles conditions, see
   user's policies (inline, attached, and through groups), and requests signed with an ``ASIA...`` key from
   ``AssumeRole`` against the role's policies: a denied action answers ``AccessDenied`` (IAM, STS) or
   ``AccessDeniedException`` (JSON services) with AWS's message. ``sts:GetCallerIdentity`` is always
-  allowed, as in AWS. The emulator's own 12-digit account keys act as the account's administrator.
+  allowed, as in AWS; ``sts:AssumeRole`` is decided by :mod:`bpemu.trust_ext` (caller's policies and the role's
+  trust policy together). The emulator's own 12-digit account keys act as the account's administrator.
 - The resource is the ARN the request acts on where the emulator knows it: for IAM the user, role, group or
   policy the request names (path included), for ``sts:AssumeRole`` the role, for ``bedrock:GetFoundationModel``
   and ``bedrock:GetInferenceProfile`` the model or profile (bedrock-runtime calls are authorised by
@@ -238,7 +239,9 @@ def enforce(info: RequestInfo):
     """An AccessDenied response when a restricted principal may not make this request, else None."""
     if not info.access_key or not info.access_key.startswith(("AKIA", "ASIA")) or not info.action:
         return None
-    if (info.service, info.action) == ("sts", "GetCallerIdentity") or info.service == "bedrock-runtime":
+    if (info.service, info.action) in (("sts", "GetCallerIdentity"), ("sts", "AssumeRole")):
+        return None  # sts:AssumeRole: trust_ext authorises on the caller's policies and the role's trust policy
+    if info.service == "bedrock-runtime":
         return None  # bedrock-runtime: runtime_ext authorises on the model, profile and project
     key = signing_key(info.access_key)
     if key is None:

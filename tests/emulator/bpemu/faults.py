@@ -5,16 +5,29 @@ A rule is posted as JSON to ``/_emulator/faults``::
     {"action": "CreateUser",          # AWS action name, or "*" for every action
      "service": "iam",                # optional: only this service
      "access_key": "111111111111",    # optional: only requests signed with this access key id
-     "kind": "error",                 # "error" | "throttle" | "latency"
-     "status": 503, "code": "ServiceUnavailable", "message": "...",   # for "error"
+     "kind": "error",                 # "error" | "throttle" | "latency" | "reached"
+     "status": 503, "code": "ServiceUnavailable", "message": "...",   # for "error" and "reached"
      "latency_ms": 200,               # for "latency" (also allowed with the other kinds)
+     "drop": true,                    # "reached" only: close the connection instead of answering
      "count": 2,                      # optional: only the next N matching calls
      "percent": 50}                   # optional: only this share of matching calls
 
-"throttle" answers with the service's throttling error, HTTP 400: ``Throttling`` for IAM/STS,
-``LimitExceededException`` for Cost Explorer (its documented rate-limit error: "You made too many calls in a
-short period of time"), ``ThrottlingException`` elsewhere. Rules are checked in the order they were added;
-the first match that fires applies.
+"error", "throttle" and "latency" act before the request is served: an error or throttle means AWS did
+nothing, and ``latency_ms`` delays the request on its way in. "throttle" answers with the service's
+throttling error, HTTP 400: ``Throttling`` for IAM/STS, ``LimitExceededException`` for Cost Explorer (its
+documented rate-limit error: "You made too many calls in a short period of time"), ``ThrottlingException``
+elsewhere.
+
+"reached" models a call that reached AWS and took effect, whose answer the client never gets (a timeout, a
+reset connection, a 5xx from a proxy after the backend succeeded): the request is served first (moto and the
+extensions apply it), its answer is discarded, and then the client gets the rule's error (default HTTP 500
+``InternalFailure``, as for "error"), or with ``"drop": true`` no answer at all: the server closes the
+connection (an SDK reports a connection error, botocore's ``ConnectionClosedError``). ``latency_ms`` sleeps
+*after* the request was served, so a client timeout shorter than it fires after the change was made. The
+request log entry of such a request has ``"reached_status"``, the status AWS's answer had; a dropped one has
+``"dropped": true`` and no ``"status"``. Every request a rule fired on has ``"fault"``, the rule's kind.
+
+Rules are checked in the order they were added; the first match that fires applies.
 """
 
 from __future__ import annotations
@@ -25,7 +38,7 @@ from dataclasses import dataclass
 
 from .protocol import RequestInfo
 
-KINDS = {"error", "throttle", "latency"}
+KINDS = {"error", "throttle", "latency", "reached"}
 # Services whose throttling error is not "ThrottlingException".
 THROTTLE_CODES = {"iam": "Throttling", "sts": "Throttling", "ce": "LimitExceededException"}
 
@@ -40,6 +53,7 @@ class FaultRule:
     code: str = "InternalFailure"
     message: str = "Injected fault"
     latency_ms: int = 0
+    drop: bool = False
     count: int | None = None
     percent: float | None = None
 
@@ -59,9 +73,14 @@ class FaultRule:
             code=data.get("code", "InternalFailure"),
             message=data.get("message", "Injected fault"),
             latency_ms=int(data.get("latency_ms", 0)),
+            drop=data.get("drop", False),
             count=data.get("count"),
             percent=data.get("percent"),
         )
+        if not isinstance(rule.drop, bool):
+            raise ValueError("drop must be true or false")
+        if rule.drop and kind != "reached":
+            raise ValueError('drop is only for kind "reached"')
         if rule.count is not None and int(rule.count) < 1:
             raise ValueError("count must be at least 1")
         if rule.percent is not None and not 0 < float(rule.percent) <= 100:
@@ -76,7 +95,8 @@ class FaultRule:
         )
 
     def error_for(self, service: str) -> tuple[int, str, str] | None:
-        """The (status, code, message) this rule answers with, or None for latency only."""
+        """The (status, code, message) this rule answers with, or None for latency only ("reached": the error
+        the client gets instead of the real answer)."""
         if self.kind == "latency":
             return None
         if self.kind == "throttle":

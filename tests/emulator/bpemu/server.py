@@ -6,6 +6,7 @@ import argparse
 import io
 import json
 import os
+import socket
 import sys
 import threading
 import time
@@ -21,7 +22,7 @@ from moto.moto_server.werkzeug_app import (  # noqa: E402
 from werkzeug.serving import make_server  # noqa: E402
 
 from . import (  # noqa: E402
-    access_ext, bedrock_ext, billing_ext, iam_ext, quotas_ext, runtime_ext, tags_ext, validation_ext,
+    access_ext, bedrock_ext, billing_ext, iam_ext, quotas_ext, runtime_ext, tags_ext, trust_ext, validation_ext,
 )
 from .faults import FaultRule, FaultTable  # noqa: E402
 from .protocol import describe, error_response  # noqa: E402
@@ -29,9 +30,12 @@ from .protocol import describe, error_response  # noqa: E402
 CONTROL_PREFIX = "/_emulator/"
 MAX_RECORDED = 10_000
 
-# Every extension module, in installation order. Each has ``install()``; those with state also ``reset()``,
-# those with a control API also ``control(command, method, environ, read_body)``.
-EXTENSIONS = (bedrock_ext, iam_ext, access_ext, billing_ext, quotas_ext, tags_ext, validation_ext)
+# Every extension module, in installation order: the only list of them (validation_ext wraps the actions the
+# modules before it registered, so it stays last; runtime_ext serves bedrock-runtime itself and is called
+# directly). Hooks, each optional: ``install()``; ``reset()`` for state; ``control(command, method, environ,
+# read_body)`` for a control API; ``enforce(info)`` to refuse a request before it is served (an error
+# response, else None; the first refusal in this order answers).
+EXTENSIONS = (bedrock_ext, iam_ext, access_ext, trust_ext, billing_ext, quotas_ext, tags_ext, validation_ext)
 
 
 class Emulator:
@@ -43,7 +47,7 @@ class Emulator:
         self.requests: list[dict] = []
         self.lock = threading.Lock()
         for extension in EXTENSIONS:
-            extension.install()
+            _call(extension, "install")
 
     def __call__(self, environ, start_response):
         path = environ.get("PATH_INFO", "")
@@ -59,23 +63,52 @@ class Emulator:
                 self.requests.append(entry)
 
         start_response = _recording(start_response, entry)
-        denied = access_ext.enforce(info)
-        if denied is not None:
-            status_line, headers, payload = denied
-            start_response(status_line, headers + [("Content-Length", str(len(payload)))])
-            return [payload]
+        for extension in EXTENSIONS:
+            denied = _call(extension, "enforce", info)
+            if denied is not None:
+                return _answer(start_response, denied)
         rule = self.faults.take(info)
-        if rule is not None:
-            if rule.latency_ms:
-                time.sleep(rule.latency_ms / 1000)
-            error = rule.error_for(info.service)
-            if error is not None:
-                status_line, headers, payload = error_response(info.service, *error)
-                start_response(status_line, headers + [("Content-Length", str(len(payload)))])
-                return [payload]
+        if rule is None:
+            return self.serve(environ, start_response, info, body)
+        entry["fault"] = rule.kind
+        if rule.kind == "reached":
+            return self.reached(environ, start_response, info, body, rule, entry)
+        if rule.latency_ms:
+            time.sleep(rule.latency_ms / 1000)
+        error = rule.error_for(info.service)
+        if error is not None:
+            return _answer(start_response, error_response(info.service, *error))
+        return self.serve(environ, start_response, info, body)
+
+    def serve(self, environ, start_response, info, body: bytes):
+        """The AWS answer: bedrock-runtime from runtime_ext, everything else from moto and its extensions."""
         if runtime_ext.handles(info):
             return runtime_ext.serve(environ, start_response, info, body)
         return self.moto(environ, start_response)
+
+    def reached(self, environ, start_response, info, body: bytes, rule: FaultRule, entry: dict):
+        """Serve the request, throw its answer away, wait ``latency_ms``, then answer the rule's error or drop
+        the connection (see :mod:`bpemu.faults`)."""
+        served: dict[str, int] = {}
+
+        def discard(status_line, headers, exc_info=None):
+            served["status"] = int(status_line.split(" ", 1)[0])
+            return lambda data: None
+
+        answer = self.serve(environ, discard, info, body)
+        try:
+            for _ in answer:  # a streamed answer is produced in full, as AWS would have
+                pass
+        finally:
+            if hasattr(answer, "close"):
+                answer.close()
+        entry["reached_status"] = served.get("status")
+        if rule.latency_ms:
+            time.sleep(rule.latency_ms / 1000)
+        if rule.drop:
+            entry["dropped"] = True
+            _drop_connection(environ)
+        return _answer(start_response, error_response(info.service, *rule.error_for(info.service)))
 
     def control(self, environ, start_response, command: str):
         method = environ.get("REQUEST_METHOD", "GET")
@@ -115,6 +148,29 @@ class Emulator:
             _call(extension, "reset")
         with self.lock:
             self.requests.clear()
+
+
+def _answer(start_response, response: tuple[str, list, bytes]):
+    """Send a (status line, headers, body) response built by :func:`bpemu.protocol.error_response`."""
+    status_line, headers, payload = response
+    start_response(status_line, headers + [("Content-Length", str(len(payload)))])
+    return [payload]
+
+
+def _drop_connection(environ) -> None:
+    """Close the client's connection without an answer.
+
+    Werkzeug's development server passes its socket as ``werkzeug.socket``; shutting it down and raising a
+    ``ConnectionError`` before ``start_response`` makes the server treat the request as a dropped connection
+    (``WSGIRequestHandler.run_wsgi`` catches it and writes nothing), so no status line ever reaches the client.
+    """
+    connection = environ.get("werkzeug.socket")
+    if connection is not None:
+        try:
+            connection.shutdown(socket.SHUT_RDWR)
+        except OSError:
+            pass
+    raise ConnectionAbortedError("emulator fault: connection dropped after the request was served")
 
 
 def _call(extension, name: str, *args):

@@ -1,6 +1,8 @@
 """Every request to an extension action is checked against the action's botocore input shape first.
 
-Installed last, it wraps each action the modules in :data:`VALIDATED` registered on moto's response classes.
+Installed last (the last of ``bpemu.server.EXTENSIONS``), it wraps each action that a module of this package
+registered on moto's response classes, so an extension's actions are validated by being installed, with no
+second list of extensions to keep in step.
 A request with an unknown member, a missing required member, a value of the wrong type, or one outside the
 model's enum, range, length or pattern is refused as AWS's front end refuses it: ``ValidationError`` (query
 protocol: IAM) or ``ValidationException`` (JSON protocols), HTTP 400, with a message naming each member
@@ -20,11 +22,11 @@ from urllib.parse import parse_qs
 from moto.core.exceptions import ServiceException
 from moto.core.responses import BaseResponse
 
-from . import access_ext, bedrock_ext, billing_ext, iam_ext, quotas_ext, shapes
+from . import shapes
 from .protocol import handler_error
 
-# The extension modules whose actions are validated (and must each have a contract-test case).
-VALIDATED = (bedrock_ext, iam_ext, access_ext, billing_ext, quotas_ext)
+# Actions registered by modules of this package are validated (and must each have a contract-test case).
+_PACKAGE = __name__.rpartition(".")[0] + "."
 
 # moto's package name -> botocore's service name, where they differ.
 _SERVICE_OF_PACKAGE = {"servicequotas": "service-quotas"}
@@ -37,7 +39,7 @@ class ValidationError(ServiceException):
 
 
 def install() -> None:
-    """Wrap every action the :data:`VALIDATED` modules installed (once, however often this runs)."""
+    """Wrap every action this package's modules installed (once, however often this runs)."""
     _actions.clear()
     operations_of: dict[type, set[str]] = {}
     for cls, name, handler, service, operation in _extension_handlers():
@@ -51,11 +53,10 @@ def install() -> None:
 
 
 def _extension_handlers():
-    """(response class, method name, handler, service, operation) of each action :data:`VALIDATED` installed."""
-    modules = {module.__name__ for module in VALIDATED}
+    """(response class, method name, handler, service, operation) of each action this package's modules installed."""
     for cls in _response_classes(BaseResponse):
         for name, handler in list(vars(cls).items()):
-            if getattr(handler, "__module__", None) not in modules or not callable(handler):
+            if not str(getattr(handler, "__module__", "")).startswith(_PACKAGE) or not callable(handler):
                 continue
             service = _service_of(cls)
             operation = shapes.operation_for(service, name)
