@@ -1,5 +1,6 @@
 //! `enable_cost_tags`: activate `business-unit`, `purpose` and `owner` (and their IAM-principal forms) as
-//! cost allocation tags, so Cost Explorer can split Bedrock spend by them. Idempotent.
+//! cost allocation tags, so Cost Explorer can split Bedrock spend by them. Idempotent: read the tags,
+//! plan the activations (a pure function), apply them.
 
 use aws_sdk_costexplorer::types::{CostAllocationTagStatus, CostAllocationTagStatusEntry};
 use schemars::JsonSchema;
@@ -8,19 +9,13 @@ use serde::{Deserialize, Serialize};
 use super::{
     Provisioner,
     aws::sdk_error,
+    billing::carries_tag,
     error::{Error, Result},
+    plan,
 };
 
 /// The tag keys this project's users carry for accounting.
 pub const ACCOUNTING_TAGS: [&str; 3] = ["business-unit", "purpose", "owner"];
-/// Whether a cost allocation tag key carries the tag `tag`: the plain key, or an IAM-principal form
-/// such as `iamPrincipal/<tag>`.
-pub fn carries_tag(key: &str, tag: &str) -> bool {
-    key == tag
-        || key
-            .strip_suffix(tag)
-            .is_some_and(|prefix| prefix.ends_with('/'))
-}
 
 /// Cost Explorer accepts at most this many keys per update.
 const MAX_PER_UPDATE: usize = 20;
@@ -52,30 +47,54 @@ pub struct CostTagsReport {
     pub notes: Vec<String>,
 }
 
+/// The only resource `enable_cost_tags` changes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct CostAllocationTag;
+
+/// The one step: activate the tag key.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Activate;
+
+/// One change of an `enable_cost_tags` plan.
+pub type Change = plan::Change<CostAllocationTag, Activate>;
+
+/// For every accounting tag key billing knows: keep an active one, activate an inactive one.
+pub fn plan(tags: &[(String, CostAllocationTagStatus)]) -> Vec<Change> {
+    tags.iter()
+        .filter(|(key, _)| ACCOUNTING_TAGS.iter().any(|t| carries_tag(key, t)))
+        .map(|(key, status)| {
+            if status == &CostAllocationTagStatus::Active {
+                Change::keep(CostAllocationTag, key, "active")
+            } else {
+                Change::apply(CostAllocationTag, key, "inactive", Activate)
+            }
+        })
+        .collect()
+}
+
+/// Accounting tags billing has not seen in any form.
+fn not_yet_known(tags: &[(String, CostAllocationTagStatus)]) -> Vec<String> {
+    ACCOUNTING_TAGS
+        .iter()
+        .filter(|tag| !tags.iter().any(|(key, _)| carries_tag(key, tag)))
+        .map(|tag| (*tag).to_owned())
+        .collect()
+}
+
 impl Provisioner {
     /// Activate the accounting tags as cost allocation tags.
     pub async fn enable_cost_tags(&self, input: &EnableCostTagsInput) -> Result<CostTagsReport> {
         let tags = self.cost_allocation_tags().await?;
-        let accounting = |key: &str| ACCOUNTING_TAGS.iter().any(|t| carries_tag(key, t));
+        let plan = plan(&tags);
+        let (activate, keep): (Vec<&Change>, Vec<&Change>) =
+            plan.iter().partition(|c| c.step().is_some());
         let mut report = CostTagsReport {
-            activated: Vec::new(),
-            already_active: Vec::new(),
-            not_yet_known: Vec::new(),
+            activated: activate.iter().map(|c| c.id.clone()).collect(),
+            already_active: keep.iter().map(|c| c.id.clone()).collect(),
+            not_yet_known: not_yet_known(&tags),
             dry_run: input.dry_run,
             notes: Vec::new(),
         };
-        for (key, status) in tags.iter().filter(|(key, _)| accounting(key)) {
-            if status == &CostAllocationTagStatus::Active {
-                report.already_active.push(key.clone());
-            } else {
-                report.activated.push(key.clone());
-            }
-        }
-        for tag in ACCOUNTING_TAGS {
-            if !tags.iter().any(|(key, _)| carries_tag(key, tag)) {
-                report.not_yet_known.push(tag.to_owned());
-            }
-        }
         if !report.activated.is_empty() && !input.dry_run {
             if !input.confirm {
                 return Err(Error::ConfirmationRequired {
@@ -85,39 +104,7 @@ impl Provisioner {
                     ),
                 });
             }
-            for chunk in report.activated.chunks(MAX_PER_UPDATE) {
-                let entries = chunk
-                    .iter()
-                    .map(|key| {
-                        CostAllocationTagStatusEntry::builder()
-                            .tag_key(key)
-                            .status(CostAllocationTagStatus::Active)
-                            .build()
-                            .map_err(|e| Error::invalid("tag_key", e.to_string()))
-                    })
-                    .collect::<Result<Vec<_>>>()?;
-                let out = self
-                    .clients()
-                    .await
-                    .cost_explorer
-                    .update_cost_allocation_tags_status()
-                    .set_cost_allocation_tags_status(Some(entries))
-                    .send()
-                    .await
-                    .map_err(|e| sdk_error("ce:UpdateCostAllocationTagsStatus", e))?;
-                if let Some(error) = out.errors().first() {
-                    return Err(Error::Aws {
-                        action: "ce:UpdateCostAllocationTagsStatus",
-                        code: error.code().unwrap_or("Unknown").to_owned(),
-                        message: format!(
-                            "{}: {}",
-                            error.tag_key().unwrap_or_default(),
-                            error.message().unwrap_or_default()
-                        ),
-                    });
-                }
-            }
-            tracing::info!(keys = ?report.activated, "activated cost allocation tags");
+            self.activate_cost_tags(&report.activated).await?;
         }
         if !report.activated.is_empty() {
             report.notes.push("Cost Explorer groups spend by newly activated tags after up to 24-48 hours, and only from activation on: earlier spend stays untagged.".to_owned());
@@ -130,6 +117,44 @@ impl Provisioner {
         }
         Ok(report)
     }
+
+    /// Activate the keys, at most [`MAX_PER_UPDATE`] per call; a per-key error of AWS is an error.
+    async fn activate_cost_tags(&self, keys: &[String]) -> Result<()> {
+        for chunk in keys.chunks(MAX_PER_UPDATE) {
+            let entries = chunk
+                .iter()
+                .map(|key| {
+                    CostAllocationTagStatusEntry::builder()
+                        .tag_key(key)
+                        .status(CostAllocationTagStatus::Active)
+                        .build()
+                        .map_err(|e| Error::invalid("tag_key", e.to_string()))
+                })
+                .collect::<Result<Vec<_>>>()?;
+            let out = self
+                .clients()
+                .await
+                .cost_explorer
+                .update_cost_allocation_tags_status()
+                .set_cost_allocation_tags_status(Some(entries))
+                .send()
+                .await
+                .map_err(|e| sdk_error("ce:UpdateCostAllocationTagsStatus", e))?;
+            if let Some(error) = out.errors().first() {
+                return Err(Error::Aws {
+                    action: "ce:UpdateCostAllocationTagsStatus",
+                    code: error.code().unwrap_or("Unknown").to_owned(),
+                    message: format!(
+                        "{}: {}",
+                        error.tag_key().unwrap_or_default(),
+                        error.message().unwrap_or_default()
+                    ),
+                });
+            }
+        }
+        tracing::info!(?keys, "activated cost allocation tags");
+        Ok(())
+    }
 }
 
 #[cfg(test)]
@@ -137,10 +162,26 @@ mod tests {
     use super::*;
 
     #[test]
-    fn plain_and_principal_forms_carry_a_tag() {
-        assert!(carries_tag("owner", "owner"));
-        assert!(carries_tag("iamPrincipal/owner", "owner"));
-        assert!(!carries_tag("co-owner", "owner"));
-        assert!(!carries_tag("owner/x", "owner"));
+    fn inactive_accounting_tags_are_activated_and_others_ignored() {
+        let tags = vec![
+            (
+                "business-unit".to_owned(),
+                CostAllocationTagStatus::Inactive,
+            ),
+            (
+                "iamPrincipal/owner".to_owned(),
+                CostAllocationTagStatus::Active,
+            ),
+            ("cost-center".to_owned(), CostAllocationTagStatus::Inactive),
+        ];
+        let changes = plan(&tags);
+        let activate: Vec<&str> = changes
+            .iter()
+            .filter(|c| c.step().is_some())
+            .map(|c| c.id.as_str())
+            .collect();
+        assert_eq!(activate, ["business-unit"]);
+        assert_eq!(changes.len(), 2, "cost-center is not an accounting tag");
+        assert_eq!(not_yet_known(&tags), ["purpose"]);
     }
 }

@@ -5,23 +5,21 @@
 use std::collections::BTreeMap;
 
 use aws_sdk_costexplorer::types::{
-    CostAllocationTagStatus, DateInterval, Dimension, DimensionValues, Expression, GroupDefinition,
-    GroupDefinitionType, TagValues,
+    DateInterval, Dimension, DimensionValues, Expression, Group, GroupDefinition,
+    GroupDefinitionType, ResultByTime, TagValues,
 };
-use chrono::{Datelike, Months, NaiveDate, Utc};
+use chrono::{Datelike, Months, NaiveDate};
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 use super::{
     Provisioner,
     aws::sdk_error,
-    cost_tags::carries_tag,
+    billing::today,
     error::{Error, Result},
     names::BusinessUnit,
 };
 
-/// The plain tag key carrying business units.
-pub const BUSINESS_UNIT_TAG: &str = "business-unit";
 /// Label of spend without a business-unit tag.
 pub const UNTAGGED: &str = "(untagged)";
 /// Months of history Cost Explorer serves (besides the current month).
@@ -273,11 +271,6 @@ fn parse_date(field: &str, raw: &str) -> Result<NaiveDate> {
         .ok_or_else(|| Error::invalid(field, format!("must be a date YYYY-MM-DD; `{raw}` is not")))
 }
 
-/// Today in UTC (Cost Explorer's calendar).
-pub fn today() -> NaiveDate {
-    Utc::now().date_naive()
-}
-
 /// The model named by a billing service.
 fn model_of(service: &str) -> String {
     service
@@ -322,24 +315,7 @@ impl Provisioner {
             return Ok(report);
         }
         let filter = cost_filter(&services, &tag_key, &query.units)?;
-        let groups: Vec<GroupDefinition> = query
-            .group_by
-            .iter()
-            .map(|key| match key {
-                GroupKey::BusinessUnit => GroupDefinition::builder()
-                    .r#type(GroupDefinitionType::Tag)
-                    .key(&tag_key)
-                    .build(),
-                GroupKey::Service | GroupKey::Model => GroupDefinition::builder()
-                    .r#type(GroupDefinitionType::Dimension)
-                    .key("SERVICE")
-                    .build(),
-                GroupKey::UsageType => GroupDefinition::builder()
-                    .r#type(GroupDefinitionType::Dimension)
-                    .key("USAGE_TYPE")
-                    .build(),
-            })
-            .collect();
+        let groups = group_definitions(&query.group_by, &tag_key);
         let ce = &self.clients().await.cost_explorer;
         let mut token = None;
         loop {
@@ -358,56 +334,8 @@ impl Provisioner {
                 .await
                 .map_err(|e| sdk_error("ce:GetCostAndUsage", e))?;
             for result in page.results_by_time() {
-                let (start, end) = result
-                    .time_period()
-                    .map(|p| (p.start().to_owned(), p.end().to_owned()))
-                    .unwrap_or_default();
                 for group in result.groups() {
-                    let Some(metric) = group.metrics().and_then(|m| m.get(input.metric.as_str()))
-                    else {
-                        continue;
-                    };
-                    let amount: f64 = metric.amount().and_then(|a| a.parse().ok()).unwrap_or(0.0);
-                    if let Some(unit) = metric.unit() {
-                        unit.clone_into(&mut report.currency);
-                    }
-                    let mut row = CostRow {
-                        start: start.clone(),
-                        end: end.clone(),
-                        business_unit: None,
-                        service: None,
-                        usage_type: None,
-                        model: None,
-                        amount,
-                        estimated: result.estimated(),
-                    };
-                    for (key, value) in query.group_by.iter().zip(group.keys()) {
-                        match key {
-                            GroupKey::BusinessUnit => {
-                                let unit = value.split_once('$').map_or(value.as_str(), |(_, v)| v);
-                                row.business_unit = Some(if unit.is_empty() {
-                                    UNTAGGED.to_owned()
-                                } else {
-                                    unit.to_owned()
-                                });
-                            }
-                            GroupKey::Service => row.service = Some(value.clone()),
-                            GroupKey::Model => row.model = Some(model_of(value)),
-                            GroupKey::UsageType => row.usage_type = Some(value.clone()),
-                        }
-                    }
-                    if amount == 0.0 {
-                        continue;
-                    }
-                    report.total += amount;
-                    report.estimated |= row.estimated;
-                    if let Some(unit) = &row.business_unit {
-                        *report
-                            .totals_by_business_unit
-                            .entry(unit.clone())
-                            .or_default() += amount;
-                    }
-                    report.rows.push(row);
+                    report.add(&query.group_by, input.metric, result, group);
                 }
             }
             token = page.next_page_token().map(str::to_owned);
@@ -415,122 +343,105 @@ impl Provisioner {
                 break;
             }
         }
-        report.total = round(report.total);
-        for value in report.totals_by_business_unit.values_mut() {
+        report.finish();
+        Ok(report)
+    }
+}
+
+/// How Cost Explorer groups: by the business-unit tag, the billing service (models are services), or the
+/// usage type.
+fn group_definitions(keys: &[GroupKey], tag_key: &str) -> Vec<GroupDefinition> {
+    keys.iter()
+        .map(|key| match key {
+            GroupKey::BusinessUnit => GroupDefinition::builder()
+                .r#type(GroupDefinitionType::Tag)
+                .key(tag_key)
+                .build(),
+            GroupKey::Service | GroupKey::Model => GroupDefinition::builder()
+                .r#type(GroupDefinitionType::Dimension)
+                .key("SERVICE")
+                .build(),
+            GroupKey::UsageType => GroupDefinition::builder()
+                .r#type(GroupDefinitionType::Dimension)
+                .key("USAGE_TYPE")
+                .build(),
+        })
+        .collect()
+}
+
+impl CostReport {
+    /// Add one group of one period; a group without spend is left out.
+    fn add(&mut self, keys: &[GroupKey], metric: CostMetric, result: &ResultByTime, group: &Group) {
+        let Some(value) = group.metrics().and_then(|m| m.get(metric.as_str())) else {
+            return;
+        };
+        let amount: f64 = value.amount().and_then(|a| a.parse().ok()).unwrap_or(0.0);
+        if let Some(unit) = value.unit() {
+            unit.clone_into(&mut self.currency);
+        }
+        if amount == 0.0 {
+            return;
+        }
+        let (start, end) = result
+            .time_period()
+            .map(|p| (p.start().to_owned(), p.end().to_owned()))
+            .unwrap_or_default();
+        let mut row = CostRow {
+            start,
+            end,
+            business_unit: None,
+            service: None,
+            usage_type: None,
+            model: None,
+            amount,
+            estimated: result.estimated(),
+        };
+        for (key, value) in keys.iter().zip(group.keys()) {
+            match key {
+                GroupKey::BusinessUnit => {
+                    let unit = value.split_once('$').map_or(value.as_str(), |(_, v)| v);
+                    let unit = if unit.is_empty() { UNTAGGED } else { unit };
+                    row.business_unit = Some(unit.to_owned());
+                }
+                GroupKey::Service => row.service = Some(value.clone()),
+                GroupKey::Model => row.model = Some(model_of(value)),
+                GroupKey::UsageType => row.usage_type = Some(value.clone()),
+            }
+        }
+        self.total += amount;
+        self.estimated |= row.estimated;
+        if let Some(unit) = &row.business_unit {
+            *self
+                .totals_by_business_unit
+                .entry(unit.clone())
+                .or_default() += amount;
+        }
+        self.rows.push(row);
+    }
+
+    /// Round the totals and explain estimated, empty or untagged figures.
+    fn finish(&mut self) {
+        self.total = round(self.total);
+        for value in self.totals_by_business_unit.values_mut() {
             *value = round(*value);
         }
-        if report.estimated {
-            report.notes.push(
+        if self.estimated {
+            self.notes.push(
                 "Figures for the current period are estimated until the month closes.".to_owned(),
             );
         }
-        if report.total == 0.0 {
-            report.notes.push("No spend found: usage appears in Cost Explorer after up to 24 hours, and business-unit tags only from their activation on (24-48 h delay).".to_owned());
-        } else if report
+        if self.total == 0.0 {
+            self.notes.push("No spend found: usage appears in Cost Explorer after up to 24 hours, and business-unit tags only from their activation on (24-48 h delay).".to_owned());
+        } else if self
             .totals_by_business_unit
             .get(UNTAGGED)
             .is_some_and(|u| *u > 0.0)
         {
-            report.notes.push(format!(
-                "Spend without a `{tag_key}` tag is listed as {UNTAGGED}: usage before the tag was activated, or by principals without the tag."
+            self.notes.push(format!(
+                "Spend without a `{}` tag is listed as {UNTAGGED}: usage before the tag was activated, or by principals without the tag.",
+                self.tag_key
             ));
         }
-        Ok(report)
-    }
-
-    /// Billing services that carry Bedrock spend in the period.
-    pub(crate) async fn bedrock_services(&self, period: &DateInterval) -> Result<Vec<String>> {
-        let ce = &self.clients().await.cost_explorer;
-        let mut services = Vec::new();
-        let mut token = None;
-        loop {
-            let page = ce
-                .get_dimension_values()
-                .time_period(period.clone())
-                .dimension(Dimension::Service)
-                .search_string("Bedrock")
-                .set_next_page_token(token)
-                .send()
-                .await
-                .map_err(|e| sdk_error("ce:GetDimensionValues", e))?;
-            services.extend(
-                page.dimension_values()
-                    .iter()
-                    .filter_map(|v| v.value().map(str::to_owned))
-                    .filter(|v| v.contains("Bedrock")),
-            );
-            token = page.next_page_token().map(str::to_owned);
-            if token.is_none() {
-                break;
-            }
-        }
-        services.sort();
-        services.dedup();
-        Ok(services)
-    }
-
-    /// The tag key that carries business units, and a note when it is not active.
-    pub(crate) async fn business_unit_tag_key(&self) -> Result<(String, Option<String>)> {
-        let tags = match self.cost_allocation_tags().await {
-            Ok(tags) => tags,
-            Err(Error::AccessDenied { .. }) => {
-                return Ok((
-                    BUSINESS_UNIT_TAG.to_owned(),
-                    Some("Cost allocation tags are not readable here (they live in the management account); assuming the tag key `business-unit`.".to_owned()),
-                ));
-            }
-            Err(error) => return Err(error),
-        };
-        let candidates: Vec<&(String, CostAllocationTagStatus)> = tags
-            .iter()
-            .filter(|(key, _)| carries_tag(key, BUSINESS_UNIT_TAG))
-            .collect();
-        let active = |principal: bool| {
-            candidates.iter().find(|(key, status)| {
-                status == &CostAllocationTagStatus::Active
-                    && (key != BUSINESS_UNIT_TAG) == principal
-            })
-        };
-        if let Some((key, _)) = active(true).or_else(|| active(false)) {
-            return Ok((key.clone(), None));
-        }
-        match candidates.first() {
-            Some((key, _)) => Ok((
-                key.clone(),
-                Some(format!("The cost allocation tag `{key}` is not active, so spend cannot be split by business unit: activate it with enable_cost_tags (grouping applies from activation on, after 24-48 h).")),
-            )),
-            None => Ok((
-                BUSINESS_UNIT_TAG.to_owned(),
-                Some("Billing has not seen a `business-unit` tag yet: tag keys appear after tagged usage, then need activating (enable_cost_tags).".to_owned()),
-            )),
-        }
-    }
-
-    /// Every cost allocation tag key and its status.
-    pub(crate) async fn cost_allocation_tags(
-        &self,
-    ) -> Result<Vec<(String, CostAllocationTagStatus)>> {
-        let ce = &self.clients().await.cost_explorer;
-        let mut tags = Vec::new();
-        let mut token = None;
-        loop {
-            let page = ce
-                .list_cost_allocation_tags()
-                .set_next_token(token)
-                .send()
-                .await
-                .map_err(|e| sdk_error("ce:ListCostAllocationTags", e))?;
-            tags.extend(
-                page.cost_allocation_tags()
-                    .iter()
-                    .map(|t| (t.tag_key().to_owned(), t.status().clone())),
-            );
-            token = page.next_token().map(str::to_owned);
-            if token.is_none() {
-                break;
-            }
-        }
-        Ok(tags)
     }
 }
 

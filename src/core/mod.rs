@@ -3,6 +3,7 @@
 
 pub mod aws;
 pub(crate) mod bedrock;
+pub mod billing;
 pub mod budgets;
 pub mod cost_tags;
 pub mod costs;

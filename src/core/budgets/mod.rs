@@ -13,8 +13,7 @@ pub mod plan;
 
 use super::{
     Provisioner,
-    cost_tags::carries_tag,
-    costs::{BUSINESS_UNIT_TAG, today},
+    billing::{BUSINESS_UNIT_TAG, carries_tag, today},
     error::{Error, Result},
     names::BusinessUnit,
     plan::changes_anything,

@@ -7,7 +7,8 @@ use super::{CheckId, CheckResult, Request};
 use crate::core::{
     Provisioner,
     aws::sdk_error,
-    cost_tags::{ACCOUNTING_TAGS, carries_tag},
+    billing::carries_tag,
+    cost_tags::ACCOUNTING_TAGS,
     error::Error,
     inspect::{KeyKind, inspect_key},
     is_managed,
