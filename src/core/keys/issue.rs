@@ -1,0 +1,239 @@
+//! Issuing keys: a long-term key created in IAM, or a short-term key signed locally, each delivered to its
+//! destination; and deleting a key.
+
+use std::time::{Duration, SystemTime};
+
+use aws_credential_types::provider::ProvideCredentials;
+use aws_smithy_types::DateTime;
+
+use super::{ApiKeyKind, BEDROCK_SERVICE, CreatedApiKey, read::ManagedUser, rfc3339};
+use crate::core::{
+    Provisioner,
+    aws::sdk_error,
+    deliver::{ClientSettings, Delivered, Destination},
+    error::{Error, Result},
+    names::BusinessUnit,
+    secret::Secret,
+    short_term,
+};
+
+impl Provisioner {
+    /// Create a long-term key and deliver it; if delivery fails, the new key is deleted again.
+    pub(super) async fn issue_key(
+        &self,
+        unit: &BusinessUnit,
+        user: &ManagedUser,
+        age: u32,
+        region: &str,
+        destination: &Destination,
+    ) -> Result<CreatedApiKey> {
+        let user_name = user.name.as_str();
+        let created = self
+            .clients()
+            .await
+            .iam
+            .create_service_specific_credential()
+            .user_name(user_name)
+            .service_name(BEDROCK_SERVICE)
+            .credential_age_days(i32::try_from(age).unwrap_or(i32::MAX))
+            .send()
+            .await
+            .map_err(|e| sdk_error("iam:CreateServiceSpecificCredential", e));
+        // IAM is the arbiter between processes (two replicas, a CLI beside a server): the lock of this
+        // process cannot see another's key, but IAM's LimitExceeded does. Answer it as a full user would be.
+        let created = match created {
+            Err(Error::Aws { code, .. }) if code == "LimitExceeded" => {
+                let keys = self.user_keys(user_name).await.unwrap_or_default();
+                return Err(Error::KeyLimit {
+                    user_name: user_name.to_owned(),
+                    credential_ids: keys
+                        .iter()
+                        .map(|k| k.service_specific_credential_id().to_owned())
+                        .collect(),
+                });
+            }
+            other => other?,
+        };
+        let credential = created
+            .service_specific_credential
+            .ok_or_else(|| Error::Aws {
+                action: "iam:CreateServiceSpecificCredential",
+                code: "EmptyResponse".to_owned(),
+                message: "AWS returned no credential".to_owned(),
+            })?;
+        let credential_id = credential.service_specific_credential_id().to_owned();
+        tracing::info!(user = %user_name, %credential_id, "created Bedrock API key");
+        let secret = Secret::new(credential.service_credential_secret().unwrap_or_default());
+        let delivery = match self
+            .deliver(
+                unit,
+                &user.tags,
+                destination,
+                ClientSettings::new(secret, region),
+            )
+            .await
+        {
+            Ok(delivery) => delivery,
+            Err(error) => {
+                tracing::warn!(%credential_id, %error, "delivery failed; deleting the new key");
+                if let Err(cleanup) = self.delete_key(user_name, &credential_id).await {
+                    return Err(Error::OrphanedKey {
+                        credential_id,
+                        delivery: error.to_string(),
+                        cleanup: cleanup.to_string(),
+                    });
+                }
+                return Err(error);
+            }
+        };
+        Ok(CreatedApiKey {
+            business_unit: unit.to_string(),
+            user_name: user_name.to_owned(),
+            kind: ApiKeyKind::LongTerm,
+            credential_id: Some(credential_id),
+            alias: credential.service_credential_alias().map(str::to_owned),
+            status: credential.status().as_str().to_owned(),
+            created: rfc3339(credential.create_date()),
+            expires: credential.expiration_date().map(rfc3339),
+            region: region.to_owned(),
+            warnings: handling_warnings(&delivery),
+            delivery,
+            next_steps: verify_step(unit),
+        })
+    }
+
+    /// Sign a short-term key with the server's own credentials and deliver it.
+    pub(super) async fn sign_short_term_key(
+        &self,
+        unit: &BusinessUnit,
+        user: &ManagedUser,
+        seconds: u32,
+        region: &str,
+        destination: &Destination,
+    ) -> Result<CreatedApiKey> {
+        let clients = self.clients().await;
+        let provider = clients
+            .config
+            .credentials_provider()
+            .ok_or_else(|| Error::Credentials {
+                detail: "no credentials provider is configured".to_owned(),
+            })?;
+        let credentials = provider
+            .provide_credentials()
+            .await
+            .map_err(|e| Error::Credentials {
+                detail: crate::core::aws::error_chain(&e),
+            })?;
+        // Whole seconds, as the token's X-Amz-Date records it.
+        let now = SystemTime::UNIX_EPOCH
+            + Duration::from_secs(
+                SystemTime::now()
+                    .duration_since(SystemTime::UNIX_EPOCH)
+                    .map_or(0, |d| d.as_secs()),
+            );
+        let lifetime = Duration::from_secs(u64::from(seconds));
+        let key = short_term::generate(&credentials, region, lifetime, now)?;
+        let mut expires = now + lifetime;
+        let mut warnings = vec![format!(
+            "This short-term key is signed with the server's own credentials (access key id {}): it \
+             carries that identity's Bedrock permissions, and its usage is attributed to that \
+             identity, not to `{}`. Prefer long-term keys for per-business-unit accounting.",
+            credentials.access_key_id(),
+            user.name
+        )];
+        if let Some(session_end) = credentials.expiry().filter(|end| *end < expires) {
+            expires = session_end;
+            warnings.push(
+                "The server's credentials are temporary: the key stops working when their session \
+                 ends, before the requested duration."
+                    .to_owned(),
+            );
+        }
+        let delivery = self
+            .deliver(
+                unit,
+                &user.tags,
+                destination,
+                ClientSettings::new(key, region),
+            )
+            .await?;
+        warnings.extend(handling_warnings(&delivery));
+        tracing::info!(user = %user.name, %region, seconds, "signed a short-term Bedrock API key");
+        Ok(CreatedApiKey {
+            business_unit: unit.to_string(),
+            user_name: user.name.clone(),
+            kind: ApiKeyKind::ShortTerm,
+            credential_id: None,
+            alias: None,
+            status: "Active".to_owned(),
+            created: rfc3339(&DateTime::from(now)),
+            expires: Some(rfc3339(&DateTime::from(expires))),
+            region: region.to_owned(),
+            delivery,
+            warnings,
+            next_steps: verify_step(unit),
+        })
+    }
+
+    /// Delete one key of the user.
+    pub(super) async fn delete_key(&self, user_name: &str, credential_id: &str) -> Result<()> {
+        self.clients()
+            .await
+            .iam
+            .delete_service_specific_credential()
+            .user_name(user_name)
+            .service_specific_credential_id(credential_id)
+            .send()
+            .await
+            .map_err(|e| sdk_error("iam:DeleteServiceSpecificCredential", e))?;
+        tracing::info!(user = %user_name, %credential_id, "deleted Bedrock API key");
+        Ok(())
+    }
+}
+
+/// The report of a dry run: what would be issued, and where it would go.
+pub(super) fn planned_key(
+    unit: &BusinessUnit,
+    user: &ManagedUser,
+    kind: ApiKeyKind,
+    region: &str,
+    destination: &Destination,
+) -> CreatedApiKey {
+    CreatedApiKey {
+        business_unit: unit.to_string(),
+        user_name: user.name.clone(),
+        kind,
+        credential_id: None,
+        alias: None,
+        status: "Planned".to_owned(),
+        created: String::new(),
+        expires: None,
+        region: region.to_owned(),
+        delivery: Delivered::Planned {
+            destination: destination.describe(unit),
+        },
+        warnings: vec!["Dry run: no key was created and nothing was deleted.".to_owned()],
+        next_steps: vec!["Call again without dry_run to create the key.".to_owned()],
+    }
+}
+
+/// What to tell the caller about a delivered key.
+fn handling_warnings(delivery: &Delivered) -> Vec<String> {
+    match delivery {
+        Delivered::Inline { .. } => vec![
+            "This key is shown once and cannot be retrieved again. Store it in a secret manager \
+             now; anyone holding it can invoke Claude as this business unit."
+                .to_owned(),
+        ],
+        Delivered::SecretsManager { .. } | Delivered::File { .. } | Delivered::Planned { .. } => {
+            Vec::new()
+        }
+    }
+}
+
+/// The step that proves a new key works.
+pub(super) fn verify_step(unit: &BusinessUnit) -> Vec<String> {
+    vec![format!(
+        "Prove the key works: verify_access business_unit `{unit}` with the key as api_key (one free CountTokens call; the key is never echoed)."
+    )]
+}

@@ -1,0 +1,424 @@
+//! Bedrock API keys (long-term): IAM service-specific credentials for `bedrock.amazonaws.com` on a business
+//! unit's user. Create, list with health flags, revoke, and rotate without downtime.
+
+use std::sync::LazyLock;
+
+use aws_sdk_iam::types::StatusType;
+use aws_smithy_types::{DateTime, date_time::Format};
+use regex::Regex;
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+
+mod issue;
+mod read;
+mod rotate;
+
+pub use rotate::{KeyState, RotateKeyInput, RotateMode, RotateReport, Rotation, plan_rotation};
+
+use issue::planned_key;
+
+use super::{
+    Provisioner,
+    aws::sdk_error,
+    deliver::{Delivered, Delivery},
+    error::{Error, Result},
+    inventory::ListBusinessUnitsInput,
+    names::{BusinessUnit, parse_region},
+    short_term::MAX_DURATION_SECONDS,
+};
+
+/// The IAM service name of Bedrock API keys.
+pub const BEDROCK_SERVICE: &str = "bedrock.amazonaws.com";
+/// IAM's limit of keys per user and service.
+pub const MAX_KEYS_PER_USER: usize = 2;
+const DAY: i64 = 86_400;
+
+static CREDENTIAL_ID: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(r"^ACCA[A-Z0-9]{16,124}$").unwrap_or_else(|_| unreachable!("static regex"))
+});
+
+/// Which kind of Bedrock API key.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum ApiKeyKind {
+    /// An IAM service-specific credential of the business unit's user (1-36600 days; two per user).
+    #[default]
+    LongTerm,
+    /// A presigned token (at most 12 hours, one region) signed with the server's own credentials.
+    ShortTerm,
+}
+
+/// Input of `create_api_key`.
+#[derive(Clone, Debug, Default, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CreateApiKeyInput {
+    /// The business unit whose user gets the key (provisioned with provision_user).
+    pub business_unit: String,
+    /// `long_term` (default) or `short_term`.
+    #[serde(default)]
+    pub kind: ApiKeyKind,
+    /// Long-term keys: days until the key expires. Default 30; at most the configured maximum (default 90).
+    #[serde(default)]
+    pub credential_age_days: Option<u32>,
+    /// Short-term keys: seconds until the key expires, 1-43200 (default 43200, 12 hours).
+    #[serde(default)]
+    pub duration_seconds: Option<u32>,
+    /// Region the client calls Bedrock in (a short-term key works only there). Default: the server's.
+    #[serde(default)]
+    pub region: Option<String>,
+    /// Where the key goes: `inline` (in this result), `secrets_manager` or `file`. Default: the
+    /// server's configured default (normally `inline`).
+    #[serde(default)]
+    pub deliver: Option<Delivery>,
+    /// With `deliver: file`: a file name of your choosing, written in the unit's own directory
+    /// `<key_dir>/<business_unit>/` (default: `<key_dir>/<business_unit>.env`).
+    #[serde(default)]
+    pub file_name: Option<String>,
+    /// Check everything and report what would be created; create nothing.
+    #[serde(default)]
+    pub dry_run: bool,
+}
+
+/// A newly created key.
+#[derive(Clone, Debug, Serialize, Deserialize, JsonSchema)]
+pub struct CreatedApiKey {
+    /// The business unit.
+    pub business_unit: String,
+    /// The IAM user the key is for.
+    pub user_name: String,
+    /// `long_term` or `short_term`.
+    pub kind: ApiKeyKind,
+    /// Long-term keys: the id (`ACCA...`), used to rotate or revoke it.
+    pub credential_id: Option<String>,
+    /// Long-term keys: the public alias.
+    pub alias: Option<String>,
+    /// `Active`.
+    pub status: String,
+    /// When it was created (RFC 3339).
+    pub created: String,
+    /// When it expires (RFC 3339).
+    pub expires: Option<String>,
+    /// The region the client settings name.
+    pub region: String,
+    /// Where the key went: inline (the key is here, once), Secrets Manager (ARN) or a file (path).
+    pub delivery: Delivered,
+    /// Handling advice.
+    pub warnings: Vec<String>,
+    /// What to do next.
+    pub next_steps: Vec<String>,
+}
+
+/// Input of `list_api_keys`.
+#[derive(Clone, Debug, Default, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ListApiKeysInput {
+    /// One business unit; omit for every user this tool manages.
+    #[serde(default)]
+    pub business_unit: Option<String>,
+}
+
+/// Health flags of a key.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum KeyFlag {
+    /// Past its expiration date: it no longer works.
+    Expired,
+    /// Expires within the configured window (default 7 days).
+    ExpiringSoon,
+    /// Older than the rotation period (default 30 days).
+    RotationDue,
+    /// Deactivated: it does not work until reactivated.
+    Inactive,
+}
+
+/// One key, without its secret.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct ApiKeySummary {
+    /// The business unit.
+    pub business_unit: String,
+    /// The IAM user.
+    pub user_name: String,
+    /// The key's id.
+    pub credential_id: String,
+    /// The key's public alias.
+    pub alias: Option<String>,
+    /// `Active`, `Inactive` or `Expired`.
+    pub status: String,
+    /// When it was created (RFC 3339).
+    pub created: String,
+    /// When it expires (RFC 3339), if it does.
+    pub expires: Option<String>,
+    /// Whole days left before expiry (negative once expired).
+    pub days_left: Option<i64>,
+    /// Health flags.
+    pub flags: Vec<KeyFlag>,
+}
+
+/// Result of `list_api_keys`.
+#[derive(Clone, Debug, Serialize, Deserialize, JsonSchema)]
+pub struct ApiKeyList {
+    /// The keys, by user and creation date.
+    pub keys: Vec<ApiKeySummary>,
+}
+
+/// What `revoke_key` does.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum RevokeAction {
+    /// Set the key `Inactive` (reversible).
+    #[default]
+    Deactivate,
+    /// Delete the key (irreversible).
+    Delete,
+}
+
+/// Input of `revoke_key`.
+#[derive(Clone, Debug, Default, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RevokeKeyInput {
+    /// The business unit that owns the key.
+    pub business_unit: String,
+    /// The key's id (`ACCA...`), from list_api_keys.
+    pub credential_id: String,
+    /// `deactivate` (default, reversible) or `delete`.
+    #[serde(default)]
+    pub action: RevokeAction,
+    /// Only report what would happen.
+    #[serde(default)]
+    pub dry_run: bool,
+    /// Must be true to change the key: confirms that clients using it will stop working.
+    #[serde(default)]
+    pub confirm: bool,
+}
+
+/// Result of `revoke_key`.
+#[derive(Clone, Debug, Serialize, Deserialize, JsonSchema)]
+pub struct RevokeReport {
+    /// The business unit.
+    pub business_unit: String,
+    /// The key's id.
+    pub credential_id: String,
+    /// What was done: `deactivated`, `deleted`, `unchanged` (already inactive) or `planned`.
+    pub outcome: String,
+    /// Whether this was a dry run.
+    pub dry_run: bool,
+}
+
+impl Provisioner {
+    /// Create a Bedrock API key for the business unit and hand it to its destination.
+    pub async fn create_api_key(&self, input: &CreateApiKeyInput) -> Result<CreatedApiKey> {
+        let unit = BusinessUnit::parse("business_unit", &input.business_unit)?;
+        self.settings()
+            .governance
+            .check_unit("business_unit", &unit)?;
+        let region = self.key_region(input.region.as_deref()).await?;
+        let destination = self.destination(&unit, input.deliver, input.file_name.as_deref())?;
+        match input.kind {
+            ApiKeyKind::LongTerm => {
+                if input.duration_seconds.is_some() {
+                    return Err(Error::invalid(
+                        "duration_seconds",
+                        "applies to `kind: short_term` only; long-term keys take credential_age_days",
+                    ));
+                }
+                let age = self.key_age(input.credential_age_days)?;
+                let user = self.managed_user(&unit).await?;
+                self.check_destination(&unit, &destination).await?;
+                let _guard = self.lock_user(&user.name).await;
+                let keys = self.user_keys(&user.name).await?;
+                if keys.len() >= MAX_KEYS_PER_USER {
+                    return Err(Error::KeyLimit {
+                        user_name: user.name,
+                        credential_ids: keys
+                            .iter()
+                            .map(|k| k.service_specific_credential_id().to_owned())
+                            .collect(),
+                    });
+                }
+                if input.dry_run {
+                    return Ok(planned_key(
+                        &unit,
+                        &user,
+                        ApiKeyKind::LongTerm,
+                        &region,
+                        &destination,
+                    ));
+                }
+                self.issue_key(&unit, &user, age, &region, &destination)
+                    .await
+            }
+            ApiKeyKind::ShortTerm => {
+                if input.credential_age_days.is_some() {
+                    return Err(Error::invalid(
+                        "credential_age_days",
+                        "applies to `kind: long_term` only; short-term keys take duration_seconds",
+                    ));
+                }
+                let seconds = input.duration_seconds.unwrap_or(MAX_DURATION_SECONDS);
+                if seconds == 0 || seconds > MAX_DURATION_SECONDS {
+                    return Err(Error::invalid(
+                        "duration_seconds",
+                        format!(
+                            "must be between 1 and {MAX_DURATION_SECONDS} (12 hours); got {seconds}"
+                        ),
+                    ));
+                }
+                let user = self.managed_user(&unit).await?;
+                self.check_destination(&unit, &destination).await?;
+                if input.dry_run {
+                    return Ok(planned_key(
+                        &unit,
+                        &user,
+                        ApiKeyKind::ShortTerm,
+                        &region,
+                        &destination,
+                    ));
+                }
+                self.sign_short_term_key(&unit, &user, seconds, &region, &destination)
+                    .await
+            }
+        }
+    }
+
+    /// The business unit's keys, or the keys of every user this tool manages.
+    pub async fn list_api_keys(&self, input: &ListApiKeysInput) -> Result<ApiKeyList> {
+        let users: Vec<(String, String)> = match &input.business_unit {
+            Some(raw) => {
+                let unit = BusinessUnit::parse("business_unit", raw)?;
+                let user = self.managed_user(&unit).await?;
+                vec![(unit.to_string(), user.name)]
+            }
+            None => self
+                .list_business_units(&ListBusinessUnitsInput::default())
+                .await?
+                .business_units
+                .into_iter()
+                .map(|u| (u.business_unit, u.user_name))
+                .collect(),
+        };
+        let now = DateTime::from(std::time::SystemTime::now()).secs();
+        let mut keys = Vec::new();
+        for (unit, user) in users {
+            for key in self.user_keys(&user).await? {
+                keys.push(self.summarize(&unit, &key, now));
+            }
+        }
+        Ok(ApiKeyList { keys })
+    }
+
+    /// Deactivate (default) or delete one key of the business unit's user.
+    pub async fn revoke_key(&self, input: &RevokeKeyInput) -> Result<RevokeReport> {
+        let unit = BusinessUnit::parse("business_unit", &input.business_unit)?;
+        let credential_id = parse_credential_id("credential_id", &input.credential_id)?;
+        let user_name = self.managed_user(&unit).await?.name;
+        let _guard = self.lock_user(&user_name).await;
+        let key = self.owned_key(&unit, &user_name, &credential_id).await?;
+        if !input.dry_run && !input.confirm {
+            let verb = match input.action {
+                RevokeAction::Deactivate => {
+                    "deactivate (reversible with `aws iam update-service-specific-credential --status Active`)"
+                }
+                RevokeAction::Delete => "permanently delete",
+            };
+            return Err(Error::ConfirmationRequired {
+                summary: format!(
+                    "revoke_key would {verb} Bedrock API key `{credential_id}` of `{user_name}` \
+                     (status {}); every client using it stops working",
+                    key.status().as_str()
+                ),
+            });
+        }
+        let iam = &self.clients().await.iam;
+        let outcome = match (input.action, input.dry_run) {
+            (_, true) => "planned",
+            (RevokeAction::Deactivate, false) if key.status() == &StatusType::Inactive => {
+                "unchanged"
+            }
+            (RevokeAction::Deactivate, false) => {
+                iam.update_service_specific_credential()
+                    .user_name(&user_name)
+                    .service_specific_credential_id(&credential_id)
+                    .status(StatusType::Inactive)
+                    .send()
+                    .await
+                    .map_err(|e| sdk_error("iam:UpdateServiceSpecificCredential", e))?;
+                "deactivated"
+            }
+            (RevokeAction::Delete, false) => {
+                self.delete_key(&user_name, &credential_id).await?;
+                "deleted"
+            }
+        };
+        tracing::info!(user = %user_name, credential_id = %credential_id, outcome, "revoke_key");
+        Ok(RevokeReport {
+            business_unit: unit.to_string(),
+            credential_id,
+            outcome: outcome.to_owned(),
+            dry_run: input.dry_run,
+        })
+    }
+
+    fn key_age(&self, requested: Option<u32>) -> Result<u32> {
+        let max = self.settings().max_key_age_days;
+        let age = requested.unwrap_or(self.settings().default_key_age_days);
+        if age == 0 || age > max {
+            return Err(Error::invalid(
+                "credential_age_days",
+                format!("must be between 1 and {max} days (the configured maximum; got {age})"),
+            ));
+        }
+        Ok(age)
+    }
+
+    /// The region a key is for: the caller's choice or the server's.
+    async fn key_region(&self, requested: Option<&str>) -> Result<String> {
+        match requested {
+            Some(region) => parse_region("region", region),
+            None => Ok(self.clients().await.region.clone()),
+        }
+    }
+}
+
+fn parse_credential_id(field: &str, value: &str) -> Result<String> {
+    if CREDENTIAL_ID.is_match(value) {
+        Ok(value.to_owned())
+    } else {
+        Err(Error::invalid(
+            field,
+            "must be a service-specific credential id: `ACCA` followed by 16-124 uppercase letters or \
+             digits (see list_api_keys)",
+        ))
+    }
+}
+
+fn not_owned(unit: &BusinessUnit, credential_id: &str) -> Error {
+    Error::invalid(
+        "credential_id",
+        format!(
+            "no Bedrock API key `{credential_id}` belongs to business unit `{unit}` (see list_api_keys)"
+        ),
+    )
+}
+
+fn rfc3339(time: &DateTime) -> String {
+    time.fmt(Format::DateTime).unwrap_or_default()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn credential_ids() {
+        assert!(parse_credential_id("credential_id", "ACCA1234567890ABCDEFG").is_ok());
+        for bad in [
+            "",
+            "ACCA",
+            "acca1234567890abcdefg",
+            "AKIA1234567890ABCDEFG",
+            "ACCA1234567890ABCDEF;",
+        ] {
+            assert!(parse_credential_id("credential_id", bad).is_err(), "{bad}");
+        }
+    }
+}

@@ -1,0 +1,132 @@
+//! Reads of the unit's user and its keys, and the health flags of a key.
+
+use std::collections::HashMap;
+
+use aws_sdk_iam::types::{ServiceSpecificCredentialMetadata, StatusType};
+
+use super::{ApiKeySummary, BEDROCK_SERVICE, DAY, KeyFlag, not_owned, rfc3339};
+use crate::core::{
+    Provisioner,
+    aws::sdk_error,
+    error::{Error, Result},
+    is_managed,
+    names::BusinessUnit,
+};
+
+/// A user this tool manages, with its tags.
+pub(crate) struct ManagedUser {
+    /// The IAM user name.
+    pub(crate) name: String,
+    /// Its ARN.
+    pub(crate) arn: String,
+    /// Its tags.
+    pub(crate) tags: HashMap<String, String>,
+}
+
+impl Provisioner {
+    /// The user of a business unit this tool manages.
+    pub(crate) async fn managed_user(&self, unit: &BusinessUnit) -> Result<ManagedUser> {
+        let user_name = unit.user_name();
+        let Some(user) = self.find_user(&user_name).await? else {
+            return Err(Error::NotProvisioned {
+                business_unit: unit.to_string(),
+                user_name,
+            });
+        };
+        if !is_managed(&user) {
+            return Err(Error::ForeignUser { user_name });
+        }
+        Ok(ManagedUser {
+            name: user_name,
+            arn: user.arn().to_owned(),
+            tags: user
+                .tags()
+                .iter()
+                .map(|t| (t.key().to_owned(), t.value().to_owned()))
+                .collect(),
+        })
+    }
+
+    /// The user's Bedrock API keys, oldest first.
+    pub(super) async fn user_keys(
+        &self,
+        user_name: &str,
+    ) -> Result<Vec<ServiceSpecificCredentialMetadata>> {
+        let iam = &self.clients().await.iam;
+        let mut keys = Vec::new();
+        let mut marker = None;
+        loop {
+            let page = iam
+                .list_service_specific_credentials()
+                .user_name(user_name)
+                .service_name(BEDROCK_SERVICE)
+                .set_marker(marker)
+                .send()
+                .await
+                .map_err(|e| sdk_error("iam:ListServiceSpecificCredentials", e))?;
+            keys.extend(page.service_specific_credentials().iter().cloned());
+            marker = page.marker().map(str::to_owned);
+            if !page.is_truncated() || marker.is_none() {
+                break;
+            }
+        }
+        keys.sort_by_key(|k| k.create_date().secs());
+        Ok(keys)
+    }
+
+    /// The key of that id, when it is one of the user's.
+    pub(super) async fn owned_key(
+        &self,
+        unit: &BusinessUnit,
+        user_name: &str,
+        credential_id: &str,
+    ) -> Result<ServiceSpecificCredentialMetadata> {
+        self.user_keys(user_name)
+            .await?
+            .into_iter()
+            .find(|k| k.service_specific_credential_id() == credential_id)
+            .ok_or_else(|| not_owned(unit, credential_id))
+    }
+
+    /// A key without its secret, with its health flags as of `now`.
+    pub(super) fn summarize(
+        &self,
+        unit: &str,
+        key: &ServiceSpecificCredentialMetadata,
+        now: i64,
+    ) -> ApiKeySummary {
+        let settings = self.settings();
+        let days_left = key
+            .expiration_date()
+            .map(|e| (e.secs() - now).div_euclid(DAY));
+        let age_days = (now - key.create_date().secs()).div_euclid(DAY);
+        let expired = key.status() == &StatusType::Expired || days_left.is_some_and(|d| d < 0);
+        let mut flags = Vec::new();
+        if expired {
+            flags.push(KeyFlag::Expired);
+        } else if days_left.is_some_and(|d| d < i64::from(settings.expiring_soon_days)) {
+            flags.push(KeyFlag::ExpiringSoon);
+        }
+        if age_days >= i64::from(settings.rotation_days) {
+            flags.push(KeyFlag::RotationDue);
+        }
+        if key.status() == &StatusType::Inactive {
+            flags.push(KeyFlag::Inactive);
+        }
+        ApiKeySummary {
+            business_unit: unit.to_owned(),
+            user_name: key.user_name().to_owned(),
+            credential_id: key.service_specific_credential_id().to_owned(),
+            alias: key.service_credential_alias().map(str::to_owned),
+            status: if expired {
+                "Expired".to_owned()
+            } else {
+                key.status().as_str().to_owned()
+            },
+            created: rfc3339(key.create_date()),
+            expires: key.expiration_date().map(rfc3339),
+            days_left,
+            flags,
+        }
+    }
+}

@@ -1,0 +1,389 @@
+//! `rotate_key`: issue a new key and retire an old one without downtime. The plan (which key makes room,
+//! which is replaced) is a pure function of the user's keys; `apply` runs it, and a failed deletion after
+//! the new key exists never loses the new key.
+
+use aws_sdk_iam::types::{ServiceSpecificCredentialMetadata, StatusType};
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+
+use super::{
+    ApiKeyKind, CreatedApiKey, MAX_KEYS_PER_USER, issue::planned_key, not_owned,
+    parse_credential_id, read::ManagedUser,
+};
+use crate::core::{
+    Provisioner,
+    deliver::{Delivery, Destination},
+    error::{Error, Result},
+    names::BusinessUnit,
+    plan,
+};
+
+/// How `rotate_key` treats the old key.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum RotateMode {
+    /// Create the new key and keep the old one active until clients moved (zero downtime).
+    #[default]
+    KeepOld,
+    /// Create the new key, then delete the old one.
+    Replace,
+}
+
+/// Input of `rotate_key`.
+#[derive(Clone, Debug, Default, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RotateKeyInput {
+    /// The business unit whose key is rotated.
+    pub business_unit: String,
+    /// The key to replace. Required when the user has two active keys; otherwise the only active key.
+    #[serde(default)]
+    pub credential_id: Option<String>,
+    /// `keep_old` (default: the old key stays active until you revoke it) or `replace`.
+    #[serde(default)]
+    pub mode: RotateMode,
+    /// Days until the new key expires. Default 30; at most the configured maximum.
+    #[serde(default)]
+    pub credential_age_days: Option<u32>,
+    /// Region the client settings name. Default: the server's.
+    #[serde(default)]
+    pub region: Option<String>,
+    /// Where the new key goes: `inline`, `secrets_manager` or `file`. Default: the server's
+    /// configured default (normally `inline`).
+    #[serde(default)]
+    pub deliver: Option<Delivery>,
+    /// With `deliver: file`: a file name of your choosing, written in the unit's own directory
+    /// `<key_dir>/<business_unit>/` (default: `<key_dir>/<business_unit>.env`).
+    #[serde(default)]
+    pub file_name: Option<String>,
+    /// Check everything and report which keys would be created and deleted; change nothing.
+    #[serde(default)]
+    pub dry_run: bool,
+}
+
+/// Result of `rotate_key`.
+#[derive(Clone, Debug, Serialize, Deserialize, JsonSchema)]
+pub struct RotateReport {
+    /// The new key (returned once).
+    pub new_key: CreatedApiKey,
+    /// The key it replaces, if any.
+    pub old_credential_id: Option<String>,
+    /// Keys deleted to make room or because `mode` was `replace`.
+    pub deleted_credential_ids: Vec<String>,
+    /// What to do next.
+    pub instruction: String,
+}
+
+/// A key as the rotation plan sees it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct KeyState {
+    /// Its credential id.
+    pub id: String,
+    /// Whether it is active (not inactive, not expired).
+    pub working: bool,
+    /// When it was created (seconds since the epoch).
+    pub created: i64,
+}
+
+impl From<&ServiceSpecificCredentialMetadata> for KeyState {
+    fn from(key: &ServiceSpecificCredentialMetadata) -> Self {
+        Self {
+            id: key.service_specific_credential_id().to_owned(),
+            working: key.status() == &StatusType::Active,
+            created: key.create_date().secs(),
+        }
+    }
+}
+
+/// The resource a rotation changes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ApiKey;
+
+/// What `apply` does for one change of a rotation.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum RotationStep {
+    /// Delete this key first: IAM allows two keys per user.
+    MakeRoom,
+    /// Issue and deliver the new key.
+    Issue,
+    /// Delete the replaced key, once the new one is delivered.
+    DeleteOld,
+}
+
+/// One change of a rotation plan.
+pub type Change = plan::Change<ApiKey, RotationStep>;
+
+/// A rotation: the key it replaces and the changes, in order.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Rotation {
+    /// The key being replaced: the one named, else the only active key.
+    pub old: Option<String>,
+    /// Make room, issue, delete the old key.
+    pub changes: Vec<Change>,
+}
+
+/// Plan a rotation of `keys` (oldest first). With two keys, an expired or inactive one (oldest first)
+/// makes room, else the key named; two active keys and none named is refused.
+pub fn plan_rotation(
+    user_name: &str,
+    keys: &[KeyState],
+    named: Option<&str>,
+    mode: RotateMode,
+) -> Result<Rotation> {
+    let active: Vec<&KeyState> = keys.iter().filter(|k| k.working).collect();
+    let old = named
+        .map(str::to_owned)
+        .or_else(|| (active.len() == 1).then(|| active[0].id.clone()));
+    let mut changes = Vec::new();
+    if keys.len() >= MAX_KEYS_PER_USER {
+        let mut idle: Vec<&KeyState> = keys.iter().filter(|k| !k.working).collect();
+        idle.sort_by_key(|k| k.created);
+        let (victim, why) = match (idle.first(), named) {
+            (Some(key), _) => (
+                key.id.clone(),
+                "expired or inactive; deleted to make room (IAM allows two keys)",
+            ),
+            (None, Some(id)) => (
+                id.to_owned(),
+                "the key named; deleted first to make room (IAM allows two keys)",
+            ),
+            (None, None) => {
+                let ids: Vec<&str> = keys.iter().map(|k| k.id.as_str()).collect();
+                return Err(Error::refused(
+                    "credential_id",
+                    format!(
+                        "`{user_name}` has two active keys ({}); name the one to replace",
+                        ids.join(", ")
+                    ),
+                ));
+            }
+        };
+        changes.push(Change::apply(ApiKey, victim, why, RotationStep::MakeRoom));
+    }
+    changes.push(Change::apply(
+        ApiKey,
+        "(new key)",
+        "the new key",
+        RotationStep::Issue,
+    ));
+    if let Some(id) = old
+        .as_ref()
+        .filter(|id| mode == RotateMode::Replace && changes[0].id != **id)
+    {
+        changes.push(Change::apply(
+            ApiKey,
+            id,
+            "replaced by the new key (mode replace)",
+            RotationStep::DeleteOld,
+        ));
+    }
+    Ok(Rotation { old, changes })
+}
+
+/// What applying a rotation did.
+struct Rotated {
+    new_key: CreatedApiKey,
+    deleted: Vec<String>,
+    left_in_place: Option<String>,
+}
+
+impl Provisioner {
+    /// Issue a new key and retire an old one, never leaving the user without a working key.
+    pub async fn rotate_key(&self, input: &RotateKeyInput) -> Result<RotateReport> {
+        let unit = BusinessUnit::parse("business_unit", &input.business_unit)?;
+        let named = input
+            .credential_id
+            .as_deref()
+            .map(|id| parse_credential_id("credential_id", id))
+            .transpose()?;
+        self.settings()
+            .governance
+            .check_unit("business_unit", &unit)?;
+        let age = self.key_age(input.credential_age_days)?;
+        let region = self.key_region(input.region.as_deref()).await?;
+        let destination = self.destination(&unit, input.deliver, input.file_name.as_deref())?;
+        let user = self.managed_user(&unit).await?;
+        self.check_destination(&unit, &destination).await?;
+        let _guard = self.lock_user(&user.name).await;
+        let keys: Vec<KeyState> = self
+            .user_keys(&user.name)
+            .await?
+            .iter()
+            .map(KeyState::from)
+            .collect();
+        if let Some(id) = named
+            .as_ref()
+            .filter(|id| !keys.iter().any(|k| &k.id == *id))
+        {
+            return Err(not_owned(&unit, id));
+        }
+        let rotation = plan_rotation(&user.name, &keys, named.as_deref(), input.mode)?;
+        let rotated = if input.dry_run {
+            Rotated {
+                new_key: planned_key(&unit, &user, ApiKeyKind::LongTerm, &region, &destination),
+                deleted: rotation
+                    .changes
+                    .iter()
+                    .filter(|c| c.step() != Some(&RotationStep::Issue))
+                    .map(|c| c.id.clone())
+                    .collect(),
+                left_in_place: None,
+            }
+        } else {
+            self.apply_rotation(&unit, &user, &rotation, age, &region, &destination)
+                .await?
+        };
+        Ok(report(&unit, input.mode, rotation.old, rotated))
+    }
+}
+
+impl Provisioner {
+    /// Run the rotation's steps in order. Deleting the replaced key comes last; if it fails, the new key
+    /// stays and the report says how to finish.
+    async fn apply_rotation(
+        &self,
+        unit: &BusinessUnit,
+        user: &ManagedUser,
+        rotation: &Rotation,
+        age: u32,
+        region: &str,
+        destination: &Destination,
+    ) -> Result<Rotated> {
+        let mut new_key = None;
+        let mut deleted = Vec::new();
+        let mut left_in_place = None;
+        for change in &rotation.changes {
+            match change.step() {
+                Some(RotationStep::MakeRoom) => {
+                    self.delete_key(&user.name, &change.id).await?;
+                    deleted.push(change.id.clone());
+                }
+                Some(RotationStep::Issue) => {
+                    new_key = Some(self.issue_key(unit, user, age, region, destination).await?);
+                }
+                // The new key exists (and, inline, is in this answer): a failed deletion of the old one
+                // must not lose it. Report it, and say how to finish.
+                Some(RotationStep::DeleteOld) => {
+                    match self.delete_key(&user.name, &change.id).await {
+                        Ok(()) => deleted.push(change.id.clone()),
+                        Err(error) => {
+                            if let Some(key) = new_key.as_mut() {
+                                key.warnings.push(format!(
+                                "The new key is in place, but deleting the old key {} failed: {error}. The old key is still active.",
+                                change.id
+                            ));
+                            }
+                            left_in_place = Some(change.id.clone());
+                        }
+                    }
+                }
+                None => {}
+            }
+        }
+        let new_key =
+            new_key.ok_or_else(|| Error::invalid("mode", "the rotation issued no key"))?;
+        Ok(Rotated {
+            new_key,
+            deleted,
+            left_in_place,
+        })
+    }
+}
+
+fn report(
+    unit: &BusinessUnit,
+    mode: RotateMode,
+    old: Option<String>,
+    rotated: Rotated,
+) -> RotateReport {
+    let deleted = rotated.deleted;
+    let instruction = match (&old, mode, &rotated.left_in_place) {
+        (_, _, Some(id)) => format!(
+            "Hand the new key to the business unit's owner, then finish the rotation: revoke_key business_unit `{unit}` credential_id `{id}` action `delete` (the new key stays)."
+        ),
+        (Some(id), RotateMode::KeepOld, None) if !deleted.contains(id) => format!(
+            "Move clients to the new key, then revoke the old one: revoke_key business_unit `{unit}` credential_id `{id}`."
+        ),
+        _ => "Hand the new key to the business unit's owner; it replaces the old one.".to_owned(),
+    };
+    RotateReport {
+        new_key: rotated.new_key,
+        old_credential_id: old,
+        deleted_credential_ids: deleted,
+        instruction,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn key(id: &str, working: bool, created: i64) -> KeyState {
+        KeyState {
+            id: id.into(),
+            working,
+            created,
+        }
+    }
+
+    fn steps(rotation: &Rotation) -> Vec<(&str, RotationStep)> {
+        rotation
+            .changes
+            .iter()
+            .filter_map(|c| c.step().map(|s| (c.id.as_str(), *s)))
+            .collect()
+    }
+
+    #[test]
+    fn one_active_key_is_kept_or_replaced_after_the_new_one() {
+        let keys = [key("ACCAOLD", true, 1)];
+        let keep = plan_rotation("u", &keys, None, RotateMode::KeepOld).unwrap();
+        assert_eq!(keep.old.as_deref(), Some("ACCAOLD"));
+        assert_eq!(steps(&keep), [("(new key)", RotationStep::Issue)]);
+        let replace = plan_rotation("u", &keys, None, RotateMode::Replace).unwrap();
+        assert_eq!(
+            steps(&replace),
+            [
+                ("(new key)", RotationStep::Issue),
+                ("ACCAOLD", RotationStep::DeleteOld)
+            ]
+        );
+    }
+
+    #[test]
+    fn a_full_user_makes_room_with_an_idle_key_first_oldest_first() {
+        let keys = [key("ACCAB", false, 2), key("ACCAA", false, 1)];
+        let rotation = plan_rotation("u", &keys, None, RotateMode::Replace).unwrap();
+        assert_eq!(rotation.old, None, "no active key to replace");
+        assert_eq!(steps(&rotation)[0], ("ACCAA", RotationStep::MakeRoom));
+        let mixed = [key("ACCAOLD", true, 1), key("ACCADEAD", false, 2)];
+        let rotation = plan_rotation("u", &mixed, None, RotateMode::Replace).unwrap();
+        assert_eq!(
+            steps(&rotation),
+            [
+                ("ACCADEAD", RotationStep::MakeRoom),
+                ("(new key)", RotationStep::Issue),
+                ("ACCAOLD", RotationStep::DeleteOld)
+            ],
+            "the working key goes only after the new one exists"
+        );
+    }
+
+    #[test]
+    fn two_active_keys_need_a_name_and_the_named_one_makes_room() {
+        let keys = [key("ACCAA", true, 1), key("ACCAB", true, 2)];
+        let refused = plan_rotation("u", &keys, None, RotateMode::KeepOld).unwrap_err();
+        assert!(
+            refused.to_string().contains("name the one to replace"),
+            "{refused}"
+        );
+        let named = plan_rotation("u", &keys, Some("ACCAB"), RotateMode::Replace).unwrap();
+        assert_eq!(
+            steps(&named),
+            [
+                ("ACCAB", RotationStep::MakeRoom),
+                ("(new key)", RotationStep::Issue)
+            ],
+            "the named key is deleted once, to make room"
+        );
+    }
+}
