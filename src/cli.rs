@@ -8,6 +8,7 @@ use serde::Serialize;
 
 use crate::{
     audit,
+    audit::AuditLog,
     config::{ConfigFile, EffectiveSettings},
     core::secret::Secret,
     core::{
@@ -29,9 +30,10 @@ use crate::{
         verify::{AccessReport, Verdict, VerifyAccessInput},
     },
     mcp::{
-        self, AccessMode, AuditLog, ProvisionerServer,
+        self, ProvisionerServer,
         http::{self, HttpOptions},
     },
+    mode::AccessMode,
 };
 
 /// Give each business unit its own, accounted access to Claude on Amazon Bedrock.

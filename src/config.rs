@@ -15,7 +15,7 @@ use crate::{
         names::{BusinessUnit, TagKey, parse_region},
         provision::{PolicyInput, reserved_key},
     },
-    mcp::AccessMode,
+    mode::AccessMode,
 };
 
 /// Keys of the configuration file. Every key is optional.

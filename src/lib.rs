@@ -9,3 +9,4 @@ pub mod config;
 pub mod core;
 pub mod logging;
 pub mod mcp;
+pub mod mode;

@@ -1,44 +1,15 @@
-//! Access modes: which tools a server exposes, derived from each tool's annotations so that a new tool
-//! cannot slip into a mode by accident.
+//! Which tools a server exposes in an [`AccessMode`], derived from each tool's annotations.
 
-use clap::ValueEnum;
 use rmcp::model::ToolAnnotations;
-use serde::{Deserialize, Serialize};
 
-/// How much the server may change. A tool outside the mode is neither listed nor callable.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, ValueEnum, Serialize, Deserialize)]
-#[serde(rename_all = "kebab-case")]
-pub enum AccessMode {
-    /// Only tools annotated `read_only_hint: true` (the default).
-    #[default]
-    ReadOnly,
-    /// Adds tools that create or change resources without destroying anything.
-    Provision,
-    /// Adds destructive tools.
-    Admin,
-}
+use crate::mode::AccessMode;
 
-impl AccessMode {
-    /// Whether a tool with these annotations belongs to this mode. Missing hints count as the MCP
-    /// defaults: not read-only, destructive.
-    pub fn allows(self, annotations: Option<&ToolAnnotations>) -> bool {
-        let read_only = annotations.and_then(|a| a.read_only_hint).unwrap_or(false);
-        let destructive = annotations.and_then(|a| a.destructive_hint).unwrap_or(true);
-        match self {
-            Self::ReadOnly => read_only,
-            Self::Provision => read_only || !destructive,
-            Self::Admin => true,
-        }
-    }
-
-    /// The name used on the command line.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::ReadOnly => "read-only",
-            Self::Provision => "provision",
-            Self::Admin => "admin",
-        }
-    }
+/// Whether a tool with these annotations belongs to `mode`. Missing hints count as the MCP defaults: not
+/// read-only, destructive.
+pub fn allows(mode: AccessMode, annotations: Option<&ToolAnnotations>) -> bool {
+    let read_only = annotations.and_then(|a| a.read_only_hint).unwrap_or(false);
+    let destructive = annotations.and_then(|a| a.destructive_hint).unwrap_or(true);
+    mode.allows(read_only, destructive)
 }
 
 #[cfg(test)]
@@ -64,9 +35,9 @@ mod tests {
             (AccessMode::Admin, [true, true, true, true]),
         ];
         for (mode, expected) in table {
-            let got = [&read, &create, &destroy, &unannotated].map(|a| mode.allows(Some(a)));
+            let got = [&read, &create, &destroy, &unannotated].map(|a| allows(mode, Some(a)));
             assert_eq!(got, expected, "{mode:?}");
-            assert_eq!(mode.allows(None), mode == AccessMode::Admin);
+            assert_eq!(allows(mode, None), mode == AccessMode::Admin);
         }
     }
 }

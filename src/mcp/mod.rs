@@ -30,9 +30,10 @@ use rmcp::{
     tool, tool_handler, tool_router,
 };
 
-use crate::audit;
-pub use crate::audit::AuditLog;
-pub use access::AccessMode;
+use crate::{
+    audit::{self, AuditLog},
+    mode::AccessMode,
+};
 pub use prompts::PROMPT_TOOLS;
 pub use tool_error::ToolError;
 
@@ -97,7 +98,7 @@ impl ProvisionerServer {
         let hidden: Vec<String> = tool_router
             .list_all()
             .into_iter()
-            .filter(|tool| !mode.allows(tool.annotations.as_ref()))
+            .filter(|tool| !access::allows(mode, tool.annotations.as_ref()))
             .map(|tool| tool.name.to_string())
             .collect();
         for name in hidden {
@@ -227,10 +228,9 @@ impl ProvisionerServer {
         request: CallToolRequestParams,
         context: RequestContext<RoleServer>,
     ) -> Result<CallToolResponse, ErrorData> {
-        let mutating = self
-            .tool_router
-            .get(&request.name)
-            .is_some_and(|tool| AccessMode::ReadOnly.allows(tool.annotations.as_ref()).not());
+        let mutating = self.tool_router.get(&request.name).is_some_and(|tool| {
+            access::allows(AccessMode::ReadOnly, tool.annotations.as_ref()).not()
+        });
         let checked = arguments::check(&request.name, request.arguments.as_ref());
         if !mutating {
             if let Err(error) = checked {
@@ -281,7 +281,7 @@ impl ProvisionerServer {
             .and_then(|tool| {
                 [AccessMode::Provision, AccessMode::Admin]
                     .into_iter()
-                    .find(|mode| mode.allows(tool.annotations.as_ref()))
+                    .find(|mode| access::allows(*mode, tool.annotations.as_ref()))
             });
         let message = match needed {
             Some(mode) => format!(

@@ -10,7 +10,7 @@ use rmcp::{
 use crate::{
     config::EffectiveSettings,
     core::{Provisioner, policy::least_privilege_document},
-    mcp::AccessMode,
+    mode::AccessMode,
 };
 
 /// URI of the least-privilege policy document.

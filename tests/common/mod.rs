@@ -19,7 +19,8 @@ use std::{
 use aws_credential_types::Credentials;
 use bedrock_provisioner::{
     core::{AwsSettings, Provisioner, Settings},
-    mcp::{AccessMode, ProvisionerServer},
+    mcp::ProvisionerServer,
+    mode::AccessMode,
 };
 use rmcp::{
     RoleClient, ServiceExt,

@@ -10,7 +10,7 @@ use crate::{
 use aws_credential_types::Credentials;
 use bedrock_provisioner::{
     core::{AwsSettings, Settings},
-    mcp::AccessMode,
+    mode::AccessMode,
 };
 use common::{Account, call, ok, text};
 use serde_json::{Value, json};

@@ -5,7 +5,7 @@ use crate::common;
 
 use std::sync::{Arc, Mutex};
 
-use bedrock_provisioner::mcp::AccessMode;
+use bedrock_provisioner::mode::AccessMode;
 use common::{Account, call, ok, serve_in_process, text};
 use rmcp::{
     ClientHandler, ErrorData, RoleClient, ServiceExt,

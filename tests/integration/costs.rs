@@ -6,7 +6,7 @@ use crate::common;
 
 use std::collections::BTreeMap;
 
-use bedrock_provisioner::mcp::AccessMode;
+use bedrock_provisioner::mode::AccessMode;
 use chrono::{Datelike, Months, NaiveDate, Utc};
 use common::{Account, call, emulator, is_mutation, ok, text};
 use serde_json::{Value, json};

@@ -8,7 +8,7 @@ use std::{collections::BTreeMap, time::Duration};
 use aws_credential_types::Credentials;
 use bedrock_provisioner::{
     core::{AwsSettings, Settings},
-    mcp::AccessMode,
+    mode::AccessMode,
 };
 use common::{Account, call, emulator, ok};
 use serde_json::{Value, json};

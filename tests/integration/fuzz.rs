@@ -15,7 +15,8 @@ use std::{sync::Arc, time::Duration};
 
 use bedrock_provisioner::{
     core::{AwsSettings, Provisioner, Settings},
-    mcp::{AccessMode, ProvisionerServer},
+    mcp::ProvisionerServer,
+    mode::AccessMode,
 };
 use proptest::{
     prelude::*,

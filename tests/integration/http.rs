@@ -8,9 +8,10 @@ use std::sync::Arc;
 use bedrock_provisioner::{
     core::{Provisioner, secret::Secret},
     mcp::{
-        AccessMode, ProvisionerServer,
+        ProvisionerServer,
         http::{HttpOptions, MCP_PATH, serve_http},
     },
+    mode::AccessMode,
 };
 use common::{Account, emulator};
 use rmcp::{

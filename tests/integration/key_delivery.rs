@@ -328,7 +328,7 @@ async fn file_delivery_writes_a_private_file_inside_the_key_directory() {
 
     // Without a key directory, file delivery is refused with the flag that enables it.
     let plain = account
-        .mcp(bedrock_provisioner::mcp::AccessMode::Admin)
+        .mcp(bedrock_provisioner::mode::AccessMode::Admin)
         .await;
     let refused = call(
         &plain,

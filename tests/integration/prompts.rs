@@ -3,7 +3,10 @@
 
 use crate::common;
 
-use bedrock_provisioner::mcp::{AccessMode, PROMPT_TOOLS, ProvisionerServer};
+use bedrock_provisioner::{
+    mcp::{PROMPT_TOOLS, ProvisionerServer},
+    mode::AccessMode,
+};
 use common::Account;
 use rmcp::model::GetPromptRequestParams;
 use serde_json::{Map, Value, json};

@@ -10,7 +10,7 @@ use bedrock_provisioner::{
         policy::least_privilege_document,
         provision::{ChangeStatus, ProvisionReport, ResourceKind},
     },
-    mcp::AccessMode,
+    mode::AccessMode,
 };
 use common::{Account, call, is_mutation, ok, text};
 use serde_json::{Value, json};

@@ -3,7 +3,7 @@
 
 use crate::common;
 
-use bedrock_provisioner::mcp::{AccessMode, ProvisionerServer};
+use bedrock_provisioner::{mcp::ProvisionerServer, mode::AccessMode};
 
 #[test]
 fn every_tool_declares_every_annotation_and_an_object_output_schema() {
@@ -290,7 +290,7 @@ fn least_mode(tool: &rmcp::model::Tool) -> &'static str {
         AccessMode::Admin,
     ]
     .into_iter()
-    .find(|mode| mode.allows(tool.annotations.as_ref()))
+    .find(|mode| bedrock_provisioner::mcp::access::allows(*mode, tool.annotations.as_ref()))
     .map_or("none", AccessMode::as_str)
 }
 
