@@ -9,7 +9,7 @@ use aws_smithy_types::{DateTime, date_time::Format};
 use serde::Serialize;
 use serde_json::{Map, Value};
 
-use crate::core::Provisioner;
+use crate::{core::Provisioner, mode::AccessMode};
 
 /// Result fields that name a resource (never a secret).
 const RESOURCE_FIELDS: &[&str] = &[
@@ -40,12 +40,47 @@ pub struct AuditRecord<'a> {
     pub tool: &'a str,
     /// The arguments, with secret-looking values replaced.
     pub arguments: Value,
-    /// `ok`, `error:<kind>`, or `refused:mode <mode>` for a tool the server's mode does not offer.
-    pub outcome: String,
+    /// How the call ended.
+    pub outcome: Outcome,
     /// Whether it was a dry run (nothing changed).
     pub dry_run: bool,
     /// Identifiers of the resources the call named in its result.
     pub resources: Vec<String>,
+}
+
+/// How a call ended, as both adapters record it: `ok`, `error:<kind>` (the core error's kind),
+/// `refused:mode <mode>` (a tool the server's mode does not offer), `pending` (waiting for the user's
+/// answer) or `protocol_error:<code>`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Outcome {
+    /// It succeeded.
+    Ok,
+    /// It failed with a core error of this kind.
+    Error(String),
+    /// The server's mode does not offer the tool.
+    RefusedMode(AccessMode),
+    /// It waits for the user's answer.
+    Pending,
+    /// The request broke the protocol (JSON-RPC error code).
+    ProtocolError(i32),
+}
+
+impl std::fmt::Display for Outcome {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::Ok => f.write_str("ok"),
+            Self::Error(kind) => write!(f, "error:{kind}"),
+            Self::RefusedMode(mode) => write!(f, "refused:mode {}", mode.as_str()),
+            Self::Pending => f.write_str("pending"),
+            Self::ProtocolError(code) => write!(f, "protocol_error:{code}"),
+        }
+    }
+}
+
+impl Serialize for Outcome {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.collect_str(self)
+    }
 }
 
 /// A finished call of a mutating tool, as the audit log receives it.
@@ -57,8 +92,8 @@ pub struct Call<'a> {
     pub tool: &'a str,
     /// The arguments, already passed through [`sanitize`].
     pub arguments: Value,
-    /// `ok`, `error:<kind>`, or `refused:mode <mode>` for a tool the server's mode does not offer.
-    pub outcome: String,
+    /// How the call ended.
+    pub outcome: Outcome,
     /// The structured result of a successful call.
     pub result: Option<&'a Value>,
 }
@@ -84,7 +119,7 @@ impl AuditLog {
     /// Record a finished call, naming the AWS caller. The caller is looked up only after a success: a
     /// refused call may have made no AWS call, and recording it must not make one either.
     pub async fn record_call(&self, core: &Provisioner, call: Call<'_>) {
-        let caller = if call.outcome == "ok" {
+        let caller = if call.outcome == Outcome::Ok {
             core.caller().await.ok().map(|c| c.arn.clone())
         } else {
             core.known_caller().map(|c| c.arn.clone())

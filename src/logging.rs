@@ -9,7 +9,10 @@ use tracing_subscriber::{
 };
 
 /// Default filter when `RUST_LOG` is not set.
-const DEFAULT_FILTER: &str = "bedrock_provisioner=info,audit=info,warn";
+/// The credential chain warns with a `Debug` dump of every provider it tried; the `credentials` check
+/// and every error already say what is missing, in one sentence.
+const DEFAULT_FILTER: &str =
+    "bedrock_provisioner=info,audit=info,aws_config::meta::credentials::chain=error,warn";
 
 /// Targets that log secrets above a level, and the most they may log. `RUST_LOG` cannot lift these caps,
 /// and no other environment variable switches redaction off:

@@ -182,7 +182,11 @@ where
     match &error {
         SdkError::ServiceError(service) => {
             let code = service.err().code().unwrap_or("Unknown").to_owned();
-            let message = service.err().message().unwrap_or_default().to_owned();
+            let mut message = service.err().message().unwrap_or_default().to_owned();
+            // AWS support asks for the request id; it is the one thing worth adding to AWS's sentence.
+            if let Some(id) = service.err().meta().extra("aws_request_id") {
+                message.push_str(&format!(" (request id {id})"));
+            }
             service_error(action, code, message)
         }
         SdkError::TimeoutError(_) => Error::Unreachable {
@@ -280,7 +284,11 @@ mod tests {
                 ..
             }
         ));
-        assert!(denied.remediation().contains("iam:CreateUser"));
+        assert!(
+            denied
+                .remediation(&crate::core::ToolDialect)
+                .contains("iam:CreateUser")
+        );
         assert!(matches!(
             service_error("iam:GetUser", "Throttling".into(), String::new()),
             Error::Throttled { .. }

@@ -178,24 +178,35 @@ impl Error {
         }
     }
 
-    /// What the user should do about it.
-    pub fn remediation(&self) -> String {
+    /// What the user should do about it, naming operations and arguments in the caller's `dialect`.
+    pub fn remediation(&self, dialect: &dyn Dialect) -> String {
+        let d = dialect;
+        let again = d.again();
         match self {
             Self::InvalidInput { field, .. } => {
-                format!("Correct `{field}` and call again. Nothing was sent to AWS.")
+                format!(
+                    "Correct {} and {again}. Nothing was sent to AWS.",
+                    d.field(field)
+                )
             }
             Self::OrphanedKey { credential_id, .. } => format!(
-                "Delete the unused key {credential_id} (revoke_key with its credential_id and action `delete`, \
-                 or `aws iam delete-service-specific-credential`), fix the hand-off target, and call again."
+                "Delete the unused key {credential_id} ({} with {} and {}, or `aws iam \
+                 delete-service-specific-credential`), fix the hand-off target, and {again}.",
+                d.operation("revoke_key"),
+                d.argument("credential_id", credential_id),
+                d.argument("action", "delete")
             ),
             Self::Refused { field, .. } => format!(
-                "Correct `{field}` and call again. AWS was only read to check it; nothing was changed."
+                "Correct {} and {again}. AWS was only read to check it; nothing was changed.",
+                d.field(field)
             ),
-            Self::ForeignUser { .. } => "bedrock-provisioner changes only users it manages. \
-                Choose another business unit name, or call provision_user with `adopt: true` to let \
-                bedrock-provisioner manage this user (it adds its tags and attaches the Bedrock \
-                policy; it removes nothing)."
-                .to_owned(),
+            Self::ForeignUser { .. } => format!(
+                "bedrock-provisioner changes only users it manages. Choose another business unit name, \
+                 or run {} with {} to let bedrock-provisioner manage this user (it adds its tags and \
+                 attaches the Bedrock policy; it removes nothing).",
+                d.operation("provision_user"),
+                d.argument("adopt", "true")
+            ),
             Self::AccessDenied { action, .. } => format!(
                 "The AWS principal this server runs as lacks `{action}`. Ask an administrator to \
                  attach a policy with the statement \
@@ -204,40 +215,87 @@ impl Error {
                  of a principal that has it (e.g. AWS_PROFILE=admin). Calls that succeeded before \
                  this one are kept; running the same request again resumes where it stopped."
             ),
-            Self::Throttled { .. } => "Wait a minute and call again (the request is idempotent), \
-                or raise the retry budget with --max-attempts / BEDROCK_PROVISIONER_MAX_ATTEMPTS."
-                .to_owned(),
+            Self::Throttled { .. } => format!(
+                "Wait a minute and {again} (the request is idempotent), or raise the retry budget \
+                 with --max-attempts / BEDROCK_PROVISIONER_MAX_ATTEMPTS."
+            ),
             Self::Credentials { .. } => "Give the server AWS credentials: run `aws configure` or \
                 `aws sso login --profile NAME` and set AWS_PROFILE=NAME, or set AWS_ACCESS_KEY_ID \
                 and AWS_SECRET_ACCESS_KEY (and AWS_SESSION_TOKEN for temporary credentials) in the \
                 server's environment (the `env` block of .mcp.json). Check with \
                 `aws sts get-caller-identity`."
                 .to_owned(),
-            Self::Unreachable { .. } => "Check network access to AWS (proxy, VPC endpoints), the \
-                region (AWS_REGION), and AWS_ENDPOINT_URL if one is set; then call again."
-                .to_owned(),
+            Self::Unreachable { .. } => format!(
+                "Check network access to AWS (proxy, VPC endpoints), the region (AWS_REGION), and \
+                 AWS_ENDPOINT_URL if one is set; then {again}."
+            ),
             Self::NotFound { .. } => {
                 "Check the name or ARN; create the resource first if it should exist.".to_owned()
             }
-            Self::KeyLimit { .. } => {
-                "Use rotate_key to replace a key without downtime (it removes \
-                expired or inactive keys first, or replaces the key you name), or revoke_key with \
-                `action: delete` to free a slot."
-                    .to_owned()
-            }
-            Self::NotProvisioned { business_unit, .. } => format!(
-                "Provision it first with provision_user (business_unit `{business_unit}`), or check \
-                 the spelling with list_business_units."
+            Self::KeyLimit { .. } => format!(
+                "Use {} to replace a key without downtime (it removes expired or inactive keys first, \
+                 or replaces the key you name), or {} with {} to free a slot.",
+                d.operation("rotate_key"),
+                d.operation("revoke_key"),
+                d.argument("action", "delete")
             ),
-            Self::ConfirmationRequired { .. } => "Nothing was changed. Show the user what will \
-                happen (call again with `dry_run: true` for the full plan), and once they agree, call \
-                again with `confirm: true`."
-                .to_owned(),
-            Self::Cancelled => "Nothing more was started; call again to run it to the end.".to_owned(),
-            Self::Aws { .. } => "Read AWS's message above; fix the cause and call again (the \
-                request is idempotent). If it persists, check the AWS Health Dashboard."
-                .to_owned(),
+            Self::NotProvisioned { business_unit, .. } => format!(
+                "Provision it first with {} ({}), or check the spelling with {}.",
+                d.operation("provision_user"),
+                d.argument("business_unit", business_unit),
+                d.operation("list_business_units")
+            ),
+            Self::ConfirmationRequired { .. } => format!(
+                "Nothing was changed. Show the user what will happen ({again} with {} for the full \
+                 plan), and once they agree, {again} with {}.",
+                d.argument("dry_run", "true"),
+                d.argument("confirm", "true")
+            ),
+            Self::Cancelled => format!("Nothing more was started; {again} to run it to the end."),
+            Self::Aws { .. } => format!(
+                "Read AWS's message above; fix the cause and {again} (the request is idempotent). \
+                 If it persists, check the AWS Health Dashboard."
+            ),
         }
+    }
+}
+
+/// How an adapter names the operations and arguments a remediation points at: the core says what to do,
+/// the adapter how its user does it (an agent passes `confirm: true`, a command line `--yes`).
+pub trait Dialect {
+    /// An operation, e.g. `` `provision_user` `` or `` `provision-user` ``.
+    fn operation(&self, name: &str) -> String;
+    /// An input field, e.g. `` `credential_age_days` `` or `` `--credential-age-days` ``.
+    fn field(&self, name: &str) -> String;
+    /// An argument with its value, e.g. `` `confirm: true` `` or `` `--yes` ``.
+    fn argument(&self, name: &str, value: &str) -> String;
+    /// How to try again: "call again", "run the command again".
+    fn again(&self) -> &'static str;
+}
+
+/// The tools' own names: `provision_user`, `confirm: true`. What an MCP client is told, and what reports
+/// shared by every adapter (diagnose's fixes) say.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct ToolDialect;
+
+impl Dialect for ToolDialect {
+    fn operation(&self, name: &str) -> String {
+        format!("`{name}`")
+    }
+
+    fn field(&self, name: &str) -> String {
+        format!("`{name}`")
+    }
+
+    fn argument(&self, name: &str, value: &str) -> String {
+        match value {
+            "true" | "false" => format!("`{name}: {value}`"),
+            _ => format!("`{name}: \"{value}\"`"),
+        }
+    }
+
+    fn again(&self) -> &'static str {
+        "call again"
     }
 }
 
@@ -261,11 +319,15 @@ mod tests {
     fn only_input_refused_before_aws_claims_nothing_was_sent() {
         assert!(
             Error::invalid("region", "x")
-                .remediation()
+                .remediation(&ToolDialect)
                 .contains("Nothing was sent to AWS")
         );
         let refused = Error::refused("policy.arn", "no such policy");
-        assert!(!refused.remediation().contains("Nothing was sent"));
+        assert!(
+            !refused
+                .remediation(&ToolDialect)
+                .contains("Nothing was sent")
+        );
         assert_eq!(refused.kind(), "invalid_input");
         assert_eq!(refused.to_string(), "invalid `policy.arn`: no such policy");
     }

@@ -30,7 +30,7 @@ use std::{collections::HashMap, future::Future, sync::Arc, time::Duration};
 use tokio::sync::OnceCell;
 
 pub use aws::{AwsClients, AwsSettings};
-pub use error::{Error, Result};
+pub use error::{Dialect, Error, Result, ToolDialect};
 pub use settings::Settings;
 
 /// Tag key marking resources this project manages.

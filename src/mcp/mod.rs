@@ -31,7 +31,7 @@ use rmcp::{
 };
 
 use crate::{
-    audit::{self, AuditLog},
+    audit::{self, AuditLog, Outcome},
     mode::AccessMode,
 };
 pub use prompts::PROMPT_TOOLS;
@@ -248,14 +248,14 @@ impl ProvisionerServer {
         };
         let (outcome, result) = match &response {
             Ok(CallToolResponse::Complete(result)) if result.is_error == Some(true) => (
-                format!("error:{}", tool_error::kind_of(result)),
+                Outcome::Error(tool_error::kind_of(result)),
                 tool_error::error_data(result),
             ),
             Ok(CallToolResponse::Complete(result)) => {
-                ("ok".to_owned(), result.structured_content.as_ref())
+                (Outcome::Ok, result.structured_content.as_ref())
             }
-            Ok(_) => ("pending".to_owned(), None),
-            Err(error) => (format!("protocol_error:{}", error.code.0), None),
+            Ok(_) => (Outcome::Pending, None),
+            Err(error) => (Outcome::ProtocolError(error.code.0), None),
         };
         let call = audit::Call {
             client,
@@ -567,7 +567,7 @@ impl ServerHandler for ProvisionerServer {
                     client: client_of(&context),
                     tool: &request.name,
                     arguments: audit::sanitize(request.arguments.as_ref()),
-                    outcome: format!("refused:mode {}", self.mode.as_str()),
+                    outcome: Outcome::RefusedMode(self.mode),
                     result: None,
                 };
                 self.audit.record_call(&self.core, call).await;

@@ -25,7 +25,7 @@ impl ToolError {
         format!(
             "{}\n\nWhat to do: {}\n(error kind: {})",
             self.0,
-            self.0.remediation(),
+            self.0.remediation(&crate::core::ToolDialect),
             self.0.kind()
         )
     }

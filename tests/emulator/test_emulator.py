@@ -54,6 +54,23 @@ def test_error_with_chosen_status_and_code(emulator, account):
     assert [r["status"] for r in seen] == [503, 200], "the request log records each response status"
 
 
+def test_every_answer_carries_a_request_id_header(emulator, account):
+    """AWS answers every request with an ``x-amzn-RequestId`` header, errors included; the SDKs take an
+    error's request id from it (https://docs.aws.amazon.com/IAM/latest/APIReference/CommonErrors.html,
+    and aws-types' ``request_id.rs`` reads ``x-amzn-requestid``)."""
+    iam = emulator.client("iam", account, retry=False)
+    with pytest.raises(botocore.exceptions.ClientError) as raised:
+        iam.get_user(UserName="nobody-here")
+    assert raised.value.response["ResponseMetadata"]["HTTPHeaders"].get("x-amzn-requestid")
+    emulator.control("POST", "faults", {"action": "ListUsers", "kind": "error", "status": 400,
+                                        "code": "ValidationError", "count": 1, "access_key": account})
+    with pytest.raises(botocore.exceptions.ClientError) as raised:
+        iam.list_users()
+    header = raised.value.response["ResponseMetadata"]["HTTPHeaders"]["x-amzn-requestid"]
+    assert header == raised.value.response["ResponseMetadata"]["RequestId"], "header and body agree"
+    assert iam.list_users()["ResponseMetadata"]["HTTPHeaders"].get("x-amzn-requestid")
+
+
 def test_json_protocol_errors_and_latency(emulator, account):
     emulator.control(
         "POST", "faults",

@@ -579,3 +579,101 @@ async fn concurrent_processes_never_exceed_the_two_keys_iam_allows() {
         );
     }
 }
+
+/// Remediation speaks the CLI's language: `--yes`, `--adopt`, `provision-user`, never the tools'
+/// `confirm: true` or `adopt: true` (the MCP rendering of the same errors is tested with the tools).
+#[tokio::test]
+async fn refusals_name_the_cli_flags_not_the_tool_arguments() {
+    let account = Account::new();
+    let client = account.provisioned(&["web"]).await;
+    let created = common::ok(
+        &common::call(
+            &client,
+            "create_api_key",
+            serde_json::json!({"business_unit": "web"}),
+        )
+        .await,
+    );
+    let id = created["credential_id"].as_str().unwrap().to_owned();
+    let revoke = run(
+        &account,
+        &[
+            "revoke-key",
+            "--business-unit",
+            "web",
+            "--credential-id",
+            &id,
+        ],
+    );
+    let stderr = String::from_utf8_lossy(&revoke.stderr);
+    assert!(!revoke.status.success());
+    assert!(
+        stderr.contains("`--yes`") && stderr.contains("`--dry-run`"),
+        "{stderr}"
+    );
+    assert!(!stderr.contains("confirm: true"), "{stderr}");
+
+    account
+        .iam()
+        .await
+        .create_user()
+        .user_name("legacy-bedrock-user")
+        .send()
+        .await
+        .unwrap();
+    let foreign = run(
+        &account,
+        &[
+            "provision-user",
+            "--business-unit",
+            "legacy",
+            "--purpose",
+            "p",
+            "--owner",
+            "o",
+        ],
+    );
+    let stderr = String::from_utf8_lossy(&foreign.stderr);
+    assert!(
+        stderr.contains("`provision-user` with `--adopt`"),
+        "{stderr}"
+    );
+    assert!(!stderr.contains("adopt: true"), "{stderr}");
+    let missing = run(
+        &account,
+        &["create-api-key", "--business-unit", "nobody", "--dry-run"],
+    );
+    let stderr = String::from_utf8_lossy(&missing.stderr);
+    assert!(
+        stderr.contains("`provision-user` (`--business-unit nobody`)"),
+        "{stderr}"
+    );
+
+    // An AWS error is AWS's sentence, its code and the request id, never a Rust `Debug` dump.
+    account.fault(
+        serde_json::json!({"action": "CreateUser", "kind": "error", "status": 400,
+        "code": "ValidationError", "message": "The user name is not valid.", "count": 1}),
+    );
+    let rejected = run(
+        &account,
+        &[
+            "provision-user",
+            "--business-unit",
+            "fresh",
+            "--purpose",
+            "p",
+            "--owner",
+            "o",
+        ],
+    );
+    let stderr = String::from_utf8_lossy(&rejected.stderr);
+    assert!(
+        stderr.contains(
+            "AWS rejected `iam:CreateUser` with ValidationError: The user name is not valid. \
+             (request id emulator-fault-"
+        ),
+        "{stderr}"
+    );
+    assert!(!stderr.contains("ServiceError {"), "{stderr}");
+    client.cancel().await.ok();
+}

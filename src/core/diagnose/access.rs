@@ -27,7 +27,7 @@ impl Provisioner {
                 for source in credential_sources() {
                     result = result.evidence(source);
                 }
-                result.fix(error.remediation()).fix(
+                result.fix(error.remediation(&crate::core::ToolDialect)).fix(
                     "Then run diagnose again; the checks that need AWS run once credentials work.",
                 )
             }

@@ -199,7 +199,8 @@ impl CheckResult {
             Error::AccessDenied { .. } | Error::Throttled { .. } => CheckStatus::Warn,
             _ => CheckStatus::Fail,
         };
-        Self::new(id, status, format!("could not complete: {error}")).fix(error.remediation())
+        Self::new(id, status, format!("could not complete: {error}"))
+            .fix(error.remediation(&crate::core::ToolDialect))
     }
 }
 
@@ -320,10 +321,7 @@ impl Provisioner {
             .filter(|id| *id != CheckId::Credentials)
         {
             if id.needs_aws() && !aws_ok {
-                let reason = format!(
-                    "skipped: the credentials check failed ({})",
-                    credentials.summary
-                );
+                let reason = "skipped: the credentials check failed".to_owned();
                 let report = &report;
                 futures.push(Box::pin(async move {
                     let result = CheckResult::skipped(id, reason);

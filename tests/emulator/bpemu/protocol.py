@@ -6,6 +6,7 @@ import base64
 import binascii
 import json
 import re
+import uuid
 from dataclasses import dataclass
 from urllib.parse import parse_qs
 
@@ -162,6 +163,7 @@ def handler_error(code: str, message: str, status: int = 400) -> tuple[int, dict
 def error_response(service: str, status: int, code: str, message: str) -> tuple[str, list, bytes]:
     """An AWS error in the wire format of `service`: (status line, headers, body)."""
     status_line = f"{status} {_REASONS.get(status, 'Error')}"
+    request_id = f"emulator-fault-{uuid.uuid4()}"
     if service in QUERY_SERVICES:
         namespace = {
             "iam": "https://iam.amazonaws.com/doc/2010-05-08/",
@@ -170,12 +172,13 @@ def error_response(service: str, status: int, code: str, message: str) -> tuple[
         kind = "Receiver" if status >= 500 else "Sender"
         body = (
             f'<ErrorResponse xmlns="{namespace}"><Error><Type>{kind}</Type><Code>{code}</Code>'
-            f"<Message>{message}</Message></Error><RequestId>emulator-fault</RequestId></ErrorResponse>"
+            f"<Message>{message}</Message></Error><RequestId>{request_id}</RequestId></ErrorResponse>"
         ).encode()
-        return status_line, [("Content-Type", "text/xml")], body
+        return status_line, [("Content-Type", "text/xml"), ("x-amzn-RequestId", request_id)], body
     body = json.dumps({"__type": code, "message": message, "Message": message}).encode()
     content_type = "application/json" if service in REST_JSON_SERVICES else "application/x-amz-json-1.1"
-    return status_line, [("Content-Type", content_type), ("x-amzn-ErrorType", code)], body
+    headers = [("Content-Type", content_type), ("x-amzn-ErrorType", code), ("x-amzn-RequestId", request_id)]
+    return status_line, headers, body
 
 
 _REASONS = {

@@ -10,6 +10,7 @@ import socket
 import sys
 import threading
 import time
+import uuid
 
 # Load AWS managed policies (AmazonBedrockLimitedAccess, ...) so they can be attached as on AWS.
 os.environ.setdefault("MOTO_IAM_LOAD_MANAGED_POLICIES", "true")
@@ -180,10 +181,13 @@ def _call(extension, name: str, *args):
 
 
 def _recording(start_response, entry: dict):
-    """Wrap `start_response` so the request log also records the response status."""
+    """Wrap `start_response` so the request log also records the response status, and every answer carries
+    an ``x-amzn-RequestId`` header, as AWS's do (the SDKs read the request id of an error from it)."""
 
     def wrapped(status_line, headers, exc_info=None):
         entry["status"] = int(status_line.split(" ", 1)[0])
+        if not any(name.lower() in ("x-amzn-requestid", "x-amz-request-id") for name, _ in headers):
+            headers = list(headers) + [("x-amzn-RequestId", str(uuid.uuid4()))]
         return start_response(status_line, headers, exc_info)
 
     return wrapped

@@ -1,0 +1,117 @@
+//! `serve`: MCP over stdio, or over streamable HTTP until SIGTERM/SIGINT.
+
+use std::{process::ExitCode, sync::Arc};
+
+use super::{
+    args::{HttpArgs, ServeArgs},
+    setup::Context,
+};
+use crate::{
+    core::secret::Secret,
+    mcp::{
+        self, ProvisionerServer,
+        http::{self, HttpOptions},
+    },
+    mode::AccessMode,
+};
+
+/// Serve in the mode the flag, the environment or the file names.
+pub async fn serve(context: Context, args: ServeArgs) -> ExitCode {
+    let mode = context.mode(args.mode);
+    if let Some(addr) = args.http.http {
+        return serve_http(context, mode, addr, &args.http).await;
+    }
+    tracing::info!(mode = mode.as_str(), "serving MCP over stdio");
+    let server = ProvisionerServer::new(context.core, mode).with_audit_log(context.audit);
+    match mcp::serve_stdio(server).await {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error) => {
+            tracing::error!(%error, "MCP server stopped with an error");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// The HTTP options from the flags; refuses what `http::check_options` refuses.
+fn options(
+    mode: AccessMode,
+    addr: std::net::SocketAddr,
+    args: &HttpArgs,
+) -> Result<HttpOptions, String> {
+    let options = HttpOptions {
+        token: token(args)?,
+        allowed_hosts: args.allowed_hosts.clone(),
+        allowed_origins: args.allowed_origins.clone(),
+        admin: mode == AccessMode::Admin,
+        allow_unauthenticated_admin: args.allow_unauthenticated_admin,
+    };
+    http::check_options(addr, &options).map_err(|error| error.to_string())?;
+    if options.admin && options.token.is_none() {
+        eprintln!(
+            "warning: serving admin-mode tools over HTTP without a bearer token (--allow-unauthenticated-admin): \
+             any local process or browser page that reaches {addr} can delete users and keys"
+        );
+    }
+    Ok(options)
+}
+
+async fn serve_http(
+    context: Context,
+    mode: AccessMode,
+    addr: std::net::SocketAddr,
+    args: &HttpArgs,
+) -> ExitCode {
+    let started = async {
+        let options = options(mode, addr, args)?;
+        let listener = tokio::net::TcpListener::bind(addr)
+            .await
+            .map_err(|error| format!("cannot listen on {addr}: {error}"))?;
+        let shutdown = http::shutdown_on_signal()
+            .map_err(|error| format!("cannot install signal handlers: {error}"))?;
+        Ok::<_, String>((options, listener, shutdown))
+    };
+    let (options, listener, shutdown) = match started.await {
+        Ok(started) => started,
+        Err(error) => {
+            eprintln!("error: {error}");
+            return ExitCode::FAILURE;
+        }
+    };
+    if let Ok(bound) = listener.local_addr() {
+        eprintln!("listening on http://{bound}{}", http::MCP_PATH);
+    }
+    let (core, audit) = (context.core, Arc::new(context.audit));
+    let factory =
+        move || ProvisionerServer::new(core.clone(), mode).with_shared_audit_log(audit.clone());
+    match http::serve_http(listener, factory, options, shutdown).await {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error) => {
+            eprintln!("error: {error}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// The token from the file or the environment (never from the command line, where `ps` shows it). Both
+/// sources are treated alike: trimmed, and a blank one is an error (not "no token").
+fn token(args: &HttpArgs) -> Result<Option<Secret>, String> {
+    let (source, raw) = if let Some(path) = &args.http_token_file {
+        let raw = std::fs::read_to_string(path)
+            .map_err(|e| format!("--http-token-file {}: {e}", path.display()))?;
+        (format!("--http-token-file {}", path.display()), raw)
+    } else {
+        match std::env::var("BEDROCK_PROVISIONER_HTTP_TOKEN") {
+            Ok(raw) => ("BEDROCK_PROVISIONER_HTTP_TOKEN".to_owned(), raw),
+            Err(_) => return Ok(None),
+        }
+    };
+    let token = raw.trim();
+    if token.is_empty() {
+        return Err(format!(
+            "{source} is blank: give a token of at least {} characters, or unset it to serve \
+             loopback without one",
+            http::MIN_TOKEN_CHARS
+        ));
+    }
+    Ok(Some(Secret::new(token)))
+}
