@@ -21,6 +21,7 @@ build:
 lint:
 	cargo fmt --check
 	cargo clippy --all-targets --locked -- -D warnings
+	scripts/long-functions
 
 # Rust unit and integration tests (they start the emulator themselves).
 unit: venv

@@ -190,6 +190,38 @@ impl QueryCostsInput {
             .flatten()
             .map(|raw| BusinessUnit::parse("business_units", raw))
             .collect::<Result<Vec<_>>>()?;
+        let (start, end) = self.period(today)?;
+        let mut group_by = self.group_by.clone();
+        group_by.dedup();
+        if group_by.is_empty() || group_by.len() > 2 {
+            return Err(Error::invalid(
+                "group_by",
+                "needs one or two keys (Cost Explorer groups by at most two)",
+            ));
+        }
+        if group_by.contains(&GroupKey::Service) && group_by.contains(&GroupKey::Model) {
+            return Err(Error::invalid(
+                "group_by",
+                "`service` and `model` both group by the billing service; pick one",
+            ));
+        }
+        if let Some(key) = &self.tag_key
+            && (key.is_empty() || key.len() > 128)
+        {
+            return Err(Error::invalid("tag_key", "must be 1-128 characters"));
+        }
+        Ok(CostQuery {
+            units,
+            start,
+            end,
+            group_by,
+        })
+    }
+}
+
+impl QueryCostsInput {
+    /// The validated `[start, end)` range: defaults to this month so far, within what Cost Explorer serves.
+    fn period(&self, today: NaiveDate) -> Result<(NaiveDate, NaiveDate)> {
         let first_of_month = today.with_day(1).unwrap_or(today);
         let start = match &self.start {
             Some(raw) => parse_date("start", raw)?,
@@ -230,31 +262,7 @@ impl QueryCostsInput {
                 format!("Cost Explorer has no spend after this month: end on or before {latest}"),
             ));
         }
-        let mut group_by = self.group_by.clone();
-        group_by.dedup();
-        if group_by.is_empty() || group_by.len() > 2 {
-            return Err(Error::invalid(
-                "group_by",
-                "needs one or two keys (Cost Explorer groups by at most two)",
-            ));
-        }
-        if group_by.contains(&GroupKey::Service) && group_by.contains(&GroupKey::Model) {
-            return Err(Error::invalid(
-                "group_by",
-                "`service` and `model` both group by the billing service; pick one",
-            ));
-        }
-        if let Some(key) = &self.tag_key
-            && (key.is_empty() || key.len() > 128)
-        {
-            return Err(Error::invalid("tag_key", "must be 1-128 characters"));
-        }
-        Ok(CostQuery {
-            units,
-            start,
-            end,
-            group_by,
-        })
+        Ok((start, end))
     }
 }
 
@@ -294,19 +302,13 @@ impl Provisioner {
             None => self.business_unit_tag_key().await?,
         };
         notes.extend(tag_note);
-        let mut report = CostReport {
-            start: query.start.to_string(),
-            end: query.end.to_string(),
-            metric: input.metric,
-            currency: "USD".to_owned(),
-            tag_key: tag_key.clone(),
-            services: services.clone(),
-            rows: Vec::new(),
-            totals_by_business_unit: BTreeMap::new(),
-            total: 0.0,
-            estimated: false,
+        let mut report = CostReport::new(
+            &query,
+            input.metric,
+            tag_key.clone(),
+            services.clone(),
             notes,
-        };
+        );
         if services.is_empty() {
             report.notes.push(format!(
                 "No Bedrock spend from {} to {} (exclusive): no billing service with `Bedrock` in its name has charges in the range.",
@@ -370,6 +372,29 @@ fn group_definitions(keys: &[GroupKey], tag_key: &str) -> Vec<GroupDefinition> {
 }
 
 impl CostReport {
+    /// An empty report of `query`, before any row.
+    fn new(
+        query: &CostQuery,
+        metric: CostMetric,
+        tag_key: String,
+        services: Vec<String>,
+        notes: Vec<String>,
+    ) -> Self {
+        Self {
+            start: query.start.to_string(),
+            end: query.end.to_string(),
+            metric,
+            currency: "USD".to_owned(),
+            tag_key,
+            services,
+            rows: Vec::new(),
+            totals_by_business_unit: BTreeMap::new(),
+            total: 0.0,
+            estimated: false,
+            notes,
+        }
+    }
+
     /// Add one group of one period; a group without spend is left out.
     fn add(&mut self, keys: &[GroupKey], metric: CostMetric, result: &ResultByTime, group: &Group) {
         let Some(value) = group.metrics().and_then(|m| m.get(metric.as_str())) else {

@@ -8,6 +8,7 @@ use super::{
     Provisioner,
     aws::sdk_error,
     error::{Error, Result, found},
+    iam::attached_policies,
     label,
     names::BusinessUnit,
 };
@@ -137,6 +138,14 @@ impl Provisioner {
 
     /// Everything attached to the user, in the order it must go, then the user.
     async fn removal_plan(&self, user_name: &str) -> Result<Vec<(StepKind, String)>> {
+        let mut plan = self.credentials_plan(user_name).await?;
+        plan.extend(self.attachments_plan(user_name).await?);
+        plan.push((StepKind::DeleteUser, user_name.to_owned()));
+        Ok(plan)
+    }
+
+    /// The user's credentials: service-specific ones, access keys, certificates, SSH keys.
+    async fn credentials_plan(&self, user_name: &str) -> Result<Vec<(StepKind, String)>> {
         let iam = &self.clients().await.iam;
         let mut plan = Vec::new();
         let credentials = iam
@@ -186,6 +195,13 @@ impl Provisioner {
                 k.ssh_public_key_id().to_owned(),
             ));
         }
+        Ok(plan)
+    }
+
+    /// The user's MFA devices, console password, group memberships, inline and managed policies.
+    async fn attachments_plan(&self, user_name: &str) -> Result<Vec<(StepKind, String)>> {
+        let iam = &self.clients().await.iam;
+        let mut plan = Vec::new();
         let mfa = iam
             .list_mfa_devices()
             .user_name(user_name)
@@ -223,21 +239,13 @@ impl Provisioner {
         for name in inline.policy_names() {
             plan.push((StepKind::DeleteInlinePolicy, name.clone()));
         }
-        let attached = iam
-            .list_attached_user_policies()
-            .user_name(user_name)
-            .send()
-            .await
-            .map_err(|e| sdk_error("iam:ListAttachedUserPolicies", e))?;
-        for p in attached.attached_policies() {
-            if let Some(arn) = p.policy_arn() {
-                plan.push((StepKind::DetachManagedPolicy, arn.to_owned()));
-            }
+        for arn in attached_policies(iam, user_name).await? {
+            plan.push((StepKind::DetachManagedPolicy, arn));
         }
-        plan.push((StepKind::DeleteUser, user_name.to_owned()));
         Ok(plan)
     }
 
+    /// Remove one item of the plan.
     async fn run_step(&self, user_name: &str, kind: StepKind, resource: &str) -> Result<()> {
         let iam = &self.clients().await.iam;
         match kind {

@@ -90,35 +90,7 @@ impl Provisioner {
             while let Some(joined) = tasks.join_next().await {
                 let Ok(result) = joined else { continue };
                 let (user, tags) = result?;
-                let tags: BTreeMap<String, String> =
-                    tags.into_iter().map(|t| (t.key, t.value)).collect();
-                // IAM tag keys are case-insensitive: look them up that way.
-                let tag = |key: &str| {
-                    tags.iter()
-                        .find(|(given, _)| same_tag_key(given, key))
-                        .map(|(_, value)| value.as_str())
-                };
-                let managed = tag(MANAGED_BY_KEY) == Some(MANAGED_BY_VALUE);
-                if !managed && !input.include_unmanaged {
-                    continue;
-                }
-                let missing_tags = ["business-unit", "purpose", "owner"]
-                    .into_iter()
-                    .filter(|k| tag(k).is_none_or(|v| v.trim().is_empty()))
-                    .map(str::to_owned)
-                    .collect();
-                summaries.push(BusinessUnitSummary {
-                    business_unit: user.user_name().trim_end_matches(USER_SUFFIX).to_owned(),
-                    user_name: user.user_name().to_owned(),
-                    user_arn: user.arn().to_owned(),
-                    managed,
-                    tags,
-                    missing_tags,
-                    created: user
-                        .create_date()
-                        .fmt(aws_smithy_types::date_time::Format::DateTime)
-                        .unwrap_or_default(),
-                });
+                summaries.extend(summary(&user, tags, input.include_unmanaged));
             }
         }
         summaries.sort_by(|a, b| a.user_name.cmp(&b.user_name));
@@ -126,4 +98,40 @@ impl Provisioner {
             business_units: summaries,
         })
     }
+}
+
+/// The unit of a user and its tags; `None` for a user this tool does not manage, unless `include_unmanaged`.
+fn summary(
+    user: &aws_sdk_iam::types::User,
+    tags: Vec<aws_sdk_iam::types::Tag>,
+    include_unmanaged: bool,
+) -> Option<BusinessUnitSummary> {
+    let tags: BTreeMap<String, String> = tags.into_iter().map(|t| (t.key, t.value)).collect();
+    // IAM tag keys are case-insensitive: look them up that way.
+    let tag = |key: &str| {
+        tags.iter()
+            .find(|(given, _)| same_tag_key(given, key))
+            .map(|(_, value)| value.as_str())
+    };
+    let managed = tag(MANAGED_BY_KEY) == Some(MANAGED_BY_VALUE);
+    if !managed && !include_unmanaged {
+        return None;
+    }
+    let missing_tags = ["business-unit", "purpose", "owner"]
+        .into_iter()
+        .filter(|k| tag(k).is_none_or(|v| v.trim().is_empty()))
+        .map(str::to_owned)
+        .collect();
+    Some(BusinessUnitSummary {
+        business_unit: user.user_name().trim_end_matches(USER_SUFFIX).to_owned(),
+        user_name: user.user_name().to_owned(),
+        user_arn: user.arn().to_owned(),
+        managed,
+        tags,
+        missing_tags,
+        created: user
+            .create_date()
+            .fmt(aws_smithy_types::date_time::Format::DateTime)
+            .unwrap_or_default(),
+    })
 }

@@ -3,6 +3,7 @@
 
 pub mod access;
 mod arguments;
+mod calls;
 pub mod http;
 mod prompts;
 pub mod resources;
@@ -10,20 +11,17 @@ pub mod sse;
 mod stdio;
 mod tool_error;
 
-use std::{ops::Not, sync::Arc};
+use std::sync::Arc;
 
 use rmcp::{
     ErrorData, Json, RoleServer, ServerHandler,
     handler::server::{
         router::{prompt::PromptRouter, tool::ToolRouter},
-        tool::{IntoCallToolResult, ToolCallContext},
         wrapper::Parameters,
     },
     model::{
-        CallToolRequestParams, CallToolResponse, ElicitRequest, ElicitRequestParams, ElicitResult,
-        ElicitationAction, ElicitationSchema, Implementation, InputRequest, InputRequests,
-        InputRequiredResult, ProgressNotificationParam, ProtocolVersion, ServerCapabilities,
-        ServerConfig,
+        CallToolRequestParams, CallToolResponse, Implementation, ProgressNotificationParam,
+        ServerCapabilities, ServerConfig,
     },
     prompt_handler,
     service::RequestContext,
@@ -67,18 +65,6 @@ fix it; verify_access proves a unit can call Claude (policy simulation, and a fr
 accounting. Destructive tools need `confirm: true`: run them with \
 dry_run first, show the user the plan, and confirm only with their agreement. Errors say \
 which input or IAM permission is at fault and what to do.";
-
-/// The key of the confirmation question in an input-required result.
-const CONFIRM_INPUT: &str = "confirm";
-
-/// What the user answers when a destructive tool asks for confirmation.
-#[derive(Debug, serde::Deserialize, serde::Serialize, schemars::JsonSchema)]
-struct Confirmation {
-    /// Yes, make this change.
-    confirm: bool,
-}
-
-rmcp::elicit_safe!(Confirmation);
 
 /// The MCP server.
 #[derive(Clone)]
@@ -124,148 +110,6 @@ impl ProvisionerServer {
     pub fn with_shared_audit_log(mut self, audit: Arc<AuditLog>) -> Self {
         self.audit = audit;
         self
-    }
-
-    /// Run a call; when a destructive tool answers `confirmation_required` and the client supports
-    /// elicitation, ask the user, and on their explicit yes run it again with `confirm: true`. On
-    /// protocol 2026-07-28 and later the question goes back as an input-required result (the client
-    /// retries with the answer); on older protocols as a classic `elicitation/create` request.
-    async fn call_with_confirmation(
-        &self,
-        mut request: CallToolRequestParams,
-        context: RequestContext<RoleServer>,
-    ) -> Result<CallToolResponse, ErrorData> {
-        if let Some(answer) = request
-            .input_responses
-            .take()
-            .and_then(|mut responses| responses.remove(CONFIRM_INPUT))
-        {
-            request.request_state = None;
-            return self.run_answered(request, &answer, context).await;
-        }
-        let retry = request.clone();
-        let call = ToolCallContext::new(self, request, context.clone());
-        let response = self.tool_router.call(call).await?;
-        let CallToolResponse::Complete(result) = &response else {
-            return Ok(response);
-        };
-        let can_ask = context
-            .client_capabilities()
-            .is_some_and(|c| c.elicitation.is_some());
-        if result.is_error != Some(true)
-            || tool_error::kind_of(result) != "confirmation_required"
-            || !can_ask
-        {
-            return Ok(response);
-        }
-        let question = format!("{}. Proceed?", tool_error::first_line(result));
-        let stateless = context
-            .protocol_version()
-            .is_some_and(|v| v >= ProtocolVersion::V_2026_07_28);
-        if stateless {
-            let schema = ElicitationSchema::from_type::<Confirmation>()
-                .map_err(|e| ErrorData::internal_error(e.to_string(), None))?;
-            let ask = InputRequest::Elicitation(ElicitRequest::new(
-                ElicitRequestParams::FormElicitationParams {
-                    meta: None,
-                    message: question,
-                    requested_schema: schema,
-                },
-            ));
-            let requests = InputRequests::from([(CONFIRM_INPUT.to_owned(), ask)]);
-            return Ok(
-                InputRequiredResult::new(Some(requests), Some(retry.name.to_string())).into(),
-            );
-        }
-        match context.peer.elicit::<Confirmation>(question).await {
-            Ok(Some(Confirmation { confirm: true })) => self.run_confirmed(retry, context).await,
-            Ok(_) | Err(_) => {
-                tracing::info!(tool = %retry.name, "the user did not confirm; nothing was changed");
-                Ok(response)
-            }
-        }
-    }
-
-    /// A retry carrying the user's answer: run confirmed on an explicit yes, else unconfirmed (which
-    /// changes nothing and says so).
-    async fn run_answered(
-        &self,
-        request: CallToolRequestParams,
-        answer: &serde_json::Value,
-        context: RequestContext<RoleServer>,
-    ) -> Result<CallToolResponse, ErrorData> {
-        let yes = serde_json::from_value::<ElicitResult>(answer.clone()).is_ok_and(|r| {
-            r.action == ElicitationAction::Accept
-                && r.content
-                    .as_ref()
-                    .and_then(|c| c.get("confirm"))
-                    .and_then(serde_json::Value::as_bool)
-                    == Some(true)
-        });
-        if yes {
-            return self.run_confirmed(request, context).await;
-        }
-        tracing::info!(tool = %request.name, "the user did not confirm; nothing was changed");
-        let call = ToolCallContext::new(self, request, context);
-        self.tool_router.call(call).await
-    }
-
-    /// Run the call again with `confirm: true`.
-    async fn run_confirmed(
-        &self,
-        request: CallToolRequestParams,
-        context: RequestContext<RoleServer>,
-    ) -> Result<CallToolResponse, ErrorData> {
-        let mut arguments = request.arguments.clone().unwrap_or_default();
-        arguments.insert("confirm".to_owned(), serde_json::Value::Bool(true));
-        let call = ToolCallContext::new(self, request.with_arguments(arguments), context);
-        self.tool_router.call(call).await
-    }
-
-    /// Run a call, and record it in the audit log when the tool can change anything.
-    async fn audited_call(
-        &self,
-        request: CallToolRequestParams,
-        context: RequestContext<RoleServer>,
-    ) -> Result<CallToolResponse, ErrorData> {
-        let mutating = self.tool_router.get(&request.name).is_some_and(|tool| {
-            access::allows(AccessMode::ReadOnly, tool.annotations.as_ref()).not()
-        });
-        let checked = arguments::check(&request.name, request.arguments.as_ref());
-        if !mutating {
-            if let Err(error) = checked {
-                return ToolError(error).into_call_tool_result();
-            }
-            let call = ToolCallContext::new(self, request, context);
-            return self.tool_router.call(call).await;
-        }
-        let tool = request.name.to_string();
-        let arguments = audit::sanitize(request.arguments.as_ref());
-        let client = client_of(&context);
-        let response = match checked {
-            Ok(()) => self.call_with_confirmation(request, context).await,
-            Err(error) => ToolError(error).into_call_tool_result(),
-        };
-        let (outcome, result) = match &response {
-            Ok(CallToolResponse::Complete(result)) if result.is_error == Some(true) => (
-                Outcome::Error(tool_error::kind_of(result)),
-                tool_error::error_data(result),
-            ),
-            Ok(CallToolResponse::Complete(result)) => {
-                (Outcome::Ok, result.structured_content.as_ref())
-            }
-            Ok(_) => (Outcome::Pending, None),
-            Err(error) => (Outcome::ProtocolError(error.code.0), None),
-        };
-        let call = audit::Call {
-            client,
-            tool: &tool,
-            arguments,
-            outcome,
-            result,
-        };
-        self.audit.record_call(&self.core, call).await;
-        response
     }
 
     /// Every tool this server can offer, whatever the mode (for schema snapshots and audits).

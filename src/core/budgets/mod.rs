@@ -93,6 +93,16 @@ pub struct BudgetRequest {
     thresholds: Vec<Threshold>,
 }
 
+/// 80 % and 100 % of actual spend, 100 % of forecasted spend.
+fn default_thresholds() -> Vec<Threshold> {
+    let at = |percent, kind| Threshold { percent, kind };
+    vec![
+        at(80.0, SpendKind::Actual),
+        at(100.0, SpendKind::Actual),
+        at(100.0, SpendKind::Forecasted),
+    ]
+}
+
 impl BudgetAlertInput {
     fn validate(&self) -> Result<BudgetRequest> {
         let unit = BusinessUnit::parse("business_unit", &self.business_unit)?;
@@ -114,22 +124,7 @@ impl BudgetAlertInput {
                 format!("`{bad}` is not an e-mail address"),
             ));
         }
-        let thresholds = self.thresholds.clone().unwrap_or_else(|| {
-            vec![
-                Threshold {
-                    percent: 80.0,
-                    kind: SpendKind::Actual,
-                },
-                Threshold {
-                    percent: 100.0,
-                    kind: SpendKind::Actual,
-                },
-                Threshold {
-                    percent: 100.0,
-                    kind: SpendKind::Forecasted,
-                },
-            ]
-        });
+        let thresholds = self.thresholds.clone().unwrap_or_else(default_thresholds);
         if thresholds.is_empty() || thresholds.len() > 5 {
             return Err(Error::invalid(
                 "thresholds",

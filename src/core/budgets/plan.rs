@@ -151,6 +151,13 @@ pub fn plan(current: Option<&Current>, wanted: &Wanted) -> Vec<Change> {
             Step::UpdateBudget,
         ));
     }
+    changes.extend(alert_changes(current, wanted));
+    changes
+}
+
+/// Alerts to remove, to send to other addresses, and to add, in that order.
+fn alert_changes(current: &Current, wanted: &Wanted) -> Vec<Change> {
+    let mut changes = Vec::new();
     let mut resends = Vec::new();
     for (alert, addresses) in &current.alerts {
         let label = label(alert);

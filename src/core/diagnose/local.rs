@@ -30,19 +30,9 @@ pub(super) async fn check_mcp_config(request: &Request) -> CheckResult {
         return CheckResult::skipped(id, "no project_dir given");
     };
     let path = dir.join(".mcp.json");
-    let text = match tokio::fs::read_to_string(&path).await {
-        Ok(text) => text,
-        Err(error) => {
-            return CheckResult::fail(id, format!("cannot read {}: {error}", path.display()))
-                .fix(format!("Create {} from mcp.json.example in the bedrock-provisioner repository (claude mcp add works too).", path.display()));
-        }
-    };
-    let config: Value = match serde_json::from_str(&text) {
+    let config = match read_mcp_json(&path).await {
         Ok(config) => config,
-        Err(error) => {
-            return CheckResult::fail(id, format!("{} is not valid JSON: {error}", path.display()))
-                .fix("Fix the JSON at that line and column (a trailing comma or a missing quote is the usual cause); `python -m json.tool .mcp.json` shows it.");
-        }
+        Err(result) => return result,
     };
     let Some(servers) = config.get("mcpServers").and_then(Value::as_object) else {
         return CheckResult::fail(id, "no `mcpServers` object")
@@ -59,84 +49,134 @@ pub(super) async fn check_mcp_config(request: &Request) -> CheckResult {
             .evidence(format!("servers: {}", servers.keys().cloned().collect::<Vec<_>>().join(", ")))
             .fix("Add {\"bedrock-provisioner\": {\"command\": \"bedrock-provisioner\", \"args\": [\"serve\", \"--mode\", \"provision\"]}} under mcpServers.");
     };
-    let mut problems: Vec<(bool, String, String)> = Vec::new();
     let command = server
         .get("command")
         .and_then(Value::as_str)
         .unwrap_or_default();
-    match resolve_command(command, dir) {
-        Some(found) => problems.push((false, String::new(), format!("command resolves to {}", found.display()))),
-        None => problems.push((
-            true,
-            format!("command `{command}` does not resolve to an executable"),
-            "Set `command` to the binary's absolute path (e.g. ~/.cargo/bin/bedrock-provisioner after `cargo install --path .`), or put it on the PATH Claude Code starts with.".to_owned(),
-        )),
-    }
     let args: Vec<&str> = server
         .get("args")
         .and_then(Value::as_array)
         .map(|a| a.iter().filter_map(Value::as_str).collect())
         .unwrap_or_default();
+    let mut findings = launch_findings(command, &args, dir);
+    findings.extend(env_findings(server.get("env").and_then(Value::as_object)));
+    let ran = format!(
+        "server `{name}` in {} runs `{command} {}`",
+        path.display(),
+        args.join(" ")
+    );
+    verdict(id, name, ran, findings)
+}
+
+/// The project's `.mcp.json`, or the failed check saying why it cannot be used.
+async fn read_mcp_json(path: &Path) -> Result<Value, CheckResult> {
+    let id = CheckId::McpConfig;
+    let text = tokio::fs::read_to_string(path).await.map_err(|error| {
+        CheckResult::fail(id, format!("cannot read {}: {error}", path.display()))
+            .fix(format!("Create {} from mcp.json.example in the bedrock-provisioner repository (claude mcp add works too).", path.display()))
+    })?;
+    serde_json::from_str(&text).map_err(|error| {
+        CheckResult::fail(id, format!("{} is not valid JSON: {error}", path.display()))
+            .fix("Fix the JSON at that line and column (a trailing comma or a missing quote is the usual cause); `python -m json.tool .mcp.json` shows it.")
+    })
+}
+
+/// What the check found about one part of the server's entry.
+enum Finding {
+    /// A fact worth showing.
+    Evidence(String),
+    /// A problem: `blocking` ones fail the check, others warn.
+    Problem {
+        blocking: bool,
+        summary: String,
+        fix: String,
+    },
+}
+
+fn problem(blocking: bool, summary: impl Into<String>, fix: impl Into<String>) -> Finding {
+    Finding::Problem {
+        blocking,
+        summary: summary.into(),
+        fix: fix.into(),
+    }
+}
+
+/// Whether the server's command resolves and its arguments start with `serve`.
+fn launch_findings(command: &str, args: &[&str], dir: &Path) -> Vec<Finding> {
+    let mut findings = vec![match resolve_command(command, dir) {
+        Some(found) => Finding::Evidence(format!("command resolves to {}", found.display())),
+        None => problem(
+            true,
+            format!("command `{command}` does not resolve to an executable"),
+            "Set `command` to the binary's absolute path (e.g. ~/.cargo/bin/bedrock-provisioner after `cargo install --path .`), or put it on the PATH Claude Code starts with.",
+        ),
+    }];
     if args.first() != Some(&"serve") {
-        problems.push((
+        findings.push(problem(
             true,
             format!("args {args:?} do not start with `serve`"),
-            "Set \"args\": [\"serve\"] (add \"--mode\", \"provision\" to allow creating users and keys).".to_owned(),
+            "Set \"args\": [\"serve\"] (add \"--mode\", \"provision\" to allow creating users and keys).",
         ));
     }
-    let env = server.get("env").and_then(Value::as_object);
+    findings
+}
+
+/// Secrets, keys and regions in the server's `env` block.
+fn env_findings(env: Option<&serde_json::Map<String, Value>>) -> Vec<Finding> {
+    let mut findings = Vec::new();
     for (key, value) in env.into_iter().flatten() {
         let value = value.as_str().unwrap_or_default();
+        let expanded = value.starts_with("${");
         match key.as_str() {
-            "AWS_SECRET_ACCESS_KEY" | "AWS_SESSION_TOKEN" if !value.starts_with("${") => problems.push((
+            "AWS_SECRET_ACCESS_KEY" | "AWS_SESSION_TOKEN" if !expanded => findings.push(problem(
                 false,
                 format!("{key} is written into .mcp.json"),
-                "Do not commit secrets: use \"AWS_PROFILE\" (or ${VAR} expansion) instead of literal keys.".to_owned(),
+                "Do not commit secrets: use \"AWS_PROFILE\" (or ${VAR} expansion) instead of literal keys.",
             )),
-            "AWS_BEARER_TOKEN_BEDROCK" => problems.push((
+            "AWS_BEARER_TOKEN_BEDROCK" => findings.push(problem(
                 false,
-                "AWS_BEARER_TOKEN_BEDROCK is set for the server".to_owned(),
-                "The server does not need a Bedrock API key (it uses IAM credentials); remove it from its env so the key is not stored in the project.".to_owned(),
+                "AWS_BEARER_TOKEN_BEDROCK is set for the server",
+                "The server does not need a Bedrock API key (it uses IAM credentials); remove it from its env so the key is not stored in the project.",
             )),
-            "AWS_BEDROCK_API_KEY" => problems.push((
+            "AWS_BEDROCK_API_KEY" => findings.push(problem(
                 false,
-                "AWS_BEDROCK_API_KEY is not read by any AWS SDK".to_owned(),
-                "Remove it; clients read AWS_BEARER_TOKEN_BEDROCK.".to_owned(),
+                "AWS_BEDROCK_API_KEY is not read by any AWS SDK",
+                "Remove it; clients read AWS_BEARER_TOKEN_BEDROCK.",
             )),
-            "AWS_REGION" if crate::core::names::parse_region("env", value).is_err() && !value.starts_with("${") => problems.push((
-                true,
-                format!("AWS_REGION `{value}` is not a region code"),
-                "Use a region code such as us-east-1.".to_owned(),
-            )),
+            "AWS_REGION" if crate::core::names::parse_region("env", value).is_err() && !expanded => {
+                findings.push(problem(
+                    true,
+                    format!("AWS_REGION `{value}` is not a region code"),
+                    "Use a region code such as us-east-1.",
+                ));
+            }
             _ => {}
         }
     }
-    let failing = problems
-        .iter()
-        .find(|(blocking, summary, _)| *blocking && !summary.is_empty());
-    let warning = problems
-        .iter()
-        .find(|(blocking, summary, _)| !*blocking && !summary.is_empty());
-    let mut result = match (failing, warning) {
-        (Some((_, summary, _)), _) => CheckResult::fail(id, format!("server `{name}`: {summary}")),
-        (None, Some((_, summary, _))) => {
-            CheckResult::warn(id, format!("server `{name}`: {summary}"))
-        }
-        (None, None) => CheckResult::pass(
-            id,
-            format!(
-                "server `{name}` in {} runs `{command} {}`",
-                path.display(),
-                args.join(" ")
-            ),
-        ),
+    findings
+}
+
+/// Fail on the first blocking problem, else warn on the first other one, else pass with `ran`; every
+/// finding is shown.
+fn verdict(id: CheckId, name: &str, ran: String, findings: Vec<Finding>) -> CheckResult {
+    let first = |wanted: bool| {
+        findings.iter().find_map(|f| match f {
+            Finding::Problem {
+                blocking, summary, ..
+            } if *blocking == wanted => Some(summary.clone()),
+            _ => None,
+        })
     };
-    for (_, summary, fix) in problems {
-        if summary.is_empty() {
-            result = result.evidence(fix);
-        } else {
-            result = result.evidence(summary).fix(fix);
-        }
+    let mut result = match (first(true), first(false)) {
+        (Some(summary), _) => CheckResult::fail(id, format!("server `{name}`: {summary}")),
+        (None, Some(summary)) => CheckResult::warn(id, format!("server `{name}`: {summary}")),
+        (None, None) => CheckResult::pass(id, ran),
+    };
+    for finding in findings {
+        result = match finding {
+            Finding::Evidence(line) => result.evidence(line),
+            Finding::Problem { summary, fix, .. } => result.evidence(summary).fix(fix),
+        };
     }
     result
 }
@@ -246,9 +286,11 @@ impl Intercept for DateHeader {
 }
 
 impl Provisioner {
-    pub(super) async fn check_environment(&self) -> CheckResult {
-        let id = CheckId::Environment;
-        let mut findings = environment_findings(|name| std::env::var(name).ok());
+    /// This machine's clock against AWS's `Date` header: problems beyond a minute (failing beyond AWS's five),
+    /// and the evidence line.
+    async fn clock_skew(&self) -> (Vec<(bool, String, String)>, String) {
+        let mut problems = Vec::new();
+        let evidence;
         let header = DateHeader::default();
         let answered = self
             .clients()
@@ -266,18 +308,17 @@ impl Provisioner {
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner)
             .clone();
-        let mut evidence = Vec::new();
         match date
             .as_deref()
             .map(|d| DateTime::from_str(d, Format::HttpDate))
         {
             Some(Ok(aws_time)) => {
                 let skew = now - aws_time.secs();
-                evidence.push(format!("clock skew against AWS: {skew:+} s"));
+                evidence = format!("clock skew against AWS: {skew:+} s");
                 if skew.abs() > MAX_SKEW_SECONDS {
-                    findings.push((true, format!("this machine's clock is {skew:+} s off AWS's; SigV4 requests fail beyond 5 minutes"), "Synchronize the clock (timedatectl set-ntp true, or your OS's time service).".to_owned()));
+                    problems.push((true, format!("this machine's clock is {skew:+} s off AWS's; SigV4 requests fail beyond 5 minutes"), "Synchronize the clock (timedatectl set-ntp true, or your OS's time service).".to_owned()));
                 } else if skew.abs() > WARN_SKEW_SECONDS {
-                    findings.push((
+                    problems.push((
                         false,
                         format!("this machine's clock is {skew:+} s off AWS's"),
                         "Synchronize the clock before it drifts past AWS's 5-minute limit."
@@ -285,11 +326,21 @@ impl Provisioner {
                     ));
                 }
             }
-            _ => evidence.push(match answered {
-                Ok(_) => "clock skew: AWS sent no Date header".to_owned(),
-                Err(error) => format!("clock skew not measured: {error}"),
-            }),
+            _ => {
+                evidence = match answered {
+                    Ok(_) => "clock skew: AWS sent no Date header".to_owned(),
+                    Err(error) => format!("clock skew not measured: {error}"),
+                }
+            }
         }
+        (problems, evidence)
+    }
+
+    pub(super) async fn check_environment(&self) -> CheckResult {
+        let id = CheckId::Environment;
+        let mut findings = environment_findings(|name| std::env::var(name).ok());
+        let (skew, evidence) = self.clock_skew().await;
+        findings.extend(skew);
         let failing = findings
             .iter()
             .find(|(blocking, _, _)| *blocking)
@@ -303,9 +354,7 @@ impl Provisioner {
                 "no surprising Bedrock variables; the clock agrees with AWS",
             ),
         };
-        for line in evidence {
-            result = result.evidence(line);
-        }
+        result = result.evidence(evidence);
         for (_, summary, fix) in findings {
             result = result.evidence(summary).fix(fix);
         }

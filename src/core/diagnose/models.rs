@@ -1,9 +1,12 @@
 //! Model checks: `model_access` (listed and usable), `region` (where Claude is offered),
 //! `model_in_region` (a given id, or the inference profile to use), and `throttling`.
 
-use aws_sdk_bedrock::types::{
-    AgreementStatus, AuthorizationStatus, EntitlementAvailability, FoundationModelSummary,
-    ModelModality, RegionAvailability,
+use aws_sdk_bedrock::{
+    operation::get_foundation_model_availability::GetFoundationModelAvailabilityOutput,
+    types::{
+        AgreementStatus, AuthorizationStatus, EntitlementAvailability, FoundationModelSummary,
+        ModelModality, RegionAvailability,
+    },
 };
 
 use super::{CheckId, CheckResult, Request};
@@ -113,30 +116,9 @@ impl Provisioner {
                     continue;
                 }
             };
-            let agreement = availability
-                .agreement_availability()
-                .map(|a| a.status().clone());
-            match agreement {
-                Some(AgreementStatus::Pending) => problems.push((false, format!("{model}: the AWS Marketplace subscription is still being set up (up to ~15 minutes after the first call)"))),
-                Some(AgreementStatus::NotAvailable) | Some(AgreementStatus::Error) => problems.push((true, format!("{model}: no model agreement; the first invocation by a principal allowed aws-marketplace:Subscribe and aws-marketplace:ViewSubscriptions creates it"))),
-                _ => {}
-            }
-            if availability.authorization_status() == &AuthorizationStatus::NotAuthorized {
-                problems.push((true, format!("{model}: not authorized for this account (an SCP or permission boundary denies it, or the Anthropic use-case form is missing)")));
-            }
-            if availability.entitlement_availability() == &EntitlementAvailability::NotAvailable {
-                problems.push((true, format!("{model}: no entitlement (the account cannot subscribe: check AWS Marketplace permissions and the payment method)")));
-            }
-            if availability.region_availability() == &RegionAvailability::NotAvailable {
-                problems.push((true, format!("{model}: not offered in {}", request.region)));
-            }
-            result = result.evidence(format!(
-                "{model}: agreement {}, authorization {}, entitlement {}, region {}",
-                agreement.as_ref().map_or("unknown", |a| a.as_str()),
-                availability.authorization_status().as_str(),
-                availability.entitlement_availability().as_str(),
-                availability.region_availability().as_str()
-            ));
+            let (found, evidence) = availability_problems(model, &request.region, &availability);
+            problems.extend(found);
+            result = result.evidence(evidence);
         }
         let use_case = bedrock
             .get_use_case_for_model_access()
@@ -154,30 +136,7 @@ impl Provisioner {
                 result = result.evidence(format!("use-case form: not readable ({error})"))
             }
         }
-        if problems.is_empty() {
-            return result;
-        }
-        let blocking = problems.iter().any(|(blocking, _)| *blocking);
-        let mut failed = if blocking {
-            CheckResult::fail(
-                id,
-                problems
-                    .iter()
-                    .find(|(b, _)| *b)
-                    .map(|(_, p)| p.clone())
-                    .unwrap_or_default(),
-            )
-        } else {
-            CheckResult::warn(id, problems[0].1.clone())
-        };
-        failed.evidence = result.evidence;
-        for (_, problem) in &problems {
-            failed = failed.evidence(problem.clone());
-        }
-        failed
-            .fix("Serverless models are enabled automatically since late 2025; what remains is per account: submit Anthropic's use-case form once (Bedrock console → Model catalog → an Anthropic model → submit use case details, or `aws bedrock put-use-case-for-model-access`).")
-            .fix("Let the first caller subscribe: the principal that first invokes a model needs aws-marketplace:Subscribe, aws-marketplace:ViewSubscriptions (and Unsubscribe); then wait up to 15 minutes.")
-            .fix("If authorization stays NOT_AUTHORIZED, ask the organization's administrator which SCP denies Bedrock or the model.")
+        model_access_verdict(id, result, &problems)
     }
 
     pub(super) async fn check_region(&self, request: &Request) -> CheckResult {
@@ -426,6 +385,65 @@ fn shares_family(candidate: &str, wanted: &str) -> bool {
             .map(|rest| rest.split('-').take(2).collect::<Vec<_>>().join("-"))
     };
     family(candidate).is_some() && family(candidate) == family(wanted)
+}
+
+/// The problems (blocking or not) one model's availability shows, and the evidence line.
+fn availability_problems(
+    model: &str,
+    region: &str,
+    availability: &GetFoundationModelAvailabilityOutput,
+) -> (Vec<(bool, String)>, String) {
+    let mut problems = Vec::new();
+    let agreement = availability
+        .agreement_availability()
+        .map(|a| a.status().clone());
+    match agreement {
+        Some(AgreementStatus::Pending) => problems.push((false, format!("{model}: the AWS Marketplace subscription is still being set up (up to ~15 minutes after the first call)"))),
+        Some(AgreementStatus::NotAvailable) | Some(AgreementStatus::Error) => problems.push((true, format!("{model}: no model agreement; the first invocation by a principal allowed aws-marketplace:Subscribe and aws-marketplace:ViewSubscriptions creates it"))),
+        _ => {}
+    }
+    if availability.authorization_status() == &AuthorizationStatus::NotAuthorized {
+        problems.push((true, format!("{model}: not authorized for this account (an SCP or permission boundary denies it, or the Anthropic use-case form is missing)")));
+    }
+    if availability.entitlement_availability() == &EntitlementAvailability::NotAvailable {
+        problems.push((true, format!("{model}: no entitlement (the account cannot subscribe: check AWS Marketplace permissions and the payment method)")));
+    }
+    if availability.region_availability() == &RegionAvailability::NotAvailable {
+        problems.push((true, format!("{model}: not offered in {region}")));
+    }
+    let evidence = format!(
+        "{model}: agreement {}, authorization {}, entitlement {}, region {}",
+        agreement.as_ref().map_or("unknown", |a| a.as_str()),
+        availability.authorization_status().as_str(),
+        availability.entitlement_availability().as_str(),
+        availability.region_availability().as_str()
+    );
+    (problems, evidence)
+}
+
+/// Pass when nothing was found; else fail on the first blocking problem (or warn on the first), keeping
+/// the evidence gathered so far, with the fixes for model access.
+fn model_access_verdict(
+    id: CheckId,
+    result: CheckResult,
+    problems: &[(bool, String)],
+) -> CheckResult {
+    let Some(first) = problems.iter().find(|(b, _)| *b).or(problems.first()) else {
+        return result;
+    };
+    let mut failed = if first.0 {
+        CheckResult::fail(id, first.1.clone())
+    } else {
+        CheckResult::warn(id, first.1.clone())
+    };
+    failed.evidence = result.evidence;
+    for (_, problem) in problems {
+        failed = failed.evidence(problem.clone());
+    }
+    failed
+        .fix("Serverless models are enabled automatically since late 2025; what remains is per account: submit Anthropic's use-case form once (Bedrock console → Model catalog → an Anthropic model → submit use case details, or `aws bedrock put-use-case-for-model-access`).")
+        .fix("Let the first caller subscribe: the principal that first invokes a model needs aws-marketplace:Subscribe, aws-marketplace:ViewSubscriptions (and Unsubscribe); then wait up to 15 minutes.")
+        .fix("If authorization stays NOT_AUTHORIZED, ask the organization's administrator which SCP denies Bedrock or the model.")
 }
 
 #[cfg(test)]

@@ -43,14 +43,7 @@ impl Provisioner {
         // process cannot see another's key, but IAM's LimitExceeded does. Answer it as a full user would be.
         let created = match created {
             Err(Error::Aws { code, .. }) if code == "LimitExceeded" => {
-                let keys = self.user_keys(user_name).await.unwrap_or_default();
-                return Err(Error::KeyLimit {
-                    user_name: user_name.to_owned(),
-                    credential_ids: keys
-                        .iter()
-                        .map(|k| k.service_specific_credential_id().to_owned())
-                        .collect(),
-                });
+                return Err(self.key_limit(user_name).await);
             }
             other => other?,
         };
@@ -64,28 +57,10 @@ impl Provisioner {
         let credential_id = credential.service_specific_credential_id().to_owned();
         tracing::info!(user = %user_name, %credential_id, "created Bedrock API key");
         let secret = Secret::new(credential.service_credential_secret().unwrap_or_default());
-        let delivery = match self
-            .deliver(
-                unit,
-                &user.tags,
-                destination,
-                ClientSettings::new(secret, region),
-            )
-            .await
-        {
-            Ok(delivery) => delivery,
-            Err(error) => {
-                tracing::warn!(%credential_id, %error, "delivery failed; deleting the new key");
-                if let Err(cleanup) = self.delete_key(user_name, &credential_id).await {
-                    return Err(Error::OrphanedKey {
-                        credential_id,
-                        delivery: error.to_string(),
-                        cleanup: cleanup.to_string(),
-                    });
-                }
-                return Err(error);
-            }
-        };
+        let settings = ClientSettings::new(secret, region);
+        let delivery = self
+            .deliver_or_delete(unit, user, destination, settings, &credential_id)
+            .await?;
         Ok(CreatedApiKey {
             business_unit: unit.to_string(),
             user_name: user_name.to_owned(),
@@ -102,6 +77,43 @@ impl Provisioner {
         })
     }
 
+    /// The user is full: name its keys (as far as they can be read) so the caller can choose one to replace.
+    pub(super) async fn key_limit(&self, user_name: &str) -> Error {
+        let keys = self.user_keys(user_name).await.unwrap_or_default();
+        Error::KeyLimit {
+            user_name: user_name.to_owned(),
+            credential_ids: keys
+                .iter()
+                .map(|k| k.service_specific_credential_id().to_owned())
+                .collect(),
+        }
+    }
+
+    /// Deliver a new long-term key; if the hand-off fails, delete the key again, and if that fails too,
+    /// report both errors with the orphaned key's id.
+    async fn deliver_or_delete(
+        &self,
+        unit: &BusinessUnit,
+        user: &ManagedUser,
+        destination: &Destination,
+        settings: ClientSettings,
+        credential_id: &str,
+    ) -> Result<Delivered> {
+        let error = match self.deliver(unit, &user.tags, destination, settings).await {
+            Ok(delivery) => return Ok(delivery),
+            Err(error) => error,
+        };
+        tracing::warn!(%credential_id, %error, "delivery failed; deleting the new key");
+        match self.delete_key(&user.name, credential_id).await {
+            Ok(()) => Err(error),
+            Err(cleanup) => Err(Error::OrphanedKey {
+                credential_id: credential_id.to_owned(),
+                delivery: error.to_string(),
+                cleanup: cleanup.to_string(),
+            }),
+        }
+    }
+
     /// Sign a short-term key with the server's own credentials and deliver it.
     pub(super) async fn sign_short_term_key(
         &self,
@@ -111,19 +123,7 @@ impl Provisioner {
         region: &str,
         destination: &Destination,
     ) -> Result<CreatedApiKey> {
-        let clients = self.clients().await;
-        let provider = clients
-            .config
-            .credentials_provider()
-            .ok_or_else(|| Error::Credentials {
-                detail: "no credentials provider is configured".to_owned(),
-            })?;
-        let credentials = provider
-            .provide_credentials()
-            .await
-            .map_err(|e| Error::Credentials {
-                detail: crate::core::aws::error_chain(&e),
-            })?;
+        let credentials = self.own_credentials().await?;
         // Whole seconds, as the token's X-Amz-Date records it.
         let now = SystemTime::UNIX_EPOCH
             + Duration::from_secs(
@@ -173,6 +173,24 @@ impl Provisioner {
             warnings,
             next_steps: verify_step(unit),
         })
+    }
+
+    /// The server's own AWS credentials, which sign short-term keys.
+    async fn own_credentials(&self) -> Result<aws_credential_types::Credentials> {
+        let provider = self
+            .clients()
+            .await
+            .config
+            .credentials_provider()
+            .ok_or_else(|| Error::Credentials {
+                detail: "no credentials provider is configured".to_owned(),
+            })?;
+        provider
+            .provide_credentials()
+            .await
+            .map_err(|e| Error::Credentials {
+                detail: crate::core::aws::error_chain(&e),
+            })
     }
 
     /// Delete one key of the user.

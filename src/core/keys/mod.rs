@@ -20,7 +20,7 @@ use issue::planned_key;
 use super::{
     Provisioner,
     aws::sdk_error,
-    deliver::{Delivered, Delivery},
+    deliver::{Delivered, Delivery, Destination},
     error::{Error, Result},
     inventory::ListBusinessUnitsInput,
     names::{BusinessUnit, parse_region},
@@ -215,69 +215,88 @@ impl Provisioner {
         let destination = self.destination(&unit, input.deliver, input.file_name.as_deref())?;
         match input.kind {
             ApiKeyKind::LongTerm => {
-                if input.duration_seconds.is_some() {
-                    return Err(Error::invalid(
-                        "duration_seconds",
-                        "applies to `kind: short_term` only; long-term keys take credential_age_days",
-                    ));
-                }
-                let age = self.key_age(input.credential_age_days)?;
-                let user = self.managed_user(&unit).await?;
-                self.check_destination(&unit, &destination).await?;
-                let _guard = self.lock_user(&user.name).await;
-                let keys = self.user_keys(&user.name).await?;
-                if keys.len() >= MAX_KEYS_PER_USER {
-                    return Err(Error::KeyLimit {
-                        user_name: user.name,
-                        credential_ids: keys
-                            .iter()
-                            .map(|k| k.service_specific_credential_id().to_owned())
-                            .collect(),
-                    });
-                }
-                if input.dry_run {
-                    return Ok(planned_key(
-                        &unit,
-                        &user,
-                        ApiKeyKind::LongTerm,
-                        &region,
-                        &destination,
-                    ));
-                }
-                self.issue_key(&unit, &user, age, &region, &destination)
+                self.create_long_term_key(input, &unit, &region, &destination)
                     .await
             }
             ApiKeyKind::ShortTerm => {
-                if input.credential_age_days.is_some() {
-                    return Err(Error::invalid(
-                        "credential_age_days",
-                        "applies to `kind: long_term` only; short-term keys take duration_seconds",
-                    ));
-                }
-                let seconds = input.duration_seconds.unwrap_or(MAX_DURATION_SECONDS);
-                if seconds == 0 || seconds > MAX_DURATION_SECONDS {
-                    return Err(Error::invalid(
-                        "duration_seconds",
-                        format!(
-                            "must be between 1 and {MAX_DURATION_SECONDS} (12 hours); got {seconds}"
-                        ),
-                    ));
-                }
-                let user = self.managed_user(&unit).await?;
-                self.check_destination(&unit, &destination).await?;
-                if input.dry_run {
-                    return Ok(planned_key(
-                        &unit,
-                        &user,
-                        ApiKeyKind::ShortTerm,
-                        &region,
-                        &destination,
-                    ));
-                }
-                self.sign_short_term_key(&unit, &user, seconds, &region, &destination)
+                self.create_short_term_key(input, &unit, &region, &destination)
                     .await
             }
         }
+    }
+
+    async fn create_long_term_key(
+        &self,
+        input: &CreateApiKeyInput,
+        unit: &BusinessUnit,
+        region: &str,
+        destination: &Destination,
+    ) -> Result<CreatedApiKey> {
+        if input.duration_seconds.is_some() {
+            return Err(Error::invalid(
+                "duration_seconds",
+                "applies to `kind: short_term` only; long-term keys take credential_age_days",
+            ));
+        }
+        let age = self.key_age(input.credential_age_days)?;
+        let user = self.managed_user(unit).await?;
+        self.check_destination(unit, destination).await?;
+        let _guard = self.lock_user(&user.name).await;
+        let keys = self.user_keys(&user.name).await?;
+        if keys.len() >= MAX_KEYS_PER_USER {
+            return Err(Error::KeyLimit {
+                user_name: user.name,
+                credential_ids: keys
+                    .iter()
+                    .map(|k| k.service_specific_credential_id().to_owned())
+                    .collect(),
+            });
+        }
+        if input.dry_run {
+            return Ok(planned_key(
+                unit,
+                &user,
+                ApiKeyKind::LongTerm,
+                region,
+                destination,
+            ));
+        }
+        self.issue_key(unit, &user, age, region, destination).await
+    }
+
+    async fn create_short_term_key(
+        &self,
+        input: &CreateApiKeyInput,
+        unit: &BusinessUnit,
+        region: &str,
+        destination: &Destination,
+    ) -> Result<CreatedApiKey> {
+        if input.credential_age_days.is_some() {
+            return Err(Error::invalid(
+                "credential_age_days",
+                "applies to `kind: long_term` only; short-term keys take duration_seconds",
+            ));
+        }
+        let seconds = input.duration_seconds.unwrap_or(MAX_DURATION_SECONDS);
+        if seconds == 0 || seconds > MAX_DURATION_SECONDS {
+            return Err(Error::invalid(
+                "duration_seconds",
+                format!("must be between 1 and {MAX_DURATION_SECONDS} (12 hours); got {seconds}"),
+            ));
+        }
+        let user = self.managed_user(unit).await?;
+        self.check_destination(unit, destination).await?;
+        if input.dry_run {
+            return Ok(planned_key(
+                unit,
+                &user,
+                ApiKeyKind::ShortTerm,
+                region,
+                destination,
+            ));
+        }
+        self.sign_short_term_key(unit, &user, seconds, region, destination)
+            .await
     }
 
     /// The business unit's keys, or the keys of every user this tool manages.

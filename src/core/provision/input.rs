@@ -80,48 +80,55 @@ pub struct ProvisionRequest {
     pub dry_run: bool,
 }
 
+/// The caller's extra tags, checked as IAM would: no reserved key in any case, one key per name ignoring
+/// case, valid keys and values, and room left for the tool's own tags.
+fn extra_tags(given: &BTreeMap<String, String>) -> Result<Tags> {
+    let mut tags = Tags::new();
+    for (key, value) in given {
+        if let Some(reserved) = reserved_key(key) {
+            return Err(Error::invalid(
+                format!("tags.{key}"),
+                format!(
+                    "`{key}` is `{reserved}` to IAM (tag keys are case-insensitive), which \
+                         bedrock-provisioner sets; use the `{}` field instead",
+                    reserved.replace('-', "_")
+                ),
+            ));
+        }
+        let key = TagKey::parse(&format!("tags.{key}"), key)?;
+        let value = TagValue::parse(&format!("tags.{}", key.as_str()), value)?;
+        if let Some((earlier, _)) = tags.get_key_value(&key) {
+            return Err(Error::invalid(
+                format!("tags.{}", key.as_str()),
+                format!(
+                    "`{}` and `{}` are one tag key to IAM (keys are case-insensitive); keep one",
+                    earlier.as_str(),
+                    key.as_str()
+                ),
+            ));
+        }
+        tags.insert(key, value);
+    }
+    if tags.len() + RESERVED_KEYS.len() > MAX_TAGS {
+        return Err(Error::invalid(
+            "tags",
+            format!(
+                "at most {} extra tags (IAM allows {MAX_TAGS} per user and the tool sets {})",
+                MAX_TAGS - RESERVED_KEYS.len(),
+                RESERVED_KEYS.len()
+            ),
+        ));
+    }
+    Ok(tags)
+}
+
 impl ProvisionUserInput {
     /// Check every field; the first broken rule is returned, naming the field.
     pub fn validate(&self, default_policy: &PolicyInput) -> Result<ProvisionRequest> {
         let business_unit = BusinessUnit::parse("business_unit", &self.business_unit)?;
         let purpose = TagValue::parse_required("purpose", &self.purpose)?;
         let owner = TagValue::parse_required("owner", &self.owner)?;
-        let mut tags = Tags::new();
-        for (key, value) in &self.tags {
-            if let Some(reserved) = reserved_key(key) {
-                return Err(Error::invalid(
-                    format!("tags.{key}"),
-                    format!(
-                        "`{key}` is `{reserved}` to IAM (tag keys are case-insensitive), which \
-                         bedrock-provisioner sets; use the `{}` field instead",
-                        reserved.replace('-', "_")
-                    ),
-                ));
-            }
-            let key = TagKey::parse(&format!("tags.{key}"), key)?;
-            let value = TagValue::parse(&format!("tags.{}", key.as_str()), value)?;
-            if let Some((earlier, _)) = tags.get_key_value(&key) {
-                return Err(Error::invalid(
-                    format!("tags.{}", key.as_str()),
-                    format!(
-                        "`{}` and `{}` are one tag key to IAM (keys are case-insensitive); keep one",
-                        earlier.as_str(),
-                        key.as_str()
-                    ),
-                ));
-            }
-            tags.insert(key, value);
-        }
-        if tags.len() + RESERVED_KEYS.len() > MAX_TAGS {
-            return Err(Error::invalid(
-                "tags",
-                format!(
-                    "at most {} extra tags (IAM allows {MAX_TAGS} per user and the tool sets {})",
-                    MAX_TAGS - RESERVED_KEYS.len(),
-                    RESERVED_KEYS.len()
-                ),
-            ));
-        }
+        let mut tags = extra_tags(&self.tags)?;
         tags.insert(
             TagKey::from_static("business-unit"),
             TagValue::parse("business_unit", business_unit.as_str())?,
