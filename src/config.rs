@@ -40,6 +40,9 @@ pub struct ConfigFile {
     pub rotation_days: Option<u32>,
     /// Keys expiring within this many days are `expiring_soon`.
     pub expiring_soon_days: Option<u32>,
+    /// Seconds after which an unfinished key operation (an interrupted process) is finished by the next
+    /// one; until then the next one waits for it.
+    pub key_lease_seconds: Option<u32>,
     /// `inline`, `secrets_manager` or `file`.
     pub default_delivery: Option<Delivery>,
     /// `least_privilege`, `amazon_bedrock_limited_access` or `{ arn = "..." }`.
@@ -148,6 +151,7 @@ impl ConfigFile {
         for (key, value) in [
             ("rotation_days", self.rotation_days),
             ("expiring_soon_days", self.expiring_soon_days),
+            ("key_lease_seconds", self.key_lease_seconds),
         ] {
             if value == Some(0) {
                 return Err(invalid(key, "must be at least 1".to_owned()));
@@ -203,6 +207,9 @@ impl ConfigFile {
         }
         if let Some(days) = self.expiring_soon_days {
             settings.expiring_soon_days = days;
+        }
+        if let Some(seconds) = self.key_lease_seconds {
+            settings.key_lease = std::time::Duration::from_secs(seconds.into());
         }
         if let Some(delivery) = self.default_delivery {
             settings.default_delivery = delivery;

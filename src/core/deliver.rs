@@ -56,9 +56,12 @@ impl ClientSettings {
         }
     }
 
-    fn dotenv(&self) -> String {
+    /// The dotenv file of a key; a long-term key's credential id comes first (it is not secret), so the
+    /// next key operation can tell which key the file holds.
+    fn dotenv(&self, credential_id: Option<&str>) -> String {
+        let id = credential_id.map_or_else(String::new, |id| format!("{KEY_ID_VARIABLE}={id}\n"));
         format!(
-            "AWS_BEARER_TOKEN_BEDROCK={}\nAWS_REGION={}\nCLAUDE_CODE_USE_BEDROCK={}\n",
+            "{id}AWS_BEARER_TOKEN_BEDROCK={}\nAWS_REGION={}\nCLAUDE_CODE_USE_BEDROCK={}\n",
             self.aws_bearer_token_bedrock.expose(),
             self.aws_region,
             self.claude_code_use_bedrock
@@ -120,6 +123,11 @@ impl Destination {
     }
 }
 
+/// The variable (in a key file, and in a secret's JSON) naming the key's credential id.
+pub const KEY_ID_VARIABLE: &str = "BEDROCK_API_KEY_ID";
+/// How a secret's description names the credential id of the key it holds.
+const DESCRIPTION_ID_PREFIX: &str = "Bedrock API key ";
+
 /// Name of the Secrets Manager secret of a business unit.
 pub fn secret_name(unit: &BusinessUnit) -> String {
     format!("bedrock-provisioner/{unit}/bedrock-api-key")
@@ -164,21 +172,75 @@ impl Provisioner {
         }
     }
 
-    /// Hand `settings` (which hold the key) to its destination.
+    /// Hand `settings` (which hold the key) to its destination, recording the key's `credential_id`
+    /// there (a long-term key's; short-term keys have none).
     pub(crate) async fn deliver(
         &self,
         unit: &BusinessUnit,
         tags: &HashMap<String, String>,
         destination: &Destination,
         settings: ClientSettings,
+        credential_id: Option<&str>,
     ) -> Result<Delivered> {
         match destination {
             Destination::Inline => Ok(Delivered::Inline {
                 api_key: settings.aws_bearer_token_bedrock.clone(),
                 client_settings: settings,
             }),
-            Destination::SecretsManager => self.store_secret(unit, tags, &settings).await,
-            Destination::File(path) => write_private_file(path, &settings.dotenv()).await,
+            Destination::SecretsManager => {
+                self.store_secret(unit, tags, &settings, credential_id)
+                    .await
+            }
+            Destination::File(path) => {
+                write_private_file(path, &settings.dotenv(credential_id)).await
+            }
+        }
+    }
+
+    /// Where a key handed off earlier is, without writing it again (inline keys are gone with their answer).
+    pub(crate) async fn handed_off(
+        &self,
+        unit: &BusinessUnit,
+        destination: &Destination,
+    ) -> Result<Delivered> {
+        match destination {
+            Destination::Inline => Ok(Delivered::Planned {
+                destination: destination.describe(unit),
+            }),
+            Destination::SecretsManager => {
+                let name = secret_name(unit);
+                let secret = self.describe_secret(&name).await?;
+                Ok(Delivered::SecretsManager {
+                    secret_arn: secret
+                        .and_then(|s| s.arn().map(str::to_owned))
+                        .unwrap_or_default(),
+                    secret_name: name,
+                    version_id: None,
+                })
+            }
+            Destination::File(path) => Ok(Delivered::File {
+                path: path.display().to_string(),
+            }),
+        }
+    }
+
+    /// The credential id of the key `destination` holds now: from the secret's description, or the file's
+    /// `BEDROCK_API_KEY_ID` line. `None` for inline delivery, a missing destination, or a key without one.
+    pub(crate) async fn delivered_id(
+        &self,
+        unit: &BusinessUnit,
+        destination: &Destination,
+    ) -> Result<Option<String>> {
+        match destination {
+            Destination::Inline => Ok(None),
+            Destination::SecretsManager => Ok(self
+                .describe_secret(&secret_name(unit))
+                .await?
+                .and_then(|secret| secret.description().and_then(id_in_description))),
+            Destination::File(path) => Ok(tokio::fs::read_to_string(path)
+                .await
+                .ok()
+                .and_then(|text| id_in_dotenv(&text))),
         }
     }
 
@@ -247,31 +309,40 @@ impl Provisioner {
         )
     }
 
+    /// Store the key's client settings as the secret's value; the description names the credential id,
+    /// written in the same call as the value (`UpdateSecret`), so the two never disagree.
     async fn store_secret(
         &self,
         unit: &BusinessUnit,
         tags: &HashMap<String, String>,
         settings: &ClientSettings,
+        credential_id: Option<&str>,
     ) -> Result<Delivered> {
         let client = &self.clients().await.secrets_manager;
         let name = secret_name(unit);
         let value = Secret::new(
             serde_json::json!({
+                KEY_ID_VARIABLE: credential_id,
                 "AWS_BEARER_TOKEN_BEDROCK": settings.aws_bearer_token_bedrock.expose(),
                 "AWS_REGION": settings.aws_region,
                 "CLAUDE_CODE_USE_BEDROCK": settings.claude_code_use_bedrock,
             })
             .to_string(),
         );
+        let description = format!(
+            "{DESCRIPTION_ID_PREFIX}{} of business unit {unit} (bedrock-provisioner)",
+            credential_id.unwrap_or("(short-term)")
+        );
         let existing = self.describe_secret(&name).await?;
         let (arn, version_id) = if existing.is_some() {
             let out = client
-                .put_secret_value()
+                .update_secret()
                 .secret_id(&name)
+                .description(description)
                 .secret_string(value.expose())
                 .send()
                 .await
-                .map_err(|e| sdk_error("secretsmanager:PutSecretValue", e))?;
+                .map_err(|e| sdk_error("secretsmanager:UpdateSecret", e))?;
             (out.arn, out.version_id)
         } else {
             let mut tag_list: Vec<_> = tags.iter().collect();
@@ -279,9 +350,7 @@ impl Provisioner {
             let out = client
                 .create_secret()
                 .name(&name)
-                .description(format!(
-                    "Bedrock API key of business unit {unit} (bedrock-provisioner)"
-                ))
+                .description(description)
                 .secret_string(value.expose())
                 .set_tags(Some(
                     tag_list
@@ -306,6 +375,23 @@ impl Provisioner {
             version_id,
         })
     }
+}
+
+/// The credential id a secret's description names (`Bedrock API key ACCA… of business unit …`).
+fn id_in_description(description: &str) -> Option<String> {
+    let id = description
+        .strip_prefix(DESCRIPTION_ID_PREFIX)?
+        .split_whitespace()
+        .next()?;
+    id.starts_with("ACCA").then(|| id.to_owned())
+}
+
+/// The credential id a key file names.
+fn id_in_dotenv(text: &str) -> Option<String> {
+    text.lines()
+        .find_map(|line| line.strip_prefix(KEY_ID_VARIABLE)?.strip_prefix('='))
+        .map(|id| id.trim().to_owned())
+        .filter(|id| !id.is_empty())
 }
 
 /// What decides whether an existing secret may receive a key.

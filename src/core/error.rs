@@ -118,6 +118,21 @@ pub enum Error {
         summary: String,
     },
 
+    /// Another key operation on the unit holds its lease (another server or CLI, or one that was
+    /// interrupted and is finished automatically once the lease expires).
+    #[error(
+        "another key operation on business unit `{business_unit}` started {started_secs_ago} s ago and has \
+         not finished: it is still running elsewhere (another server or CLI), or it was interrupted"
+    )]
+    InFlight {
+        /// The business unit.
+        business_unit: String,
+        /// How long ago the other operation started.
+        started_secs_ago: u64,
+        /// When its lease expires and an interrupted operation is finished by the next call.
+        retry_after_secs: u64,
+    },
+
     /// The client cancelled the request; work in flight was stopped.
     #[error("cancelled by the client")]
     Cancelled,
@@ -173,6 +188,7 @@ impl Error {
             Self::KeyLimit { .. } => "key_limit",
             Self::NotProvisioned { .. } => "not_provisioned",
             Self::ConfirmationRequired { .. } => "confirmation_required",
+            Self::InFlight { .. } => "in_flight",
             Self::Cancelled => "cancelled",
             Self::Aws { .. } => "aws_error",
         }
@@ -250,6 +266,13 @@ impl Error {
                  plan), and once they agree, {again} with {}.",
                 d.argument("dry_run", "true"),
                 d.argument("confirm", "true")
+            ),
+            Self::InFlight {
+                retry_after_secs, ..
+            } => format!(
+                "Nothing was changed. Wait and {again}: in {retry_after_secs} s at the latest, an \
+                 interrupted operation is finished by the next call (keys it never handed off are \
+                 deleted, a handed-off key is kept)."
             ),
             Self::Cancelled => format!("Nothing more was started; {again} to run it to the end."),
             Self::Aws { .. } => format!(

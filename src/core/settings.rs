@@ -24,6 +24,12 @@ pub struct Settings {
     pub expiring_soon_days: u32,
     /// A key older than this many days is flagged `rotation_due`.
     pub rotation_days: u32,
+    /// How long a key operation's lease on a unit lasts: another operation on the unit waits that long
+    /// for it, then finishes it as interrupted.
+    pub key_lease: Duration,
+    /// Pause between writing a lease and reading it back (two processes that raced both wrote; the read
+    /// tells each whether it won).
+    pub lease_settle: Duration,
     /// Directory for `deliver: file` (absolute); `None` disables file delivery.
     pub key_dir: Option<std::path::PathBuf>,
     /// Longest time one diagnose check may take.
@@ -47,6 +53,8 @@ impl Default for Settings {
             max_key_age_days: 90,
             expiring_soon_days: 7,
             rotation_days: 30,
+            key_lease: Duration::from_secs(120),
+            lease_settle: Duration::from_millis(250),
             key_dir: None,
             check_timeout: Duration::from_secs(10),
             default_delivery: deliver::Delivery::default(),

@@ -128,6 +128,7 @@ impl Account {
                 ..AwsSettings::default()
             },
             propagation_delay: Duration::from_millis(20),
+            lease_settle: Duration::from_millis(20),
             ..Settings::default()
         }
     }

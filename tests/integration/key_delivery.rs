@@ -301,9 +301,12 @@ async fn file_delivery_writes_a_private_file_inside_the_key_directory() {
     let mode = std::fs::metadata(&path).unwrap().permissions().mode() & 0o777;
     assert_eq!(mode, 0o600);
     let contents = std::fs::read_to_string(&path).unwrap();
+    let id = ok(&created)["credential_id"].as_str().unwrap().to_owned();
     assert!(
-        contents.starts_with("AWS_BEARER_TOKEN_BEDROCK=ABSK"),
-        "{contents}"
+        contents.starts_with(&format!(
+            "BEDROCK_API_KEY_ID={id}\nAWS_BEARER_TOKEN_BEDROCK=ABSK"
+        )),
+        "the file names its key, so the next operation can tell the unit's two keys apart: {contents}"
     );
     assert!(contents.contains("\nAWS_REGION=us-east-1\nCLAUDE_CODE_USE_BEDROCK=1\n"));
 

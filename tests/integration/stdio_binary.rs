@@ -207,9 +207,8 @@ async fn no_key_value_reaches_stderr_audit_log_or_errors_even_at_trace_level() {
     secrets.push(
         contents
             .lines()
-            .next()
+            .find_map(|line| line.strip_prefix("AWS_BEARER_TOKEN_BEDROCK="))
             .unwrap()
-            .trim_start_matches("AWS_BEARER_TOKEN_BEDROCK=")
             .to_owned(),
     );
     let second = data(call("create_api_key", json!({"business_unit": "audit"})).await);

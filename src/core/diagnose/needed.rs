@@ -59,6 +59,7 @@ pub(super) const NEEDED: &[(&str, &[Call])] = &[
             same("iam:GetUser", User),
             same("iam:CreateUser", User),
             same("iam:TagUser", User),
+            same("iam:UntagUser", User),
             call("iam:CreateUser", "iam:TagUser", User),
             same("iam:ListUserTags", User),
             same("iam:ListUsers", Any),
@@ -122,7 +123,7 @@ pub(super) const NEEDED: &[(&str, &[Call])] = &[
                 "secretsmanager:TagResource",
                 Secret,
             ),
-            same("secretsmanager:PutSecretValue", Secret),
+            same("secretsmanager:UpdateSecret", Secret),
         ],
     ),
     (

@@ -6,7 +6,7 @@ use std::time::{Duration, SystemTime};
 use aws_credential_types::provider::ProvideCredentials;
 use aws_smithy_types::DateTime;
 
-use super::{ApiKeyKind, BEDROCK_SERVICE, CreatedApiKey, read::ManagedUser, rfc3339};
+use super::{ApiKeyKind, CreatedApiKey, lease::Lease, read::ManagedUser, rfc3339};
 use crate::core::{
     Provisioner,
     aws::sdk_error,
@@ -18,9 +18,10 @@ use crate::core::{
 };
 
 impl Provisioner {
-    /// Create a long-term key and deliver it; if delivery fails, the new key is deleted again.
+    /// Create a long-term key under `lease` and deliver it; if delivery fails, the new key is deleted again.
     pub(super) async fn issue_key(
         &self,
+        lease: &Lease,
         unit: &BusinessUnit,
         user: &ManagedUser,
         age: u32,
@@ -28,32 +29,7 @@ impl Provisioner {
         destination: &Destination,
     ) -> Result<CreatedApiKey> {
         let user_name = user.name.as_str();
-        let created = self
-            .clients()
-            .await
-            .iam
-            .create_service_specific_credential()
-            .user_name(user_name)
-            .service_name(BEDROCK_SERVICE)
-            .credential_age_days(i32::try_from(age).unwrap_or(i32::MAX))
-            .send()
-            .await
-            .map_err(|e| sdk_error("iam:CreateServiceSpecificCredential", e));
-        // IAM is the arbiter between processes (two replicas, a CLI beside a server): the lock of this
-        // process cannot see another's key, but IAM's LimitExceeded does. Answer it as a full user would be.
-        let created = match created {
-            Err(Error::Aws { code, .. }) if code == "LimitExceeded" => {
-                return Err(self.key_limit(user_name).await);
-            }
-            other => other?,
-        };
-        let credential = created
-            .service_specific_credential
-            .ok_or_else(|| Error::Aws {
-                action: "iam:CreateServiceSpecificCredential",
-                code: "EmptyResponse".to_owned(),
-                message: "AWS returned no credential".to_owned(),
-            })?;
+        let credential = self.create_credential(lease, age).await?;
         let credential_id = credential.service_specific_credential_id().to_owned();
         tracing::info!(user = %user_name, %credential_id, "created Bedrock API key");
         let secret = Secret::new(credential.service_credential_secret().unwrap_or_default());
@@ -73,6 +49,36 @@ impl Provisioner {
             region: region.to_owned(),
             warnings: handling_warnings(&delivery),
             delivery,
+            next_steps: verify_step(unit),
+        })
+    }
+
+    /// The key an earlier rotation handed off, reported as the rotation's new key (its value is where it
+    /// was delivered).
+    pub(super) async fn resumed_key(
+        &self,
+        unit: &BusinessUnit,
+        user: &ManagedUser,
+        credential_id: &str,
+        region: &str,
+        destination: &Destination,
+    ) -> Result<CreatedApiKey> {
+        let key = self.owned_key(unit, &user.name, credential_id).await?;
+        Ok(CreatedApiKey {
+            business_unit: unit.to_string(),
+            user_name: user.name.clone(),
+            kind: ApiKeyKind::LongTerm,
+            credential_id: Some(credential_id.to_owned()),
+            alias: key.service_credential_alias().map(str::to_owned),
+            status: key.status().as_str().to_owned(),
+            created: rfc3339(key.create_date()),
+            expires: key.expiration_date().map(rfc3339),
+            region: region.to_owned(),
+            delivery: self.handed_off(unit, destination).await?,
+            warnings: vec![format!(
+                "Finished an earlier rotation: its new key {credential_id} was already handed off; no \
+                 key was issued."
+            )],
             next_steps: verify_step(unit),
         })
     }
@@ -99,10 +105,24 @@ impl Provisioner {
         settings: ClientSettings,
         credential_id: &str,
     ) -> Result<Delivered> {
-        let error = match self.deliver(unit, &user.tags, destination, settings).await {
+        let delivered = self.deliver(unit, &user.tags, destination, settings, Some(credential_id));
+        let error = match delivered.await {
             Ok(delivery) => return Ok(delivery),
             Err(error) => error,
         };
+        // A hand-off whose answer was lost may have happened: the destination then holds the new key, and
+        // deleting it would leave the destination with a dead key.
+        if self
+            .delivered_id(unit, destination)
+            .await
+            .ok()
+            .flatten()
+            .as_deref()
+            == Some(credential_id)
+        {
+            tracing::warn!(%credential_id, %error, "the hand-off reported an error but the destination holds the new key");
+            return self.handed_off(unit, destination).await;
+        }
         tracing::warn!(%credential_id, %error, "delivery failed; deleting the new key");
         match self.delete_key(&user.name, credential_id).await {
             Ok(()) => Err(error),
@@ -155,6 +175,7 @@ impl Provisioner {
                 &user.tags,
                 destination,
                 ClientSettings::new(key, region),
+                None,
             )
             .await?;
         warnings.extend(handling_warnings(&delivery));

@@ -9,13 +9,17 @@ use regex::Regex;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
+mod create;
 mod issue;
+pub mod lease;
 mod read;
 mod rotate;
 
 pub use rotate::{KeyState, RotateKeyInput, RotateMode, RotateReport, Rotation, plan_rotation};
 
+use aws_sdk_iam::types::ServiceSpecificCredentialMetadata;
 use issue::planned_key;
+use lease::Operation;
 
 use super::{
     Provisioner,
@@ -242,17 +246,17 @@ impl Provisioner {
         let user = self.managed_user(unit).await?;
         self.check_destination(unit, destination).await?;
         let _guard = self.lock_user(&user.name).await;
-        let keys = self.user_keys(&user.name).await?;
-        if keys.len() >= MAX_KEYS_PER_USER {
-            return Err(Error::KeyLimit {
-                user_name: user.name,
-                credential_ids: keys
-                    .iter()
-                    .map(|k| k.service_specific_credential_id().to_owned())
-                    .collect(),
-            });
-        }
+        let room = |keys: &[ServiceSpecificCredentialMetadata]| {
+            if keys.len() >= MAX_KEYS_PER_USER {
+                return Err(Error::KeyLimit {
+                    user_name: user.name.clone(),
+                    credential_ids: read::key_ids(keys),
+                });
+            }
+            Ok((Operation::Create, ()))
+        };
         if input.dry_run {
+            room(&self.user_keys(&user.name).await?)?;
             return Ok(planned_key(
                 unit,
                 &user,
@@ -261,7 +265,14 @@ impl Provisioner {
                 destination,
             ));
         }
-        self.issue_key(unit, &user, age, region, destination).await
+        let (lease, ()) = self.claim(unit, &user, destination, room).await?;
+        let result = self
+            .issue_key(&lease, unit, &user, age, region, destination)
+            .await;
+        self.settle(unit, &lease, result.is_ok()).await;
+        let mut key = result?;
+        key.warnings.extend(lease.recovered);
+        Ok(key)
     }
 
     async fn create_short_term_key(

@@ -4,13 +4,13 @@ use std::collections::HashMap;
 
 use aws_sdk_iam::types::{ServiceSpecificCredentialMetadata, StatusType};
 
-use super::{ApiKeySummary, BEDROCK_SERVICE, DAY, KeyFlag, not_owned, rfc3339};
+use super::{ApiKeySummary, BEDROCK_SERVICE, DAY, KeyFlag, lease::LEASE_TAG, not_owned, rfc3339};
 use crate::core::{
     Provisioner,
     aws::sdk_error,
     error::{Error, Result},
     is_managed,
-    names::BusinessUnit,
+    names::{BusinessUnit, same_tag_key},
 };
 
 /// A user this tool manages, with its tags.
@@ -19,8 +19,17 @@ pub(crate) struct ManagedUser {
     pub(crate) name: String,
     /// Its ARN.
     pub(crate) arn: String,
-    /// Its tags.
+    /// Its tags (the key lease's excepted: it is no tag of the unit's).
     pub(crate) tags: HashMap<String, String>,
+    /// The key lease's tag value, when a key operation holds one.
+    pub(crate) lease: Option<String>,
+}
+
+/// The credential ids of `keys`.
+pub(super) fn key_ids(keys: &[ServiceSpecificCredentialMetadata]) -> Vec<String> {
+    keys.iter()
+        .map(|k| k.service_specific_credential_id().to_owned())
+        .collect()
 }
 
 impl Provisioner {
@@ -36,14 +45,21 @@ impl Provisioner {
         if !is_managed(&user) {
             return Err(Error::ForeignUser { user_name });
         }
+        let is_lease = |key: &str| same_tag_key(key, LEASE_TAG);
         Ok(ManagedUser {
             name: user_name,
             arn: user.arn().to_owned(),
             tags: user
                 .tags()
                 .iter()
+                .filter(|t| !is_lease(t.key()))
                 .map(|t| (t.key().to_owned(), t.value().to_owned()))
                 .collect(),
+            lease: user
+                .tags()
+                .iter()
+                .find(|t| is_lease(t.key()))
+                .map(|t| t.value().to_owned()),
         })
     }
 

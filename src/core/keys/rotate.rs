@@ -7,8 +7,11 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 use super::{
-    ApiKeyKind, CreatedApiKey, MAX_KEYS_PER_USER, issue::planned_key, not_owned,
-    parse_credential_id, read::ManagedUser,
+    ApiKeyKind, CreatedApiKey, MAX_KEYS_PER_USER,
+    issue::planned_key,
+    lease::{Lease, Operation},
+    not_owned, parse_credential_id,
+    read::ManagedUser,
 };
 use crate::core::{
     Provisioner,
@@ -117,6 +120,8 @@ pub type Change = plan::Change<ApiKey, RotationStep>;
 pub struct Rotation {
     /// The key being replaced: the one named, else the only active key.
     pub old: Option<String>,
+    /// When finishing an earlier rotation: its new key, which stays (no key is issued).
+    pub resumed: Option<String>,
     /// Make room, issue, delete the old key.
     pub changes: Vec<Change>,
 }
@@ -128,8 +133,12 @@ pub fn plan_rotation(
     keys: &[KeyState],
     named: Option<&str>,
     mode: RotateMode,
+    delivered: Option<&str>,
 ) -> Result<Rotation> {
     let active: Vec<&KeyState> = keys.iter().filter(|k| k.working).collect();
+    if let Some(resumed) = resumable(&active, named, mode, delivered) {
+        return Ok(resumed);
+    }
     let old = named
         .map(str::to_owned)
         .or_else(|| (active.len() == 1).then(|| active[0].id.clone()));
@@ -176,7 +185,55 @@ pub fn plan_rotation(
             RotationStep::DeleteOld,
         ));
     }
-    Ok(Rotation { old, changes })
+    Ok(Rotation {
+        old,
+        resumed: None,
+        changes,
+    })
+}
+
+/// An earlier `replace` rotation whose last step (deleting the old key) failed: two active keys, none
+/// named, and the unit's destination holds the newer one. Finishing it deletes the older key and issues
+/// no third.
+fn resumable(
+    active: &[&KeyState],
+    named: Option<&str>,
+    mode: RotateMode,
+    delivered: Option<&str>,
+) -> Option<Rotation> {
+    let [older, newer] = active else { return None };
+    let (older, newer) = if older.created <= newer.created {
+        (older, newer)
+    } else {
+        (newer, older)
+    };
+    if named.is_some() || mode != RotateMode::Replace || delivered != Some(newer.id.as_str()) {
+        return None;
+    }
+    let why = format!(
+        "finishing an earlier rotation: its new key {} is in place (the unit's destination holds it)",
+        newer.id
+    );
+    Some(Rotation {
+        old: Some(older.id.clone()),
+        resumed: Some(newer.id.clone()),
+        changes: vec![Change::apply(
+            ApiKey,
+            &older.id,
+            why,
+            RotationStep::DeleteOld,
+        )],
+    })
+}
+
+/// Where and how the new key of a rotation is made.
+#[derive(Clone, Copy)]
+struct Target<'a> {
+    unit: &'a BusinessUnit,
+    user: &'a ManagedUser,
+    age: u32,
+    region: &'a str,
+    destination: &'a Destination,
 }
 
 /// What applying a rotation did.
@@ -204,21 +261,31 @@ impl Provisioner {
         let user = self.managed_user(&unit).await?;
         self.check_destination(&unit, &destination).await?;
         let _guard = self.lock_user(&user.name).await;
-        let keys: Vec<KeyState> = self
-            .user_keys(&user.name)
-            .await?
-            .iter()
-            .map(KeyState::from)
-            .collect();
-        if let Some(id) = named
-            .as_ref()
-            .filter(|id| !keys.iter().any(|k| &k.id == *id))
-        {
-            return Err(not_owned(&unit, id));
-        }
-        let rotation = plan_rotation(&user.name, &keys, named.as_deref(), input.mode)?;
-        let rotated = if input.dry_run {
-            Rotated {
+        let delivered = self.delivered_id(&unit, &destination).await?;
+        let decide = |keys: &[ServiceSpecificCredentialMetadata]| {
+            let keys: Vec<KeyState> = keys.iter().map(KeyState::from).collect();
+            if let Some(id) = named
+                .as_ref()
+                .filter(|id| !keys.iter().any(|k| &k.id == *id))
+            {
+                return Err(not_owned(&unit, id));
+            }
+            let rotation = plan_rotation(
+                &user.name,
+                &keys,
+                named.as_deref(),
+                input.mode,
+                delivered.as_deref(),
+            )?;
+            let operation = Operation::Rotate {
+                old: rotation.old.clone(),
+                replace: input.mode == RotateMode::Replace,
+            };
+            Ok((operation, rotation))
+        };
+        if input.dry_run {
+            let (_, rotation) = decide(&self.user_keys(&user.name).await?)?;
+            let rotated = Rotated {
                 new_key: planned_key(&unit, &user, ApiKeyKind::LongTerm, &region, &destination),
                 deleted: rotation
                     .changes
@@ -227,11 +294,21 @@ impl Provisioner {
                     .map(|c| c.id.clone())
                     .collect(),
                 left_in_place: None,
-            }
-        } else {
-            self.apply_rotation(&unit, &user, &rotation, age, &region, &destination)
-                .await?
+            };
+            return Ok(report(&unit, input.mode, rotation.old, rotated));
+        }
+        let (lease, rotation) = self.claim(&unit, &user, &destination, decide).await?;
+        let target = Target {
+            unit: &unit,
+            user: &user,
+            age,
+            region: &region,
+            destination: &destination,
         };
+        let result = self.apply_rotation(&lease, &target, &rotation).await;
+        self.settle(&unit, &lease, result.is_ok()).await;
+        let mut rotated = result?;
+        rotated.new_key.warnings.extend(lease.recovered);
         Ok(report(&unit, input.mode, rotation.old, rotated))
     }
 }
@@ -241,14 +318,24 @@ impl Provisioner {
     /// stays and the report says how to finish.
     async fn apply_rotation(
         &self,
-        unit: &BusinessUnit,
-        user: &ManagedUser,
+        lease: &Lease,
+        target: &Target<'_>,
         rotation: &Rotation,
-        age: u32,
-        region: &str,
-        destination: &Destination,
     ) -> Result<Rotated> {
-        let mut new_key = None;
+        let Target {
+            unit,
+            user,
+            age,
+            region,
+            destination,
+        } = *target;
+        let mut new_key = match &rotation.resumed {
+            Some(id) => Some(
+                self.resumed_key(unit, user, id, region, destination)
+                    .await?,
+            ),
+            None => None,
+        };
         let mut deleted = Vec::new();
         let mut left_in_place = None;
         for change in &rotation.changes {
@@ -258,7 +345,10 @@ impl Provisioner {
                     deleted.push(change.id.clone());
                 }
                 Some(RotationStep::Issue) => {
-                    new_key = Some(self.issue_key(unit, user, age, region, destination).await?);
+                    new_key = Some(
+                        self.issue_key(lease, unit, user, age, region, destination)
+                            .await?,
+                    );
                 }
                 // The new key exists (and, inline, is in this answer): a failed deletion of the old one
                 // must not lose it. Report it, and say how to finish.
@@ -336,10 +426,10 @@ mod tests {
     #[test]
     fn one_active_key_is_kept_or_replaced_after_the_new_one() {
         let keys = [key("ACCAOLD", true, 1)];
-        let keep = plan_rotation("u", &keys, None, RotateMode::KeepOld).unwrap();
+        let keep = plan_rotation("u", &keys, None, RotateMode::KeepOld, None).unwrap();
         assert_eq!(keep.old.as_deref(), Some("ACCAOLD"));
         assert_eq!(steps(&keep), [("(new key)", RotationStep::Issue)]);
-        let replace = plan_rotation("u", &keys, None, RotateMode::Replace).unwrap();
+        let replace = plan_rotation("u", &keys, None, RotateMode::Replace, None).unwrap();
         assert_eq!(
             steps(&replace),
             [
@@ -352,11 +442,11 @@ mod tests {
     #[test]
     fn a_full_user_makes_room_with_an_idle_key_first_oldest_first() {
         let keys = [key("ACCAB", false, 2), key("ACCAA", false, 1)];
-        let rotation = plan_rotation("u", &keys, None, RotateMode::Replace).unwrap();
+        let rotation = plan_rotation("u", &keys, None, RotateMode::Replace, None).unwrap();
         assert_eq!(rotation.old, None, "no active key to replace");
         assert_eq!(steps(&rotation)[0], ("ACCAA", RotationStep::MakeRoom));
         let mixed = [key("ACCAOLD", true, 1), key("ACCADEAD", false, 2)];
-        let rotation = plan_rotation("u", &mixed, None, RotateMode::Replace).unwrap();
+        let rotation = plan_rotation("u", &mixed, None, RotateMode::Replace, None).unwrap();
         assert_eq!(
             steps(&rotation),
             [
@@ -371,12 +461,12 @@ mod tests {
     #[test]
     fn two_active_keys_need_a_name_and_the_named_one_makes_room() {
         let keys = [key("ACCAA", true, 1), key("ACCAB", true, 2)];
-        let refused = plan_rotation("u", &keys, None, RotateMode::KeepOld).unwrap_err();
+        let refused = plan_rotation("u", &keys, None, RotateMode::KeepOld, None).unwrap_err();
         assert!(
             refused.to_string().contains("name the one to replace"),
             "{refused}"
         );
-        let named = plan_rotation("u", &keys, Some("ACCAB"), RotateMode::Replace).unwrap();
+        let named = plan_rotation("u", &keys, Some("ACCAB"), RotateMode::Replace, None).unwrap();
         assert_eq!(
             steps(&named),
             [
@@ -384,6 +474,23 @@ mod tests {
                 ("(new key)", RotationStep::Issue)
             ],
             "the named key is deleted once, to make room"
+        );
+    }
+
+    #[test]
+    fn a_replace_whose_old_key_survived_is_finished_not_repeated() {
+        let keys = [key("ACCAOLD", true, 1), key("ACCANEW", true, 2)];
+        let resumed =
+            plan_rotation("u", &keys, None, RotateMode::Replace, Some("ACCANEW")).unwrap();
+        assert_eq!(resumed.resumed.as_deref(), Some("ACCANEW"));
+        assert_eq!(steps(&resumed), [("ACCAOLD", RotationStep::DeleteOld)]);
+        assert!(
+            plan_rotation("u", &keys, None, RotateMode::Replace, Some("ACCAOLD")).is_err(),
+            "the destination holds the older key: nothing says which to replace"
+        );
+        assert!(
+            plan_rotation("u", &keys, None, RotateMode::KeepOld, Some("ACCANEW")).is_err(),
+            "keep_old never deletes a working key it was not told to"
         );
     }
 }
