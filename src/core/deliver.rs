@@ -345,28 +345,7 @@ impl Provisioner {
                 .map_err(|e| sdk_error("secretsmanager:UpdateSecret", e))?;
             (out.arn, out.version_id)
         } else {
-            let mut tag_list: Vec<_> = tags.iter().collect();
-            tag_list.sort();
-            let out = client
-                .create_secret()
-                .name(&name)
-                .description(description)
-                .secret_string(value.expose())
-                .set_tags(Some(
-                    tag_list
-                        .into_iter()
-                        .map(|(k, v)| {
-                            aws_sdk_secretsmanager::types::Tag::builder()
-                                .key(k)
-                                .value(v)
-                                .build()
-                        })
-                        .collect(),
-                ))
-                .send()
-                .await
-                .map_err(|e| sdk_error("secretsmanager:CreateSecret", e))?;
-            (out.arn, out.version_id)
+            self.create_secret(&name, tags, &value, description).await?
         };
         tracing::info!(secret = %name, "stored Bedrock API key in Secrets Manager");
         Ok(Delivered::SecretsManager {
@@ -392,6 +371,41 @@ fn id_in_dotenv(text: &str) -> Option<String> {
         .find_map(|line| line.strip_prefix(KEY_ID_VARIABLE)?.strip_prefix('='))
         .map(|id| id.trim().to_owned())
         .filter(|id| !id.is_empty())
+}
+
+impl Provisioner {
+    /// Create the unit's secret, tagged like its user.
+    async fn create_secret(
+        &self,
+        name: &str,
+        tags: &HashMap<String, String>,
+        value: &Secret,
+        description: String,
+    ) -> Result<(Option<String>, Option<String>)> {
+        let client = &self.clients().await.secrets_manager;
+        let mut tag_list: Vec<_> = tags.iter().collect();
+        tag_list.sort();
+        let out = client
+            .create_secret()
+            .name(name)
+            .description(description)
+            .secret_string(value.expose())
+            .set_tags(Some(
+                tag_list
+                    .into_iter()
+                    .map(|(k, v)| {
+                        aws_sdk_secretsmanager::types::Tag::builder()
+                            .key(k)
+                            .value(v)
+                            .build()
+                    })
+                    .collect(),
+            ))
+            .send()
+            .await
+            .map_err(|e| sdk_error("secretsmanager:CreateSecret", e))?;
+        Ok((out.arn, out.version_id))
+    }
 }
 
 /// What decides whether an existing secret may receive a key.

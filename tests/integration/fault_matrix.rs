@@ -105,7 +105,8 @@ async fn check_invariants(
     );
     if let Some(held) = secret_key_id(account).await {
         assert!(
-            keys.iter().any(|(id, status)| *id == held && status == "Active"),
+            keys.iter()
+                .any(|(id, status)| *id == held && status == "Active"),
             "{case}: the secret holds {held}, which is not a working key: {keys:?}\n{message}"
         );
     }

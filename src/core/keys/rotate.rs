@@ -142,32 +142,7 @@ pub fn plan_rotation(
     let old = named
         .map(str::to_owned)
         .or_else(|| (active.len() == 1).then(|| active[0].id.clone()));
-    let mut changes = Vec::new();
-    if keys.len() >= MAX_KEYS_PER_USER {
-        let mut idle: Vec<&KeyState> = keys.iter().filter(|k| !k.working).collect();
-        idle.sort_by_key(|k| k.created);
-        let (victim, why) = match (idle.first(), named) {
-            (Some(key), _) => (
-                key.id.clone(),
-                "expired or inactive; deleted to make room (IAM allows two keys)",
-            ),
-            (None, Some(id)) => (
-                id.to_owned(),
-                "the key named; deleted first to make room (IAM allows two keys)",
-            ),
-            (None, None) => {
-                let ids: Vec<&str> = keys.iter().map(|k| k.id.as_str()).collect();
-                return Err(Error::refused(
-                    "credential_id",
-                    format!(
-                        "`{user_name}` has two active keys ({}); name the one to replace",
-                        ids.join(", ")
-                    ),
-                ));
-            }
-        };
-        changes.push(Change::apply(ApiKey, victim, why, RotationStep::MakeRoom));
-    }
+    let mut changes: Vec<Change> = make_room(user_name, keys, named)?.into_iter().collect();
     changes.push(Change::apply(
         ApiKey,
         "(new key)",
@@ -190,6 +165,42 @@ pub fn plan_rotation(
         resumed: None,
         changes,
     })
+}
+
+/// With IAM's two keys, the key deleted first: an expired or inactive one (oldest first), else the one
+/// named; two active keys and none named is refused.
+fn make_room(user_name: &str, keys: &[KeyState], named: Option<&str>) -> Result<Option<Change>> {
+    if keys.len() < MAX_KEYS_PER_USER {
+        return Ok(None);
+    }
+    let mut idle: Vec<&KeyState> = keys.iter().filter(|k| !k.working).collect();
+    idle.sort_by_key(|k| k.created);
+    let (victim, why) = match (idle.first(), named) {
+        (Some(key), _) => (
+            key.id.clone(),
+            "expired or inactive; deleted to make room (IAM allows two keys)",
+        ),
+        (None, Some(id)) => (
+            id.to_owned(),
+            "the key named; deleted first to make room (IAM allows two keys)",
+        ),
+        (None, None) => {
+            let ids: Vec<&str> = keys.iter().map(|k| k.id.as_str()).collect();
+            return Err(Error::refused(
+                "credential_id",
+                format!(
+                    "`{user_name}` has two active keys ({}); name the one to replace",
+                    ids.join(", ")
+                ),
+            ));
+        }
+    };
+    Ok(Some(Change::apply(
+        ApiKey,
+        victim,
+        why,
+        RotationStep::MakeRoom,
+    )))
 }
 
 /// An earlier `replace` rotation whose last step (deleting the old key) failed: two active keys, none
@@ -285,17 +296,8 @@ impl Provisioner {
         };
         if input.dry_run {
             let (_, rotation) = decide(&self.user_keys(&user.name).await?)?;
-            let rotated = Rotated {
-                new_key: planned_key(&unit, &user, ApiKeyKind::LongTerm, &region, &destination),
-                deleted: rotation
-                    .changes
-                    .iter()
-                    .filter(|c| c.step() != Some(&RotationStep::Issue))
-                    .map(|c| c.id.clone())
-                    .collect(),
-                left_in_place: None,
-            };
-            return Ok(report(&unit, input.mode, rotation.old, rotated));
+            let new_key = planned_key(&unit, &user, ApiKeyKind::LongTerm, &region, &destination);
+            return Ok(planned(&unit, input.mode, rotation, new_key));
         }
         let (lease, rotation) = self.claim(&unit, &user, &destination, decide).await?;
         let target = Target {
@@ -329,13 +331,13 @@ impl Provisioner {
             region,
             destination,
         } = *target;
-        let mut new_key = match &rotation.resumed {
-            Some(id) => Some(
+        let mut new_key = None;
+        if let Some(id) = &rotation.resumed {
+            new_key = Some(
                 self.resumed_key(unit, user, id, region, destination)
                     .await?,
-            ),
-            None => None,
-        };
+            );
+        }
         let mut deleted = Vec::new();
         let mut left_in_place = None;
         for change in &rotation.changes {
@@ -356,12 +358,7 @@ impl Provisioner {
                     match self.delete_key(&user.name, &change.id).await {
                         Ok(()) => deleted.push(change.id.clone()),
                         Err(error) => {
-                            if let Some(key) = new_key.as_mut() {
-                                key.warnings.push(format!(
-                                "The new key is in place, but deleting the old key {} failed: {error}. The old key is still active.",
-                                change.id
-                            ));
-                            }
+                            new_key.iter_mut().for_each(|key| key.warnings.push(format!("The new key is in place, but deleting the old key {} failed: {error}. The old key is still active.", change.id)));
                             left_in_place = Some(change.id.clone());
                         }
                     }
@@ -377,6 +374,26 @@ impl Provisioner {
             left_in_place,
         })
     }
+}
+
+/// The report of a dry run: the keys the plan would delete, and the key it would issue.
+fn planned(
+    unit: &BusinessUnit,
+    mode: RotateMode,
+    rotation: Rotation,
+    new_key: CreatedApiKey,
+) -> RotateReport {
+    let rotated = Rotated {
+        new_key,
+        deleted: rotation
+            .changes
+            .iter()
+            .filter(|c| c.step() != Some(&RotationStep::Issue))
+            .map(|c| c.id.clone())
+            .collect(),
+        left_in_place: None,
+    };
+    report(unit, mode, rotation.old, rotated)
 }
 
 fn report(
