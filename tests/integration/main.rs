@@ -12,6 +12,7 @@ mod aws_facts;
 mod cli;
 mod confirmation;
 mod costs;
+mod crash_matrix;
 mod diagnose;
 mod fault_matrix;
 mod fuzz;

@@ -1,0 +1,220 @@
+//! The crash matrix: for every AWS call of provisioning and of a `replace` rotation (recorded from a clean
+//! run of the CLI, not written by hand), hold that call in the emulator (before AWS carries it out, and
+//! after), kill -9 the process while it waits, and run the same command again. It must converge: the user,
+//! its tags and one policy for provisioning; for the rotation exactly one key, active, the one the unit's
+//! secret holds, and never a moment with no working key.
+
+use std::{
+    process::{Child, Command, Stdio},
+    time::{Duration, Instant},
+};
+
+use crate::common;
+
+use common::{Account, call, text};
+use futures::{StreamExt, stream};
+use serde_json::{Value, json};
+
+/// A workflow: its command line, and what the account holds before it runs.
+#[derive(Clone, Copy)]
+struct Workflow {
+    name: &'static str,
+    args: &'static [&'static str],
+    rotates: bool,
+}
+
+const WORKFLOWS: [Workflow; 2] = [
+    Workflow {
+        name: "provision-user",
+        args: &[
+            "provision-user",
+            "--business-unit",
+            "fresh",
+            "--purpose",
+            "p",
+            "--owner",
+            "o",
+        ],
+        rotates: false,
+    },
+    Workflow {
+        name: "rotate-key --replace",
+        args: &[
+            "rotate-key",
+            "--business-unit",
+            "unit",
+            "--replace",
+            "--deliver",
+            "secrets-manager",
+        ],
+        rotates: true,
+    },
+];
+
+/// A fresh account: `unit` provisioned with one key in its secret.
+async fn prepared() -> Account {
+    let account = Account::new();
+    let client = account.provisioned(&["unit"]).await;
+    let created = call(
+        &client,
+        "create_api_key",
+        json!({"business_unit": "unit", "deliver": "secrets_manager"}),
+    )
+    .await;
+    assert_ne!(created.is_error, Some(true), "{}", text(&created));
+    client.cancel().await.ok();
+    account
+}
+
+/// The binary running `args` for `account`, with a one-second key lease (so a re-run finishes an
+/// interrupted operation at once instead of after two minutes).
+fn command(account: &Account, args: &[&str]) -> Command {
+    let dir = std::env::temp_dir().join(format!("bp-crash-{}", account.id));
+    std::fs::create_dir_all(&dir).unwrap();
+    let config = dir.join("config.toml");
+    std::fs::write(&config, "key_lease_seconds = 1\n").unwrap();
+    let mut command = Command::new(env!("CARGO_BIN_EXE_bedrock-provisioner"));
+    command
+        .args(args)
+        .arg("--config")
+        .arg(&config)
+        .env_clear()
+        .envs(account.binary_env())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    command
+}
+
+/// The distinct actions of a clean run, in order.
+async fn actions_of(workflow: Workflow) -> Vec<String> {
+    let account = prepared().await;
+    let start = account.actions().len();
+    let output = command(&account, workflow.args).output().unwrap();
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let mut seen = std::collections::HashSet::new();
+    account.actions()[start..]
+        .iter()
+        .filter(|a| seen.insert((*a).clone()))
+        .cloned()
+        .collect()
+}
+
+/// Kill the child once the emulator has received `action` (held there by the fault), or when it exits.
+async fn kill_when_held(account: &Account, start: usize, action: &str, mut child: Child) -> bool {
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while Instant::now() < deadline {
+        if account.actions()[start..].iter().any(|a| a == action) {
+            child.kill().unwrap();
+            child.wait().unwrap();
+            return true;
+        }
+        if child.try_wait().unwrap().is_some() {
+            return false;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    panic!("{action} was never called");
+}
+
+/// Keys of the unit in AWS (independent read) and the id its secret holds.
+async fn keys_and_secret(account: &Account) -> (Vec<(String, String)>, Option<String>) {
+    let keys = account.keys_in_aws("unit-bedrock-user").await;
+    let secret = account
+        .secrets_manager()
+        .await
+        .get_secret_value()
+        .secret_id("bedrock-provisioner/unit/bedrock-api-key")
+        .send()
+        .await
+        .ok()
+        .and_then(|s| serde_json::from_str::<Value>(s.secret_string()?).ok())
+        .and_then(|v| v["BEDROCK_API_KEY_ID"].as_str().map(str::to_owned));
+    (keys, secret)
+}
+
+/// One case: hold `action` (`after`: once AWS carried it out), kill the process, re-run, check.
+async fn case(workflow: Workflow, action: String, after: bool) -> String {
+    let name = format!(
+        "{} / {action} / killed {}",
+        workflow.name,
+        if after { "after" } else { "before" }
+    );
+    let account = prepared().await;
+    let start = account.actions().len();
+    let kind = if after { "reached" } else { "latency" };
+    account.fault(json!({"action": action, "kind": kind, "latency_ms": 4000, "count": 1}));
+    let child = command(&account, workflow.args).spawn().unwrap();
+    kill_when_held(&account, start, &action, child).await;
+    if workflow.rotates {
+        let (keys, secret) = keys_and_secret(&account).await;
+        let working = keys.iter().filter(|(_, s)| s == "Active").count();
+        assert!(
+            working >= 1,
+            "{name}: no working key after the kill: {keys:?}"
+        );
+        if let Some(held) = &secret {
+            assert!(
+                keys.iter().any(|(id, s)| id == held && s == "Active"),
+                "{name}: the secret holds {held}, which does not work: {keys:?}"
+            );
+        }
+    }
+    let again = command(&account, workflow.args).output().unwrap();
+    assert!(
+        again.status.success(),
+        "{name}: re-run: {}",
+        String::from_utf8_lossy(&again.stderr)
+    );
+    if workflow.rotates {
+        let (keys, secret) = keys_and_secret(&account).await;
+        assert_eq!(keys.len(), 1, "{name}: one key after the re-run: {keys:?}");
+        assert_eq!(keys[0].1, "Active", "{name}");
+        assert_eq!(secret.as_deref(), Some(keys[0].0.as_str()), "{name}");
+    } else {
+        assert_eq!(account.local_policy_count().await, 1, "{name}: one policy");
+        let iam = account.iam().await;
+        let attached = iam
+            .list_attached_user_policies()
+            .user_name("fresh-bedrock-user")
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(attached.attached_policies().len(), 1, "{name}");
+        let tags = iam
+            .list_user_tags()
+            .user_name("fresh-bedrock-user")
+            .send()
+            .await
+            .unwrap();
+        assert!(
+            tags.tags().iter().any(|t| t.key() == "managed-by"),
+            "{name}"
+        );
+    }
+    name
+}
+
+#[tokio::test]
+async fn a_process_killed_at_any_call_is_finished_by_the_next_run() {
+    let mut cases = Vec::new();
+    for workflow in WORKFLOWS {
+        for action in actions_of(workflow).await {
+            for after in [false, true] {
+                cases.push((workflow, action.clone(), after));
+            }
+        }
+    }
+    let count = cases.len();
+    let done: Vec<String> = stream::iter(cases)
+        .map(|(workflow, action, after)| case(workflow, action, after))
+        .buffer_unordered(6)
+        .collect()
+        .await;
+    eprintln!("crash matrix: {count} cases (kill -9 before and after each call), all converged");
+    assert_eq!(done.len(), count);
+    assert!(count >= 20, "generated from the recorded calls: {count}");
+}
