@@ -20,8 +20,7 @@ const RESOURCE_FIELDS: &[&str] = &[
     "deleted_credential_ids",
     "secret_arn",
     "path",
-    "resource",
-    "id",
+    "budget_name",
     "resource_ids",
 ];
 /// Argument names whose values are never recorded.
@@ -44,8 +43,19 @@ pub struct AuditRecord<'a> {
     pub outcome: Outcome,
     /// Whether it was a dry run (nothing changed).
     pub dry_run: bool,
-    /// Identifiers of the resources the call named in its result.
+    /// Identifiers of the resources the call named in its result (each once, ids only).
     pub resources: Vec<String>,
+    /// Of those, the ones the call created (a failure's leftovers included).
+    pub created: Vec<String>,
+    /// Of those, the ones the call deleted.
+    pub deleted: Vec<String>,
+    /// How a destructive change was confirmed: `argument` (`confirm: true`, `--yes`) or `elicitation`
+    /// (the user answered the client's question); absent when none was needed or given.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub confirmed_by: Option<&'static str>,
+    /// The client's address, for MCP over HTTP.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub peer: Option<String>,
 }
 
 /// How a call ended, as both adapters record it: `ok`, `error:<kind>` (the core error's kind),
@@ -94,8 +104,12 @@ pub struct Call<'a> {
     pub arguments: Value,
     /// How the call ended.
     pub outcome: Outcome,
-    /// The structured result of a successful call.
+    /// The structured result of a successful call (or a failure's error data).
     pub result: Option<&'a Value>,
+    /// Whether the user confirmed through the client's elicitation (else an argument confirmed, if any).
+    pub elicited: bool,
+    /// The client's address, for MCP over HTTP.
+    pub peer: Option<String>,
 }
 
 /// Where audit records go.
@@ -124,15 +138,36 @@ impl AuditLog {
         } else {
             core.known_caller().map(|c| c.arn.clone())
         };
+        let dry_run = call.arguments["dry_run"].as_bool().unwrap_or(false);
+        let effects = if dry_run {
+            Effects::default()
+        } else {
+            effects(call.tool, call.result)
+        };
+        let confirmed_by = match (call.elicited, call.arguments["confirm"].as_bool()) {
+            (true, _) => Some("elicitation"),
+            (false, Some(true)) => Some("argument"),
+            _ => None,
+        };
+        let mut resources = resources(call.result);
+        for id in effects.created.iter().chain(&effects.deleted) {
+            if !resources.contains(id) {
+                resources.push(id.clone());
+            }
+        }
         self.record(&AuditRecord {
             time: now(),
             caller_arn: caller.as_deref().unwrap_or("unknown"),
             client: call.client,
             tool: call.tool,
-            dry_run: call.arguments["dry_run"].as_bool().unwrap_or(false),
+            dry_run,
             arguments: call.arguments,
             outcome: call.outcome,
-            resources: resources(call.result),
+            resources,
+            created: effects.created,
+            deleted: effects.deleted,
+            confirmed_by,
+            peer: call.peer,
         });
     }
 
@@ -210,8 +245,72 @@ pub fn resources(result: Option<&Value>) -> Vec<String> {
     if let Some(value) = result {
         walk(value, &mut out);
     }
-    out.dedup();
+    let mut seen = std::collections::HashSet::new();
+    out.retain(|id| seen.insert(id.clone()));
     out
+}
+
+/// What a call created and deleted, read from its result the way each tool reports it (ids only).
+#[derive(Debug, Default, PartialEq, Eq)]
+pub struct Effects {
+    /// Created by the call, or left behind by its failure.
+    pub created: Vec<String>,
+    /// Deleted by the call.
+    pub deleted: Vec<String>,
+}
+
+/// The [`Effects`] of a finished (not dry-run) call of `tool`.
+pub fn effects(tool: &str, result: Option<&Value>) -> Effects {
+    let Some(result) = result else {
+        return Effects::default();
+    };
+    let strings = |value: &Value| -> Vec<String> {
+        value
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(|v| v.as_str().map(str::to_owned))
+            .collect()
+    };
+    let text = |value: &Value| value.as_str().map(str::to_owned);
+    let mut effects = Effects {
+        created: strings(&result["resource_ids"]),
+        deleted: Vec::new(),
+    };
+    match tool {
+        "provision_user" => {
+            for change in result["resources"].as_array().into_iter().flatten() {
+                if change["status"] == "created" && change["resource"] != "policy_attachment" {
+                    effects.created.extend(text(&change["id"]));
+                }
+            }
+        }
+        "create_api_key" => effects.created.extend(text(&result["credential_id"])),
+        "rotate_key" => {
+            effects
+                .created
+                .extend(text(&result["new_key"]["credential_id"]));
+            effects.deleted = strings(&result["deleted_credential_ids"]);
+        }
+        "revoke_key" if result["outcome"] == "deleted" => {
+            effects.deleted.extend(text(&result["credential_id"]));
+        }
+        "deprovision_user" => {
+            for step in result["steps"].as_array().into_iter().flatten() {
+                let deletes = step["action"]
+                    .as_str()
+                    .is_some_and(|a| a.starts_with("delete"));
+                if deletes && step["status"] == "done" {
+                    effects.deleted.extend(text(&step["resource"]));
+                }
+            }
+        }
+        "create_budget_alert" if result["status"] == "created" => {
+            effects.created.extend(text(&result["budget_name"]));
+        }
+        _ => {}
+    }
+    effects
 }
 
 #[cfg(test)]
@@ -236,6 +335,39 @@ mod tests {
             "deleted_credential_ids": ["ACCA2"]
         });
         let found = resources(Some(&result));
-        assert_eq!(found, ["ACCA1", "ACCA2", "u1", "u2"]);
+        assert_eq!(found, ["ACCA1", "ACCA2"]);
+    }
+
+    #[test]
+    fn created_and_deleted_are_told_apart_without_kinds_or_composite_ids() {
+        let provisioned = json!({"user_arn": "arn:u", "resources": [
+            {"resource": "managed_policy", "id": "arn:p", "status": "unchanged"},
+            {"resource": "iam_user", "id": "u", "status": "created"},
+            {"resource": "user_tags", "id": "u", "status": "created"},
+            {"resource": "policy_attachment", "id": "u <- arn:p", "status": "created"}]});
+        assert_eq!(
+            effects("provision_user", Some(&provisioned)).created,
+            ["u", "u"]
+        );
+        assert_eq!(resources(Some(&provisioned)), ["arn:u"]);
+        let rotated = json!({"new_key": {"credential_id": "ACCANEW"}, "old_credential_id": "ACCAOLD",
+                             "deleted_credential_ids": ["ACCAOLD"]});
+        assert_eq!(
+            effects("rotate_key", Some(&rotated)),
+            Effects {
+                created: vec!["ACCANEW".into()],
+                deleted: vec!["ACCAOLD".into()]
+            }
+        );
+        assert_eq!(
+            resources(Some(&rotated)),
+            ["ACCAOLD", "ACCANEW"],
+            "each id once"
+        );
+        let orphan = json!({"kind": "orphaned_key", "resource_ids": ["ACCAORPHAN"]});
+        assert_eq!(
+            effects("create_api_key", Some(&orphan)).created,
+            ["ACCAORPHAN"]
+        );
     }
 }

@@ -256,6 +256,8 @@ impl Context {
                 .as_ref()
                 .map_or_else(|e| Outcome::Error(e.kind().to_owned()), |_| Outcome::Ok),
             result: value.as_ref(),
+            elicited: false,
+            peer: None,
         };
         self.audit.record_call(&self.core, call).await;
         self.report(result, text)

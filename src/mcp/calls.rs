@@ -14,7 +14,7 @@ use rmcp::{
     service::RequestContext,
 };
 
-use super::{ProvisionerServer, ToolError, access, arguments, client_of, tool_error};
+use super::{ProvisionerServer, ToolError, access, arguments, client_of, peer_of, tool_error};
 use crate::{
     audit::{self, Outcome},
     mode::AccessMode,
@@ -37,11 +37,12 @@ impl ProvisionerServer {
     /// elicitation, ask the user, and on their explicit yes run it again with `confirm: true`. On
     /// protocol 2026-07-28 and later the question goes back as an input-required result (the client
     /// retries with the answer); on older protocols as a classic `elicitation/create` request.
+    /// Also says whether the user's answer to the client's question confirmed the call.
     async fn call_with_confirmation(
         &self,
         mut request: CallToolRequestParams,
         context: RequestContext<RoleServer>,
-    ) -> Result<CallToolResponse, ErrorData> {
+    ) -> Result<(CallToolResponse, bool), ErrorData> {
         if let Some(answer) = request
             .input_responses
             .take()
@@ -54,7 +55,7 @@ impl ProvisionerServer {
         let call = ToolCallContext::new(self, request, context.clone());
         let response = self.tool_router.call(call).await?;
         let CallToolResponse::Complete(result) = &response else {
-            return Ok(response);
+            return Ok((response, false));
         };
         let can_ask = context
             .client_capabilities()
@@ -63,7 +64,7 @@ impl ProvisionerServer {
             || tool_error::kind_of(result) != "confirmation_required"
             || !can_ask
         {
-            return Ok(response);
+            return Ok((response, false));
         }
         let question = format!("{}. Proceed?", tool_error::first_line(result));
         let stateless = context
@@ -80,15 +81,16 @@ impl ProvisionerServer {
                 },
             ));
             let requests = InputRequests::from([(CONFIRM_INPUT.to_owned(), ask)]);
-            return Ok(
-                InputRequiredResult::new(Some(requests), Some(retry.name.to_string())).into(),
-            );
+            let ask = InputRequiredResult::new(Some(requests), Some(retry.name.to_string()));
+            return Ok((ask.into(), false));
         }
         match context.peer.elicit::<Confirmation>(question).await {
-            Ok(Some(Confirmation { confirm: true })) => self.run_confirmed(retry, context).await,
+            Ok(Some(Confirmation { confirm: true })) => {
+                Ok((self.run_confirmed(retry, context).await?, true))
+            }
             Ok(_) | Err(_) => {
                 tracing::info!(tool = %retry.name, "the user did not confirm; nothing was changed");
-                Ok(response)
+                Ok((response, false))
             }
         }
     }
@@ -100,7 +102,7 @@ impl ProvisionerServer {
         request: CallToolRequestParams,
         answer: &serde_json::Value,
         context: RequestContext<RoleServer>,
-    ) -> Result<CallToolResponse, ErrorData> {
+    ) -> Result<(CallToolResponse, bool), ErrorData> {
         let yes = serde_json::from_value::<ElicitResult>(answer.clone()).is_ok_and(|r| {
             r.action == ElicitationAction::Accept
                 && r.content
@@ -110,11 +112,11 @@ impl ProvisionerServer {
                     == Some(true)
         });
         if yes {
-            return self.run_confirmed(request, context).await;
+            return Ok((self.run_confirmed(request, context).await?, true));
         }
         tracing::info!(tool = %request.name, "the user did not confirm; nothing was changed");
         let call = ToolCallContext::new(self, request, context);
-        self.tool_router.call(call).await
+        Ok((self.tool_router.call(call).await?, false))
     }
 
     /// Run the call again with `confirm: true`.
@@ -149,9 +151,13 @@ impl ProvisionerServer {
         let tool = request.name.to_string();
         let arguments = audit::sanitize(request.arguments.as_ref());
         let client = client_of(&context);
-        let response = match checked {
-            Ok(()) => self.call_with_confirmation(request, context).await,
-            Err(error) => ToolError(error).into_call_tool_result(),
+        let peer = peer_of(&context);
+        let (response, elicited) = match checked {
+            Ok(()) => match self.call_with_confirmation(request, context).await {
+                Ok((response, elicited)) => (Ok(response), elicited),
+                Err(error) => (Err(error), false),
+            },
+            Err(error) => (ToolError(error).into_call_tool_result(), false),
         };
         let (outcome, result) = match &response {
             Ok(CallToolResponse::Complete(result)) if result.is_error == Some(true) => (
@@ -170,6 +176,8 @@ impl ProvisionerServer {
             arguments,
             outcome,
             result,
+            elicited,
+            peer,
         };
         self.audit.record_call(&self.core, call).await;
         response

@@ -164,7 +164,8 @@ pub async fn serve_http(
         ))
         .layer(middleware::from_fn_with_state(token, require_token));
     tracing::info!(%addr, path = MCP_PATH, sse = super::sse::SSE_PATH, "serving MCP over streamable HTTP and HTTP+SSE");
-    axum::serve(listener, router)
+    let app = router.into_make_service_with_connect_info::<SocketAddr>();
+    axum::serve(listener, app)
         .with_graceful_shutdown(async move { shutdown.cancelled_owned().await })
         .await?;
     tracing::info!("HTTP server stopped");

@@ -413,6 +413,8 @@ impl ServerHandler for ProvisionerServer {
                     arguments: audit::sanitize(request.arguments.as_ref()),
                     outcome: Outcome::RefusedMode(self.mode),
                     result: None,
+                    elicited: false,
+                    peer: peer_of(&context),
                 };
                 self.audit.record_call(&self.core, call).await;
             }
@@ -466,6 +468,15 @@ fn jsonrpc_error(code: i32, message: String, id: serde_json::Value) -> serde_jso
 }
 
 /// The MCP client's name and version, as it announced them.
+/// The client's address, when the request came over HTTP.
+fn peer_of(context: &RequestContext<RoleServer>) -> Option<String> {
+    let parts = context.extensions.get::<axum::http::request::Parts>()?;
+    let peer = parts
+        .extensions
+        .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()?;
+    Some(peer.0.to_string())
+}
+
 fn client_of(context: &RequestContext<RoleServer>) -> String {
     context.client_info().map_or_else(
         || "unknown".to_owned(),

@@ -18,6 +18,7 @@ use std::{
 
 use aws_credential_types::Credentials;
 use bedrock_provisioner::{
+    audit::AuditLog,
     core::{AwsSettings, Provisioner, Settings},
     mcp::ProvisionerServer,
     mode::AccessMode,
@@ -289,8 +290,18 @@ impl Account {
 
 /// Start a server with `settings` in this process; returns the client's end of its transport.
 pub fn serve_in_process(mode: AccessMode, settings: Settings) -> tokio::io::DuplexStream {
+    serve_in_process_audited(mode, settings, AuditLog::default())
+}
+
+/// Like [`serve_in_process`], recording mutating calls in `audit`.
+pub fn serve_in_process_audited(
+    mode: AccessMode,
+    settings: Settings,
+    audit: AuditLog,
+) -> tokio::io::DuplexStream {
     let (server_io, client_io) = tokio::io::duplex(1 << 16);
-    let server = ProvisionerServer::new(Arc::new(Provisioner::new(settings)), mode);
+    let server =
+        ProvisionerServer::new(Arc::new(Provisioner::new(settings)), mode).with_audit_log(audit);
     tokio::spawn(async move {
         if let Ok(running) = server.serve(server_io).await {
             let _ = running.waiting().await;

@@ -89,19 +89,45 @@ async fn the_user_is_asked_and_only_a_yes_deletes() {
         "{asked:?}"
     );
 
-    let yes = connect(
-        &account,
+    let audit_path = std::env::temp_dir().join(format!("bp-elicit-{}.log", account.id));
+    let audit = bedrock_provisioner::audit::AuditLog::open(&audit_path).unwrap();
+    let yes = User {
+        answer: ElicitationAction::Accept,
+        questions: questions.clone(),
+    }
+    .serve(common::serve_in_process_audited(
         AccessMode::Admin,
-        User {
-            answer: ElicitationAction::Accept,
-            questions: questions.clone(),
-        },
-    )
-    .await;
+        account.settings(),
+        audit,
+    ))
+    .await
+    .unwrap();
     let done = call_user(&yes, "deprovision_user", json!({"business_unit": "ops"})).await;
     assert_ne!(done.is_error, Some(true), "{}", text(&done));
     assert!(!account.user_exists("ops-bedrock-user").await);
     assert_eq!(questions.lock().unwrap().len(), 2);
+    // The record says the user confirmed through the client, and what was deleted.
+    let record: serde_json::Value = serde_json::from_str(
+        std::fs::read_to_string(&audit_path)
+            .unwrap()
+            .lines()
+            .last()
+            .unwrap(),
+    )
+    .unwrap();
+    assert_eq!(record["confirmed_by"], "elicitation", "{record}");
+    assert!(
+        record["arguments"].get("confirm").is_none(),
+        "not an argument: {record}"
+    );
+    assert!(
+        record["deleted"]
+            .as_array()
+            .unwrap()
+            .contains(&json!("ops-bedrock-user")),
+        "{record}"
+    );
+    assert_eq!(record["created"], json!([]), "{record}");
 }
 
 #[tokio::test]

@@ -29,6 +29,8 @@ const INITIALIZE: &str = r#"{"jsonrpc":"2.0","id":1,"method":"initialize","param
 
 struct Server {
     url: String,
+    /// The audit log of its mutating calls.
+    audit: std::path::PathBuf,
     shutdown: CancellationToken,
     task: tokio::task::JoinHandle<()>,
 }
@@ -37,6 +39,8 @@ async fn start(account: &Account, token: Option<&str>) -> Server {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let url = format!("http://{}{MCP_PATH}", listener.local_addr().unwrap());
     let core = Arc::new(Provisioner::new(account.settings()));
+    let audit = std::env::temp_dir().join(format!("bp-http-audit-{}.log", account.id));
+    let log = Arc::new(bedrock_provisioner::audit::AuditLog::open(&audit).unwrap());
     let shutdown = CancellationToken::new();
     let options = HttpOptions {
         token: token.map(Secret::new),
@@ -47,7 +51,10 @@ async fn start(account: &Account, token: Option<&str>) -> Server {
         async move {
             serve_http(
                 listener,
-                move || ProvisionerServer::new(core.clone(), AccessMode::Provision),
+                move || {
+                    ProvisionerServer::new(core.clone(), AccessMode::Provision)
+                        .with_shared_audit_log(log.clone())
+                },
                 options,
                 shutdown,
             )
@@ -57,6 +64,7 @@ async fn start(account: &Account, token: Option<&str>) -> Server {
     });
     Server {
         url,
+        audit,
         shutdown,
         task,
     }
@@ -185,6 +193,25 @@ async fn a_full_provisioning_over_http() {
         .await
         .unwrap();
     assert_ne!(result.is_error, Some(true), "{}", common::text(&result));
+    let record: serde_json::Value = serde_json::from_str(
+        std::fs::read_to_string(&server.audit)
+            .unwrap()
+            .lines()
+            .last()
+            .unwrap(),
+    )
+    .unwrap();
+    assert!(
+        record["peer"].as_str().unwrap().starts_with("127.0.0.1:"),
+        "the record names the HTTP client's address: {record}"
+    );
+    assert!(
+        record["created"]
+            .as_array()
+            .unwrap()
+            .contains(&json!("web-bedrock-user")),
+        "{record}"
+    );
     let user = account
         .iam()
         .await
