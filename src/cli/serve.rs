@@ -44,6 +44,7 @@ fn options(
         allowed_origins: args.allowed_origins.clone(),
         admin: mode == AccessMode::Admin,
         allow_unauthenticated_admin: args.allow_unauthenticated_admin,
+        limits: http::Limits::default(),
     };
     http::check_options(addr, &options).map_err(|error| error.to_string())?;
     if options.admin && options.token.is_none() {

@@ -5,6 +5,7 @@
 
 use std::{net::SocketAddr, sync::Arc};
 
+pub use super::listen::Limits;
 use axum::{
     Router,
     body::Body,
@@ -43,6 +44,8 @@ pub struct HttpOptions {
     pub admin: bool,
     /// Serve admin tools without a token anyway (loopback only; any local process could call them).
     pub allow_unauthenticated_admin: bool,
+    /// Connection, session and time limits.
+    pub limits: Limits,
 }
 
 /// Why the HTTP server would not start.
@@ -144,30 +147,32 @@ pub async fn serve_http(
         .with_allowed_origins(guard.origins.clone())
         .with_cancellation_token(shutdown.child_token());
     let streamable_factory = factory.clone();
-    let service = StreamableHttpService::new(
-        move || Ok(streamable_factory()),
-        Arc::new(LocalSessionManager::default()),
-        config,
-    );
+    let sessions = Arc::new(LocalSessionManager::default());
+    let service =
+        StreamableHttpService::new(move || Ok(streamable_factory()), sessions.clone(), config);
     let token = Arc::new(options.token);
     let router = Router::new()
         .nest_service(MCP_PATH, service)
+        .layer(middleware::from_fn_with_state(
+            (sessions, options.limits.max_sessions),
+            limit_sessions,
+        ))
         .merge(super::sse::routes(
             factory,
             Arc::new(guard),
             shutdown.child_token(),
         ))
         // Outermost last: the token is checked first, then the size, then the body is read.
-        .layer(middleware::from_fn(read_json_body))
+        .layer(middleware::from_fn_with_state(
+            options.limits.body_timeout,
+            read_json_body,
+        ))
         .layer(tower_http::limit::RequestBodyLimitLayer::new(
             MAX_BODY_BYTES,
         ))
         .layer(middleware::from_fn_with_state(token, require_token));
     tracing::info!(%addr, path = MCP_PATH, sse = super::sse::SSE_PATH, "serving MCP over streamable HTTP and HTTP+SSE");
-    let app = router.into_make_service_with_connect_info::<SocketAddr>();
-    axum::serve(listener, app)
-        .with_graceful_shutdown(async move { shutdown.cancelled_owned().await })
-        .await?;
+    super::listen::serve(listener, router, shutdown, options.limits).await?;
     tracing::info!("HTTP server stopped");
     Ok(())
 }
@@ -192,21 +197,55 @@ fn guard_for(addr: SocketAddr, options: &HttpOptions) -> Guard {
     Guard { hosts, origins }
 }
 
+/// Refuse a new session (a POST without `Mcp-Session-Id`) while `max` are live: `503`.
+async fn limit_sessions(
+    State((sessions, max)): State<(Arc<LocalSessionManager>, usize)>,
+    request: Request<Body>,
+    next: Next,
+) -> Response {
+    let opens = request.method() == axum::http::Method::POST
+        && !request.headers().contains_key("mcp-session-id");
+    if opens && sessions.sessions.read().await.len() >= max {
+        return (
+            StatusCode::SERVICE_UNAVAILABLE,
+            [(header::RETRY_AFTER, "60")],
+            format!("{max} MCP sessions are open; close one or retry later\n"),
+        )
+            .into_response();
+    }
+    next.run(request).await
+}
+
 /// Read a POST body (after the token check, so an unauthenticated client cannot make the server read
 /// anything) under the size limit, and answer what the transports would get wrong: a body over the limit,
 /// chunked or not, is `413` (rmcp answered `500`), and malformed JSON is a JSON-RPC parse error with `400`
 /// (rmcp answered `415`).
-async fn read_json_body(request: Request<Body>, next: Next) -> Response {
+async fn read_json_body(
+    State(timeout): State<std::time::Duration>,
+    request: Request<Body>,
+    next: Next,
+) -> Response {
     if request.method() != axum::http::Method::POST {
         return next.run(request).await;
     }
     let (parts, body) = request.into_parts();
-    let Ok(bytes) = axum::body::to_bytes(body, MAX_BODY_BYTES).await else {
-        return (
-            StatusCode::PAYLOAD_TOO_LARGE,
-            format!("request body over {MAX_BODY_BYTES} bytes\n"),
-        )
-            .into_response();
+    let read = tokio::time::timeout(timeout, axum::body::to_bytes(body, MAX_BODY_BYTES));
+    let bytes = match read.await {
+        Ok(Ok(bytes)) => bytes,
+        Ok(Err(_)) => {
+            return (
+                StatusCode::PAYLOAD_TOO_LARGE,
+                format!("request body over {MAX_BODY_BYTES} bytes\n"),
+            )
+                .into_response();
+        }
+        Err(_) => {
+            return (
+                StatusCode::REQUEST_TIMEOUT,
+                format!("request body not complete within {timeout:?}\n"),
+            )
+                .into_response();
+        }
     };
     let json = parts
         .headers

@@ -5,6 +5,7 @@ pub mod access;
 mod arguments;
 mod calls;
 pub mod http;
+pub mod listen;
 mod prompts;
 pub mod resources;
 pub mod sse;
@@ -471,9 +472,7 @@ fn jsonrpc_error(code: i32, message: String, id: serde_json::Value) -> serde_jso
 /// The client's address, when the request came over HTTP.
 fn peer_of(context: &RequestContext<RoleServer>) -> Option<String> {
     let parts = context.extensions.get::<axum::http::request::Parts>()?;
-    let peer = parts
-        .extensions
-        .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()?;
+    let peer = parts.extensions.get::<listen::Peer>()?;
     Some(peer.0.to_string())
 }
 

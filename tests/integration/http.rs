@@ -9,7 +9,7 @@ use bedrock_provisioner::{
     core::{Provisioner, secret::Secret},
     mcp::{
         ProvisionerServer,
-        http::{HttpOptions, MCP_PATH, serve_http},
+        http::{HttpOptions, Limits, MCP_PATH, serve_http},
     },
     mode::AccessMode,
 };
@@ -36,16 +36,20 @@ struct Server {
 }
 
 async fn start(account: &Account, token: Option<&str>) -> Server {
+    let options = HttpOptions {
+        token: token.map(Secret::new),
+        ..HttpOptions::default()
+    };
+    start_with(account, options).await
+}
+
+async fn start_with(account: &Account, options: HttpOptions) -> Server {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let url = format!("http://{}{MCP_PATH}", listener.local_addr().unwrap());
     let core = Arc::new(Provisioner::new(account.settings()));
     let audit = std::env::temp_dir().join(format!("bp-http-audit-{}.log", account.id));
     let log = Arc::new(bedrock_provisioner::audit::AuditLog::open(&audit).unwrap());
     let shutdown = CancellationToken::new();
-    let options = HttpOptions {
-        token: token.map(Secret::new),
-        ..HttpOptions::default()
-    };
     let task = tokio::spawn({
         let shutdown = shutdown.clone();
         async move {
@@ -444,4 +448,138 @@ async fn legacy_sse_transport_serves_the_same_server_behind_the_same_checks() {
         .await
         .expect("an open SSE stream does not hold up shutdown")
         .unwrap();
+}
+
+/// A raw TCP connection to the server of `url`.
+async fn raw(url: &str) -> tokio::net::TcpStream {
+    let addr = url.trim_start_matches("http://").trim_end_matches(MCP_PATH);
+    tokio::net::TcpStream::connect(addr).await.unwrap()
+}
+
+/// What the server answers on `stream` within `within` (empty: it closed without an answer).
+async fn answer(stream: &mut tokio::net::TcpStream, within: std::time::Duration) -> String {
+    use tokio::io::AsyncReadExt;
+    let mut buffer = vec![0; 4096];
+    match tokio::time::timeout(within, stream.read(&mut buffer)).await {
+        Ok(Ok(n)) => String::from_utf8_lossy(&buffer[..n]).into_owned(),
+        Ok(Err(_)) => String::new(),
+        Err(_) => panic!("no answer and no close within {within:?}"),
+    }
+}
+
+/// A client that trickles its headers or body is cut off, and live sessions are capped (HTTP limits of
+/// issue 12: slowloris, slow bodies, session exhaustion).
+#[tokio::test]
+async fn slow_clients_are_cut_off_and_sessions_are_capped() {
+    use tokio::io::AsyncWriteExt;
+    let account = Account::new();
+    let limits = Limits {
+        max_sessions: 1,
+        header_timeout: std::time::Duration::from_millis(300),
+        body_timeout: std::time::Duration::from_millis(300),
+        ..Limits::default()
+    };
+    let server = start_with(
+        &account,
+        HttpOptions {
+            limits,
+            ..HttpOptions::default()
+        },
+    )
+    .await;
+    let second = std::time::Duration::from_secs(3);
+
+    let mut slow_headers = raw(&server.url).await;
+    slow_headers
+        .write_all(b"POST /mcp HTTP/1.1\r\nHost: 127.0.0.1\r\n")
+        .await
+        .unwrap();
+    let started = std::time::Instant::now();
+    let answered = answer(&mut slow_headers, second).await;
+    assert!(
+        answered.is_empty() || answered.starts_with("HTTP/1.1 408"),
+        "{answered}"
+    );
+    assert!(started.elapsed() < second);
+
+    let mut slow_body = raw(&server.url).await;
+    slow_body
+        .write_all(
+            b"POST /mcp HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n\
+              Accept: application/json, text/event-stream\r\nContent-Length: 100\r\n\r\n{\"jsonrpc\"",
+        )
+        .await
+        .unwrap();
+    let answered = answer(&mut slow_body, second).await;
+    assert!(answered.starts_with("HTTP/1.1 408"), "{answered}");
+
+    let transport = StreamableHttpClientTransport::from_config(
+        StreamableHttpClientTransportConfig::with_uri(server.url.clone()),
+    );
+    let client = ().serve(transport).await.expect("the first session");
+    assert_eq!(
+        post(&server.url, &[], INITIALIZE).await,
+        reqwest::StatusCode::SERVICE_UNAVAILABLE,
+        "a second session while the cap is reached"
+    );
+    client.cancel().await.ok();
+    server.shutdown.cancel();
+    server.task.await.unwrap();
+}
+
+/// At most `max_connections` are served at once (the others wait), and a shutdown does not wait for a
+/// half-open request longer than the grace.
+#[tokio::test]
+async fn connections_are_capped_and_shutdown_is_bounded() {
+    use tokio::io::AsyncWriteExt;
+    let account = Account::new();
+    let limits = Limits {
+        max_connections: 1,
+        shutdown_grace: std::time::Duration::from_millis(500),
+        ..Limits::default()
+    };
+    let server = start_with(
+        &account,
+        HttpOptions {
+            limits,
+            ..HttpOptions::default()
+        },
+    )
+    .await;
+    let mut held = raw(&server.url).await;
+    held.write_all(b"POST /mcp HTTP/1.1\r\nHost: 127.0.0.1\r\n")
+        .await
+        .unwrap();
+    let waiting = tokio::time::timeout(
+        std::time::Duration::from_millis(700),
+        post(&server.url, &[], INITIALIZE),
+    )
+    .await;
+    assert!(
+        waiting.is_err(),
+        "a second connection waits while the first is served"
+    );
+    drop(held);
+    let served = tokio::time::timeout(
+        std::time::Duration::from_secs(5),
+        post(&server.url, &[], INITIALIZE),
+    )
+    .await
+    .expect("served once the first connection closed");
+    assert_eq!(served, reqwest::StatusCode::OK);
+
+    let mut half_open = raw(&server.url).await;
+    half_open
+        .write_all(b"POST /mcp HTTP/1.1\r\nHost: 127.0.0.1\r\n")
+        .await
+        .unwrap();
+    tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    let stopping = std::time::Instant::now();
+    server.shutdown.cancel();
+    server.task.await.unwrap();
+    assert!(
+        stopping.elapsed() < std::time::Duration::from_secs(3),
+        "shutdown waited {:?} for a half-open request",
+        stopping.elapsed()
+    );
 }
