@@ -35,6 +35,10 @@ pub struct AwsArgs {
     #[arg(long, global = true, env = "BEDROCK_PROVISIONER_MAX_ATTEMPTS", default_value_t = 3,
           value_parser = clap::value_parser!(u32).range(1..=20))]
     max_attempts: u32,
+    /// The SDK's retry mode: `standard`, or `adaptive` (also slows the request rate after throttling; for
+    /// fleets against a busy account).
+    #[arg(long, global = true, value_enum, default_value_t = RetryMode::Standard)]
+    retry_mode: RetryMode,
     /// TCP connect timeout in seconds.
     #[arg(
         long,
@@ -62,9 +66,19 @@ impl AwsArgs {
             max_attempts: self.max_attempts,
             connect_timeout: Duration::from_secs(self.connect_timeout),
             operation_timeout: Duration::from_secs(self.operation_timeout),
+            adaptive_retry: self.retry_mode == RetryMode::Adaptive,
             ..AwsSettings::default()
         }
     }
+}
+
+/// The SDK's retry mode.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+enum RetryMode {
+    /// Retry with exponential backoff.
+    Standard,
+    /// Also limit the request rate on the client after throttling.
+    Adaptive,
 }
 
 /// Output format.
@@ -102,39 +116,6 @@ pub struct Unit {
     /// Business unit, e.g. marketing (its IAM user is <business-unit>-bedrock-user).
     #[arg(long)]
     pub business_unit: String,
-}
-
-/// `serve`.
-#[derive(Debug, Args)]
-pub struct ServeArgs {
-    /// Which tools to expose: read-only tools only, plus creating, or plus destructive tools
-    /// [default: the config file's mode, else read-only].
-    #[arg(long, env = "BEDROCK_PROVISIONER_MODE", value_enum)]
-    pub mode: Option<crate::mode::AccessMode>,
-    #[command(flatten)]
-    pub http: HttpArgs,
-}
-
-/// Streamable HTTP instead of stdio.
-#[derive(Debug, Args)]
-pub struct HttpArgs {
-    /// Serve MCP over streamable HTTP at ADDR (path /mcp) instead of stdio, e.g. 127.0.0.1:8808. A
-    /// non-loopback address requires a bearer token.
-    #[arg(long, value_name = "ADDR")]
-    pub http: Option<std::net::SocketAddr>,
-    /// File holding the bearer token clients must send (else BEDROCK_PROVISIONER_HTTP_TOKEN).
-    #[arg(long, requires = "http")]
-    pub http_token_file: Option<std::path::PathBuf>,
-    /// Extra accepted Host header (hostname or host:port); repeatable.
-    #[arg(long = "allowed-host", requires = "http")]
-    pub allowed_hosts: Vec<String>,
-    /// Extra accepted browser Origin (scheme://host:port); repeatable.
-    #[arg(long = "allowed-origin", requires = "http")]
-    pub allowed_origins: Vec<String>,
-    /// Serve admin-mode tools over HTTP without a bearer token (loopback only): any local process or
-    /// browser page that reaches the port could delete users and keys.
-    #[arg(long, requires = "http")]
-    pub allow_unauthenticated_admin: bool,
 }
 
 /// `config`.

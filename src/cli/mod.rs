@@ -3,6 +3,7 @@
 //! ([`print`]) or JSON; errors name the CLI's own flags ([`wording`]).
 
 mod args;
+mod fleet;
 mod print;
 mod serve;
 mod setup;
@@ -16,8 +17,10 @@ use serde::Serialize;
 use args::{
     AwsArgs, BudgetArgs, ConfigCommand, CreateApiKeyArgs, DeprovisionUserArgs, DiagnoseArgs,
     EnableCostTagsArgs, ListApiKeysArgs, ListBusinessUnitsArgs, Output, ProvisionUserArgs,
-    QueryCostsArgs, RevokeKeyArgs, RotateKeyArgs, ServeArgs, VerifyAccessArgs,
+    QueryCostsArgs, RevokeKeyArgs, RotateKeyArgs, VerifyAccessArgs,
 };
+use fleet::FleetCommand;
+use serve::ServeArgs;
 use setup::{Context, Globals};
 
 use crate::{
@@ -96,6 +99,9 @@ enum Command {
     RevokeKey(RevokeKeyArgs),
     /// Remove a business unit's IAM user and everything attached to it.
     DeprovisionUser(DeprovisionUserArgs),
+    /// Every business unit of a manifest (fleet.toml) in one plan and one apply.
+    #[command(subcommand)]
+    Fleet(FleetCommand),
 }
 
 /// Run a core operation that may change AWS: convert the arguments, call it, record it in the audit log
@@ -160,6 +166,7 @@ impl Cli {
             Command::DeprovisionUser(a) => {
                 mutate!(c, deprovision_user, a, print::print_deprovision)
             }
+            Command::Fleet(command) => c.fleet(command).await,
         }
     }
 }
@@ -176,13 +183,15 @@ impl Command {
             | Command::CreateApiKey(_)
             | Command::RotateKey(_)
             | Command::RevokeKey(_)
-            | Command::DeprovisionUser(_) => true,
+            | Command::DeprovisionUser(_)
+            | Command::Fleet(FleetCommand::Apply(_)) => true,
             Command::ListBusinessUnits(_)
             | Command::Config(_)
             | Command::Diagnose(_)
             | Command::VerifyAccess(_)
             | Command::QueryCosts(_)
-            | Command::ListApiKeys(_) => false,
+            | Command::ListApiKeys(_)
+            | Command::Fleet(FleetCommand::Plan(_)) => false,
         }
     }
 }

@@ -2,10 +2,9 @@
 
 use std::{process::ExitCode, sync::Arc};
 
-use super::{
-    args::{HttpArgs, ServeArgs},
-    setup::Context,
-};
+use clap::Args;
+
+use super::setup::Context;
 use crate::{
     core::secret::Secret,
     mcp::{
@@ -14,6 +13,39 @@ use crate::{
     },
     mode::AccessMode,
 };
+
+/// `serve`.
+#[derive(Debug, Args)]
+pub struct ServeArgs {
+    /// Which tools to expose: read-only tools only, plus creating, or plus destructive tools
+    /// [default: the config file's mode, else read-only].
+    #[arg(long, env = "BEDROCK_PROVISIONER_MODE", value_enum)]
+    pub mode: Option<crate::mode::AccessMode>,
+    #[command(flatten)]
+    pub http: HttpArgs,
+}
+
+/// Streamable HTTP instead of stdio.
+#[derive(Debug, Args)]
+pub struct HttpArgs {
+    /// Serve MCP over streamable HTTP at ADDR (path /mcp) instead of stdio, e.g. 127.0.0.1:8808. A
+    /// non-loopback address requires a bearer token.
+    #[arg(long, value_name = "ADDR")]
+    pub http: Option<std::net::SocketAddr>,
+    /// File holding the bearer token clients must send (else BEDROCK_PROVISIONER_HTTP_TOKEN).
+    #[arg(long, requires = "http")]
+    pub http_token_file: Option<std::path::PathBuf>,
+    /// Extra accepted Host header (hostname or host:port); repeatable.
+    #[arg(long = "allowed-host", requires = "http")]
+    pub allowed_hosts: Vec<String>,
+    /// Extra accepted browser Origin (scheme://host:port); repeatable.
+    #[arg(long = "allowed-origin", requires = "http")]
+    pub allowed_origins: Vec<String>,
+    /// Serve admin-mode tools over HTTP without a bearer token (loopback only): any local process or
+    /// browser page that reaches the port could delete users and keys.
+    #[arg(long, requires = "http")]
+    pub allow_unauthenticated_admin: bool,
+}
 
 /// Serve in the mode the flag, the environment or the file names.
 pub async fn serve(context: Context, args: ServeArgs) -> ExitCode {

@@ -31,6 +31,9 @@ pub struct AwsSettings {
     pub operation_timeout: Duration,
     /// Fixed credentials instead of the chain: for embedding and tests. Never logged.
     pub static_credentials: Option<Credentials>,
+    /// The SDK's adaptive retry mode (client-side rate limiting after throttling), for runs that make many
+    /// calls at once (fleets); otherwise the standard mode.
+    pub adaptive_retry: bool,
 }
 
 impl Default for AwsSettings {
@@ -43,6 +46,7 @@ impl Default for AwsSettings {
             connect_timeout: Duration::from_secs(5),
             operation_timeout: Duration::from_secs(60),
             static_credentials: None,
+            adaptive_retry: false,
         }
     }
 }
@@ -79,9 +83,13 @@ impl AwsClients {
         let mut loader = aws_config::defaults(BehaviorVersion::latest())
             .region(region)
             .retry_config(
-                RetryConfig::standard()
-                    .with_max_attempts(settings.max_attempts.max(1))
-                    .with_initial_backoff(settings.initial_backoff),
+                if settings.adaptive_retry {
+                    RetryConfig::adaptive()
+                } else {
+                    RetryConfig::standard()
+                }
+                .with_max_attempts(settings.max_attempts.max(1))
+                .with_initial_backoff(settings.initial_backoff),
             )
             .timeout_config(
                 TimeoutConfig::builder()

@@ -11,6 +11,7 @@ pub mod deliver;
 pub mod deprovision;
 pub mod diagnose;
 pub mod error;
+pub mod fleet;
 pub mod governance;
 pub(crate) mod iam;
 pub mod inspect;

@@ -257,6 +257,11 @@ impl Account {
         emulator().control("POST", "faults", &rule.to_string());
     }
 
+    /// Remove this account's fault rules (other accounts' stay).
+    pub fn clear_faults(&self) {
+        emulator().control("DELETE", &format!("faults?access_key={}", self.id), "");
+    }
+
     /// The AWS actions this account called, in order.
     pub fn actions(&self) -> Vec<String> {
         self.requests()

@@ -90,6 +90,16 @@ def test_json_protocol_errors_and_latency(emulator, account):
     assert raised.value.response["Error"]["Code"] == "ThrottlingException"
 
 
+def test_faults_are_cleared_per_access_key(emulator, account):
+    emulator.control("POST", "faults", {"action": "ListUsers", "kind": "throttle", "access_key": account})
+    emulator.control("POST", "faults", {"action": "ListUsers", "kind": "throttle", "access_key": "999999999999"})
+    emulator.control("DELETE", f"faults?access_key={account}")
+    assert emulator.client("iam", account, retry=False).list_users()["Users"] == []
+    with pytest.raises(botocore.exceptions.ClientError):
+        emulator.client("iam", "999999999999", retry=False).list_users()
+    emulator.control("DELETE", "faults?access_key=999999999999")
+
+
 def test_percent_faults_hit_some_calls(emulator, account):
     emulator.control("POST", "faults", {"action": "ListUsers", "kind": "throttle", "percent": 50, "access_key": account})
     iam = emulator.client("iam", account, retry=False)

@@ -120,6 +120,23 @@ async fn kill_when_held(account: &Account, start: usize, action: &str, mut child
     panic!("{action} was never called");
 }
 
+/// Wait until the emulator has answered the held call (carried it out, or not, and logged a status).
+async fn settled(account: &Account, start: usize, action: &str) {
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while Instant::now() < deadline {
+        let requests = account.requests();
+        let held = requests[start..]
+            .iter()
+            .rev()
+            .find(|r| r["action"] == action);
+        if held.is_some_and(|r| r.get("status").is_some()) {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    panic!("{action} was never answered");
+}
+
 /// Keys of the unit in AWS (independent read) and the id its secret holds.
 async fn keys_and_secret(account: &Account) -> (Vec<(String, String)>, Option<String>) {
     let keys = account.keys_in_aws("unit-bedrock-user").await;
@@ -149,6 +166,8 @@ async fn case(workflow: Workflow, action: String, after: bool) -> String {
     account.fault(json!({"action": action, "kind": kind, "latency_ms": 4000, "count": 1}));
     let child = command(&account, workflow.args).spawn().unwrap();
     kill_when_held(&account, start, &action, child).await;
+    // AWS finishes a request it received even when the client died; the re-run comes after that.
+    settled(&account, start, &action).await;
     if workflow.rotates {
         let (keys, secret) = keys_and_secret(&account).await;
         let working = keys.iter().filter(|(_, s)| s == "Active").count();

@@ -15,6 +15,7 @@ mod costs;
 mod crash_matrix;
 mod diagnose;
 mod fault_matrix;
+mod fleet;
 mod fuzz;
 mod http;
 mod key_delivery;

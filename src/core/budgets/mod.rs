@@ -104,6 +104,11 @@ fn default_thresholds() -> Vec<Threshold> {
 }
 
 impl BudgetAlertInput {
+    /// Check every field without calling AWS; the first broken rule is returned, naming the field.
+    pub fn check(&self) -> Result<()> {
+        self.validate().map(drop)
+    }
+
     fn validate(&self) -> Result<BudgetRequest> {
         let unit = BusinessUnit::parse("business_unit", &self.business_unit)?;
         if !(self.monthly_limit_usd > 0.0 && self.monthly_limit_usd <= 1e9) {

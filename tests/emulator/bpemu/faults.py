@@ -115,9 +115,10 @@ class FaultTable:
         with self._lock:
             self._rules.append(rule)
 
-    def clear(self) -> None:
+    def clear(self, access_key: str | None = None) -> None:
+        """Remove every rule, or only the rules of one access key (``DELETE faults?access_key=…``)."""
         with self._lock:
-            self._rules.clear()
+            self._rules = [r for r in self._rules if access_key is not None and r.access_key != access_key]
 
     def take(self, request: RequestInfo) -> FaultRule | None:
         """The rule that fires for this request, consuming one of its `count` if it has one."""

@@ -123,7 +123,10 @@ class Emulator:
                 self.faults.add(FaultRule.from_json(json.loads(_read_body(environ) or b"{}")))
                 return _json(start_response, {"added": True})
             if command == "faults" and method == "DELETE":
-                self.faults.clear()
+                from urllib.parse import parse_qs
+
+                only = parse_qs(environ.get("QUERY_STRING", "")).get("access_key", [None])[0]
+                self.faults.clear(only)
                 return _json(start_response, {"cleared": True})
             if command == "requests" and method == "GET":
                 from urllib.parse import parse_qs

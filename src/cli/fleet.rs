@@ -1,0 +1,141 @@
+//! `fleet plan` and `fleet apply`: the manifest read and validated before any AWS call, every unit
+//! planned or applied a few at a time, a compact table for people, exit codes for CI.
+
+use std::process::ExitCode;
+
+use clap::{Args, Subcommand};
+
+use super::{args::Output, setup::Context, wording};
+use crate::{
+    audit::{self, Outcome},
+    core::{Error, fleet::FleetReport, fleet::manifest},
+};
+
+/// `fleet`.
+#[derive(Debug, Subcommand)]
+pub enum FleetCommand {
+    /// Show what `fleet apply` would change for every unit of the manifest; exits 0 when nothing would,
+    /// 2 when changes are pending, 1 on an error (like `terraform plan -detailed-exitcode`).
+    Plan(FleetArgs),
+    /// Create or repair every unit of the manifest: user, tags, policy, attachment and budget.
+    Apply(FleetArgs),
+}
+
+/// The manifest and how many units run at once.
+#[derive(Debug, Args)]
+pub struct FleetArgs {
+    /// The manifest (see fleet.example.toml).
+    pub file: std::path::PathBuf,
+    /// Units in flight at once.
+    #[arg(long, default_value_t = 8, value_parser = clap::value_parser!(u32).range(1..=64))]
+    pub concurrency: u32,
+}
+
+/// `fleet plan` exits with this when changes are pending.
+const CHANGES_PENDING: u8 = 2;
+
+impl Context {
+    /// Plan or apply a manifest.
+    pub(super) async fn fleet(&self, command: FleetCommand) -> ExitCode {
+        let (args, apply) = match command {
+            FleetCommand::Plan(args) => (args, false),
+            FleetCommand::Apply(args) => (args, true),
+        };
+        let result = match self.load_manifest(&args) {
+            Ok(manifest) => {
+                self.core
+                    .run_fleet(&manifest, apply, args.concurrency as usize)
+                    .await
+            }
+            Err(error) => Err(error),
+        };
+        if apply {
+            self.audit_fleet(&args, &result).await;
+        }
+        let report = match result {
+            Ok(report) => report,
+            Err(error) => {
+                let remediation = error.remediation(&wording::Cli);
+                eprintln!("error: {error}\n\nWhat to do: {remediation}");
+                return ExitCode::FAILURE;
+            }
+        };
+        match self.output {
+            Output::Json => match serde_json::to_string_pretty(&report) {
+                Ok(json) => println!("{json}"),
+                Err(error) => eprintln!("error: could not encode the result as JSON: {error}"),
+            },
+            Output::Text => print_fleet(&report),
+        }
+        match (report.has_errors(), report.has_changes() && !apply) {
+            (true, _) => ExitCode::FAILURE,
+            (false, true) => ExitCode::from(CHANGES_PENDING),
+            (false, false) => ExitCode::SUCCESS,
+        }
+    }
+
+    fn load_manifest(&self, args: &FleetArgs) -> Result<manifest::Manifest, Error> {
+        let name = args.file.display().to_string();
+        let text = std::fs::read_to_string(&args.file)
+            .map_err(|error| Error::invalid(name.clone(), format!("cannot read it: {error}")))?;
+        manifest::parse(&name, &text, &self.core.settings().default_policy)
+    }
+
+    /// One audit record for an apply: what it created, per unit, and its outcome.
+    async fn audit_fleet(&self, args: &FleetArgs, result: &Result<FleetReport, Error>) {
+        let arguments = serde_json::json!({"manifest": args.file.display().to_string()});
+        let outcome = match result {
+            Ok(report) if report.has_errors() => Outcome::Error("unit_failed".to_owned()),
+            Ok(_) => Outcome::Ok,
+            Err(error) => Outcome::Error(error.kind().to_owned()),
+        };
+        let call = audit::Call {
+            client: format!("cli {}", env!("CARGO_PKG_VERSION")),
+            tool: "apply_fleet",
+            arguments,
+            outcome,
+            result: None,
+            elicited: false,
+            peer: None,
+        };
+        self.audit.record_call(&self.core, call).await;
+    }
+}
+
+/// A compact table: one line per unit, its changes and drift below it.
+fn print_fleet(report: &FleetReport) {
+    let verb = if report.plan { "to change" } else { "changed" };
+    for unit in &report.units {
+        let status = match (&unit.error, unit.changes.len()) {
+            (Some(_), _) => "error".to_owned(),
+            (None, 0) => "unchanged".to_owned(),
+            (None, n) => format!("{n} {verb}"),
+        };
+        println!("{:<28} {status}", unit.business_unit);
+        for change in &unit.changes {
+            println!("    {change}");
+        }
+        for drift in &unit.drift {
+            println!("    drift: {drift}");
+        }
+        if let Some(error) = &unit.error {
+            println!("    error: {error}");
+        }
+    }
+    if !report.absent.is_empty() {
+        println!(
+            "managed units not in the manifest (left alone): {}",
+            report.absent.join(", ")
+        );
+    }
+    let changed = report
+        .units
+        .iter()
+        .filter(|u| !u.changes.is_empty())
+        .count();
+    let failed = report.units.iter().filter(|u| u.error.is_some()).count();
+    println!(
+        "{} units: {changed} {verb}, {failed} failed",
+        report.units.len()
+    );
+}

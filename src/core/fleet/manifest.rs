@@ -1,0 +1,267 @@
+//! The fleet manifest (`fleet.toml`): every business unit in one file, validated before any AWS call. Each
+//! error names the file, the line and the rule.
+
+use std::collections::{BTreeMap, HashSet};
+
+use serde::Deserialize;
+use toml::Spanned;
+
+use crate::core::{
+    budgets::BudgetAlertInput,
+    error::{Error, Result},
+    provision::{PolicyInput, ProvisionUserInput},
+};
+
+/// Role assumed in another account when a unit names one and the manifest does not say.
+pub const DEFAULT_ROLE: &str = "OrganizationAccountAccessRole";
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawManifest {
+    #[serde(default)]
+    defaults: RawDefaults,
+    #[serde(default, rename = "unit")]
+    units: Vec<RawUnit>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawDefaults {
+    purpose: Option<String>,
+    owner: Option<String>,
+    account: Option<Spanned<String>>,
+    role: Option<String>,
+    #[serde(default)]
+    tags: BTreeMap<String, String>,
+    budget: Option<Spanned<RawBudget>>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawUnit {
+    name: Spanned<String>,
+    purpose: Option<String>,
+    owner: Option<String>,
+    account: Option<Spanned<String>>,
+    role: Option<String>,
+    #[serde(default)]
+    tags: BTreeMap<String, String>,
+    budget: Option<Spanned<RawBudget>>,
+}
+
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawBudget {
+    monthly_usd: f64,
+    #[serde(default)]
+    emails: Vec<String>,
+}
+
+/// A validated fleet: one entry per business unit.
+#[derive(Clone, Debug)]
+pub struct Manifest {
+    /// The units, in file order.
+    pub units: Vec<UnitSpec>,
+}
+
+/// One business unit as the manifest wants it.
+#[derive(Clone, Debug)]
+pub struct UnitSpec {
+    /// The line of its `name`.
+    pub line: usize,
+    /// Its `provision_user` request.
+    pub provision: ProvisionUserInput,
+    /// Its budget, if any.
+    pub budget: Option<BudgetAlertInput>,
+    /// The account it lives in, when not the caller's.
+    pub account: Option<String>,
+    /// The role assumed in that account.
+    pub role: String,
+}
+
+impl UnitSpec {
+    /// The business unit's name.
+    pub fn name(&self) -> &str {
+        &self.provision.business_unit
+    }
+}
+
+/// Parse and validate a manifest; `file` names it in errors. `default_policy` is the server's.
+pub fn parse(file: &str, text: &str, default_policy: &PolicyInput) -> Result<Manifest> {
+    let at = |span: Option<std::ops::Range<usize>>| line_of(text, span.map_or(0, |s| s.start));
+    let raw: RawManifest = toml::from_str(text).map_err(|error| {
+        let rule = error.message().to_owned();
+        Error::invalid(format!("{file}:{}", at(error.span())), rule)
+    })?;
+    let mut seen = HashSet::new();
+    let mut units = Vec::with_capacity(raw.units.len());
+    for unit in &raw.units {
+        let line = at(Some(unit.name.span()));
+        let where_ = |field: &str| format!("{file}:{line}: unit `{}` {field}", unit.name.get_ref());
+        if !seen.insert(unit.name.get_ref().clone()) {
+            return Err(Error::invalid(
+                where_("name"),
+                "appears twice in the manifest",
+            ));
+        }
+        let spec = unit_spec(unit, &raw.defaults, line)
+            .and_then(|spec| check(&spec, default_policy).map(|()| spec))
+            .map_err(|error| match error {
+                Error::InvalidInput { field, rule } => Error::invalid(where_(&field), rule),
+                other => other,
+            })?;
+        units.push(spec);
+    }
+    Ok(Manifest { units })
+}
+
+/// A unit with the defaults filled in.
+fn unit_spec(unit: &RawUnit, defaults: &RawDefaults, line: usize) -> Result<UnitSpec> {
+    let mut tags = defaults.tags.clone();
+    tags.extend(unit.tags.clone());
+    let account = unit
+        .account
+        .as_ref()
+        .or(defaults.account.as_ref())
+        .map(|a| a.get_ref().clone());
+    if let Some(account) = &account
+        && !(account.len() == 12 && account.bytes().all(|b| b.is_ascii_digit()))
+    {
+        return Err(Error::invalid(
+            "account",
+            "must be a 12-digit AWS account id",
+        ));
+    }
+    let business_unit = unit.name.get_ref().clone();
+    let budget = unit.budget.as_ref().or(defaults.budget.as_ref()).map(|b| {
+        let b = b.get_ref();
+        BudgetAlertInput {
+            business_unit: business_unit.clone(),
+            monthly_limit_usd: b.monthly_usd,
+            emails: b.emails.clone(),
+            ..BudgetAlertInput::default()
+        }
+    });
+    let required = |value: &Option<String>, default: &Option<String>, field: &str| {
+        value
+            .clone()
+            .or_else(|| default.clone())
+            .ok_or_else(|| Error::invalid(field, "is required (in the unit or in [defaults])"))
+    };
+    Ok(UnitSpec {
+        line,
+        provision: ProvisionUserInput {
+            business_unit,
+            purpose: required(&unit.purpose, &defaults.purpose, "purpose")?,
+            owner: required(&unit.owner, &defaults.owner, "owner")?,
+            tags,
+            ..ProvisionUserInput::default()
+        },
+        budget,
+        account,
+        role: unit
+            .role
+            .clone()
+            .or_else(|| defaults.role.clone())
+            .unwrap_or_else(|| DEFAULT_ROLE.to_owned()),
+    })
+}
+
+/// The rules of the tools themselves: names, tags, budgets (a budget without e-mails is refused here).
+fn check(spec: &UnitSpec, default_policy: &PolicyInput) -> Result<()> {
+    spec.provision.validate(default_policy)?;
+    if let Some(budget) = &spec.budget {
+        if budget.emails.is_empty() {
+            return Err(Error::invalid(
+                "budget.emails",
+                "a budget needs at least one e-mail address to alert",
+            ));
+        }
+        budget.check()?;
+    }
+    Ok(())
+}
+
+/// The 1-based line of byte `offset`.
+fn line_of(text: &str, offset: usize) -> usize {
+    text[..offset.min(text.len())].matches('\n').count() + 1
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const GOOD: &str = r#"
+[defaults]
+owner = "platform@example.com"
+purpose = "general"
+
+[[unit]]
+name = "marketing"
+purpose = "campaign copy"
+tags = { cost-center = "cc-4711" }
+budget = { monthly_usd = 500, emails = ["finops@example.com"] }
+
+[[unit]]
+name = "sales"
+account = "111122223333"
+"#;
+
+    fn error(text: &str) -> (String, String) {
+        match parse("fleet.toml", text, &PolicyInput::default()) {
+            Err(Error::InvalidInput { field, rule }) => (field, rule),
+            other => panic!("expected a refusal, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn defaults_fill_in_and_units_keep_their_own() {
+        let manifest = parse("fleet.toml", GOOD, &PolicyInput::default()).unwrap();
+        let [marketing, sales] = &manifest.units[..] else {
+            panic!("two units")
+        };
+        assert_eq!(marketing.line, 7);
+        assert_eq!(marketing.provision.purpose, "campaign copy");
+        assert_eq!(marketing.provision.owner, "platform@example.com");
+        assert_eq!(marketing.budget.as_ref().unwrap().monthly_limit_usd, 500.0);
+        assert_eq!(sales.account.as_deref(), Some("111122223333"));
+        assert_eq!(sales.role, DEFAULT_ROLE);
+        assert!(sales.budget.is_none());
+    }
+
+    /// Twenty kinds of bad manifest, each refused with its line and rule.
+    #[test]
+    fn every_bad_manifest_names_the_line_and_the_rule() {
+        let unit = |body: &str| {
+            format!("[defaults]\nowner = \"o\"\npurpose = \"p\"\n\n[[unit]]\n{body}\n")
+        };
+        let cases: Vec<(String, &str, &str)> = vec![
+            (unit("name = \"a\"\ncolour = \"red\""), "fleet.toml:7", "unknown field"),
+            ("[defaults]\nownr = \"x\"\n".into(), "fleet.toml:2", "unknown field"),
+            ("[[unit]]\nname = \"a\"\nowner = \"o\"\npurpose = \"p\"\n[[unit]]\nname = \"a\"\nowner = \"o\"\npurpose = \"p\"\n".into(), "fleet.toml:6: unit `a` name", "twice"),
+            (unit("name = \"Sales Team\""), "fleet.toml:6: unit `Sales Team` business_unit", "lowercase"),
+            (unit("name = \"\""), "fleet.toml:6: unit `` business_unit", ""),
+            (unit("name = \"a\"\naccount = \"1234\""), "fleet.toml:6: unit `a` account", "12-digit"),
+            (unit("name = \"a\"\naccount = \"12345678901x\""), "fleet.toml:6: unit `a` account", "12-digit"),
+            (unit("name = \"a\"\nbudget = { monthly_usd = 5 }"), "fleet.toml:6: unit `a` budget.emails", "at least one"),
+            (unit("name = \"a\"\nbudget = { monthly_usd = -5, emails = [\"f@example.com\"] }"), "fleet.toml:6: unit `a` monthly_limit_usd", ""),
+            (unit("name = \"a\"\nbudget = { monthly_usd = 5, emails = [\"not-an-address\"] }"), "fleet.toml:6: unit `a` emails", "e-mail"),
+            (unit("name = \"a\"\nbudget = { monthly_usd = 5, emails = [\"f@example.com\"], extra = 1 }"), "fleet.toml:7", "unknown field"),
+            (unit("name = \"a\"\ntags = { Managed-By = \"me\" }"), "fleet.toml:6: unit `a` tags.Managed-By", "case-insensitive"),
+            (unit("name = \"a\"\ntags = { team = \"x\", Team = \"y\" }"), "fleet.toml:6: unit `a` tags.", "one tag key"),
+            (unit("name = \"a\"\ntags = { k = \"a;b\" }"), "fleet.toml:6: unit `a` tags.k", ""),
+            ("[[unit]]\nname = \"a\"\npurpose = \"p\"\n".into(), "fleet.toml:2: unit `a` owner", "required"),
+            ("[[unit]]\nname = \"a\"\nowner = \"o\"\n".into(), "fleet.toml:2: unit `a` purpose", "required"),
+            (unit("name = \"a\"\nowner = \" \""), "fleet.toml:6: unit `a` owner", ""),
+            (unit("purpose = \"p\""), "fleet.toml:5", "missing field `name`"),
+            (unit("name = 5"), "fleet.toml:6", "invalid type"),
+            ("[[unit]\nname = \"a\"\n".into(), "fleet.toml:1", ""),
+        ];
+        assert_eq!(cases.len(), 20);
+        for (text, field, rule) in cases {
+            let (got_field, got_rule) = error(&text);
+            assert!(got_field.starts_with(field), "{got_field:?} for:\n{text}");
+            assert!(got_rule.contains(rule), "{got_rule:?} for:\n{text}");
+        }
+    }
+}

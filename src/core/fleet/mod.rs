@@ -1,0 +1,162 @@
+//! Fleets: every business unit of a manifest in one plan and one apply. The plan is each unit's dry run
+//! (`provision_user` and its budget), run a few units at a time; apply runs them for real. Managed units of
+//! the account that the manifest does not name are listed, never touched.
+
+pub mod manifest;
+
+use futures::{StreamExt, stream};
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+
+use super::{
+    Provisioner,
+    error::{Error, Result},
+    inventory::ListBusinessUnitsInput,
+    label,
+    provision::{ChangeStatus, ProvisionReport},
+};
+use manifest::{Manifest, UnitSpec};
+
+/// One unit of a fleet plan or apply.
+#[derive(Clone, Debug, Serialize, Deserialize, JsonSchema)]
+pub struct UnitOutcome {
+    /// The business unit.
+    pub business_unit: String,
+    /// The line of its entry in the manifest.
+    pub line: usize,
+    /// What changes (plan) or changed (apply), one line each.
+    pub changes: Vec<String>,
+    /// What differs from what this tool keeps and is left in place, with the fix.
+    pub drift: Vec<String>,
+    /// Why the unit could not be planned or applied.
+    pub error: Option<String>,
+}
+
+/// The result of planning or applying a fleet.
+#[derive(Clone, Debug, Serialize, Deserialize, JsonSchema)]
+pub struct FleetReport {
+    /// Whether this is a plan (nothing changed).
+    pub plan: bool,
+    /// Each unit, in manifest order.
+    pub units: Vec<UnitOutcome>,
+    /// Units this tool manages in the account that the manifest does not name (left alone).
+    pub absent: Vec<String>,
+}
+
+impl FleetReport {
+    /// Whether any unit has changes (planned or made).
+    pub fn has_changes(&self) -> bool {
+        self.units.iter().any(|u| !u.changes.is_empty())
+    }
+
+    /// Whether any unit failed.
+    pub fn has_errors(&self) -> bool {
+        self.units.iter().any(|u| u.error.is_some())
+    }
+}
+
+impl Provisioner {
+    /// Plan (`apply: false`) or apply every unit of `manifest`, at most `concurrency` at a time.
+    pub async fn run_fleet(
+        &self,
+        manifest: &Manifest,
+        apply: bool,
+        concurrency: usize,
+    ) -> Result<FleetReport> {
+        let account = self.caller().await?.account.clone();
+        let mut units: Vec<UnitOutcome> = stream::iter(&manifest.units)
+            .map(|unit| self.run_unit(unit, &account, apply))
+            .buffer_unordered(concurrency.max(1))
+            .collect()
+            .await;
+        units.sort_by_key(|u| u.line);
+        let named: Vec<&str> = manifest.units.iter().map(UnitSpec::name).collect();
+        let absent = self
+            .list_business_units(&ListBusinessUnitsInput::default())
+            .await?
+            .business_units
+            .into_iter()
+            .map(|u| u.business_unit)
+            .filter(|unit| !named.contains(&unit.as_str()))
+            .collect();
+        Ok(FleetReport {
+            plan: !apply,
+            units,
+            absent,
+        })
+    }
+
+    /// One unit: its user, tags, policy and attachment, then its budget.
+    async fn run_unit(&self, unit: &UnitSpec, account: &str, apply: bool) -> UnitOutcome {
+        let mut outcome = UnitOutcome {
+            business_unit: unit.name().to_owned(),
+            line: unit.line,
+            changes: Vec::new(),
+            drift: Vec::new(),
+            error: None,
+        };
+        if let Err(error) = self.unit_changes(unit, account, apply, &mut outcome).await {
+            outcome.error = Some(error.to_string());
+        }
+        tracing::info!(unit = %outcome.business_unit, changes = outcome.changes.len(), error = ?outcome.error, "fleet unit done");
+        outcome
+    }
+
+    async fn unit_changes(
+        &self,
+        unit: &UnitSpec,
+        account: &str,
+        apply: bool,
+        outcome: &mut UnitOutcome,
+    ) -> Result<()> {
+        if let Some(other) = unit.account.as_deref().filter(|a| *a != account) {
+            return Err(Error::refused(
+                "account",
+                format!(
+                    "unit is in account {other}, the caller in {account}: reaching another account \
+                     (AssumeRole of `{}`) is not implemented yet",
+                    unit.role
+                ),
+            ));
+        }
+        let mut provision = unit.provision.clone();
+        provision.dry_run = !apply;
+        let report = self.provision_user(&provision).await?;
+        record(&report, outcome);
+        if let Some(budget) = &unit.budget {
+            let mut budget = budget.clone();
+            budget.dry_run = !apply;
+            // Writing the manifest and running apply is the confirmation.
+            budget.confirm = apply;
+            let report = self.create_budget_alert(&budget).await?;
+            if report.status != ChangeStatus::Unchanged {
+                outcome.changes.extend(
+                    report
+                        .changes
+                        .iter()
+                        .map(|c| format!("budget {}: {c}", report.budget_name)),
+                );
+            }
+        }
+        Ok(())
+    }
+}
+
+/// The changed and drifted resources of a provision report, one line each.
+fn record(report: &ProvisionReport, outcome: &mut UnitOutcome) {
+    for resource in &report.resources {
+        let line = format!(
+            "{} {}: {}",
+            label(&resource.resource).replace('_', " "),
+            resource.id,
+            resource.detail
+        );
+        match resource.status {
+            ChangeStatus::Planned | ChangeStatus::Created | ChangeStatus::Updated => {
+                outcome.changes.push(line);
+            }
+            ChangeStatus::Drift => outcome.drift.push(line),
+            ChangeStatus::Unchanged => {}
+        }
+    }
+}

@@ -1,0 +1,173 @@
+//! Fleets through the built CLI: a manifest of 30 units applied under 30 % IAM throttling, read back with
+//! the SDK; `fleet plan` exit codes (0 nothing to do, 2 changes pending, 1 error); a one-field change shows
+//! as exactly that change; a bad manifest makes no AWS call.
+
+use std::process::{Command, Output};
+
+use crate::common;
+
+use common::Account;
+use serde_json::{Value, json};
+
+fn fleet(account: &Account, args: &[&str]) -> Output {
+    let started = std::time::Instant::now();
+    let output = Command::new(env!("CARGO_BIN_EXE_bedrock-provisioner"))
+        .arg("fleet")
+        .args(args)
+        .env_clear()
+        .envs(account.binary_env())
+        .output()
+        .unwrap();
+    eprintln!("fleet {}: {:?}", args.join(" "), started.elapsed());
+    output
+}
+
+/// A manifest of `units` units `u00`, `u01`, …; `owner` gives each its owner.
+fn manifest(units: usize, owner: impl Fn(usize) -> String) -> String {
+    let mut text = String::from("[defaults]\npurpose = \"fleet test\"\n");
+    for i in 0..units {
+        text.push_str(&format!(
+            "\n[[unit]]\nname = \"u{i:02}\"\nowner = \"{}\"\ntags = {{ cost-center = \"cc-{i}\" }}\n",
+            owner(i)
+        ));
+    }
+    text
+}
+
+fn write(account: &Account, text: &str) -> std::path::PathBuf {
+    let path = std::env::temp_dir().join(format!("bp-fleet-{}.toml", account.id));
+    std::fs::write(&path, text).unwrap();
+    path
+}
+
+#[tokio::test]
+async fn a_thirty_unit_fleet_applies_under_throttling_and_then_plans_nothing() {
+    let account = Account::new();
+    let client = account.provisioned(&["legacy"]).await;
+    client.cancel().await.ok();
+    let owner = |i: usize| format!("team-{i}@example.com");
+    let path = write(&account, &manifest(30, owner));
+    let file = path.to_str().unwrap();
+    account.fault(json!({"action": "*", "service": "iam", "kind": "throttle", "percent": 30}));
+    let applied = fleet(
+        &account,
+        &["apply", file, "--max-attempts", "10", "--concurrency", "30"],
+    );
+    let stdout = String::from_utf8_lossy(&applied.stdout);
+    assert!(
+        applied.status.success(),
+        "{stdout}\n{}",
+        String::from_utf8_lossy(&applied.stderr)
+    );
+    assert!(
+        stdout.contains("30 units: 30 changed, 0 failed"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("managed units not in the manifest (left alone): legacy"),
+        "{stdout}"
+    );
+
+    account.clear_faults();
+    // An independent read: exactly the manifest's users, with its tags and the policy attached.
+    let iam = account.iam().await;
+    let users = iam
+        .list_users()
+        .path_prefix("/bedrock-provisioner/")
+        .send()
+        .await
+        .unwrap();
+    let mut names: Vec<&str> = users.users().iter().map(|u| u.user_name()).collect();
+    names.sort_unstable();
+    let mut expected: Vec<String> = (0..30).map(|i| format!("u{i:02}-bedrock-user")).collect();
+    expected.push("legacy-bedrock-user".to_owned());
+    expected.sort();
+    assert_eq!(names, expected);
+    for i in [0, 17, 29] {
+        let user = format!("u{i:02}-bedrock-user");
+        let tags = iam.list_user_tags().user_name(&user).send().await.unwrap();
+        let tag = |key: &str| {
+            tags.tags()
+                .iter()
+                .find(|t| t.key() == key)
+                .map(|t| t.value().to_owned())
+        };
+        assert_eq!(tag("owner"), Some(owner(i)));
+        assert_eq!(tag("cost-center"), Some(format!("cc-{i}")));
+        let attached = iam
+            .list_attached_user_policies()
+            .user_name(&user)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(attached.attached_policies().len(), 1, "{user}");
+    }
+    assert_eq!(account.local_policy_count().await, 1, "one shared policy");
+
+    let planned = fleet(&account, &["plan", file]);
+    assert_eq!(
+        planned.status.code(),
+        Some(0),
+        "nothing to do after apply: {}\n{}",
+        String::from_utf8_lossy(&planned.stdout),
+        String::from_utf8_lossy(&planned.stderr)
+    );
+
+    // One owner changed in the file: the plan shows exactly that change, and exits 2.
+    write(
+        &account,
+        &manifest(30, |i| {
+            if i == 7 {
+                "new-owner@example.com".to_owned()
+            } else {
+                owner(i)
+            }
+        }),
+    );
+    let planned = fleet(
+        &account,
+        &[
+            "plan",
+            file,
+            "--max-attempts",
+            "10",
+            "--concurrency",
+            "30",
+            "--output",
+            "json",
+        ],
+    );
+    assert_eq!(planned.status.code(), Some(2));
+    let report: Value = serde_json::from_slice(&planned.stdout).unwrap();
+    let changed: Vec<&Value> = report["units"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|u| !u["changes"].as_array().unwrap().is_empty())
+        .collect();
+    assert_eq!(changed.len(), 1, "{report:#}");
+    assert_eq!(changed[0]["business_unit"], "u07");
+    assert_eq!(
+        changed[0]["changes"],
+        json!(["user tags u07-bedrock-user: would set tags owner=new-owner@example.com"])
+    );
+    assert_eq!(report["absent"], json!(["legacy"]));
+}
+
+#[tokio::test]
+async fn a_bad_manifest_is_refused_with_its_line_before_any_aws_call() {
+    let account = Account::new();
+    let path = write(
+        &account,
+        "[[unit]]\nname = \"ok\"\nowner = \"o\"\npurpose = \"p\"\n\n[[unit]]\nname = \"x\"\nowner = \"o\"\npurpose = \"p\"\naccount = \"12\"\n",
+    );
+    let refused = fleet(&account, &["plan", path.to_str().unwrap()]);
+    assert_eq!(refused.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&refused.stderr);
+    assert!(
+        stderr.contains(&format!("{}:7: unit `x` account", path.display())),
+        "{stderr}"
+    );
+    assert!(stderr.contains("12-digit"), "{stderr}");
+    assert!(account.actions().is_empty(), "{:?}", account.actions());
+}
