@@ -449,3 +449,38 @@ async fn a_failed_deletion_during_replace_never_loses_the_new_key() {
             .any(|(id, _)| id == new_key["credential_id"].as_str().unwrap())
     );
 }
+
+/// Listing every unit's keys costs pages, not units: one `ListServiceSpecificCredentials` with
+/// `AllUsers=true` for the whole account (issue 15's inventory), and keys of users this tool does not manage
+/// stay out.
+#[tokio::test]
+async fn listing_every_units_keys_is_one_paged_listing() {
+    let account = Account::new();
+    let units = ["a", "b", "c", "d"];
+    let client = account.provisioned(&units).await;
+    for unit in units {
+        ok(&call(&client, "create_api_key", json!({"business_unit": unit})).await);
+    }
+    let iam = account.iam().await;
+    iam.create_user()
+        .user_name("stranger")
+        .send()
+        .await
+        .unwrap();
+    iam.create_service_specific_credential()
+        .user_name("stranger")
+        .service_name("bedrock.amazonaws.com")
+        .send()
+        .await
+        .unwrap();
+    let start = account.actions().len();
+    let listed = ok(&call(&client, "list_api_keys", json!({})).await);
+    let keys = listed["keys"].as_array().unwrap();
+    assert_eq!(keys.len(), 4, "{listed:#}");
+    assert!(keys.iter().all(|k| k["user_name"] != "stranger"));
+    let listings = account.actions()[start..]
+        .iter()
+        .filter(|a| *a == "ListServiceSpecificCredentials")
+        .count();
+    assert_eq!(listings, 1, "{:?}", &account.actions()[start..]);
+}

@@ -312,28 +312,32 @@ impl Provisioner {
 
     /// The business unit's keys, or the keys of every user this tool manages.
     pub async fn list_api_keys(&self, input: &ListApiKeysInput) -> Result<ApiKeyList> {
-        let users: Vec<(String, String)> = match &input.business_unit {
+        let now = DateTime::from(std::time::SystemTime::now()).secs();
+        let (units, keys) = match &input.business_unit {
             Some(raw) => {
                 let unit = BusinessUnit::parse("business_unit", raw)?;
                 let user = self.managed_user(&unit).await?;
-                vec![(unit.to_string(), user.name)]
+                let keys = self.user_keys(&user.name).await?;
+                (vec![(unit.to_string(), user.name)], keys)
             }
-            None => self
-                .list_business_units(&ListBusinessUnitsInput::default())
-                .await?
-                .business_units
-                .into_iter()
-                .map(|u| (u.business_unit, u.user_name))
-                .collect(),
+            None => {
+                let units = self
+                    .list_business_units(&ListBusinessUnitsInput::default())
+                    .await?
+                    .business_units
+                    .into_iter()
+                    .map(|u| (u.business_unit, u.user_name))
+                    .collect();
+                (units, self.all_keys().await?)
+            }
         };
-        let now = DateTime::from(std::time::SystemTime::now()).secs();
-        let mut keys = Vec::new();
-        for (unit, user) in users {
-            for key in self.user_keys(&user).await? {
-                keys.push(self.summarize(&unit, &key, now));
+        let mut listed = Vec::new();
+        for (unit, user) in &units {
+            for key in keys.iter().filter(|k| k.user_name() == user) {
+                listed.push(self.summarize(unit, key, now));
             }
         }
-        Ok(ApiKeyList { keys })
+        Ok(ApiKeyList { keys: listed })
     }
 
     /// Deactivate (default) or delete one key of the business unit's user.

@@ -90,6 +90,31 @@ impl Provisioner {
         Ok(keys)
     }
 
+    /// The Bedrock API keys of every user of the account, in pages (`AllUsers`): one listing for a fleet
+    /// instead of one per unit.
+    pub(super) async fn all_keys(&self) -> Result<Vec<ServiceSpecificCredentialMetadata>> {
+        let iam = &self.clients().await.iam;
+        let mut keys = Vec::new();
+        let mut marker = None;
+        loop {
+            let page = iam
+                .list_service_specific_credentials()
+                .all_users(true)
+                .service_name(BEDROCK_SERVICE)
+                .set_marker(marker)
+                .send()
+                .await
+                .map_err(|e| sdk_error("iam:ListServiceSpecificCredentials", e))?;
+            keys.extend(page.service_specific_credentials().iter().cloned());
+            marker = page.marker().map(str::to_owned);
+            if !page.is_truncated() || marker.is_none() {
+                break;
+            }
+        }
+        keys.sort_by_key(|k| k.create_date().secs());
+        Ok(keys)
+    }
+
     /// The key of that id, when it is one of the user's.
     pub(super) async fn owned_key(
         &self,
