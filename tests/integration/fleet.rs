@@ -171,3 +171,80 @@ async fn a_bad_manifest_is_refused_with_its_line_before_any_aws_call() {
     assert!(stderr.contains("12-digit"), "{stderr}");
     assert!(account.actions().is_empty(), "{:?}", account.actions());
 }
+
+/// Units in another account are provisioned there, through the role the manifest names (STS AssumeRole
+/// into a second emulator account whose trust policy allows the caller); an account that cannot be
+/// reached fails its own units only.
+#[tokio::test]
+async fn other_accounts_are_reached_through_their_role_and_an_unreachable_one_fails_alone() {
+    let home = Account::new();
+    let other = Account::new();
+    let unreachable = Account::new();
+    let iam = other.iam().await;
+    let trust = json!({"Version": "2012-10-17", "Statement": [{"Effect": "Allow",
+        "Principal": {"AWS": format!("arn:aws:iam::{}:root", home.id)}, "Action": "sts:AssumeRole"}]});
+    iam.create_role()
+        .role_name("OrganizationAccountAccessRole")
+        .assume_role_policy_document(trust.to_string())
+        .send()
+        .await
+        .unwrap();
+    let admin = json!({"Version": "2012-10-17",
+        "Statement": [{"Effect": "Allow", "Action": "*", "Resource": "*"}]});
+    iam.put_role_policy()
+        .role_name("OrganizationAccountAccessRole")
+        .policy_name("admin")
+        .policy_document(admin.to_string())
+        .send()
+        .await
+        .unwrap();
+    let text = format!(
+        "[defaults]\nowner = \"o\"\npurpose = \"p\"\n\n[[unit]]\nname = \"h1\"\n\n[[unit]]\nname = \"o1\"\n\
+         account = \"{}\"\n\n[[unit]]\nname = \"o2\"\naccount = \"{}\"\n\n[[unit]]\nname = \"x1\"\n\
+         account = \"{}\"\n",
+        other.id, other.id, unreachable.id
+    );
+    let path = write(&home, &text);
+    let applied = fleet(
+        &home,
+        &["apply", path.to_str().unwrap(), "--output", "json"],
+    );
+    assert_eq!(applied.status.code(), Some(1), "x1 cannot be reached");
+    let report: Value = serde_json::from_slice(&applied.stdout).unwrap();
+    let unit = |name: &str| {
+        report["units"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|u| u["business_unit"] == name)
+            .unwrap()
+            .clone()
+    };
+    for name in ["h1", "o1", "o2"] {
+        assert_eq!(unit(name)["error"], Value::Null, "{report:#}");
+    }
+    let refused = unit("x1")["error"].as_str().unwrap().to_owned();
+    assert!(
+        refused.contains(&format!("cannot reach account {}", unreachable.id)),
+        "{refused}"
+    );
+    // Read back per account, independently.
+    assert_eq!(user_names(&home).await, ["h1-bedrock-user"]);
+    assert_eq!(
+        user_names(&other).await,
+        ["o1-bedrock-user", "o2-bedrock-user"]
+    );
+    assert!(user_names(&unreachable).await.is_empty());
+}
+
+/// The IAM users of `account`, sorted, read with the SDK.
+async fn user_names(account: &Account) -> Vec<String> {
+    let users = account.iam().await.list_users().send().await.unwrap();
+    let mut names: Vec<String> = users
+        .users()
+        .iter()
+        .map(|u| u.user_name().to_owned())
+        .collect();
+    names.sort();
+    names
+}

@@ -2,6 +2,7 @@
 //! (`provision_user` and its budget), run a few units at a time; apply runs them for real. Managed units of
 //! the account that the manifest does not name are listed, never touched.
 
+mod accounts;
 pub mod manifest;
 
 use futures::{StreamExt, stream};
@@ -10,7 +11,7 @@ use serde::{Deserialize, Serialize};
 
 use super::{
     Provisioner,
-    error::{Error, Result},
+    error::Result,
     inventory::ListBusinessUnitsInput,
     label,
     provision::{ChangeStatus, ProvisionReport},
@@ -64,8 +65,9 @@ impl Provisioner {
         concurrency: usize,
     ) -> Result<FleetReport> {
         let account = self.caller().await?.account.clone();
+        let accounts = self.reach_accounts(manifest).await?;
         let mut units: Vec<UnitOutcome> = stream::iter(&manifest.units)
-            .map(|unit| self.run_unit(unit, &account, apply))
+            .map(|unit| self.run_unit(unit, &account, &accounts, apply))
             .buffer_unordered(concurrency.max(1))
             .collect()
             .await;
@@ -86,8 +88,14 @@ impl Provisioner {
         })
     }
 
-    /// One unit: its user, tags, policy and attachment, then its budget.
-    async fn run_unit(&self, unit: &UnitSpec, account: &str, apply: bool) -> UnitOutcome {
+    /// One unit, in its own account: its user, tags, policy and attachment, then its budget.
+    async fn run_unit(
+        &self,
+        unit: &UnitSpec,
+        account: &str,
+        accounts: &accounts::Accounts,
+        apply: bool,
+    ) -> UnitOutcome {
         let mut outcome = UnitOutcome {
             business_unit: unit.name().to_owned(),
             line: unit.line,
@@ -95,9 +103,24 @@ impl Provisioner {
             drift: Vec::new(),
             error: None,
         };
-        if let Err(error) = self.unit_changes(unit, account, apply, &mut outcome).await {
-            outcome.error = Some(error.to_string());
-        }
+        let elsewhere = unit
+            .account
+            .clone()
+            .filter(|a| a != account)
+            .and_then(|a| accounts.get(&(a, unit.role.clone())));
+        let provisioner = match elsewhere {
+            None => Ok(self),
+            Some(Ok(other)) => Ok(other.as_ref()),
+            Some(Err(why)) => Err(why.clone()),
+        };
+        let done = match provisioner {
+            Ok(provisioner) => provisioner
+                .unit_changes(unit, apply, &mut outcome)
+                .await
+                .map_err(|e| e.to_string()),
+            Err(why) => Err(why),
+        };
+        outcome.error = done.err();
         tracing::info!(unit = %outcome.business_unit, changes = outcome.changes.len(), error = ?outcome.error, "fleet unit done");
         outcome
     }
@@ -105,20 +128,9 @@ impl Provisioner {
     async fn unit_changes(
         &self,
         unit: &UnitSpec,
-        account: &str,
         apply: bool,
         outcome: &mut UnitOutcome,
     ) -> Result<()> {
-        if let Some(other) = unit.account.as_deref().filter(|a| *a != account) {
-            return Err(Error::refused(
-                "account",
-                format!(
-                    "unit is in account {other}, the caller in {account}: reaching another account \
-                     (AssumeRole of `{}`) is not implemented yet",
-                    unit.role
-                ),
-            ));
-        }
         let mut provision = unit.provision.clone();
         provision.dry_run = !apply;
         let report = self.provision_user(&provision).await?;
