@@ -229,6 +229,15 @@ account = "111122223333"
         assert!(sales.budget.is_none());
     }
 
+    #[test]
+    fn the_documented_example_is_a_valid_manifest() {
+        let text = include_str!("../../../fleet.example.toml");
+        let manifest = parse("fleet.example.toml", text, &PolicyInput::default()).unwrap();
+        let names: Vec<&str> = manifest.units.iter().map(UnitSpec::name).collect();
+        assert_eq!(names, ["marketing", "sales"]);
+        assert_eq!(manifest.units[1].account.as_deref(), Some("111122223333"));
+    }
+
     /// Twenty kinds of bad manifest, each refused with its line and rule.
     #[test]
     fn every_bad_manifest_names_the_line_and_the_rule() {
