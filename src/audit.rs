@@ -305,6 +305,14 @@ pub fn effects(tool: &str, result: Option<&Value>) -> Effects {
                 }
             }
         }
+        "sweep_keys" => {
+            for unit in result["units"].as_array().into_iter().flatten() {
+                if unit["error"].is_null() && !unit["new_key"].is_null() {
+                    effects.created.extend(text(&unit["new_key"]));
+                    effects.deleted.extend(text(&unit["replaced"]));
+                }
+            }
+        }
         "create_budget_alert" if result["status"] == "created" => {
             effects.created.extend(text(&result["budget_name"]));
         }

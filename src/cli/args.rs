@@ -407,7 +407,7 @@ pub struct DeliveryArgs {
 }
 
 #[derive(Clone, Copy, Debug, ValueEnum)]
-enum DeliverArg {
+pub enum DeliverArg {
     Inline,
     SecretsManager,
     File,

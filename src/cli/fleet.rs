@@ -5,10 +5,17 @@ use std::process::ExitCode;
 
 use clap::{Args, Subcommand};
 
-use super::{args::Output, setup::Context, wording};
+use super::{
+    args::{DeliverArg, Output},
+    setup::Context,
+    wording,
+};
 use crate::{
     audit::{self, Outcome},
-    core::{Error, fleet::FleetReport, fleet::manifest},
+    core::{
+        Error,
+        fleet::{FleetReport, manifest, sweep::SweepReport},
+    },
 };
 
 /// `fleet`.
@@ -19,6 +26,23 @@ pub enum FleetCommand {
     Plan(FleetArgs),
     /// Create or repair every unit of the manifest: user, tags, policy, attachment and budget.
     Apply(FleetArgs),
+    /// Rotate the keys of every managed unit that has no fresh working key (expired, expiring or due for
+    /// rotation): a new key to the unit's destination, the due key deleted once it is there.
+    Sweep(SweepArgs),
+}
+
+/// `fleet sweep`.
+#[derive(Debug, Args)]
+pub struct SweepArgs {
+    /// Say which keys would be rotated; change nothing.
+    #[arg(long)]
+    pub dry_run: bool,
+    /// Where new keys go: `secrets-manager` or `file` [default: the configured default_delivery].
+    #[arg(long, value_enum)]
+    pub deliver: Option<DeliverArg>,
+    /// Units in flight at once.
+    #[arg(long, default_value_t = 8, value_parser = clap::value_parser!(u32).range(1..=64))]
+    pub concurrency: u32,
 }
 
 /// The manifest and how many units run at once.
@@ -40,6 +64,7 @@ impl Context {
         let (args, apply) = match command {
             FleetCommand::Plan(args) => (args, false),
             FleetCommand::Apply(args) => (args, true),
+            FleetCommand::Sweep(args) => return self.sweep(args).await,
         };
         let result = match self.load_manifest(&args) {
             Ok(manifest) => {
@@ -99,6 +124,41 @@ impl Context {
             peer: None,
         };
         self.audit.record_call(&self.core, call).await;
+    }
+}
+
+impl Context {
+    /// `fleet sweep`: exits 1 when a rotation failed.
+    async fn sweep(&self, args: SweepArgs) -> ExitCode {
+        let deliver = args.deliver.map(Into::into);
+        let result = self
+            .core
+            .sweep_keys(args.dry_run, deliver, args.concurrency as usize)
+            .await;
+        let failed = result
+            .as_ref()
+            .is_ok_and(|r| r.units.iter().any(|u| u.error.is_some()));
+        let arguments = serde_json::json!({"dry_run": args.dry_run, "deliver": deliver});
+        let code = self
+            .audited("sweep_keys", &arguments, result, print_sweep)
+            .await;
+        if failed { ExitCode::FAILURE } else { code }
+    }
+}
+
+/// One line per unit: rotated (old → new), or left and why.
+fn print_sweep(report: &SweepReport) {
+    for unit in &report.units {
+        let line = match (&unit.error, &unit.replaced) {
+            (Some(error), _) => format!("error: {error}"),
+            (None, Some(old)) if report.dry_run => format!("would replace {old}"),
+            (None, Some(old)) => format!(
+                "replaced {old} with {}",
+                unit.new_key.as_deref().unwrap_or("?")
+            ),
+            (None, None) => format!("left: {}", unit.detail),
+        };
+        println!("{:<28} {line}", unit.business_unit);
     }
 }
 

@@ -184,7 +184,7 @@ impl Command {
             | Command::RotateKey(_)
             | Command::RevokeKey(_)
             | Command::DeprovisionUser(_)
-            | Command::Fleet(FleetCommand::Apply(_)) => true,
+            | Command::Fleet(FleetCommand::Apply(_) | FleetCommand::Sweep(_)) => true,
             Command::ListBusinessUnits(_)
             | Command::Config(_)
             | Command::Diagnose(_)
@@ -244,7 +244,7 @@ impl Context {
 
     /// Record a mutating command's result in the audit log, as the MCP tool of the same name records it,
     /// then print it like [`Context::report`].
-    async fn audited<I: Serialize, T: Serialize>(
+    pub(super) async fn audited<I: Serialize, T: Serialize>(
         &self,
         tool: &str,
         input: &I,
@@ -273,7 +273,7 @@ impl Context {
     }
 
     /// Print a result as text or JSON; errors go to stderr with their remediation in the CLI's words.
-    fn report<T: Serialize>(&self, result: Result<T, Error>, text: fn(&T)) -> ExitCode {
+    pub(super) fn report<T: Serialize>(&self, result: Result<T, Error>, text: fn(&T)) -> ExitCode {
         let value = match result {
             Ok(value) => value,
             Err(error) => {

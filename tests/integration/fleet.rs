@@ -248,3 +248,91 @@ async fn user_names(account: &Account) -> Vec<String> {
     names.sort();
     names
 }
+
+/// The secret's credential id of `unit`, read with the SDK.
+async fn secret_id(account: &Account, unit: &str) -> Option<String> {
+    let secret = account
+        .secrets_manager()
+        .await
+        .get_secret_value()
+        .secret_id(format!("bedrock-provisioner/{unit}/bedrock-api-key"))
+        .send()
+        .await
+        .ok()?;
+    let value: Value = serde_json::from_str(secret.secret_string()?).ok()?;
+    value["BEDROCK_API_KEY_ID"].as_str().map(str::to_owned)
+}
+
+/// 31 days after the keys were made (the emulator's clock moved), a sweep leaves every unit that had a due
+/// key with exactly one fresh active key, the one its secret holds; a unit with a fresh key and a unit
+/// without keys are left alone, and a dry run changes nothing.
+#[tokio::test]
+async fn a_sweep_after_31_days_leaves_each_unit_one_fresh_delivered_key() {
+    let account = Account::new();
+    let client = account.provisioned(&["a", "b", "c", "fresh", "none"]).await;
+    let create = |unit: &'static str| {
+        let client = &client;
+        async move {
+            let args = json!({"business_unit": unit, "deliver": "secrets_manager"});
+            common::ok(&common::call(client, "create_api_key", args).await)["credential_id"]
+                .as_str()
+                .unwrap()
+                .to_owned()
+        }
+    };
+    let mut old = Vec::new();
+    for unit in ["a", "b", "c"] {
+        old.push(create(unit).await);
+    }
+    common::emulator().control(
+        "POST",
+        "clock",
+        &json!({"account": account.id, "advance_days": 31}).to_string(),
+    );
+    let fresh = create("fresh").await;
+
+    let dry = fleet(
+        &account,
+        &["sweep", "--dry-run", "--deliver", "secrets-manager"],
+    );
+    let stdout = String::from_utf8_lossy(&dry.stdout);
+    assert!(dry.status.success(), "{stdout}");
+    assert_eq!(stdout.matches("would replace").count(), 3, "{stdout}");
+    for (unit, id) in ["a", "b", "c"].iter().zip(&old) {
+        let keys = account.keys_in_aws(&format!("{unit}-bedrock-user")).await;
+        assert_eq!(keys.len(), 1);
+        assert_eq!(&keys[0].0, id, "a dry run changes nothing");
+    }
+
+    let swept = fleet(
+        &account,
+        &["sweep", "--deliver", "secrets-manager", "--output", "json"],
+    );
+    assert!(
+        swept.status.success(),
+        "{}",
+        String::from_utf8_lossy(&swept.stderr)
+    );
+    let report: Value = serde_json::from_slice(&swept.stdout).unwrap();
+    for (unit, id) in ["a", "b", "c"].iter().zip(&old) {
+        let keys = account.keys_in_aws(&format!("{unit}-bedrock-user")).await;
+        assert_eq!(keys.len(), 1, "{unit}: {keys:?}");
+        assert_eq!(keys[0].1, "Active", "{unit}");
+        assert_ne!(&keys[0].0, id, "{unit}: a new key");
+        assert_eq!(
+            secret_id(&account, unit).await.as_deref(),
+            Some(keys[0].0.as_str())
+        );
+    }
+    let keys = account.keys_in_aws("fresh-bedrock-user").await;
+    assert_eq!(keys.len(), 1);
+    assert_eq!(keys[0].0, fresh, "a fresh key is left alone");
+    let none = report["units"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|u| u["business_unit"] == "none")
+        .unwrap();
+    assert_eq!(none["replaced"], Value::Null, "{report:#}");
+    client.cancel().await.ok();
+}

@@ -4,6 +4,7 @@
 
 mod accounts;
 pub mod manifest;
+pub mod sweep;
 
 use futures::{StreamExt, stream};
 use schemars::JsonSchema;
