@@ -131,7 +131,7 @@ fn scoped_operator_policy(account: &str, deny: Option<&str>) -> String {
             "Resource": format!("arn:aws:budgets::{account}:budget/bedrock-*")}),
         json!({"Effect": "Allow", "Resource": "*", "Action": ["iam:ListUsers",
             "iam:SimulatePrincipalPolicy", "iam:RemoveUserFromGroup", "bedrock:*", "ce:*",
-            "servicequotas:*"]}),
+            "servicequotas:*", "sts:AssumeRole"]}),
     ];
     if let Some(action) = deny {
         statements.push(json!({"Effect": "Deny", "Action": action, "Resource": "*"}));

@@ -113,6 +113,10 @@ pub(super) const NEEDED: &[(&str, &[Call])] = &[
         ],
     ),
     (
+        "fleets across accounts",
+        &[same("sts:AssumeRole", Any)],
+    ),
+    (
         "secret hand-off",
         &[
             same("secretsmanager:DescribeSecret", Secret),
