@@ -257,6 +257,21 @@ impl Account {
         emulator().control("POST", "faults", &rule.to_string());
     }
 
+    /// The credential id the secret of `unit` names (`BEDROCK_API_KEY_ID`), read with the SDK; `None`
+    /// when there is no such secret.
+    pub async fn secret_key_id(&self, unit: &str) -> Option<String> {
+        let secret = self
+            .secrets_manager()
+            .await
+            .get_secret_value()
+            .secret_id(format!("bedrock-provisioner/{unit}/bedrock-api-key"))
+            .send()
+            .await
+            .ok()?;
+        let value: Value = serde_json::from_str(secret.secret_string()?).ok()?;
+        value["BEDROCK_API_KEY_ID"].as_str().map(str::to_owned)
+    }
+
     /// Remove this account's fault rules (other accounts' stay).
     pub fn clear_faults(&self) {
         emulator().control("DELETE", &format!("faults?access_key={}", self.id), "");

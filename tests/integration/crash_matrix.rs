@@ -13,7 +13,7 @@ use crate::common;
 
 use common::{Account, call, text};
 use futures::{StreamExt, stream};
-use serde_json::{Value, json};
+use serde_json::json;
 
 /// A workflow: its command line, and what the account holds before it runs.
 #[derive(Clone, Copy)]
@@ -140,17 +140,7 @@ async fn settled(account: &Account, start: usize, action: &str) {
 /// Keys of the unit in AWS (independent read) and the id its secret holds.
 async fn keys_and_secret(account: &Account) -> (Vec<(String, String)>, Option<String>) {
     let keys = account.keys_in_aws("unit-bedrock-user").await;
-    let secret = account
-        .secrets_manager()
-        .await
-        .get_secret_value()
-        .secret_id("bedrock-provisioner/unit/bedrock-api-key")
-        .send()
-        .await
-        .ok()
-        .and_then(|s| serde_json::from_str::<Value>(s.secret_string()?).ok())
-        .and_then(|v| v["BEDROCK_API_KEY_ID"].as_str().map(str::to_owned));
-    (keys, secret)
+    (keys, account.secret_key_id("unit").await)
 }
 
 /// One case: hold `action` (`after`: once AWS carried it out), kill the process, re-run, check.

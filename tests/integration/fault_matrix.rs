@@ -103,7 +103,7 @@ async fn check_invariants(
         active >= 1 || workflow.keys_before == 0,
         "{case}: no working key left: {keys:?}"
     );
-    if let Some(held) = secret_key_id(account).await {
+    if let Some(held) = account.secret_key_id("unit").await {
         assert!(
             keys.iter()
                 .any(|(id, status)| *id == held && status == "Active"),
@@ -116,20 +116,6 @@ async fn check_invariants(
             "{case}: a failed call left a key behind (orphan): {keys:?}\n{message}"
         );
     }
-}
-
-/// The credential id the unit's secret holds, if the secret exists.
-async fn secret_key_id(account: &Account) -> Option<String> {
-    let secret = account
-        .secrets_manager()
-        .await
-        .get_secret_value()
-        .secret_id("bedrock-provisioner/unit/bedrock-api-key")
-        .send()
-        .await
-        .ok()?;
-    let value: Value = serde_json::from_str(secret.secret_string()?).ok()?;
-    value["BEDROCK_API_KEY_ID"].as_str().map(str::to_owned)
 }
 
 /// After a successful re-run of a key workflow: `expected` keys, all active (no orphan, no duplicate), and
@@ -146,7 +132,7 @@ async fn converged(account: &Account, expected: usize, case: &str) {
         "{case}: {keys:?}"
     );
     assert_eq!(
-        secret_key_id(account).await.as_deref(),
+        account.secret_key_id("unit").await.as_deref(),
         Some(keys.last().unwrap().0.as_str()),
         "{case}: the secret holds the newest key"
     );

@@ -249,20 +249,6 @@ async fn user_names(account: &Account) -> Vec<String> {
     names
 }
 
-/// The secret's credential id of `unit`, read with the SDK.
-async fn secret_id(account: &Account, unit: &str) -> Option<String> {
-    let secret = account
-        .secrets_manager()
-        .await
-        .get_secret_value()
-        .secret_id(format!("bedrock-provisioner/{unit}/bedrock-api-key"))
-        .send()
-        .await
-        .ok()?;
-    let value: Value = serde_json::from_str(secret.secret_string()?).ok()?;
-    value["BEDROCK_API_KEY_ID"].as_str().map(str::to_owned)
-}
-
 /// 31 days after the keys were made (the emulator's clock moved), a sweep leaves every unit that had a due
 /// key with exactly one fresh active key, the one its secret holds; a unit with a fresh key and a unit
 /// without keys are left alone, and a dry run changes nothing.
@@ -320,7 +306,7 @@ async fn a_sweep_after_31_days_leaves_each_unit_one_fresh_delivered_key() {
         assert_eq!(keys[0].1, "Active", "{unit}");
         assert_ne!(&keys[0].0, id, "{unit}: a new key");
         assert_eq!(
-            secret_id(&account, unit).await.as_deref(),
+            account.secret_key_id(unit).await.as_deref(),
             Some(keys[0].0.as_str())
         );
     }

@@ -112,10 +112,7 @@ pub(super) const NEEDED: &[(&str, &[Call])] = &[
             same("iam:DeleteUser", User),
         ],
     ),
-    (
-        "fleets across accounts",
-        &[same("sts:AssumeRole", Any)],
-    ),
+    ("fleets across accounts", &[same("sts:AssumeRole", Any)]),
     (
         "secret hand-off",
         &[

@@ -68,38 +68,28 @@ impl Provisioner {
         &self,
         user_name: &str,
     ) -> Result<Vec<ServiceSpecificCredentialMetadata>> {
-        let iam = &self.clients().await.iam;
-        let mut keys = Vec::new();
-        let mut marker = None;
-        loop {
-            let page = iam
-                .list_service_specific_credentials()
-                .user_name(user_name)
-                .service_name(BEDROCK_SERVICE)
-                .set_marker(marker)
-                .send()
-                .await
-                .map_err(|e| sdk_error("iam:ListServiceSpecificCredentials", e))?;
-            keys.extend(page.service_specific_credentials().iter().cloned());
-            marker = page.marker().map(str::to_owned);
-            if !page.is_truncated() || marker.is_none() {
-                break;
-            }
-        }
-        keys.sort_by_key(|k| k.create_date().secs());
-        Ok(keys)
+        self.list_keys(Some(user_name)).await
     }
 
     /// The Bedrock API keys of every user of the account, in pages (`AllUsers`): one listing for a fleet
     /// instead of one per unit.
     pub(super) async fn all_keys(&self) -> Result<Vec<ServiceSpecificCredentialMetadata>> {
+        self.list_keys(None).await
+    }
+
+    /// Every page of the Bedrock API keys of one user, or (`None`) of every user; oldest first.
+    async fn list_keys(
+        &self,
+        user_name: Option<&str>,
+    ) -> Result<Vec<ServiceSpecificCredentialMetadata>> {
         let iam = &self.clients().await.iam;
         let mut keys = Vec::new();
         let mut marker = None;
         loop {
             let page = iam
                 .list_service_specific_credentials()
-                .all_users(true)
+                .set_user_name(user_name.map(str::to_owned))
+                .set_all_users(user_name.is_none().then_some(true))
                 .service_name(BEDROCK_SERVICE)
                 .set_marker(marker)
                 .send()
