@@ -12,6 +12,7 @@ use crate::core::{
     costs::QueryCostsInput,
     deprovision::DeprovisionUserInput,
     diagnose::DiagnoseInput,
+    fleet::{FleetInput, SweepInput},
     inventory::ListBusinessUnitsInput,
     keys::{CreateApiKeyInput, ListApiKeysInput, RevokeKeyInput, RotateKeyInput},
     provision::ProvisionUserInput,
@@ -34,6 +35,8 @@ pub fn check(tool: &str, arguments: Option<&Map<String, Value>>) -> Result<(), E
         "deprovision_user" => shape::<DeprovisionUserInput>(value),
         "enable_cost_tags" => shape::<EnableCostTagsInput>(value),
         "create_budget_alert" => shape::<BudgetAlertInput>(value),
+        "plan_fleet" | "apply_fleet" => shape::<FleetInput>(value),
+        "sweep_keys" => shape::<SweepInput>(value),
         _ => Ok(()),
     }
 }

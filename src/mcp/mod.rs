@@ -43,6 +43,7 @@ use crate::core::{
     costs::{CostReport, QueryCostsInput},
     deprovision::{DeprovisionReport, DeprovisionUserInput},
     diagnose::{DiagnoseInput, DiagnoseReport},
+    fleet::{FleetInput, FleetReport, SweepInput, sweep::SweepReport},
     inventory::{BusinessUnitList, ListBusinessUnitsInput},
     keys::{
         ApiKeyList, CreateApiKeyInput, CreatedApiKey, ListApiKeysInput, RevokeKeyInput,
@@ -63,7 +64,8 @@ rotation; rotate_key replaces a key without downtime; revoke_key deactivates or 
 deprovision_user removes a business unit; diagnose finds \
 what is broken (credentials, permissions, model access, region, keys, cost tags, .mcp.json) and says how to \
 fix it; verify_access proves a unit can call Claude (policy simulation, and a free call with its key); query_costs reports Bedrock spend per business unit; enable_cost_tags and create_budget_alert set up \
-accounting. Destructive tools need `confirm: true`: run them with \
+accounting. For many units at once, plan_fleet and apply_fleet take a manifest (TOML) of every unit, and \
+sweep_keys rotates the keys that are due across the account. Destructive tools need `confirm: true`: run them with \
 dry_run first, show the user the plan, and confirm only with their agreement. Errors say \
 which input or IAM permission is at fault and what to do.";
 
@@ -300,6 +302,65 @@ impl ProvisionerServer {
         Parameters(input): Parameters<CreateApiKeyInput>,
     ) -> Result<Json<CreatedApiKey>, ToolError> {
         Ok(Json(self.core.create_api_key(&input).await?))
+    }
+
+    /// Plan a fleet: for every business unit of a manifest (TOML text: `[defaults]` and `[[unit]]` entries
+    /// with name, purpose, owner, account, role, tags, budget), what `apply_fleet` would change (user, tags,
+    /// policy version, attachment, budget), drift, and managed units the manifest does not name. The
+    /// manifest is validated first; errors name the line and the rule. Changes nothing.
+    #[tool(annotations(
+        title = "Plan a fleet of business units",
+        read_only_hint = true,
+        destructive_hint = false,
+        idempotent_hint = true,
+        open_world_hint = true
+    ))]
+    async fn plan_fleet(
+        &self,
+        Parameters(input): Parameters<FleetInput>,
+    ) -> Result<Json<FleetReport>, ToolError> {
+        Ok(Json(self.core.fleet(&input, false).await?))
+    }
+
+    /// Apply a fleet manifest (the input of plan_fleet): create or repair every unit's user, tags, policy,
+    /// attachment and budget, a few units at a time; units in other accounts through their role
+    /// (AssumeRole). Idempotent: applying twice changes nothing. Removes nothing. Run plan_fleet first and
+    /// show the user the plan.
+    #[tool(annotations(
+        title = "Apply a fleet of business units",
+        read_only_hint = false,
+        destructive_hint = false,
+        idempotent_hint = true,
+        open_world_hint = true
+    ))]
+    async fn apply_fleet(
+        &self,
+        Parameters(input): Parameters<FleetInput>,
+    ) -> Result<Json<FleetReport>, ToolError> {
+        Ok(Json(self.core.fleet(&input, true).await?))
+    }
+
+    /// Keep keys fresh: every managed unit without a fresh working key (expired, expiring, or older than
+    /// the rotation period) gets a new key delivered to Secrets Manager or a file, and the due key is
+    /// deleted once the new one is there. Units with a fresh key, or none, are left, with the reason.
+    /// `dry_run` lists what it would rotate.
+    #[tool(annotations(
+        title = "Rotate due keys of every unit",
+        read_only_hint = false,
+        destructive_hint = false,
+        idempotent_hint = true,
+        open_world_hint = true
+    ))]
+    async fn sweep_keys(
+        &self,
+        Parameters(input): Parameters<SweepInput>,
+    ) -> Result<Json<SweepReport>, ToolError> {
+        let concurrency = crate::core::fleet::concurrency(input.concurrency)?;
+        let report = self
+            .core
+            .sweep_keys(input.dry_run, input.deliver, concurrency)
+            .await?;
+        Ok(Json(report))
     }
 
     /// List Bedrock API keys of one business unit, or of every user this tool manages: id, alias,

@@ -322,3 +322,57 @@ async fn a_sweep_after_31_days_leaves_each_unit_one_fresh_delivered_key() {
     assert_eq!(none["replaced"], Value::Null, "{report:#}");
     client.cancel().await.ok();
 }
+
+/// The same fleet through the MCP tools: `plan_fleet` with an inline manifest, `apply_fleet`, a second plan
+/// with nothing to do, and `sweep_keys` refusing inline delivery and naming the field.
+#[tokio::test]
+async fn the_fleet_tools_plan_apply_and_sweep_over_mcp() {
+    let account = Account::new();
+    let client = account
+        .mcp(bedrock_provisioner::mode::AccessMode::Provision)
+        .await;
+    let manifest = manifest(2, |i| format!("owner-{i}@example.com"));
+    let plan =
+        common::ok(&common::call(&client, "plan_fleet", json!({"manifest": manifest})).await);
+    assert_eq!(plan["units"].as_array().unwrap().len(), 2);
+    assert!(!plan["units"][0]["changes"].as_array().unwrap().is_empty());
+    assert!(
+        account.actions().iter().all(|a| !common::is_mutation(a)),
+        "a plan changes nothing"
+    );
+    common::ok(&common::call(&client, "apply_fleet", json!({"manifest": manifest})).await);
+    assert_eq!(
+        user_names(&account).await,
+        ["u00-bedrock-user", "u01-bedrock-user"]
+    );
+    let again =
+        common::ok(&common::call(&client, "plan_fleet", json!({"manifest": manifest})).await);
+    assert!(
+        again["units"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|u| u["changes"].as_array().unwrap().is_empty()),
+        "{again:#}"
+    );
+    let bad = common::call(
+        &client,
+        "plan_fleet",
+        json!({"manifest": "[[unit]]\nname = \"a\"\nowner = \"o\"\npurpose = \"p\"\naccount = \"1\"\n"}),
+    )
+    .await;
+    assert_eq!(bad.is_error, Some(true));
+    assert!(
+        common::text(&bad).contains("manifest:2: unit `a` account"),
+        "{}",
+        common::text(&bad)
+    );
+    let inline = common::call(&client, "sweep_keys", json!({"deliver": "inline"})).await;
+    assert_eq!(inline.is_error, Some(true));
+    assert!(
+        common::text(&inline).contains("invalid `deliver`"),
+        "{}",
+        common::text(&inline)
+    );
+    client.cancel().await.ok();
+}

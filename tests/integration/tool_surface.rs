@@ -86,6 +86,7 @@ async fn each_mode_lists_exactly_its_tools() {
                 "diagnose",
                 "list_api_keys",
                 "list_business_units",
+                "plan_fleet",
                 "query_costs",
                 "verify_access",
             ],
@@ -93,19 +94,23 @@ async fn each_mode_lists_exactly_its_tools() {
         (
             AccessMode::Provision,
             vec![
+                "apply_fleet",
                 "create_api_key",
                 "diagnose",
                 "list_api_keys",
                 "list_business_units",
+                "plan_fleet",
                 "provision_user",
                 "query_costs",
                 "rotate_key",
+                "sweep_keys",
                 "verify_access",
             ],
         ),
         (
             AccessMode::Admin,
             vec![
+                "apply_fleet",
                 "create_api_key",
                 "create_budget_alert",
                 "deprovision_user",
@@ -113,10 +118,12 @@ async fn each_mode_lists_exactly_its_tools() {
                 "enable_cost_tags",
                 "list_api_keys",
                 "list_business_units",
+                "plan_fleet",
                 "provision_user",
                 "query_costs",
                 "revoke_key",
                 "rotate_key",
+                "sweep_keys",
                 "verify_access",
             ],
         ),
@@ -303,7 +310,7 @@ async fn readme_cli_and_instructions_follow_the_tool_list() {
     let tools = ProvisionerServer::all_tools();
     let readme =
         std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/README.md")).unwrap();
-    let row = regex::Regex::new(r"^\| `([a-z_]+)` \| `([a-z-]+)` \| ([a-z-]+) \|").unwrap();
+    let row = regex::Regex::new(r"^\| `([a-z_]+)` \| `([a-z -]+)` \| ([a-z-]+) \|").unwrap();
     let rows: Vec<(String, String, String)> = readme
         .lines()
         .filter_map(|line| row.captures(line))
@@ -321,15 +328,19 @@ async fn readme_cli_and_instructions_follow_the_tool_list() {
     for (tool, subcommand, mode) in &rows {
         let served = tools.iter().find(|t| t.name == tool.as_str()).unwrap();
         assert_eq!(mode, least_mode(served), "README's mode of `{tool}`");
-        assert_eq!(
-            subcommand,
-            &tool.replace('_', "-"),
-            "the CLI name of `{tool}`"
-        );
-        assert!(
-            cli.find_subcommand(subcommand).is_some(),
-            "the CLI has no `{subcommand}` for `{tool}`"
-        );
+        // A tool is the subcommand of its name, or a subcommand of a group (`fleet plan` for `plan_fleet`).
+        let found = match subcommand.split(' ').collect::<Vec<_>>()[..] {
+            [name] => {
+                assert_eq!(name, tool.replace('_', "-"), "the CLI name of `{tool}`");
+                cli.find_subcommand(name).is_some()
+            }
+            [group, name] => cli
+                .find_subcommand(group)
+                .and_then(|g| g.find_subcommand(name))
+                .is_some(),
+            _ => false,
+        };
+        assert!(found, "the CLI has no `{subcommand}` for `{tool}`");
     }
     let account = common::Account::new();
     let client = account.mcp(AccessMode::Admin).await;

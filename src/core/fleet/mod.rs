@@ -19,6 +19,46 @@ use super::{
 };
 use manifest::{Manifest, UnitSpec};
 
+/// Input of `plan_fleet` and `apply_fleet`.
+#[derive(Clone, Debug, Default, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct FleetInput {
+    /// The manifest, as TOML text (the format of `fleet.example.toml`): `[defaults]` and one `[[unit]]`
+    /// per business unit with `name`, `purpose`, `owner`, and optionally `account` (12 digits), `role`,
+    /// `tags` (a table) and `budget = { monthly_usd = 500, emails = ["finops@example.com"] }`.
+    pub manifest: String,
+    /// Units in flight at once (1-64, default 8).
+    #[serde(default)]
+    pub concurrency: Option<u32>,
+}
+
+/// Input of `sweep_keys`.
+#[derive(Clone, Debug, Default, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct SweepInput {
+    /// Only say which keys would be rotated; change nothing.
+    #[serde(default)]
+    pub dry_run: bool,
+    /// Where new keys go: `secrets_manager` or `file` (default: the server's configured delivery; never
+    /// `inline`).
+    #[serde(default)]
+    pub deliver: Option<crate::core::deliver::Delivery>,
+    /// Units in flight at once (1-64, default 8).
+    #[serde(default)]
+    pub concurrency: Option<u32>,
+}
+
+/// Units in flight at once, from an input's `concurrency`.
+pub fn concurrency(given: Option<u32>) -> Result<usize> {
+    match given.unwrap_or(8) {
+        n @ 1..=64 => Ok(n as usize),
+        n => Err(crate::core::Error::invalid(
+            "concurrency",
+            format!("must be 1-64; got {n}"),
+        )),
+    }
+}
+
 /// One unit of a fleet plan or apply.
 #[derive(Clone, Debug, Serialize, Deserialize, JsonSchema)]
 pub struct UnitOutcome {
@@ -58,6 +98,14 @@ impl FleetReport {
 }
 
 impl Provisioner {
+    /// `plan_fleet` (`apply: false`) and `apply_fleet`: the manifest validated first, then every unit.
+    pub async fn fleet(&self, input: &FleetInput, apply: bool) -> Result<FleetReport> {
+        let concurrency = concurrency(input.concurrency)?;
+        let manifest =
+            manifest::parse("manifest", &input.manifest, &self.settings().default_policy)?;
+        self.run_fleet(&manifest, apply, concurrency).await
+    }
+
     /// Plan (`apply: false`) or apply every unit of `manifest`, at most `concurrency` at a time.
     pub async fn run_fleet(
         &self,
@@ -67,8 +115,9 @@ impl Provisioner {
     ) -> Result<FleetReport> {
         let account = self.caller().await?.account.clone();
         let accounts = self.reach_accounts(manifest).await?;
-        let mut units: Vec<UnitOutcome> = stream::iter(&manifest.units)
-            .map(|unit| self.run_unit(unit, &account, &accounts, apply))
+        let (account, accounts) = (&account, &accounts);
+        let mut units: Vec<UnitOutcome> = stream::iter(manifest.units.iter().cloned())
+            .map(|unit| async move { self.run_unit(&unit, account, accounts, apply).await })
             .buffer_unordered(concurrency.max(1))
             .collect()
             .await;
