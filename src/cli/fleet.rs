@@ -69,7 +69,7 @@ impl Context {
         let result = match self.load_manifest(&args) {
             Ok(manifest) => {
                 self.core
-                    .run_fleet(&manifest, apply, args.concurrency as usize)
+                    .run_fleet(&manifest, apply, args.concurrency as usize, &|_, _, _| {})
                     .await
             }
             Err(error) => Err(error),

@@ -43,7 +43,7 @@ use crate::core::{
     costs::{CostReport, QueryCostsInput},
     deprovision::{DeprovisionReport, DeprovisionUserInput},
     diagnose::{DiagnoseInput, DiagnoseReport},
-    fleet::{FleetInput, FleetReport, SweepInput, sweep::SweepReport},
+    fleet::{FleetInput, FleetReport, SweepInput, UnitOutcome, sweep::SweepReport},
     inventory::{BusinessUnitList, ListBusinessUnitsInput},
     keys::{
         ApiKeyList, CreateApiKeyInput, CreatedApiKey, ListApiKeysInput, RevokeKeyInput,
@@ -182,22 +182,10 @@ impl ProvisionerServer {
         Parameters(input): Parameters<DiagnoseInput>,
         context: RequestContext<RoleServer>,
     ) -> Result<Json<DiagnoseReport>, ToolError> {
-        let token = context.meta.get_progress_token();
-        let peer = context.peer.clone();
+        let progress = progress_notifier(&context);
         let notify = |step: crate::core::diagnose::Progress| {
-            if let Some(token) = &token {
-                let note = ProgressNotificationParam::new(token.clone(), step.completed as f64)
-                    .with_total(step.total as f64)
-                    .with_message(
-                        format!("{}: {:?}", step.check.as_str(), step.status).to_lowercase(),
-                    );
-                let peer = peer.clone();
-                tokio::spawn(async move {
-                    if let Err(error) = peer.notify_progress(note).await {
-                        tracing::debug!(%error, "progress notification not delivered");
-                    }
-                });
-            }
+            let message = format!("{}: {:?}", step.check.as_str(), step.status).to_lowercase();
+            progress(step.completed, step.total, message);
         };
         tokio::select! {
             report = self.core.diagnose_with_progress(&input, &notify) => Ok(Json(report?)),
@@ -318,8 +306,12 @@ impl ProvisionerServer {
     async fn plan_fleet(
         &self,
         Parameters(input): Parameters<FleetInput>,
+        context: RequestContext<RoleServer>,
     ) -> Result<Json<FleetReport>, ToolError> {
-        Ok(Json(self.core.fleet(&input, false).await?))
+        let progress = progress_notifier(&context);
+        let notify =
+            |done, total, unit: &UnitOutcome| progress(done, total, unit.business_unit.clone());
+        Ok(Json(self.core.fleet(&input, false, &notify).await?))
     }
 
     /// Apply a fleet manifest (the input of plan_fleet): create or repair every unit's user, tags, policy,
@@ -336,8 +328,12 @@ impl ProvisionerServer {
     async fn apply_fleet(
         &self,
         Parameters(input): Parameters<FleetInput>,
+        context: RequestContext<RoleServer>,
     ) -> Result<Json<FleetReport>, ToolError> {
-        Ok(Json(self.core.fleet(&input, true).await?))
+        let progress = progress_notifier(&context);
+        let notify =
+            |done, total, unit: &UnitOutcome| progress(done, total, unit.business_unit.clone());
+        Ok(Json(self.core.fleet(&input, true, &notify).await?))
     }
 
     /// Keep keys fresh: every managed unit without a fresh working key (expired, expiring, or older than
@@ -530,6 +526,27 @@ fn jsonrpc_error(code: i32, message: String, id: serde_json::Value) -> serde_jso
 }
 
 /// The MCP client's name and version, as it announced them.
+/// A progress notifier for a request: `(done, total, message)` becomes a `notifications/progress` when the
+/// request carries a progress token, and nothing otherwise.
+fn progress_notifier(
+    context: &RequestContext<RoleServer>,
+) -> impl Fn(usize, usize, String) + Sync + use<> {
+    let token = context.meta.get_progress_token();
+    let peer = context.peer.clone();
+    move |done, total, message| {
+        let Some(token) = &token else { return };
+        let note = ProgressNotificationParam::new(token.clone(), done as f64)
+            .with_total(total as f64)
+            .with_message(message);
+        let peer = peer.clone();
+        tokio::spawn(async move {
+            if let Err(error) = peer.notify_progress(note).await {
+                tracing::debug!(%error, "progress notification not delivered");
+            }
+        });
+    }
+}
+
 /// The client's address, when the request came over HTTP.
 fn peer_of(context: &RequestContext<RoleServer>) -> Option<String> {
     let parts = context.extensions.get::<axum::http::request::Parts>()?;

@@ -291,3 +291,30 @@ async fn a_tool_outside_the_mode_is_refused_and_audited() {
         account.actions()
     );
 }
+
+#[tokio::test]
+async fn fleet_tools_report_progress_per_unit() {
+    let account = Account::new();
+    let watcher = Watcher::default();
+    let client = connect(&account, AccessMode::Provision, watcher.clone()).await;
+    let manifest = "[defaults]\nowner = \"o\"\npurpose = \"p\"\n\n[[unit]]\nname = \"f1\"\n\n[[unit]]\nname = \"f2\"\n\n[[unit]]\nname = \"f3\"\n";
+    let mut params = rmcp::model::CallToolRequestParams::new("apply_fleet");
+    params.meta = Some(rmcp::model::RequestMetaObject::with_progress_token(
+        rmcp::model::ProgressToken(rmcp::model::NumberOrString::String("fleet".into())),
+    ));
+    params = params.with_arguments(json!({"manifest": manifest}).as_object().unwrap().clone());
+    let request =
+        rmcp::model::ClientRequest::CallToolRequest(rmcp::model::CallToolRequest::new(params));
+    client.send_request(request).await.unwrap();
+    tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    let seen = watcher.progress.lock().unwrap().clone();
+    assert_eq!(seen.len(), 3, "one notification per unit: {seen:?}");
+    assert!(seen.iter().all(|(_, total, _)| *total == Some(3.0)));
+    let mut units: Vec<String> = seen.iter().map(|s| s.2.clone()).collect();
+    units.sort();
+    assert_eq!(units, ["f1", "f2", "f3"]);
+    let mut steps: Vec<f64> = seen.iter().map(|s| s.0).collect();
+    steps.sort_by(f64::total_cmp);
+    assert_eq!(steps, [1.0, 2.0, 3.0]);
+    assert!(account.user_exists("f3-bedrock-user").await);
+}

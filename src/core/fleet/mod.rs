@@ -48,6 +48,9 @@ pub struct SweepInput {
     pub concurrency: Option<u32>,
 }
 
+/// Told of each finished unit: how many are done, of how many, and that unit's outcome.
+pub type Progress<'a> = dyn Fn(usize, usize, &UnitOutcome) + Sync + 'a;
+
 /// Units in flight at once, from an input's `concurrency`.
 pub fn concurrency(given: Option<u32>) -> Result<usize> {
     match given.unwrap_or(8) {
@@ -98,20 +101,29 @@ impl FleetReport {
 }
 
 impl Provisioner {
-    /// `plan_fleet` (`apply: false`) and `apply_fleet`: the manifest validated first, then every unit.
-    pub async fn fleet(&self, input: &FleetInput, apply: bool) -> Result<FleetReport> {
+    /// `plan_fleet` (`apply: false`) and `apply_fleet`: the manifest validated first, then every unit;
+    /// `progress` hears of each finished unit.
+    pub async fn fleet(
+        &self,
+        input: &FleetInput,
+        apply: bool,
+        progress: &Progress<'_>,
+    ) -> Result<FleetReport> {
         let concurrency = concurrency(input.concurrency)?;
         let manifest =
             manifest::parse("manifest", &input.manifest, &self.settings().default_policy)?;
-        self.run_fleet(&manifest, apply, concurrency).await
+        self.run_fleet(&manifest, apply, concurrency, progress)
+            .await
     }
 
-    /// Plan (`apply: false`) or apply every unit of `manifest`, at most `concurrency` at a time.
+    /// Plan (`apply: false`) or apply every unit of `manifest`, at most `concurrency` at a time, telling
+    /// `progress` of each finished unit (how many are done, of how many).
     pub async fn run_fleet(
         &self,
         manifest: &Manifest,
         apply: bool,
         concurrency: usize,
+        progress: &Progress<'_>,
     ) -> Result<FleetReport> {
         let account = self.caller().await?.account.clone();
         let accounts = self.reach_accounts(manifest).await?;
@@ -119,6 +131,11 @@ impl Provisioner {
         let mut units: Vec<UnitOutcome> = stream::iter(manifest.units.iter().cloned())
             .map(|unit| async move { self.run_unit(&unit, account, accounts, apply).await })
             .buffer_unordered(concurrency.max(1))
+            .enumerate()
+            .map(|(done, unit)| {
+                progress(done + 1, manifest.units.len(), &unit);
+                unit
+            })
             .collect()
             .await;
         units.sort_by_key(|u| u.line);
