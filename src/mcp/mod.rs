@@ -308,10 +308,7 @@ impl ProvisionerServer {
         Parameters(input): Parameters<FleetInput>,
         context: RequestContext<RoleServer>,
     ) -> Result<Json<FleetReport>, ToolError> {
-        let progress = progress_notifier(&context);
-        let notify =
-            |done, total, unit: &UnitOutcome| progress(done, total, unit.business_unit.clone());
-        Ok(Json(self.core.fleet(&input, false, &notify).await?))
+        self.fleet(&input, false, &context).await
     }
 
     /// Apply a fleet manifest (the input of plan_fleet): create or repair every unit's user, tags, policy,
@@ -330,10 +327,7 @@ impl ProvisionerServer {
         Parameters(input): Parameters<FleetInput>,
         context: RequestContext<RoleServer>,
     ) -> Result<Json<FleetReport>, ToolError> {
-        let progress = progress_notifier(&context);
-        let notify =
-            |done, total, unit: &UnitOutcome| progress(done, total, unit.business_unit.clone());
-        Ok(Json(self.core.fleet(&input, true, &notify).await?))
+        self.fleet(&input, true, &context).await
     }
 
     /// Keep keys fresh: every managed unit without a fresh working key (expired, expiring, or older than
@@ -526,6 +520,21 @@ fn jsonrpc_error(code: i32, message: String, id: serde_json::Value) -> serde_jso
 }
 
 /// The MCP client's name and version, as it announced them.
+impl ProvisionerServer {
+    /// `plan_fleet` and `apply_fleet`: a progress notification per finished unit.
+    async fn fleet(
+        &self,
+        input: &FleetInput,
+        apply: bool,
+        context: &RequestContext<RoleServer>,
+    ) -> Result<Json<FleetReport>, ToolError> {
+        let progress = progress_notifier(context);
+        let notify =
+            |done, total, unit: &UnitOutcome| progress(done, total, unit.business_unit.clone());
+        Ok(Json(self.core.fleet(input, apply, &notify).await?))
+    }
+}
+
 /// A progress notifier for a request: `(done, total, message)` becomes a `notifications/progress` when the
 /// request carries a progress token, and nothing otherwise.
 fn progress_notifier(

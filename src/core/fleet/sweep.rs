@@ -3,8 +3,6 @@
 //! replaced (the unit ends with one fresh key); a unit with a fresh working key, or with no key, is left,
 //! saying why. Each rotation holds the unit's key lease, so an interrupted sweep is finished by the next.
 
-use std::collections::BTreeMap;
-
 use futures::{StreamExt, stream};
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
@@ -13,7 +11,7 @@ use crate::core::{
     Provisioner,
     deliver::Delivery,
     error::{Error, Result},
-    keys::{ApiKeySummary, KeyFlag, ListApiKeysInput, RotateKeyInput, RotateMode},
+    keys::{ApiKeySummary, KeyFlag, RotateKeyInput, RotateMode},
 };
 
 /// What the sweep does for one unit.
@@ -93,21 +91,7 @@ impl Provisioner {
                 "a sweep rotates many keys: deliver them to `secrets_manager` or `file`, not inline",
             ));
         }
-        let listed = self.list_api_keys(&ListApiKeysInput::default()).await?;
-        let mut by_unit: BTreeMap<String, Vec<ApiKeySummary>> = self
-            .list_business_units(&crate::core::inventory::ListBusinessUnitsInput::default())
-            .await?
-            .business_units
-            .into_iter()
-            .map(|u| (u.business_unit, Vec::new()))
-            .collect();
-        for key in listed.keys {
-            by_unit
-                .entry(key.business_unit.clone())
-                .or_default()
-                .push(key);
-        }
-        let units: Vec<SweptUnit> = stream::iter(by_unit)
+        let units: Vec<SweptUnit> = stream::iter(self.keys_by_unit().await?)
             .map(|(unit, keys)| self.sweep_unit(unit, sweep_action(&keys), dry_run, deliver))
             .buffered(concurrency.max(1))
             .collect()

@@ -86,13 +86,7 @@ impl Provisioner {
     /// The user is full: name its keys (as far as they can be read) so the caller can choose one to replace.
     pub(super) async fn key_limit(&self, user_name: &str) -> Error {
         let keys = self.user_keys(user_name).await.unwrap_or_default();
-        Error::KeyLimit {
-            user_name: user_name.to_owned(),
-            credential_ids: keys
-                .iter()
-                .map(|k| k.service_specific_credential_id().to_owned())
-                .collect(),
-        }
+        super::key_limit(user_name, &keys)
     }
 
     /// Deliver a new long-term key; if the hand-off fails, delete the key again, and if that fails too,

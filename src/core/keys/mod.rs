@@ -1,7 +1,7 @@
 //! Bedrock API keys (long-term): IAM service-specific credentials for `bedrock.amazonaws.com` on a business
 //! unit's user. Create, list with health flags, revoke, and rotate without downtime.
 
-use std::sync::LazyLock;
+use std::{collections::BTreeMap, sync::LazyLock};
 
 use aws_sdk_iam::types::StatusType;
 use aws_smithy_types::{DateTime, date_time::Format};
@@ -248,10 +248,7 @@ impl Provisioner {
         let _guard = self.lock_user(&user.name).await;
         let room = |keys: &[ServiceSpecificCredentialMetadata]| {
             if keys.len() >= MAX_KEYS_PER_USER {
-                return Err(Error::KeyLimit {
-                    user_name: user.name.clone(),
-                    credential_ids: read::key_ids(keys),
-                });
+                return Err(key_limit(&user.name, keys));
             }
             Ok((Operation::Create, ()))
         };
@@ -312,32 +309,51 @@ impl Provisioner {
 
     /// The business unit's keys, or the keys of every user this tool manages.
     pub async fn list_api_keys(&self, input: &ListApiKeysInput) -> Result<ApiKeyList> {
-        let now = DateTime::from(std::time::SystemTime::now()).secs();
-        let (units, keys) = match &input.business_unit {
+        let by_unit = match &input.business_unit {
             Some(raw) => {
                 let unit = BusinessUnit::parse("business_unit", raw)?;
                 let user = self.managed_user(&unit).await?;
                 let keys = self.user_keys(&user.name).await?;
-                (vec![(unit.to_string(), user.name)], keys)
+                self.summarize_units(vec![(unit.to_string(), user.name)], &keys)
             }
-            None => {
-                let units = self
-                    .list_business_units(&ListBusinessUnitsInput::default())
-                    .await?
-                    .business_units
-                    .into_iter()
-                    .map(|u| (u.business_unit, u.user_name))
-                    .collect();
-                (units, self.all_keys().await?)
-            }
+            None => self.keys_by_unit().await?,
         };
-        let mut listed = Vec::new();
-        for (unit, user) in &units {
-            for key in keys.iter().filter(|k| k.user_name() == user) {
-                listed.push(self.summarize(unit, key, now));
-            }
-        }
-        Ok(ApiKeyList { keys: listed })
+        Ok(ApiKeyList {
+            keys: by_unit.into_values().flatten().collect(),
+        })
+    }
+
+    /// Every managed unit (those without keys included) with its keys' summaries, from one listing of the
+    /// units and one paged listing of every user's keys (`AllUsers`).
+    pub(crate) async fn keys_by_unit(&self) -> Result<BTreeMap<String, Vec<ApiKeySummary>>> {
+        let units = self
+            .list_business_units(&ListBusinessUnitsInput::default())
+            .await?
+            .business_units
+            .into_iter()
+            .map(|u| (u.business_unit, u.user_name))
+            .collect();
+        Ok(self.summarize_units(units, &self.all_keys().await?))
+    }
+
+    /// Each (unit, user) with the summaries of its keys among `keys`.
+    fn summarize_units(
+        &self,
+        units: Vec<(String, String)>,
+        keys: &[ServiceSpecificCredentialMetadata],
+    ) -> BTreeMap<String, Vec<ApiKeySummary>> {
+        let now = DateTime::from(std::time::SystemTime::now()).secs();
+        units
+            .into_iter()
+            .map(|(unit, user)| {
+                let summaries = keys
+                    .iter()
+                    .filter(|k| k.user_name() == user)
+                    .map(|k| self.summarize(&unit, k, now))
+                    .collect();
+                (unit, summaries)
+            })
+            .collect()
     }
 
     /// Deactivate (default) or delete one key of the business unit's user.
@@ -422,6 +438,14 @@ fn parse_credential_id(field: &str, value: &str) -> Result<String> {
             "must be a service-specific credential id: `ACCA` followed by 16-124 uppercase letters or \
              digits (see list_api_keys)",
         ))
+    }
+}
+
+/// The user already has IAM's two keys: name them, so the caller can choose one to replace.
+fn key_limit(user_name: &str, keys: &[ServiceSpecificCredentialMetadata]) -> Error {
+    Error::KeyLimit {
+        user_name: user_name.to_owned(),
+        credential_ids: read::key_ids(keys),
     }
 }
 
