@@ -72,7 +72,8 @@ live-check:
 	scripts/live-check target/debug/bedrock-provisioner
 
 # Start-up time, memory and tool-list size of the release binary, against AWS's IAM MCP server as the peer
-# (installed from PyPI into .bench-venv once), then diagnose's concurrency figures.
+# (installed from PyPI into .bench-venv once), then diagnose's concurrency figures, then fleets of 10, 100 and
+# 500 units and one unit by hand with the AWS CLI versus the binary (emulator, 50 ms per AWS call).
 BENCH_VENV := .bench-venv
 $(BENCH_VENV)/.installed: benches/requirements.txt
 	test -x $(BENCH_VENV)/bin/python || python3 -m venv $(BENCH_VENV)
@@ -85,6 +86,7 @@ bench: venv $(BENCH_VENV)/.installed
 	$(PYTHON) benches/startup.py target/release/bedrock-provisioner 25 \
 		--baseline target/release-baseline/bedrock-provisioner --peer $(BENCH_VENV)/bin/awslabs.iam-mcp-server
 	cargo test --profile release-baseline --test integration diagnose::bench_ -- --ignored --nocapture
+	$(PYTHON) benches/fleet.py target/release-baseline/bedrock-provisioner --awscli $(BENCH_VENV)/bin/aws
 
 clean:
 	cargo clean

@@ -1,9 +1,11 @@
-//! `fleet plan` and `fleet apply`: the manifest read and validated before any AWS call, every unit
-//! planned or applied a few at a time, a compact table for people, exit codes for CI.
+//! `fleet plan`, `fleet apply` and `fleet sweep`: the manifest read and validated before any AWS call,
+//! every unit planned or applied a few at a time with a progress line each on stderr, a compact table for
+//! people, exit codes for CI. Ctrl-C stops starting units; the ones in flight finish.
 
 use std::process::ExitCode;
 
 use clap::{Args, Subcommand};
+use tokio_util::sync::CancellationToken;
 
 use super::{
     args::{DeliverArg, Output},
@@ -14,7 +16,7 @@ use crate::{
     audit::{self, Outcome},
     core::{
         Error,
-        fleet::{FleetReport, manifest, sweep::SweepReport},
+        fleet::{FleetAction, FleetReport, Pace, manifest, sweep::SweepReport},
     },
 };
 
@@ -24,7 +26,7 @@ pub enum FleetCommand {
     /// Show what `fleet apply` would change for every unit of the manifest; exits 0 when nothing would,
     /// 2 when changes are pending, 1 on an error (like `terraform plan -detailed-exitcode`).
     Plan(FleetArgs),
-    /// Create or repair every unit of the manifest: user, tags, policy, attachment and budget.
+    /// Create or repair every unit of the manifest: user, tags, policy, attachment, budget and key.
     Apply(FleetArgs),
     /// Rotate the keys of every managed unit that has no fresh working key (expired, expiring or due for
     /// rotation): a new key to the unit's destination, the due key deleted once it is there.
@@ -34,10 +36,13 @@ pub enum FleetCommand {
 /// `fleet sweep`.
 #[derive(Debug, Args)]
 pub struct SweepArgs {
+    /// A manifest: its units' `key` settings apply, and its accounts are swept too.
+    pub file: Option<std::path::PathBuf>,
     /// Say which keys would be rotated; change nothing.
     #[arg(long)]
     pub dry_run: bool,
-    /// Where new keys go: `secrets-manager` or `file` [default: the configured default_delivery].
+    /// Where new keys go: `secrets-manager` or `file` [default: the unit's `key.deliver` in the
+    /// manifest, else the configured default_delivery].
     #[arg(long, value_enum)]
     pub deliver: Option<DeliverArg>,
     /// Units in flight at once.
@@ -53,10 +58,40 @@ pub struct FleetArgs {
     /// Units in flight at once.
     #[arg(long, default_value_t = 8, value_parser = clap::value_parser!(u32).range(1..=64))]
     pub concurrency: u32,
+    /// Also remove the managed units the manifest does not name (their keys, policies and users), once
+    /// every unit applied; `fleet apply --prune` needs `--yes`.
+    #[arg(long)]
+    pub prune: bool,
+    /// Confirm the removals of `--prune`.
+    #[arg(long)]
+    pub yes: bool,
 }
 
 /// `fleet plan` exits with this when changes are pending.
 const CHANGES_PENDING: u8 = 2;
+
+/// A stop signal cancelled by the first Ctrl-C; a second one exits at once (130, as a shell would).
+fn interrupt() -> CancellationToken {
+    let stop = CancellationToken::new();
+    let signal = stop.clone();
+    tokio::spawn(async move {
+        if tokio::signal::ctrl_c().await.is_ok() {
+            eprintln!(
+                "interrupted: finishing the units in flight, starting no more (Ctrl-C again to quit now)"
+            );
+            signal.cancel();
+        }
+        if tokio::signal::ctrl_c().await.is_ok() {
+            std::process::exit(130);
+        }
+    });
+    stop
+}
+
+/// A progress line on stderr per finished unit.
+fn progress_line(done: usize, total: usize, line: &str) {
+    eprintln!("[{done}/{total}] {line}");
+}
 
 impl Context {
     /// Plan or apply a manifest.
@@ -66,12 +101,14 @@ impl Context {
             FleetCommand::Apply(args) => (args, true),
             FleetCommand::Sweep(args) => return self.sweep(args).await,
         };
-        let result = match self.load_manifest(&args) {
-            Ok(manifest) => {
-                self.core
-                    .run_fleet(&manifest, apply, args.concurrency as usize, &|_, _, _| {})
-                    .await
-            }
+        let action = FleetAction {
+            apply,
+            prune: args.prune,
+            confirm: args.yes,
+        };
+        let pace = Pace::new(args.concurrency as usize, &progress_line, interrupt());
+        let result = match self.load_manifest(&args.file) {
+            Ok(manifest) => self.core.run_fleet(&manifest, action, &pace).await,
             Err(error) => Err(error),
         };
         if apply {
@@ -86,10 +123,7 @@ impl Context {
             }
         };
         match self.output {
-            Output::Json => match serde_json::to_string_pretty(&report) {
-                Ok(json) => println!("{json}"),
-                Err(error) => eprintln!("error: could not encode the result as JSON: {error}"),
-            },
+            Output::Json => print_json(&report),
             Output::Text => print_fleet(&report),
         }
         match (report.has_errors(), report.has_changes() && !apply) {
@@ -99,16 +133,19 @@ impl Context {
         }
     }
 
-    fn load_manifest(&self, args: &FleetArgs) -> Result<manifest::Manifest, Error> {
-        let name = args.file.display().to_string();
-        let text = std::fs::read_to_string(&args.file)
+    fn load_manifest(&self, file: &std::path::Path) -> Result<manifest::Manifest, Error> {
+        let name = file.display().to_string();
+        let text = std::fs::read_to_string(file)
             .map_err(|error| Error::invalid(name.clone(), format!("cannot read it: {error}")))?;
         manifest::parse(&name, &text, &self.core.settings().default_policy)
     }
 
     /// One audit record for an apply: what it created, per unit, and its outcome.
     async fn audit_fleet(&self, args: &FleetArgs, result: &Result<FleetReport, Error>) {
-        let arguments = serde_json::json!({"manifest": args.file.display().to_string()});
+        let arguments = serde_json::json!({
+            "manifest": args.file.display().to_string(),
+            "prune": args.prune,
+        });
         let outcome = match result {
             Ok(report) if report.has_errors() => Outcome::Error("unit_failed".to_owned()),
             Ok(_) => Outcome::Ok,
@@ -125,16 +162,24 @@ impl Context {
         };
         self.audit.record_call(&self.core, call).await;
     }
-}
 
-impl Context {
-    /// `fleet sweep`: exits 1 when a rotation failed.
+    /// `fleet sweep`: exits 1 when a rotation failed or did not start.
     async fn sweep(&self, args: SweepArgs) -> ExitCode {
         let deliver = args.deliver.map(Into::into);
-        let result = self
-            .core
-            .sweep_keys(args.dry_run, deliver, args.concurrency as usize)
-            .await;
+        let pace = Pace::new(args.concurrency as usize, &progress_line, interrupt());
+        let result = match args
+            .file
+            .as_deref()
+            .map(|f| self.load_manifest(f))
+            .transpose()
+        {
+            Ok(manifest) => {
+                self.core
+                    .sweep_keys(args.dry_run, deliver, manifest.as_ref(), &pace)
+                    .await
+            }
+            Err(error) => Err(error),
+        };
         let failed = result
             .as_ref()
             .is_ok_and(|r| r.units.iter().any(|u| u.error.is_some()));
@@ -143,6 +188,13 @@ impl Context {
             .audited("sweep_keys", &arguments, result, print_sweep)
             .await;
         if failed { ExitCode::FAILURE } else { code }
+    }
+}
+
+fn print_json(report: &FleetReport) {
+    match serde_json::to_string_pretty(report) {
+        Ok(json) => println!("{json}"),
+        Err(error) => eprintln!("error: could not encode the result as JSON: {error}"),
     }
 }
 
@@ -159,6 +211,9 @@ fn print_sweep(report: &SweepReport) {
             (None, None) => format!("left: {}", unit.detail),
         };
         println!("{:<28} {line}", unit.business_unit);
+    }
+    if report.cancelled {
+        println!("cancelled: the units not started are listed as such; run it again to finish");
     }
 }
 
@@ -182,11 +237,15 @@ fn print_fleet(report: &FleetReport) {
             println!("    error: {error}");
         }
     }
-    if !report.absent.is_empty() {
+    for absent in &report.absent {
+        let what = absent.error.as_deref().unwrap_or(&absent.detail);
         println!(
-            "managed units not in the manifest (left alone): {}",
-            report.absent.join(", ")
+            "{:<28} account {}: {what}",
+            absent.business_unit, absent.account
         );
+    }
+    if report.cancelled {
+        println!("cancelled: the units not started are listed as such; run it again to finish");
     }
     let changed = report
         .units

@@ -4,6 +4,7 @@
 pub mod access;
 mod arguments;
 mod calls;
+mod fleet;
 pub mod http;
 pub mod listen;
 mod prompts;
@@ -43,7 +44,7 @@ use crate::core::{
     costs::{CostReport, QueryCostsInput},
     deprovision::{DeprovisionReport, DeprovisionUserInput},
     diagnose::{DiagnoseInput, DiagnoseReport},
-    fleet::{FleetInput, FleetReport, SweepInput, UnitOutcome, sweep::SweepReport},
+    fleet::{FleetInput, FleetReport, SweepInput, sweep::SweepReport},
     inventory::{BusinessUnitList, ListBusinessUnitsInput},
     keys::{
         ApiKeyList, CreateApiKeyInput, CreatedApiKey, ListApiKeysInput, RevokeKeyInput,
@@ -312,8 +313,10 @@ impl ProvisionerServer {
     }
 
     /// Apply a fleet manifest (the input of plan_fleet): create or repair every unit's user, tags, policy,
-    /// attachment and budget, a few units at a time; units in other accounts through their role
-    /// (AssumeRole). Idempotent: applying twice changes nothing. Removes nothing. Run plan_fleet first and
+    /// attachment, budget and key (to Secrets Manager or a file), a few units at a time; units in other
+    /// accounts through their role (AssumeRole). Idempotent: applying twice changes nothing; a cancelled
+    /// call finishes the units in flight and starts no more. Removes nothing unless `prune` (admin mode,
+    /// `confirm: true`) removes the managed units the manifest does not name. Run plan_fleet first and
     /// show the user the plan.
     #[tool(annotations(
         title = "Apply a fleet of business units",
@@ -331,9 +334,10 @@ impl ProvisionerServer {
     }
 
     /// Keep keys fresh: every managed unit without a fresh working key (expired, expiring, or older than
-    /// the rotation period) gets a new key delivered to Secrets Manager or a file, and the due key is
-    /// deleted once the new one is there. Units with a fresh key, or none, are left, with the reason.
-    /// `dry_run` lists what it would rotate.
+    /// the rotation period, or the manifest's `key.max_age_days`) gets a new key delivered to Secrets
+    /// Manager or a file, and the due key is deleted once the new one is there. Units with a fresh key, or
+    /// none, are left, with the reason. `dry_run` lists what it would rotate; with a `manifest`, its
+    /// accounts are swept too.
     #[tool(annotations(
         title = "Rotate due keys of every unit",
         read_only_hint = false,
@@ -344,13 +348,9 @@ impl ProvisionerServer {
     async fn sweep_keys(
         &self,
         Parameters(input): Parameters<SweepInput>,
+        context: RequestContext<RoleServer>,
     ) -> Result<Json<SweepReport>, ToolError> {
-        let concurrency = crate::core::fleet::concurrency(input.concurrency)?;
-        let report = self
-            .core
-            .sweep_keys(input.dry_run, input.deliver, concurrency)
-            .await?;
-        Ok(Json(report))
+        self.sweep(&input, &context).await
     }
 
     /// List Bedrock API keys of one business unit, or of every user this tool manages: id, alias,
@@ -519,22 +519,6 @@ fn jsonrpc_error(code: i32, message: String, id: serde_json::Value) -> serde_jso
     serde_json::json!({"jsonrpc": "2.0", "id": id, "error": {"code": code, "message": message}})
 }
 
-/// The MCP client's name and version, as it announced them.
-impl ProvisionerServer {
-    /// `plan_fleet` and `apply_fleet`: a progress notification per finished unit.
-    async fn fleet(
-        &self,
-        input: &FleetInput,
-        apply: bool,
-        context: &RequestContext<RoleServer>,
-    ) -> Result<Json<FleetReport>, ToolError> {
-        let progress = progress_notifier(context);
-        let notify =
-            |done, total, unit: &UnitOutcome| progress(done, total, unit.business_unit.clone());
-        Ok(Json(self.core.fleet(input, apply, &notify).await?))
-    }
-}
-
 /// A progress notifier for a request: `(done, total, message)` becomes a `notifications/progress` when the
 /// request carries a progress token, and nothing otherwise.
 fn progress_notifier(
@@ -563,6 +547,7 @@ fn peer_of(context: &RequestContext<RoleServer>) -> Option<String> {
     Some(peer.0.to_string())
 }
 
+/// The MCP client's name and version, as it announced them.
 fn client_of(context: &RequestContext<RoleServer>) -> String {
     context.client_info().map_or_else(
         || "unknown".to_owned(),

@@ -1,8 +1,10 @@
-//! The crash matrix: for every AWS call of provisioning and of a `replace` rotation (recorded from a clean
-//! run of the CLI, not written by hand), hold that call in the emulator (before AWS carries it out, and
-//! after), kill -9 the process while it waits, and run the same command again. It must converge: the user,
-//! its tags and one policy for provisioning; for the rotation exactly one key, active, the one the unit's
-//! secret holds, and never a moment with no working key.
+//! The crash matrix: for every AWS call of provisioning, of a `replace` rotation and of a fleet apply
+//! (recorded from a clean run of the CLI, not written by hand), hold that call in the emulator (before AWS
+//! carries it out, and after), kill -9 the process while it waits, and run the same command again. It must
+//! converge: the user, its tags and one policy for provisioning; for the rotation exactly one key, active,
+//! the one the unit's secret holds, and never a moment with no working key; for the fleet exactly the
+//! manifest's users, one policy with one version, one budget and one delivered key per unit, and a plan
+//! with nothing left to do.
 
 use std::{
     process::{Child, Command, Stdio},
@@ -15,15 +17,38 @@ use common::{Account, call, text};
 use futures::{StreamExt, stream};
 use serde_json::json;
 
-/// A workflow: its command line, and what the account holds before it runs.
+/// What a workflow does, and so what it must leave behind.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Kind {
+    Provision,
+    Rotate,
+    Fleet,
+}
+
+/// A workflow: its command line (`MANIFEST` stands for the fleet manifest's path) and what it does.
 #[derive(Clone, Copy)]
 struct Workflow {
     name: &'static str,
     args: &'static [&'static str],
-    rotates: bool,
+    kind: Kind,
 }
 
-const WORKFLOWS: [Workflow; 2] = [
+/// The fleet workflow's manifest: two units, each with a budget and a key in Secrets Manager.
+const MANIFEST: &str = r#"
+[defaults]
+owner = "o@example.com"
+purpose = "p"
+budget = { monthly_usd = 50, emails = ["finops@example.com"] }
+key = { deliver = "secrets_manager" }
+
+[[unit]]
+name = "f1"
+
+[[unit]]
+name = "f2"
+"#;
+
+const WORKFLOWS: [Workflow; 3] = [
     Workflow {
         name: "provision-user",
         args: &[
@@ -35,7 +60,7 @@ const WORKFLOWS: [Workflow; 2] = [
             "--owner",
             "o",
         ],
-        rotates: false,
+        kind: Kind::Provision,
     },
     Workflow {
         name: "rotate-key --replace",
@@ -47,7 +72,12 @@ const WORKFLOWS: [Workflow; 2] = [
             "--deliver",
             "secrets-manager",
         ],
-        rotates: true,
+        kind: Kind::Rotate,
+    },
+    Workflow {
+        name: "fleet apply",
+        args: &["fleet", "apply", "MANIFEST", "--concurrency", "1"],
+        kind: Kind::Fleet,
     },
 ];
 
@@ -73,6 +103,12 @@ fn command(account: &Account, args: &[&str]) -> Command {
     std::fs::create_dir_all(&dir).unwrap();
     let config = dir.join("config.toml");
     std::fs::write(&config, "key_lease_seconds = 1\n").unwrap();
+    let manifest = dir.join("fleet.toml");
+    std::fs::write(&manifest, MANIFEST).unwrap();
+    let args = args.iter().map(|a| match *a {
+        "MANIFEST" => manifest.as_os_str(),
+        other => std::ffi::OsStr::new(other),
+    });
     let mut command = Command::new(env!("CARGO_BIN_EXE_bedrock-provisioner"));
     command
         .args(args)
@@ -158,7 +194,7 @@ async fn case(workflow: Workflow, action: String, after: bool) -> String {
     kill_when_held(&account, start, &action, child).await;
     // AWS finishes a request it received even when the client died; the re-run comes after that.
     settled(&account, start, &action).await;
-    if workflow.rotates {
+    if workflow.kind == Kind::Rotate {
         let (keys, secret) = keys_and_secret(&account).await;
         let working = keys.iter().filter(|(_, s)| s == "Active").count();
         assert!(
@@ -178,33 +214,105 @@ async fn case(workflow: Workflow, action: String, after: bool) -> String {
         "{name}: re-run: {}",
         String::from_utf8_lossy(&again.stderr)
     );
-    if workflow.rotates {
-        let (keys, secret) = keys_and_secret(&account).await;
-        assert_eq!(keys.len(), 1, "{name}: one key after the re-run: {keys:?}");
-        assert_eq!(keys[0].1, "Active", "{name}");
-        assert_eq!(secret.as_deref(), Some(keys[0].0.as_str()), "{name}");
-    } else {
-        assert_eq!(account.local_policy_count().await, 1, "{name}: one policy");
-        let iam = account.iam().await;
-        let attached = iam
-            .list_attached_user_policies()
-            .user_name("fresh-bedrock-user")
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(attached.attached_policies().len(), 1, "{name}");
-        let tags = iam
-            .list_user_tags()
-            .user_name("fresh-bedrock-user")
-            .send()
-            .await
-            .unwrap();
-        assert!(
-            tags.tags().iter().any(|t| t.key() == "managed-by"),
-            "{name}"
-        );
+    match workflow.kind {
+        Kind::Rotate => {
+            let (keys, secret) = keys_and_secret(&account).await;
+            assert_eq!(keys.len(), 1, "{name}: one key after the re-run: {keys:?}");
+            assert_eq!(keys[0].1, "Active", "{name}");
+            assert_eq!(secret.as_deref(), Some(keys[0].0.as_str()), "{name}");
+        }
+        Kind::Provision => provisioned(&account, "fresh", &name).await,
+        Kind::Fleet => fleet_converged(&account, &name).await,
     }
     name
+}
+
+/// The unit's user carries its tags and has the one policy attached.
+async fn provisioned(account: &Account, unit: &str, name: &str) {
+    assert_eq!(account.local_policy_count().await, 1, "{name}: one policy");
+    let iam = account.iam().await;
+    let user = format!("{unit}-bedrock-user");
+    let attached = iam
+        .list_attached_user_policies()
+        .user_name(&user)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(attached.attached_policies().len(), 1, "{name}: {user}");
+    let tags = iam.list_user_tags().user_name(&user).send().await.unwrap();
+    assert!(
+        tags.tags().iter().any(|t| t.key() == "managed-by"),
+        "{name}: {user}"
+    );
+}
+
+/// The fleet's units exist once each, with one policy version, one budget and one key each, the one
+/// their secret holds; and a plan finds nothing left to do.
+async fn fleet_converged(account: &Account, name: &str) {
+    let iam = account.iam().await;
+    let mut users: Vec<String> = iam
+        .list_users()
+        .send()
+        .await
+        .unwrap()
+        .users()
+        .iter()
+        .map(|u| u.user_name().to_owned())
+        .collect();
+    users.sort();
+    assert_eq!(
+        users,
+        ["f1-bedrock-user", "f2-bedrock-user", "unit-bedrock-user"],
+        "{name}"
+    );
+    let policies = iam
+        .list_policies()
+        .scope(aws_sdk_iam::types::PolicyScopeType::Local)
+        .send()
+        .await
+        .unwrap();
+    let [policy] = policies.policies() else {
+        panic!("{name}: one policy: {policies:?}")
+    };
+    let versions = iam
+        .list_policy_versions()
+        .policy_arn(policy.arn().unwrap())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(versions.versions().len(), 1, "{name}: no orphan version");
+    let budgets = aws_sdk_budgets::Client::new(&account.sdk_config().await)
+        .describe_budgets()
+        .account_id(&account.id)
+        .send()
+        .await
+        .unwrap();
+    let mut budget_names: Vec<&str> = budgets.budgets().iter().map(|b| b.budget_name()).collect();
+    budget_names.sort_unstable();
+    assert_eq!(
+        budget_names.len(),
+        2,
+        "{name}: one budget per unit: {budget_names:?}"
+    );
+    for unit in ["f1", "f2"] {
+        provisioned(account, unit, name).await;
+        let keys = account.keys_in_aws(&format!("{unit}-bedrock-user")).await;
+        assert_eq!(keys.len(), 1, "{name}: {unit}: one key: {keys:?}");
+        assert_eq!(
+            account.secret_key_id(unit).await.as_deref(),
+            Some(keys[0].0.as_str()),
+            "{name}: {unit}: the secret holds the key"
+        );
+    }
+    let plan = command(account, &["fleet", "plan", "MANIFEST"])
+        .output()
+        .unwrap();
+    assert_eq!(
+        plan.status.code(),
+        Some(0),
+        "{name}: nothing left to do: {}",
+        String::from_utf8_lossy(&plan.stdout)
+    );
 }
 
 #[tokio::test]
@@ -225,5 +333,5 @@ async fn a_process_killed_at_any_call_is_finished_by_the_next_run() {
         .await;
     eprintln!("crash matrix: {count} cases (kill -9 before and after each call), all converged");
     assert_eq!(done.len(), count);
-    assert!(count >= 20, "generated from the recorded calls: {count}");
+    assert!(count >= 40, "generated from the recorded calls: {count}");
 }

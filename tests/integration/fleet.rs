@@ -1,6 +1,6 @@
 //! Fleets through the built CLI: a manifest of 30 units applied under 30 % IAM throttling, read back with
 //! the SDK; `fleet plan` exit codes (0 nothing to do, 2 changes pending, 1 error); a one-field change shows
-//! as exactly that change; a bad manifest makes no AWS call.
+//! as exactly that change; a bad manifest makes no AWS call; keys and `--prune`; Ctrl-C mid-apply.
 
 use std::process::{Command, Output};
 
@@ -64,7 +64,10 @@ async fn a_thirty_unit_fleet_applies_under_throttling_and_then_plans_nothing() {
         "{stdout}"
     );
     assert!(
-        stdout.contains("managed units not in the manifest (left alone): legacy"),
+        stdout.contains(&format!(
+            "legacy                       account {}: not in the manifest: left alone",
+            account.id
+        )),
         "{stdout}"
     );
 
@@ -151,7 +154,166 @@ async fn a_thirty_unit_fleet_applies_under_throttling_and_then_plans_nothing() {
         changed[0]["changes"],
         json!(["user tags u07-bedrock-user: would set tags owner=new-owner@example.com"])
     );
-    assert_eq!(report["absent"], json!(["legacy"]));
+    assert_eq!(
+        report["absent"],
+        json!([{"business_unit": "legacy", "account": account.id, "removes": false,
+            "detail": "not in the manifest: left alone", "error": null}])
+    );
+}
+
+/// A manifest whose units keep a key: `plan --prune` shows the keys to create and the unit to remove;
+/// `apply --prune` without `--yes` changes nothing; with it every unit gets one key in its secret and the
+/// absent unit is gone (read back with the SDK); a second apply changes nothing.
+#[tokio::test]
+async fn apply_gives_each_unit_one_delivered_key_and_prune_removes_only_when_confirmed() {
+    let account = Account::new();
+    let client = account.provisioned(&["legacy"]).await;
+    client.cancel().await.ok();
+    let text = format!(
+        "{}\n[defaults.key]\ndeliver = \"secrets_manager\"\nmax_age_days = 14\n",
+        manifest(3, |i| format!("o{i}@example.com"))
+    );
+    let path = write(&account, &text);
+    let file = path.to_str().unwrap();
+
+    let planned = fleet(&account, &["plan", file, "--prune", "--output", "json"]);
+    assert_eq!(planned.status.code(), Some(2));
+    let report: Value = serde_json::from_slice(&planned.stdout).unwrap();
+    for unit in report["units"].as_array().unwrap() {
+        let changes = unit["changes"].to_string();
+        assert!(
+            changes.contains("api key: create one, delivered to secrets_manager"),
+            "{changes}"
+        );
+    }
+    assert_eq!(report["absent"][0]["business_unit"], "legacy");
+    assert_eq!(report["absent"][0]["removes"], true);
+
+    let refused = fleet(&account, &["apply", file, "--prune"]);
+    assert_eq!(refused.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&refused.stderr);
+    assert!(stderr.contains("would remove 1 managed unit"), "{stderr}");
+    assert!(stderr.contains("--yes"), "the CLI's own flag: {stderr}");
+    assert_eq!(user_names(&account).await, ["legacy-bedrock-user"]);
+
+    let applied = fleet(&account, &["apply", file, "--prune", "--yes"]);
+    let stdout = String::from_utf8_lossy(&applied.stdout);
+    assert!(applied.status.success(), "{stdout}");
+    assert!(
+        stdout.contains("removed: user legacy-bedrock-user"),
+        "{stdout}"
+    );
+    assert_eq!(
+        user_names(&account).await,
+        ["u00-bedrock-user", "u01-bedrock-user", "u02-bedrock-user"]
+    );
+    let mut keys = Vec::new();
+    for unit in ["u00", "u01", "u02"] {
+        let unit_keys = account.keys_in_aws(&format!("{unit}-bedrock-user")).await;
+        assert_eq!(unit_keys.len(), 1, "{unit}: {unit_keys:?}");
+        assert_eq!(
+            account.secret_key_id(unit).await.as_deref(),
+            Some(unit_keys[0].0.as_str())
+        );
+        keys.push(unit_keys[0].0.clone());
+    }
+    let again = fleet(&account, &["apply", file, "--prune", "--yes"]);
+    assert!(again.status.success());
+    assert!(
+        String::from_utf8_lossy(&again.stdout).contains("3 units: 0 changed, 0 failed"),
+        "{}",
+        String::from_utf8_lossy(&again.stdout)
+    );
+    for (unit, key) in ["u00", "u01", "u02"].iter().zip(&keys) {
+        let unit_keys = account.keys_in_aws(&format!("{unit}-bedrock-user")).await;
+        assert_eq!(unit_keys.len(), 1, "no second key for {unit}");
+        assert_eq!(&unit_keys[0].0, key);
+    }
+    assert_eq!(
+        fleet(&account, &["plan", file, "--prune"]).status.code(),
+        Some(0)
+    );
+}
+
+/// Ctrl-C during an apply: the units in flight finish, no other starts, the units not started are named,
+/// and every user that exists is complete; a second apply finishes the rest.
+#[tokio::test]
+async fn an_interrupted_apply_finishes_the_units_in_flight_and_a_rerun_completes_it() {
+    use std::io::{BufRead, BufReader};
+    let account = Account::new();
+    let path = write(&account, &manifest(12, |i| format!("o{i}@example.com")));
+    let file = path.to_str().unwrap();
+    account.fault(
+        json!({"action": "*", "service": "iam", "kind": "latency", "latency_ms": 150,
+        "access_key": account.id}),
+    );
+    let mut child = Command::new(env!("CARGO_BIN_EXE_bedrock-provisioner"))
+        .args([
+            "fleet",
+            "apply",
+            file,
+            "--concurrency",
+            "2",
+            "--output",
+            "json",
+        ])
+        .env_clear()
+        .envs(account.binary_env())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stderr = BufReader::new(child.stderr.take().unwrap());
+    let mut line = String::new();
+    while !line.starts_with("[1/12] ") {
+        line.clear();
+        assert_ne!(stderr.read_line(&mut line).unwrap(), 0, "no progress line");
+    }
+    let interrupted = Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(interrupted.success());
+    let mut rest = String::new();
+    std::io::Read::read_to_string(&mut stderr, &mut rest).unwrap();
+    let output = child.wait_with_output().unwrap();
+    assert_eq!(output.status.code(), Some(1), "{rest}");
+    assert!(
+        rest.contains("interrupted: finishing the units in flight"),
+        "{rest}"
+    );
+    let report: Value = serde_json::from_slice(&output.stdout).unwrap();
+    assert_eq!(report["cancelled"], true);
+    let not_started = report["units"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|u| {
+            u["error"]
+                .as_str()
+                .is_some_and(|e| e.starts_with("not started"))
+        })
+        .count();
+    account.clear_faults();
+    let users = user_names(&account).await;
+    assert!(
+        users.len() >= 2 && users.len() <= 4 && not_started == 12 - users.len(),
+        "two in flight when stopped: {users:?}, {not_started} not started"
+    );
+    let iam = account.iam().await;
+    for user in &users {
+        let attached = iam
+            .list_attached_user_policies()
+            .user_name(user)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(attached.attached_policies().len(), 1, "{user} is complete");
+    }
+    let rerun = fleet(&account, &["apply", file]);
+    assert!(rerun.status.success());
+    assert_eq!(user_names(&account).await.len(), 12);
+    assert_eq!(fleet(&account, &["plan", file]).status.code(), Some(0));
 }
 
 #[tokio::test]
@@ -366,6 +528,19 @@ async fn the_fleet_tools_plan_apply_and_sweep_over_mcp() {
         common::text(&bad).contains("manifest:2: unit `a` account"),
         "{}",
         common::text(&bad)
+    );
+    let prune = common::call(
+        &client,
+        "apply_fleet",
+        json!({"manifest": manifest, "prune": true, "confirm": true}),
+    )
+    .await;
+    assert_eq!(prune.is_error, Some(true));
+    assert!(
+        common::text(&prune).contains("invalid `prune`")
+            && common::text(&prune).contains("admin mode"),
+        "{}",
+        common::text(&prune)
     );
     let inline = common::call(&client, "sweep_keys", json!({"deliver": "inline"})).await;
     assert_eq!(inline.is_error, Some(true));

@@ -39,6 +39,20 @@ impl Provisioner {
         Ok(accounts)
     }
 
+    /// The provisioner acting in `place` (an account and role of `accounts`), or this one for `None`; the
+    /// reason when that account could not be reached.
+    pub(super) fn acting_in<'a>(
+        &'a self,
+        place: Option<&(String, String)>,
+        accounts: &'a Accounts,
+    ) -> std::result::Result<&'a Provisioner, String> {
+        match place.and_then(|place| accounts.get(place)) {
+            None => Ok(self),
+            Some(Ok(other)) => Ok(other.as_ref()),
+            Some(Err(why)) => Err(why.clone()),
+        }
+    }
+
     /// A provisioner with this one's settings, acting as `role_arn`.
     async fn assume(&self, role_arn: &str) -> Result<Provisioner> {
         let assumed = self

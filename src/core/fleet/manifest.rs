@@ -8,6 +8,7 @@ use toml::Spanned;
 
 use crate::core::{
     budgets::BudgetAlertInput,
+    deliver::Delivery,
     error::{Error, Result},
     provision::{PolicyInput, ProvisionUserInput},
 };
@@ -34,6 +35,7 @@ struct RawDefaults {
     #[serde(default)]
     tags: BTreeMap<String, String>,
     budget: Option<Spanned<RawBudget>>,
+    key: Option<RawKey>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -47,6 +49,14 @@ struct RawUnit {
     #[serde(default)]
     tags: BTreeMap<String, String>,
     budget: Option<Spanned<RawBudget>>,
+    key: Option<RawKey>,
+}
+
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawKey {
+    max_age_days: Option<u32>,
+    deliver: Option<Delivery>,
 }
 
 #[derive(Clone, Debug, Deserialize)]
@@ -77,7 +87,22 @@ pub struct UnitSpec {
     pub account: Option<String>,
     /// The role assumed in that account.
     pub role: String,
+    /// The key the unit keeps, if the manifest asks for one.
+    pub key: Option<KeySpec>,
 }
+
+/// A unit's key: `apply` creates one when the unit has no working key, and the sweep replaces it once it
+/// is `max_age_days` old, both delivering to `deliver` (never inline: a fleet would print many keys).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct KeySpec {
+    /// Age at which the sweep replaces it.
+    pub max_age_days: u32,
+    /// Where new keys go.
+    pub deliver: Delivery,
+}
+
+/// The age at which a manifest's keys are replaced when it does not say.
+pub const DEFAULT_MAX_AGE_DAYS: u32 = 30;
 
 impl UnitSpec {
     /// The business unit's name.
@@ -148,8 +173,15 @@ fn unit_spec(unit: &RawUnit, defaults: &RawDefaults, line: usize) -> Result<Unit
             .or_else(|| default.clone())
             .ok_or_else(|| Error::invalid(field, "is required (in the unit or in [defaults])"))
     };
+    let key = unit
+        .key
+        .as_ref()
+        .or(defaults.key.as_ref())
+        .map(key_spec)
+        .transpose()?;
     Ok(UnitSpec {
         line,
+        key,
         provision: ProvisionUserInput {
             business_unit,
             purpose: required(&unit.purpose, &defaults.purpose, "purpose")?,
@@ -164,6 +196,28 @@ fn unit_spec(unit: &RawUnit, defaults: &RawDefaults, line: usize) -> Result<Unit
             .clone()
             .or_else(|| defaults.role.clone())
             .unwrap_or_else(|| DEFAULT_ROLE.to_owned()),
+    })
+}
+
+/// A unit's key, its defaults filled in and its rules checked.
+fn key_spec(raw: &RawKey) -> Result<KeySpec> {
+    let max_age_days = raw.max_age_days.unwrap_or(DEFAULT_MAX_AGE_DAYS);
+    if !(1..=365).contains(&max_age_days) {
+        return Err(Error::invalid(
+            "key.max_age_days",
+            format!("must be 1-365 days; got {max_age_days}"),
+        ));
+    }
+    let deliver = raw.deliver.unwrap_or(Delivery::SecretsManager);
+    if deliver == Delivery::Inline {
+        return Err(Error::invalid(
+            "key.deliver",
+            "a fleet's keys go to `secrets_manager` or `file`, never inline",
+        ));
+    }
+    Ok(KeySpec {
+        max_age_days,
+        deliver,
     })
 }
 
@@ -205,6 +259,7 @@ budget = { monthly_usd = 500, emails = ["finops@example.com"] }
 [[unit]]
 name = "sales"
 account = "111122223333"
+key = { max_age_days = 14 }
 "#;
 
     fn error(text: &str) -> (String, String) {
@@ -227,6 +282,14 @@ account = "111122223333"
         assert_eq!(sales.account.as_deref(), Some("111122223333"));
         assert_eq!(sales.role, DEFAULT_ROLE);
         assert!(sales.budget.is_none());
+        assert_eq!(marketing.key, None);
+        assert_eq!(
+            sales.key,
+            Some(KeySpec {
+                max_age_days: 14,
+                deliver: Delivery::SecretsManager
+            })
+        );
     }
 
     #[test]
@@ -238,7 +301,7 @@ account = "111122223333"
         assert_eq!(manifest.units[1].account.as_deref(), Some("111122223333"));
     }
 
-    /// Twenty kinds of bad manifest, each refused with its line and rule.
+    /// Twenty-three kinds of bad manifest, each refused with its line and rule.
     #[test]
     fn every_bad_manifest_names_the_line_and_the_rule() {
         let unit = |body: &str| {
@@ -265,8 +328,11 @@ account = "111122223333"
             (unit("purpose = \"p\""), "fleet.toml:5", "missing field `name`"),
             (unit("name = 5"), "fleet.toml:6", "invalid type"),
             ("[[unit]\nname = \"a\"\n".into(), "fleet.toml:1", ""),
+            (unit("name = \"a\"\nkey = { max_age_days = 0 }"), "fleet.toml:6: unit `a` key.max_age_days", "1-365"),
+            (unit("name = \"a\"\nkey = { deliver = \"inline\" }"), "fleet.toml:6: unit `a` key.deliver", "never inline"),
+            (unit("name = \"a\"\nkey = { deliver = \"s3\" }"), "fleet.toml:7", "unknown variant"),
         ];
-        assert_eq!(cases.len(), 20);
+        assert_eq!(cases.len(), 23);
         for (text, field, rule) in cases {
             let (got_field, got_rule) = error(&text);
             assert!(got_field.starts_with(field), "{got_field:?} for:\n{text}");

@@ -1,23 +1,27 @@
 //! Fleets: every business unit of a manifest in one plan and one apply. The plan is each unit's dry run
-//! (`provision_user` and its budget), run a few units at a time; apply runs them for real. Managed units of
-//! the account that the manifest does not name are listed, never touched.
+//! (`provision_user`, its budget and its key), run a few units at a time; apply runs them for real.
+//! Managed units of an account that the manifest does not place there are listed, and removed only when
+//! asked to (`prune`, confirmed).
 
+mod absent;
 mod accounts;
 pub mod manifest;
+mod pace;
 pub mod sweep;
+mod unit_key;
 
-use futures::{StreamExt, stream};
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 use super::{
     Provisioner,
-    error::Result,
-    inventory::ListBusinessUnitsInput,
+    error::{Error, Result},
     label,
     provision::{ChangeStatus, ProvisionReport},
 };
+pub use absent::AbsentUnit;
 use manifest::{Manifest, UnitSpec};
+pub use pace::{Pace, Progress};
 
 /// Input of `plan_fleet` and `apply_fleet`.
 #[derive(Clone, Debug, Default, Deserialize, Serialize, JsonSchema)]
@@ -25,11 +29,19 @@ use manifest::{Manifest, UnitSpec};
 pub struct FleetInput {
     /// The manifest, as TOML text (the format of `fleet.example.toml`): `[defaults]` and one `[[unit]]`
     /// per business unit with `name`, `purpose`, `owner`, and optionally `account` (12 digits), `role`,
-    /// `tags` (a table) and `budget = { monthly_usd = 500, emails = ["finops@example.com"] }`.
+    /// `tags` (a table), `budget = { monthly_usd = 500, emails = ["finops@example.com"] }` and
+    /// `key = { max_age_days = 30, deliver = "secrets_manager" }`.
     pub manifest: String,
     /// Units in flight at once (1-64, default 8).
     #[serde(default)]
     pub concurrency: Option<u32>,
+    /// Also remove the managed units the manifest does not name (their keys, policies and user).
+    /// Destructive: only a server in admin mode accepts it, and applying needs `confirm: true`.
+    #[serde(default)]
+    pub prune: bool,
+    /// Must be true to apply with `prune` (removals cannot be undone): confirms the plan's removals.
+    #[serde(default)]
+    pub confirm: bool,
 }
 
 /// Input of `sweep_keys`.
@@ -39,27 +51,39 @@ pub struct SweepInput {
     /// Only say which keys would be rotated; change nothing.
     #[serde(default)]
     pub dry_run: bool,
-    /// Where new keys go: `secrets_manager` or `file` (default: the server's configured delivery; never
-    /// `inline`).
+    /// Where new keys go: `secrets_manager` or `file` (default: the unit's `key.deliver` in the
+    /// manifest, else the server's configured delivery; never `inline`).
     #[serde(default)]
     pub deliver: Option<crate::core::deliver::Delivery>,
+    /// A fleet manifest (TOML text, as for `plan_fleet`): its units' `key.max_age_days` and
+    /// `key.deliver` apply, and the managed units of its accounts are swept too.
+    #[serde(default)]
+    pub manifest: Option<String>,
     /// Units in flight at once (1-64, default 8).
     #[serde(default)]
     pub concurrency: Option<u32>,
 }
 
-/// Told of each finished unit: how many are done, of how many, and that unit's outcome.
-pub type Progress<'a> = dyn Fn(usize, usize, &UnitOutcome) + Sync + 'a;
-
 /// Units in flight at once, from an input's `concurrency`.
 pub fn concurrency(given: Option<u32>) -> Result<usize> {
     match given.unwrap_or(8) {
         n @ 1..=64 => Ok(n as usize),
-        n => Err(crate::core::Error::invalid(
+        n => Err(Error::invalid(
             "concurrency",
             format!("must be 1-64; got {n}"),
         )),
     }
+}
+
+/// What a fleet run does.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct FleetAction {
+    /// Make the changes (else only plan them).
+    pub apply: bool,
+    /// Also remove managed units the manifest does not name.
+    pub prune: bool,
+    /// The removals are confirmed.
+    pub confirm: bool,
 }
 
 /// One unit of a fleet plan or apply.
@@ -77,6 +101,26 @@ pub struct UnitOutcome {
     pub error: Option<String>,
 }
 
+impl UnitOutcome {
+    fn new(unit: &UnitSpec) -> Self {
+        Self {
+            business_unit: unit.name().to_owned(),
+            line: unit.line,
+            changes: Vec::new(),
+            drift: Vec::new(),
+            error: None,
+        }
+    }
+
+    /// One line for a progress report.
+    fn summary(&self) -> String {
+        match &self.error {
+            Some(_) => format!("{}: failed", self.business_unit),
+            None => format!("{}: {} change(s)", self.business_unit, self.changes.len()),
+        }
+    }
+}
+
 /// The result of planning or applying a fleet.
 #[derive(Clone, Debug, Serialize, Deserialize, JsonSchema)]
 pub struct FleetReport {
@@ -84,78 +128,93 @@ pub struct FleetReport {
     pub plan: bool,
     /// Each unit, in manifest order.
     pub units: Vec<UnitOutcome>,
-    /// Units this tool manages in the account that the manifest does not name (left alone).
-    pub absent: Vec<String>,
+    /// Managed units of the manifest's accounts that the manifest does not place there: left alone, or
+    /// with `prune` removed.
+    pub absent: Vec<AbsentUnit>,
+    /// Whether the run was cancelled: units not started say so; run it again to finish them.
+    #[serde(default)]
+    pub cancelled: bool,
 }
 
 impl FleetReport {
-    /// Whether any unit has changes (planned or made).
+    /// Whether any unit has changes (planned or made), removals included.
     pub fn has_changes(&self) -> bool {
-        self.units.iter().any(|u| !u.changes.is_empty())
+        self.units.iter().any(|u| !u.changes.is_empty()) || self.absent.iter().any(|a| a.removes)
     }
 
-    /// Whether any unit failed.
+    /// Whether any unit failed or was not started.
     pub fn has_errors(&self) -> bool {
         self.units.iter().any(|u| u.error.is_some())
+            || self.absent.iter().any(|a| a.error.is_some())
     }
 }
 
 impl Provisioner {
     /// `plan_fleet` (`apply: false`) and `apply_fleet`: the manifest validated first, then every unit;
-    /// `progress` hears of each finished unit.
+    /// `progress` hears of each finished unit, and `stop` keeps further units from starting.
     pub async fn fleet(
         &self,
         input: &FleetInput,
         apply: bool,
         progress: &Progress<'_>,
+        stop: tokio_util::sync::CancellationToken,
     ) -> Result<FleetReport> {
-        let concurrency = concurrency(input.concurrency)?;
+        let pace = Pace::new(concurrency(input.concurrency)?, progress, stop);
         let manifest =
             manifest::parse("manifest", &input.manifest, &self.settings().default_policy)?;
-        self.run_fleet(&manifest, apply, concurrency, progress)
-            .await
+        let action = FleetAction {
+            apply,
+            prune: input.prune,
+            confirm: input.confirm,
+        };
+        self.run_fleet(&manifest, action, &pace).await
     }
 
-    /// Plan (`apply: false`) or apply every unit of `manifest`, at most `concurrency` at a time, telling
-    /// `progress` of each finished unit (how many are done, of how many).
+    /// Plan or apply every unit of `manifest` at `pace`; with `prune`, the managed units it does not name
+    /// are removed once every unit applied (a removal needs `confirm`, asked before anything changes).
     pub async fn run_fleet(
         &self,
         manifest: &Manifest,
-        apply: bool,
-        concurrency: usize,
-        progress: &Progress<'_>,
+        action: FleetAction,
+        pace: &Pace<'_>,
     ) -> Result<FleetReport> {
         let account = self.caller().await?.account.clone();
         let accounts = self.reach_accounts(manifest).await?;
+        let mut absent = self
+            .absent_units(manifest, &account, &accounts, action)
+            .await?;
+        if action.apply && action.prune && !action.confirm && !absent.is_empty() {
+            return Err(Error::ConfirmationRequired {
+                summary: absent::removal_summary(&absent),
+            });
+        }
         let (account, accounts) = (&account, &accounts);
-        let mut units: Vec<UnitOutcome> = stream::iter(manifest.units.iter().cloned())
-            .map(|unit| async move { self.run_unit(&unit, account, accounts, apply).await })
-            .buffer_unordered(concurrency.max(1))
-            .enumerate()
-            .map(|(done, unit)| {
-                progress(done + 1, manifest.units.len(), &unit);
-                unit
-            })
-            .collect()
-            .await;
-        units.sort_by_key(|u| u.line);
-        let named: Vec<&str> = manifest.units.iter().map(UnitSpec::name).collect();
-        let absent = self
-            .list_business_units(&ListBusinessUnitsInput::default())
-            .await?
-            .business_units
-            .into_iter()
-            .map(|u| u.business_unit)
-            .filter(|unit| !named.contains(&unit.as_str()))
-            .collect();
+        let ran = pace::each(
+            &manifest.units,
+            pace,
+            |unit| self.run_unit(unit, account, accounts, action.apply),
+            UnitOutcome::summary,
+            |unit| UnitOutcome {
+                error: Some(
+                    "not started: the run was cancelled; run it again to finish".to_owned(),
+                ),
+                ..UnitOutcome::new(unit)
+            },
+        )
+        .await;
+        if action.apply && action.prune {
+            let held = absent::held_back(&ran.results, ran.stopped);
+            self.prune(&mut absent, held, account, accounts).await;
+        }
         Ok(FleetReport {
-            plan: !apply,
-            units,
+            plan: !action.apply,
+            units: ran.results,
             absent,
+            cancelled: ran.stopped,
         })
     }
 
-    /// One unit, in its own account: its user, tags, policy and attachment, then its budget.
+    /// One unit, in its own account: its user, tags, policy and attachment, then its budget and key.
     async fn run_unit(
         &self,
         unit: &UnitSpec,
@@ -163,24 +222,13 @@ impl Provisioner {
         accounts: &accounts::Accounts,
         apply: bool,
     ) -> UnitOutcome {
-        let mut outcome = UnitOutcome {
-            business_unit: unit.name().to_owned(),
-            line: unit.line,
-            changes: Vec::new(),
-            drift: Vec::new(),
-            error: None,
-        };
-        let elsewhere = unit
+        let mut outcome = UnitOutcome::new(unit);
+        let place = unit
             .account
             .clone()
             .filter(|a| a != account)
-            .and_then(|a| accounts.get(&(a, unit.role.clone())));
-        let provisioner = match elsewhere {
-            None => Ok(self),
-            Some(Ok(other)) => Ok(other.as_ref()),
-            Some(Err(why)) => Err(why.clone()),
-        };
-        let done = match provisioner {
+            .map(|a| (a, unit.role.clone()));
+        let done = match self.acting_in(place.as_ref(), accounts) {
             Ok(provisioner) => provisioner
                 .unit_changes(unit, apply, &mut outcome)
                 .await
@@ -216,6 +264,11 @@ impl Provisioner {
                         .map(|c| format!("budget {}: {c}", report.budget_name)),
                 );
             }
+        }
+        if let Some(key) = unit.key {
+            outcome
+                .changes
+                .extend(self.unit_key(unit.name(), key, apply).await?);
         }
         Ok(())
     }

@@ -1,12 +1,19 @@
 //! The sweep: the guide's "rotate keys every 30 days" for every managed unit at once. A unit whose keys are
-//! all expired, expiring or due for rotation gets a new key delivered to its destination and the due key
-//! replaced (the unit ends with one fresh key); a unit with a fresh working key, or with no key, is left,
-//! saying why. Each rotation holds the unit's key lease, so an interrupted sweep is finished by the next.
+//! all expired, expiring or older than its maximum age gets a new key delivered to its destination and the
+//! due key replaced (the unit ends with one fresh key); a unit with a fresh working key, or with no key, is
+//! left, saying why. Each rotation holds the unit's key lease, so an interrupted sweep is finished by the
+//! next. With a manifest, its units' `key` settings apply and its other accounts are swept too.
 
-use futures::{StreamExt, stream};
+use std::collections::HashMap;
+
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
+use super::{
+    accounts::Accounts,
+    manifest::{KeySpec, Manifest},
+    pace::{self, Pace},
+};
 use crate::core::{
     Provisioner,
     deliver::Delivery,
@@ -28,13 +35,15 @@ pub enum SweepAction {
 pub struct SweptUnit {
     /// The business unit.
     pub business_unit: String,
+    /// The account it is in.
+    pub account: String,
     /// The key replaced (or, on a dry run, to replace), if any.
     pub replaced: Option<String>,
     /// The new key's id, once rotated.
     pub new_key: Option<String>,
     /// Why the unit was left alone, or what the rotation did.
     pub detail: String,
-    /// Why the rotation failed, if it did.
+    /// Why the rotation failed, or that it never started (a cancelled sweep).
     pub error: Option<String>,
 }
 
@@ -45,23 +54,26 @@ pub struct SweepReport {
     pub dry_run: bool,
     /// Each managed unit.
     pub units: Vec<SweptUnit>,
+    /// Whether the sweep was cancelled: units not started say so; run it again to finish them.
+    #[serde(default)]
+    pub cancelled: bool,
 }
 
-/// Whether a key needs replacing: expired, expiring within the window, or past the rotation period.
-fn due(key: &ApiKeySummary) -> bool {
-    key.flags.iter().any(|f| {
-        matches!(
-            f,
-            KeyFlag::Expired | KeyFlag::ExpiringSoon | KeyFlag::RotationDue
-        )
-    })
+/// Whether a key needs replacing: expired, expiring within the window, or `max_age_days` old.
+fn due(key: &ApiKeySummary, max_age_days: u32) -> bool {
+    key.age_days >= i64::from(max_age_days)
+        || key
+            .flags
+            .iter()
+            .any(|f| matches!(f, KeyFlag::Expired | KeyFlag::ExpiringSoon))
 }
 
-/// What to do for a unit with these keys (oldest first).
-pub fn sweep_action(keys: &[ApiKeySummary]) -> SweepAction {
-    if keys.is_empty() {
+/// What to do for a unit with these keys (oldest first), replaced once `max_age_days` old.
+pub fn sweep_action(keys: &[ApiKeySummary], max_age_days: u32) -> SweepAction {
+    let Some(first) = keys.first() else {
         return SweepAction::Leave("no key (create_api_key gives it one)".to_owned());
-    }
+    };
+    let due = |k: &&ApiKeySummary| due(k, max_age_days);
     let working = |k: &&ApiKeySummary| k.status == "Active";
     if let Some(fresh) = keys.iter().filter(working).find(|k| !due(k)) {
         return SweepAction::Leave(format!("key {} is fresh", fresh.credential_id));
@@ -69,63 +81,141 @@ pub fn sweep_action(keys: &[ApiKeySummary]) -> SweepAction {
     let target = keys
         .iter()
         .filter(working)
-        .find(|k| due(k))
-        .or_else(|| keys.iter().find(|k| due(k)))
-        .unwrap_or(&keys[0]);
+        .find(due)
+        .or_else(|| keys.iter().find(due))
+        .unwrap_or(first);
     SweepAction::Rotate(target.credential_id.clone())
 }
 
+/// One unit to sweep: where, what to do, and where its new key goes.
+struct Due<'a> {
+    provisioner: &'a Provisioner,
+    account: String,
+    unit: String,
+    action: SweepAction,
+    deliver: Delivery,
+}
+
+/// What the sweep was asked: the manifest's key settings per (account, unit), and the fallbacks.
+struct Wanted<'a> {
+    manifest: Option<&'a Manifest>,
+    caller: &'a str,
+    deliver: Option<Delivery>,
+    fallback: Delivery,
+    max_age_days: u32,
+}
+
+impl Wanted<'_> {
+    /// The unit's key settings: the manifest's where it names the unit in this account.
+    fn key(&self, account: &str, unit: &str) -> KeySpec {
+        let named = self.manifest.and_then(|m| {
+            m.units.iter().find(|u| {
+                u.name() == unit && u.account.as_deref().unwrap_or(self.caller) == account
+            })
+        });
+        let spec = named.and_then(|u| u.key);
+        KeySpec {
+            max_age_days: spec.map_or(self.max_age_days, |k| k.max_age_days),
+            deliver: self
+                .deliver
+                .or(spec.map(|k| k.deliver))
+                .unwrap_or(self.fallback),
+        }
+    }
+}
+
 impl Provisioner {
-    /// Rotate the due keys of every managed unit (`dry_run`: only say which), delivering the new keys to
-    /// `deliver` (default: the configured delivery; never inline, which would print many keys).
+    /// Rotate the due keys of every managed unit (`dry_run`: only say which), in the caller's account
+    /// and the accounts of `manifest`, delivering new keys to `deliver`, else the unit's manifest setting,
+    /// else the configured delivery (never inline, which would print many keys).
     pub async fn sweep_keys(
         &self,
         dry_run: bool,
         deliver: Option<Delivery>,
-        concurrency: usize,
+        manifest: Option<&Manifest>,
+        pace: &Pace<'_>,
     ) -> Result<SweepReport> {
-        let deliver = deliver.unwrap_or(self.settings().default_delivery);
-        if deliver == Delivery::Inline {
+        let fallback = deliver.unwrap_or(self.settings().default_delivery);
+        if fallback == Delivery::Inline {
             return Err(Error::invalid(
                 "deliver",
                 "a sweep rotates many keys: deliver them to `secrets_manager` or `file`, not inline",
             ));
         }
-        let units: Vec<SweptUnit> = stream::iter(self.keys_by_unit().await?)
-            .map(|(unit, keys)| self.sweep_unit(unit, sweep_action(&keys), dry_run, deliver))
-            .buffered(concurrency.max(1))
-            .collect()
-            .await;
-        Ok(SweepReport { dry_run, units })
+        let caller = self.caller().await?.account.clone();
+        let accounts = match manifest {
+            Some(manifest) => self.reach_accounts(manifest).await?,
+            None => Accounts::new(),
+        };
+        let wanted = Wanted {
+            manifest,
+            caller: &caller,
+            deliver,
+            fallback,
+            max_age_days: self.settings().rotation_days,
+        };
+        let due = self.due_units(&wanted, &accounts).await?;
+        let ran = pace::each(
+            &due,
+            pace,
+            |due| due.provisioner.sweep_unit(due, dry_run),
+            |swept| format!("{}: {}", swept.business_unit, swept.detail),
+            |due| SweptUnit {
+                error: Some("not started: the sweep was cancelled; run it again to finish".into()),
+                ..swept(due)
+            },
+        )
+        .await;
+        Ok(SweepReport {
+            dry_run,
+            units: ran.results,
+            cancelled: ran.stopped,
+        })
     }
 
-    async fn sweep_unit(
-        &self,
-        unit: String,
-        action: SweepAction,
-        dry_run: bool,
-        deliver: Delivery,
-    ) -> SweptUnit {
-        let mut swept = SweptUnit {
-            business_unit: unit.clone(),
-            replaced: None,
-            new_key: None,
-            detail: String::new(),
-            error: None,
-        };
-        let old = match action {
+    /// Every managed unit of the caller's account and of each reached account, with what to do.
+    async fn due_units<'a>(
+        &'a self,
+        wanted: &Wanted<'_>,
+        accounts: &'a Accounts,
+    ) -> Result<Vec<Due<'a>>> {
+        let mut places: HashMap<&str, &Provisioner> = HashMap::from([(wanted.caller, self)]);
+        for ((account, _), reached) in accounts {
+            if let Ok(provisioner) = reached {
+                places.entry(account).or_insert(provisioner.as_ref());
+            }
+        }
+        let mut due = Vec::new();
+        for (account, provisioner) in places {
+            for (unit, keys) in provisioner.keys_by_unit().await? {
+                let key = wanted.key(account, &unit);
+                due.push(Due {
+                    provisioner,
+                    account: account.to_owned(),
+                    action: sweep_action(&keys, key.max_age_days),
+                    unit,
+                    deliver: key.deliver,
+                });
+            }
+        }
+        due.sort_by(|a, b| (&a.account, &a.unit).cmp(&(&b.account, &b.unit)));
+        Ok(due)
+    }
+
+    async fn sweep_unit(&self, due: &Due<'_>, dry_run: bool) -> SweptUnit {
+        let mut swept = swept(due);
+        let old = match &due.action {
             SweepAction::Leave(why) => {
-                swept.detail = why;
+                swept.detail.clone_from(why);
                 return swept;
             }
-            SweepAction::Rotate(old) => old,
+            SweepAction::Rotate(old) => old.clone(),
         };
-        swept.replaced = Some(old.clone());
         let input = RotateKeyInput {
-            business_unit: unit,
+            business_unit: due.unit.clone(),
             credential_id: Some(old),
             mode: RotateMode::Replace,
-            deliver: Some(deliver),
+            deliver: Some(due.deliver),
             dry_run,
             ..RotateKeyInput::default()
         };
@@ -137,6 +227,21 @@ impl Provisioner {
             Err(error) => swept.error = Some(error.to_string()),
         }
         swept
+    }
+}
+
+/// The report entry of a unit, before it ran.
+fn swept(due: &Due<'_>) -> SweptUnit {
+    SweptUnit {
+        business_unit: due.unit.clone(),
+        account: due.account.clone(),
+        replaced: match &due.action {
+            SweepAction::Rotate(old) => Some(old.clone()),
+            SweepAction::Leave(_) => None,
+        },
+        new_key: None,
+        detail: String::new(),
+        error: None,
     }
 }
 
@@ -154,38 +259,65 @@ mod tests {
             created: String::new(),
             expires: None,
             days_left: None,
+            age_days: if flags.contains(&KeyFlag::RotationDue) {
+                30
+            } else {
+                1
+            },
             flags: flags.to_vec(),
         }
     }
 
     #[test]
     fn only_units_without_a_fresh_working_key_are_rotated() {
-        assert!(matches!(sweep_action(&[]), SweepAction::Leave(_)));
+        assert!(matches!(sweep_action(&[], 30), SweepAction::Leave(_)));
         assert!(matches!(
-            sweep_action(&[key("ACCAFRESH", "Active", &[])]),
+            sweep_action(&[key("ACCAFRESH", "Active", &[])], 30),
             SweepAction::Leave(why) if why.contains("ACCAFRESH")
         ));
         assert_eq!(
-            sweep_action(&[key("ACCAOLD", "Active", &[KeyFlag::RotationDue])]),
+            sweep_action(&[key("ACCAOLD", "Active", &[KeyFlag::RotationDue])], 30),
             SweepAction::Rotate("ACCAOLD".into())
         );
         assert_eq!(
-            sweep_action(&[key("ACCADEAD", "Expired", &[KeyFlag::Expired])]),
+            sweep_action(&[key("ACCADEAD", "Expired", &[KeyFlag::Expired])], 30),
             SweepAction::Rotate("ACCADEAD".into())
         );
         assert_eq!(
-            sweep_action(&[
-                key("ACCADEAD", "Expired", &[KeyFlag::Expired]),
-                key("ACCASOON", "Active", &[KeyFlag::ExpiringSoon]),
-            ]),
+            sweep_action(
+                &[
+                    key("ACCADEAD", "Expired", &[KeyFlag::Expired]),
+                    key("ACCASOON", "Active", &[KeyFlag::ExpiringSoon]),
+                ],
+                30
+            ),
             SweepAction::Rotate("ACCASOON".into()),
             "the working key is replaced; the dead one makes room"
         );
         assert!(matches!(
-            sweep_action(&[
-                key("ACCADEAD", "Expired", &[KeyFlag::Expired]),
-                key("ACCAFRESH", "Active", &[]),
-            ]),
+            sweep_action(
+                &[
+                    key("ACCADEAD", "Expired", &[KeyFlag::Expired]),
+                    key("ACCAFRESH", "Active", &[]),
+                ],
+                30
+            ),
+            SweepAction::Leave(_)
+        ));
+    }
+
+    #[test]
+    fn a_manifest_s_max_age_decides_when_a_key_is_due() {
+        let ten_days_old = ApiKeySummary {
+            age_days: 10,
+            ..key("ACCATEN", "Active", &[])
+        };
+        assert_eq!(
+            sweep_action(std::slice::from_ref(&ten_days_old), 7),
+            SweepAction::Rotate("ACCATEN".into())
+        );
+        assert!(matches!(
+            sweep_action(&[ten_days_old], 14),
             SweepAction::Leave(_)
         ));
     }

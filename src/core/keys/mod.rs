@@ -10,6 +10,7 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 mod create;
+mod ensure;
 mod issue;
 pub mod lease;
 mod read;
@@ -154,6 +155,8 @@ pub struct ApiKeySummary {
     pub expires: Option<String>,
     /// Whole days left before expiry (negative once expired).
     pub days_left: Option<i64>,
+    /// Whole days since it was created.
+    pub age_days: i64,
     /// Health flags.
     pub flags: Vec<KeyFlag>,
 }
@@ -334,6 +337,20 @@ impl Provisioner {
             .map(|u| (u.business_unit, u.user_name))
             .collect();
         Ok(self.summarize_units(units, &self.all_keys().await?))
+    }
+
+    /// One unit's keys with their flags, oldest first; none when its user does not exist (yet).
+    pub(crate) async fn unit_key_summaries(
+        &self,
+        unit: &str,
+        user_name: &str,
+    ) -> Result<Vec<ApiKeySummary>> {
+        if self.find_user(user_name).await?.is_none() {
+            return Ok(Vec::new());
+        }
+        let keys = self.user_keys(user_name).await?;
+        let by_unit = self.summarize_units(vec![(unit.to_owned(), user_name.to_owned())], &keys);
+        Ok(by_unit.into_values().flatten().collect())
     }
 
     /// Each (unit, user) with the summaries of its keys among `keys`.

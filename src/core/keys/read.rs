@@ -157,6 +157,7 @@ impl Provisioner {
             created: rfc3339(key.create_date()),
             expires: key.expiration_date().map(rfc3339),
             days_left,
+            age_days,
             flags,
         }
     }

@@ -29,7 +29,8 @@ from .faults import FaultRule, FaultTable  # noqa: E402
 from .protocol import describe, error_response  # noqa: E402
 
 CONTROL_PREFIX = "/_emulator/"
-MAX_RECORDED = 10_000
+# The request log keeps the first MAX_RECORDED requests after a reset (benches/fleet.py raises it).
+MAX_RECORDED = int(os.environ.get("BPEMU_MAX_RECORDED", "10000"))
 
 # Every extension module, in installation order: the only list of them (validation_ext wraps the actions the
 # modules before it registered, so it stays last; runtime_ext serves bedrock-runtime itself and is called

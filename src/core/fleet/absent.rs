@@ -1,0 +1,151 @@
+//! Managed units a manifest does not name: every account the run reaches is listed, and what it holds
+//! that the manifest does not place there is reported, then removed only with `prune`, once every unit of
+//! the manifest applied, and confirmed.
+
+use std::collections::HashSet;
+
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+
+use super::{FleetAction, UnitOutcome, accounts::Accounts, manifest::Manifest};
+use crate::core::{
+    Provisioner, deprovision::DeprovisionUserInput, error::Result,
+    inventory::ListBusinessUnitsInput,
+};
+
+/// A managed unit of a reached account that the manifest does not place there.
+#[derive(Clone, Debug, Serialize, Deserialize, JsonSchema)]
+pub struct AbsentUnit {
+    /// The business unit.
+    pub business_unit: String,
+    /// The account it is in.
+    pub account: String,
+    /// Whether this run removes it (a plan: would remove it).
+    pub removes: bool,
+    /// What happens to it.
+    pub detail: String,
+    /// Why removing it failed.
+    pub error: Option<String>,
+}
+
+/// What an apply with `prune` would remove, for its confirmation.
+pub(super) fn removal_summary(absent: &[AbsentUnit]) -> String {
+    let units: Vec<String> = absent
+        .iter()
+        .map(|a| format!("`{}` (account {})", a.business_unit, a.account))
+        .collect();
+    format!(
+        "apply_fleet with prune would remove {} managed unit(s) the manifest does not name, with their \
+         keys, policies and users: {}",
+        units.len(),
+        units.join(", ")
+    )
+}
+
+/// Why removals are held back: a stopped run, or a unit of the manifest that failed.
+pub(super) fn held_back(units: &[UnitOutcome], stopped: bool) -> Option<&'static str> {
+    if stopped {
+        Some("not removed: the run was cancelled")
+    } else if units.iter().any(|u| u.error.is_some()) {
+        Some("not removed: a unit of the manifest failed; fix it and apply again")
+    } else {
+        None
+    }
+}
+
+impl Provisioner {
+    /// The managed units of the caller's account and of every reached account that the manifest does not
+    /// place there, sorted by account and name.
+    pub(super) async fn absent_units(
+        &self,
+        manifest: &Manifest,
+        caller: &str,
+        accounts: &Accounts,
+        action: FleetAction,
+    ) -> Result<Vec<AbsentUnit>> {
+        let mut places: Vec<(&str, &Provisioner)> = vec![(caller, self)];
+        for ((account, _), reached) in accounts {
+            if let Ok(provisioner) = reached
+                && !places.iter().any(|(a, _)| a == account)
+            {
+                places.push((account, provisioner.as_ref()));
+            }
+        }
+        let detail = match (action.prune, action.apply) {
+            (false, _) => "not in the manifest: left alone",
+            (true, false) => "not in the manifest: would be removed (prune)",
+            (true, true) => "not in the manifest: to be removed (prune)",
+        };
+        let mut absent = Vec::new();
+        for (account, provisioner) in places {
+            let named: HashSet<&str> = manifest
+                .units
+                .iter()
+                .filter(|u| u.account.as_deref().unwrap_or(caller) == account)
+                .map(|u| u.name())
+                .collect();
+            let listed = provisioner
+                .list_business_units(&ListBusinessUnitsInput::default())
+                .await?;
+            absent.extend(
+                listed
+                    .business_units
+                    .into_iter()
+                    .filter(|u| !named.contains(u.business_unit.as_str()))
+                    .map(|u| AbsentUnit {
+                        business_unit: u.business_unit,
+                        account: account.to_owned(),
+                        removes: action.prune,
+                        detail: detail.to_owned(),
+                        error: None,
+                    }),
+            );
+        }
+        absent.sort_by(|a, b| (&a.account, &a.business_unit).cmp(&(&b.account, &b.business_unit)));
+        Ok(absent)
+    }
+
+    /// Remove each absent unit (its keys, policies and user), unless `held` says why not.
+    pub(super) async fn prune(
+        &self,
+        absent: &mut [AbsentUnit],
+        held: Option<&str>,
+        caller: &str,
+        accounts: &Accounts,
+    ) {
+        for unit in absent {
+            if let Some(why) = held {
+                unit.removes = false;
+                unit.detail = why.to_owned();
+                continue;
+            }
+            let place = accounts
+                .keys()
+                .find(|(account, _)| *account == unit.account && unit.account != caller);
+            let removed = match self.acting_in(place, accounts) {
+                Ok(provisioner) => provisioner
+                    .deprovision_user(&DeprovisionUserInput {
+                        business_unit: unit.business_unit.clone(),
+                        dry_run: false,
+                        confirm: true,
+                    })
+                    .await
+                    .map_err(|e| e.to_string()),
+                Err(why) => Err(why),
+            };
+            match removed {
+                Ok(report) => {
+                    unit.detail = format!(
+                        "removed: user {} and {} attached item(s)",
+                        report.user_name,
+                        report.steps.len().saturating_sub(1)
+                    );
+                }
+                Err(why) => {
+                    unit.removes = false;
+                    unit.error = Some(why);
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,35 @@
+//! A fleet unit's key: `apply` gives a unit without a working key one, delivered where the manifest says
+//! (Secrets Manager or a file, never inline). Keys that are due are the sweep's, not apply's: apply only
+//! makes sure each unit has a key that works.
+
+use super::manifest::KeySpec;
+use crate::core::{Provisioner, error::Result, label, names::BusinessUnit};
+
+impl Provisioner {
+    /// The key change of `unit` (none when it has an active key): planned, or made when `apply` (decided
+    /// under the unit's key lease, see `ensure_api_key`).
+    pub(super) async fn unit_key(
+        &self,
+        unit: &str,
+        key: KeySpec,
+        apply: bool,
+    ) -> Result<Option<String>> {
+        let deliver = label(&key.deliver);
+        if !apply {
+            let user_name = BusinessUnit::parse("business_unit", unit)?.user_name();
+            let keys = self.unit_key_summaries(unit, &user_name).await?;
+            if keys.iter().any(|k| k.status == "Active") {
+                return Ok(None);
+            }
+            return Ok(Some(format!("api key: create one, delivered to {deliver}")));
+        }
+        let unit = BusinessUnit::parse("business_unit", unit)?;
+        let created = self.ensure_api_key(&unit, key.deliver).await?;
+        Ok(created.map(|created| {
+            format!(
+                "api key {}: created, delivered to {deliver}",
+                created.credential_id.unwrap_or_default()
+            )
+        }))
+    }
+}

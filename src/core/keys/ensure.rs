@@ -1,0 +1,57 @@
+//! "Every unit has a working key", as a fleet apply keeps it: a long-term key is created only when the unit
+//! has no active one, decided under the unit's key lease, after any interrupted key operation is finished
+//! (so a re-run after a crash neither leaves an undelivered key nor adds a second one).
+
+use aws_sdk_iam::types::{ServiceSpecificCredentialMetadata, StatusType};
+use aws_smithy_types::DateTime;
+
+use super::{CreatedApiKey, MAX_KEYS_PER_USER, key_limit, lease::Operation};
+use crate::core::{Provisioner, deliver::Delivery, error::Result, names::BusinessUnit};
+
+/// Whether one of the keys works: active and not past its expiry.
+fn any_active(keys: &[ServiceSpecificCredentialMetadata]) -> bool {
+    let now = DateTime::from(std::time::SystemTime::now()).secs();
+    keys.iter().any(|k| {
+        k.status() == &StatusType::Active && k.expiration_date().is_none_or(|e| e.secs() > now)
+    })
+}
+
+impl Provisioner {
+    /// A new key for `unit`, delivered to `deliver`, unless it has an active key (`None`).
+    pub(crate) async fn ensure_api_key(
+        &self,
+        unit: &BusinessUnit,
+        deliver: Delivery,
+    ) -> Result<Option<CreatedApiKey>> {
+        let user = self.managed_user(unit).await?;
+        // Without a lease the keys as listed decide, and a unit with a key costs one read.
+        if user.lease.is_none() && any_active(&self.user_keys(&user.name).await?) {
+            return Ok(None);
+        }
+        let region = self.key_region(None).await?;
+        let age = self.key_age(None)?;
+        let destination = self.destination(unit, Some(deliver), None)?;
+        self.check_destination(unit, &destination).await?;
+        let _guard = self.lock_user(&user.name).await;
+        let (lease, needed) = self
+            .claim(unit, &user, &destination, |keys| {
+                if any_active(keys) {
+                    return Ok((Operation::Create, false));
+                }
+                if keys.len() >= MAX_KEYS_PER_USER {
+                    return Err(key_limit(&user.name, keys));
+                }
+                Ok((Operation::Create, true))
+            })
+            .await?;
+        if !needed {
+            self.settle(unit, &lease, true).await;
+            return Ok(None);
+        }
+        let result = self
+            .issue_key(&lease, unit, &user, age, &region, &destination)
+            .await;
+        self.settle(unit, &lease, result.is_ok()).await;
+        result.map(Some)
+    }
+}
