@@ -4,9 +4,8 @@ latency on every AWS call (a fault rule on action "*"), so wall time is dominate
 Prints figures; asserts nothing but that each command succeeded.
 
 For each size the emulator is reset (a fresh account, 123456789012), a manifest of N units is written (each
-with purpose, owner, a cost-center tag and a monthly budget), then:
+with purpose, owner, a cost-center tag, a monthly budget and a key delivered to a file), then:
   - `fleet apply` (--concurrency 8) creates every unit; `fleet plan` then has nothing to do (exit 0);
-  - one long-term key per unit is created directly with boto3 (not timed), so listing keys has pages;
   - `list-api-keys` lists every unit's keys.
 AWS calls are counted from the emulator's request log (its length before and after each command; the bench
 raises the log's cap with BPEMU_MAX_RECORDED). For apply and plan it prints wall time, calls, calls per
@@ -32,13 +31,12 @@ import tempfile
 import time
 import urllib.request
 from collections import Counter
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-import boto3
 
 ROOT = Path(__file__).resolve().parent.parent
 LATENCY_MS = 50
+LEASE_SETTLE_MS = 250  # core::settings::Settings::lease_settle
 CONCURRENCY = 8
 ACCOUNT = "123456789012"
 NO_PROXY = urllib.request.build_opener(urllib.request.ProxyHandler({}))
@@ -107,18 +105,9 @@ def manifest(size):
         f'\n[[unit]]\nname = "bench-{i:04}"\npurpose = "benchmark unit {i}"\nowner = "team-{i:04}@example.com"\n'
         f'tags = {{ cost-center = "cc-{i:04}" }}\n'
         f'budget = {{ monthly_usd = {100 + i}, emails = ["finops@example.com"] }}\n'
+        f'key = {{ deliver = "file" }}\n'
         for i in range(1, size + 1))
     return "# benches/fleet.py\n" + units
-
-
-def seed_keys(emulator, size):
-    """One long-term Bedrock API key per unit, straight through IAM (not timed)."""
-    iam = boto3.client("iam", endpoint_url=emulator.endpoint, region_name="us-east-1",
-                       aws_access_key_id=ACCOUNT, aws_secret_access_key="emulator")
-    create = lambda i: iam.create_service_specific_credential(
-        UserName=f"bench-{i:04}-bedrock-user", ServiceName="bedrock.amazonaws.com", CredentialAgeDays=30)
-    with ThreadPoolExecutor(16) as pool:
-        list(pool.map(create, range(1, size + 1)))
 
 
 def figures(name, wall, calls, concurrency=CONCURRENCY):
@@ -126,6 +115,13 @@ def figures(name, wall, calls, concurrency=CONCURRENCY):
     ratio = f"{wall / ideal:5.2f}" if ideal else "    -"
     print(f"  {name:<14}: {wall:7.2f} s  {len(calls):6} calls  {len(calls) / wall:6.1f} calls/s  "
           f"ideal {ideal:6.2f} s  wall/ideal {ratio}")
+    keys = sum(1 for c in calls if c["action"] == "CreateServiceSpecificCredential")
+    if keys:
+        # Each key operation waits LEASE_SETTLE_MS after writing its lease, then reads it back (IAM has no
+        # compare-and-set): a pause no overlap of calls can hide within a unit.
+        settled = ideal + keys * LEASE_SETTLE_MS / 1000 / concurrency
+        print(f"    with the key lease's {LEASE_SETTLE_MS} ms settle per key: ideal {settled:6.2f} s  "
+              f"wall/ideal {wall / settled:5.2f}")
     print(f"    {per_action(calls)}")
 
 
@@ -150,7 +146,6 @@ def bench_fleet(emulator, binary, size, home):
     figures("fleet plan", wall, calls)
     if code == 2:
         print(f"  NOTE: fleet plan exited 2 (changes pending right after apply):\n{out[-2000:]}")
-    seed_keys(emulator, size)
     wall, calls, _, out = run(emulator, [binary, "list-api-keys", "--output", "json"], env)
     keys = len(json.loads(out)["keys"])
     print(f"  {'list-api-keys':<14}: {wall:7.2f} s  {len(calls):6} calls  ({keys} keys; {per_action(calls)})")

@@ -59,8 +59,13 @@ impl Provisioner {
         Ok(services)
     }
 
-    /// The tag key that carries business units, and a note when it is not active.
+    /// The tag key that carries business units, and a note when it is not active (read once per fleet run).
     pub(crate) async fn business_unit_tag_key(&self) -> Result<(String, Option<String>)> {
+        self.once(|memo| &memo.tag_key, || self.read_business_unit_tag_key())
+            .await
+    }
+
+    async fn read_business_unit_tag_key(&self) -> Result<(String, Option<String>)> {
         let tags = match self.cost_allocation_tags().await {
             Ok(tags) => tags,
             Err(Error::AccessDenied { .. }) => {

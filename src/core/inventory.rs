@@ -1,19 +1,26 @@
-//! `list_business_units`: the business units this project provisioned, read from IAM.
+//! `list_business_units`: the business units this project provisioned, read from IAM: users and their tags
+//! in pages (`GetAccountAuthorizationDetails`), or, for a caller not allowed that, the users and then each
+//! one's tags.
 
 use std::collections::BTreeMap;
 
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
+use aws_sdk_iam::types::{EntityType, Tag};
+use futures::{StreamExt, TryStreamExt, stream};
+
 use super::{
     MANAGED_BY_KEY, MANAGED_BY_VALUE, Provisioner,
     aws::sdk_error,
-    error::Result,
+    error::{Error, Result},
     names::{USER_SUFFIX, same_tag_key},
 };
 
-/// How many `ListUserTags` calls run at once.
+/// How many `ListUserTags` calls run at once, when tags cannot come with the listing.
 const CONCURRENCY: usize = 8;
+/// Users per page of `GetAccountAuthorizationDetails` (IAM's maximum).
+const PAGE_SIZE: i32 = 1000;
 
 /// Input of `list_business_units`.
 #[derive(Clone, Debug, Default, Deserialize, Serialize, JsonSchema)]
@@ -51,12 +58,71 @@ pub struct BusinessUnitList {
     pub business_units: Vec<BusinessUnitSummary>,
 }
 
+/// An IAM user as a listing returns it, with its tags.
+struct ListedUser {
+    name: String,
+    arn: String,
+    created: Option<aws_smithy_types::DateTime>,
+    tags: Vec<Tag>,
+}
+
 impl Provisioner {
     /// The IAM users named `<business-unit>-bedrock-user`, with their tags.
     pub async fn list_business_units(
         &self,
         input: &ListBusinessUnitsInput,
     ) -> Result<BusinessUnitList> {
+        let users = match self.users_with_tags().await {
+            Err(Error::AccessDenied { .. }) => self.users_then_tags().await?,
+            listed => listed?,
+        };
+        let mut summaries: Vec<BusinessUnitSummary> = users
+            .into_iter()
+            .filter_map(|user| summary(user, input.include_unmanaged))
+            .collect();
+        summaries.sort_by(|a, b| a.user_name.cmp(&b.user_name));
+        Ok(BusinessUnitList {
+            business_units: summaries,
+        })
+    }
+
+    /// Every user of the account with its tags, in pages of up to 1,000 (`GetAccountAuthorizationDetails`
+    /// returns tags with the users, where `ListUsers` does not): the cost of a listing grows with pages,
+    /// not with units.
+    async fn users_with_tags(&self) -> Result<Vec<ListedUser>> {
+        let iam = &self.clients().await.iam;
+        let mut users = Vec::new();
+        let mut marker = None;
+        loop {
+            let page = iam
+                .get_account_authorization_details()
+                .filter(EntityType::User)
+                .max_items(PAGE_SIZE)
+                .set_marker(marker)
+                .send()
+                .await
+                .map_err(|e| sdk_error("iam:GetAccountAuthorizationDetails", e))?;
+            users.extend(
+                page.user_detail_list()
+                    .iter()
+                    .filter(|u| u.user_name().is_some_and(|n| n.ends_with(USER_SUFFIX)))
+                    .map(|u| ListedUser {
+                        name: u.user_name().unwrap_or_default().to_owned(),
+                        arn: u.arn().unwrap_or_default().to_owned(),
+                        created: u.create_date().copied(),
+                        tags: u.tags().to_vec(),
+                    }),
+            );
+            marker = page.marker().map(str::to_owned);
+            if !page.is_truncated() || marker.is_none() {
+                return Ok(users);
+            }
+        }
+    }
+
+    /// Every user named like a unit's, then each one's tags (`ListUserTags`, a few at once): for a caller
+    /// not allowed `iam:GetAccountAuthorizationDetails`.
+    async fn users_then_tags(&self) -> Result<Vec<ListedUser>> {
         let iam = &self.clients().await.iam;
         let users: Vec<_> = iam
             .list_users()
@@ -69,44 +135,33 @@ impl Provisioner {
             .into_iter()
             .filter(|u| u.user_name().ends_with(USER_SUFFIX))
             .collect();
-        let mut summaries = Vec::with_capacity(users.len());
-        for chunk in users.chunks(CONCURRENCY) {
-            let mut tasks = tokio::task::JoinSet::new();
-            for user in chunk.iter().cloned() {
-                let iam = iam.clone();
-                tasks.spawn(async move {
-                    let tags = iam
-                        .list_user_tags()
-                        .user_name(user.user_name())
-                        .into_paginator()
-                        .items()
-                        .send()
-                        .collect::<std::result::Result<Vec<_>, _>>()
-                        .await
-                        .map_err(|e| sdk_error("iam:ListUserTags", e))?;
-                    Ok::<_, super::Error>((user, tags))
-                });
-            }
-            while let Some(joined) = tasks.join_next().await {
-                let Ok(result) = joined else { continue };
-                let (user, tags) = result?;
-                summaries.extend(summary(&user, tags, input.include_unmanaged));
-            }
-        }
-        summaries.sort_by(|a, b| a.user_name.cmp(&b.user_name));
-        Ok(BusinessUnitList {
-            business_units: summaries,
-        })
+        stream::iter(users)
+            .map(|user| async move {
+                let tags = iam
+                    .list_user_tags()
+                    .user_name(user.user_name())
+                    .into_paginator()
+                    .items()
+                    .send()
+                    .collect::<std::result::Result<Vec<_>, _>>()
+                    .await
+                    .map_err(|e| sdk_error("iam:ListUserTags", e))?;
+                Ok(ListedUser {
+                    name: user.user_name,
+                    arn: user.arn,
+                    created: Some(user.create_date),
+                    tags,
+                })
+            })
+            .buffer_unordered(CONCURRENCY)
+            .try_collect()
+            .await
     }
 }
 
 /// The unit of a user and its tags; `None` for a user this tool does not manage, unless `include_unmanaged`.
-fn summary(
-    user: &aws_sdk_iam::types::User,
-    tags: Vec<aws_sdk_iam::types::Tag>,
-    include_unmanaged: bool,
-) -> Option<BusinessUnitSummary> {
-    let tags: BTreeMap<String, String> = tags.into_iter().map(|t| (t.key, t.value)).collect();
+fn summary(user: ListedUser, include_unmanaged: bool) -> Option<BusinessUnitSummary> {
+    let tags: BTreeMap<String, String> = user.tags.into_iter().map(|t| (t.key, t.value)).collect();
     // IAM tag keys are case-insensitive: look them up that way.
     let tag = |key: &str| {
         tags.iter()
@@ -123,15 +178,15 @@ fn summary(
         .map(str::to_owned)
         .collect();
     Some(BusinessUnitSummary {
-        business_unit: user.user_name().trim_end_matches(USER_SUFFIX).to_owned(),
-        user_name: user.user_name().to_owned(),
-        user_arn: user.arn().to_owned(),
+        business_unit: user.name.trim_end_matches(USER_SUFFIX).to_owned(),
+        created: user
+            .created
+            .and_then(|c| c.fmt(aws_smithy_types::date_time::Format::DateTime).ok())
+            .unwrap_or_default(),
+        user_name: user.name,
+        user_arn: user.arn,
         managed,
         tags,
         missing_tags,
-        created: user
-            .create_date()
-            .fmt(aws_smithy_types::date_time::Format::DateTime)
-            .unwrap_or_default(),
     })
 }

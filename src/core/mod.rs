@@ -17,6 +17,7 @@ pub(crate) mod iam;
 pub mod inspect;
 pub mod inventory;
 pub mod keys;
+mod memo;
 pub mod names;
 pub mod plan;
 pub mod policy;
@@ -73,7 +74,9 @@ pub struct Provisioner {
     clients: OnceCell<AwsClients>,
     caller: OnceCell<Caller>,
     /// One lock per IAM user, so concurrent key operations never race past IAM's limit of two keys.
-    key_locks: std::sync::Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>,
+    key_locks: Arc<std::sync::Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>>,
+    /// Account-wide reads shared by the units of a fleet run (none outside one).
+    memo: Option<Arc<memo::RunMemo>>,
 }
 
 impl Provisioner {
@@ -83,7 +86,8 @@ impl Provisioner {
             settings,
             clients: OnceCell::new(),
             caller: OnceCell::new(),
-            key_locks: std::sync::Mutex::default(),
+            key_locks: Arc::default(),
+            memo: None,
         }
     }
 

@@ -170,6 +170,26 @@ def _iam_simulate(calls):
     iam.simulate_principal_policy(PolicySourceArn=f"arn:aws:iam::{calls.account}:root", ActionNames=["iam:GetUser"])
 
 
+def _iam_authorization_details(calls):
+    iam = calls.client("iam")
+    for i in range(3):
+        iam.create_user(UserName=f"bu-user-{i}", Tags=[{"Key": "business-unit", "Value": f"bu-{i}"}])
+    iam.create_group(GroupName="bu")
+    iam.add_user_to_group(GroupName="bu", UserName="bu-user-0")
+    statement = {"Effect": "Allow", "Action": "bedrock:InvokeModel", "Resource": "*"}
+    iam.put_user_policy(UserName="bu-user-0", PolicyName="p", PolicyDocument=json.dumps({
+        "Version": "2012-10-17", "Statement": [statement]}))
+    iam.attach_user_policy(UserName="bu-user-1", PolicyArn="arn:aws:iam::aws:policy/ReadOnlyAccess")
+    iam.create_role(RoleName="r", AssumeRolePolicyDocument=json.dumps({"Version": "2012-10-17", "Statement": [
+        {"Effect": "Allow", "Principal": {"Service": "lambda.amazonaws.com"}, "Action": "sts:AssumeRole"}]}))
+    iam.create_policy(PolicyName="local", PolicyDocument=json.dumps({"Version": "2012-10-17",
+                                                                      "Statement": [statement]}))
+    first = iam.get_account_authorization_details(Filter=["User"], MaxItems=2)
+    iam.get_account_authorization_details(Filter=["User"], MaxItems=2, Marker=first["Marker"])
+    iam.get_account_authorization_details(Filter=["User", "Group", "Role", "LocalManagedPolicy"], MaxItems=4)
+    iam.get_account_authorization_details(MaxItems=10)
+
+
 def _ce_tags(calls):
     calls.emulator.control("POST", "ce/tags", {"account": calls.account, "tags": [
         {"key": "business-unit", "status": "Active"}, {"key": "aws:createdBy", "type": "AWSGenerated"}]})
@@ -277,6 +297,7 @@ CASES = {
     ("iam", "ResetServiceSpecificCredential"): _iam_reset,
     ("iam", "DeleteServiceSpecificCredential"): _iam_delete,
     ("iam", "SimulatePrincipalPolicy"): _iam_simulate,
+    ("iam", "GetAccountAuthorizationDetails"): _iam_authorization_details,
     ("ce", "ListCostAllocationTags"): _ce_tags,
     ("ce", "UpdateCostAllocationTagsStatus"): _ce_update_tags,
     ("ce", "GetCostAndUsage"): _ce_cost_and_usage,
@@ -356,6 +377,21 @@ def test_output_checker_reads_the_query_protocols_xml_and_paging():
     page = json.dumps({"inferenceProfileSummaries": [], "nextToken": ""}).encode()
     assert [str(p) for p in shapes.check_output("bedrock", "ListInferenceProfiles", page)] == [
         "nextToken: A paging token, when present, is not empty (value )"]
+
+
+def test_output_checker_counts_every_result_key_of_a_page_against_the_limit():
+    """IAM GetAccountAuthorizationDetails' paginator has four result keys; MaxItems bounds their items together."""
+    body = b"""<GetAccountAuthorizationDetailsResponse xmlns="https://iam.amazonaws.com/doc/2010-05-08/">
+      <GetAccountAuthorizationDetailsResult>
+        <UserDetailList><member><UserName>u</UserName></member></UserDetailList>
+        <GroupDetailList><member><GroupName>g</GroupName></member></GroupDetailList>
+        <IsTruncated>false</IsTruncated>
+      </GetAccountAuthorizationDetailsResult>
+      <ResponseMetadata><RequestId>r</RequestId></ResponseMetadata>
+    </GetAccountAuthorizationDetailsResponse>"""
+    assert [str(p) for p in shapes.check_output("iam", "GetAccountAuthorizationDetails", body, {"MaxItems": 1})] == [
+        "UserDetailList+GroupDetailList+RoleDetailList+Policies: At most 1 items a page were asked for (value 2)"]
+    assert shapes.check_output("iam", "GetAccountAuthorizationDetails", body, {"MaxItems": 2}) == []
 
 
 # -- requests: the emulator refuses what breaks the input shape ----------------------------------------------

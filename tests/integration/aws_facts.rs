@@ -9,7 +9,7 @@ use crate::{
 
 use aws_credential_types::Credentials;
 use bedrock_provisioner::{
-    core::{AwsSettings, Settings},
+    core::{AwsSettings, Provisioner, Settings},
     mode::AccessMode,
 };
 use common::{Account, call, ok, text};
@@ -131,7 +131,7 @@ fn scoped_operator_policy(account: &str, deny: Option<&str>) -> String {
             "Resource": format!("arn:aws:budgets::{account}:budget/bedrock-*")}),
         json!({"Effect": "Allow", "Resource": "*", "Action": ["iam:ListUsers",
             "iam:SimulatePrincipalPolicy", "iam:RemoveUserFromGroup", "bedrock:*", "ce:*",
-            "servicequotas:*", "sts:AssumeRole"]}),
+            "servicequotas:*", "sts:AssumeRole", "iam:GetAccountAuthorizationDetails"]}),
     ];
     if let Some(action) = deny {
         statements.push(json!({"Effect": "Deny", "Action": action, "Resource": "*"}));
@@ -202,6 +202,69 @@ async fn permissions_scoped_to_the_tools_resources_show_no_false_gaps() {
         )),
         "{evidence}"
     );
+}
+
+/// Units are listed with their tags in pages (`GetAccountAuthorizationDetails`); an operator denied that
+/// still gets the same list, from `ListUsers` and one `ListUserTags` per user.
+#[tokio::test]
+async fn units_are_listed_in_pages_or_user_by_user_when_pages_are_denied() {
+    let account = Account::new();
+    account.provisioned(&["a", "b"]).await.cancel().await.ok();
+    let names = |list: bedrock_provisioner::core::inventory::BusinessUnitList| {
+        list.business_units
+            .into_iter()
+            .map(|u| (u.business_unit, u.tags.get("owner").cloned()))
+            .collect::<Vec<_>>()
+    };
+    let input = bedrock_provisioner::core::inventory::ListBusinessUnitsInput::default();
+    let start = account.actions().len();
+    let paged = Provisioner::new(account.settings())
+        .list_business_units(&input)
+        .await
+        .unwrap();
+    let calls = account.actions()[start..].to_vec();
+    assert!(
+        calls.contains(&"GetAccountAuthorizationDetails".to_owned()),
+        "{calls:?}"
+    );
+    assert!(!calls.contains(&"ListUserTags".to_owned()), "{calls:?}");
+    let denied = operator(
+        &account,
+        "nopages",
+        scoped_operator_policy(&account.id, Some("iam:GetAccountAuthorizationDetails")),
+    )
+    .await;
+    let key = denied
+        .aws
+        .static_credentials
+        .as_ref()
+        .unwrap()
+        .access_key_id()
+        .to_owned();
+    let by_user = Provisioner::new(denied)
+        .list_business_units(&input)
+        .await
+        .unwrap();
+    let log = common::emulator().control("GET", &format!("requests?access_key={key}"), "");
+    let calls: Vec<&str> = log["requests"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["action"].as_str().unwrap())
+        .collect();
+    assert!(
+        calls.contains(&"GetAccountAuthorizationDetails"),
+        "{calls:?}"
+    );
+    assert_eq!(
+        calls.iter().filter(|a| **a == "ListUserTags").count(),
+        2,
+        "{calls:?}"
+    );
+    let (paged, by_user) = (names(paged), names(by_user));
+    assert_eq!(paged.len(), 2);
+    assert!(paged.iter().all(|(_, owner)| owner.is_some()), "{paged:?}");
+    assert_eq!(paged, by_user);
 }
 
 #[tokio::test]

@@ -310,9 +310,13 @@ async fn fleet_tools_report_progress_per_unit() {
     let seen = watcher.progress.lock().unwrap().clone();
     assert_eq!(seen.len(), 3, "one notification per unit: {seen:?}");
     assert!(seen.iter().all(|(_, total, _)| *total == Some(3.0)));
-    let mut units: Vec<String> = seen.iter().map(|s| s.2.clone()).collect();
-    units.sort();
-    assert_eq!(units, ["f1", "f2", "f3"]);
+    let mut units: Vec<&str> = seen.iter().map(|s| s.2.as_str()).collect();
+    units.sort_unstable();
+    assert_eq!(
+        units,
+        ["f1: 4 change(s)", "f2: 3 change(s)", "f3: 3 change(s)"],
+        "the first unit also creates the shared policy"
+    );
     let mut steps: Vec<f64> = seen.iter().map(|s| s.0).collect();
     steps.sort_by(f64::total_cmp);
     assert_eq!(steps, [1.0, 2.0, 3.0]);

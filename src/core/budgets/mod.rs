@@ -216,8 +216,16 @@ impl Provisioner {
         Ok((tag_key, notes))
     }
 
-    /// Bedrock billing services seen in the last three months.
+    /// Bedrock billing services seen in the last three months (read once per fleet run).
     async fn recent_bedrock_services(&self) -> Result<Vec<String>> {
+        self.once(
+            |memo| &memo.services,
+            || self.read_recent_bedrock_services(),
+        )
+        .await
+    }
+
+    async fn read_recent_bedrock_services(&self) -> Result<Vec<String>> {
         let end = today().succ_opt().unwrap_or_else(today);
         let start = end - chrono::Months::new(3);
         let period = aws_sdk_costexplorer::types::DateInterval::builder()

@@ -112,7 +112,14 @@ pub(super) const NEEDED: &[(&str, &[Call])] = &[
             same("iam:DeleteUser", User),
         ],
     ),
-    ("fleets across accounts", &[same("sts:AssumeRole", Any)]),
+    (
+        "fleets across accounts, and listings in pages (without GetAccountAuthorizationDetails, units are \
+         listed with one ListUserTags call each)",
+        &[
+            same("sts:AssumeRole", Any),
+            same("iam:GetAccountAuthorizationDetails", Any),
+        ],
+    ),
     (
         "secret hand-off",
         &[

@@ -85,6 +85,10 @@ impl Provisioner {
             },
             ..self.settings().clone()
         };
-        Ok(Provisioner::new(settings))
+        let mut reached = Provisioner::new(settings);
+        if self.memo.is_some() {
+            reached.memo = Some(Arc::default());
+        }
+        Ok(reached)
     }
 }

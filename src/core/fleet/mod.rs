@@ -172,7 +172,17 @@ impl Provisioner {
 
     /// Plan or apply every unit of `manifest` at `pace`; with `prune`, the managed units it does not name
     /// are removed once every unit applied (a removal needs `confirm`, asked before anything changes).
+    /// Account-wide reads happen once per account for the whole run.
     pub async fn run_fleet(
+        &self,
+        manifest: &Manifest,
+        action: FleetAction,
+        pace: &Pace<'_>,
+    ) -> Result<FleetReport> {
+        self.for_run().fleet_run(manifest, action, pace).await
+    }
+
+    async fn fleet_run(
         &self,
         manifest: &Manifest,
         action: FleetAction,
@@ -191,6 +201,7 @@ impl Provisioner {
         let (account, accounts) = (&account, &accounts);
         let ran = pace::each(
             &manifest.units,
+            1,
             pace,
             |unit| self.run_unit(unit, account, accounts, action.apply),
             UnitOutcome::summary,

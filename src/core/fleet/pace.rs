@@ -40,9 +40,12 @@ pub(super) struct Ran<T> {
     pub stopped: bool,
 }
 
-/// Run `work` on each item at the given pace; `line` describes a finished item for `progress`.
+/// Run `work` on each item at the given pace, the first `lead` items one by one before the others start
+/// (the first unit creates what every unit shares, such as the policy, instead of all racing to); `line`
+/// describes a finished item for `progress`.
 pub(super) async fn each<'i, I, T, Fut>(
     items: &'i [I],
+    lead: usize,
     pace: &Pace<'_>,
     work: impl Fn(&'i I) -> Fut,
     line: impl Fn(&T) -> String,
@@ -52,9 +55,23 @@ where
     Fut: Future<Output = T>,
 {
     let total = items.len();
+    let lead = lead.min(total);
+    let report = |finished: usize, (index, result): (usize, T)| {
+        (pace.progress)(finished, total, &line(&result));
+        (index, result)
+    };
+    let mut done: Vec<(usize, T)> = Vec::with_capacity(total);
+    for (index, item) in items.iter().enumerate().take(lead) {
+        if pace.stop.is_cancelled() {
+            break;
+        }
+        let result = work(item).await;
+        done.push(report(index + 1, (index, result)));
+    }
+    let already = done.len();
     // Indexes, not references, go through the stream: closures over borrowed items are not general
     // enough for the `Send` futures the MCP server spawns.
-    let mut done: Vec<(usize, T)> = stream::iter(0..total)
+    let rest: Vec<(usize, T)> = stream::iter(already..total)
         .take_while(|_| future::ready(!pace.stop.is_cancelled()))
         .map(|index| {
             let run = work(&items[index]);
@@ -62,12 +79,10 @@ where
         })
         .buffer_unordered(pace.concurrency)
         .enumerate()
-        .map(|(finished, (index, result))| {
-            (pace.progress)(finished + 1, total, &line(&result));
-            (index, result)
-        })
+        .map(|(finished, done)| report(already + finished + 1, done))
         .collect()
         .await;
+    done.extend(rest);
     let stopped = done.len() < total;
     done.sort_by_key(|(index, _)| *index);
     let mut done = done.into_iter().peekable();
@@ -103,7 +118,7 @@ mod tests {
             tokio::task::yield_now().await;
             Some(i)
         };
-        let ran = each(&items, &pace, work, |r| format!("{r:?}"), |_| None).await;
+        let ran = each(&items, 0, &pace, work, |r| format!("{r:?}"), |_| None).await;
         assert!(ran.stopped);
         let finished: Vec<usize> = ran.results.iter().flatten().copied().collect();
         assert_eq!(finished, [0, 1], "unit 1 was in flight and finished");
@@ -117,6 +132,7 @@ mod tests {
         let items: Vec<usize> = (0..7).collect();
         let ran = each(
             &items,
+            1,
             &pace,
             |&i| async move { i * 2 },
             |r| r.to_string(),

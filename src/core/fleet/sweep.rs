@@ -157,6 +157,7 @@ impl Provisioner {
         let due = self.due_units(&wanted, &accounts).await?;
         let ran = pace::each(
             &due,
+            0,
             pace,
             |due| due.provisioner.sweep_unit(due, dry_run),
             |swept| format!("{}: {}", swept.business_unit, swept.detail),

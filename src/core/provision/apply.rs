@@ -109,6 +109,9 @@ impl Provisioner {
 
     /// The default version's document of this project's policy: `None` when the policy does not exist.
     async fn own_policy_document(&self, arn: &PolicyArn) -> Result<Option<Option<Value>>> {
+        if let Some(document) = self.remembered_policy(arn.as_str()) {
+            return Ok(Some(Some(document)));
+        }
         let iam = &self.clients().await.iam;
         let policy = found(
             iam.get_policy()
@@ -128,12 +131,14 @@ impl Provisioner {
             .send()
             .await
             .map_err(|e| sdk_error("iam:GetPolicyVersion", e))?;
-        Ok(Some(
-            current
-                .policy_version()
-                .and_then(|v| v.document())
-                .and_then(parse_returned_document),
-        ))
+        let document = current
+            .policy_version()
+            .and_then(|v| v.document())
+            .and_then(parse_returned_document);
+        if let Some(document) = &document {
+            self.remember_policy(arn.as_str(), document);
+        }
+        Ok(Some(document))
     }
 
     async fn require_policy(&self, arn: &PolicyArn) -> Result<()> {
@@ -285,6 +290,7 @@ impl Provisioner {
             .map_err(|e| sdk_error("iam:CreatePolicy", e));
         match created {
             Ok(_) => {
+                self.remember_policy(arn.as_str(), document);
                 tracing::info!(policy = arn.as_str(), "created policy");
                 Ok((
                     ChangeStatus::Created,
@@ -328,6 +334,7 @@ impl Provisioner {
             .and_then(|v| v.version_id())
             .unwrap_or("?")
             .to_owned();
+        self.remember_policy(arn.as_str(), document);
         tracing::info!(policy = arn.as_str(), %version, "published new policy version");
         Ok((
             ChangeStatus::Updated,

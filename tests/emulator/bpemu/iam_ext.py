@@ -6,6 +6,10 @@ LimitExceeded 409 on a third credential for one service, NotSupportedService 404
 an age outside 1-36600 days comes from :mod:`bpemu.validation_ext`, like every input-shape violation).
 A credential reads ``Expired`` once the emulator clock passes its expiration.
 
+GetAccountAuthorizationDetails is moto's (users with their tags, groups, roles, managed policies, ``Filter``
+honoured) made to page as AWS does: ``MaxItems`` (1-1000, default 100; out of range is ``ValidationError`` 400
+from :mod:`bpemu.validation_ext`) and ``Marker``; moto 5.2.5 ignores both and answers everything at once.
+
 A user's Bedrock credentials share one alias, ``<UserName>-at-<AccountId>``, as on AWS; the key is
 ``ABSK`` + base64(``alias:secret``), so a key value tells the user and account, not which credential it is.
 
@@ -17,6 +21,7 @@ account (so parallel tests do not disturb each other); ``reset`` puts every cloc
 from __future__ import annotations
 
 import base64
+import binascii
 import datetime
 import json
 import secrets
@@ -214,6 +219,58 @@ def delete_service_specific_credential(self):
     return EmptyResult()
 
 
+# GetAccountAuthorizationDetails (https://docs.aws.amazon.com/IAM/latest/APIReference/API_GetAccountAuthorizationDetails.html)
+DEFAULT_MAX_ITEMS = 100  # "If you do not include this parameter, the number of items defaults to 100."
+_SECTIONS = ("UserDetailList", "GroupDetailList", "RoleDetailList", "Policies")
+_MARKER_PREFIX = "bpemu-aad:"
+
+
+def _aad_marker(offset: int) -> str:
+    return base64.urlsafe_b64encode(f"{_MARKER_PREFIX}{offset}".encode()).decode()
+
+
+def _aad_offset(marker: str | None) -> int:
+    if not marker:
+        return 0
+    try:
+        text = base64.urlsafe_b64decode(marker.encode()).decode()
+        if text.startswith(_MARKER_PREFIX) and text[len(_MARKER_PREFIX):].isdigit():
+            return int(text[len(_MARKER_PREFIX):])
+    except (binascii.Error, UnicodeDecodeError, ValueError):
+        pass
+    # The text is the emulator's: AWS's answer to a marker it did not issue is not documented.
+    raise ValidationError("Invalid Marker: it was not returned by GetAccountAuthorizationDetails.")
+
+
+def get_account_authorization_details(self):
+    """moto's answer, paged. ``MaxItems`` counts the items of the four lists together, as botocore's
+    paginator for this operation models it (its ``result_key`` is all four lists, merged across pages): the
+    entities of the account, filtered, are taken in one sequence - users, then groups, roles and managed
+    policies - and each page is the next ``MaxItems`` of it, so a page may end in the users and the next go on
+    into the groups. AWS documents the paging and the default of 100 but neither the order of the entities nor
+    how a page splits between the lists, and says IAM "might return fewer results, even when there are more
+    results available": a client must follow ``IsTruncated``/``Marker``, never count items. The order here is
+    moto's (creation order) for users, groups and roles, and policy ARN for the policies (moto's set-based
+    ``LocalManagedPolicy`` filter has no stable order). The ``Marker`` is opaque, an offset into that sequence,
+    so an entity created or deleted between two pages can shift what the next page starts with (as with
+    ListServiceSpecificCredentials here)."""
+    found = self.backend.get_account_authorization_details(self._get_param("Filter", []))
+    everything = zip(_SECTIONS, (list(found["users"]), list(found["groups"]), list(found["roles"]),
+                                 sorted(found["managed_policies"], key=lambda p: p.arn)))
+    max_items = int(self._get_param("MaxItems") or DEFAULT_MAX_ITEMS)
+    start = _aad_offset(self._get_param("Marker"))
+    end = start + max_items
+    result: dict = {}
+    position = 0
+    for section, items in everything:
+        result[section] = items[max(start - position, 0) : max(end - position, 0)]
+        position += len(items)
+    result["IsTruncated"] = end < position
+    if result["IsTruncated"]:
+        result["Marker"] = _aad_marker(end)
+    return ActionResult(result)
+
+
 def install() -> None:
     """Register the actions on moto's IAM response class."""
     IamResponse.create_service_specific_credential = create_service_specific_credential
@@ -221,3 +278,4 @@ def install() -> None:
     IamResponse.update_service_specific_credential = update_service_specific_credential
     IamResponse.reset_service_specific_credential = reset_service_specific_credential
     IamResponse.delete_service_specific_credential = delete_service_specific_credential
+    IamResponse.get_account_authorization_details = get_account_authorization_details

@@ -306,9 +306,15 @@ def _check_paging(walker: _Walker, service: str, operation: str, parsed: dict, r
         truncated = parsed.get(more) in (True, "true")
         if truncated != (token is not None):
             walker.problem([more], parsed.get(more), f"{more} must be true exactly when {token_key} is returned")
-    limit, results = request.get(config.get("limit_key")), parsed.get(config.get("result_key"))
-    if isinstance(limit, int) and isinstance(results, list) and len(results) > limit:
-        walker.problem([config["result_key"]], len(results), f"At most {limit} items a page were asked for")
+    # A paginator's result_key is one member or a list of them, whose items the limit counts together
+    # (IAM GetAccountAuthorizationDetails: UserDetailList, GroupDetailList, RoleDetailList, Policies).
+    keys = config.get("result_key")
+    keys = keys if isinstance(keys, list) else [keys]
+    pages = [parsed.get(key) for key in keys if isinstance(key, str)]
+    limit, count = request.get(config.get("limit_key")), sum(len(p) for p in pages if isinstance(p, list))
+    if isinstance(limit, int) and count > limit:
+        where = keys[0] if len(keys) == 1 else "+".join(keys)
+        walker.problem([where], count, f"At most {limit} items a page were asked for")
 
 
 def _local(tag: str) -> str:
