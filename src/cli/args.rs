@@ -180,14 +180,23 @@ pub struct ListBusinessUnitsArgs {
     /// Also list `*-bedrock-user` users that bedrock-provisioner did not create.
     #[arg(long)]
     include_unmanaged: bool,
+    /// A fleet manifest: also list the units of every account it names (through its role).
+    #[arg(long, value_name = "FILE", value_parser = read_manifest)]
+    manifest: Option<String>,
 }
 
 impl From<ListBusinessUnitsArgs> for ListBusinessUnitsInput {
     fn from(args: ListBusinessUnitsArgs) -> Self {
         Self {
             include_unmanaged: args.include_unmanaged,
+            manifest: args.manifest,
         }
     }
+}
+
+/// The text of a manifest file, read when the command line is parsed.
+fn read_manifest(path: &str) -> Result<String, String> {
+    std::fs::read_to_string(path).map_err(|error| format!("cannot read {path}: {error}"))
 }
 
 /// `diagnose`.
@@ -468,12 +477,16 @@ pub struct ListApiKeysArgs {
     /// One business unit; all managed users when omitted.
     #[arg(long)]
     business_unit: Option<String>,
+    /// A fleet manifest: also list the keys of every account it names (through its role).
+    #[arg(long, value_name = "FILE", value_parser = read_manifest, conflicts_with = "business_unit")]
+    manifest: Option<String>,
 }
 
 impl From<ListApiKeysArgs> for ListApiKeysInput {
     fn from(args: ListApiKeysArgs) -> Self {
         Self {
             business_unit: args.business_unit,
+            manifest: args.manifest,
         }
     }
 }

@@ -81,6 +81,9 @@ pub fn print_units(list: &BusinessUnitList) {
             println!("{:<24} missing tags: {}", "", unit.missing_tags.join(", "));
         }
     }
+    for why in &list.unreachable {
+        println!("not listed: {why}");
+    }
 }
 
 /// A new key (its value only when delivered inline).
@@ -123,14 +126,20 @@ pub fn print_keys(list: &ApiKeyList) {
     }
     for key in &list.keys {
         let flags: Vec<String> = key.flags.iter().map(label).collect();
+        let unit = match &key.account {
+            Some(account) => format!("{account}:{}", key.business_unit),
+            None => key.business_unit.clone(),
+        };
         println!(
-            "{:<20} {:<24} {:<8} expires {:<22} {}",
-            key.business_unit,
+            "{unit:<20} {:<24} {:<8} expires {:<22} {}",
             key.credential_id,
             key.status,
             key.expires.as_deref().unwrap_or("never"),
             flags.join(",")
         );
+    }
+    for why in &list.unreachable {
+        println!("not listed: {why}");
     }
 }
 

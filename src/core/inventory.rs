@@ -14,6 +14,7 @@ use super::{
     MANAGED_BY_KEY, MANAGED_BY_VALUE, Provisioner,
     aws::sdk_error,
     error::{Error, Result},
+    fleet::in_accounts,
     names::{USER_SUFFIX, same_tag_key},
 };
 
@@ -30,6 +31,10 @@ pub struct ListBusinessUnitsInput {
     /// tag), so they can be adopted or renamed.
     #[serde(default)]
     pub include_unmanaged: bool,
+    /// A fleet manifest (TOML text, as for plan_fleet): also list the units of every account it names,
+    /// reached through its role.
+    #[serde(default)]
+    pub manifest: Option<String>,
 }
 
 /// One business unit's user.
@@ -49,6 +54,9 @@ pub struct BusinessUnitSummary {
     pub missing_tags: Vec<String>,
     /// When the user was created (RFC 3339).
     pub created: String,
+    /// The account, when listed across a manifest's accounts.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub account: Option<String>,
 }
 
 /// Result of `list_business_units`.
@@ -56,6 +64,9 @@ pub struct BusinessUnitSummary {
 pub struct BusinessUnitList {
     /// The business units, by name.
     pub business_units: Vec<BusinessUnitSummary>,
+    /// Accounts of the manifest that could not be reached, with the reason.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub unreachable: Vec<String>,
 }
 
 /// An IAM user as a listing returns it, with its tags.
@@ -67,22 +78,43 @@ struct ListedUser {
 }
 
 impl Provisioner {
-    /// The IAM users named `<business-unit>-bedrock-user`, with their tags.
+    /// The IAM users named `<business-unit>-bedrock-user`, with their tags (in the accounts of a manifest
+    /// too, when given one).
     pub async fn list_business_units(
         &self,
         input: &ListBusinessUnitsInput,
     ) -> Result<BusinessUnitList> {
+        let include_unmanaged = input.include_unmanaged;
+        let Some(manifest) = &input.manifest else {
+            return self.units_here(include_unmanaged).await;
+        };
+        let (lists, unreachable) = self
+            .across_accounts(manifest, |p| {
+                Box::pin(async move { Ok(p.units_here(include_unmanaged).await?.business_units) })
+            })
+            .await?;
+        Ok(BusinessUnitList {
+            business_units: in_accounts(lists, |unit: &mut BusinessUnitSummary, account| {
+                unit.account = Some(account);
+            }),
+            unreachable,
+        })
+    }
+
+    /// The units of this provisioner's account.
+    async fn units_here(&self, include_unmanaged: bool) -> Result<BusinessUnitList> {
         let users = match self.users_with_tags().await {
             Err(Error::AccessDenied { .. }) => self.users_then_tags().await?,
             listed => listed?,
         };
         let mut summaries: Vec<BusinessUnitSummary> = users
             .into_iter()
-            .filter_map(|user| summary(user, input.include_unmanaged))
+            .filter_map(|user| summary(user, include_unmanaged))
             .collect();
         summaries.sort_by(|a, b| a.user_name.cmp(&b.user_name));
         Ok(BusinessUnitList {
             business_units: summaries,
+            unreachable: Vec::new(),
         })
     }
 
@@ -188,5 +220,6 @@ fn summary(user: ListedUser, include_unmanaged: bool) -> Option<BusinessUnitSumm
         managed,
         tags,
         missing_tags,
+        account: None,
     })
 }

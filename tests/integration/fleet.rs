@@ -397,6 +397,50 @@ async fn other_accounts_are_reached_through_their_role_and_an_unreachable_one_fa
         ["o1-bedrock-user", "o2-bedrock-user"]
     );
     assert!(user_names(&unreachable).await.is_empty());
+
+    // The list tools take the manifest's accounts: every unit with its account, the unreachable one named.
+    let listed = Command::new(env!("CARGO_BIN_EXE_bedrock-provisioner"))
+        .args([
+            "list-business-units",
+            "--manifest",
+            path.to_str().unwrap(),
+            "--output",
+            "json",
+        ])
+        .env_clear()
+        .envs(home.binary_env())
+        .output()
+        .unwrap();
+    assert!(
+        listed.status.success(),
+        "{}",
+        String::from_utf8_lossy(&listed.stderr)
+    );
+    let list: Value = serde_json::from_slice(&listed.stdout).unwrap();
+    let units: Vec<(String, String)> = list["business_units"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|u| {
+            (
+                u["account"].as_str().unwrap().to_owned(),
+                u["business_unit"].as_str().unwrap().to_owned(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        units,
+        [
+            (home.id.clone(), "h1".to_owned()),
+            (other.id.clone(), "o1".to_owned()),
+            (other.id.clone(), "o2".to_owned())
+        ]
+    );
+    let unreachable_note = list["unreachable"].to_string();
+    assert!(
+        unreachable_note.contains(&format!("cannot reach account {}", unreachable.id)),
+        "{list:#}"
+    );
 }
 
 /// The IAM users of `account`, sorted, read with the SDK.
@@ -412,8 +456,9 @@ async fn user_names(account: &Account) -> Vec<String> {
 }
 
 /// 31 days after the keys were made (the emulator's clock moved), a sweep leaves every unit that had a due
-/// key with exactly one fresh active key, the one its secret holds; a unit with a fresh key and a unit
-/// without keys are left alone, and a dry run changes nothing.
+/// key with exactly one fresh active key, the one its secret holds, and never a unit without a working key
+/// while it runs (watched between its slowed-down steps); a unit with a fresh key and a unit without keys
+/// are left alone, and a dry run changes nothing.
 #[tokio::test]
 async fn a_sweep_after_31_days_leaves_each_unit_one_fresh_delivered_key() {
     let account = Account::new();
@@ -421,22 +466,28 @@ async fn a_sweep_after_31_days_leaves_each_unit_one_fresh_delivered_key() {
     let create = |unit: &'static str| {
         let client = &client;
         async move {
-            let args = json!({"business_unit": unit, "deliver": "secrets_manager"});
+            // `c`'s key expires after 30 days; the others' are only due for rotation after 31.
+            let days = if unit == "c" { 30 } else { 90 };
+            let args = json!({"business_unit": unit, "deliver": "secrets_manager",
+                "credential_age_days": days});
             common::ok(&common::call(client, "create_api_key", args).await)["credential_id"]
                 .as_str()
                 .unwrap()
                 .to_owned()
         }
     };
+    // The old keys are made 31 days ago (the emulator's clock set back, then forward to now again), so
+    // AWS and the tool agree on their age.
+    let clock = |days: i64| {
+        let offset = json!({"account": account.id, "offset_seconds": days * 86_400});
+        common::emulator().control("POST", "clock", &offset.to_string());
+    };
+    clock(-31);
     let mut old = Vec::new();
     for unit in ["a", "b", "c"] {
         old.push(create(unit).await);
     }
-    common::emulator().control(
-        "POST",
-        "clock",
-        &json!({"account": account.id, "advance_days": 31}).to_string(),
-    );
+    clock(0);
     let fresh = create("fresh").await;
 
     let dry = fleet(
@@ -452,10 +503,49 @@ async fn a_sweep_after_31_days_leaves_each_unit_one_fresh_delivered_key() {
         assert_eq!(&keys[0].0, id, "a dry run changes nothing");
     }
 
-    let swept = fleet(
-        &account,
-        &["sweep", "--deliver", "secrets-manager", "--output", "json"],
+    // Every IAM call slowed down, so the sweep's steps can be watched: between any two of them, each unit
+    // still has a working key.
+    account.fault(
+        json!({"action": "*", "service": "iam", "kind": "latency", "latency_ms": 60,
+        "access_key": account.id}),
     );
+    let sweep = Command::new(env!("CARGO_BIN_EXE_bedrock-provisioner"))
+        .args([
+            "fleet",
+            "sweep",
+            "--deliver",
+            "secrets-manager",
+            "--output",
+            "json",
+        ])
+        .env_clear()
+        .envs(account.binary_env())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut samples = 0;
+    let watched = ["a", "b"].map(|u| format!("{u}-bedrock-user"));
+    let done = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let finished = done.clone();
+    let waiter = std::thread::spawn(move || {
+        let output = sweep.wait_with_output().unwrap();
+        finished.store(true, std::sync::atomic::Ordering::SeqCst);
+        output
+    });
+    while !done.load(std::sync::atomic::Ordering::SeqCst) {
+        for user in &watched {
+            let keys = account.keys_in_aws(user).await;
+            assert!(
+                keys.iter().any(|(_, status)| status == "Active"),
+                "{user} had no working key mid-sweep: {keys:?}"
+            );
+        }
+        samples += 1;
+    }
+    let swept = waiter.join().unwrap();
+    assert!(samples >= 5, "the sweep was watched {samples} times");
+    account.clear_faults();
     assert!(
         swept.status.success(),
         "{}",

@@ -116,6 +116,7 @@ impl Provisioner {
         let keys = match self
             .list_api_keys(&ListApiKeysInput {
                 business_unit: Some(unit.to_string()),
+                manifest: None,
             })
             .await
         {

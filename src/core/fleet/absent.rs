@@ -63,21 +63,13 @@ impl Provisioner {
         accounts: &Accounts,
         action: FleetAction,
     ) -> Result<Vec<AbsentUnit>> {
-        let mut places: Vec<(&str, &Provisioner)> = vec![(caller, self)];
-        for ((account, _), reached) in accounts {
-            if let Ok(provisioner) = reached
-                && !places.iter().any(|(a, _)| a == account)
-            {
-                places.push((account, provisioner.as_ref()));
-            }
-        }
         let detail = match (action.prune, action.apply) {
             (false, _) => "not in the manifest: left alone",
             (true, false) => "not in the manifest: would be removed (prune)",
             (true, true) => "not in the manifest: to be removed (prune)",
         };
         let mut absent = Vec::new();
-        for (account, provisioner) in places {
+        for (account, provisioner) in self.places(caller, accounts) {
             let named: HashSet<&str> = manifest
                 .units
                 .iter()

@@ -5,12 +5,25 @@
 use std::{collections::HashMap, sync::Arc};
 
 use aws_credential_types::Credentials;
+use futures::future::BoxFuture;
 
-use super::manifest::Manifest;
+use super::manifest::{Manifest, parse};
 use crate::core::{AwsSettings, Provisioner, Settings, aws::sdk_error, error::Result};
 
 /// The session name every assumed role carries (CloudTrail shows it).
 const SESSION_NAME: &str = "bedrock-provisioner";
+
+/// Items listed per account, flattened, each told its account by `mark`.
+pub fn in_accounts<T>(lists: Vec<(String, Vec<T>)>, mark: impl Fn(&mut T, String)) -> Vec<T> {
+    let mut all = Vec::new();
+    for (account, items) in lists {
+        for mut item in items {
+            mark(&mut item, account.clone());
+            all.push(item);
+        }
+    }
+    all
+}
 
 /// The provisioner of each (account, role) a manifest names besides the caller's account, or why it
 /// could not be reached.
@@ -51,6 +64,54 @@ impl Provisioner {
             Some(Ok(other)) => Ok(other.as_ref()),
             Some(Err(why)) => Err(why.clone()),
         }
+    }
+
+    /// Every account of a run: this provisioner's (the caller's) first, then each reached account once.
+    pub(super) fn places<'a>(
+        &'a self,
+        caller: &'a str,
+        accounts: &'a Accounts,
+    ) -> Vec<(&'a str, &'a Provisioner)> {
+        let mut places: Vec<(&str, &Provisioner)> = vec![(caller, self)];
+        let mut reached: Vec<(&str, &Provisioner)> = accounts
+            .iter()
+            .filter_map(|((account, _), reached)| {
+                Some((account.as_str(), reached.as_ref().ok()?.as_ref()))
+            })
+            .collect();
+        reached.sort_by_key(|(account, _)| *account);
+        for (account, provisioner) in reached {
+            if !places.iter().any(|(a, _)| *a == account) {
+                places.push((account, provisioner));
+            }
+        }
+        places
+    }
+
+    /// What `list` returns in the caller's account and in every account `manifest` (TOML text) names,
+    /// each with its account, and why each unreachable account could not be reached.
+    pub(crate) async fn across_accounts<T, F>(
+        &self,
+        manifest: &str,
+        list: F,
+    ) -> Result<(Vec<(String, Vec<T>)>, Vec<String>)>
+    where
+        F: for<'p> Fn(&'p Provisioner) -> BoxFuture<'p, Result<Vec<T>>>,
+    {
+        let manifest = parse("manifest", manifest, &self.settings().default_policy)?;
+        let caller = self.caller().await?.account.clone();
+        let accounts = self.reach_accounts(&manifest).await?;
+        let mut lists = Vec::new();
+        for (account, provisioner) in self.places(&caller, &accounts) {
+            lists.push((account.to_owned(), list(provisioner).await?));
+        }
+        let mut unreachable: Vec<String> = accounts
+            .into_values()
+            .filter_map(std::result::Result::err)
+            .collect();
+        unreachable.sort();
+        unreachable.dedup();
+        Ok((lists, unreachable))
     }
 
     /// A provisioner with this one's settings, acting as `role_arn`.

@@ -20,6 +20,7 @@ use super::{
     provision::{ChangeStatus, ProvisionReport},
 };
 pub use absent::AbsentUnit;
+pub use accounts::in_accounts;
 use manifest::{Manifest, UnitSpec};
 pub use pace::{Pace, Progress};
 

@@ -4,8 +4,6 @@
 //! left, saying why. Each rotation holds the unit's key lease, so an interrupted sweep is finished by the
 //! next. With a manifest, its units' `key` settings apply and its other accounts are swept too.
 
-use std::collections::HashMap;
-
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
@@ -177,17 +175,11 @@ impl Provisioner {
     /// Every managed unit of the caller's account and of each reached account, with what to do.
     async fn due_units<'a>(
         &'a self,
-        wanted: &Wanted<'_>,
+        wanted: &Wanted<'a>,
         accounts: &'a Accounts,
     ) -> Result<Vec<Due<'a>>> {
-        let mut places: HashMap<&str, &Provisioner> = HashMap::from([(wanted.caller, self)]);
-        for ((account, _), reached) in accounts {
-            if let Ok(provisioner) = reached {
-                places.entry(account).or_insert(provisioner.as_ref());
-            }
-        }
         let mut due = Vec::new();
-        for (account, provisioner) in places {
+        for (account, provisioner) in self.places(wanted.caller, accounts) {
             for (unit, keys) in provisioner.keys_by_unit().await? {
                 let key = wanted.key(account, &unit);
                 due.push(Due {
@@ -266,6 +258,7 @@ mod tests {
                 1
             },
             flags: flags.to_vec(),
+            account: None,
         }
     }
 

@@ -27,6 +27,7 @@ use super::{
     aws::sdk_error,
     deliver::{Delivered, Delivery, Destination},
     error::{Error, Result},
+    fleet::in_accounts,
     inventory::ListBusinessUnitsInput,
     names::{BusinessUnit, parse_region},
     short_term::MAX_DURATION_SECONDS,
@@ -120,6 +121,10 @@ pub struct ListApiKeysInput {
     /// One business unit; omit for every user this tool manages.
     #[serde(default)]
     pub business_unit: Option<String>,
+    /// A fleet manifest (TOML text, as for plan_fleet): also list the keys of every account it names,
+    /// reached through its role. Not with `business_unit`.
+    #[serde(default)]
+    pub manifest: Option<String>,
 }
 
 /// Health flags of a key.
@@ -159,6 +164,9 @@ pub struct ApiKeySummary {
     pub age_days: i64,
     /// Health flags.
     pub flags: Vec<KeyFlag>,
+    /// The account, when listed across a manifest's accounts.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub account: Option<String>,
 }
 
 /// Result of `list_api_keys`.
@@ -166,6 +174,9 @@ pub struct ApiKeySummary {
 pub struct ApiKeyList {
     /// The keys, by user and creation date.
     pub keys: Vec<ApiKeySummary>,
+    /// Accounts of the manifest that could not be reached, with the reason.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub unreachable: Vec<String>,
 }
 
 /// What `revoke_key` does.
@@ -310,8 +321,30 @@ impl Provisioner {
             .await
     }
 
-    /// The business unit's keys, or the keys of every user this tool manages.
+    /// The business unit's keys, or the keys of every user this tool manages (in the accounts of a
+    /// manifest too, when given one).
     pub async fn list_api_keys(&self, input: &ListApiKeysInput) -> Result<ApiKeyList> {
+        if let Some(manifest) = &input.manifest {
+            if input.business_unit.is_some() {
+                return Err(Error::invalid(
+                    "manifest",
+                    "lists every unit of the manifest's accounts: give `business_unit` or `manifest`, not both",
+                ));
+            }
+            let (lists, unreachable) = self
+                .across_accounts(manifest, |p| {
+                    Box::pin(async move {
+                        Ok(p.keys_by_unit().await?.into_values().flatten().collect())
+                    })
+                })
+                .await?;
+            return Ok(ApiKeyList {
+                keys: in_accounts(lists, |key: &mut ApiKeySummary, account| {
+                    key.account = Some(account);
+                }),
+                unreachable,
+            });
+        }
         let by_unit = match &input.business_unit {
             Some(raw) => {
                 let unit = BusinessUnit::parse("business_unit", raw)?;
@@ -323,6 +356,7 @@ impl Provisioner {
         };
         Ok(ApiKeyList {
             keys: by_unit.into_values().flatten().collect(),
+            unreachable: Vec::new(),
         })
     }
 

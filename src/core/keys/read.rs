@@ -159,6 +159,7 @@ impl Provisioner {
             days_left,
             age_days,
             flags,
+            account: None,
         }
     }
 }
