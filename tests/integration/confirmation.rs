@@ -322,3 +322,78 @@ async fn fleet_tools_report_progress_per_unit() {
     assert_eq!(steps, [1.0, 2.0, 3.0]);
     assert!(account.user_exists("f3-bedrock-user").await);
 }
+
+/// A client that cancels `apply_fleet` (MCP `notifications/cancelled`) after the first unit: the units in
+/// flight finish, no further unit starts, and every user that exists is complete.
+#[tokio::test]
+async fn a_cancelled_fleet_apply_starts_no_more_units() {
+    let account = Account::new();
+    account.fault(
+        json!({"action": "*", "service": "iam", "kind": "latency", "latency_ms": 100,
+        "access_key": account.id}),
+    );
+    let watcher = Watcher::default();
+    let client = connect(&account, AccessMode::Provision, watcher.clone()).await;
+    let mut manifest = String::from("[defaults]\nowner = \"o\"\npurpose = \"p\"\n");
+    for i in 0..10 {
+        manifest.push_str(&format!("\n[[unit]]\nname = \"c{i}\"\n"));
+    }
+    let mut params = rmcp::model::CallToolRequestParams::new("apply_fleet");
+    params.meta = Some(rmcp::model::RequestMetaObject::with_progress_token(
+        rmcp::model::ProgressToken(rmcp::model::NumberOrString::String("cancel".into())),
+    ));
+    params = params.with_arguments(
+        json!({"manifest": manifest, "concurrency": 2})
+            .as_object()
+            .unwrap()
+            .clone(),
+    );
+    let request =
+        rmcp::model::ClientRequest::CallToolRequest(rmcp::model::CallToolRequest::new(params));
+    let handle = client
+        .send_cancellable_request(request, rmcp::service::PeerRequestOptions::no_options())
+        .await
+        .unwrap();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    while watcher.progress.lock().unwrap().is_empty() {
+        assert!(std::time::Instant::now() < deadline, "no progress");
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+    }
+    handle
+        .cancel(Some("the user stopped it".into()))
+        .await
+        .unwrap();
+    // The units in flight finish; then the count stays where it is.
+    let users = || async {
+        let listed = account.iam().await.list_users().send().await.unwrap();
+        listed
+            .users()
+            .iter()
+            .map(|u| u.user_name().to_owned())
+            .collect::<Vec<_>>()
+    };
+    let mut seen = users().await;
+    loop {
+        tokio::time::sleep(std::time::Duration::from_secs(2)).await;
+        let now = users().await;
+        if now == seen {
+            break;
+        }
+        seen = now;
+    }
+    assert!(
+        (2..=4).contains(&seen.len()),
+        "the first unit and the two in flight, no more: {seen:?}"
+    );
+    account.clear_faults();
+    let iam = account.iam().await;
+    for user in &seen {
+        let attached = iam
+            .list_attached_user_policies()
+            .user_name(user)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(attached.attached_policies().len(), 1, "{user} is complete");
+    }
+}
