@@ -328,7 +328,7 @@ async fn a_process_killed_at_any_call_is_finished_by_the_next_run() {
     let count = cases.len();
     let done: Vec<String> = stream::iter(cases)
         .map(|(workflow, action, after)| case(workflow, action, after))
-        .buffer_unordered(6)
+        .buffer_unordered(12)
         .collect()
         .await;
     eprintln!("crash matrix: {count} cases (kill -9 before and after each call), all converged");
