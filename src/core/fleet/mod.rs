@@ -17,7 +17,7 @@ use super::{
     Provisioner,
     error::{Error, Result},
     label,
-    provision::{ChangeStatus, ProvisionReport},
+    provision::{ChangeStatus, ProvisionReport, ResourceKind},
 };
 pub use absent::AbsentUnit;
 pub use accounts::in_accounts;
@@ -252,37 +252,63 @@ impl Provisioner {
         outcome
     }
 
+    /// The unit's user (and then its key) beside its budget, which needs nothing of the user.
     async fn unit_changes(
         &self,
         unit: &UnitSpec,
         apply: bool,
         outcome: &mut UnitOutcome,
     ) -> Result<()> {
+        let (user, budget) = tokio::join!(
+            self.unit_user_and_key(unit, apply),
+            self.unit_budget(unit, apply)
+        );
+        let (user, budget) = (user?, budget?);
+        record(&user.0, outcome);
+        outcome.changes.extend(user.1);
+        outcome.changes.extend(budget);
+        Ok(())
+    }
+
+    /// `provision_user`, then the unit's key when the manifest asks for one.
+    async fn unit_user_and_key(
+        &self,
+        unit: &UnitSpec,
+        apply: bool,
+    ) -> Result<(ProvisionReport, Option<String>)> {
         let mut provision = unit.provision.clone();
         provision.dry_run = !apply;
         let report = self.provision_user(&provision).await?;
-        record(&report, outcome);
-        if let Some(budget) = &unit.budget {
-            let mut budget = budget.clone();
-            budget.dry_run = !apply;
-            // Writing the manifest and running apply is the confirmation.
-            budget.confirm = apply;
-            let report = self.create_budget_alert(&budget).await?;
-            if report.status != ChangeStatus::Unchanged {
-                outcome.changes.extend(
-                    report
-                        .changes
-                        .iter()
-                        .map(|c| format!("budget {}: {c}", report.budget_name)),
-                );
-            }
+        let Some(key) = unit.key else {
+            return Ok((report, None));
+        };
+        // A user this call created has no key yet: no need to look before taking the key lease.
+        let created = report
+            .resources
+            .iter()
+            .any(|r| r.resource == ResourceKind::IamUser && r.status == ChangeStatus::Created);
+        let change = self.unit_key(unit.name(), key, apply, created).await?;
+        Ok((report, change))
+    }
+
+    /// The unit's budget change, one line each (none without a budget in the manifest).
+    async fn unit_budget(&self, unit: &UnitSpec, apply: bool) -> Result<Vec<String>> {
+        let Some(budget) = &unit.budget else {
+            return Ok(Vec::new());
+        };
+        let mut budget = budget.clone();
+        budget.dry_run = !apply;
+        // Writing the manifest and running apply is the confirmation.
+        budget.confirm = apply;
+        let report = self.create_budget_alert(&budget).await?;
+        if report.status == ChangeStatus::Unchanged {
+            return Ok(Vec::new());
         }
-        if let Some(key) = unit.key {
-            outcome
-                .changes
-                .extend(self.unit_key(unit.name(), key, apply).await?);
-        }
-        Ok(())
+        Ok(report
+            .changes
+            .iter()
+            .map(|c| format!("budget {}: {c}", report.budget_name))
+            .collect())
     }
 }
 

@@ -7,12 +7,13 @@ use crate::core::{Provisioner, error::Result, label, names::BusinessUnit};
 
 impl Provisioner {
     /// The key change of `unit` (none when it has an active key): planned, or made when `apply` (decided
-    /// under the unit's key lease, see `ensure_api_key`).
+    /// under the unit's key lease, see `ensure_api_key`; `keyless`: its user was just created).
     pub(super) async fn unit_key(
         &self,
         unit: &str,
         key: KeySpec,
         apply: bool,
+        keyless: bool,
     ) -> Result<Option<String>> {
         let deliver = label(&key.deliver);
         if !apply {
@@ -24,7 +25,7 @@ impl Provisioner {
             return Ok(Some(format!("api key: create one, delivered to {deliver}")));
         }
         let unit = BusinessUnit::parse("business_unit", unit)?;
-        let created = self.ensure_api_key(&unit, key.deliver).await?;
+        let created = self.ensure_api_key(&unit, key.deliver, keyless).await?;
         Ok(created.map(|created| {
             format!(
                 "api key {}: created, delivered to {deliver}",

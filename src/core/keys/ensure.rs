@@ -17,15 +17,17 @@ fn any_active(keys: &[ServiceSpecificCredentialMetadata]) -> bool {
 }
 
 impl Provisioner {
-    /// A new key for `unit`, delivered to `deliver`, unless it has an active key (`None`).
+    /// A new key for `unit`, delivered to `deliver`, unless it has an active key (`None`). `keyless`: the
+    /// caller knows the user has no key (it just created it), so the keys are read only under the lease.
     pub(crate) async fn ensure_api_key(
         &self,
         unit: &BusinessUnit,
         deliver: Delivery,
+        keyless: bool,
     ) -> Result<Option<CreatedApiKey>> {
         let user = self.managed_user(unit).await?;
         // Without a lease the keys as listed decide, and a unit with a key costs one read.
-        if user.lease.is_none() && any_active(&self.user_keys(&user.name).await?) {
+        if !keyless && user.lease.is_none() && any_active(&self.user_keys(&user.name).await?) {
             return Ok(None);
         }
         let region = self.key_region(None).await?;
