@@ -112,6 +112,26 @@ def test_percent_faults_hit_some_calls(emulator, account):
     assert 10 <= failures <= 50, failures
 
 
+def test_account_faults_hit_every_key_acting_in_the_account(emulator, account, other_account):
+    """A rule with "account" fires for any key acting there (here an IAM user's AKIA key), not for other
+    accounts; clearing the account key's rules clears it."""
+    iam = emulator.client("iam", account)
+    iam.create_user(UserName="operator")
+    iam.put_user_policy(UserName="operator", PolicyName="all", PolicyDocument=(
+        '{"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "*", "Resource": "*"}]}'))
+    key = iam.create_access_key(UserName="operator")["AccessKey"]
+    operator = boto3.client("iam", endpoint_url=emulator.endpoint, region_name="us-east-1",
+                            aws_access_key_id=key["AccessKeyId"], aws_secret_access_key=key["SecretAccessKey"],
+                            config=Config(retries={"total_max_attempts": 1, "mode": "standard"}))
+    emulator.control("POST", "faults", {"action": "ListUsers", "kind": "throttle", "account": account})
+    with pytest.raises(botocore.exceptions.ClientError) as raised:
+        operator.list_users()
+    assert raised.value.response["Error"]["Code"] == "Throttling"
+    assert emulator.client("iam", other_account, retry=False).list_users()["Users"] == []
+    emulator.control("DELETE", f"faults?access_key={account}")
+    assert [u["UserName"] for u in operator.list_users()["Users"]] == ["operator"]
+
+
 def test_bad_fault_rules_are_refused(emulator):
     import urllib.error
 

@@ -40,15 +40,81 @@ fn write(account: &Account, text: &str) -> std::path::PathBuf {
     path
 }
 
+/// The second half of a 30-unit manifest lives in another account.
+fn split_manifest(other: &Account, owner: impl Fn(usize) -> String) -> String {
+    let mut text = manifest(30, owner);
+    for i in 15..30 {
+        let entry = format!("name = \"u{i:02}\"\n");
+        text = text.replace(&entry, &format!("{entry}account = \"{}\"\n", other.id));
+    }
+    text
+}
+
+/// The units `from..to` with their tags and the one policy attached, and nothing else of this tool, read
+/// with the SDK in `account`.
+async fn holds_exactly(
+    account: &Account,
+    from: usize,
+    to: usize,
+    extra: &[&str],
+    owner: impl Fn(usize) -> String,
+) {
+    let iam = account.iam().await;
+    let users = iam
+        .list_users()
+        .path_prefix("/bedrock-provisioner/")
+        .send()
+        .await
+        .unwrap();
+    let mut names: Vec<&str> = users.users().iter().map(|u| u.user_name()).collect();
+    names.sort_unstable();
+    let mut expected: Vec<String> = (from..to)
+        .map(|i| format!("u{i:02}-bedrock-user"))
+        .collect();
+    expected.extend(extra.iter().map(|u| format!("{u}-bedrock-user")));
+    expected.sort();
+    assert_eq!(names, expected, "account {}", account.id);
+    for i in [from, (from + to) / 2, to - 1] {
+        let user = format!("u{i:02}-bedrock-user");
+        let tags = iam.list_user_tags().user_name(&user).send().await.unwrap();
+        let tag = |key: &str| {
+            tags.tags()
+                .iter()
+                .find(|t| t.key() == key)
+                .map(|t| t.value().to_owned())
+        };
+        assert_eq!(tag("owner"), Some(owner(i)));
+        assert_eq!(tag("cost-center"), Some(format!("cc-{i}")));
+        let attached = iam
+            .list_attached_user_policies()
+            .user_name(&user)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(attached.attached_policies().len(), 1, "{user}");
+    }
+    assert_eq!(account.local_policy_count().await, 1, "one shared policy");
+}
+
 #[tokio::test]
 async fn a_thirty_unit_fleet_applies_under_throttling_and_then_plans_nothing() {
     let account = Account::new();
+    let other = Account::new();
+    trust(&other, &account).await;
     let client = account.provisioned(&["legacy"]).await;
     client.cancel().await.ok();
     let owner = |i: usize| format!("team-{i}@example.com");
-    let path = write(&account, &manifest(30, owner));
+    let path = write(&account, &split_manifest(&other, owner));
     let file = path.to_str().unwrap();
+    // 30 % of IAM calls throttled in both accounts (the other one is reached with a role session's key).
     account.fault(json!({"action": "*", "service": "iam", "kind": "throttle", "percent": 30}));
+    common::emulator().control(
+        "POST",
+        "faults",
+        &json!({"action": "*", "service": "iam", "kind": "throttle", "percent": 30,
+            "account": other.id})
+        .to_string(),
+    );
     let applied = fleet(
         &account,
         &["apply", file, "--max-attempts", "10", "--concurrency", "30"],
@@ -70,42 +136,21 @@ async fn a_thirty_unit_fleet_applies_under_throttling_and_then_plans_nothing() {
         )),
         "{stdout}"
     );
+    let throttled = account
+        .requests()
+        .iter()
+        .filter(|r| r["fault"] == "throttle")
+        .count();
+    assert!(
+        throttled >= 20,
+        "the SDK retried {throttled} throttled calls"
+    );
 
     account.clear_faults();
-    // An independent read: exactly the manifest's users, with its tags and the policy attached.
-    let iam = account.iam().await;
-    let users = iam
-        .list_users()
-        .path_prefix("/bedrock-provisioner/")
-        .send()
-        .await
-        .unwrap();
-    let mut names: Vec<&str> = users.users().iter().map(|u| u.user_name()).collect();
-    names.sort_unstable();
-    let mut expected: Vec<String> = (0..30).map(|i| format!("u{i:02}-bedrock-user")).collect();
-    expected.push("legacy-bedrock-user".to_owned());
-    expected.sort();
-    assert_eq!(names, expected);
-    for i in [0, 17, 29] {
-        let user = format!("u{i:02}-bedrock-user");
-        let tags = iam.list_user_tags().user_name(&user).send().await.unwrap();
-        let tag = |key: &str| {
-            tags.tags()
-                .iter()
-                .find(|t| t.key() == key)
-                .map(|t| t.value().to_owned())
-        };
-        assert_eq!(tag("owner"), Some(owner(i)));
-        assert_eq!(tag("cost-center"), Some(format!("cc-{i}")));
-        let attached = iam
-            .list_attached_user_policies()
-            .user_name(&user)
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(attached.attached_policies().len(), 1, "{user}");
-    }
-    assert_eq!(account.local_policy_count().await, 1, "one shared policy");
+    other.clear_faults();
+    // An independent read per account: exactly the manifest's users, with its tags and the policy attached.
+    holds_exactly(&account, 0, 15, &["legacy"], owner).await;
+    holds_exactly(&other, 15, 30, &[], owner).await;
 
     let planned = fleet(&account, &["plan", file]);
     assert_eq!(
@@ -119,7 +164,7 @@ async fn a_thirty_unit_fleet_applies_under_throttling_and_then_plans_nothing() {
     // One owner changed in the file: the plan shows exactly that change, and exits 2.
     write(
         &account,
-        &manifest(30, |i| {
+        &split_manifest(&other, |i| {
             if i == 7 {
                 "new-owner@example.com".to_owned()
             } else {
@@ -342,24 +387,7 @@ async fn other_accounts_are_reached_through_their_role_and_an_unreachable_one_fa
     let home = Account::new();
     let other = Account::new();
     let unreachable = Account::new();
-    let iam = other.iam().await;
-    let trust = json!({"Version": "2012-10-17", "Statement": [{"Effect": "Allow",
-        "Principal": {"AWS": format!("arn:aws:iam::{}:root", home.id)}, "Action": "sts:AssumeRole"}]});
-    iam.create_role()
-        .role_name("OrganizationAccountAccessRole")
-        .assume_role_policy_document(trust.to_string())
-        .send()
-        .await
-        .unwrap();
-    let admin = json!({"Version": "2012-10-17",
-        "Statement": [{"Effect": "Allow", "Action": "*", "Resource": "*"}]});
-    iam.put_role_policy()
-        .role_name("OrganizationAccountAccessRole")
-        .policy_name("admin")
-        .policy_document(admin.to_string())
-        .send()
-        .await
-        .unwrap();
+    trust(&other, &home).await;
     let text = format!(
         "[defaults]\nowner = \"o\"\npurpose = \"p\"\n\n[[unit]]\nname = \"h1\"\n\n[[unit]]\nname = \"o1\"\n\
          account = \"{}\"\n\n[[unit]]\nname = \"o2\"\naccount = \"{}\"\n\n[[unit]]\nname = \"x1\"\n\
@@ -441,6 +469,28 @@ async fn other_accounts_are_reached_through_their_role_and_an_unreachable_one_fa
         unreachable_note.contains(&format!("cannot reach account {}", unreachable.id)),
         "{list:#}"
     );
+}
+
+/// The manifest's default role in `account`, trusting `caller`'s account, allowed everything there.
+async fn trust(account: &Account, caller: &Account) {
+    let iam = account.iam().await;
+    let trust = json!({"Version": "2012-10-17", "Statement": [{"Effect": "Allow",
+        "Principal": {"AWS": format!("arn:aws:iam::{}:root", caller.id)}, "Action": "sts:AssumeRole"}]});
+    iam.create_role()
+        .role_name("OrganizationAccountAccessRole")
+        .assume_role_policy_document(trust.to_string())
+        .send()
+        .await
+        .unwrap();
+    let admin = json!({"Version": "2012-10-17",
+        "Statement": [{"Effect": "Allow", "Action": "*", "Resource": "*"}]});
+    iam.put_role_policy()
+        .role_name("OrganizationAccountAccessRole")
+        .policy_name("admin")
+        .policy_document(admin.to_string())
+        .send()
+        .await
+        .unwrap();
 }
 
 /// The IAM users of `account`, sorted, read with the SDK.

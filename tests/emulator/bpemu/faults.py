@@ -5,6 +5,8 @@ A rule is posted as JSON to ``/_emulator/faults``::
     {"action": "CreateUser",          # AWS action name, or "*" for every action
      "service": "iam",                # optional: only this service
      "access_key": "111111111111",    # optional: only requests signed with this access key id
+     "account": "111111111111",       # optional: only requests acting in this account, whatever the key
+                                      # (an account key, a user's AKIA key, an AssumeRole session's ASIA key)
      "kind": "error",                 # "error" | "throttle" | "latency" | "reached"
      "status": 503, "code": "ServiceUnavailable", "message": "...",   # for "error" and "reached"
      "latency_ms": 200,               # for "latency" (also allowed with the other kinds)
@@ -38,6 +40,17 @@ from dataclasses import dataclass
 
 from .protocol import RequestInfo
 
+
+def _account_of(access_key: str | None) -> str | None:
+    """The account a request acts in: an emulator account key is its account; other keys are looked up."""
+    if not access_key:
+        return None
+    if access_key.isdigit() and len(access_key) == 12:
+        return access_key
+    from .access_ext import account_of
+
+    return account_of(access_key)
+
 KINDS = {"error", "throttle", "latency", "reached"}
 # Services whose throttling error is not "ThrottlingException".
 THROTTLE_CODES = {"iam": "Throttling", "sts": "Throttling", "ce": "LimitExceededException"}
@@ -49,6 +62,7 @@ class FaultRule:
     kind: str
     service: str | None = None
     access_key: str | None = None
+    account: str | None = None
     status: int = 500
     code: str = "InternalFailure"
     message: str = "Injected fault"
@@ -69,6 +83,7 @@ class FaultRule:
             kind=kind,
             service=data.get("service"),
             access_key=data.get("access_key"),
+            account=data.get("account"),
             status=int(data.get("status", 500)),
             code=data.get("code", "InternalFailure"),
             message=data.get("message", "Injected fault"),
@@ -92,6 +107,7 @@ class FaultRule:
             (self.action == "*" or self.action == request.action)
             and (self.service is None or self.service == request.service)
             and (self.access_key is None or self.access_key == request.access_key)
+            and (self.account is None or self.account == _account_of(request.access_key))
         )
 
     def error_for(self, service: str) -> tuple[int, str, str] | None:
@@ -116,9 +132,14 @@ class FaultTable:
             self._rules.append(rule)
 
     def clear(self, access_key: str | None = None) -> None:
-        """Remove every rule, or only the rules of one access key (``DELETE faults?access_key=…``)."""
+        """Remove every rule, or only the rules of one access key (``DELETE faults?access_key=…``), an
+        account key clearing its account's rules too."""
         with self._lock:
-            self._rules = [r for r in self._rules if access_key is not None and r.access_key != access_key]
+            self._rules = [
+                r
+                for r in self._rules
+                if access_key is not None and access_key not in (r.access_key, r.account)
+            ]
 
     def take(self, request: RequestInfo) -> FaultRule | None:
         """The rule that fires for this request, consuming one of its `count` if it has one."""
