@@ -259,6 +259,26 @@ pub struct Effects {
     pub deleted: Vec<String>,
 }
 
+/// What a fleet tool created and deleted: a sweep's new and replaced keys; an apply's users, keys and
+/// budgets, and the users `prune` removed.
+fn fleet_effects(result: &Value, effects: &mut Effects) {
+    let text = |value: &Value| value.as_str().map(str::to_owned);
+    let each = |key: &str| result[key].as_array().into_iter().flatten();
+    for unit in each("units") {
+        if unit["error"].is_null() && !unit["new_key"].is_null() {
+            effects.created.extend(text(&unit["new_key"]));
+            effects.deleted.extend(text(&unit["replaced"]));
+        }
+        let created = unit["created"].as_array().into_iter().flatten();
+        effects.created.extend(created.filter_map(text));
+    }
+    for absent in each("absent") {
+        if result["plan"] == false && absent["removes"] == true && absent["error"].is_null() {
+            effects.deleted.extend(text(&absent["user_name"]));
+        }
+    }
+}
+
 /// The [`Effects`] of a finished (not dry-run) call of `tool`.
 pub fn effects(tool: &str, result: Option<&Value>) -> Effects {
     let Some(result) = result else {
@@ -305,14 +325,7 @@ pub fn effects(tool: &str, result: Option<&Value>) -> Effects {
                 }
             }
         }
-        "sweep_keys" => {
-            for unit in result["units"].as_array().into_iter().flatten() {
-                if unit["error"].is_null() && !unit["new_key"].is_null() {
-                    effects.created.extend(text(&unit["new_key"]));
-                    effects.deleted.extend(text(&unit["replaced"]));
-                }
-            }
-        }
+        "sweep_keys" | "apply_fleet" => fleet_effects(result, &mut effects),
         "create_budget_alert" if result["status"] == "created" => {
             effects.created.extend(text(&result["budget_name"]));
         }

@@ -151,12 +151,16 @@ impl Context {
             Ok(_) => Outcome::Ok,
             Err(error) => Outcome::Error(error.kind().to_owned()),
         };
+        let report = result
+            .as_ref()
+            .ok()
+            .and_then(|report| serde_json::to_value(report).ok());
         let call = audit::Call {
             client: format!("cli {}", env!("CARGO_PKG_VERSION")),
             tool: "apply_fleet",
             arguments,
             outcome,
-            result: None,
+            result: report.as_ref(),
             elicited: false,
             peer: None,
         };
@@ -182,7 +186,7 @@ impl Context {
         };
         let failed = result
             .as_ref()
-            .is_ok_and(|r| r.units.iter().any(|u| u.error.is_some()));
+            .is_ok_and(|r| r.units.iter().any(|u| u.error.is_some()) || !r.unreachable.is_empty());
         let arguments = serde_json::json!({"dry_run": args.dry_run, "deliver": deliver});
         let code = self
             .audited("sweep_keys", &arguments, result, print_sweep)
@@ -211,6 +215,9 @@ fn print_sweep(report: &SweepReport) {
             (None, None) => format!("left: {}", unit.detail),
         };
         println!("{:<28} {line}", unit.business_unit);
+    }
+    for why in &report.unreachable {
+        println!("not swept: {why}");
     }
     if report.cancelled {
         println!("cancelled: the units not started are listed as such; run it again to finish");

@@ -210,7 +210,11 @@ fn summary(user: ListedUser, include_unmanaged: bool) -> Option<BusinessUnitSumm
         .map(str::to_owned)
         .collect();
     Some(BusinessUnitSummary {
-        business_unit: user.name.trim_end_matches(USER_SUFFIX).to_owned(),
+        business_unit: user
+            .name
+            .strip_suffix(USER_SUFFIX)
+            .unwrap_or(&user.name)
+            .to_owned(),
         created: user
             .created
             .and_then(|c| c.fmt(aws_smithy_types::date_time::Format::DateTime).ok())

@@ -1,6 +1,7 @@
-//! Managed units a manifest does not name: every account the run reaches is listed, and what it holds
-//! that the manifest does not place there is reported, then removed only with `prune`, once every unit of
-//! the manifest applied, and confirmed.
+//! Managed units a manifest does not name: every account the manifest places units in is listed, and what
+//! it holds that the manifest does not place there is reported, then removed only with `prune`, once every
+//! unit of the manifest applied, and confirmed. An account the manifest places no unit in is not its to
+//! prune, the caller's included.
 
 use std::collections::HashSet;
 
@@ -20,6 +21,8 @@ pub struct AbsentUnit {
     pub business_unit: String,
     /// The account it is in.
     pub account: String,
+    /// Its IAM user.
+    pub user_name: String,
     /// Whether this run removes it (a plan: would remove it).
     pub removes: bool,
     /// What happens to it.
@@ -35,8 +38,8 @@ pub(super) fn removal_summary(absent: &[AbsentUnit]) -> String {
         .map(|a| format!("`{}` (account {})", a.business_unit, a.account))
         .collect();
     format!(
-        "apply_fleet with prune would remove {} managed unit(s) the manifest does not name, with their \
-         keys, policies and users: {}",
+        "apply_fleet with prune would remove {} managed unit(s) that the manifest does not place in their \
+         account, with their keys, policies and users: {}",
         units.len(),
         units.join(", ")
     )
@@ -54,8 +57,8 @@ pub(super) fn held_back(units: &[UnitOutcome], stopped: bool) -> Option<&'static
 }
 
 impl Provisioner {
-    /// The managed units of the caller's account and of every reached account that the manifest does not
-    /// place there, sorted by account and name.
+    /// The managed units of each account the manifest places units in (the caller's, or a reached one)
+    /// that it does not place there, sorted by account and name.
     pub(super) async fn absent_units(
         &self,
         manifest: &Manifest,
@@ -76,6 +79,9 @@ impl Provisioner {
                 .filter(|u| u.account.as_deref().unwrap_or(caller) == account)
                 .map(|u| u.name())
                 .collect();
+            if named.is_empty() {
+                continue;
+            }
             let listed = provisioner
                 .list_business_units(&ListBusinessUnitsInput::default())
                 .await?;
@@ -87,6 +93,7 @@ impl Provisioner {
                     .map(|u| AbsentUnit {
                         business_unit: u.business_unit,
                         account: account.to_owned(),
+                        user_name: u.user_name,
                         removes: action.prune,
                         detail: detail.to_owned(),
                         error: None,
@@ -97,15 +104,20 @@ impl Provisioner {
         Ok(absent)
     }
 
-    /// Remove each absent unit (its keys, policies and user), unless `held` says why not.
+    /// Remove each absent unit (its keys, policies and user), unless `held` says why not; a stop keeps
+    /// the removals not yet started from starting.
     pub(super) async fn prune(
         &self,
         absent: &mut [AbsentUnit],
         held: Option<&str>,
         caller: &str,
         accounts: &Accounts,
+        stop: &tokio_util::sync::CancellationToken,
     ) {
         for unit in absent {
+            let held = held.or(stop
+                .is_cancelled()
+                .then_some("not removed: the run was cancelled"));
             if let Some(why) = held {
                 unit.removes = false;
                 unit.detail = why.to_owned();

@@ -25,6 +25,17 @@ pub fn in_accounts<T>(lists: Vec<(String, Vec<T>)>, mark: impl Fn(&mut T, String
     all
 }
 
+/// Why each account of `accounts` that could not be reached was not, sorted.
+pub(super) fn unreachable(accounts: &Accounts) -> Vec<String> {
+    let mut why: Vec<String> = accounts
+        .values()
+        .filter_map(|reached| reached.as_ref().err().cloned())
+        .collect();
+    why.sort();
+    why.dedup();
+    why
+}
+
 /// The provisioner of each (account, role) a manifest names besides the caller's account, or why it
 /// could not be reached.
 pub type Accounts = HashMap<(String, String), std::result::Result<Arc<Provisioner>, String>>;
@@ -105,13 +116,7 @@ impl Provisioner {
         for (account, provisioner) in self.places(&caller, &accounts) {
             lists.push((account.to_owned(), list(provisioner).await?));
         }
-        let mut unreachable: Vec<String> = accounts
-            .into_values()
-            .filter_map(std::result::Result::err)
-            .collect();
-        unreachable.sort();
-        unreachable.dedup();
-        Ok((lists, unreachable))
+        Ok((lists, unreachable(&accounts)))
     }
 
     /// A provisioner with this one's settings, acting as `role_arn`.
@@ -147,6 +152,9 @@ impl Provisioner {
             ..self.settings().clone()
         };
         let mut reached = Provisioner::new(settings);
+        // One process, one set of key locks: a key lease this process holds is then never taken for an
+        // abandoned one by another run of the same process (see `keys::lease`).
+        reached.key_locks = self.key_locks.clone();
         if self.memo.is_some() {
             reached.memo = Some(Arc::default());
         }

@@ -98,8 +98,18 @@ pub struct UnitOutcome {
     pub changes: Vec<String>,
     /// What differs from what this tool keeps and is left in place, with the fix.
     pub drift: Vec<String>,
+    /// What an apply created, by id (the user, the key, the budget): for the audit log.
+    #[serde(default)]
+    pub created: Vec<String>,
     /// Why the unit could not be planned or applied.
     pub error: Option<String>,
+}
+
+/// What one step of a unit changed: report lines, and the ids it created.
+#[derive(Debug, Default)]
+struct Changes {
+    lines: Vec<String>,
+    created: Vec<String>,
 }
 
 impl UnitOutcome {
@@ -109,8 +119,14 @@ impl UnitOutcome {
             line: unit.line,
             changes: Vec::new(),
             drift: Vec::new(),
+            created: Vec::new(),
             error: None,
         }
+    }
+
+    fn add(&mut self, changes: Changes) {
+        self.changes.extend(changes.lines);
+        self.created.extend(changes.created);
     }
 
     /// One line for a progress report.
@@ -200,9 +216,12 @@ impl Provisioner {
             });
         }
         let (account, accounts) = (&account, &accounts);
+        // The first unit of each account runs alone, before the others: it creates or updates what the
+        // account's units share (the policy) instead of all of them racing to.
+        let (units, leads) = leads_first(manifest, account);
         let ran = pace::each(
-            &manifest.units,
-            1,
+            &units,
+            leads,
             pace,
             |unit| self.run_unit(unit, account, accounts, action.apply),
             UnitOutcome::summary,
@@ -214,15 +233,20 @@ impl Provisioner {
             },
         )
         .await;
+        // A stop that came while the last units were in flight still counts: nothing is pruned after it.
+        let cancelled = ran.stopped || pace.stop.is_cancelled();
         if action.apply && action.prune {
-            let held = absent::held_back(&ran.results, ran.stopped);
-            self.prune(&mut absent, held, account, accounts).await;
+            let held = absent::held_back(&ran.results, cancelled);
+            self.prune(&mut absent, held, account, accounts, &pace.stop)
+                .await;
         }
+        let mut units = ran.results;
+        units.sort_by_key(|u| u.line);
         Ok(FleetReport {
             plan: !action.apply,
-            units: ran.results,
+            units,
             absent,
-            cancelled: ran.stopped,
+            cancelled,
         })
     }
 
@@ -252,64 +276,68 @@ impl Provisioner {
         outcome
     }
 
-    /// The unit's user (and then its key) beside its budget, which needs nothing of the user.
+    /// The unit's user first (a refused user stops the unit), then its key beside its budget, which
+    /// needs nothing of the key. A half that fails does not hide what the other half changed.
     async fn unit_changes(
         &self,
         unit: &UnitSpec,
         apply: bool,
         outcome: &mut UnitOutcome,
     ) -> Result<()> {
-        let (user, budget) = tokio::join!(
-            self.unit_user_and_key(unit, apply),
-            self.unit_budget(unit, apply)
-        );
-        let (user, budget) = (user?, budget?);
-        record(&user.0, outcome);
-        outcome.changes.extend(user.1);
-        outcome.changes.extend(budget);
-        Ok(())
-    }
-
-    /// `provision_user`, then the unit's key when the manifest asks for one.
-    async fn unit_user_and_key(
-        &self,
-        unit: &UnitSpec,
-        apply: bool,
-    ) -> Result<(ProvisionReport, Option<String>)> {
         let mut provision = unit.provision.clone();
         provision.dry_run = !apply;
         let report = self.provision_user(&provision).await?;
-        let Some(key) = unit.key else {
-            return Ok((report, None));
-        };
+        record(&report, outcome);
         // A user this call created has no key yet: no need to look before taking the key lease.
-        let created = report
+        let keyless = report
             .resources
             .iter()
             .any(|r| r.resource == ResourceKind::IamUser && r.status == ChangeStatus::Created);
-        let change = self.unit_key(unit.name(), key, apply, created).await?;
-        Ok((report, change))
+        let key = async {
+            match unit.key {
+                Some(key) => self.unit_key(unit.name(), key, apply, keyless).await,
+                None => Ok(Changes::default()),
+            }
+        };
+        let (key, budget) = tokio::join!(key, self.unit_budget(unit, apply));
+        let key = key.map(|changes| outcome.add(changes));
+        let budget = budget.map(|changes| outcome.add(changes));
+        key.and(budget)
     }
 
     /// The unit's budget change, one line each (none without a budget in the manifest).
-    async fn unit_budget(&self, unit: &UnitSpec, apply: bool) -> Result<Vec<String>> {
+    async fn unit_budget(&self, unit: &UnitSpec, apply: bool) -> Result<Changes> {
         let Some(budget) = &unit.budget else {
-            return Ok(Vec::new());
+            return Ok(Changes::default());
         };
         let mut budget = budget.clone();
         budget.dry_run = !apply;
         // Writing the manifest and running apply is the confirmation.
         budget.confirm = apply;
         let report = self.create_budget_alert(&budget).await?;
-        if report.status == ChangeStatus::Unchanged {
-            return Ok(Vec::new());
-        }
-        Ok(report
+        let lines = report
             .changes
             .iter()
             .map(|c| format!("budget {}: {c}", report.budget_name))
-            .collect())
+            .collect();
+        let created = match report.status {
+            ChangeStatus::Unchanged => return Ok(Changes::default()),
+            ChangeStatus::Created => vec![report.budget_name],
+            _ => Vec::new(),
+        };
+        Ok(Changes { lines, created })
     }
+}
+
+/// The units with the first unit of each account first; how many those leads are.
+fn leads_first<'m>(manifest: &'m Manifest, caller: &str) -> (Vec<&'m UnitSpec>, usize) {
+    let mut seen = std::collections::HashSet::new();
+    let (leads, rest): (Vec<&UnitSpec>, Vec<&UnitSpec>) = manifest
+        .units
+        .iter()
+        .partition(|u| seen.insert(u.account.as_deref().unwrap_or(caller)));
+    let count = leads.len();
+    (leads.into_iter().chain(rest).collect(), count)
 }
 
 /// The changed and drifted resources of a provision report, one line each.
@@ -322,9 +350,16 @@ fn record(report: &ProvisionReport, outcome: &mut UnitOutcome) {
             resource.detail
         );
         match resource.status {
-            ChangeStatus::Planned | ChangeStatus::Created | ChangeStatus::Updated => {
+            ChangeStatus::Created => {
                 outcome.changes.push(line);
+                if matches!(
+                    resource.resource,
+                    ResourceKind::IamUser | ResourceKind::ManagedPolicy
+                ) {
+                    outcome.created.push(resource.id.clone());
+                }
             }
+            ChangeStatus::Planned | ChangeStatus::Updated => outcome.changes.push(line),
             ChangeStatus::Drift => outcome.drift.push(line),
             ChangeStatus::Unchanged => {}
         }

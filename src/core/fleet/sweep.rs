@@ -8,7 +8,7 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 use super::{
-    accounts::Accounts,
+    accounts::{self, Accounts},
     manifest::{KeySpec, Manifest},
     pace::{self, Pace},
 };
@@ -55,6 +55,9 @@ pub struct SweepReport {
     /// Whether the sweep was cancelled: units not started say so; run it again to finish them.
     #[serde(default)]
     pub cancelled: bool,
+    /// Accounts of the manifest that could not be reached (their keys were not swept), with the reason.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub unreachable: Vec<String>,
 }
 
 /// Whether a key needs replacing: expired, expiring within the window, or `max_age_days` old.
@@ -133,12 +136,8 @@ impl Provisioner {
         manifest: Option<&Manifest>,
         pace: &Pace<'_>,
     ) -> Result<SweepReport> {
-        let fallback = deliver.unwrap_or(self.settings().default_delivery);
-        if fallback == Delivery::Inline {
-            return Err(Error::invalid(
-                "deliver",
-                "a sweep rotates many keys: deliver them to `secrets_manager` or `file`, not inline",
-            ));
+        if deliver == Some(Delivery::Inline) {
+            return Err(inline_refused());
         }
         let caller = self.caller().await?.account.clone();
         let accounts = match manifest {
@@ -149,10 +148,21 @@ impl Provisioner {
             manifest,
             caller: &caller,
             deliver,
-            fallback,
+            fallback: self.settings().default_delivery,
             max_age_days: self.settings().rotation_days,
         };
         let due = self.due_units(&wanted, &accounts).await?;
+        // Read, nothing changed yet: a unit whose new key would go inline (no `deliver`, no `key.deliver`
+        // in the manifest, and an inline default) stops the sweep here.
+        if due
+            .iter()
+            .any(|d| d.deliver == Delivery::Inline && matches!(d.action, SweepAction::Rotate(_)))
+        {
+            return Err(Error::Refused {
+                field: "deliver".to_owned(),
+                rule: inline_refused().to_string(),
+            });
+        }
         let ran = pace::each(
             &due,
             0,
@@ -168,7 +178,8 @@ impl Provisioner {
         Ok(SweepReport {
             dry_run,
             units: ran.results,
-            cancelled: ran.stopped,
+            cancelled: ran.stopped || pace.stop.is_cancelled(),
+            unreachable: accounts::unreachable(&accounts),
         })
     }
 
@@ -221,6 +232,15 @@ impl Provisioner {
         }
         swept
     }
+}
+
+/// The refusal of inline delivery: a sweep rotates many keys.
+fn inline_refused() -> Error {
+    Error::invalid(
+        "deliver",
+        "a sweep rotates many keys: deliver them to `secrets_manager` or `file` (here or as the manifest's \
+         `key.deliver`), not inline",
+    )
 }
 
 /// The report entry of a unit, before it ran.

@@ -2,7 +2,7 @@
 //! (Secrets Manager or a file, never inline). Keys that are due are the sweep's, not apply's: apply only
 //! makes sure each unit has a key that works.
 
-use super::manifest::KeySpec;
+use super::{Changes, manifest::KeySpec};
 use crate::core::{Provisioner, error::Result, label, names::BusinessUnit};
 
 impl Provisioner {
@@ -14,23 +14,27 @@ impl Provisioner {
         key: KeySpec,
         apply: bool,
         keyless: bool,
-    ) -> Result<Option<String>> {
+    ) -> Result<Changes> {
         let deliver = label(&key.deliver);
         if !apply {
             let user_name = BusinessUnit::parse("business_unit", unit)?.user_name();
             let keys = self.unit_key_summaries(unit, &user_name).await?;
             if keys.iter().any(|k| k.status == "Active") {
-                return Ok(None);
+                return Ok(Changes::default());
             }
-            return Ok(Some(format!("api key: create one, delivered to {deliver}")));
+            return Ok(Changes {
+                lines: vec![format!("api key: create one, delivered to {deliver}")],
+                created: Vec::new(),
+            });
         }
         let unit = BusinessUnit::parse("business_unit", unit)?;
         let created = self.ensure_api_key(&unit, key.deliver, keyless).await?;
-        Ok(created.map(|created| {
-            format!(
-                "api key {}: created, delivered to {deliver}",
-                created.credential_id.unwrap_or_default()
-            )
-        }))
+        let Some(id) = created.and_then(|created| created.credential_id) else {
+            return Ok(Changes::default());
+        };
+        Ok(Changes {
+            lines: vec![format!("api key {id}: created, delivered to {deliver}")],
+            created: vec![id],
+        })
     }
 }

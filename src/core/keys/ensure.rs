@@ -6,7 +6,12 @@ use aws_sdk_iam::types::{ServiceSpecificCredentialMetadata, StatusType};
 use aws_smithy_types::DateTime;
 
 use super::{CreatedApiKey, MAX_KEYS_PER_USER, key_limit, lease::Operation};
-use crate::core::{Provisioner, deliver::Delivery, error::Result, names::BusinessUnit};
+use crate::core::{
+    Provisioner,
+    deliver::Delivery,
+    error::{Error, Result},
+    names::BusinessUnit,
+};
 
 /// Whether one of the keys works: active and not past its expiry.
 fn any_active(keys: &[ServiceSpecificCredentialMetadata]) -> bool {
@@ -25,7 +30,21 @@ impl Provisioner {
         deliver: Delivery,
         keyless: bool,
     ) -> Result<Option<CreatedApiKey>> {
-        let user = self.managed_user(unit).await?;
+        let user = if keyless {
+            // Just created: IAM may not show the user to every reader yet.
+            self.retry_while_propagating(|| async {
+                self.managed_user(unit).await.map_err(|error| match error {
+                    Error::NotProvisioned { user_name, .. } => Error::NotFound {
+                        what: format!("IAM user {user_name}"),
+                        message: "not visible yet after it was created".to_owned(),
+                    },
+                    other => other,
+                })
+            })
+            .await?
+        } else {
+            self.managed_user(unit).await?
+        };
         // Without a lease the keys as listed decide, and a unit with a key costs one read.
         if !keyless && user.lease.is_none() && any_active(&self.user_keys(&user.name).await?) {
             return Ok(None);
