@@ -335,3 +335,61 @@ async fn a_process_killed_at_any_call_is_finished_by_the_next_run() {
     assert_eq!(done.len(), count);
     assert!(count >= 40, "generated from the recorded calls: {count}");
 }
+
+/// The MCP server (the built binary over stdio) killed with -9 while `apply_fleet` waits on a held call;
+/// the next apply, from the CLI, converges as after a killed CLI.
+#[tokio::test]
+async fn a_server_killed_during_apply_fleet_is_finished_by_the_next_apply() {
+    use rmcp::{ServiceExt, model::CallToolRequestParams, transport::TokioChildProcess};
+    let cases = [
+        ("CreateServiceSpecificCredential", true),
+        ("CreateSecret", true),
+        ("CreateBudget", false),
+    ];
+    for (action, after) in cases {
+        let name = format!(
+            "server / {action} / killed {}",
+            if after { "after" } else { "before" }
+        );
+        let account = prepared().await;
+        let start = account.actions().len();
+        let kind = if after { "reached" } else { "latency" };
+        account.fault(json!({"action": action, "kind": kind, "latency_ms": 4000, "count": 1}));
+        let server =
+            tokio::process::Command::from(command(&account, &["serve", "--mode", "provision"]));
+        let (transport, _) = TokioChildProcess::builder(server)
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        let pid = transport.id().unwrap();
+        let client = ().serve(transport).await.unwrap();
+        let arguments = json!({"manifest": MANIFEST, "concurrency": 1});
+        let call = CallToolRequestParams::new("apply_fleet")
+            .with_arguments(arguments.as_object().unwrap().clone());
+        let pending = tokio::spawn(async move { client.call_tool(call).await });
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while !account.actions()[start..].iter().any(|a| a == action) {
+            assert!(Instant::now() < deadline, "{name}: never called");
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        let killed = Command::new("kill")
+            .args(["-9", &pid.to_string()])
+            .status()
+            .unwrap();
+        assert!(killed.success(), "{name}");
+        assert!(
+            pending.await.unwrap().is_err(),
+            "{name}: the server died mid-call"
+        );
+        settled(&account, start, action).await;
+        let again = command(&account, &["fleet", "apply", "MANIFEST"])
+            .output()
+            .unwrap();
+        assert!(
+            again.status.success(),
+            "{name}: re-run: {}",
+            String::from_utf8_lossy(&again.stdout)
+        );
+        fleet_converged(&account, &name).await;
+    }
+}
