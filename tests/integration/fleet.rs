@@ -9,15 +9,22 @@ use crate::common;
 use common::Account;
 use serde_json::{Value, json};
 
-fn fleet(account: &Account, args: &[&str]) -> Output {
-    let started = std::time::Instant::now();
-    let output = Command::new(env!("CARGO_BIN_EXE_bedrock-provisioner"))
+/// The built binary running `fleet ARGS` for `account`, with its output captured.
+fn fleet_command(account: &Account, args: &[&str]) -> Command {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_bedrock-provisioner"));
+    command
         .arg("fleet")
         .args(args)
         .env_clear()
         .envs(account.binary_env())
-        .output()
-        .unwrap();
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped());
+    command
+}
+
+fn fleet(account: &Account, args: &[&str]) -> Output {
+    let started = std::time::Instant::now();
+    let output = fleet_command(account, args).output().unwrap();
     eprintln!("fleet {}: {:?}", args.join(" "), started.elapsed());
     output
 }
@@ -343,22 +350,12 @@ async fn an_interrupted_apply_finishes_the_units_in_flight_and_a_rerun_completes
         json!({"action": "*", "service": "iam", "kind": "latency", "latency_ms": 150,
         "access_key": account.id}),
     );
-    let mut child = Command::new(env!("CARGO_BIN_EXE_bedrock-provisioner"))
-        .args([
-            "fleet",
-            "apply",
-            file,
-            "--concurrency",
-            "2",
-            "--output",
-            "json",
-        ])
-        .env_clear()
-        .envs(account.binary_env())
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
+    let mut child = fleet_command(
+        &account,
+        &["apply", file, "--concurrency", "2", "--output", "json"],
+    )
+    .spawn()
+    .unwrap();
     let mut stderr = BufReader::new(child.stderr.take().unwrap());
     let mut line = String::new();
     while !line.starts_with("[1/12] ") {
@@ -610,21 +607,12 @@ async fn a_sweep_after_31_days_leaves_each_unit_one_fresh_delivered_key() {
         json!({"action": "*", "service": "iam", "kind": "latency", "latency_ms": 60,
         "access_key": account.id}),
     );
-    let sweep = Command::new(env!("CARGO_BIN_EXE_bedrock-provisioner"))
-        .args([
-            "fleet",
-            "sweep",
-            "--deliver",
-            "secrets-manager",
-            "--output",
-            "json",
-        ])
-        .env_clear()
-        .envs(account.binary_env())
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
+    let sweep = fleet_command(
+        &account,
+        &["sweep", "--deliver", "secrets-manager", "--output", "json"],
+    )
+    .spawn()
+    .unwrap();
     let mut samples = 0;
     let watched = ["a", "b"].map(|u| format!("{u}-bedrock-user"));
     let done = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
