@@ -135,6 +135,19 @@ impl Account {
     }
 
     /// How many customer-managed IAM policies the account has (an independent SDK read).
+    /// How many managed policies `user` has attached, read with the SDK.
+    pub async fn attached_policy_count(&self, user: &str) -> usize {
+        self.iam()
+            .await
+            .list_attached_user_policies()
+            .user_name(user)
+            .send()
+            .await
+            .unwrap()
+            .attached_policies()
+            .len()
+    }
+
     pub async fn local_policy_count(&self) -> usize {
         self.iam()
             .await

@@ -386,14 +386,11 @@ async fn a_cancelled_fleet_apply_starts_no_more_units() {
         "the first unit and the two in flight, no more: {seen:?}"
     );
     account.clear_faults();
-    let iam = account.iam().await;
     for user in &seen {
-        let attached = iam
-            .list_attached_user_policies()
-            .user_name(user)
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(attached.attached_policies().len(), 1, "{user} is complete");
+        assert_eq!(
+            account.attached_policy_count(user).await,
+            1,
+            "{user} is complete"
+        );
     }
 }

@@ -232,13 +232,11 @@ async fn provisioned(account: &Account, unit: &str, name: &str) {
     assert_eq!(account.local_policy_count().await, 1, "{name}: one policy");
     let iam = account.iam().await;
     let user = format!("{unit}-bedrock-user");
-    let attached = iam
-        .list_attached_user_policies()
-        .user_name(&user)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(attached.attached_policies().len(), 1, "{name}: {user}");
+    assert_eq!(
+        account.attached_policy_count(&user).await,
+        1,
+        "{name}: {user}"
+    );
     let tags = iam.list_user_tags().user_name(&user).send().await.unwrap();
     assert!(
         tags.tags().iter().any(|t| t.key() == "managed-by"),

@@ -92,13 +92,7 @@ async fn holds_exactly(
         };
         assert_eq!(tag("owner"), Some(owner(i)));
         assert_eq!(tag("cost-center"), Some(format!("cc-{i}")));
-        let attached = iam
-            .list_attached_user_policies()
-            .user_name(&user)
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(attached.attached_policies().len(), 1, "{user}");
+        assert_eq!(account.attached_policy_count(&user).await, 1, "{user}");
     }
     assert_eq!(account.local_policy_count().await, 1, "one shared policy");
 }
@@ -393,15 +387,12 @@ async fn an_interrupted_apply_finishes_the_units_in_flight_and_a_rerun_completes
         users.len() >= 2 && users.len() <= 5 && not_started == 12 - users.len(),
         "two in flight when stopped: {users:?}, {not_started} not started"
     );
-    let iam = account.iam().await;
     for user in &users {
-        let attached = iam
-            .list_attached_user_policies()
-            .user_name(user)
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(attached.attached_policies().len(), 1, "{user} is complete");
+        assert_eq!(
+            account.attached_policy_count(user).await,
+            1,
+            "{user} is complete"
+        );
     }
     let rerun = fleet(&account, &["apply", file]);
     assert!(rerun.status.success());
