@@ -31,6 +31,12 @@ pub struct AwsSettings {
     pub operation_timeout: Duration,
     /// Fixed credentials instead of the chain: for embedding and tests. Never logged.
     pub static_credentials: Option<Credentials>,
+    /// A credentials provider instead of the chain (a role session that renews itself); wins over
+    /// `static_credentials`. The SDK's identity cache calls it again before its credentials expire.
+    pub credentials_provider: Option<aws_credential_types::provider::SharedCredentialsProvider>,
+    /// The clock the SDK signs with and judges credential expiry by (default: the system's); tests move
+    /// it with the emulator's.
+    pub time_source: Option<aws_smithy_async::time::SharedTimeSource>,
     /// The SDK's adaptive retry mode (client-side rate limiting after throttling), for runs that make many
     /// calls at once (fleets); otherwise the standard mode.
     pub adaptive_retry: bool,
@@ -46,6 +52,8 @@ impl Default for AwsSettings {
             connect_timeout: Duration::from_secs(5),
             operation_timeout: Duration::from_secs(60),
             static_credentials: None,
+            credentials_provider: None,
+            time_source: None,
             adaptive_retry: false,
         }
     }
@@ -100,7 +108,12 @@ impl AwsClients {
         if let Some(endpoint) = &settings.endpoint_url {
             loader = loader.endpoint_url(endpoint);
         }
-        if let Some(credentials) = &settings.static_credentials {
+        if let Some(clock) = &settings.time_source {
+            loader = loader.time_source(clock.clone());
+        }
+        if let Some(provider) = &settings.credentials_provider {
+            loader = loader.credentials_provider(provider.clone());
+        } else if let Some(credentials) = &settings.static_credentials {
             loader = loader.credentials_provider(credentials.clone());
         }
         let config = loader.load().await;

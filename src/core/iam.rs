@@ -6,6 +6,7 @@ use super::{
     Provisioner,
     aws::sdk_error,
     error::{Error, Result, found},
+    names::{TagKey, TagValue},
 };
 
 impl Provisioner {
@@ -40,8 +41,16 @@ pub(crate) async fn attached_policies(
     Ok(policies.into_iter().filter_map(|p| p.policy_arn).collect())
 }
 
-/// An IAM tag.
+/// An IAM tag, held to IAM's rules for tag keys and values (`tagKeyType`, `tagValueType`: no comma, no
+/// semicolon) whatever writes it, the project's own bookkeeping tags included.
 pub(crate) fn tag(key: &str, value: &str) -> Result<Tag> {
+    let invalid = |e: Error| Error::Aws {
+        action: "iam:TagUser",
+        code: "InvalidTag".to_owned(),
+        message: format!("the project built an invalid tag {key}: {e}"),
+    };
+    TagKey::parse("tag key", key).map_err(invalid)?;
+    TagValue::parse("tag value", value).map_err(invalid)?;
     Tag::builder()
         .key(key)
         .value(value)
@@ -60,4 +69,26 @@ pub(crate) fn describe_tags(tags: &[Tag]) -> String {
         .map(|t| format!("{}={}", t.key(), t.value()))
         .collect();
     format!("tags {}", pairs.join(", "))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_written_tag_is_held_to_iams_pattern() {
+        assert!(
+            tag(
+                "bedrock-provisioner:key-operation",
+                "v1 a 1 create inline ACCA1+ACCA2 -"
+            )
+            .is_ok()
+        );
+        assert!(
+            tag("k", "ACCA1,ACCA2").is_err(),
+            "IAM refuses a comma in a tag value"
+        );
+        assert!(tag("k", "a;b").is_err());
+        assert!(tag("aws:k", "v").is_err());
+    }
 }

@@ -89,6 +89,33 @@ pub fn inspect_key(raw: &str, now: i64) -> KeyInspection {
     report
 }
 
+/// The account a long-term key's alias names, if it names one. botocore documents the alias as "the IAM user
+/// name and a suffix containing version and creation information"; keys seen so far end `-at-<account>`, but
+/// the suffix is not promised: the account is the last `-at-` followed by 12 digits that end the alias or a
+/// part of it, and none when there is no such part.
+pub fn alias_account(alias: &str) -> Option<&str> {
+    alias.rmatch_indices("-at-").find_map(|(at, _)| {
+        let rest = &alias[at + 4..];
+        let digits = rest.get(..12)?;
+        let ends = rest[12..]
+            .chars()
+            .next()
+            .is_none_or(|c| !c.is_ascii_alphanumeric());
+        (digits.bytes().all(|b| b.is_ascii_digit()) && ends).then_some(digits)
+    })
+}
+
+/// Whether a long-term key's alias names the IAM user `user_name`: the alias is the user name and a suffix
+/// (see [`alias_account`]). A longer user name of this project that starts the same way
+/// (`<user_name>-x-bedrock-user`) is another user.
+pub fn alias_names_user(alias: &str, user_name: &str) -> bool {
+    alias.strip_prefix(user_name).is_some_and(|suffix| {
+        suffix.is_empty()
+            || (suffix.starts_with(|c: char| !c.is_alphanumeric())
+                && !suffix.contains(crate::core::names::USER_SUFFIX))
+    })
+}
+
 fn inspect_long_term(encoded: &str, report: &mut KeyInspection) {
     let alias = STANDARD
         .decode(encoded)
@@ -97,10 +124,7 @@ fn inspect_long_term(encoded: &str, report: &mut KeyInspection) {
         .and_then(|text| text.split_once(':').map(|(alias, _)| alias.to_owned()));
     match alias {
         Some(alias) => {
-            report.account_id = alias
-                .rsplit_once("-at-")
-                .map(|(_, account)| account.to_owned())
-                .filter(|a| a.len() == 12 && a.bytes().all(|b| b.is_ascii_digit()));
+            report.account_id = alias_account(&alias).map(str::to_owned);
             report.alias = Some(alias);
         }
         None => report.problems.push(
@@ -196,6 +220,42 @@ fn unrecognized(value: &str) -> String {
     } else {
         "not a Bedrock API key: keys start with `ABSK` (long-term) or `bedrock-api-key-` (short-term)"
             .into()
+    }
+}
+
+#[cfg(test)]
+mod alias_tests {
+    use super::*;
+
+    #[test]
+    fn an_alias_is_the_user_name_and_a_suffix_not_always_at_account() {
+        let user = "marketing-bedrock-user";
+        for alias in [
+            "marketing-bedrock-user-at-111122223333",
+            "marketing-bedrock-user-at-111122223333-v2-20261201",
+            "marketing-bedrock-user+v2",
+            "marketing-bedrock-user",
+        ] {
+            assert!(alias_names_user(alias, user), "{alias}");
+        }
+        assert!(!alias_names_user(
+            "marketing-bedrock-user-x-bedrock-user-at-111122223333",
+            user
+        ));
+        assert!(!alias_names_user(
+            "sales-bedrock-user-at-111122223333",
+            user
+        ));
+        assert!(!alias_names_user("marketing-bedrock-users-at-1", user));
+        assert_eq!(alias_account("u-at-111122223333"), Some("111122223333"));
+        assert_eq!(alias_account("u-at-111122223333-v2"), Some("111122223333"));
+        assert_eq!(
+            alias_account("team-at-home-at-111122223333"),
+            Some("111122223333")
+        );
+        assert_eq!(alias_account("u-at-12345"), None);
+        assert_eq!(alias_account("u-at-1111222233334"), None);
+        assert_eq!(alias_account("u-v2"), None);
     }
 }
 

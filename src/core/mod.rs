@@ -22,9 +22,11 @@ pub mod names;
 pub mod plan;
 pub mod policy;
 pub mod provision;
+pub mod role_session;
 pub mod secret;
 pub mod settings;
 pub mod short_term;
+pub mod simulation;
 pub mod verify;
 
 use std::{collections::HashMap, future::Future, sync::Arc, time::Duration};

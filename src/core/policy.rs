@@ -3,7 +3,7 @@
 
 use serde_json::{Value, json};
 
-use super::names::PolicyArn;
+use super::{billing::BUSINESS_UNIT_TAG as UNIT_TAG, names::PolicyArn};
 
 /// Name of the customer-managed policy created once per account.
 pub const POLICY_NAME: &str = "BedrockProvisionerClaudeAccess";
@@ -49,17 +49,21 @@ impl PolicyChoice {
 /// Per the bedrock-runtime model, `InvokeModel`/`Converse` need `bedrock:InvokeModel` "on both the inference
 /// target and the project", the default project when none is named (`project/default`); a cross-region
 /// profile needs the profile and the foundation model in every destination region (a `global.` profile's
-/// model ARNs have an empty region, which the `*` region matches). The Marketplace statement is the one AWS's
-/// `AmazonBedrockLimitedAccess` uses: only when Bedrock makes the call on the unit's behalf
-/// (`aws:CalledViaLast`). `bedrock-mantle:CallWithBearerToken` (keys on the OpenAI-compatible Mantle endpoint)
+/// model ARNs have an empty region, which the `*` region matches). Application inference profiles are the
+/// account's taggable, billable targets: a unit may invoke only those tagged with its own business unit
+/// (`aws:ResourceTag/business-unit` = `${aws:PrincipalTag/business-unit}`; the Service Authorization
+/// Reference lists `aws:ResourceTag/${TagKey}` for the `application-inference-profile` resource type; where it
+/// is not honoured the statement allows nothing, so one unit can never run up another's profile). The
+/// Marketplace statement is the one AWS's `AmazonBedrockLimitedAccess` uses
+/// (`MarketplaceOperationsFromBedrockFor3pModels`: `Subscribe`, `Unsubscribe`, `ViewSubscriptions`), only when
+/// Bedrock makes the call on the unit's behalf (`aws:CalledViaLast`). `bedrock-mantle:CallWithBearerToken` (keys on the OpenAI-compatible Mantle endpoint)
 /// is not granted: Claude is invoked through bedrock-runtime, and a unit that needs Mantle gets it through a
 /// policy of its own.
 pub fn least_privilege_document(partition: &str, account: &str) -> Value {
     let anthropic_models = format!("arn:{partition}:bedrock:*::foundation-model/anthropic.*");
-    let profiles = [
-        format!("arn:{partition}:bedrock:*:{account}:inference-profile/*"),
-        format!("arn:{partition}:bedrock:*:{account}:application-inference-profile/*"),
-    ];
+    let profiles = format!("arn:{partition}:bedrock:*:{account}:inference-profile/*");
+    let own_profiles =
+        format!("arn:{partition}:bedrock:*:{account}:application-inference-profile/*");
     let projects = format!("arn:{partition}:bedrock:*:{account}:project/*");
     json!({
         "Version": "2012-10-17",
@@ -68,7 +72,20 @@ pub fn least_privilege_document(partition: &str, account: &str) -> Value {
                 "Sid": "InvokeAnthropicModels",
                 "Effect": "Allow",
                 "Action": ["bedrock:InvokeModel", "bedrock:InvokeModelWithResponseStream"],
-                "Resource": [anthropic_models, profiles[0], profiles[1], projects]
+                "Resource": [anthropic_models, profiles, projects]
+            },
+            {
+                "Sid": "InvokeTheUnitsApplicationInferenceProfiles",
+                "Effect": "Allow",
+                "Action": [
+                    "bedrock:InvokeModel",
+                    "bedrock:InvokeModelWithResponseStream",
+                    "bedrock:GetInferenceProfile"
+                ],
+                "Resource": [own_profiles],
+                "Condition": {"StringEquals": {
+                    format!("aws:ResourceTag/{UNIT_TAG}"): format!("${{aws:PrincipalTag/{UNIT_TAG}}}")
+                }}
             },
             {
                 "Sid": "CountTokensOfAnthropicModels",
@@ -86,7 +103,7 @@ pub fn least_privilege_document(partition: &str, account: &str) -> Value {
                 "Sid": "ReadInferenceProfiles",
                 "Effect": "Allow",
                 "Action": ["bedrock:GetInferenceProfile"],
-                "Resource": profiles
+                "Resource": [profiles]
             },
             {
                 "Sid": "ListModelsAndProfiles",
@@ -97,7 +114,11 @@ pub fn least_privilege_document(partition: &str, account: &str) -> Value {
             {
                 "Sid": "SubscribeToModelsThroughBedrock",
                 "Effect": "Allow",
-                "Action": ["aws-marketplace:ViewSubscriptions", "aws-marketplace:Subscribe"],
+                "Action": [
+                    "aws-marketplace:ViewSubscriptions",
+                    "aws-marketplace:Subscribe",
+                    "aws-marketplace:Unsubscribe"
+                ],
                 "Resource": "*",
                 "Condition": {"StringEquals": {"aws:CalledViaLast": "bedrock.amazonaws.com"}}
             },
@@ -160,7 +181,21 @@ mod tests {
             invoke[1],
             "arn:aws:bedrock:*:123456789012:inference-profile/*"
         );
-        assert_eq!(invoke[3], "arn:aws:bedrock:*:123456789012:project/*");
+        assert_eq!(invoke[2], "arn:aws:bedrock:*:123456789012:project/*");
+        assert!(
+            !text.contains("application-inference-profile/*\",\"arn"),
+            "application inference profiles only in their own, tag-scoped statement"
+        );
+        let own = &doc["Statement"][1];
+        assert_eq!(
+            own["Resource"][0],
+            "arn:aws:bedrock:*:123456789012:application-inference-profile/*"
+        );
+        assert_eq!(
+            own["Condition"]["StringEquals"]["aws:ResourceTag/business-unit"],
+            "${aws:PrincipalTag/business-unit}",
+            "a unit invokes only the application inference profiles of its own unit"
+        );
         let marketplace = doc["Statement"]
             .as_array()
             .unwrap()
@@ -170,6 +205,15 @@ mod tests {
         assert_eq!(
             marketplace["Condition"]["StringEquals"]["aws:CalledViaLast"], "bedrock.amazonaws.com",
             "Marketplace only when Bedrock calls it for the unit"
+        );
+        assert_eq!(
+            marketplace["Action"],
+            json!([
+                "aws-marketplace:ViewSubscriptions",
+                "aws-marketplace:Subscribe",
+                "aws-marketplace:Unsubscribe"
+            ]),
+            "the actions of AmazonBedrockLimitedAccess's Marketplace statement"
         );
     }
 

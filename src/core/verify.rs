@@ -10,10 +10,14 @@ use super::{
     Caller, Provisioner,
     aws::sdk_error,
     bedrock::{base_model, parse_model_id, suggest_profile},
+    billing::BUSINESS_UNIT_TAG,
     error::{Error, Result},
-    inspect::{KeyKind, inspect_key},
+    inspect::{KeyKind, LONG_TERM_PREFIX, alias_names_user, inspect_key},
     names::{BusinessUnit, parse_region},
+    policy::BEDROCK_LIMITED_ACCESS,
     secret::Secret,
+    short_term::SHORT_TERM_PREFIX,
+    simulation::{CallContext, context_entries},
 };
 
 /// Actions a model call needs on the target and the project.
@@ -52,11 +56,13 @@ pub struct VerifyAccessInput {
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum Verdict {
-    /// Every needed action is allowed on every resource (and the key worked, when one was given).
+    /// Every needed action is allowed on every resource, and, when a key was given, a call with that key of
+    /// the unit worked.
     CanCall,
     /// Something is denied: `remediation` says what to change.
     CannotCall,
-    /// Could not be proven either way (the simulation was not allowed and no key was tested).
+    /// Could not be proven either way: the simulation was not allowed and no key worked, or the given key was
+    /// not proven (its test failed or was not allowed, or it is another user's key).
     Unproven,
 }
 
@@ -143,17 +149,51 @@ struct VerifyRequest {
     invoke: bool,
 }
 
+/// The longest key accepted: a short-term key with a long session token is a few kilobytes.
+const MAX_KEY_CHARS: usize = 16_384;
+
+/// A Bedrock API key as given (surrounding whitespace dropped), checked before it is sent anywhere: bounded,
+/// only the characters a key has (base64 and its prefix), and one of the two prefixes. The key is never
+/// quoted in the error.
+fn parse_key(raw: &str) -> Result<Secret> {
+    let key = raw.trim();
+    if key.is_empty() {
+        return Err(Error::invalid("api_key", "must not be empty when given"));
+    }
+    let length = key.chars().count();
+    if length > MAX_KEY_CHARS {
+        return Err(Error::invalid(
+            "api_key",
+            format!("is {length} characters; a Bedrock API key has at most {MAX_KEY_CHARS}"),
+        ));
+    }
+    if !key
+        .chars()
+        .all(|c| c.is_ascii_alphanumeric() || "+/=-_".contains(c))
+    {
+        return Err(Error::invalid(
+            "api_key",
+            "contains a character no Bedrock API key has (a space, a line break, a quote or a control character): pass the bare key",
+        ));
+    }
+    if !key.starts_with(LONG_TERM_PREFIX) && !key.starts_with(SHORT_TERM_PREFIX) {
+        return Err(Error::invalid(
+            "api_key",
+            format!(
+                "is not a Bedrock API key: long-term keys start with `{LONG_TERM_PREFIX}`, short-term ones with `{SHORT_TERM_PREFIX}`"
+            ),
+        ));
+    }
+    Ok(Secret::new(key))
+}
+
 impl VerifyAccessInput {
     fn validate(&self) -> Result<VerifyRequest> {
         let model_id = match self.model_id.as_deref() {
             Some(raw) => Some(parse_model_id(raw)?),
             None => None,
         };
-        let key = match self.api_key.as_deref().map(str::trim) {
-            Some("") => return Err(Error::invalid("api_key", "must not be empty when given")),
-            Some(key) => Some(Secret::new(key)),
-            None => None,
-        };
+        let key = self.api_key.as_deref().map(parse_key).transpose()?;
         Ok(VerifyRequest {
             unit: BusinessUnit::parse("business_unit", &self.business_unit)?,
             key,
@@ -194,12 +234,31 @@ impl Provisioner {
             remediation: Vec::new(),
             notes: target.notes.clone(),
         };
-        self.simulate_access(&mut report, &target, &request).await?;
-        if let Some(key) = &request.key {
-            self.test_key(&mut report, key, &target, &request, &user.name)
-                .await;
-        }
-        conclude(&mut report);
+        let region = report.region.clone();
+        let context = CallContext {
+            principal_arn: &user.arn,
+            account: &caller.account,
+            region: &region,
+            bearer_token_type: request.key.as_ref().map(|k| bearer_token_type(k.expose())),
+            principal_tags: vec![(BUSINESS_UNIT_TAG, request.unit.as_str())],
+        };
+        self.simulate_access(&mut report, &target, &request, &context)
+            .await?;
+        let proof = match &request.key {
+            Some(_) if !request.invoke && count_tokens_denied(&report) => {
+                report.remediation.push(format!(
+                    "The unit's policy does not allow bedrock:CountTokens on {} (AWS's {BEDROCK_LIMITED_ACCESS} does not grant it), so the free key test was not run: pass invoke: true to prove the key with one 1-token Converse call.",
+                    target.model_arn
+                ));
+                KeyProof::NotTested
+            }
+            Some(key) => {
+                self.test_key(&mut report, key, &target, &request, &user.name)
+                    .await
+            }
+            None => KeyProof::NotGiven,
+        };
+        conclude(&mut report, proof);
         Ok(report)
     }
 
@@ -293,6 +352,7 @@ impl Provisioner {
         report: &mut AccessReport,
         target: &Target,
         request: &VerifyRequest,
+        context: &CallContext<'_>,
     ) -> Result<()> {
         let mut asks: Vec<(&[&str], Vec<String>)> = vec![
             (&INVOKE_ACTIONS, target.resources.clone()),
@@ -302,7 +362,10 @@ impl Provisioner {
             asks.push((&[COUNT_TOKENS_ACTION], vec![target.model_arn.clone()]));
         }
         for (actions, resources) in asks {
-            match self.simulate(&report.user_arn, actions, resources).await {
+            match self
+                .simulate(&report.user_arn, actions, resources, context)
+                .await
+            {
                 Ok(checks) => report.permissions.extend(checks),
                 Err(Error::AccessDenied { message, .. }) => {
                     report
@@ -326,6 +389,7 @@ impl Provisioner {
         principal: &str,
         actions: &[&str],
         resources: Vec<String>,
+        context: &CallContext<'_>,
     ) -> Result<Vec<PermissionCheck>> {
         let out = self
             .clients()
@@ -333,6 +397,7 @@ impl Provisioner {
             .iam
             .simulate_principal_policy()
             .policy_source_arn(principal)
+            .set_context_entries(Some(context_entries(context, actions[0])))
             .set_action_names(Some(actions.iter().map(|a| (*a).to_owned()).collect()))
             .set_resource_arns((!resources.is_empty()).then_some(resources))
             .send()
@@ -373,9 +438,9 @@ impl Provisioner {
         target: &Target,
         request: &VerifyRequest,
         user_name: &str,
-    ) {
+    ) -> KeyProof {
         let inspection = inspect_key(key.expose(), chrono::Utc::now().timestamp());
-        note_key_owner(report, &inspection, user_name);
+        let owned = note_key_owner(report, &inspection, user_name);
         let client = self
             .clients()
             .await
@@ -385,8 +450,43 @@ impl Provisioner {
         } else {
             count_tokens_once(&client, &target.base).await
         };
+        let outcome = test.outcome;
         report.key_test = Some(test);
+        KeyProof::Tested { outcome, owned }
     }
+}
+
+/// What the key proved.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum KeyProof {
+    /// No key was given: the verdict rests on the simulation.
+    NotGiven,
+    /// A key was given but not tested (the free test is not allowed to the unit).
+    NotTested,
+    /// The key was tested.
+    Tested {
+        /// How the call ended.
+        outcome: KeyOutcome,
+        /// Whether the key is the unit's (a long-term key whose alias names another user is not).
+        owned: bool,
+    },
+}
+
+/// `bedrock:bearerTokenType` of a key: `SHORT_TERM` or `LONG_TERM`.
+fn bearer_token_type(key: &str) -> &'static str {
+    if key.starts_with(SHORT_TERM_PREFIX) {
+        "SHORT_TERM"
+    } else {
+        "LONG_TERM"
+    }
+}
+
+/// Whether the simulation denied the free key test's `bedrock:CountTokens`.
+fn count_tokens_denied(report: &AccessReport) -> bool {
+    report
+        .permissions
+        .iter()
+        .any(|c| c.action == COUNT_TOKENS_ACTION && c.decision != "allowed")
 }
 
 /// The Claude model to prove access with when none is named: the cheapest family (Haiku) first, newer
@@ -401,27 +501,33 @@ fn default_model(
     models.iter().max_by_key(score)
 }
 
-/// Say whose key it is, as far as the value tells.
+/// Say whose key it is, as far as the value tells; whether it is the unit's.
 fn note_key_owner(
     report: &mut AccessReport,
     inspection: &super::inspect::KeyInspection,
     user_name: &str,
-) {
+) -> bool {
     match inspection.kind {
         Some(KeyKind::LongTerm) => {
             let alias = inspection.alias.as_deref().unwrap_or_default();
-            if alias.rsplit_once("-at-").map(|(user, _)| user) != Some(user_name) {
+            let owned = alias_names_user(alias, user_name);
+            if !owned {
                 report.remediation.push(format!(
                     "The key's alias names `{alias}`, not {user_name}: it proves another user's access. Test with a key of this business unit (list_api_keys shows its keys)."
                 ));
             }
+            owned
         }
-        Some(KeyKind::ShortTerm) => report.notes.push(
-            "a short-term key carries the permissions of the identity that signed it, not necessarily the unit's user".to_owned(),
-        ),
-        _ => report
-            .remediation
-            .push("The value is not a Bedrock API key (long-term keys start with ABSK, short-term ones with bedrock-api-key-).".to_owned()),
+        Some(KeyKind::ShortTerm) => {
+            report.notes.push(
+                "a short-term key carries the permissions of the identity that signed it, not necessarily the unit's user".to_owned(),
+            );
+            true
+        }
+        _ => {
+            report.remediation.push("The value is not a Bedrock API key (long-term keys start with ABSK, short-term ones with bedrock-api-key-).".to_owned());
+            false
+        }
     }
 }
 
@@ -448,8 +554,8 @@ async fn count_tokens_once(client: &aws_sdk_bedrockruntime::Client, model: &str)
                     out.input_tokens()
                 )
             })
-            .map_err(|e| sdk_error("bedrock:CountTokens", e)),
-        Err(e) => Err(Error::invalid("model_id", e.to_string())),
+            .map_err(|e| runtime_error("bedrock:CountTokens", e)),
+        Err(e) => Err((false, Error::invalid("model_id", e.to_string()))),
     };
     key_test("CountTokens", "nothing: CountTokens is free", result)
 }
@@ -478,8 +584,8 @@ async fn converse_once(client: &aws_sdk_bedrockruntime::Client, model: &str) -> 
                     usage.map_or(0, |u| u.output_tokens())
                 )
             })
-            .map_err(|e| sdk_error("bedrock:InvokeModel", e)),
-        Err(e) => Err(Error::invalid("model_id", e.to_string())),
+            .map_err(|e| runtime_error("bedrock:InvokeModel", e)),
+        Err(e) => Err((false, Error::invalid("model_id", e.to_string()))),
     };
     key_test(
         "Converse",
@@ -488,13 +594,44 @@ async fn converse_once(client: &aws_sdk_bedrockruntime::Client, model: &str) -> 
     )
 }
 
-fn key_test(call: &str, cost: &str, result: Result<String>) -> KeyTest {
+/// A bedrock-runtime error, and whether Bedrock refused the caller (HTTP 401/403: an invalid key is
+/// answered 403 "Authentication failed", possibly without an `x-amzn-ErrorType`, so the code alone is
+/// `Unknown`).
+fn runtime_error<E, R>(
+    action: &'static str,
+    error: aws_smithy_runtime_api::client::result::SdkError<E, R>,
+) -> (bool, Error)
+where
+    E: aws_smithy_types::error::metadata::ProvideErrorMetadata
+        + std::error::Error
+        + Send
+        + Sync
+        + 'static,
+    R: std::fmt::Debug + Send + Sync + 'static + HttpStatus,
+{
+    let refused = error
+        .raw_response()
+        .is_some_and(|r| matches!(r.status_code(), 401 | 403));
+    (refused, sdk_error(action, error))
+}
+
+/// The HTTP status of a raw response.
+trait HttpStatus {
+    fn status_code(&self) -> u16;
+}
+
+impl HttpStatus for aws_smithy_runtime_api::http::Response {
+    fn status_code(&self) -> u16 {
+        self.status().as_u16()
+    }
+}
+
+fn key_test(call: &str, cost: &str, result: std::result::Result<String, (bool, Error)>) -> KeyTest {
     let (outcome, detail) = match result {
         Ok(detail) => (KeyOutcome::Works, detail),
-        Err(error @ (Error::AccessDenied { .. } | Error::Credentials { .. })) => {
-            (KeyOutcome::Refused, error.to_string())
-        }
-        Err(error) => (KeyOutcome::Failed, error.to_string()),
+        Err((_, error @ (Error::AccessDenied { .. } | Error::Credentials { .. })))
+        | Err((true, error)) => (KeyOutcome::Refused, error.to_string()),
+        Err((false, error)) => (KeyOutcome::Failed, error.to_string()),
     };
     KeyTest {
         call: call.to_owned(),
@@ -504,22 +641,38 @@ fn key_test(call: &str, cost: &str, result: Result<String>) -> KeyTest {
     }
 }
 
-/// The verdict, summary and remediation from the decisions and the key test.
-fn conclude(report: &mut AccessReport) {
+/// The verdict, summary and remediation from the decisions and the key test. `can_call` means the
+/// simulation allowed every action a call needs and, when a key was given, a call with it was proven.
+fn conclude(report: &mut AccessReport, proof: KeyProof) {
     let denied: Vec<String> = report
         .permissions
         .iter()
-        .filter(|c| c.decision != "allowed")
+        .filter(|c| c.decision != "allowed" && c.action != COUNT_TOKENS_ACTION)
         .map(|c| format!("{} on {}", c.action, c.resource))
         .collect();
     let key = report.key_test.as_ref().map(|t| t.outcome);
+    let proven = match proof {
+        KeyProof::NotGiven => !report.permissions.is_empty(),
+        KeyProof::NotTested => false,
+        KeyProof::Tested { outcome, owned } => outcome == KeyOutcome::Works && owned,
+    };
     report.verdict = if !denied.is_empty() || key == Some(KeyOutcome::Refused) {
         Verdict::CannotCall
-    } else if report.permissions.is_empty() && key != Some(KeyOutcome::Works) {
-        Verdict::Unproven
-    } else {
+    } else if proven {
         Verdict::CanCall
+    } else {
+        Verdict::Unproven
     };
+    if let Some(test) = report
+        .key_test
+        .as_ref()
+        .filter(|t| t.outcome == KeyOutcome::Failed)
+    {
+        report.remediation.push(format!(
+            "The key test did not prove the key ({}: {}). Pass invoke: true to prove it with one 1-token Converse call (a fraction of a cent).",
+            test.call, test.detail
+        ));
+    }
     if !denied.is_empty() {
         report.remediation.insert(0, format!(
             "Denied: {}. Run provision_user for business unit `{}` to attach (or refresh) the least-privilege policy, which allows these on Anthropic models, the account's inference profiles and projects.",
@@ -555,4 +708,125 @@ fn conclude(report: &mut AccessReport) {
             report.business_unit, report.model_id, report.region
         ),
     };
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn report(decisions: &[(&str, &str)], test: Option<KeyOutcome>) -> AccessReport {
+        AccessReport {
+            business_unit: "marketing".into(),
+            user_arn: "arn:aws:iam::111122223333:user/marketing-bedrock-user".into(),
+            region: "us-east-1".into(),
+            model_id: "m".into(),
+            verdict: Verdict::Unproven,
+            summary: String::new(),
+            permissions: decisions
+                .iter()
+                .map(|(action, decision)| PermissionCheck {
+                    action: (*action).into(),
+                    resource: "*".into(),
+                    decision: (*decision).into(),
+                })
+                .collect(),
+            key_test: test.map(|outcome| KeyTest {
+                call: "CountTokens".into(),
+                outcome,
+                detail: "d".into(),
+                cost: "c".into(),
+            }),
+            remediation: Vec::new(),
+            notes: Vec::new(),
+        }
+    }
+
+    fn verdict(decisions: &[(&str, &str)], proof: KeyProof) -> Verdict {
+        let test = match proof {
+            KeyProof::Tested { outcome, .. } => Some(outcome),
+            _ => None,
+        };
+        let mut r = report(decisions, test);
+        conclude(&mut r, proof);
+        r.verdict
+    }
+
+    #[test]
+    fn can_call_only_when_a_given_key_was_proven() {
+        let allowed = [(INVOKE_ACTIONS[0], "allowed"), (BEARER_ACTION, "allowed")];
+        let tested = |outcome, owned| KeyProof::Tested { outcome, owned };
+        assert_eq!(verdict(&allowed, KeyProof::NotGiven), Verdict::CanCall);
+        assert_eq!(
+            verdict(&allowed, tested(KeyOutcome::Works, true)),
+            Verdict::CanCall
+        );
+        assert_eq!(
+            verdict(&allowed, tested(KeyOutcome::Failed, true)),
+            Verdict::Unproven,
+            "a failed key test proves nothing"
+        );
+        assert_eq!(
+            verdict(&allowed, tested(KeyOutcome::Works, false)),
+            Verdict::Unproven,
+            "another user's key proves that user's access"
+        );
+        assert_eq!(
+            verdict(&allowed, tested(KeyOutcome::Refused, true)),
+            Verdict::CannotCall
+        );
+        assert_eq!(verdict(&allowed, KeyProof::NotTested), Verdict::Unproven);
+        assert_eq!(verdict(&[], KeyProof::NotGiven), Verdict::Unproven);
+    }
+
+    #[test]
+    fn a_count_tokens_denial_alone_is_not_cannot_call() {
+        let limited = [
+            (INVOKE_ACTIONS[0], "allowed"),
+            (BEARER_ACTION, "allowed"),
+            (COUNT_TOKENS_ACTION, "implicitDeny"),
+        ];
+        assert_eq!(verdict(&limited, KeyProof::NotTested), Verdict::Unproven);
+        assert_eq!(verdict(&limited, KeyProof::NotGiven), Verdict::CanCall);
+    }
+
+    #[test]
+    fn a_failed_key_test_says_how_to_prove_it() {
+        let mut r = report(&[(BEARER_ACTION, "allowed")], Some(KeyOutcome::Failed));
+        conclude(
+            &mut r,
+            KeyProof::Tested {
+                outcome: KeyOutcome::Failed,
+                owned: true,
+            },
+        );
+        assert!(
+            r.remediation.iter().any(|f| f.contains("invoke: true")),
+            "{:?}",
+            r.remediation
+        );
+    }
+
+    #[test]
+    fn keys_are_checked_before_they_are_sent() {
+        let rule = |raw: &str| match parse_key(raw) {
+            Err(Error::InvalidInput { field, rule }) => {
+                assert_eq!(field, "api_key");
+                assert!(
+                    !rule.contains(raw.trim()) || raw.trim().len() < 5,
+                    "the key is never quoted"
+                );
+                rule
+            }
+            other => panic!("{other:?}"),
+        };
+        assert!(rule(&format!("ABSK{}", "A".repeat(100_000))).contains("at most"));
+        assert!(rule("ABSKabc\r\ndef").contains("line break"));
+        assert!(rule("ABSK abc").contains("a space"));
+        assert!(rule("sk-ant-abc").contains("not a Bedrock API key"));
+        assert!(rule("  ").contains("empty"));
+        assert!(parse_key(" ABSKbWFya2V0aW5nOnNlY3JldA== \n").is_ok());
+        assert!(
+            parse_key("bedrock-api-key-YmVkcm9jay5hbWF6b25hd3MuY29tLz9BY3Rpb249Q2FsbA==").is_ok()
+        );
+    }
 }

@@ -54,6 +54,7 @@ impl Provisioner {
                 .budget_limit()
                 .and_then(|l| l.amount().parse::<f64>().ok()),
             filter: budget.filter_expression().cloned(),
+            metrics: budget.metrics().to_vec(),
             alerts,
         }))
     }

@@ -77,7 +77,8 @@ pub struct BudgetReport {
     pub status: ChangeStatus,
     /// What changed (or would).
     pub changes: Vec<String>,
-    /// The billing services the budget counts.
+    /// The billing services the budget is restricted to; empty when it filters on an IAM-principal tag
+    /// alone (every model counts).
     pub services: Vec<String>,
     /// The tag filter (`<tag key>=<business unit>`).
     pub tag_filter: String,
@@ -166,13 +167,15 @@ impl Provisioner {
             .check_unit("business_unit", &request.unit)?;
         let account = self.caller().await?.account.clone();
         let (tag_key, notes) = self.budget_tag_key(input.tag_key.as_deref()).await?;
-        let mut services = self.recent_bedrock_services().await?;
-        if !services.iter().any(|s| s == "Amazon Bedrock") {
-            services.push("Amazon Bedrock".to_owned());
-            services.sort();
-        }
+        let current = self
+            .current_budget(&account, &plan::budget_name(&request.unit))
+            .await?;
+        let services = if is_principal_tag(&tag_key) {
+            Vec::new()
+        } else {
+            plan::services_to_count(current.as_ref(), &self.recent_bedrock_services().await?)
+        };
         let wanted = plan::wanted(&request, &services, &tag_key)?;
-        let current = self.current_budget(&account, &wanted.name).await?;
         let plan = plan::plan(current.as_ref(), &wanted);
         let status = match (changes_anything(&plan), input.dry_run, &current) {
             (false, _, _) => ChangeStatus::Unchanged,
@@ -208,14 +211,25 @@ impl Provisioner {
             None => self.business_unit_tag_key().await?,
         };
         let mut notes: Vec<String> = tag_note.into_iter().collect();
-        if tag_key != BUSINESS_UNIT_TAG && carries_tag(&tag_key, BUSINESS_UNIT_TAG) {
+        if is_principal_tag(&tag_key) {
             notes.push(format!(
-                "`{tag_key}` is an IAM-principal cost allocation tag. AWS documents these for Cost Explorer and CUR 2.0, not for Budgets: 24-48 h after the unit's first Bedrock calls, check that the budget's actual spend follows query_costs; if it stays at 0, pass tag_key `{BUSINESS_UNIT_TAG}` and tag the unit's application inference profiles instead."
+                "The budget filters on the IAM-principal tag `{tag_key}` alone: the unit's user can only call Bedrock, so every model counts, a newly released one included. Budgets sees the tag once it is active in the management account (AWS, IAM principal cost allocation)."
+            ));
+        } else {
+            notes.push(format!(
+                "`{tag_key}` is a resource tag: the budget also filters on the Bedrock billing services seen so far, and a newly released model counts only after the next create_budget_alert run adds it. Activate `iamPrincipal/{BUSINESS_UNIT_TAG}` (enable_cost_tags) to count every model without a service list."
             ));
         }
         Ok((tag_key, notes))
     }
+}
 
+/// Whether a cost allocation tag key is an IAM-principal form of the business-unit tag.
+fn is_principal_tag(tag_key: &str) -> bool {
+    tag_key != BUSINESS_UNIT_TAG && carries_tag(tag_key, BUSINESS_UNIT_TAG)
+}
+
+impl Provisioner {
     /// Bedrock billing services seen in the last three months (read once per fleet run).
     async fn recent_bedrock_services(&self) -> Result<Vec<String>> {
         self.once(

@@ -2,7 +2,7 @@
 
 use aws_sdk_budgets::types::{
     Budget, BudgetType, ComparisonOperator, Dimension, Expression, ExpressionDimensionValues,
-    Notification, NotificationType, Spend, TagValues, ThresholdType, TimeUnit,
+    Metric, Notification, NotificationType, Spend, TagValues, ThresholdType, TimeUnit,
 };
 
 use super::{BudgetRequest, SpendKind, Threshold};
@@ -60,24 +60,60 @@ pub struct Current {
     pub limit: Option<f64>,
     /// Its filter expression.
     pub filter: Option<Expression>,
+    /// Its cost metrics (AWS requires them beside a filter expression).
+    pub metrics: Vec<Metric>,
     /// Each alert with its subscribers' addresses, sorted.
     pub alerts: Vec<(Notification, Vec<String>)>,
 }
 
-/// The wanted budget of `request`: monthly cost, the Bedrock billing services and the unit's tag.
+/// The budget's name: `bedrock-<unit>-monthly`.
+pub fn budget_name(unit: &crate::core::names::BusinessUnit) -> String {
+    format!("bedrock-{unit}-monthly")
+}
+
+/// The metric the budget counts: `UnblendedCost`, what Cost Explorer shows by default. AWS's
+/// `CreateBudget`/`UpdateBudget`: "Either FilterExpression and Metrics or CostFilters and CostTypes, not both
+/// or a different combination" (a filter without metrics makes a malformed budget, terraform-provider-aws
+/// #46866).
+pub const METRIC: Metric = Metric::UnblendedCost;
+
+/// The billing services a budget on a resource tag counts: those it counts already and those seen now. The
+/// list only grows, so the sliding window of recent services never rewrites the budget (`UpdateBudget`
+/// resets its calculated spend).
+pub fn services_to_count(current: Option<&Current>, seen: &[String]) -> Vec<String> {
+    let mut services = FilterSummary::of(current.and_then(|c| c.filter.as_ref())).services;
+    services.extend(seen.iter().cloned());
+    services.insert("Amazon Bedrock".to_owned());
+    services.into_iter().collect()
+}
+
+/// The wanted budget of `request`: monthly cost of the unit's tag, restricted to `services` when any are
+/// given (an IAM-principal tag needs none: the unit's user can only call Bedrock, so every model counts).
 pub fn wanted(request: &BudgetRequest, services: &[String], tag_key: &str) -> Result<Wanted> {
-    let name = format!("bedrock-{}-monthly", request.unit);
+    let name = budget_name(&request.unit);
     let refused =
         |e: aws_sdk_budgets::error::BuildError| Error::refused("business_unit", e.to_string());
-    let services = ExpressionDimensionValues::builder()
-        .key(Dimension::Service)
-        .set_values(Some(services.to_vec()))
-        .build()
-        .map_err(refused)?;
-    let tag = TagValues::builder()
-        .key(tag_key)
-        .values(request.unit.to_string())
+    let tag = Expression::builder()
+        .tags(
+            TagValues::builder()
+                .key(tag_key)
+                .values(request.unit.to_string())
+                .build(),
+        )
         .build();
+    let filter = if services.is_empty() {
+        tag
+    } else {
+        let services = ExpressionDimensionValues::builder()
+            .key(Dimension::Service)
+            .set_values(Some(services.to_vec()))
+            .build()
+            .map_err(refused)?;
+        Expression::builder()
+            .and(Expression::builder().dimensions(services).build())
+            .and(tag)
+            .build()
+    };
     let budget = Budget::builder()
         .budget_name(&name)
         .budget_limit(
@@ -89,12 +125,8 @@ pub fn wanted(request: &BudgetRequest, services: &[String], tag_key: &str) -> Re
         )
         .time_unit(TimeUnit::Monthly)
         .budget_type(BudgetType::Cost)
-        .filter_expression(
-            Expression::builder()
-                .and(Expression::builder().dimensions(services).build())
-                .and(Expression::builder().tags(tag).build())
-                .build(),
-        )
+        .filter_expression(filter)
+        .metrics(METRIC)
         .build()
         .map_err(refused)?;
     Ok(Wanted {
@@ -143,7 +175,19 @@ pub fn plan(current: Option<&Current>, wanted: &Wanted) -> Vec<Change> {
     if FilterSummary::of(current.filter.as_ref())
         != FilterSummary::of(wanted.budget.filter_expression())
     {
-        let why = "set the filters to the Bedrock services and the business-unit tag";
+        let why = "set the filters to the business-unit tag (and the Bedrock services for a resource tag)";
+        changes.push(Change::apply(
+            BudgetPart::Budget,
+            &wanted.name,
+            why,
+            Step::UpdateBudget,
+        ));
+    }
+    if current.metrics != wanted.budget.metrics() {
+        let why = format!(
+            "set the cost metric to {} (AWS needs Metrics beside a filter expression)",
+            METRIC.as_str()
+        );
         changes.push(Change::apply(
             BudgetPart::Budget,
             &wanted.name,
@@ -356,6 +400,7 @@ mod tests {
         Current {
             limit: Some(500.0),
             filter: wanted.budget.filter_expression().cloned(),
+            metrics: wanted.budget.metrics().to_vec(),
             alerts: wanted
                 .alerts
                 .iter()
@@ -377,6 +422,59 @@ mod tests {
             changes[0].why,
             "create budget bedrock-marketing-monthly: 500.00 USD per month, 2 alert(s) to a@example.com"
         );
+    }
+
+    #[test]
+    fn a_budget_with_a_filter_always_has_metrics() {
+        let wanted = wanted_budget();
+        assert!(wanted.budget.filter_expression().is_some());
+        assert_eq!(wanted.budget.metrics(), [METRIC]);
+        let mut current = current_matching(&wanted);
+        current.metrics.clear();
+        let whys: Vec<String> = plan(Some(&current), &wanted)
+            .into_iter()
+            .map(|c| c.why)
+            .collect();
+        assert_eq!(
+            whys,
+            ["set the cost metric to UnblendedCost (AWS needs Metrics beside a filter expression)"]
+        );
+    }
+
+    #[test]
+    fn a_principal_tag_budget_filters_on_the_tag_alone() {
+        let wanted = wanted(&request(), &[], "iamPrincipal/business-unit").unwrap();
+        let filter = wanted.budget.filter_expression().unwrap();
+        assert!(filter.and().is_empty() && filter.dimensions().is_none());
+        assert_eq!(
+            filter.tags().unwrap().key(),
+            Some("iamPrincipal/business-unit")
+        );
+    }
+
+    #[test]
+    fn counted_services_only_grow() {
+        let wanted = wanted(
+            &request(),
+            &[
+                "Amazon Bedrock".into(),
+                "Claude Sonnet 4.5 (Amazon Bedrock Edition)".into(),
+            ],
+            "business-unit",
+        )
+        .unwrap();
+        let current = current_matching(&wanted);
+        let seen_now = ["Claude Opus 4.5 (Amazon Bedrock Edition)".to_owned()];
+        assert_eq!(
+            services_to_count(Some(&current), &seen_now),
+            [
+                "Amazon Bedrock",
+                "Claude Opus 4.5 (Amazon Bedrock Edition)",
+                "Claude Sonnet 4.5 (Amazon Bedrock Edition)"
+            ],
+            "a service that left the three-month window stays counted"
+        );
+        assert_eq!(services_to_count(None, &[]), ["Amazon Bedrock"]);
     }
 
     #[test]
@@ -404,7 +502,7 @@ mod tests {
             whys,
             [
                 "set the limit to 500.00 USD",
-                "set the filters to the Bedrock services and the business-unit tag",
+                "set the filters to the business-unit tag (and the Bedrock services for a resource tag)",
                 "remove the alert at 50% ACTUAL",
                 "send the alert at 80% ACTUAL to a@example.com",
                 "add an alert at 100% FORECASTED",

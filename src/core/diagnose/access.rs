@@ -6,7 +6,12 @@ use super::{
     CheckId, CheckResult,
     needed::{NEEDED, Place},
 };
-use crate::core::{Provisioner, aws::sdk_error, error::Error};
+use crate::core::{
+    Provisioner,
+    aws::sdk_error,
+    error::Error,
+    simulation::{CallContext, context_entries, requested_region},
+};
 
 impl Provisioner {
     pub(super) async fn check_credentials(&self) -> CheckResult {
@@ -106,13 +111,21 @@ impl Provisioner {
     /// Simulate every needed action on the resources it acts on; the denied actions with their resource.
     async fn denied_actions(&self, place: &Place<'_>) -> Result<Vec<(String, String)>, Error> {
         let iam = &self.clients().await.iam;
+        let context = CallContext {
+            principal_arn: place.principal,
+            account: &place.caller.account,
+            region: place.region,
+            bearer_token_type: None,
+            principal_tags: Vec::new(),
+        };
         let mut denied = Vec::new();
-        for (resource, actions) in place.asks() {
+        for (resource, actions) in by_requested_region(place) {
             let out = iam
                 .simulate_principal_policy()
                 .policy_source_arn(place.principal)
                 .set_action_names(Some(actions.iter().map(|a| (*a).to_owned()).collect()))
                 .set_resource_arns(resource.clone().map(|r| vec![r]))
+                .set_context_entries(Some(context_entries(&context, actions[0])))
                 .send()
                 .await
                 .map_err(|e| sdk_error("iam:SimulatePrincipalPolicy", e))?;
@@ -128,6 +141,23 @@ impl Provisioner {
         }
         Ok(denied)
     }
+}
+
+/// The simulations to run: each resource's actions, split by the region their calls are made in (a global
+/// service's calls are `us-east-1`'s), since one simulation carries one request context.
+fn by_requested_region(place: &Place<'_>) -> Vec<(Option<String>, Vec<&'static str>)> {
+    let mut groups: Vec<(Option<String>, Vec<&'static str>)> = Vec::new();
+    for (resource, actions) in place.asks() {
+        let mut split: std::collections::BTreeMap<&str, Vec<&'static str>> = Default::default();
+        for action in actions {
+            split
+                .entry(requested_region(action, place.region))
+                .or_default()
+                .push(action);
+        }
+        groups.extend(split.into_values().map(|a| (resource.clone(), a)));
+    }
+    groups
 }
 
 /// Every IAM action the server may need.

@@ -10,7 +10,7 @@ use crate::core::{
     billing::carries_tag,
     cost_tags::ACCOUNTING_TAGS,
     error::Error,
-    inspect::{KeyKind, inspect_key},
+    inspect::{KeyKind, alias_account, alias_names_user, inspect_key},
     is_managed,
     keys::{KeyFlag, ListApiKeysInput},
     label,
@@ -169,14 +169,18 @@ impl Provisioner {
                 // Both keys of a user share the alias `<user>-at-<account>`: the value tells the user and
                 // the account, never which of the user's credentials it is.
                 let user_name = unit.user_name();
-                let owner = report.alias.as_deref().and_then(alias_owner);
+                let owner = report
+                    .alias
+                    .as_deref()
+                    .and_then(|a| alias_owner(a, &user_name));
                 let account = self.known_caller().map(|c| c.account.clone());
                 match owner {
-                    Some((user, key_account))
-                        if user == user_name && account.as_deref().is_none_or(|a| a == key_account) =>
+                    Some(key_account)
+                        if key_account.is_none_or(|k| account.as_deref().is_none_or(|a| a == k)) =>
                     {
                         result.evidence(format!(
-                            "the given key belongs to {user} in account {key_account}; which of its {} key(s) it is cannot be told from the value (verify_access with the key proves it works)",
+                            "the given key belongs to {user_name}{}; which of its {} key(s) it is cannot be told from the value (verify_access with the key proves it works)",
+                            key_account.map(|a| format!(" in account {a}")).unwrap_or_default(),
                             keys.len()
                         ))
                     }
@@ -334,12 +338,10 @@ fn now() -> i64 {
     aws_smithy_types::DateTime::from(std::time::SystemTime::now()).secs()
 }
 
-/// The IAM user and account a long-term key's alias names (`<user>-at-<account>`; user names may
-/// themselves contain `-at-`, the account is the last part).
-fn alias_owner(alias: &str) -> Option<(&str, &str)> {
-    alias.rsplit_once("-at-").filter(|(user, account)| {
-        !user.is_empty() && account.len() == 12 && account.bytes().all(|b| b.is_ascii_digit())
-    })
+/// The account a long-term key's alias names, when the alias names `user_name` (see
+/// [`alias_names_user`]); `Some(None)` when it names the user but no account.
+fn alias_owner<'a>(alias: &'a str, user_name: &str) -> Option<Option<&'a str>> {
+    alias_names_user(alias, user_name).then(|| alias_account(alias))
 }
 
 #[cfg(test)]
@@ -347,17 +349,19 @@ mod tests {
     use super::alias_owner;
 
     #[test]
-    fn an_alias_names_the_user_and_the_account() {
+    fn an_alias_names_the_user_and_maybe_the_account() {
+        let user = "team-at-home-bedrock-user";
         assert_eq!(
-            alias_owner("marketing-bedrock-user-at-111122223333"),
-            Some(("marketing-bedrock-user", "111122223333"))
+            alias_owner("team-at-home-bedrock-user-at-111122223333", user),
+            Some(Some("111122223333"))
         );
         assert_eq!(
-            alias_owner("team-at-home-bedrock-user-at-111122223333"),
-            Some(("team-at-home-bedrock-user", "111122223333"))
+            alias_owner("team-at-home-bedrock-user-v2", user),
+            Some(None)
         );
-        assert_eq!(alias_owner("marketing-bedrock-user"), None);
-        assert_eq!(alias_owner("-at-111122223333"), None);
-        assert_eq!(alias_owner("user-at-12345"), None);
+        assert_eq!(
+            alias_owner("sales-bedrock-user-at-111122223333", user),
+            None
+        );
     }
 }

@@ -260,7 +260,8 @@ mod tests {
 
     /// Every call-site label (the first argument of `sdk_error`) in `src/`.
     fn call_site_labels() -> BTreeSet<String> {
-        let pattern = regex::Regex::new(r#"sdk_error\(\s*"([a-z-]+:[A-Za-z]+)""#).unwrap();
+        let pattern =
+            regex::Regex::new(r#"(?:sdk|runtime)_error\(\s*"([a-z-]+:[A-Za-z]+)""#).unwrap();
         let mut labels = BTreeSet::new();
         let mut dirs = vec![std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("src")];
         while let Some(dir) = dirs.pop() {

@@ -1,17 +1,17 @@
 //! Reaching the accounts of a fleet: a unit whose `account` is not the caller's is served by a provisioner
-//! acting as `role` in that account (STS `AssumeRole`, session `bedrock-provisioner`), assumed once per
-//! account and role for the run. An account that cannot be reached fails its units only.
+//! acting as `role` in that account (STS `AssumeRole`, session `bedrock-provisioner`, the operator as
+//! `SourceIdentity`), through a session renewed before it expires (see `core::role_session`). An account that cannot be reached fails its units only.
 
 use std::{collections::HashMap, sync::Arc};
 
-use aws_credential_types::Credentials;
 use futures::future::BoxFuture;
 
 use super::manifest::{Manifest, parse};
-use crate::core::{AwsSettings, Provisioner, Settings, aws::sdk_error, error::Result};
-
-/// The session name every assumed role carries (CloudTrail shows it).
-const SESSION_NAME: &str = "bedrock-provisioner";
+use crate::core::{
+    AwsSettings, Provisioner, Settings,
+    error::Result,
+    role_session::{self, RoleSession},
+};
 
 /// Items listed per account, flattened, each told its account by `mark`.
 pub fn in_accounts<T>(lists: Vec<(String, Vec<T>)>, mark: impl Fn(&mut T, String)) -> Vec<T> {
@@ -119,34 +119,16 @@ impl Provisioner {
         Ok((lists, unreachable(&accounts)))
     }
 
-    /// A provisioner with this one's settings, acting as `role_arn`.
+    /// A provisioner with this one's settings, acting as `role_arn` through a session that renews itself
+    /// (the first one is assumed now, so an unreachable account is known before any unit starts).
     async fn assume(&self, role_arn: &str) -> Result<Provisioner> {
-        let assumed = self
-            .clients()
-            .await
-            .sts
-            .assume_role()
-            .role_arn(role_arn)
-            .role_session_name(SESSION_NAME)
-            .send()
-            .await
-            .map_err(|e| sdk_error("sts:AssumeRole", e))?;
-        let session = assumed.credentials.ok_or_else(|| crate::core::Error::Aws {
-            action: "sts:AssumeRole",
-            code: "EmptyResponse".to_owned(),
-            message: "AWS returned no credentials".to_owned(),
-        })?;
-        let expiry = std::time::SystemTime::try_from(*session.expiration()).ok();
-        let credentials = Credentials::new(
-            session.access_key_id(),
-            session.secret_access_key(),
-            Some(session.session_token().to_owned()),
-            expiry,
-            "assume-role",
-        );
+        let operator = self.caller().await?.arn.clone();
+        let session = RoleSession::new(self.clients().await.sts.clone(), role_arn, &operator);
+        session.assume().await?;
         let settings = Settings {
             aws: AwsSettings {
-                static_credentials: Some(credentials),
+                static_credentials: None,
+                credentials_provider: Some(role_session::shared(session)),
                 ..self.settings().aws.clone()
             },
             ..self.settings().clone()

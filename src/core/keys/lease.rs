@@ -30,6 +30,9 @@ const MAX_WAIT: Duration = Duration::from_secs(10);
 /// How often it looks again.
 const POLL: Duration = Duration::from_millis(200);
 
+/// Joins the ids of the keys that existed before the operation: IAM's tag-value pattern allows `+`, not `,`.
+const KEY_SEPARATOR: &str = "+";
+
 /// What the lease holder is doing.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Operation {
@@ -86,8 +89,8 @@ pub struct Intent {
 }
 
 impl Intent {
-    /// The tag value: `v1 <holder> <started> <op> <target> <before,…|-> <old|->`, within IAM's
-    /// tag-value characters.
+    /// The tag value: `v1 <holder> <started> <op> <target> <before+…|-> <old|->`, within IAM's
+    /// tag-value characters (`[\p{L}\p{Z}\p{N}_.:/=+\-@]*`: no comma, so key ids are joined with `+`).
     pub fn to_tag_value(&self) -> String {
         let (op, old) = match &self.operation {
             Operation::Create => ("create", None),
@@ -103,7 +106,7 @@ impl Intent {
         let before = if self.before.is_empty() {
             "-".to_owned()
         } else {
-            self.before.join(",")
+            self.before.join(KEY_SEPARATOR)
         };
         format!(
             "v1 {} {} {op} {target} {before} {}",
@@ -140,7 +143,7 @@ impl Intent {
             operation,
             target,
             before: before
-                .split(',')
+                .split(KEY_SEPARATOR)
                 .filter(|id| *id != "-" && !id.is_empty())
                 .map(str::to_owned)
                 .collect(),
@@ -446,7 +449,7 @@ mod tests {
             assert!(
                 value
                     .chars()
-                    .all(|c| c.is_alphanumeric() || " _.:/=+-@,".contains(c)),
+                    .all(|c| c.is_alphanumeric() || " _.:/=+-@".contains(c)),
                 "{value}"
             );
             assert_eq!(Intent::parse(&value), Some(i));
