@@ -244,6 +244,29 @@ impl Provisioner {
         }
     }
 
+    /// The key ids every destination of the unit holds: its secret, its default key file and the files of
+    /// its own key directory. Recovery never deletes one of them.
+    pub(crate) async fn delivered_anywhere(&self, unit: &BusinessUnit) -> Result<Vec<String>> {
+        let mut ids: Vec<String> = self
+            .delivered_id(unit, &Destination::SecretsManager)
+            .await?
+            .into_iter()
+            .collect();
+        let Some(dir) = self.settings().key_dir.clone() else {
+            return Ok(ids);
+        };
+        let mut files = vec![dir.join(format!("{unit}.env"))];
+        if let Ok(mut entries) = tokio::fs::read_dir(dir.join(unit.as_str())).await {
+            while let Ok(Some(entry)) = entries.next_entry().await {
+                files.push(entry.path());
+            }
+        }
+        for file in files {
+            ids.extend(self.delivered_id(unit, &Destination::File(file)).await?);
+        }
+        Ok(ids)
+    }
+
     /// Refuse to deliver into a secret this tool does not own: an existing secret of the predictable name
     /// that lacks the `managed-by` tag, has a resource policy, or is encrypted with a customer KMS key could
     /// be read by whoever set it up. Checked before a key is created, so a refusal leaves nothing behind.

@@ -9,7 +9,7 @@ use bedrock_provisioner::core::{
     keys::{CreateApiKeyInput, RotateKeyInput, RotateMode},
 };
 use common::{Account, call, emulator, is_mutation, ok, text};
-use serde_json::json;
+use serde_json::{Value, json};
 
 #[tokio::test]
 async fn create_returns_the_key_once_with_client_settings() {
@@ -483,4 +483,46 @@ async fn listing_every_units_keys_is_one_paged_listing() {
         .filter(|a| *a == "ListServiceSpecificCredentials")
         .count();
     assert_eq!(listings, 1, "{:?}", &account.actions()[start..]);
+}
+
+/// Issue 20 (1): replacing one of a unit's two active keys works on AWS. The key lease records the keys
+/// that existed before it in an IAM tag value, whose pattern has no comma: the emulator refuses a comma as
+/// IAM does (`tagValueType`), so joining the two ids with one failed `TagUser` before any key was made.
+#[tokio::test]
+async fn replacing_one_of_two_active_keys_works() {
+    let account = Account::new();
+    let client = account.provisioned(&["finance"]).await;
+    let first = ok(&call(
+        &client,
+        "create_api_key",
+        json!({"business_unit": "finance"}),
+    )
+    .await);
+    ok(&call(
+        &client,
+        "create_api_key",
+        json!({"business_unit": "finance"}),
+    )
+    .await);
+    let first_id = first["credential_id"].as_str().unwrap();
+    let rotated = ok(&call(
+        &client,
+        "rotate_key",
+        json!({"business_unit": "finance", "credential_id": first_id, "mode": "replace", "deliver": "inline"}),
+    )
+    .await);
+    assert_eq!(
+        rotated["deleted_credential_ids"],
+        json!([first_id]),
+        "{rotated:#}"
+    );
+    let keys = account.keys_in_aws("finance-bedrock-user").await;
+    assert_eq!(keys.len(), 2, "{keys:?}");
+    assert!(keys.iter().all(|(id, _)| id != first_id));
+    let refused: Vec<Value> = account
+        .requests()
+        .into_iter()
+        .filter(|r| r["action"] == "TagUser" && r["status"] != 200)
+        .collect();
+    assert!(refused.is_empty(), "{refused:?}");
 }

@@ -332,10 +332,9 @@ async fn budget_alert_is_created_then_unchanged_then_updated() {
     );
     let created = ok(&call(&client, "create_budget_alert", args.clone()).await);
     assert_eq!(created["status"], "created");
-    assert_eq!(
-        created["notes"],
-        json!([]),
-        "an active plain tag needs no note"
+    assert!(
+        created["notes"].to_string().contains("is a resource tag"),
+        "a plain tag restricts the budget to the services seen so far, and says so: {created:#}"
     );
     let budgets = aws_sdk_budgets::Client::new(&account.sdk_config().await);
     let budget = budgets
@@ -349,6 +348,11 @@ async fn budget_alert_is_created_then_unchanged_then_updated() {
         .budget
         .unwrap();
     assert_eq!(budget.budget_limit().unwrap().amount(), "500.00");
+    assert_eq!(
+        budget.metrics(),
+        [aws_sdk_budgets::types::Metric::UnblendedCost],
+        "AWS needs Metrics beside a FilterExpression (terraform-provider-aws #46866)"
+    );
     let filter = format!("{:?}", budget.filter_expression().unwrap());
     assert!(
         filter.contains("Claude Sonnet 4.5 (Amazon Bedrock Edition)")
@@ -408,11 +412,51 @@ async fn budget_on_an_iam_principal_tag_says_what_to_check() {
     let client = account.mcp(AccessMode::Admin).await;
     let args = json!({"business_unit": "marketing", "monthly_limit_usd": 100,
                       "emails": ["finops@example.com"], "dry_run": true, "confirm": true});
-    let plan = ok(&call(&client, "create_budget_alert", args).await);
+    let plan = ok(&call(&client, "create_budget_alert", args.clone()).await);
     assert_eq!(plan["tag_filter"], "iamPrincipal/business-unit=marketing");
-    let notes = plan["notes"].to_string();
+    assert_eq!(
+        plan["services"],
+        json!([]),
+        "no service list to go stale: {plan:#}"
+    );
     assert!(
-        notes.contains("not for Budgets") && notes.contains("tag_key `business-unit`"),
+        plan["notes"]
+            .to_string()
+            .contains("alone: the unit's user can only call Bedrock"),
         "{plan:#}"
+    );
+    let mut apply = args;
+    apply["dry_run"] = json!(false);
+    assert_eq!(
+        ok(&call(&client, "create_budget_alert", apply.clone()).await)["status"],
+        "created"
+    );
+    let budget = aws_sdk_budgets::Client::new(&account.sdk_config().await)
+        .describe_budget()
+        .account_id(&account.id)
+        .budget_name("bedrock-marketing-monthly")
+        .show_filter_expression(true)
+        .send()
+        .await
+        .unwrap()
+        .budget
+        .unwrap();
+    let filter = budget.filter_expression().unwrap();
+    assert!(
+        filter.dimensions().is_none() && filter.and().is_empty(),
+        "{filter:?}"
+    );
+    assert_eq!(
+        filter.tags().unwrap().key(),
+        Some("iamPrincipal/business-unit")
+    );
+    assert_eq!(
+        budget.metrics(),
+        [aws_sdk_budgets::types::Metric::UnblendedCost]
+    );
+    assert_eq!(
+        ok(&call(&client, "create_budget_alert", apply).await)["status"],
+        "unchanged",
+        "a second run never rewrites the budget (UpdateBudget resets its calculated spend)"
     );
 }

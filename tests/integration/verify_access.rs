@@ -202,3 +202,158 @@ async fn bad_input_is_refused_before_any_aws_call() {
     }
     assert!(account.actions().is_empty(), "{:?}", account.actions());
 }
+
+/// Issue 20 (3): a verdict of `can_call` means a call was proven. Keys no Bedrock key looks like are refused
+/// before they are sent; another unit's working key, and a key test that failed, are `unproven` with how to
+/// prove it.
+#[tokio::test]
+async fn can_call_only_when_the_units_own_key_was_proven() {
+    let account = Account::new();
+    let sales_key = provision_with_key(&account, "sales", None).await;
+    provision_with_key(&account, "marketing", None).await;
+    let reader = account.mcp(AccessMode::ReadOnly).await;
+    let before = account.actions().len();
+    for (key, rule) in [
+        (format!("ABSK{}", "A".repeat(100_000)), "at most"),
+        (
+            format!("{}\r\n{}", &sales_key[..20], &sales_key[20..]),
+            "line break",
+        ),
+        ("sk-ant-api03-abc".to_owned(), "not a Bedrock API key"),
+    ] {
+        let result = call(
+            &reader,
+            "verify_access",
+            json!({"business_unit": "marketing", "api_key": key}),
+        )
+        .await;
+        let said = text(&result);
+        assert!(
+            said.contains("invalid `api_key`") && said.contains(rule),
+            "{said}"
+        );
+        assert!(
+            !said.contains(&key[..20.min(key.len())]) || key.starts_with("ABSKAAAA"),
+            "never quoted"
+        );
+    }
+    assert_eq!(
+        account.actions().len(),
+        before,
+        "{:?}",
+        &account.actions()[before..]
+    );
+
+    let other = ok(&call(
+        &reader,
+        "verify_access",
+        json!({"business_unit": "marketing", "api_key": sales_key}),
+    )
+    .await);
+    assert_eq!(other["key_test"]["outcome"], "works", "{other:#}");
+    assert_eq!(
+        other["verdict"], "unproven",
+        "another unit's key proves nothing here: {other:#}"
+    );
+
+    account.fault(json!({"action": "CountTokens", "kind": "error", "status": 400,
+        "code": "ValidationException", "message": "The provided model doesn't support counting tokens."}));
+    let sales = ok(&call(
+        &reader,
+        "verify_access",
+        json!({"business_unit": "sales", "api_key": sales_key}),
+    )
+    .await);
+    assert_eq!(sales["key_test"]["outcome"], "failed", "{sales:#}");
+    assert_eq!(sales["verdict"], "unproven", "{sales:#}");
+    assert!(
+        sales["remediation"].to_string().contains("invoke: true"),
+        "{sales:#}"
+    );
+    let output = std::process::Command::new(env!("CARGO_BIN_EXE_bedrock-provisioner"))
+        .args([
+            "verify-access",
+            "--business-unit",
+            "marketing",
+            "--api-key-env",
+            "SALES_KEY",
+        ])
+        .envs(account.binary_env())
+        .env("SALES_KEY", &sales_key)
+        .output()
+        .unwrap();
+    assert_eq!(
+        output.status.code(),
+        Some(1),
+        "a CI gate on verify-access fails with another unit's key: {}",
+        String::from_utf8_lossy(&output.stdout)
+    );
+}
+
+/// Issue 20 (9): a unit on AmazonBedrockLimitedAccess (no bedrock:CountTokens) can invoke Claude: it is not
+/// told `cannot_call`; the free key test is skipped with the way to prove the key, and `invoke: true` proves it.
+#[tokio::test]
+async fn a_unit_on_amazon_bedrock_limited_access_is_not_told_it_cannot_call() {
+    let account = Account::new();
+    let key = provision_with_key(
+        &account,
+        "design",
+        Some(json!("amazon_bedrock_limited_access")),
+    )
+    .await;
+    let reader = account.mcp(AccessMode::ReadOnly).await;
+    let report = ok(&call(
+        &reader,
+        "verify_access",
+        json!({"business_unit": "design", "api_key": key, "model_id": format!("us.{SONNET}")}),
+    )
+    .await);
+    assert_ne!(report["verdict"], "cannot_call", "{report:#}");
+    assert!(
+        report["remediation"].to_string().contains("invoke: true"),
+        "{report:#}"
+    );
+    let invoked = ok(&call(
+        &reader,
+        "verify_access",
+        json!({"business_unit": "design", "api_key": key, "model_id": format!("us.{SONNET}"), "invoke": true}),
+    )
+    .await);
+    assert_eq!(invoked["verdict"], "can_call", "{invoked:#}");
+}
+
+/// Issue 20 (7): the simulation carries the context a real call carries, so a policy that allows Bedrock
+/// only in the regions it names (`aws:RequestedRegion`, as SCPs and identity policies often do) is not a
+/// false deny.
+#[tokio::test]
+async fn a_region_restricted_policy_is_judged_with_the_calls_region() {
+    let account = Account::new();
+    let mut document = least_privilege_document("aws", &account.id);
+    for statement in document["Statement"].as_array_mut().unwrap() {
+        if statement.get("Condition").is_none() {
+            statement["Condition"] =
+                json!({"StringEquals": {"aws:RequestedRegion": ["us-east-1", "us-west-2"]}});
+        }
+    }
+    let iam = account.iam().await;
+    let created = iam
+        .create_policy()
+        .policy_name("RegionBound")
+        .policy_document(document.to_string())
+        .send()
+        .await
+        .unwrap();
+    let arn = created.policy().unwrap().arn().unwrap().to_owned();
+    let key = provision_with_key(&account, "ops", Some(json!({"arn": arn}))).await;
+    converse_with_key(&account, &key, &format!("us.{SONNET}"))
+        .await
+        .expect("AWS allows the call in us-east-1");
+    let reader = account.mcp(AccessMode::ReadOnly).await;
+    let report = ok(&call(
+        &reader,
+        "verify_access",
+        json!({"business_unit": "ops", "model_id": format!("us.{SONNET}")}),
+    )
+    .await);
+    assert_eq!(report["verdict"], "can_call", "{report:#}");
+}

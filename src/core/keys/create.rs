@@ -1,18 +1,23 @@
 //! Creating a Bedrock API key so that a lost answer never leaves an orphan: the SDK does not retry the
 //! call by itself (a retry after an answer was lost would create a second key, whose secret is gone); this
-//! module retries instead, after deleting any key the lost attempt created. The unit's lease keeps other
-//! processes from creating keys meanwhile, so a key that was not there before is this call's.
+//! module retries instead, after deleting the key the lost attempt created. The unit's lease asks other
+//! processes not to create keys meanwhile, but it is no lock: a key is taken for this call's only when it is
+//! the one new, undelivered key created since the lease was taken.
 
 use std::time::Duration;
 
 use aws_sdk_iam::types::ServiceSpecificCredential;
 use aws_smithy_types::retry::RetryConfig;
 
-use super::{BEDROCK_SERVICE, lease::Lease, read::key_ids};
+use super::{
+    BEDROCK_SERVICE,
+    lease::{CLOCK_SKEW_SECS, Lease},
+};
 use crate::core::{
     Provisioner,
     aws::sdk_error,
     error::{Error, Result},
+    names::BusinessUnit,
 };
 
 /// AWS error codes of a failure on AWS's side: the call may have been carried out.
@@ -42,6 +47,7 @@ impl Provisioner {
     /// (`max_attempts`), deleting first any key a failed attempt created.
     pub(super) async fn create_credential(
         &self,
+        unit: &BusinessUnit,
         lease: &Lease,
         age: u32,
     ) -> Result<ServiceSpecificCredential> {
@@ -51,10 +57,23 @@ impl Provisioner {
         loop {
             let error = match self.create_once(&lease.user_name, age).await {
                 Ok(credential) => return Ok(credential),
+                Err(Error::KeyLimit { credential_ids, .. })
+                    if credential_ids
+                        .iter()
+                        .any(|id| !lease.intent.before.contains(id)) =>
+                {
+                    // The user filled up while this run held what it took for the lease: another run made
+                    // a key meanwhile. Nothing was created here; say so rather than "two keys already".
+                    return Err(Error::InFlight {
+                        business_unit: unit.to_string(),
+                        started_secs_ago: 0,
+                        retry_after_secs: self.settings().key_lease.as_secs(),
+                    });
+                }
                 Err(error) => error,
             };
             if maybe_done(&error) {
-                self.delete_unknown_keys(lease).await?;
+                self.delete_unknown_keys(unit, lease).await?;
             }
             if !transient(&error) || attempt >= attempts {
                 return Err(error);
@@ -100,11 +119,23 @@ impl Provisioner {
             })
     }
 
-    /// Delete the keys that were not there when the lease was taken: created by an attempt whose answer
-    /// was lost, so nobody has their secret.
-    async fn delete_unknown_keys(&self, lease: &Lease) -> Result<()> {
-        let keys = key_ids(&self.user_keys(&lease.user_name).await?);
-        for id in keys.iter().filter(|id| !lease.intent.before.contains(id)) {
+    /// Delete the key an attempt whose answer was lost created, so nobody has its secret: one that was not
+    /// there when the lease was taken, was created since (IAM's clock, give or take the skew), and that no
+    /// destination of the unit holds. Another run's key that is not yet handed off can look the same, so
+    /// only a single such key is deleted; with more, none is, and the error stands.
+    async fn delete_unknown_keys(&self, unit: &BusinessUnit, lease: &Lease) -> Result<()> {
+        let keys = self.user_keys(&lease.user_name).await?;
+        let delivered = self.delivered_anywhere(unit).await?;
+        let since = lease.intent.started.saturating_sub(CLOCK_SKEW_SECS);
+        let unknown: Vec<&str> = keys
+            .iter()
+            .filter(|k| u64::try_from(k.create_date().secs()).unwrap_or(0) >= since)
+            .map(|k| k.service_specific_credential_id())
+            .filter(|id| {
+                !lease.intent.before.iter().any(|b| b == id) && !delivered.iter().any(|d| d == id)
+            })
+            .collect();
+        if let [id] = unknown[..] {
             tracing::warn!(credential_id = %id, "a failed attempt created this key; deleting it");
             self.delete_key(&lease.user_name, id).await?;
         }

@@ -66,13 +66,13 @@ impl Provisioner {
             })
             .await?;
         if !needed {
-            self.settle(unit, &lease, true).await;
+            self.settle(&lease, &Ok::<(), Error>(())).await;
             return Ok(None);
         }
         let result = self
             .issue_key(&lease, unit, &user, age, &region, &destination)
             .await;
-        self.settle(unit, &lease, result.is_ok()).await;
+        self.settle(&lease, &result).await;
         result.map(Some)
     }
 }

@@ -29,7 +29,7 @@ impl Provisioner {
         destination: &Destination,
     ) -> Result<CreatedApiKey> {
         let user_name = user.name.as_str();
-        let credential = self.create_credential(lease, age).await?;
+        let credential = self.create_credential(unit, lease, age).await?;
         let credential_id = credential.service_specific_credential_id().to_owned();
         tracing::info!(user = %user_name, %credential_id, "created Bedrock API key");
         let secret = Secret::new(credential.service_credential_secret().unwrap_or_default());

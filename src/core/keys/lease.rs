@@ -1,14 +1,23 @@
 //! A lease on a unit's keys, recorded as a tag on its IAM user before a key is created and removed once the
 //! key is handed off. It tells every process (a second server, a CLI beside it) that a key operation is in
 //! flight, and it tells the next operation what an interrupted one was doing: which keys existed before it,
-//! where the new key was to go and which key it replaced. Keys it created but never handed off are deleted;
-//! a handed-off key is kept and an interrupted `replace` rotation is finished. IAM allows two keys per
-//! user, so an orphan left by a lost answer would otherwise fill the second slot for good.
+//! where the new key was to go and which key it replaced.
+//!
+//! IAM has no compare-and-set and anyone allowed `iam:TagUser` can write the tag, so the lease is a hint,
+//! never an authority to delete: an operation deletes only the key its own create returned (when it was not
+//! handed off) or the old key it replaces once its new key is read back from the destination; recovering an
+//! interrupted operation deletes at most one key, one that no destination of the unit holds (its secret, its
+//! key files) and that IAM created within the lease's window, never a key that existed before it. A lease
+//! whose holder is malformed is ignored, and one dated in the future is not believed (it would otherwise
+//! block the unit for good).
 
 use std::time::{Duration, SystemTime};
 
 use aws_sdk_iam::types::ServiceSpecificCredentialMetadata;
 
+pub use super::intent::{
+    CLOCK_SKEW_SECS, Intent, KeySeen, Operation, Recovery, Target, plan_recovery,
+};
 use super::{
     Provisioner,
     read::{ManagedUser, key_ids},
@@ -29,159 +38,6 @@ pub const LEASE_TAG: &str = "bedrock-provisioner:key-operation";
 const MAX_WAIT: Duration = Duration::from_secs(10);
 /// How often it looks again.
 const POLL: Duration = Duration::from_millis(200);
-
-/// Joins the ids of the keys that existed before the operation: IAM's tag-value pattern allows `+`, not `,`.
-const KEY_SEPARATOR: &str = "+";
-
-/// What the lease holder is doing.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub enum Operation {
-    /// Creating a key.
-    Create,
-    /// Rotating: a new key, then (with `replace`) deleting `old`.
-    Rotate {
-        /// The key being replaced.
-        old: Option<String>,
-        /// Whether `old` is deleted once the new key is handed off.
-        replace: bool,
-    },
-}
-
-/// Where the new key goes, as the lease records it (a file by its name inside the unit's directory).
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub enum Target {
-    /// In the result: lost with the process.
-    Inline,
-    /// The unit's secret.
-    SecretsManager,
-    /// This file name.
-    File(String),
-}
-
-impl Target {
-    /// The target of a destination.
-    pub fn of(destination: &Destination) -> Self {
-        match destination {
-            Destination::Inline => Self::Inline,
-            Destination::SecretsManager => Self::SecretsManager,
-            Destination::File(path) => Self::File(
-                path.file_name()
-                    .map(|n| n.to_string_lossy().into_owned())
-                    .unwrap_or_default(),
-            ),
-        }
-    }
-}
-
-/// A key operation in flight, as written in the lease tag.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Intent {
-    /// Who holds the lease (random per operation).
-    pub holder: String,
-    /// When it started, in seconds since the epoch (this machine's clock).
-    pub started: u64,
-    /// What it does.
-    pub operation: Operation,
-    /// Where its key goes.
-    pub target: Target,
-    /// The ids of the keys that existed before it.
-    pub before: Vec<String>,
-}
-
-impl Intent {
-    /// The tag value: `v1 <holder> <started> <op> <target> <before+…|-> <old|->`, within IAM's
-    /// tag-value characters (`[\p{L}\p{Z}\p{N}_.:/=+\-@]*`: no comma, so key ids are joined with `+`).
-    pub fn to_tag_value(&self) -> String {
-        let (op, old) = match &self.operation {
-            Operation::Create => ("create", None),
-            Operation::Rotate { old, replace } => {
-                (if *replace { "replace" } else { "rotate" }, old.as_deref())
-            }
-        };
-        let target = match &self.target {
-            Target::Inline => "inline".to_owned(),
-            Target::SecretsManager => "secrets_manager".to_owned(),
-            Target::File(name) => format!("file:{name}"),
-        };
-        let before = if self.before.is_empty() {
-            "-".to_owned()
-        } else {
-            self.before.join(KEY_SEPARATOR)
-        };
-        format!(
-            "v1 {} {} {op} {target} {before} {}",
-            self.holder,
-            self.started,
-            old.unwrap_or("-")
-        )
-    }
-
-    /// The intent a tag value records, if it is one.
-    pub fn parse(value: &str) -> Option<Self> {
-        let parts: Vec<&str> = value.split(' ').collect();
-        let ["v1", holder, started, op, target, before, old] = parts[..] else {
-            return None;
-        };
-        let old = (old != "-").then(|| old.to_owned());
-        let operation = match op {
-            "create" => Operation::Create,
-            "rotate" => Operation::Rotate {
-                old,
-                replace: false,
-            },
-            "replace" => Operation::Rotate { old, replace: true },
-            _ => return None,
-        };
-        let target = match target {
-            "inline" => Target::Inline,
-            "secrets_manager" => Target::SecretsManager,
-            other => Target::File(other.strip_prefix("file:")?.to_owned()),
-        };
-        Some(Self {
-            holder: holder.to_owned(),
-            started: started.parse().ok()?,
-            operation,
-            target,
-            before: before
-                .split(KEY_SEPARATOR)
-                .filter(|id| *id != "-" && !id.is_empty())
-                .map(str::to_owned)
-                .collect(),
-        })
-    }
-}
-
-/// What finishing an interrupted operation does.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub struct Recovery {
-    /// Keys to delete: created by it and never handed off, or replaced by the key it handed off.
-    pub delete: Vec<String>,
-    /// The key it handed off, which stays.
-    pub kept: Option<String>,
-}
-
-/// How to finish `intent`, given the user's keys now and the key its target holds now.
-pub fn plan_recovery(intent: &Intent, keys: &[String], delivered: Option<&str>) -> Recovery {
-    let created: Vec<&String> = keys.iter().filter(|k| !intent.before.contains(k)).collect();
-    let kept = delivered
-        .filter(|id| created.iter().any(|k| k == id))
-        .map(str::to_owned);
-    let mut delete: Vec<String> = created
-        .into_iter()
-        .filter(|k| Some(k.as_str()) != kept.as_deref())
-        .cloned()
-        .collect();
-    if let Operation::Rotate {
-        old: Some(old),
-        replace: true,
-    } = &intent.operation
-        && kept.is_some()
-        && keys.contains(old)
-    {
-        delete.push(old.clone());
-    }
-    Recovery { delete, kept }
-}
 
 /// The lease this operation holds.
 #[derive(Debug)]
@@ -249,6 +105,7 @@ impl Provisioner {
                 operation,
                 target: Target::of(destination),
                 before: key_ids(&keys),
+                abandoned: false,
             };
             self.write_lease(&user.name, &intent.to_tag_value()).await?;
             // IAM has no compare-and-set: processes that all saw no lease all write one. The last write
@@ -270,22 +127,22 @@ impl Provisioner {
         }
     }
 
-    /// End the lease after the operation: give it back on success; on failure, finish the operation as an
-    /// interrupted one at once (a key created but not handed off is deleted), or, if that fails too,
-    /// leave the lease expired for the next operation to finish.
-    pub(super) async fn settle(&self, unit: &BusinessUnit, lease: &Lease, succeeded: bool) {
-        if succeeded {
-            self.release(lease).await;
-            return;
-        }
-        if let Err(error) = self.recover(unit, &lease.user_name, &lease.intent).await {
-            tracing::warn!(%error, "could not clean up after the failed key operation");
-            self.abandon(lease).await;
+    /// End the lease after the operation. The operation cleaned up after itself (a key it created and could
+    /// not hand off was deleted by it), so the lease is given back, unless the failure may have left a key
+    /// this operation cannot name (its create's answer was lost and the clean-up failed, or deleting its own
+    /// key failed): then it is marked abandoned, for the next operation to finish at once. Never recovers
+    /// here: a failure caused by another run (IAM's two-key limit reached by its new key) must not delete
+    /// that run's key.
+    pub(super) async fn settle<T>(&self, lease: &Lease, result: &Result<T>) {
+        match result {
+            Err(error) if may_leave_a_key(error) => self.abandon(lease).await,
+            _ => self.release(lease).await,
         }
     }
 
     /// Wait (a few seconds at most) while another operation holds a fresh lease on the user; finish an
-    /// expired one. Says what finishing it did.
+    /// expired or abandoned one. A lease that is not believable (dated in the future) is set aside. Says
+    /// what finishing it did.
     async fn await_lease(
         &self,
         unit: &BusinessUnit,
@@ -298,8 +155,16 @@ impl Provisioner {
             let Some(earlier) = value.as_deref().and_then(Intent::parse) else {
                 return Ok(None);
             };
-            let age = now_secs().saturating_sub(earlier.started);
-            if age >= lease || ours(&earlier) {
+            let now = now_secs();
+            if !earlier.believable(now) {
+                tracing::warn!(user = %user_name, started = earlier.started, "set aside a key lease dated in the future");
+                return Ok(Some(format!(
+                    "A key lease on this unit was dated {} s in the future; it was set aside, not believed.",
+                    earlier.started - now
+                )));
+            }
+            let age = now.saturating_sub(earlier.started);
+            if earlier.abandoned || age >= lease || ours(&earlier) {
                 return Ok(Some(self.recover(unit, user_name, &earlier).await?));
             }
             if waited.elapsed() >= MAX_WAIT.min(Duration::from_secs(lease - age)) {
@@ -327,54 +192,65 @@ impl Provisioner {
         }))
     }
 
-    /// Finish an interrupted operation: delete the keys it created but never handed off, keep the one it
-    /// handed off (and delete the key a `replace` rotation replaced), then remove its lease. Says what it did.
+    /// Finish an interrupted operation: delete the key it created that no destination of the unit holds (see
+    /// [`plan_recovery`]), keep the rest, then remove its lease. Says what it did.
     async fn recover(
         &self,
         unit: &BusinessUnit,
         user_name: &str,
         intent: &Intent,
     ) -> Result<String> {
-        let destination = match &intent.target {
-            Target::Inline => Destination::Inline,
-            Target::SecretsManager => Destination::SecretsManager,
-            Target::File(name) => self
-                .destination(unit, Some(crate::core::deliver::Delivery::File), Some(name))
-                .unwrap_or(Destination::Inline),
-        };
-        let delivered = self.delivered_id(unit, &destination).await?;
-        let keys = key_ids(&self.user_keys(user_name).await?);
-        let recovery = plan_recovery(intent, &keys, delivered.as_deref());
+        let delivered = self.delivered_anywhere(unit).await?;
+        let keys: Vec<KeySeen> = self
+            .user_keys(user_name)
+            .await?
+            .iter()
+            .map(|k| KeySeen {
+                id: k.service_specific_credential_id().to_owned(),
+                created: u64::try_from(k.create_date().secs()).unwrap_or(0),
+            })
+            .collect();
+        let lease_secs = self.settings().key_lease.as_secs();
+        let recovery = plan_recovery(intent, &keys, &delivered, lease_secs);
         for id in &recovery.delete {
             self.delete_key(user_name, id).await?;
         }
         self.remove_lease(user_name).await?;
-        tracing::info!(user = %user_name, deleted = ?recovery.delete, kept = ?recovery.kept, "finished an interrupted key operation");
+        tracing::info!(user = %user_name, deleted = ?recovery.delete, kept = ?recovery.kept, spared = ?recovery.spared, "finished an interrupted key operation");
         Ok(format!(
             "An earlier key operation on this unit was interrupted (started {} s ago) and is now finished: {}.",
             now_secs().saturating_sub(intent.started),
-            describe(&recovery)
+            describe(intent, &recovery)
         ))
     }
 
-    /// Give the lease back: the operation finished, nothing is left to recover. If the lease cannot be
-    /// removed, it is marked expired, so the next operation finishes it at once instead of waiting.
+    /// Give the lease back if it is still this operation's (another run may have written its own since).
     async fn release(&self, lease: &Lease) {
+        let current = match self.current_lease(&lease.user_name).await {
+            Ok(current) => current,
+            Err(error) => {
+                tracing::warn!(user = %lease.user_name, %error, "could not read the key lease back; leaving it to expire");
+                return;
+            }
+        };
+        if current.is_none_or(|c| c.holder != lease.intent.holder) {
+            return;
+        }
         if let Err(error) = self.remove_lease(&lease.user_name).await {
-            tracing::warn!(user = %lease.user_name, %error, "could not remove the key lease; marking it expired");
+            tracing::warn!(user = %lease.user_name, %error, "could not remove the key lease; marking it abandoned");
             self.abandon(lease).await;
         }
     }
 
-    /// Leave the lease for the next operation to finish at once: this one failed after a key may have been
-    /// created (its clean-up failed too, or its answer was lost).
+    /// Leave the lease for the next operation to finish at once: this one failed after a key it cannot name
+    /// may have been created.
     async fn abandon(&self, lease: &Lease) {
-        let expired = Intent {
-            started: 0,
+        let abandoned = Intent {
+            abandoned: true,
             ..lease.intent.clone()
         };
         if let Err(error) = self
-            .write_lease(&lease.user_name, &expired.to_tag_value())
+            .write_lease(&lease.user_name, &abandoned.to_tag_value())
             .await
         {
             tracing::warn!(user = %lease.user_name, %error, "could not mark the key lease for recovery; it expires after the lease time");
@@ -408,114 +284,45 @@ impl Provisioner {
     }
 }
 
-fn describe(recovery: &Recovery) -> String {
-    let kept = recovery.kept.as_deref().map_or_else(
-        || "no key of it had been handed off".to_owned(),
-        |id| format!("its key {id} had been handed off and stays"),
-    );
-    if recovery.delete.is_empty() {
-        kept
-    } else {
-        format!("{kept}; deleted {}", recovery.delete.join(", "))
-    }
+/// Whether a failed operation may have left a key it cannot name (so the lease must stay for recovery).
+fn may_leave_a_key(error: &Error) -> bool {
+    !matches!(
+        error,
+        Error::KeyLimit { .. }
+            | Error::InvalidInput { .. }
+            | Error::Refused { .. }
+            | Error::AccessDenied { .. }
+            | Error::InFlight { .. }
+            | Error::NotFound { .. }
+            | Error::NotProvisioned { .. }
+            | Error::ForeignUser { .. }
+            | Error::Cancelled
+    )
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn intent(operation: Operation, before: &[&str]) -> Intent {
-        Intent {
-            holder: "00ff".into(),
-            started: 1_700_000_000,
-            operation,
-            target: Target::File("web.env".into()),
-            before: before.iter().map(|s| (*s).to_owned()).collect(),
-        }
+fn describe(intent: &Intent, recovery: &Recovery) -> String {
+    let mut parts = vec![recovery.kept.as_deref().map_or_else(
+        || "no key of it had been handed off".to_owned(),
+        |id| format!("its key {id} had been handed off and stays"),
+    )];
+    if !recovery.delete.is_empty() {
+        parts.push(format!("deleted {}", recovery.delete.join(", ")));
     }
-
-    #[test]
-    fn the_tag_value_round_trips_within_iams_characters() {
-        let replace = Operation::Rotate {
-            old: Some("ACCAOLD".into()),
-            replace: true,
-        };
-        for i in [
-            intent(Operation::Create, &[]),
-            intent(replace, &["ACCAOLD", "ACCAB"]),
-        ] {
-            let value = i.to_tag_value();
-            assert!(value.len() <= 256);
-            assert!(
-                value
-                    .chars()
-                    .all(|c| c.is_alphanumeric() || " _.:/=+-@".contains(c)),
-                "{value}"
-            );
-            assert_eq!(Intent::parse(&value), Some(i));
-        }
-        assert_eq!(Intent::parse("someone else's tag"), None);
+    if !recovery.spared.is_empty() {
+        parts.push(format!(
+            "kept {} (not proven to be its own)",
+            recovery.spared.join(", ")
+        ));
     }
-
-    #[test]
-    fn undelivered_keys_go_and_the_delivered_one_stays() {
-        let create = intent(Operation::Create, &["ACCAOLD"]);
-        let keys = ["ACCAOLD".to_owned(), "ACCANEW".to_owned()];
-        assert_eq!(
-            plan_recovery(&create, &keys, None),
-            Recovery {
-                delete: vec!["ACCANEW".into()],
-                kept: None
-            },
-            "created, never handed off: an orphan"
-        );
-        assert_eq!(
-            plan_recovery(&create, &keys, Some("ACCANEW")),
-            Recovery {
-                delete: vec![],
-                kept: Some("ACCANEW".into())
-            }
-        );
-        assert_eq!(
-            plan_recovery(&create, &keys, Some("ACCAOLD")),
-            Recovery {
-                delete: vec!["ACCANEW".into()],
-                kept: None
-            },
-            "the destination still holds the old key: the new one never arrived"
-        );
+    if let Operation::Rotate {
+        old: Some(old),
+        replace: true,
+    } = &intent.operation
+        && recovery.kept.is_some()
+    {
+        parts.push(format!(
+            "the replaced key {old} is still active: this rotation finishes the replacement"
+        ));
     }
-
-    #[test]
-    fn an_interrupted_replace_is_finished_only_once_its_key_was_handed_off() {
-        let replace = intent(
-            Operation::Rotate {
-                old: Some("ACCAOLD".into()),
-                replace: true,
-            },
-            &["ACCAOLD"],
-        );
-        let keys = ["ACCAOLD".to_owned(), "ACCANEW".to_owned()];
-        assert_eq!(
-            plan_recovery(&replace, &keys, Some("ACCANEW")).delete,
-            ["ACCAOLD"]
-        );
-        assert_eq!(
-            plan_recovery(&replace, &keys, Some("ACCAOLD")).delete,
-            ["ACCANEW"],
-            "the old key is the only working one: it stays"
-        );
-        let keep = intent(
-            Operation::Rotate {
-                old: Some("ACCAOLD".into()),
-                replace: false,
-            },
-            &["ACCAOLD"],
-        );
-        assert!(
-            plan_recovery(&keep, &keys, Some("ACCANEW"))
-                .delete
-                .is_empty()
-        );
-    }
+    parts.join("; ")
 }

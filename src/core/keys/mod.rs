@@ -11,6 +11,7 @@ use serde::{Deserialize, Serialize};
 
 mod create;
 mod ensure;
+mod intent;
 mod issue;
 pub mod lease;
 mod read;
@@ -280,7 +281,7 @@ impl Provisioner {
         let result = self
             .issue_key(&lease, unit, &user, age, region, destination)
             .await;
-        self.settle(unit, &lease, result.is_ok()).await;
+        self.settle(&lease, &result).await;
         let mut key = result?;
         key.warnings.extend(lease.recovered);
         Ok(key)

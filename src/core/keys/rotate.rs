@@ -308,7 +308,7 @@ impl Provisioner {
             destination: &destination,
         };
         let result = self.apply_rotation(&lease, &target, &rotation).await;
-        self.settle(&unit, &lease, result.is_ok()).await;
+        self.settle(&lease, &result).await;
         let mut rotated = result?;
         rotated.new_key.warnings.extend(lease.recovered);
         Ok(report(&unit, input.mode, rotation.old, rotated))
@@ -355,6 +355,8 @@ impl Provisioner {
                 // The new key exists (and, inline, is in this answer): a failed deletion of the old one
                 // must not lose it. Report it, and say how to finish.
                 Some(RotationStep::DeleteOld) => {
+                    self.confirm_handed_off(unit, user, destination, new_key.as_ref(), rotation)
+                        .await?;
                     match self.delete_key(&user.name, &change.id).await {
                         Ok(()) => deleted.push(change.id.clone()),
                         Err(error) => {
@@ -372,6 +374,38 @@ impl Provisioner {
             new_key,
             deleted,
             left_in_place,
+        })
+    }
+}
+
+impl Provisioner {
+    /// Before the replaced key goes, read the destination back: it must hold the new key. When another run
+    /// put its own key there meanwhile, the old key is left to that run, the new key of this one (which no
+    /// one holds) is deleted, and the rotation answers `in_flight`.
+    async fn confirm_handed_off(
+        &self,
+        unit: &BusinessUnit,
+        user: &ManagedUser,
+        destination: &Destination,
+        new_key: Option<&CreatedApiKey>,
+        rotation: &Rotation,
+    ) -> Result<()> {
+        let Some(new_id) = new_key.and_then(|k| k.credential_id.as_deref()) else {
+            return Ok(());
+        };
+        if matches!(destination, Destination::Inline)
+            || self.delivered_id(unit, destination).await?.as_deref() == Some(new_id)
+        {
+            return Ok(());
+        }
+        tracing::warn!(user = %user.name, credential_id = %new_id, "the destination no longer holds the new key: another run replaced it; deleting this run's key and keeping the old one");
+        if rotation.resumed.as_deref() != Some(new_id) {
+            self.delete_key(&user.name, new_id).await?;
+        }
+        Err(Error::InFlight {
+            business_unit: unit.to_string(),
+            started_secs_ago: 0,
+            retry_after_secs: self.settings().key_lease.as_secs(),
         })
     }
 }
