@@ -32,7 +32,7 @@ pub struct AwsArgs {
     #[arg(long, global = true)]
     endpoint_url: Option<String>,
     /// Attempts per AWS call, in the SDK's standard retry mode.
-    #[arg(long, global = true, env = "BEDROCK_PROVISIONER_MAX_ATTEMPTS", default_value_t = 3,
+    #[arg(long, global = true, env = "BEDROCK_PROVISIONER_MAX_ATTEMPTS", default_value_t = 5,
           value_parser = clap::value_parser!(u32).range(1..=20))]
     max_attempts: u32,
     /// The SDK's retry mode: `standard`, or `adaptive` (also slows the request rate after throttling; for

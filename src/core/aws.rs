@@ -47,7 +47,7 @@ impl Default for AwsSettings {
         Self {
             region: None,
             endpoint_url: None,
-            max_attempts: 3,
+            max_attempts: 5,
             initial_backoff: Duration::from_secs(1),
             connect_timeout: Duration::from_secs(5),
             operation_timeout: Duration::from_secs(60),

@@ -93,7 +93,8 @@ def test_budget_update_and_subscribers(emulator, account):
 FILTERED = {"BudgetName": "bedrock-marketing-monthly", "BudgetLimit": {"Amount": "100", "Unit": "USD"},
             "TimeUnit": "MONTHLY", "BudgetType": "COST",
             "FilterExpression": {"And": [{"Dimensions": {"Key": "SERVICE", "Values": ["Amazon Bedrock"]}},
-                                         {"Tags": {"Key": "business-unit", "Values": ["marketing"]}}]}}
+                                         {"Tags": {"Key": "business-unit", "Values": ["marketing"]}}]},
+            "Metrics": ["UnblendedCost"]}
 
 
 def test_describe_budget_shows_the_filter_expression_only_when_asked(emulator, account):

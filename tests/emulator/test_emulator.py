@@ -189,7 +189,40 @@ def test_reached_latency_comes_after_the_change(emulator, account):
         aws_secret_access_key="contract-test", config=Config(read_timeout=0.5, retries={"total_max_attempts": 1}))
     with pytest.raises(botocore.exceptions.ReadTimeoutError):
         impatient.create_user(UserName="finn")
+    served = _log_entry(emulator, account, "CreateUser", "reached_status")
+    assert served["reached_status"] == 200, "the change was made; only its answer is late"
     assert emulator.client("iam", account).get_user(UserName="finn")["User"]["UserName"] == "finn"
+
+
+def test_stall_answers_late_after_the_change(emulator, account):
+    """"stall": AWS carried the call out and its real answer comes ``latency_ms`` late: an impatient client times
+    out after the change was made, a patient one gets the answer (:mod:`bpemu.faults`)."""
+    emulator.control("POST", "faults", {"action": "CreateUser", "kind": "stall", "latency_ms": 1200, "count": 2,
+                                        "access_key": account})
+    impatient = boto3.client(
+        "iam", endpoint_url=emulator.endpoint, region_name="us-east-1", aws_access_key_id=account,
+        aws_secret_access_key="contract-test", config=Config(read_timeout=0.5, retries={"total_max_attempts": 1}))
+    with pytest.raises(botocore.exceptions.ReadTimeoutError):
+        impatient.create_user(UserName="gil")
+    assert _log_entry(emulator, account, "CreateUser", "reached_status")["fault"] == "stall"
+    patient = emulator.client("iam", account, retry=False)
+    started = time.monotonic()
+    assert patient.create_user(UserName="hana")["User"]["UserName"] == "hana", "the real answer, late"
+    assert time.monotonic() - started >= 1.2
+    assert {u["UserName"] for u in patient.list_users()["Users"]} == {"gil", "hana"}
+
+
+def _log_entry(emulator, account: str, action: str, key: str, wait_s: float = 10.0) -> dict:
+    """The request log entry of `account`'s `action` once it has `key` (a slow machine may serve a call after
+    the client's read timeout fired)."""
+    deadline = time.monotonic() + wait_s
+    while True:
+        seen = emulator.control("GET", f"requests?access_key={account}")["requests"]
+        found = [r for r in seen if r["action"] == action and key in r]
+        if found or time.monotonic() > deadline:
+            assert found, f"no {action} entry with {key}: {seen}"
+            return found[-1]
+        time.sleep(0.05)
 
 
 def test_bedrock_catalog_per_region(emulator, account):

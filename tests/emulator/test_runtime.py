@@ -337,3 +337,50 @@ def test_faults_apply_to_runtime_actions(emulator, account):
     throttled = refusal(runtime.converse, modelId=f"us.{SONNET}", messages=HELLO)
     assert (throttled["status"], throttled["Code"]) == (400, "ThrottlingException")
     assert runtime.converse(modelId=f"us.{SONNET}", messages=HELLO)["stopReason"] == "end_turn"
+
+
+def test_count_tokens_only_for_documented_models_and_regions(emulator, account):
+    """The Bedrock user guide's "Supported models and Regions for token counting"
+    (https://docs.aws.amazon.com/bedrock/latest/userguide/count-tokens.html): twelve Regions (Canada (Central) is
+    not one of them) and a list of Anthropic models; Amazon Nova and Claude Opus 4.5 are not counted. Elsewhere
+    ValidationException, "The provided model doesn't support counting tokens."."""
+    converse = {"converse": {"messages": HELLO}}
+    us = emulator.client("bedrock-runtime", account, retry=False)
+    assert us.count_tokens(modelId=HAIKU_3, input=converse)["inputTokens"] > 0
+    for uncounted in (NOVA, "anthropic.claude-opus-4-5-20251101-v1:0"):
+        error = refusal(us.count_tokens, modelId=uncounted, input=converse)
+        assert (error["status"], error["Code"], error["Message"]) == (
+            400, "ValidationException", "The provided model doesn't support counting tokens."), uncounted
+    emulator.control("POST", "bedrock/catalog", {"account": account, "region": "ca-central-1", "models": [HAIKU_3]})
+    canada = emulator.client("bedrock-runtime", account, region="ca-central-1", retry=False)
+    assert canada.converse(modelId=HAIKU_3, messages=HELLO)["stopReason"] == "end_turn", "the region has the model"
+    error = refusal(canada.count_tokens, modelId=HAIKU_3, input=converse)
+    assert (error["Code"], error["Message"]) == ("ValidationException",
+                                                 "The provided model doesn't support counting tokens.")
+
+
+def test_an_invalid_api_key_is_answered_with_or_without_the_error_type_header(emulator):
+    """Bedrock answers an invalid API key with 403 and ``{"Message":"Authentication failed: Please make sure your
+    API Key is valid."}`` (quoted in anomalyco/opencode#47073; ai4s-research/open-science#53 shows a client that
+    got it as a bare "Forbidden", without an error type), with ``x-amzn-ErrorType`` or without it;
+    ``POST /_emulator/bedrock-runtime/auth-errors`` chooses, default with."""
+    forged = "ABSK" + base64.b64encode(b"nobody-at-000000000000:not-a-secret").decode()
+    runtime = bearer_client(emulator, forged)
+    bodies = raw_bodies(runtime, "CountTokens")
+    headers: list[dict] = []
+    runtime.meta.events.register("after-call.bedrock-runtime.CountTokens",
+                                 lambda http_response, **_: headers.append(dict(http_response.headers)))
+    call = {"modelId": SONNET, "input": {"converse": {"messages": HELLO}}}
+    error = refusal(runtime.count_tokens, **call)
+    assert (error["status"], error["Code"], error["Message"]) == (403, "AccessDeniedException", AUTH_FAILED)
+    assert json.loads(bodies[-1]) == {"Message": AUTH_FAILED}
+    assert headers[-1]["x-amzn-ErrorType"] == "AccessDeniedException"
+    try:
+        assert emulator.control("POST", "bedrock-runtime/auth-errors", {"error_type_header": False}) == {
+            "error_type_header": False}
+        error = refusal(runtime.count_tokens, **call)
+        assert (error["status"], error["Message"]) == (403, AUTH_FAILED)
+        assert json.loads(bodies[-1]) == {"Message": AUTH_FAILED}
+        assert "x-amzn-ErrorType" not in headers[-1]
+    finally:
+        emulator.control("POST", "bedrock-runtime/auth-errors", {"error_type_header": True})

@@ -190,6 +190,16 @@ def _iam_authorization_details(calls):
     iam.get_account_authorization_details(MaxItems=10)
 
 
+def _iam_list_users(calls):
+    iam = calls.client("iam")
+    for i in range(3):
+        iam.create_user(UserName=f"lu-{i}", Path="/bu/", Tags=[{"Key": "business-unit", "Value": f"bu-{i}"}])
+    iam.create_user(UserName="other")
+    first = iam.list_users(MaxItems=2)
+    iam.list_users(MaxItems=2, Marker=first["Marker"])
+    iam.list_users(PathPrefix="/bu/")
+
+
 def _ce_tags(calls):
     calls.emulator.control("POST", "ce/tags", {"account": calls.account, "tags": [
         {"key": "business-unit", "status": "Active"}, {"key": "aws:createdBy", "type": "AWSGenerated"}]})
@@ -242,7 +252,8 @@ BUDGET = {"BudgetName": "bedrock-marketing-monthly", "BudgetLimit": {"Amount": "
           "TimeUnit": "MONTHLY", "BudgetType": "COST",
           "FilterExpression": {"And": [
               {"Dimensions": {"Key": "SERVICE", "Values": ["Amazon Bedrock"]}},
-              {"Tags": {"Key": "business-unit", "Values": ["marketing"]}}]}}
+              {"Tags": {"Key": "business-unit", "Values": ["marketing"]}}]},
+          "Metrics": ["UnblendedCost"]}
 NOTIFICATION = {"NotificationType": "ACTUAL", "ComparisonOperator": "GREATER_THAN", "Threshold": 80.0,
                 "ThresholdType": "PERCENTAGE"}
 
@@ -298,6 +309,7 @@ CASES = {
     ("iam", "DeleteServiceSpecificCredential"): _iam_delete,
     ("iam", "SimulatePrincipalPolicy"): _iam_simulate,
     ("iam", "GetAccountAuthorizationDetails"): _iam_authorization_details,
+    ("iam", "ListUsers"): _iam_list_users,
     ("ce", "ListCostAllocationTags"): _ce_tags,
     ("ce", "UpdateCostAllocationTagsStatus"): _ce_update_tags,
     ("ce", "GetCostAndUsage"): _ce_cost_and_usage,
@@ -477,3 +489,38 @@ def test_json_requests_are_validated(emulator, account):
         _refused(tampered.list_cost_allocation_tags)["Message"]
     budgets = calls.client("budgets", parameter_validation=False)
     assert "Value null at 'budgetName'" in _refused(lambda: budgets.describe_budget(AccountId=account))["Message"]
+
+
+# -- patterns: Java's regular expressions, as AWS's front end reads them --------------------------------------
+
+PROJECT_SERVICES = ("iam", "sts", "bedrock", "bedrock-runtime", "ce", "budgets", "service-quotas", "secretsmanager")
+
+
+def test_every_pattern_of_the_project_services_is_checked():
+    """No pattern is skipped: each one of the pinned models translates to Python (``\\p{L}`` classes, ``(?i)``
+    after the start, ``-`` after a class escape; ``java.util.regex.Pattern``)."""
+    untranslated = []
+    for service in PROJECT_SERVICES:
+        model = shapes.service_model(service)
+        for name in model.shape_names:
+            pattern = model.shape_for(name).metadata.get("pattern")
+            if pattern is not None and shapes._pattern(pattern) is None:
+                untranslated.append((service, name, pattern))
+    assert untranslated == []
+
+
+@pytest.mark.parametrize("pattern, value, matches", [
+    (r"[\p{L}\p{Z}\p{N}_.:/=+\-@]*", "Ünïcødé 東京 ٣ a/b:c=d+e@f_g.h-i", True),
+    (r"[\p{L}\p{Z}\p{N}_.:/=+\-@]*", "a,b", False),
+    (r"[\p{L}\p{Z}\p{N}_.:/=+\-@]*", "tab\there", False),
+    (r"^(?! )[\p{L}\p{N}\p{Z}-_]*(?<! )$", "a-b_c d", True),
+    (r"^(?! )[\p{L}\p{N}\p{Z}-_]*(?<! )$", "a.b", False),
+    (r"^(?![^:\\]*/action/|(?i).*<script>.*</script>.*)[^:\\]+$", "bedrock-marketing", True),
+    (r"^(?![^:\\]*/action/|(?i).*<script>.*</script>.*)[^:\\]+$", "x<SCRIPT>y</script>", False),
+    (r"[\w+=,.@-]+", "bu-user", True),
+    (r"[\w+=,.@-]+", "üser", False),
+])
+def test_java_patterns_mean_what_they_mean_in_java(pattern, value, matches):
+    """``\\p{L}``/``\\p{Z}``/``\\p{N}`` are Unicode categories; ``\\w`` is ASCII (Java's default); inline ``(?i)``
+    applies to the rest of its group."""
+    assert (shapes._pattern(pattern).fullmatch(value) is not None) == matches

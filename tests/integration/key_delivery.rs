@@ -617,3 +617,25 @@ async fn key_files_are_bound_to_their_unit_and_an_unsafe_key_directory_is_refuse
     std::fs::remove_file(&link).unwrap();
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+/// Issue 21: a second `create_api_key` into the unit's secret would overwrite it and leave the first key
+/// working with no stored copy: it is refused, naming rotate_key, before any key is created.
+#[tokio::test]
+async fn a_second_key_into_a_secret_holding_an_active_one_is_refused() {
+    let account = Account::new();
+    let client = account.provisioned(&["payroll"]).await;
+    let args = json!({"business_unit": "payroll", "deliver": "secrets_manager"});
+    let first = ok(&call(&client, "create_api_key", args.clone()).await);
+    let first_id = first["credential_id"].as_str().unwrap().to_owned();
+    let again = call(&client, "create_api_key", args).await;
+    let said = text(&again);
+    assert!(
+        said.contains("rotate_key") && said.contains(&first_id),
+        "{said}"
+    );
+    assert_eq!(account.keys_in_aws("payroll-bedrock-user").await.len(), 1);
+    assert_eq!(
+        account.secret_key_id("payroll").await.as_deref(),
+        Some(first_id.as_str())
+    );
+}

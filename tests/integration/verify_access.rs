@@ -256,12 +256,12 @@ async fn can_call_only_when_the_units_own_key_was_proven() {
         "another unit's key proves nothing here: {other:#}"
     );
 
-    account.fault(json!({"action": "CountTokens", "kind": "error", "status": 400,
-        "code": "ValidationException", "message": "The provided model doesn't support counting tokens."}));
+    // CountTokens is documented for some models only: the emulator refuses Opus 4.5 as AWS does.
     let sales = ok(&call(
         &reader,
         "verify_access",
-        json!({"business_unit": "sales", "api_key": sales_key}),
+        json!({"business_unit": "sales", "api_key": sales_key,
+               "model_id": "us.anthropic.claude-opus-4-5-20251101-v1:0"}),
     )
     .await);
     assert_eq!(sales["key_test"]["outcome"], "failed", "{sales:#}");

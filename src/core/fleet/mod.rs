@@ -266,14 +266,48 @@ impl Provisioner {
             .map(|a| (a, unit.role.clone()));
         let done = match self.acting_in(place.as_ref(), accounts) {
             Ok(provisioner) => provisioner
-                .unit_changes(unit, apply, &mut outcome)
+                .unit_with_retries(unit, apply, &mut outcome)
                 .await
-                .map_err(|e| e.to_string()),
+                .map_err(|e| {
+                    if passes(&e) {
+                        format!("{e} (after {UNIT_ATTEMPTS} attempts of the unit); run the fleet again: it picks up where this run stopped")
+                    } else {
+                        e.to_string()
+                    }
+                }),
             Err(why) => Err(why),
         };
         outcome.error = done.err();
         tracing::info!(unit = %outcome.business_unit, changes = outcome.changes.len(), error = ?outcome.error, "fleet unit done");
         outcome
+    }
+
+    /// The unit's changes, run again (up to [`UNIT_ATTEMPTS`] times, after a growing pause) while they fail
+    /// for a reason that passes (throttling once the SDK's own retries are spent, a 5xx, a timeout, another
+    /// run's key lease): every step converges, so a second attempt picks up where the first stopped. The
+    /// changes of every attempt are kept; a unit that still fails says to run the fleet again.
+    async fn unit_with_retries(
+        &self,
+        unit: &UnitSpec,
+        apply: bool,
+        outcome: &mut UnitOutcome,
+    ) -> Result<()> {
+        let mut attempt = 1;
+        loop {
+            let error = match self.unit_changes(unit, apply, outcome).await {
+                Ok(()) => return Ok(()),
+                Err(error) => error,
+            };
+            if attempt >= UNIT_ATTEMPTS || !passes(&error) {
+                return Err(error);
+            }
+            let pause = UNIT_PAUSE * 2u32.pow(attempt - 1);
+            tracing::info!(unit = %unit.name(), attempt, %error, ?pause, "fleet unit failed; trying it again");
+            tokio::time::sleep(pause).await;
+            // The next attempt reads the unit again and reports its drift anew.
+            outcome.drift.clear();
+            attempt += 1;
+        }
     }
 
     /// The unit's user first (a refused user stops the unit), then its key beside its budget, which
@@ -330,6 +364,27 @@ impl Provisioner {
 }
 
 /// The units with the first unit of each account first; how many those leads are.
+/// Attempts of one unit within a run, when it fails for a reason that passes.
+const UNIT_ATTEMPTS: u32 = 4;
+/// The pause before a unit's second attempt (doubling after each).
+const UNIT_PAUSE: std::time::Duration = std::time::Duration::from_millis(500);
+
+/// Whether a unit's failure may pass by itself: throttling, AWS's own failures, the network, a lease.
+fn passes(error: &Error) -> bool {
+    match error {
+        Error::Throttled { .. } | Error::Unreachable { .. } | Error::InFlight { .. } => true,
+        Error::Aws { code, .. } => [
+            "InternalFailure",
+            "ServiceFailure",
+            "ServiceUnavailable",
+            "InternalError",
+            "ConcurrentModification",
+        ]
+        .contains(&code.as_str()),
+        _ => false,
+    }
+}
+
 fn leads_first<'m>(manifest: &'m Manifest, caller: &str) -> (Vec<&'m UnitSpec>, usize) {
     let mut seen = std::collections::HashSet::new();
     let (leads, rest): (Vec<&UnitSpec>, Vec<&UnitSpec>) = manifest

@@ -261,7 +261,21 @@ impl Provisioner {
         let user = self.managed_user(unit).await?;
         self.check_destination(unit, destination).await?;
         let _guard = self.lock_user(&user.name).await;
+        let held = self.delivered_id(unit, destination).await?;
         let room = |keys: &[ServiceSpecificCredentialMetadata]| {
+            if let Some(held) = held.as_deref().filter(|id| {
+                keys.iter().any(|k| {
+                    k.service_specific_credential_id() == *id && k.status() == &StatusType::Active
+                })
+            }) {
+                return Err(Error::refused(
+                    "deliver",
+                    format!(
+                        "{} already holds the active key {held}: a new key there would leave {held} working with no stored copy. Replace it with rotate_key (mode replace), or deliver the new key elsewhere",
+                        destination.describe(unit)
+                    ),
+                ));
+            }
             if keys.len() >= MAX_KEYS_PER_USER {
                 return Err(key_limit(&user.name, keys));
             }

@@ -7,6 +7,17 @@ Control API (plain JSON over HTTP, under ``/_emulator/``):
 * ``POST /_emulator/faults``   -> add a fault rule (see :mod:`bpemu.faults`); ``DELETE`` removes them all.
 * ``GET  /_emulator/requests`` -> the AWS requests seen so far: service, action, access key id, auth scheme.
   ``?access_key=K`` keeps one caller's requests. Never contains a secret or a header value.
+* ``POST /_emulator/consistency`` ``{"stale_ms": N, "account": optional}`` -> IAM reads as of N ms ago
+  (:mod:`bpemu.consistency`); ``GET`` shows the settings.
+* ``POST /_emulator/output-check`` ``{"mode": "fail"|"log"}``; ``GET /_emulator/output-problems`` -> answers
+  that broke their output shape (:mod:`bpemu.outputs`).
+* ``GET  /_emulator/rules`` -> the documented rules across members the emulator enforces (:mod:`bpemu.rules`).
+* ``POST /_emulator/bedrock-runtime/auth-errors`` ``{"error_type_header": bool}`` (:mod:`bpemu.runtime_ext`).
+* ``POST /_emulator/clock`` ``{"offset_seconds"|"advance_days", "account": optional}`` (:mod:`bpemu.iam_ext`):
+  the emulator's clock, for key expiry and role sessions (:mod:`bpemu.sessions_ext`).
+
+Every request is held to its botocore input shape (:mod:`bpemu.validation_ext`) and every successful answer to
+its output shape (:mod:`bpemu.outputs`).
 
 Accounts: a request signed with a 12-digit access key id is served by the moto account of that number, so
 tests sharing one emulator stay isolated from each other. ``AssumeRole`` into a role of another account (see

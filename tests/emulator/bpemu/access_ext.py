@@ -235,7 +235,7 @@ def _iam_resource(names: dict[str, str], action: str, account: str) -> str:
     return "*"
 
 
-def enforce(info: RequestInfo):
+def enforce(info: RequestInfo, environ=None):
     """An AccessDenied response when a restricted principal may not make this request, else None."""
     if not info.access_key or not info.access_key.startswith(("AKIA", "ASIA")) or not info.action:
         return None

@@ -3,7 +3,8 @@ actions moto lacks.
 
 Cost Explorer:
 - ``GetCostAndUsage`` really applies ``Filter`` (``And``/``Or``/``Not``, ``Dimensions``, ``Tags`` with match
-  options), ``GroupBy`` (at most two, ``DIMENSION`` or ``TAG``; tag groups read ``key$value``),
+  options), ``GroupBy`` (``DIMENSION`` or ``TAG``; tag groups read ``key$value``; at most two, a rule of
+  :mod:`bpemu.rules`),
   ``Granularity`` (``DAILY``/``MONTHLY``), ``TimePeriod`` (end exclusive), ``Metrics``, and pages its
   (period, group) rows with ``NextPageToken`` at a small page size. Periods that end after today are
   ``Estimated``.
@@ -195,8 +196,6 @@ def get_cost_and_usage(self):
             raise ValueError(f"Granularity {granularity} is not supported")
         if not metrics or any(m not in METRICS for m in metrics):
             raise ValueError(f"Metrics must be among {sorted(METRICS)}")
-        if len(groups) > 2:
-            raise ValueError("GroupBy supports at most two keys")
         with _lock:
             items, page_size = _items.get(self.current_account, ([], DEFAULT_PAGE_SIZE))
         selected = [i for i in items if start <= i["date"] < end and _matches(i, params.get("Filter"))]
@@ -264,8 +263,13 @@ def _budgets(self) -> dict:
 
 
 def _described(budget, show_filter: bool) -> dict:
-    """A budget as Describe* answers it: ``FilterExpression`` only when asked for."""
+    """A budget as Describe* answers it: ``FilterExpression`` only when asked for; no ``CostTypes`` that moto
+    made up for a budget set with ``FilterExpression``/``Metrics`` (moto 5.2.5 ``Budget.to_dict`` adds default
+    ``CostTypes`` to every COST budget without them; AWS: "Either FilterExpression and Metrics or CostFilters and
+    CostTypes, not both", CreateBudget in the botocore ``budgets`` model)."""
     shown = budget.to_dict()
+    if "CostTypes" not in budget.budget and {"FilterExpression", "Metrics"} & set(budget.budget):
+        shown.pop("CostTypes", None)
     if not show_filter:
         shown.pop("FilterExpression", None)
     return shown

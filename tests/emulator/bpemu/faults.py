@@ -7,9 +7,9 @@ A rule is posted as JSON to ``/_emulator/faults``::
      "access_key": "111111111111",    # optional: only requests signed with this access key id
      "account": "111111111111",       # optional: only requests acting in this account, whatever the key
                                       # (an account key, a user's AKIA key, an AssumeRole session's ASIA key)
-     "kind": "error",                 # "error" | "throttle" | "latency" | "reached"
+     "kind": "error",                 # "error" | "throttle" | "latency" | "reached" | "stall"
      "status": 503, "code": "ServiceUnavailable", "message": "...",   # for "error" and "reached"
-     "latency_ms": 200,               # for "latency" (also allowed with the other kinds)
+     "latency_ms": 200,               # for "latency" and "stall" (also allowed with the other kinds)
      "drop": true,                    # "reached" only: close the connection instead of answering
      "count": 2,                      # optional: only the next N matching calls
      "percent": 50}                   # optional: only this share of matching calls
@@ -28,6 +28,11 @@ connection (an SDK reports a connection error, botocore's ``ConnectionClosedErro
 *after* the request was served, so a client timeout shorter than it fires after the change was made. The
 request log entry of such a request has ``"reached_status"``, the status AWS's answer had; a dropped one has
 ``"dropped": true`` and no ``"status"``. Every request a rule fired on has ``"fault"``, the rule's kind.
+
+"stall" models a call AWS carried out whose answer comes late (a slow backend, a congested network): the
+request is served first, then the answer is held for ``latency_ms`` and sent unchanged, success or error. A
+client whose read timeout is shorter gives up after the change was made (and may retry it); a patient one gets
+the real answer. Its log entry has ``"reached_status"`` too.
 
 Rules are checked in the order they were added; the first match that fires applies.
 """
@@ -51,7 +56,7 @@ def _account_of(access_key: str | None) -> str | None:
 
     return account_of(access_key)
 
-KINDS = {"error", "throttle", "latency", "reached"}
+KINDS = {"error", "throttle", "latency", "reached", "stall"}
 # Services whose throttling error is not "ThrottlingException".
 THROTTLE_CODES = {"iam": "Throttling", "sts": "Throttling", "ce": "LimitExceededException"}
 
@@ -113,7 +118,7 @@ class FaultRule:
     def error_for(self, service: str) -> tuple[int, str, str] | None:
         """The (status, code, message) this rule answers with, or None for latency only ("reached": the error
         the client gets instead of the real answer)."""
-        if self.kind == "latency":
+        if self.kind in ("latency", "stall"):
             return None
         if self.kind == "throttle":
             return 400, THROTTLE_CODES.get(service, "ThrottlingException"), "Rate exceeded"

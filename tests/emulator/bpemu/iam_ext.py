@@ -6,6 +6,9 @@ LimitExceeded 409 on a third credential for one service, NotSupportedService 404
 an age outside 1-36600 days comes from :mod:`bpemu.validation_ext`, like every input-shape violation).
 A credential reads ``Expired`` once the emulator clock passes its expiration.
 
+ListUsers is moto's (``PathPrefix`` honoured) made to page as AWS does: ``MaxItems`` (default 100) and an opaque
+``Marker``, with ``IsTruncated``; moto 5.2.5 ignores both and answers every user at once.
+
 GetAccountAuthorizationDetails is moto's (users with their tags, groups, roles, managed policies, ``Filter``
 honoured) made to page as AWS does: ``MaxItems`` (1-1000, default 100; out of range is ``ValidationError`` 400
 from :mod:`bpemu.validation_ext`) and ``Marker``; moto 5.2.5 ignores both and answers everything at once.
@@ -42,6 +45,12 @@ _offsets: dict[str, datetime.timedelta] = {}
 _credentials: dict[tuple[str, str], list[dict]] = {}
 
 
+def visible_credentials(account: str, user_name: str, current: list[dict]) -> list[dict]:
+    """A user's credentials as the request being served sees them: `current`, unless :mod:`bpemu.consistency`
+    (which replaces this function) makes the read stale."""
+    return current
+
+
 class NoSuchEntity(ServiceException):
     code = "NoSuchEntity"
 
@@ -58,9 +67,13 @@ class ValidationError(ServiceException):
     code = "ValidationError"
 
 
+def offset(account: str = "*") -> datetime.timedelta:
+    """How far `account`'s emulator clock is from real time."""
+    return _offsets.get(account, _offsets.get("*", datetime.timedelta()))
+
+
 def now(account: str = "*") -> datetime.datetime:
-    offset = _offsets.get(account, _offsets.get("*", datetime.timedelta()))
-    return datetime.datetime.now(datetime.timezone.utc) + offset
+    return datetime.datetime.now(datetime.timezone.utc) + offset(account)
 
 
 def reset() -> None:
@@ -173,11 +186,14 @@ def list_service_specific_credentials(self):
         raise NotSupportedService(f"The service {service} is not supported for service-specific credentials.")
     with _lock:
         if all_users:
-            found = [c for (account, _), creds in _credentials.items() if account == self.current_account for c in creds]
+            found = [c for (account, user), creds in _credentials.items() if account == self.current_account
+                     for c in visible_credentials(account, user, creds)]
         else:
             if user_name:
                 _user(self, user_name)
-            found = list(_credentials.get((self.current_account, user_name or ""), []))
+            name = user_name or ""
+            mine = _credentials.get((self.current_account, name), [])
+            found = list(visible_credentials(self.current_account, name, mine))
         found = [c for c in found if service is None or c["ServiceName"] == service]
         found.sort(key=lambda c: (c["UserName"], c["CreateDate"], c["ServiceSpecificCredentialId"]))
         start = int(marker) if marker else 0
@@ -225,21 +241,34 @@ _SECTIONS = ("UserDetailList", "GroupDetailList", "RoleDetailList", "Policies")
 _MARKER_PREFIX = "bpemu-aad:"
 
 
-def _aad_marker(offset: int) -> str:
-    return base64.urlsafe_b64encode(f"{_MARKER_PREFIX}{offset}".encode()).decode()
+def _aad_marker(offset: int, prefix: str = _MARKER_PREFIX) -> str:
+    return base64.urlsafe_b64encode(f"{prefix}{offset}".encode()).decode()
 
 
-def _aad_offset(marker: str | None) -> int:
+def _aad_offset(marker: str | None, prefix: str = _MARKER_PREFIX,
+                operation: str = "GetAccountAuthorizationDetails") -> int:
     if not marker:
         return 0
     try:
         text = base64.urlsafe_b64decode(marker.encode()).decode()
-        if text.startswith(_MARKER_PREFIX) and text[len(_MARKER_PREFIX):].isdigit():
-            return int(text[len(_MARKER_PREFIX):])
+        if text.startswith(prefix) and text[len(prefix):].isdigit():
+            return int(text[len(prefix):])
     except (binascii.Error, UnicodeDecodeError, ValueError):
         pass
     # The text is the emulator's: AWS's answer to a marker it did not issue is not documented.
-    raise ValidationError("Invalid Marker: it was not returned by GetAccountAuthorizationDetails.")
+    raise ValidationError(f"Invalid Marker: it was not returned by {operation}.")
+
+
+def list_users(self):
+    """ListUsers (https://docs.aws.amazon.com/IAM/latest/APIReference/API_ListUsers.html): moto's users, paged
+    by ``MaxItems`` (1-1000, default 100) and ``Marker``, in moto's order (creation)."""
+    users = list(self.backend.list_users(self._get_param("PathPrefix"), None, None))
+    start = _aad_offset(self._get_param("Marker"), "bpemu-users:", "ListUsers")
+    end = start + int(self._get_param("MaxItems") or DEFAULT_MAX_ITEMS)
+    result = {"Users": users[start:end], "IsTruncated": end < len(users)}
+    if result["IsTruncated"]:
+        result["Marker"] = _aad_marker(end, "bpemu-users:")
+    return ActionResult(result)
 
 
 def get_account_authorization_details(self):
@@ -279,3 +308,4 @@ def install() -> None:
     IamResponse.reset_service_specific_credential = reset_service_specific_credential
     IamResponse.delete_service_specific_credential = delete_service_specific_credential
     IamResponse.get_account_authorization_details = get_account_authorization_details
+    IamResponse.list_users = list_users

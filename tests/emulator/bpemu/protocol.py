@@ -9,6 +9,7 @@ import re
 import uuid
 from dataclasses import dataclass
 from urllib.parse import parse_qs
+from xml.sax.saxutils import escape
 
 _CREDENTIAL = re.compile(r"Credential=([^/,\s]+)/[^/]+/([^/]+)/([^/]+)/aws4_request")
 
@@ -172,7 +173,7 @@ def error_response(service: str, status: int, code: str, message: str) -> tuple[
         kind = "Receiver" if status >= 500 else "Sender"
         body = (
             f'<ErrorResponse xmlns="{namespace}"><Error><Type>{kind}</Type><Code>{code}</Code>'
-            f"<Message>{message}</Message></Error><RequestId>{request_id}</RequestId></ErrorResponse>"
+            f"<Message>{escape(message)}</Message></Error><RequestId>{request_id}</RequestId></ErrorResponse>"
         ).encode()
         return status_line, [("Content-Type", "text/xml"), ("x-amzn-RequestId", request_id)], body
     body = json.dumps({"__type": code, "message": message, "Message": message}).encode()

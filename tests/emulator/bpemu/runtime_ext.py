@@ -18,9 +18,13 @@ Authentication:
   for the emulator's 12-digit account keys, whose secret is whatever the client chose. It is refused after
   ``X-Amz-Date`` + ``X-Amz-Expires`` (at most 43200 s) or the signing session's end (emulator clock), and in
   another region than the one it was signed for.
-- A refused key answers 403 ``AccessDeniedException`` "Authentication failed: Please make sure your API Key is
-  valid." (AWS's wording for an invalid or expired key); a bearer value with neither prefix "Invalid API Key
-  format: Must start with pre-defined prefix"; no Authorization header "Authorization header is missing".
+- A refused key answers 403, body ``{"Message":"Authentication failed: Please make sure your API Key is
+  valid."}`` (AWS's wording for an invalid or expired key) with ``x-amzn-ErrorType: AccessDeniedException``, or
+  without that header after ``POST /_emulator/bedrock-runtime/auth-errors`` ``{"error_type_header": false}``
+  (Bedrock answers both ways; ``reset`` puts the header back); a bearer value with neither prefix
+  ``AccessDeniedException`` "Invalid API Key format: Must start with pre-defined prefix"; no Authorization header
+  "Authorization header is missing". A session whose time is over answers ``ExpiredTokenException``
+  (:mod:`bpemu.sessions_ext`).
 
 Region: SigV4 requests name it in their credential scope. A bearer request names none when the client's
 endpoint is the emulator: it is the Host's (``bedrock-runtime.REGION.amazonaws.com``) when the Host names one,
@@ -41,9 +45,10 @@ Validation, as AWS answers it (400 ``ValidationException``): before authorisatio
 input shape, with the model's "N validation error(s) detected: ..." message; after it, a model id the region
 does not offer, "The provided model identifier is invalid."; the base id of a model only invocable through an
 inference profile, "Invocation of model ID … with on-demand throughput isn’t supported. Retry your request with
-the ID or ARN of an inference profile that contains this model."; ``CountTokens`` on a profile or a model
-without token counting (only Anthropic models count), "The provided model doesn't support counting tokens.".
-The emulator has no projects but the default one: another answers 404 ``ResourceNotFoundException``. The streaming operations are authorised, then answered 501
+the ID or ARN of an inference profile that contains this model."; ``CountTokens`` on a profile, on a model
+without token counting (:data:`COUNTED_MODELS`) or in a region without it (:data:`COUNT_TOKENS_REGIONS`), "The
+provided model doesn't support counting tokens.". The emulator has no projects but the default one: another
+answers 404 ``ResourceNotFoundException``. The streaming operations are authorised, then answered 501
 ``NotImplementedException`` (the emulator does not encode event streams).
 
 Answers are canned and valid for the output shapes: ``Converse`` a text message with ``stopReason``,
@@ -93,6 +98,44 @@ BAD_PREFIX = "Invalid API Key format: Must start with pre-defined prefix"
 INVALID_MODEL = "The provided model identifier is invalid."
 NO_TOKEN_COUNT = "The provided model doesn't support counting tokens."
 
+# Token counting (Bedrock user guide, "Monitor your token usage by counting tokens before running inference",
+# section "Supported models and Regions for token counting",
+# https://docs.aws.amazon.com/bedrock/latest/userguide/count-tokens.html): "Count tokens API is supported in
+# the following Regions": US East (N. Virginia), US East (Ohio), US West (Oregon), Asia Pacific (Tokyo), Asia
+# Pacific (Mumbai), Asia Pacific (Singapore), Asia Pacific (Sydney), Europe (Frankfurt), Europe (Zurich), Europe
+# (Ireland), Europe (London), South America (São Paulo). Elsewhere the emulator answers ValidationException with
+# the model message (AWS's answer there is not documented).
+COUNT_TOKENS_REGIONS = frozenset({
+    "us-east-1", "us-east-2", "us-west-2", "ap-northeast-1", "ap-south-1", "ap-southeast-1", "ap-southeast-2",
+    "eu-central-1", "eu-central-2", "eu-west-1", "eu-west-2", "sa-east-1",
+})
+_COUNT_TOKENS_PAGE = "https://docs.aws.amazon.com/bedrock/latest/userguide/count-tokens.html"
+# The foundation models CountTokens counts for, each with its source. The page's list ("Count tokens API is
+# supported for the following foundation models"): Claude 3.5 Haiku, 3.5 Sonnet v2, 3.5 Sonnet, 3.7 Sonnet,
+# Opus 4, Sonnet 4; its current version sends readers to each model card instead, and notes that "Some Anthropic
+# Claude models - including those that launch with cross-Region inference (CRIS) only on bedrock-runtime - don't
+# support CountTokens on bedrock-runtime". The Claude 4.5 entries are from clients that count with their base ids.
+# Models not listed (Amazon Nova, Claude Opus 4.5) answer "The provided model doesn't support counting tokens.".
+COUNTED_MODELS = {
+    "anthropic.claude-3-5-haiku-20241022-v1:0": _COUNT_TOKENS_PAGE,
+    "anthropic.claude-3-5-sonnet-20241022-v2:0": _COUNT_TOKENS_PAGE,
+    "anthropic.claude-3-5-sonnet-20240620-v1:0": _COUNT_TOKENS_PAGE,
+    "anthropic.claude-3-7-sonnet-20250219-v1:0": _COUNT_TOKENS_PAGE,
+    "anthropic.claude-opus-4-20250514-v1:0": _COUNT_TOKENS_PAGE,
+    "anthropic.claude-sonnet-4-20250514-v1:0": _COUNT_TOKENS_PAGE,
+    "anthropic.claude-3-haiku-20240307-v1:0": _COUNT_TOKENS_PAGE + ' ("Example: count tokens ... with Anthropic '
+                                                                   'Claude 3 Haiku")',
+    "anthropic.claude-sonnet-4-5-20250929-v1:0": "Portkey-AI/gateway#1437 (Claude Code counts tokens on Bedrock "
+                                                 "with the base id once the profile prefix is removed)",
+    "anthropic.claude-haiku-4-5-20251001-v1:0": "https://alchemy.run/providers/aws/bedrock/counttokens (counting "
+                                                "with the base id anthropic.claude-haiku-4-5-20251001-v1:0)",
+}
+
+# Invalid API keys: whether the 403 carries ``x-amzn-ErrorType``; the body is ``{"Message": "Authentication
+# failed: Please make sure your API Key is valid."}`` either way (anomalyco/opencode#47073; clients also report it
+# as a bare "Forbidden" with that body, ai4s-research/open-science#53, i.e. without an error type).
+_auth_errors = {"error_type_header": True}
+
 # Invocation -> the IAM action it needs on its target and project.
 _IAM_ACTION = {
     "Converse": "bedrock:InvokeModel",
@@ -140,9 +183,34 @@ def serve(environ, start_response, info: RequestInfo, body: bytes):
     try:
         status_line, headers, payload = _answer(environ, info, body)
     except Refusal as refusal:
-        status_line, headers, payload = error_response(info.service, refusal.status, refusal.code, refusal.message)
+        status_line, headers, payload = _refusal_answer(info, refusal)
     start_response(status_line, headers + [("Content-Length", str(len(payload)))])
     return [payload]
+
+
+def _refusal_answer(info: RequestInfo, refusal: Refusal) -> tuple[str, list, bytes]:
+    """AWS's error; an invalid API key's is ``{"Message": ...}`` alone, with or without ``x-amzn-ErrorType``
+    (:data:`_auth_errors`)."""
+    status_line, headers, payload = error_response(info.service, refusal.status, refusal.code, refusal.message)
+    if refusal.message != AUTH_FAILED:
+        return status_line, headers, payload
+    if not _auth_errors["error_type_header"]:
+        headers = [(name, value) for name, value in headers if name.lower() != "x-amzn-errortype"]
+    return status_line, headers, json.dumps({"Message": AUTH_FAILED}).encode()
+
+
+def reset() -> None:
+    _auth_errors["error_type_header"] = True
+
+
+def control(command: str, method: str, environ, read_body):
+    if command == "bedrock-runtime/auth-errors" and method == "POST":
+        value = json.loads(read_body(environ) or b"{}").get("error_type_header")
+        if not isinstance(value, bool):
+            raise ValueError("error_type_header must be true or false")
+        _auth_errors["error_type_header"] = value
+        return {"error_type_header": value}
+    return None
 
 
 def _answer(environ, info: RequestInfo, body: bytes) -> tuple[str, list, bytes]:
@@ -152,7 +220,7 @@ def _answer(environ, info: RequestInfo, body: bytes) -> tuple[str, list, bytes]:
     target = _target(info.target or "", region, account)
     if info.action == "CountTokens":
         _authorize(caller, "bedrock:CountTokens", target.resources, target.context)
-        _counted_model(target)
+        _counted_model(target, region)
         return _json({"inputTokens": _count_tokens(request)})
     project = _project(environ, info, request)
     resources = target.resources + [_project_arn(project, region, account)]
@@ -356,13 +424,14 @@ def _invocable_model(target: Target) -> str:
     return target.model_id
 
 
-def _counted_model(target: Target) -> str:
-    """The foundation model `CountTokens` counts for: a base model of the region that counts tokens."""
+def _counted_model(target: Target, region: str) -> str:
+    """The foundation model `CountTokens` counts for: a base model the region offers, in a region and of a model
+    that count tokens (:data:`COUNT_TOKENS_REGIONS`, :data:`COUNTED_MODELS`)."""
     if target.profile_arn is not None:
         raise Refusal(400, "ValidationException", NO_TOKEN_COUNT)
     if target.model_id is None:
         raise Refusal(400, "ValidationException", INVALID_MODEL)
-    if _provider(target.model_id) != "Anthropic":
+    if region not in COUNT_TOKENS_REGIONS or target.model_id not in COUNTED_MODELS:
         raise Refusal(400, "ValidationException", NO_TOKEN_COUNT)
     return target.model_id
 

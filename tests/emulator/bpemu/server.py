@@ -23,21 +23,28 @@ from moto.moto_server.werkzeug_app import (  # noqa: E402
 from werkzeug.serving import make_server  # noqa: E402
 
 from . import (  # noqa: E402
-    access_ext, bedrock_ext, billing_ext, iam_ext, quotas_ext, runtime_ext, tags_ext, trust_ext, validation_ext,
+    access_ext, bedrock_ext, billing_ext, consistency, iam_ext, outputs, quotas_ext, rules, runtime_ext, sessions_ext,
+    tags_ext, trust_ext, validation_ext,
 )
 from .faults import FaultRule, FaultTable  # noqa: E402
 from .protocol import describe, error_response  # noqa: E402
 
 CONTROL_PREFIX = "/_emulator/"
+# The WSGI environ key of the request's log entry (extensions may add facts to it).
+LOG_ENTRY = "bpemu.log_entry"
 # The request log keeps the first MAX_RECORDED requests after a reset (benches/fleet.py raises it).
 MAX_RECORDED = int(os.environ.get("BPEMU_MAX_RECORDED", "10000"))
 
-# Every extension module, in installation order: the only list of them (validation_ext wraps the actions the
-# modules before it registered, so it stays last; runtime_ext serves bedrock-runtime itself and is called
-# directly). Hooks, each optional: ``install()``; ``reset()`` for state; ``control(command, method, environ,
-# read_body)`` for a control API; ``enforce(info)`` to refuse a request before it is served (an error
-# response, else None; the first refusal in this order answers).
-EXTENSIONS = (bedrock_ext, iam_ext, access_ext, trust_ext, billing_ext, quotas_ext, tags_ext, validation_ext)
+# Every extension module, in installation order: the only list of them (runtime_ext serves bedrock-runtime
+# itself, called by :meth:`Emulator.serve`, and is listed for its control API; consistency wraps what tags_ext
+# installed, so it comes after it). Hooks, each
+# optional: ``install()``; ``reset()`` for state; ``control(command, method, environ, read_body)`` for a control
+# API; ``enforce(info, environ)`` to refuse a request before it is served (an error response, else None; the
+# first refusal in this order answers, so the order is AWS's: authentication (sessions_ext), the input shape
+# (validation_ext), authorisation (access_ext, trust_ext), then the documented rules across members (rules)).
+# Every answer is then checked against its output shape (:mod:`bpemu.outputs`).
+EXTENSIONS = (bedrock_ext, iam_ext, sessions_ext, validation_ext, access_ext, trust_ext, rules, billing_ext,
+              quotas_ext, tags_ext, consistency, outputs, runtime_ext)
 
 
 class Emulator:
@@ -60,53 +67,47 @@ class Emulator:
         if info.access_key and info.access_key.isdigit() and len(info.access_key) == 12:
             environ["HTTP_X_MOTO_ACCOUNT_ID"] = info.access_key
         entry = info.as_json()
+        environ[LOG_ENTRY] = entry
         with self.lock:
             if len(self.requests) < MAX_RECORDED:
                 self.requests.append(entry)
 
         start_response = _recording(start_response, entry)
         for extension in EXTENSIONS:
-            denied = _call(extension, "enforce", info)
+            denied = _call(extension, "enforce", info, environ)
             if denied is not None:
                 return _answer(start_response, denied)
         rule = self.faults.take(info)
         if rule is None:
-            return self.serve(environ, start_response, info, body)
+            return _answer(start_response, self.serve(environ, info, body))
         entry["fault"] = rule.kind
-        if rule.kind == "reached":
-            return self.reached(environ, start_response, info, body, rule, entry)
+        if rule.kind in ("reached", "stall"):
+            return self.late(environ, start_response, info, body, rule, entry)
         if rule.latency_ms:
             time.sleep(rule.latency_ms / 1000)
         error = rule.error_for(info.service)
         if error is not None:
             return _answer(start_response, error_response(info.service, *error))
-        return self.serve(environ, start_response, info, body)
+        return _answer(start_response, self.serve(environ, info, body))
 
-    def serve(self, environ, start_response, info, body: bytes):
-        """The AWS answer: bedrock-runtime from runtime_ext, everything else from moto and its extensions."""
+    def serve(self, environ, info, body: bytes) -> tuple[str, list, bytes]:
+        """The AWS answer, in full: bedrock-runtime from runtime_ext, everything else from moto and its
+        extensions; then checked against the operation's output shape (:mod:`bpemu.outputs`)."""
         if runtime_ext.handles(info):
-            return runtime_ext.serve(environ, start_response, info, body)
-        return self.moto(environ, start_response)
+            answer = _captured(lambda start: runtime_ext.serve(environ, start, info, body))
+        else:
+            answer = _captured(lambda start: self.moto(environ, start))
+        return outputs.checked(environ, info, answer)
 
-    def reached(self, environ, start_response, info, body: bytes, rule: FaultRule, entry: dict):
-        """Serve the request, throw its answer away, wait ``latency_ms``, then answer the rule's error or drop
-        the connection (see :mod:`bpemu.faults`)."""
-        served: dict[str, int] = {}
-
-        def discard(status_line, headers, exc_info=None):
-            served["status"] = int(status_line.split(" ", 1)[0])
-            return lambda data: None
-
-        answer = self.serve(environ, discard, info, body)
-        try:
-            for _ in answer:  # a streamed answer is produced in full, as AWS would have
-                pass
-        finally:
-            if hasattr(answer, "close"):
-                answer.close()
-        entry["reached_status"] = served.get("status")
+    def late(self, environ, start_response, info, body: bytes, rule: FaultRule, entry: dict):
+        """Serve the request (AWS carried it out), wait ``latency_ms``, then answer: "stall" the real answer,
+        "reached" the rule's error or, with ``drop``, no answer at all (see :mod:`bpemu.faults`)."""
+        answer = self.serve(environ, info, body)
+        entry["reached_status"] = int(answer[0].split(" ", 1)[0])
         if rule.latency_ms:
             time.sleep(rule.latency_ms / 1000)
+        if rule.kind == "stall":
+            return _answer(start_response, answer)
         if rule.drop:
             entry["dropped"] = True
             _drop_connection(environ)
@@ -156,10 +157,28 @@ class Emulator:
 
 
 def _answer(start_response, response: tuple[str, list, bytes]):
-    """Send a (status line, headers, body) response built by :func:`bpemu.protocol.error_response`."""
+    """Send a (status line, headers, body) response, with its Content-Length."""
     status_line, headers, payload = response
+    headers = [(name, value) for name, value in headers if name.lower() != "content-length"]
     start_response(status_line, headers + [("Content-Length", str(len(payload)))])
     return [payload]
+
+
+def _captured(app) -> tuple[str, list, bytes]:
+    """The whole answer of the WSGI `app` (called with a ``start_response``): status line, headers, body."""
+    seen: dict = {"written": []}
+
+    def start(status_line, headers, exc_info=None):
+        seen["status"], seen["headers"] = status_line, list(headers)
+        return seen["written"].append
+
+    result = app(start)
+    try:
+        body = b"".join(seen["written"]) + b"".join(result)  # a streamed answer is produced in full
+    finally:
+        if hasattr(result, "close"):
+            result.close()
+    return seen["status"], seen["headers"], body
 
 
 def _drop_connection(environ) -> None:

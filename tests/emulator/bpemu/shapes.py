@@ -53,13 +53,19 @@ class Problem:
     path: tuple[str, ...]
     value: Any
     constraint: str
+    sensitive: bool = False  # the model marks the member ``sensitive``: its value is never shown
 
     def __str__(self) -> str:
-        return f"{'.'.join(self.path) or '<root>'}: {self.constraint} (value {_shown(self.value)})"
+        shown = "hidden" if self.sensitive else _shown(self.value)
+        return f"{'.'.join(self.path) or '<root>'}: {self.constraint} (value {shown})"
 
     def coral(self) -> str:
-        """AWS's wording for an invalid request member (lowerCamelCase path, list items as ``N.member``)."""
+        """AWS's wording for an invalid request member (lowerCamelCase path, list items as ``N.member``); a
+        sensitive member's value is left out ("Value at 'password' failed to satisfy constraint: ...", as AWS
+        words it for members the model marks ``sensitive``)."""
         path = ".".join(p[:1].lower() + p[1:] if not p.isdigit() else p for p in self.path)
+        if self.sensitive:
+            return f"Value at '{path}' failed to satisfy constraint: {self.constraint}"
         value = "null" if self.value is None else f"'{_shown(self.value)}'"
         return f"Value {value} at '{path}' failed to satisfy constraint: {self.constraint}"
 
@@ -114,13 +120,22 @@ class _Walker:
         self.strict_input = strict_input  # also check ranges, lengths and patterns
         self.timestamp_default = _DEFAULT_TIMESTAMP[service_model(service).protocol]
         self.problems: list[Problem] = []
+        self.sensitive = 0  # depth of sensitive shapes being walked
 
     def problem(self, path, value, constraint: str) -> None:
-        self.problems.append(Problem(tuple(path), value, constraint))
+        self.problems.append(Problem(tuple(path), value, constraint, self.sensitive > 0))
 
     def value(self, shape, value, path) -> None:
         if shape.metadata.get("document"):
             return
+        secret = bool(shape.metadata.get("sensitive"))
+        self.sensitive += secret
+        try:
+            self._value(shape, value, path)
+        finally:
+            self.sensitive -= secret
+
+    def _value(self, shape, value, path) -> None:
         kind = shape.type_name
         if kind == "structure":
             self.structure(shape, value, path)
@@ -216,11 +231,102 @@ def _wire(name: str, member) -> str:
 
 @functools.cache
 def _pattern(source: str) -> re.Pattern | None:
-    """The model's (Java) regular expression in Python, or None where Python cannot read it (``\\p{L}``...)."""
+    """The model's regular expression (Java's dialect: AWS's front end is Java) in Python's ``re``, or None where
+    it cannot be translated. ``re.ASCII``: Java's ``\\w``, ``\\d``, ``\\s`` and ``(?i)`` are ASCII-only by default
+    (``java.util.regex.Pattern``: "Predefined character classes", "UNICODE_CHARACTER_CLASS")."""
     try:
-        return re.compile(source)
-    except re.error:
+        return re.compile(java_regex(source), re.ASCII)
+    except (re.error, ValueError):
         return None
+
+
+_UNICODE_CLASS = re.compile(r"\\([pP])\{(?:Is|general_category=|gc=)?([A-Z][a-z]?)\}")
+_INLINE_FLAGS = re.compile(r"\(\?([a-zA-Z]+)\)")
+
+
+def java_regex(source: str) -> str:
+    """`source`, a ``java.util.regex`` pattern, in Python's syntax: Unicode category classes (``\\p{L}``,
+    ``\\P{N}``, also inside ``[...]``, where a ``-`` right after one is literal, as in Java) become explicit
+    ranges, and inline flags after the start (``a|(?i)b``, which Java scopes to the end of the enclosing group)
+    become a scoped group ``(?i:...)``. Java's documentation: "Unicode scripts, blocks, categories and binary
+    properties" and "Special constructs (named-capturing and non-capturing)" in ``java.util.regex.Pattern``."""
+    scan = _Scan(source)
+    while scan.i < len(source):
+        scan.step()
+    return "".join(scan.out) + ")" * scan.closers[0]
+
+
+class _Scan:
+    """The state of :func:`java_regex` going through a pattern."""
+
+    def __init__(self, source: str):
+        self.source, self.i, self.out = source, 0, []
+        self.closers = [0]  # per open group: how many scoped-flag groups to close with it
+        self.in_class = False
+
+    def step(self) -> None:
+        source, i = self.source, self.i
+        unicode_class = _UNICODE_CLASS.match(source, i)
+        flags = None if self.in_class or i == 0 else _INLINE_FLAGS.match(source, i)
+        if unicode_class is not None:
+            self.category(unicode_class)
+        elif flags is not None:
+            self.out.append(f"(?{flags.group(1)}:")
+            self.closers[-1] += 1
+            self.i = flags.end()
+        elif source[i] == "\\":
+            self.out.append(source[i:i + 2])
+            self.i += 2
+        else:
+            self.char(source[i])
+
+    def category(self, match: re.Match) -> None:
+        ranges = _category_ranges(match.group(2), match.group(1) == "P")
+        self.out.append(ranges if self.in_class else f"[{ranges}]")
+        self.i = match.end()
+        after = self.source[self.i:self.i + 2]
+        if self.in_class and after[:1] == "-" and after[1:] not in ("]", ""):
+            self.out.append("\\-")
+            self.i += 1
+
+    def char(self, char: str) -> None:
+        if self.in_class:
+            self.in_class = char != "]"
+        elif char == "[":
+            self.in_class = True
+        elif char == "(":
+            self.closers.append(0)
+        elif char == ")":
+            self.out.append(")" * self.closers.pop())
+        self.out.append(char)
+        self.i += 1
+
+
+@functools.cache
+def _category_ranges(category: str, negated: bool) -> str:
+    """The code points of Unicode general category `category` (``L``, ``Lu``, ``Z``, ...; negated: all others),
+    as the inside of a character class (``\\u0041-\\u005A...``)."""
+    import sys
+    import unicodedata
+
+    def wanted(code: int) -> bool:
+        return unicodedata.category(chr(code)).startswith(category) != negated
+
+    ranges, start = [], None
+    for code in range(sys.maxunicode + 2):
+        inside = code <= sys.maxunicode and wanted(code)
+        if inside and start is None:
+            start = code
+        elif not inside and start is not None:
+            ranges.append(_escaped(start) if start == code - 1 else f"{_escaped(start)}-{_escaped(code - 1)}")
+            start = None
+    if not ranges:
+        raise ValueError(f"unknown Unicode category {category}")
+    return "".join(ranges)
+
+
+def _escaped(code: int) -> str:
+    return f"\\u{code:04X}" if code <= 0xFFFF else f"\\U{code:08X}"
 
 
 def _scalar_ok(kind: str, value: Any, timestamp_format: str) -> bool:
@@ -312,6 +418,8 @@ def _check_paging(walker: _Walker, service: str, operation: str, parsed: dict, r
     keys = keys if isinstance(keys, list) else [keys]
     pages = [parsed.get(key) for key in keys if isinstance(key, str)]
     limit, count = request.get(config.get("limit_key")), sum(len(p) for p in pages if isinstance(p, list))
+    if isinstance(limit, Text) and _INTEGER.fullmatch(limit):
+        limit = int(limit)
     if isinstance(limit, int) and count > limit:
         where = keys[0] if len(keys) == 1 else "+".join(keys)
         walker.problem([where], count, f"At most {limit} items a page were asked for")

@@ -12,7 +12,7 @@ moto 5.2.5 keeps a user's tags in ``IAMBackend.tagger`` (a ``TaggingService``: A
 compares keys exactly: ``TagUser`` with ``managed-by`` beside ``Managed-By`` adds a second tag, ``UntagUser``
 misses the other case, and user tags have no checks at all. ``install()`` replaces the backend's
 ``tag_user`` and ``untag_user`` and wraps ``create_user`` (``ListUserTags`` and ``GetUser`` read the tagger,
-so they follow; no action is added to a response class, so :mod:`bpemu.validation_ext` wraps nothing here):
+so they follow; no action is added to a response class, so ``test_shapes.py`` has no case for this module):
 
 - a key already present in another case is replaced: one tag remains, with the new value and the key as the
   request spells it. IAM keeps the newest spelling: ``tag-role Test=1`` then ``tag-role test=1`` lists only

@@ -62,7 +62,7 @@ _ACCOUNT = re.compile(r"^(?:(\d{12})|arn:aws:iam::(\d{12}):root)$")
 _NAMED = "bpemu:named"
 
 
-def enforce(info: RequestInfo):
+def enforce(info: RequestInfo, environ=None):
     """AWS's AccessDenied for an ``AssumeRole`` the caller may not make, else None (moto serves it)."""
     if (info.service, info.action) != ("sts", "AssumeRole") or not info.access_key:
         return None

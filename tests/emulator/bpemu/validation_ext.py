@@ -1,74 +1,197 @@
-"""Every request to an extension action is checked against the action's botocore input shape first.
+"""Every request to every service is checked against its botocore input shape before it is served.
 
-Installed last (the last of ``bpemu.server.EXTENSIONS``), it wraps each action that a module of this package
-registered on moto's response classes, so an extension's actions are validated by being installed, with no
-second list of extensions to keep in step.
-A request with an unknown member, a missing required member, a value of the wrong type, or one outside the
-model's enum, range, length or pattern is refused as AWS's front end refuses it: ``ValidationError`` (query
-protocol: IAM) or ``ValidationException`` (JSON protocols), HTTP 400, with a message naming each member
-(``1 validation error detected: Value '0' at 'maxResults' failed to satisfy constraint: ...``). So whatever
-client talks to the emulator, its requests are held to the pinned model.
+moto serves what AWS refuses (a comma in an IAM tag value, a budget name with ``:``, a page size of 0), so the
+emulator holds every request, moto's own actions included, to the pinned model first, as AWS's front end
+does: a request with an unknown member, a missing required member, a value of the wrong type, or one outside
+the model's enum, range, length or pattern (Java's dialect, ``\\p{L}`` classes included: see
+:func:`bpemu.shapes.java_regex`) is refused with AWS's error, ``ValidationError`` (query protocol: IAM, STS;
+https://docs.aws.amazon.com/IAM/latest/APIReference/CommonErrors.html) or ``ValidationException`` (JSON
+protocols; https://docs.aws.amazon.com/bedrock/latest/APIReference/CommonErrors.html), HTTP 400, with a
+message naming each member (``1 validation error detected: Value '0' at 'maxResults' failed to satisfy
+constraint: ...``). A body that is not JSON is ``SerializationException``.
 
-Control API: ``GET /_emulator/actions`` lists the validated actions: ``{"actions": [{"service",
-"operation", "module"}]}``.
+A request is validated once, here, whoever serves it; bedrock-runtime is the exception: :mod:`bpemu.runtime_ext`
+checks its input itself, after authenticating the caller, as Bedrock does. Requests to an operation the model
+does not have are left to moto. The parsed request (:class:`Parsed`) is kept in the WSGI environ under
+:data:`PARSED` for :mod:`bpemu.rules` and :mod:`bpemu.outputs`.
+
+Control API: ``GET /_emulator/actions`` lists the actions this package's modules registered on moto:
+``{"actions": [{"service", "operation", "module"}]}``.
 """
 
 from __future__ import annotations
 
 import functools
 import json
-from urllib.parse import parse_qs
+import re
+from dataclasses import dataclass
+from urllib.parse import parse_qs, urlsplit
 
-from moto.core.exceptions import ServiceException
+from botocore.exceptions import UnknownServiceError
 from moto.core.responses import BaseResponse
+from werkzeug.datastructures import EnvironHeaders
 
 from . import shapes
-from .protocol import handler_error
+from .protocol import RequestInfo, error_response
 
-# Actions registered by modules of this package are validated (and must each have a contract-test case).
-_PACKAGE = __name__.rpartition(".")[0] + "."
-
+PARSED = "bpemu.parsed"
+# Signing name (the credential scope's service) -> botocore's service name, where they differ.
+SERVICE_OF_SIGNING_NAME = {"servicequotas": "service-quotas"}
 # moto's package name -> botocore's service name, where they differ.
 _SERVICE_OF_PACKAGE = {"servicequotas": "service-quotas"}
-
-_actions: list[dict] = []
-
-
-class ValidationError(ServiceException):
-    code = "ValidationError"
+# This package's modules: their actions are listed by the control API.
+_PACKAGE = __name__.rpartition(".")[0] + "."
 
 
-def install() -> None:
-    """Wrap every action this package's modules installed (once, however often this runs)."""
-    _actions.clear()
-    operations_of: dict[type, set[str]] = {}
-    for cls, name, handler, service, operation in _extension_handlers():
-        if not hasattr(handler, "bpemu_operation"):
-            setattr(cls, name, _validated(service, operation, handler))
-        operations_of.setdefault(cls, set()).add(operation)
-        _actions.append({"service": service, "operation": operation, "module": handler.__module__})
-    for cls, operations in operations_of.items():
-        if not hasattr(vars(cls).get("parse_parameters"), "bpemu_operations"):
-            cls.parse_parameters = _deferring(cls.parse_parameters, operations)
+@dataclass(frozen=True)
+class Parsed:
+    """A request read per its service's protocol: botocore service and operation names, members by wire name."""
+
+    service: str
+    operation: str
+    params: dict
 
 
-def _extension_handlers():
-    """(response class, method name, handler, service, operation) of each action this package's modules installed."""
-    for cls in _response_classes(BaseResponse):
-        for name, handler in list(vars(cls).items()):
-            if not str(getattr(handler, "__module__", "")).startswith(_PACKAGE) or not callable(handler):
-                continue
-            service = _service_of(cls)
-            operation = shapes.operation_for(service, name)
-            if operation is None:
-                raise RuntimeError(f"{handler.__module__}.{name} is not an operation of {service}")
-            yield cls, name, handler, service, operation
+class Unreadable(ValueError):
+    """The request body is not what the protocol carries (JSON that does not parse)."""
+
+
+def enforce(info: RequestInfo, environ):
+    """AWS's validation error for a request that breaks its input shape, else None (and the parsed request is
+    kept in `environ`)."""
+    if info.service == "bedrock-runtime":
+        return None
+    try:
+        parsed = parse(info, environ)
+    except Unreadable:
+        return error_response(info.service, 400, "SerializationException", "The request body is not valid JSON.")
+    if parsed is None:
+        return None
+    environ[PARSED] = parsed
+    problems = shapes.check_input(parsed.service, parsed.operation, parsed.params)
+    return _refusal(info.service, parsed.service, problems) if problems else None
+
+
+def parse(info: RequestInfo, environ) -> Parsed | None:
+    """The request's operation and members, or None when the model does not know the service or operation."""
+    service = botocore_service(SERVICE_OF_SIGNING_NAME.get(info.service, info.service))
+    if service is None:
+        return None
+    protocol = shapes.service_model(service).protocol
+    body = environ.get("bpemu.body", b"")
+    if protocol == "query":
+        return _query(service, info.action, environ, body)
+    if protocol == "json":
+        return _json(service, environ, body)
+    if protocol == "rest-json":
+        return _rest_json(service, environ, body)
+    return None
+
+
+@functools.cache
+def botocore_service(name: str) -> str | None:
+    """`name` if botocore has a model of that service (pinned release), else None."""
+    try:
+        shapes.service_model(name)
+    except UnknownServiceError:
+        return None
+    return name
+
+
+def _query(service: str, action: str, environ, body: bytes) -> Parsed | None:
+    """A query-protocol request: ``Action`` and its form members, from the query string and the body."""
+    if action not in shapes.service_model(service).operation_names:
+        return None
+    flat = parse_qs(environ.get("QUERY_STRING", ""), keep_blank_values=True)
+    if body:
+        flat.update(parse_qs(body.decode("utf-8", "replace"), keep_blank_values=True))
+    return Parsed(service, action, shapes.query_params(service, action, flat))
+
+
+def _json(service: str, environ, body: bytes) -> Parsed | None:
+    """A JSON-protocol request: ``X-Amz-Target: <targetPrefix>.<Operation>`` and a JSON object body."""
+    model = shapes.service_model(service)
+    prefix, _, operation = environ.get("HTTP_X_AMZ_TARGET", "").rpartition(".")
+    if prefix != model.metadata.get("targetPrefix") or operation not in model.operation_names:
+        return None
+    try:
+        params = json.loads(body or b"{}")
+    except (UnicodeDecodeError, ValueError):
+        raise Unreadable() from None
+    if not isinstance(params, dict):
+        raise Unreadable()
+    return Parsed(service, operation, params)
+
+
+def _rest_json(service: str, environ, body: bytes) -> Parsed | None:
+    """A REST-JSON request: the operation whose method and URI template match, members from the URI, query
+    string, headers and body. The raw URI is read, so that a label holding an encoded ``/`` (an ARN) stays one."""
+    raw = urlsplit(environ.get("RAW_URI") or environ.get("PATH_INFO", ""))
+    operation = rest_operation(service, environ.get("REQUEST_METHOD", "GET"), raw.path)
+    if operation is None:
+        return None
+    try:
+        params = shapes.rest_params(service, operation, raw.path, parse_qs(raw.query, keep_blank_values=True),
+                                    EnvironHeaders(environ), body.decode())
+    except (UnicodeDecodeError, ValueError, TypeError):
+        raise Unreadable() from None
+    return Parsed(service, operation, params)
+
+
+def rest_operation(service: str, method: str, path: str) -> str | None:
+    """The operation of a REST service whose HTTP method and request URI template match (the most literal one)."""
+    found = [(literal, name) for name, verb, pattern, literal in _routes(service)
+             if verb == method and pattern.fullmatch(path)]
+    return max(found)[1] if found else None
+
+
+@functools.cache
+def _routes(service: str) -> list[tuple[str, str, re.Pattern, int]]:
+    """(operation, method, path regex, literal length) of every operation of a REST service's model."""
+    model = shapes.service_model(service)
+    routes = []
+    for name in model.operation_names:
+        http = model.operation_model(name).http
+        template = http["requestUri"].split("?", 1)[0].rstrip("/") or "/"
+        pattern = re.sub(r"\\\{[^}]+\\\+\\\}", "(.+)", re.escape(template))
+        pattern = re.sub(r"\\\{[^}]+\\\}", "([^/]+)", pattern)
+        literal = len(re.sub(r"\{[^}]+\}", "", template))
+        routes.append((name, http["method"], re.compile(pattern + "/?"), literal))
+    return routes
+
+
+def _refusal(wire_service: str, service: str, problems: list[shapes.Problem]):
+    """AWS's validation error naming every problem."""
+    count = len(problems)
+    message = f"{count} validation error{'s' if count > 1 else ''} detected: " + "; ".join(
+        p.coral() for p in problems)
+    code = "ValidationError" if shapes.service_model(service).protocol == "query" else "ValidationException"
+    return error_response(wire_service, 400, code, message)
+
+
+# -- the control API: the actions this package registered ---------------------------------------------------
 
 
 def control(command: str, method: str, environ, read_body):
     if command == "actions" and method == "GET":
-        return {"actions": sorted(_actions, key=lambda a: (a["service"], a["operation"]))}
+        return {"actions": sorted(extension_actions(), key=lambda a: (a["service"], a["operation"]))}
     return None
+
+
+def extension_actions() -> list[dict]:
+    """``{"service", "operation", "module"}`` of each action a module of this package set on a moto response
+    class; a method there that names no operation of the service is an error."""
+    actions = []
+    for cls in _response_classes(BaseResponse):
+        service = _SERVICE_OF_PACKAGE.get(cls.__module__.split(".")[1], cls.__module__.split(".")[1])
+        for name, handler in list(vars(cls).items()):
+            if not callable(handler) or not str(getattr(handler, "__module__", "")).startswith(_PACKAGE):
+                continue
+            operation = shapes.operation_for(service, name)
+            if operation is None:
+                raise ValueError(f"{handler.__module__}.{name} is not an operation of {service}")
+            actions.append({"service": service, "operation": operation, "module": handler.__module__})
+    return actions
 
 
 def _response_classes(cls) -> list[type]:
@@ -76,67 +199,3 @@ def _response_classes(cls) -> list[type]:
     for sub in cls.__subclasses__():
         found += [sub] + _response_classes(sub)
     return found
-
-
-def _service_of(cls) -> str:
-    package = cls.__module__.split(".")[1]
-    return _SERVICE_OF_PACKAGE.get(package, package)
-
-
-def _deferring(parse, operations: set[str]):
-    """moto's model-driven parameter parsing, which fails (HTTP 500) on a value of the wrong type, made to
-    leave that failure to the action's validation for the validated `operations`."""
-
-    @functools.wraps(parse)
-    def wrapper(self, request):
-        try:
-            parse(self, request)
-        except (ValueError, TypeError) as error:
-            if self._get_action() not in operations:
-                raise
-            self.params = {}
-            self.bpemu_parse_error = error
-
-    wrapper.bpemu_operations = operations
-    return wrapper
-
-
-def _validated(service: str, operation: str, handler):
-    """`handler`, answering AWS's validation error instead when the request breaks the input shape."""
-
-    @functools.wraps(handler)
-    def wrapper(self):
-        try:
-            problems = shapes.check_input(service, operation, _request_params(self, service, operation))
-        except json.JSONDecodeError:
-            return handler_error("SerializationException", "The request body is not valid JSON.")
-        if problems:
-            return _refusal(service, problems)
-        if getattr(self, "bpemu_parse_error", None) is not None:
-            raise self.bpemu_parse_error
-        return handler(self)
-
-    wrapper.bpemu_operation = (service, operation)
-    return wrapper
-
-
-def _refusal(service: str, problems: list[shapes.Problem]):
-    """AWS's validation error naming every problem: raised (query protocol) or returned (JSON protocols)."""
-    count = len(problems)
-    message = f"{count} validation error{'s' if count > 1 else ''} detected: " + "; ".join(
-        p.coral() for p in problems)
-    if shapes.service_model(service).protocol == "query":
-        raise ValidationError(message)
-    return handler_error("ValidationException", message)
-
-
-def _request_params(response: BaseResponse, service: str, operation: str) -> dict:
-    """The request's members as sent, read the way the service's protocol carries them."""
-    protocol = shapes.service_model(service).protocol
-    if protocol == "query":
-        return shapes.query_params(service, operation, response.querystring)
-    if protocol == "json":
-        return json.loads(response.body or "{}")
-    url = response.parsed_url
-    return shapes.rest_params(service, operation, url.path, parse_qs(url.query, keep_blank_values=True),
-                              response.headers, response.body)
