@@ -62,74 +62,85 @@ impl PolicyChoice {
 pub fn least_privilege_document(partition: &str, account: &str) -> Value {
     let anthropic_models = format!("arn:{partition}:bedrock:*::foundation-model/anthropic.*");
     let profiles = format!("arn:{partition}:bedrock:*:{account}:inference-profile/*");
+    let mut statements = invoke_statements(partition, account, &anthropic_models, &profiles);
+    statements.extend([
+        json!({
+            "Sid": "ReadAnthropicModels",
+            "Effect": "Allow",
+            "Action": ["bedrock:GetFoundationModel"],
+            "Resource": [anthropic_models]
+        }),
+        json!({
+            "Sid": "ReadInferenceProfiles",
+            "Effect": "Allow",
+            "Action": ["bedrock:GetInferenceProfile"],
+            "Resource": [profiles]
+        }),
+        json!({
+            "Sid": "ListModelsAndProfiles",
+            "Effect": "Allow",
+            "Action": ["bedrock:ListFoundationModels", "bedrock:ListInferenceProfiles"],
+            "Resource": "*"
+        }),
+        json!({
+            "Sid": "SubscribeToModelsThroughBedrock",
+            "Effect": "Allow",
+            "Action": [
+                "aws-marketplace:ViewSubscriptions",
+                "aws-marketplace:Subscribe",
+                "aws-marketplace:Unsubscribe"
+            ],
+            "Resource": "*",
+            "Condition": {"StringEquals": {"aws:CalledViaLast": "bedrock.amazonaws.com"}}
+        }),
+        json!({
+            "Sid": "UseBedrockApiKeys",
+            "Effect": "Allow",
+            "Action": ["bedrock:CallWithBearerToken"],
+            "Resource": "*"
+        }),
+    ]);
+    json!({"Version": "2012-10-17", "Statement": statements})
+}
+
+/// The statements that invoke: models, system profiles and projects; the unit's own application inference
+/// profiles; counting tokens.
+fn invoke_statements(
+    partition: &str,
+    account: &str,
+    anthropic_models: &str,
+    profiles: &str,
+) -> Vec<Value> {
     let own_profiles =
         format!("arn:{partition}:bedrock:*:{account}:application-inference-profile/*");
     let projects = format!("arn:{partition}:bedrock:*:{account}:project/*");
-    json!({
-        "Version": "2012-10-17",
-        "Statement": [
-            {
-                "Sid": "InvokeAnthropicModels",
-                "Effect": "Allow",
-                "Action": ["bedrock:InvokeModel", "bedrock:InvokeModelWithResponseStream"],
-                "Resource": [anthropic_models, profiles, projects]
-            },
-            {
-                "Sid": "InvokeTheUnitsApplicationInferenceProfiles",
-                "Effect": "Allow",
-                "Action": [
-                    "bedrock:InvokeModel",
-                    "bedrock:InvokeModelWithResponseStream",
-                    "bedrock:GetInferenceProfile"
-                ],
-                "Resource": [own_profiles],
-                "Condition": {"StringEquals": {
-                    format!("aws:ResourceTag/{UNIT_TAG}"): format!("${{aws:PrincipalTag/{UNIT_TAG}}}")
-                }}
-            },
-            {
-                "Sid": "CountTokensOfAnthropicModels",
-                "Effect": "Allow",
-                "Action": ["bedrock:CountTokens"],
-                "Resource": [anthropic_models]
-            },
-            {
-                "Sid": "ReadAnthropicModels",
-                "Effect": "Allow",
-                "Action": ["bedrock:GetFoundationModel"],
-                "Resource": [anthropic_models]
-            },
-            {
-                "Sid": "ReadInferenceProfiles",
-                "Effect": "Allow",
-                "Action": ["bedrock:GetInferenceProfile"],
-                "Resource": [profiles]
-            },
-            {
-                "Sid": "ListModelsAndProfiles",
-                "Effect": "Allow",
-                "Action": ["bedrock:ListFoundationModels", "bedrock:ListInferenceProfiles"],
-                "Resource": "*"
-            },
-            {
-                "Sid": "SubscribeToModelsThroughBedrock",
-                "Effect": "Allow",
-                "Action": [
-                    "aws-marketplace:ViewSubscriptions",
-                    "aws-marketplace:Subscribe",
-                    "aws-marketplace:Unsubscribe"
-                ],
-                "Resource": "*",
-                "Condition": {"StringEquals": {"aws:CalledViaLast": "bedrock.amazonaws.com"}}
-            },
-            {
-                "Sid": "UseBedrockApiKeys",
-                "Effect": "Allow",
-                "Action": ["bedrock:CallWithBearerToken"],
-                "Resource": "*"
-            }
-        ]
-    })
+    vec![
+        json!({
+            "Sid": "InvokeAnthropicModels",
+            "Effect": "Allow",
+            "Action": ["bedrock:InvokeModel", "bedrock:InvokeModelWithResponseStream"],
+            "Resource": [anthropic_models, profiles, projects]
+        }),
+        json!({
+            "Sid": "InvokeTheUnitsApplicationInferenceProfiles",
+            "Effect": "Allow",
+            "Action": [
+                "bedrock:InvokeModel",
+                "bedrock:InvokeModelWithResponseStream",
+                "bedrock:GetInferenceProfile"
+            ],
+            "Resource": [own_profiles],
+            "Condition": {"StringEquals": {
+                format!("aws:ResourceTag/{UNIT_TAG}"): format!("${{aws:PrincipalTag/{UNIT_TAG}}}")
+            }}
+        }),
+        json!({
+            "Sid": "CountTokensOfAnthropicModels",
+            "Effect": "Allow",
+            "Action": ["bedrock:CountTokens"],
+            "Resource": [anthropic_models]
+        }),
+    ]
 }
 
 /// Parse a policy document as IAM returns it (URL-encoded JSON, or plain JSON from some endpoints).
