@@ -145,3 +145,21 @@ def test_a_role_session_is_trusted_by_its_role_arn(emulator, account, other_acco
     elsewhere = make_role(emulator, other_account, trust(f"arn:aws:iam::{account}:role/other"), "elsewhere")
     assert refused(signed(emulator, "sts", session).assume_role, RoleArn=elsewhere,
                    RoleSessionName="hop2")["Error"]["Code"] == "AccessDenied"
+
+
+def test_a_source_identity_needs_set_source_identity_in_the_trust_policy(emulator, account, other_account):
+    """IAM User Guide, "Monitor and control actions taken with assumed roles"
+    (https://docs.aws.amazon.com/IAM/latest/UserGuide/id_credentials_temp_control-access_monitor.html): to set a
+    source identity "the role trust policy must allow the sts:SetSourceIdentity action"; without it AssumeRole
+    with ``SourceIdentity`` is AccessDenied, and without ``SourceIdentity`` the same role is assumed."""
+    role_arn = make_role(emulator, other_account, trust(f"arn:aws:iam::{account}:root"))
+    sts = emulator.client("sts", account, retry=False)
+    answer = refused(sts.assume_role, RoleArn=role_arn, RoleSessionName="ops", SourceIdentity="jane@example.com")
+    assert answer["Error"]["Code"] == "AccessDenied"
+    assert "sts:SetSourceIdentity" in answer["Error"]["Message"]
+    assert sts.assume_role(RoleArn=role_arn, RoleSessionName="ops")["Credentials"]["AccessKeyId"].startswith("ASIA")
+    both = json.dumps({"Version": "2012-10-17", "Statement": [
+        {"Effect": "Allow", "Principal": {"AWS": f"arn:aws:iam::{account}:root"},
+         "Action": ["sts:AssumeRole", "sts:SetSourceIdentity"]}]})
+    allowed = make_role(emulator, other_account, both, name="WithSourceIdentity")
+    assert sts.assume_role(RoleArn=allowed, RoleSessionName="ops", SourceIdentity="jane@example.com")["Credentials"]

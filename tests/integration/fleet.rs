@@ -2,11 +2,15 @@
 //! the SDK; `fleet plan` exit codes (0 nothing to do, 2 changes pending, 1 error); a one-field change shows
 //! as exactly that change; a bad manifest makes no AWS call; keys and `--prune`; Ctrl-C mid-apply.
 
-use std::process::{Command, Output};
+use std::{
+    process::{Command, Output},
+    sync::Arc,
+};
 
 use crate::common;
 
-use common::Account;
+use bedrock_provisioner::mode::AccessMode;
+use common::{Account, ok};
 use serde_json::{Value, json};
 
 /// The built binary running `fleet ARGS` for `account`, with its output captured.
@@ -761,4 +765,89 @@ async fn the_fleet_tools_plan_apply_and_sweep_over_mcp() {
         common::text(&inline)
     );
     client.cancel().await.ok();
+}
+
+/// A clock 'now + offset', shared by the test and the server's SDK clients (signing, credential expiry).
+#[derive(Debug, Clone, Default)]
+struct MovedClock(Arc<std::sync::atomic::AtomicU64>);
+
+impl aws_smithy_async::time::TimeSource for MovedClock {
+    fn now(&self) -> std::time::SystemTime {
+        std::time::SystemTime::now()
+            + std::time::Duration::from_secs(self.0.load(std::sync::atomic::Ordering::SeqCst))
+    }
+}
+
+/// Issue 20 (4): a fleet run outlives its role sessions. The emulator expires a session after its
+/// `DurationSeconds` on its clock (403 `ExpiredToken`, as AWS); halfway through an apply, time moves on by
+/// 61 minutes (the emulator's clock for the member account, and the clock the server's SDK judges
+/// credentials by), and the run finishes every unit: the session renews itself by assuming the role again.
+/// The operator is named as `SourceIdentity` where the role's trust allows `sts:SetSourceIdentity`; this
+/// role (like `OrganizationAccountAccessRole`) does not, so the role is assumed without it.
+#[tokio::test]
+async fn a_fleet_run_outlives_its_role_session() {
+    let account = Account::new();
+    let other = Account::new();
+    trust(&other, &account).await;
+    let mut text = manifest(8, |i| format!("o{i}@example.com"));
+    for i in 0..8 {
+        let entry = format!("name = \"u{i:02}\"\n");
+        text = text.replace(&entry, &format!("{entry}account = \"{}\"\n", other.id));
+    }
+    common::emulator().control(
+        "POST",
+        "faults",
+        &json!({"action": "CreateUser", "kind": "latency", "latency_ms": 300, "account": other.id})
+            .to_string(),
+    );
+    let clock = MovedClock::default();
+    let mut settings = account.settings();
+    settings.aws.time_source = Some(aws_smithy_async::time::SharedTimeSource::new(clock.clone()));
+    let client = account.mcp_with(AccessMode::Provision, settings).await;
+    let arguments = json!({"manifest": text, "concurrency": 1});
+    let call = rmcp::model::CallToolRequestParams::new("apply_fleet")
+        .with_arguments(arguments.as_object().unwrap().clone());
+    let pending = tokio::spawn(async move { client.call_tool(call).await });
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    while user_names(&other).await.len() < 3 {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the run never got going"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    common::emulator().control(
+        "POST",
+        "clock",
+        &json!({"offset_seconds": 3660, "account": other.id}).to_string(),
+    );
+    clock.0.store(3660, std::sync::atomic::Ordering::SeqCst);
+    let result = pending.await.unwrap().unwrap();
+    common::emulator().control(
+        "POST",
+        "clock",
+        &json!({"offset_seconds": 0, "account": other.id}).to_string(),
+    );
+    let report = ok(&result);
+    let failed: Vec<&Value> = report["units"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|u| !u["error"].is_null())
+        .collect();
+    assert!(failed.is_empty(), "{report:#}");
+    assert_eq!(user_names(&other).await.len(), 8);
+    let sessions: Vec<Value> = common::emulator().control("GET", "requests", "")["requests"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|r| r["action"] == "AssumeRole" && r["access_key"] == account.id.as_str())
+        .cloned()
+        .collect();
+    let assumed = sessions.iter().filter(|r| r["status"] == 200).count();
+    assert!(
+        assumed >= 2,
+        "the role was assumed again when its session ended: {sessions:?}"
+    );
+    other.clear_faults();
 }

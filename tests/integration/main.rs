@@ -19,6 +19,7 @@ mod fleet;
 mod fuzz;
 mod http;
 mod key_delivery;
+mod lease;
 mod prompts;
 mod provision_user;
 mod stdio_binary;

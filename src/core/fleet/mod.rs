@@ -373,6 +373,8 @@ const UNIT_PAUSE: std::time::Duration = std::time::Duration::from_millis(500);
 fn passes(error: &Error) -> bool {
     match error {
         Error::Throttled { .. } | Error::Unreachable { .. } | Error::InFlight { .. } => true,
+        // A role session that ended between signing and arriving: the next attempt renews it.
+        Error::Credentials { detail } => detail.starts_with("ExpiredToken"),
         Error::Aws { code, .. } => [
             "InternalFailure",
             "ServiceFailure",

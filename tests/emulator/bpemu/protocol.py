@@ -17,7 +17,7 @@ _CREDENTIAL = re.compile(r"Credential=([^/,\s]+)/[^/]+/([^/]+)/([^/]+)/aws4_requ
 QUERY_SERVICES = {"iam", "sts"}
 # Query-protocol parameters that name the resource a request acts on (never a secret; not logged).
 RESOURCE_PARAMS = ("UserName", "RoleName", "GroupName", "PolicyArn", "PolicyName", "Path", "PolicySourceArn",
-                   "RoleArn")
+                   "RoleArn", "SourceIdentity")
 # Services that speak restJson1 (errors as application/json with x-amzn-ErrorType).
 REST_JSON_SERVICES = {"bedrock", "bedrock-runtime"}
 

@@ -56,6 +56,7 @@ from .policy import ALLOWED, EXPLICIT_DENY, Policy, decide
 from .protocol import RequestInfo, error_response
 
 ACTION = "sts:AssumeRole"
+SET_SOURCE_IDENTITY = "sts:SetSourceIdentity"
 _ROLE_ARN = re.compile(r"^arn:aws:iam::(\d{12}):role/")
 _ACCOUNT = re.compile(r"^(?:(\d{12})|arn:aws:iam::(\d{12}):root)$")
 # Marks a trust statement copy whose Principal names the caller's own ARN (not only its account).
@@ -69,8 +70,26 @@ def enforce(info: RequestInfo, environ=None):
     role_arn = dict(info.names).get("RoleArn")
     if not role_arn:
         return None  # a request without RoleArn: botocore-model validation answers it
-    message = refusal(caller(info.access_key), role_arn, info.region)
+    principal = caller(info.access_key)
+    message = refusal(principal, role_arn, info.region)
+    if message is None and "SourceIdentity" in dict(info.names):
+        message = source_identity_refusal(principal, role_arn, info.region)
     return None if message is None else error_response("sts", 403, "AccessDenied", message)
+
+
+def source_identity_refusal(principal: Principal, role_arn: str, region: str | None) -> str | None:
+    """An ``AssumeRole`` with ``SourceIdentity`` also needs ``sts:SetSourceIdentity`` in the role's trust
+    policy (IAM User Guide, "Monitor and control actions taken with assumed roles",
+    https://docs.aws.amazon.com/IAM/latest/UserGuide/id_credentials_temp_control-access_monitor.html: "the
+    role trust policy must allow the sts:SetSourceIdentity action"); else AccessDenied naming that action."""
+    role = find_role(role_arn)
+    if role is None:
+        return None
+    context = access_ext.request_context(principal, region)
+    trust = decide([_trust_policy(role, principal)], SET_SOURCE_IDENTITY, "*", context, MODELLED_KEYS)
+    if trust.decision == ALLOWED:
+        return None
+    return f"User: {principal.arn} is not authorized to perform: {SET_SOURCE_IDENTITY} on resource: {role_arn}"
 
 
 def caller(access_key: str) -> Principal:

@@ -1,0 +1,245 @@
+//! Issue 21 (1-3): the key lease is a hint, never an authority to delete. Two runs that meet under
+//! injected latency end with exactly one key per unit, the one its secret holds; a forged lease deletes no
+//! delivered key; a lease dated in the future does not block the unit.
+
+use std::process::{Command, Output};
+
+use crate::common;
+
+use aws_sdk_iam::types::Tag;
+use bedrock_provisioner::mode::AccessMode;
+use common::{Account, call, ok, text};
+use serde_json::json;
+
+const LEASE: &str = "bedrock-provisioner:key-operation";
+
+/// An administrator of `account` with an access key of its own (so faults can single out its calls).
+async fn operator(account: &Account, name: &str) -> (String, String) {
+    let iam = account.iam().await;
+    iam.create_user().user_name(name).send().await.unwrap();
+    let admin = json!({"Version": "2012-10-17",
+        "Statement": [{"Effect": "Allow", "Action": "*", "Resource": "*"}]});
+    iam.put_user_policy()
+        .user_name(name)
+        .policy_name("admin")
+        .policy_document(admin.to_string())
+        .send()
+        .await
+        .unwrap();
+    let key = iam
+        .create_access_key()
+        .user_name(name)
+        .send()
+        .await
+        .unwrap();
+    let key = key.access_key().unwrap();
+    (
+        key.access_key_id().to_owned(),
+        key.secret_access_key().to_owned(),
+    )
+}
+
+fn cli(account: &Account, who: &(String, String), args: &[&str]) -> Command {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_bedrock-provisioner"));
+    command
+        .args(args)
+        .env_clear()
+        .envs(account.binary_env())
+        .env("AWS_ACCESS_KEY_ID", &who.0)
+        .env("AWS_SECRET_ACCESS_KEY", &who.1);
+    command
+}
+
+fn said(output: &Output) -> String {
+    format!(
+        "exit {:?}\n{}\n{}",
+        output.status.code(),
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    )
+}
+
+/// The reproduction: unit `beta` has one key in its secret; A and B run `rotate-key --replace --deliver
+/// secrets-manager` at once, B's `TagUser` 700 ms late and A's `UpdateSecret` 2.5 s late. Before: A exits 0,
+/// B deletes A's new key, IAM ends with no key and the secret holds a deleted key (3 of 3 runs).
+#[tokio::test]
+async fn two_replace_rotations_at_once_leave_one_key_the_secrets() {
+    let account = Account::new();
+    let client = account.provisioned(&["beta"]).await;
+    ok(&call(
+        &client,
+        "create_api_key",
+        json!({"business_unit": "beta", "deliver": "secrets_manager"}),
+    )
+    .await);
+    let a = operator(&account, "operator-a").await;
+    let b = operator(&account, "operator-b").await;
+    let emulator = common::emulator();
+    for (who, action, ms) in [(&b, "TagUser", 700), (&a, "UpdateSecret", 2500)] {
+        emulator.control(
+            "POST",
+            "faults",
+            &json!({"action": action, "kind": "latency", "latency_ms": ms, "access_key": who.0})
+                .to_string(),
+        );
+    }
+    let args = [
+        "rotate-key",
+        "--business-unit",
+        "beta",
+        "--replace",
+        "--deliver",
+        "secrets-manager",
+    ];
+    let first = cli(&account, &a, &args).spawn().unwrap();
+    let second = cli(&account, &b, &args).spawn().unwrap();
+    let (first, second) = (
+        first.wait_with_output().unwrap(),
+        second.wait_with_output().unwrap(),
+    );
+    for who in [&a, &b] {
+        emulator.control("DELETE", &format!("faults?access_key={}", who.0), "");
+    }
+    let keys = account.keys_in_aws("beta-bedrock-user").await;
+    let held = account.secret_key_id("beta").await;
+    assert_eq!(
+        keys.len(),
+        1,
+        "A: {}\nB: {}\nkeys {keys:?}",
+        said(&first),
+        said(&second)
+    );
+    assert_eq!(
+        held.as_deref(),
+        Some(keys[0].0.as_str()),
+        "the secret holds the one live key"
+    );
+    assert!(
+        first.status.success() || second.status.success(),
+        "one of them rotated: A: {}\nB: {}",
+        said(&first),
+        said(&second)
+    );
+    for output in [&first, &second] {
+        assert!(
+            !said(output).contains("already has two keys"),
+            "{}",
+            said(output)
+        );
+    }
+}
+
+/// A lease written by someone with only `iam:TagUser` deletes no delivered key: neither a malformed one
+/// (`v1 evil-1 0 create inline - -`, the reported reproduction) nor a well-formed, abandoned one dated long
+/// before the unit's keys.
+#[tokio::test]
+async fn a_forged_lease_deletes_no_delivered_key() {
+    let account = Account::new();
+    let dir = std::env::temp_dir().join(format!("bp-forged-{}", account.id));
+    std::fs::create_dir_all(&dir).unwrap();
+    let mut settings = account.settings();
+    settings.key_dir = Some(dir.clone());
+    let client = account.mcp_with(AccessMode::Admin, settings).await;
+    ok(&call(
+        &client,
+        "provision_user",
+        json!({"business_unit": "alpha", "purpose": "p", "owner": "o"}),
+    )
+    .await);
+    ok(&call(
+        &client,
+        "create_api_key",
+        json!({"business_unit": "alpha", "deliver": "secrets_manager"}),
+    )
+    .await);
+    ok(&call(
+        &client,
+        "create_api_key",
+        json!({"business_unit": "alpha", "deliver": "file"}),
+    )
+    .await);
+    let before = account.keys_in_aws("alpha-bedrock-user").await;
+    assert_eq!(before.len(), 2);
+    let iam = account.iam().await;
+    for forged in [
+        "v1 evil-1 0 create inline - -",
+        "v1 1a.2b-3c 0 create inline - - abandoned",
+    ] {
+        iam.tag_user()
+            .user_name("alpha-bedrock-user")
+            .tags(Tag::builder().key(LEASE).value(forged).build().unwrap())
+            .send()
+            .await
+            .unwrap();
+        let result = call(
+            &client,
+            "create_api_key",
+            json!({"business_unit": "alpha", "deliver": "inline"}),
+        )
+        .await;
+        assert!(
+            text(&result).contains("two"),
+            "the user is full: {}",
+            text(&result)
+        );
+        let sweep = call(&client, "sweep_keys", json!({"deliver": "secrets_manager"})).await;
+        let _ = sweep;
+        assert_eq!(
+            account.keys_in_aws("alpha-bedrock-user").await,
+            before,
+            "{forged}: no delivered key was deleted"
+        );
+    }
+}
+
+/// A lease dated in the future (a forged one, or a machine whose clock ran ahead and then crashed) is set
+/// aside: the next rotation neither waits nor answers `in_flight`.
+#[tokio::test]
+async fn a_lease_from_the_future_does_not_block_the_unit() {
+    let account = Account::new();
+    let client = account.provisioned(&["gamma"]).await;
+    ok(&call(
+        &client,
+        "create_api_key",
+        json!({"business_unit": "gamma", "deliver": "secrets_manager"}),
+    )
+    .await);
+    account
+        .iam()
+        .await
+        .tag_user()
+        .user_name("gamma-bedrock-user")
+        .tags(
+            Tag::builder()
+                .key(LEASE)
+                .value("v1 1a.2b-3c 99999999999 create inline - -")
+                .build()
+                .unwrap(),
+        )
+        .send()
+        .await
+        .unwrap();
+    let started = std::time::Instant::now();
+    let rotated = ok(&call(
+        &client,
+        "rotate_key",
+        json!({"business_unit": "gamma", "mode": "replace", "deliver": "secrets_manager"}),
+    )
+    .await);
+    assert!(
+        started.elapsed() < std::time::Duration::from_secs(8),
+        "it did not wait for the lease"
+    );
+    assert!(
+        rotated["new_key"]["warnings"]
+            .to_string()
+            .contains("future"),
+        "{rotated:#}"
+    );
+    let keys = account.keys_in_aws("gamma-bedrock-user").await;
+    assert_eq!(keys.len(), 1);
+    assert_eq!(
+        account.secret_key_id("gamma").await.as_deref(),
+        Some(keys[0].0.as_str())
+    );
+}
