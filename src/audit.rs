@@ -130,10 +130,19 @@ impl AuditLog {
         })
     }
 
-    /// Record a finished call, naming the AWS caller. The caller is looked up only after a success: a
-    /// refused call may have made no AWS call, and recording it must not make one either.
+    /// Record a finished call, naming the AWS caller. The caller is looked up (one `GetCallerIdentity`, once
+    /// per server) for every call that reached AWS, failed ones included: only an input refused before any
+    /// AWS call, a call the mode does not offer, and a protocol fault are recorded without looking it up.
     pub async fn record_call(&self, core: &Provisioner, call: Call<'_>) {
-        let caller = if call.outcome == Outcome::Ok {
+        let reached_aws = match &call.outcome {
+            Outcome::Ok => true,
+            Outcome::Error(kind) => !matches!(
+                kind.as_str(),
+                "invalid_input" | "confirmation_required" | "cancelled"
+            ),
+            Outcome::RefusedMode(_) | Outcome::Pending | Outcome::ProtocolError(_) => false,
+        };
+        let caller = if reached_aws {
             core.caller().await.ok().map(|c| c.arn.clone())
         } else {
             core.known_caller().map(|c| c.arn.clone())
