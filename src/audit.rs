@@ -338,9 +338,25 @@ pub fn effects(tool: &str, result: Option<&Value>) -> Effects {
         "create_budget_alert" if result["status"] == "created" => {
             effects.created.extend(text(&result["budget_name"]));
         }
+        "enforce_spend_caps" if result["dry_run"] != true => cap_effects(result, &mut effects),
         _ => {}
     }
     effects
+}
+
+/// Every attach (created) and lift (deleted) of a spend-cap deny, by unit.
+fn cap_effects(result: &Value, effects: &mut Effects) {
+    for unit in result["units"].as_array().into_iter().flatten() {
+        let name = format!(
+            "spend-cap-deny:{}",
+            unit["business_unit"].as_str().unwrap_or_default()
+        );
+        match unit["action"].as_str() {
+            Some("capped") => effects.created.push(name),
+            Some("lifted") => effects.deleted.push(name),
+            _ => {}
+        }
+    }
 }
 
 #[cfg(test)]

@@ -7,6 +7,7 @@ mod fleet;
 mod print;
 mod serve;
 mod setup;
+mod spend;
 mod wording;
 
 use std::process::ExitCode;
@@ -102,6 +103,15 @@ enum Command {
     /// Every business unit of a manifest (fleet.toml) in one plan and one apply.
     #[command(subcommand)]
     Fleet(FleetCommand),
+    /// Turn on Bedrock's model invocation logging (no prompts or answers) for usage within minutes.
+    EnableUsageLogging(spend::EnableUsageLoggingArgs),
+    /// Calls, tokens and estimated cost per business unit and model, within minutes of the calls.
+    QueryUsage(spend::QueryUsageArgs),
+    /// Set, change or remove a business unit's monthly spend cap (USD).
+    SetSpendCap(spend::SetSpendCapArgs),
+    /// Deny every key of each unit whose monthly cap is spent; lift the deny when the month turns.
+    #[command(alias = "enforce-spend-caps")]
+    Enforce(spend::EnforceArgs),
 }
 
 /// Run a core operation that may change AWS: convert the arguments, call it, record it in the audit log
@@ -167,6 +177,12 @@ impl Cli {
                 mutate!(c, deprovision_user, a, print::print_deprovision)
             }
             Command::Fleet(command) => c.fleet(command).await,
+            Command::EnableUsageLogging(a) => {
+                mutate!(c, enable_usage_logging, a, spend::print_logging)
+            }
+            Command::QueryUsage(a) => read!(c, query_usage, a, spend::print_usage),
+            Command::SetSpendCap(a) => mutate!(c, set_spend_cap, a, spend::print_cap),
+            Command::Enforce(a) => c.enforce(a).await,
         }
     }
 }
@@ -184,13 +200,17 @@ impl Command {
             | Command::RotateKey(_)
             | Command::RevokeKey(_)
             | Command::DeprovisionUser(_)
-            | Command::Fleet(FleetCommand::Apply(_) | FleetCommand::Sweep(_)) => true,
+            | Command::Fleet(FleetCommand::Apply(_) | FleetCommand::Sweep(_))
+            | Command::EnableUsageLogging(_)
+            | Command::SetSpendCap(_)
+            | Command::Enforce(_) => true,
             Command::ListBusinessUnits(_)
             | Command::Config(_)
             | Command::Diagnose(_)
             | Command::VerifyAccess(_)
             | Command::QueryCosts(_)
             | Command::ListApiKeys(_)
+            | Command::QueryUsage(_)
             | Command::Fleet(FleetCommand::Plan(_)) => false,
         }
     }

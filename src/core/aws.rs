@@ -13,6 +13,8 @@ use super::error::Error;
 
 /// The region used when neither `AWS_REGION` nor the profile names one.
 pub const DEFAULT_REGION: &str = "us-east-1";
+/// The region of the Price List API's endpoint used for every region's prices.
+pub const PRICING_REGION: &str = "us-east-1";
 
 /// How to reach AWS. Everything not set here comes from the standard chain (environment, profiles, SSO).
 #[derive(Clone, Debug)]
@@ -76,6 +78,10 @@ pub struct AwsClients {
     pub service_quotas: aws_sdk_servicequotas::Client,
     /// Secrets Manager (key hand-off).
     pub secrets_manager: aws_sdk_secretsmanager::Client,
+    /// CloudWatch Logs (Bedrock's model invocation logs: usage within minutes).
+    pub logs: aws_sdk_cloudwatchlogs::Client,
+    /// The Price List API, whose endpoint is in `us-east-1` whatever the region in effect.
+    pub pricing: aws_sdk_pricing::Client,
     /// The configuration the clients were built from (credentials for signing short-term keys).
     pub config: aws_config::SdkConfig,
     /// The region in effect.
@@ -162,6 +168,12 @@ impl AwsClients {
             secrets_manager: aws_sdk_secretsmanager::Client::new(config),
             budgets: aws_sdk_budgets::Client::new(config),
             service_quotas: aws_sdk_servicequotas::Client::new(config),
+            logs: aws_sdk_cloudwatchlogs::Client::new(config),
+            pricing: aws_sdk_pricing::Client::from_conf(
+                aws_sdk_pricing::config::Builder::from(config)
+                    .region(Region::from_static(PRICING_REGION))
+                    .build(),
+            ),
             config: config.clone(),
             region: config
                 .region()

@@ -27,6 +27,7 @@ pub mod secret;
 pub mod settings;
 pub mod short_term;
 pub mod simulation;
+pub mod spend;
 pub mod verify;
 
 use std::{collections::HashMap, future::Future, sync::Arc, time::Duration};

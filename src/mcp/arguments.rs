@@ -16,6 +16,10 @@ use crate::core::{
     inventory::ListBusinessUnitsInput,
     keys::{CreateApiKeyInput, ListApiKeysInput, RevokeKeyInput, RotateKeyInput},
     provision::ProvisionUserInput,
+    spend::{
+        caps::EnforceInput, logging::EnableUsageLoggingInput, set_cap::SetSpendCapInput,
+        usage::QueryUsageInput,
+    },
     verify::VerifyAccessInput,
 };
 
@@ -37,6 +41,10 @@ pub fn check(tool: &str, arguments: Option<&Map<String, Value>>) -> Result<(), E
         "create_budget_alert" => shape::<BudgetAlertInput>(value),
         "plan_fleet" | "apply_fleet" => shape::<FleetInput>(value),
         "sweep_keys" => shape::<SweepInput>(value),
+        "enable_usage_logging" => shape::<EnableUsageLoggingInput>(value),
+        "query_usage" => shape::<QueryUsageInput>(value),
+        "set_spend_cap" => shape::<SetSpendCapInput>(value),
+        "enforce_spend_caps" => shape::<EnforceInput>(value),
         _ => Ok(()),
     }
 }

@@ -9,6 +9,7 @@ pub mod http;
 pub mod listen;
 mod prompts;
 pub mod resources;
+mod spend;
 pub mod sse;
 mod stdio;
 mod tool_error;
@@ -64,8 +65,10 @@ key stays out of the transcript; list_api_keys shows keys that are expired, expi
 rotation; rotate_key replaces a key without downtime; revoke_key deactivates or deletes one; \
 deprovision_user removes a business unit; diagnose finds \
 what is broken (credentials, permissions, model access, region, keys, cost tags, .mcp.json) and says how to \
-fix it; verify_access proves a unit can call Claude (policy simulation, and a free call with its key); query_costs reports Bedrock spend per business unit; enable_cost_tags and create_budget_alert set up \
-accounting. For many units at once, plan_fleet and apply_fleet take a manifest (TOML) of every unit, and \
+fix it; verify_access proves a unit can call Claude (policy simulation, and a free call with its key); query_costs reports Bedrock spend per business unit (the bill, 24-48 h late); enable_cost_tags and create_budget_alert set up \
+accounting. For spend within minutes and hard caps: enable_usage_logging (once per account and region), \
+query_usage (calls, tokens, estimated cost per unit), set_spend_cap, and enforce_spend_caps (denies every key of a \
+unit whose monthly cap is spent, lifts it next month). For many units at once, plan_fleet and apply_fleet take a manifest (TOML) of every unit, and \
 sweep_keys rotates the keys that are due across the account. Destructive tools need `confirm: true`: run them with \
 dry_run first, show the user the plan, and confirm only with their agreement. Errors say \
 which input or IAM permission is at fault and what to do.";
@@ -84,7 +87,7 @@ pub struct ProvisionerServer {
 impl ProvisionerServer {
     /// A server over `core` exposing the tools of `mode`.
     pub fn new(core: Arc<Provisioner>, mode: AccessMode) -> Self {
-        let mut tool_router = Self::tool_router();
+        let mut tool_router = Self::tool_router() + Self::spend_router();
         let hidden: Vec<String> = tool_router
             .list_all()
             .into_iter()
@@ -118,7 +121,7 @@ impl ProvisionerServer {
 
     /// Every tool this server can offer, whatever the mode (for schema snapshots and audits).
     pub fn all_tools() -> Vec<rmcp::model::Tool> {
-        Self::tool_router().list_all()
+        (Self::tool_router() + Self::spend_router()).list_all()
     }
 
     /// The error for a call of a tool this server does not offer: names the mode that would.

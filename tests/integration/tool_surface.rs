@@ -88,6 +88,7 @@ async fn each_mode_lists_exactly_its_tools() {
                 "list_business_units",
                 "plan_fleet",
                 "query_costs",
+                "query_usage",
                 "verify_access",
             ],
         ),
@@ -102,6 +103,7 @@ async fn each_mode_lists_exactly_its_tools() {
                 "plan_fleet",
                 "provision_user",
                 "query_costs",
+                "query_usage",
                 "rotate_key",
                 "sweep_keys",
                 "verify_access",
@@ -116,13 +118,17 @@ async fn each_mode_lists_exactly_its_tools() {
                 "deprovision_user",
                 "diagnose",
                 "enable_cost_tags",
+                "enable_usage_logging",
+                "enforce_spend_caps",
                 "list_api_keys",
                 "list_business_units",
                 "plan_fleet",
                 "provision_user",
                 "query_costs",
+                "query_usage",
                 "revoke_key",
                 "rotate_key",
+                "set_spend_cap",
                 "sweep_keys",
                 "verify_access",
             ],
@@ -330,10 +336,11 @@ async fn readme_cli_and_instructions_follow_the_tool_list() {
         assert_eq!(mode, least_mode(served), "README's mode of `{tool}`");
         // A tool is the subcommand of its name, or a subcommand of a group (`fleet plan` for `plan_fleet`).
         let found = match subcommand.split(' ').collect::<Vec<_>>()[..] {
-            [name] => {
-                assert_eq!(name, tool.replace('_', "-"), "the CLI name of `{tool}`");
-                cli.find_subcommand(name).is_some()
-            }
+            // The CLI name is the tool's, or a shorter one with the tool's as an alias (`enforce`).
+            [name] => cli.find_subcommand(name).is_some_and(|command| {
+                let long = tool.replace('_', "-");
+                name == long || command.get_all_aliases().any(|alias| alias == long)
+            }),
             [group, name] => cli
                 .find_subcommand(group)
                 .and_then(|g| g.find_subcommand(name))

@@ -157,6 +157,28 @@ pub(super) const NEEDED: &[(&str, &[Call])] = &[
             call("budgets:DeleteNotification", "budgets:ModifyBudget", Budget),
         ],
     ),
+    (
+        "usage within minutes and spend caps",
+        &[
+            same("bedrock:GetModelInvocationLoggingConfiguration", Any),
+            same("bedrock:PutModelInvocationLoggingConfiguration", Any),
+            call(
+                "bedrock:PutModelInvocationLoggingConfiguration",
+                "iam:PassRole",
+                Any,
+            ),
+            same("iam:CreateRole", Any),
+            same("iam:UpdateAssumeRolePolicy", Any),
+            same("iam:PutRolePolicy", Any),
+            same("iam:GetRolePolicy", Any),
+            same("logs:CreateLogGroup", Any),
+            same("logs:PutRetentionPolicy", Any),
+            same("logs:DescribeLogGroups", Any),
+            same("logs:StartQuery", Any),
+            same("logs:GetQueryResults", Any),
+            same("pricing:GetProducts", Any),
+        ],
+    ),
 ];
 
 /// Where the representative resources live.

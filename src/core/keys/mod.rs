@@ -30,8 +30,9 @@ use super::{
     error::{Error, Result},
     fleet::in_accounts,
     inventory::ListBusinessUnitsInput,
-    names::{BusinessUnit, parse_region},
+    names::{BusinessUnit, parse_region, same_tag_key},
     short_term::MAX_DURATION_SECONDS,
+    spend::caps::CAP_TAG,
 };
 
 /// The IAM service name of Bedrock API keys.
@@ -322,6 +323,14 @@ impl Provisioner {
             ));
         }
         let user = self.managed_user(unit).await?;
+        if user.tags.keys().any(|k| same_tag_key(k, CAP_TAG)) {
+            return Err(Error::refused(
+                "kind",
+                format!(
+                    "business unit `{unit}` has a monthly spend cap: a short-term key is signed with the server's own credentials, so its calls would neither count toward the unit's usage nor stop when the cap denies the unit's user. Use a long-term key (kind: long_term), which the cap stops"
+                ),
+            ));
+        }
         self.check_destination(unit, destination).await?;
         if input.dry_run {
             return Ok(planned_key(

@@ -194,6 +194,8 @@ fn other_policies<'a>(
         .attached
         .iter()
         .filter(|arn| *arn != wanted.policy_arn.as_str())
+        // The spend-cap deny is this project's own, attached while the unit's cap is spent.
+        .filter(|arn| !arn.ends_with(&format!("/{}", crate::core::spend::caps::DENY_POLICY_NAME)))
         .map(move |arn| {
             Change::drift(
                 ResourceKind::PolicyAttachment,

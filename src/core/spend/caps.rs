@@ -1,0 +1,470 @@
+//! Monthly spend caps. A unit's cap is a tag on its IAM user (so every machine running the tool agrees);
+//! `enforce_spend_caps` compares each unit's month-to-date estimate with its cap and, once it is spent,
+//! attaches this project's deny policy to the unit's user (every long-term key of the unit is that user, so
+//! every key stops), recording why on the user; it lifts the deny when the month turns or the cap is raised.
+
+use std::collections::BTreeMap;
+
+use aws_sdk_iam::types::EntityType;
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+use serde_json::json;
+
+use super::{usage::by_unit, window};
+use crate::core::{
+    MANAGED_BY_KEY, MANAGED_BY_VALUE, Provisioner,
+    aws::sdk_error,
+    error::{Error, Result},
+    iam::tag,
+    names::{USER_SUFFIX, same_tag_key},
+};
+
+/// The tag holding a unit's monthly cap in USD.
+pub const CAP_TAG: &str = "bedrock-provisioner:monthly-cap-usd";
+/// The tag recording why the unit is capped: `<YYYY-MM> spent <X> of <cap> USD`.
+pub const CAPPED_TAG: &str = "bedrock-provisioner:capped";
+/// The deny policy attached to a capped unit's user.
+pub const DENY_POLICY_NAME: &str = "BedrockProvisionerSpendCapDeny";
+/// The largest cap accepted, in USD.
+pub const MAX_CAP_USD: f64 = 1_000_000.0;
+
+/// The deny policy: every action a Claude call (or a key) needs.
+pub fn deny_document() -> serde_json::Value {
+    json!({"Version": "2012-10-17", "Statement": [{
+        "Sid": "MonthlySpendCapReached",
+        "Effect": "Deny",
+        "Action": [
+            "bedrock:InvokeModel",
+            "bedrock:InvokeModelWithResponseStream",
+            "bedrock:CallWithBearerToken",
+            "bedrock-mantle:CallWithBearerToken"
+        ],
+        "Resource": "*"
+    }]})
+}
+
+/// Parse a cap as given (`monthly_cap_usd`): more than 0, at most [`MAX_CAP_USD`], cents.
+pub fn parse_cap(field: &str, value: f64) -> Result<f64> {
+    if !(value.is_finite() && value > 0.0 && value <= MAX_CAP_USD) {
+        return Err(Error::invalid(
+            field,
+            format!("must be more than 0 and at most {MAX_CAP_USD:.0} USD (got {value})"),
+        ));
+    }
+    Ok((value * 100.0).round() / 100.0)
+}
+
+/// What enforcing did (or would do) to one unit.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum CapAction {
+    /// The cap is spent: the deny was attached.
+    Capped,
+    /// Already capped this period.
+    StillCapped,
+    /// The deny was lifted: the month turned, or the cap was raised or removed.
+    Lifted,
+    /// Under its cap.
+    WithinCap,
+    /// No cap.
+    NoCap,
+}
+
+/// One unit's enforcement.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct CapDecision {
+    /// The business unit.
+    pub business_unit: String,
+    /// Its monthly cap in USD.
+    pub cap_usd: Option<f64>,
+    /// Its estimated spend this month in USD.
+    pub spent_usd: f64,
+    /// What was (or, in a dry run, would be) done.
+    pub action: CapAction,
+    /// Why, in words.
+    pub reason: String,
+}
+
+/// Input of `enforce_spend_caps`.
+#[derive(Clone, Debug, Default, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct EnforceInput {
+    /// Only report what would change.
+    #[serde(default)]
+    pub dry_run: bool,
+}
+
+/// Result of `enforce_spend_caps`.
+#[derive(Clone, Debug, Serialize, Deserialize, JsonSchema)]
+pub struct EnforceReport {
+    /// The period: `YYYY-MM` (UTC).
+    pub period: String,
+    /// When the spend was read (RFC 3339).
+    pub checked_at: String,
+    /// Whether nothing was changed.
+    pub dry_run: bool,
+    /// Every managed unit with a cap, or capped.
+    pub units: Vec<CapDecision>,
+    /// What to know.
+    pub notes: Vec<String>,
+}
+
+/// A managed unit's user as enforcement sees it.
+#[derive(Clone, Debug, PartialEq)]
+pub struct UnitState {
+    /// The business unit.
+    pub unit: String,
+    /// Its user.
+    pub user_name: String,
+    /// Its cap.
+    pub cap: Option<f64>,
+    /// Whether the deny policy is attached.
+    pub denied: bool,
+    /// The `capped` tag's value.
+    pub capped: Option<String>,
+}
+
+/// What to do to one unit: its decision, and the IAM changes (attach, tag) it needs.
+pub fn decide(state: &UnitState, spent: f64, period: &str) -> (CapDecision, Vec<CapStep>) {
+    let over = state.cap.is_some_and(|cap| spent >= cap);
+    let record = format!(
+        "{period} spent {spent:.2} of {:.2} USD",
+        state.cap.unwrap_or(0.0)
+    );
+    let same_period = state
+        .capped
+        .as_deref()
+        .is_some_and(|v| v.starts_with(period));
+    let (action, steps, reason) = match (over, state.denied) {
+        (true, false) => (
+            CapAction::Capped,
+            vec![CapStep::Attach, CapStep::Tag(record.clone())],
+            format!("cap spent: {record}"),
+        ),
+        (true, true) if same_period => (
+            CapAction::StillCapped,
+            Vec::new(),
+            format!("capped since {}", state.capped.clone().unwrap_or_default()),
+        ),
+        (true, true) => (
+            CapAction::StillCapped,
+            vec![CapStep::Tag(record.clone())],
+            format!("cap spent again: {record}"),
+        ),
+        (false, true) => {
+            let why = if !same_period {
+                "the month turned"
+            } else if state.cap.is_none() {
+                "the cap was removed"
+            } else {
+                "the cap was raised"
+            };
+            (
+                CapAction::Lifted,
+                vec![CapStep::Detach, CapStep::Untag],
+                format!("{why}: {record}"),
+            )
+        }
+        (false, false) if state.cap.is_some() => {
+            (CapAction::WithinCap, stale_tag(state), record.clone())
+        }
+        (false, false) => (CapAction::NoCap, stale_tag(state), "no cap".to_owned()),
+    };
+    let decision = CapDecision {
+        business_unit: state.unit.clone(),
+        cap_usd: state.cap,
+        spent_usd: (spent * 100.0).round() / 100.0,
+        action,
+        reason,
+    };
+    (decision, steps)
+}
+
+fn stale_tag(state: &UnitState) -> Vec<CapStep> {
+    state.capped.iter().map(|_| CapStep::Untag).collect()
+}
+
+/// One IAM change of enforcement.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum CapStep {
+    /// Attach the deny policy.
+    Attach,
+    /// Detach it.
+    Detach,
+    /// Record why (the `capped` tag).
+    Tag(String),
+    /// Remove the record.
+    Untag,
+}
+
+impl Provisioner {
+    /// Compare each unit's month-to-date estimate with its cap; attach or lift the deny.
+    pub async fn enforce_spend_caps(&self, input: &EnforceInput) -> Result<EnforceReport> {
+        let now = self.now();
+        let period = window::period(now);
+        let states = self.cap_states().await?;
+        let mut notes = Vec::new();
+        let spent = if states
+            .iter()
+            .any(|s| s.cap.is_some() || s.denied || s.capped.is_some())
+        {
+            let log_group = self.usage_log_group().await?;
+            let region = self.clients().await.region.clone();
+            let (rows, usage_notes) = self
+                .priced_usage(&log_group, window::month_start(now), now, &region)
+                .await?;
+            notes.extend(usage_notes);
+            by_unit(&rows)
+        } else {
+            BTreeMap::new()
+        };
+        let mut units = Vec::new();
+        for state in &states {
+            let (decision, steps) = decide(
+                state,
+                spent.get(&state.unit).copied().unwrap_or(0.0),
+                &period,
+            );
+            if !input.dry_run {
+                for step in &steps {
+                    self.cap_step(&state.user_name, step).await?;
+                }
+                if !steps.is_empty() {
+                    tracing::info!(unit = %state.unit, action = ?decision.action, reason = %decision.reason, "spend cap");
+                }
+            }
+            if decision.action != CapAction::NoCap || !steps.is_empty() {
+                units.push(decision);
+            }
+        }
+        Ok(EnforceReport {
+            period,
+            checked_at: now.to_rfc3339(),
+            dry_run: input.dry_run,
+            units,
+            notes,
+        })
+    }
+
+    async fn cap_step(&self, user_name: &str, step: &CapStep) -> Result<()> {
+        let iam = &self.clients().await.iam;
+        match step {
+            CapStep::Attach => {
+                let arn = self.deny_policy().await?;
+                iam.attach_user_policy()
+                    .user_name(user_name)
+                    .policy_arn(arn)
+                    .send()
+                    .await
+                    .map_err(|e| sdk_error("iam:AttachUserPolicy", e))?;
+            }
+            CapStep::Detach => {
+                let arn = self.deny_policy_arn().await?;
+                let detached = iam
+                    .detach_user_policy()
+                    .user_name(user_name)
+                    .policy_arn(arn)
+                    .send()
+                    .await
+                    .map_err(|e| sdk_error("iam:DetachUserPolicy", e));
+                match detached {
+                    Ok(_) | Err(Error::NotFound { .. }) => {}
+                    Err(error) => return Err(error),
+                }
+            }
+            CapStep::Tag(value) => {
+                iam.tag_user()
+                    .user_name(user_name)
+                    .tags(tag(CAPPED_TAG, value)?)
+                    .send()
+                    .await
+                    .map_err(|e| sdk_error("iam:TagUser", e))?;
+            }
+            CapStep::Untag => {
+                iam.untag_user()
+                    .user_name(user_name)
+                    .tag_keys(CAPPED_TAG)
+                    .send()
+                    .await
+                    .map_err(|e| sdk_error("iam:UntagUser", e))?;
+            }
+        }
+        Ok(())
+    }
+
+    /// The deny policy's ARN in the caller's account.
+    pub(crate) async fn deny_policy_arn(&self) -> Result<String> {
+        let caller = self.caller().await?;
+        Ok(format!(
+            "arn:{}:iam::{}:policy{}{DENY_POLICY_NAME}",
+            caller.partition,
+            caller.account,
+            self.settings().iam_path
+        ))
+    }
+
+    /// The deny policy's ARN, created when it does not exist yet.
+    async fn deny_policy(&self) -> Result<String> {
+        let arn = self.deny_policy_arn().await?;
+        let iam = &self.clients().await.iam;
+        let created = iam
+            .create_policy()
+            .policy_name(DENY_POLICY_NAME)
+            .path(&self.settings().iam_path)
+            .policy_document(deny_document().to_string())
+            .description("bedrock-provisioner: attached to a business unit's user while its monthly spend cap is spent")
+            .tags(tag(MANAGED_BY_KEY, MANAGED_BY_VALUE)?)
+            .send()
+            .await
+            .map_err(|e| sdk_error("iam:CreatePolicy", e));
+        match created {
+            Ok(_) => Ok(arn),
+            Err(Error::Aws { code, .. }) if code == "EntityAlreadyExists" => Ok(arn),
+            Err(error) => Err(error),
+        }
+    }
+
+    /// Every managed unit's cap, deny and record, from one paged listing.
+    pub(crate) async fn cap_states(&self) -> Result<Vec<UnitState>> {
+        let iam = &self.clients().await.iam;
+        let mut states = Vec::new();
+        let mut marker = None;
+        loop {
+            let page = iam
+                .get_account_authorization_details()
+                .filter(EntityType::User)
+                .max_items(1000)
+                .set_marker(marker)
+                .send()
+                .await
+                .map_err(|e| sdk_error("iam:GetAccountAuthorizationDetails", e))?;
+            states.extend(page.user_detail_list().iter().filter_map(state_of));
+            marker = page.marker().map(str::to_owned);
+            if !page.is_truncated() || marker.is_none() {
+                return Ok(states);
+            }
+        }
+    }
+}
+
+/// A managed unit's state from its listing; `None` for other users.
+fn state_of(user: &aws_sdk_iam::types::UserDetail) -> Option<UnitState> {
+    let name = user.user_name()?;
+    let unit = name.strip_suffix(USER_SUFFIX)?;
+    let tag = |key: &str| {
+        user.tags()
+            .iter()
+            .find(|t| same_tag_key(t.key(), key))
+            .map(|t| t.value().to_owned())
+    };
+    if tag(MANAGED_BY_KEY).as_deref() != Some(MANAGED_BY_VALUE) {
+        return None;
+    }
+    Some(UnitState {
+        unit: unit.to_owned(),
+        user_name: name.to_owned(),
+        cap: tag(CAP_TAG).and_then(|v| v.parse().ok()),
+        denied: user
+            .attached_managed_policies()
+            .iter()
+            .any(|p| p.policy_name() == Some(DENY_POLICY_NAME)),
+        capped: tag(CAPPED_TAG),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn state(cap: Option<f64>, denied: bool, capped: Option<&str>) -> UnitState {
+        UnitState {
+            unit: "a".into(),
+            user_name: "a-bedrock-user".into(),
+            cap,
+            denied,
+            capped: capped.map(str::to_owned),
+        }
+    }
+
+    #[test]
+    fn a_spent_cap_denies_and_the_next_month_lifts() {
+        let (d, steps) = decide(&state(Some(1.0), false, None), 1.2, "2026-12");
+        assert_eq!(d.action, CapAction::Capped);
+        assert_eq!(
+            steps,
+            [
+                CapStep::Attach,
+                CapStep::Tag("2026-12 spent 1.20 of 1.00 USD".into())
+            ]
+        );
+        let capped = state(Some(1.0), true, Some("2026-12 spent 1.20 of 1.00 USD"));
+        assert_eq!(
+            decide(&capped, 1.5, "2026-12"),
+            (
+                CapDecision {
+                    business_unit: "a".into(),
+                    cap_usd: Some(1.0),
+                    spent_usd: 1.5,
+                    action: CapAction::StillCapped,
+                    reason: "capped since 2026-12 spent 1.20 of 1.00 USD".into()
+                },
+                vec![]
+            )
+        );
+        let (d, steps) = decide(&capped, 0.0, "2027-01");
+        assert_eq!(d.action, CapAction::Lifted);
+        assert!(d.reason.starts_with("the month turned"));
+        assert_eq!(steps, [CapStep::Detach, CapStep::Untag]);
+    }
+
+    #[test]
+    fn a_raised_or_removed_cap_lifts_and_an_untouched_unit_has_no_steps() {
+        let capped = |cap| state(cap, true, Some("2026-12 spent 1.20 of 1.00 USD"));
+        assert!(
+            decide(&capped(Some(5.0)), 1.2, "2026-12")
+                .0
+                .reason
+                .starts_with("the cap was raised")
+        );
+        assert!(
+            decide(&capped(None), 1.2, "2026-12")
+                .0
+                .reason
+                .starts_with("the cap was removed")
+        );
+        assert_eq!(
+            decide(&state(Some(100.0), false, None), 3.0, "2026-12").1,
+            vec![]
+        );
+        assert_eq!(
+            decide(&state(None, false, None), 3.0, "2026-12").0.action,
+            CapAction::NoCap
+        );
+    }
+
+    #[test]
+    fn caps_are_bounded_and_in_cents() {
+        assert_eq!(parse_cap("monthly_cap_usd", 1.234).unwrap(), 1.23);
+        for bad in [0.0, -1.0, f64::NAN, f64::INFINITY, 1e12] {
+            assert!(
+                parse_cap("monthly_cap_usd", bad)
+                    .unwrap_err()
+                    .to_string()
+                    .contains("monthly_cap_usd"),
+                "{bad}"
+            );
+        }
+    }
+
+    #[test]
+    fn the_deny_covers_every_way_to_call() {
+        let text = deny_document().to_string();
+        for action in [
+            "bedrock:InvokeModel",
+            "bedrock:InvokeModelWithResponseStream",
+            "bedrock:CallWithBearerToken",
+        ] {
+            assert!(text.contains(action), "{action}");
+        }
+    }
+}
