@@ -23,6 +23,9 @@ pub struct ServeArgs {
     pub mode: Option<crate::mode::AccessMode>,
     #[command(flatten)]
     pub http: HttpArgs,
+    /// Also enforce the spend caps every INTERVAL (e.g. 5m) in this process (admin mode only).
+    #[arg(long, value_name = "INTERVAL", value_parser = super::spend::parse_interval)]
+    pub enforce_every: Option<std::time::Duration>,
 }
 
 /// Streamable HTTP instead of stdio.
@@ -48,13 +51,27 @@ pub struct HttpArgs {
 }
 
 /// Serve in the mode the flag, the environment or the file names.
-pub async fn serve(context: Context, args: ServeArgs) -> ExitCode {
+pub async fn serve(mut context: Context, args: ServeArgs) -> ExitCode {
     let mode = context.mode(args.mode);
+    let audit = Arc::new(std::mem::take(&mut context.audit));
+    if let Some(every) = args.enforce_every {
+        if mode != AccessMode::Admin {
+            eprintln!(
+                "error: --enforce-every attaches and lifts spend-cap denies: it needs --mode admin"
+            );
+            return ExitCode::FAILURE;
+        }
+        tokio::spawn(super::spend::enforce_in_background(
+            context.core.clone(),
+            audit.clone(),
+            every,
+        ));
+    }
     if let Some(addr) = args.http.http {
-        return serve_http(context, mode, addr, &args.http).await;
+        return serve_http(context, audit, mode, addr, &args.http).await;
     }
     tracing::info!(mode = mode.as_str(), "serving MCP over stdio");
-    let server = ProvisionerServer::new(context.core, mode).with_audit_log(context.audit);
+    let server = ProvisionerServer::new(context.core, mode).with_shared_audit_log(audit);
     match mcp::serve_stdio(server).await {
         Ok(()) => ExitCode::SUCCESS,
         Err(error) => {
@@ -90,6 +107,7 @@ fn options(
 
 async fn serve_http(
     context: Context,
+    audit: Arc<crate::audit::AuditLog>,
     mode: AccessMode,
     addr: std::net::SocketAddr,
     args: &HttpArgs,
@@ -113,7 +131,7 @@ async fn serve_http(
     if let Ok(bound) = listener.local_addr() {
         eprintln!("listening on http://{bound}{}", http::MCP_PATH);
     }
-    let (core, audit) = (context.core, Arc::new(context.audit));
+    let core = context.core;
     let factory =
         move || ProvisionerServer::new(core.clone(), mode).with_shared_audit_log(audit.clone());
     match http::serve_http(listener, factory, options, shutdown).await {

@@ -146,6 +146,53 @@ impl Context {
     }
 }
 
+/// Enforce the caps every `every` beside a server (`serve --enforce-every`), each round audited; a failed
+/// round is logged and the next one runs. Runs until the process ends.
+pub async fn enforce_in_background(
+    core: std::sync::Arc<crate::core::Provisioner>,
+    audit: std::sync::Arc<crate::audit::AuditLog>,
+    every: Duration,
+) {
+    let input = EnforceInput { dry_run: false };
+    let arguments = crate::audit::sanitize(
+        serde_json::to_value(&input)
+            .ok()
+            .as_ref()
+            .and_then(|v| v.as_object()),
+    );
+    let mut tick = tokio::time::interval(every);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tick.tick().await;
+        let result = core.enforce_spend_caps(&input).await;
+        let value = match &result {
+            Ok(report) => serde_json::to_value(report).ok(),
+            Err(error) => {
+                tracing::warn!(%error, "enforcing spend caps failed; the next round runs in {} s", every.as_secs());
+                None
+            }
+        };
+        let outcome = result.as_ref().map_or_else(
+            |e| crate::audit::Outcome::Error(e.kind().to_owned()),
+            |_| crate::audit::Outcome::Ok,
+        );
+        let call = crate::audit::Call {
+            client: format!(
+                "serve --enforce-every {} {}",
+                every.as_secs(),
+                env!("CARGO_PKG_VERSION")
+            ),
+            tool: "enforce_spend_caps",
+            arguments: arguments.clone(),
+            outcome,
+            result: value.as_ref(),
+            elicited: false,
+            peer: None,
+        };
+        audit.record_call(&core, call).await;
+    }
+}
+
 /// The logging set-up.
 pub fn print_logging(report: &UsageLoggingReport) {
     println!(
