@@ -124,6 +124,31 @@ def test_converse_invoke_and_count_tokens_answer_the_output_shapes(emulator, acc
     assert nova["output"]["message"]["content"][0]["text"]
 
 
+def test_streaming_operations_answer_event_streams(emulator, account):
+    """ConverseStream (``ConverseStreamOutput``: messageStart, contentBlockDelta, contentBlockStop, messageStop,
+    metadata) and InvokeModelWithResponseStream (``chunk`` events carrying the Anthropic Messages API stream, the
+    last with ``amazon-bedrock-invocationMetrics``), decoded by botocore's own event-stream parser; the same text
+    and token counts as the non-streaming calls (botocore ``bedrock-runtime`` model; Anthropic's streaming
+    format: https://docs.aws.amazon.com/bedrock/latest/userguide/model-parameters-anthropic-claude-messages.html)."""
+    runtime = emulator.client("bedrock-runtime", account, retry=False)
+    plain = runtime.converse(modelId=f"us.{SONNET}", messages=HELLO)
+    events = list(runtime.converse_stream(modelId=f"us.{SONNET}", messages=HELLO)["stream"])
+    assert [next(iter(e)) for e in events] == ["messageStart", "contentBlockDelta", "contentBlockStop",
+                                              "messageStop", "metadata"]
+    assert events[1]["contentBlockDelta"]["delta"]["text"] == plain["output"]["message"]["content"][0]["text"]
+    assert events[-1]["metadata"]["usage"] == plain["usage"]
+    native = {"anthropic_version": "bedrock-2023-05-31", "max_tokens": 64, "messages": [
+        {"role": "user", "content": HELLO[0]["content"][0]["text"]}]}
+    answer = runtime.invoke_model_with_response_stream(modelId=f"us.{SONNET}", body=json.dumps(native))
+    chunks = [json.loads(event["chunk"]["bytes"]) for event in answer["body"]]
+    assert [c["type"] for c in chunks] == ["message_start", "content_block_start", "content_block_delta",
+                                          "content_block_stop", "message_delta", "message_stop"]
+    assert chunks[-1]["amazon-bedrock-invocationMetrics"]["inputTokenCount"] == plain["usage"]["inputTokens"]
+    assert chunks[-1]["amazon-bedrock-invocationMetrics"]["outputTokenCount"] == plain["usage"]["outputTokens"]
+    nova = runtime.invoke_model_with_response_stream(modelId=NOVA, body=json.dumps({"messages": HELLO}))
+    assert "metadata" in json.loads(list(nova["body"])[-1]["chunk"]["bytes"])
+
+
 def test_model_errors_as_aws_answers_them(emulator, account):
     """ValidationException for a model the region does not offer, for the base id of a model only invocable
     through an inference profile (AWS's wording), for CountTokens on a profile or a model without token
@@ -151,8 +176,6 @@ def test_model_errors_as_aws_answers_them(emulator, account):
     native = json.dumps({"anthropic_version": "bedrock-2023-05-31", "max_tokens": 8, "messages": []})
     in_header = refusal(runtime.invoke_model, modelId=f"us.{SONNET}", body=native, projectIdentifier="proj_123")
     assert in_header["Code"] == "ResourceNotFoundException", "InvokeModel names it in X-Amzn-Bedrock-ProjectIdentifier"
-    streaming = refusal(runtime.converse_stream, modelId=f"us.{SONNET}", messages=HELLO)
-    assert (streaming["status"], streaming["Code"]) == (501, "NotImplementedException"), "authorised, not streamed"
     first_turn = refusal(runtime.converse, modelId=f"us.{SONNET}", messages=[
         {"role": "assistant", "content": [{"text": "Hi"}]}])
     assert first_turn["Message"].startswith("A conversation must start with a user message.")

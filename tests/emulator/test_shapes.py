@@ -2,7 +2,8 @@
 the model's input shape, as AWS's front end holds it.
 
 Follows the pinned botocore service models (``botocore/data/<service>/<version>/service-2.json`` of botocore
-1.44.8: bedrock 2023-04-20, iam 2010-05-08, ce 2017-10-25, budgets 2016-10-20, service-quotas 2019-06-24) and
+1.44.8: bedrock 2023-04-20, iam 2010-05-08, ce 2017-10-25, budgets 2016-10-20, service-quotas 2019-06-24, logs
+2014-03-28) and
 AWS's validation errors as documented in "Common Errors"
 (https://docs.aws.amazon.com/bedrock/latest/APIReference/CommonErrors.html: ``ValidationException``, HTTP 400,
 "The input fails to satisfy the constraints specified by an AWS service"; IAM's query API answers
@@ -288,6 +289,131 @@ def _budgets_subscribers(calls):
         AccountId=calls.account, BudgetName=BUDGET["BudgetName"], Notification=NOTIFICATION)
 
 
+def _logging_destination(calls) -> str:
+    """A log group and a role Bedrock may write to it with (the user guide's CloudWatch Logs destination)."""
+    calls.client("logs").create_log_group(logGroupName="invocations")
+    iam = calls.client("iam")
+    trust = {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "sts:AssumeRole",
+                                                     "Principal": {"Service": "bedrock.amazonaws.com"}}]}
+    arn = iam.create_role(RoleName="logging", AssumeRolePolicyDocument=json.dumps(trust))["Role"]["Arn"]
+    iam.put_role_policy(RoleName="logging", PolicyName="write", PolicyDocument=json.dumps({
+        "Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Resource": "*",
+                                                "Action": ["logs:CreateLogStream", "logs:PutLogEvents"]}]}))
+    return arn
+
+
+def _bedrock_logging_put(calls):
+    calls.client("bedrock").put_model_invocation_logging_configuration(loggingConfig={
+        "cloudWatchConfig": {"logGroupName": "invocations", "roleArn": _logging_destination(calls)},
+        "textDataDeliveryEnabled": True, "s3Config": {"bucketName": "invocation-logs", "keyPrefix": "bedrock"}})
+
+
+def _bedrock_logging_get(calls):
+    bedrock = calls.client("bedrock")
+    bedrock.get_model_invocation_logging_configuration()
+    _bedrock_logging_put(calls)
+    bedrock.get_model_invocation_logging_configuration()
+
+
+def _logs_query(calls, query: str = "stats count(*) as n, sum(input.inputTokenCount) by identity.arn, modelId"):
+    _bedrock_logging_put(calls)
+    calls.client("bedrock-runtime").converse(modelId=f"us.{SONNET}", messages=[
+        {"role": "user", "content": [{"text": "Hello"}]}])
+    logs = calls.client("logs")
+    return logs, logs.start_query(logGroupName="invocations", startTime=0, endTime=4102444800, queryString=query)
+
+
+def _logs_start_query(calls):
+    _logs_query(calls)
+
+
+def _logs_query_results(calls):
+    logs, started = _logs_query(calls, "fields @timestamp, modelId, input.inputTokenCount | sort @timestamp desc")
+    first = logs.get_query_results(queryId=started["queryId"], maxItems=1)
+    logs.get_query_results(queryId=started["queryId"])
+    calls.emulator.control("POST", "logs/query-polls", {"account": calls.account, "polls": 1})
+    try:
+        running = logs.start_query(logGroupName="invocations", startTime=0, endTime=4102444800,
+                                   queryString="stats count(*)")
+    finally:
+        calls.emulator.control("POST", "logs/query-polls", {"account": calls.account, "polls": 0})
+    logs.get_query_results(queryId=running["queryId"])
+    assert first["results"]
+
+
+def _budget_action(calls, approval: str = "AUTOMATIC") -> tuple:
+    budgets = _budget(calls)
+    iam = calls.client("iam")
+    iam.create_user(UserName="marketing")
+    trust = {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "sts:AssumeRole",
+                                                     "Principal": {"Service": "budgets.amazonaws.com"}}]}
+    role = iam.create_role(RoleName="budgets", AssumeRolePolicyDocument=json.dumps(trust))["Role"]["Arn"]
+    iam.put_role_policy(RoleName="budgets", PolicyName="apply", PolicyDocument=json.dumps({
+        "Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Resource": "*",
+                                                "Action": ["iam:AttachUserPolicy", "iam:DetachUserPolicy"]}]}))
+    action_id = budgets.create_budget_action(
+        AccountId=calls.account, BudgetName=BUDGET["BudgetName"], NotificationType="ACTUAL",
+        ActionType="APPLY_IAM_POLICY",
+        ActionThreshold={"ActionThresholdValue": 100, "ActionThresholdType": "PERCENTAGE"},
+        Definition={"IamActionDefinition": {"PolicyArn": "arn:aws:iam::aws:policy/AWSDenyAll", "Users": ["marketing"]}},
+        ExecutionRoleArn=role, ApprovalModel=approval,
+        Subscribers=[{"SubscriptionType": "EMAIL", "Address": "a@example.com"}])["ActionId"]
+    return budgets, {"AccountId": calls.account, "BudgetName": BUDGET["BudgetName"], "ActionId": action_id}
+
+
+def _budget_action_create(calls):
+    _budget_action(calls)
+
+
+def _budget_action_describe(calls):
+    budgets, names = _budget_action(calls)
+    budgets.describe_budget_action(**names)
+
+
+def _budget_actions_for_budget(calls):
+    budgets, names = _budget_action(calls)
+    budgets.describe_budget_actions_for_budget(AccountId=calls.account, BudgetName=names["BudgetName"])
+
+
+def _budget_actions_for_account(calls):
+    budgets, _ = _budget_action(calls)
+    budgets.describe_budget_actions_for_account(AccountId=calls.account, MaxResults=1)
+
+
+def _budget_action_update(calls):
+    budgets, names = _budget_action(calls)
+    budgets.update_budget_action(**names, ApprovalModel="MANUAL",
+                                 ActionThreshold={"ActionThresholdValue": 50, "ActionThresholdType": "ABSOLUTE_VALUE"})
+
+
+def _budget_action_delete(calls):
+    budgets, names = _budget_action(calls)
+    budgets.delete_budget_action(**names)
+
+
+def _budget_action_execute(calls):
+    budgets, names = _budget_action(calls, "MANUAL")
+    calls.emulator.control("POST", "budgets/spend", {"account": calls.account, "budget": names["BudgetName"],
+                                                      "amount": 150})
+    calls.emulator.control("POST", "budgets/evaluate", {"account": calls.account})
+    for kind in ("APPROVE_BUDGET_ACTION", "REVERSE_BUDGET_ACTION", "RESET_BUDGET_ACTION"):
+        budgets.execute_budget_action(**names, ExecutionType=kind)
+
+
+def _budget_action_histories(calls):
+    _budget_action_execute(calls)
+    budgets = calls.client("budgets")
+    action_id = budgets.describe_budget_actions_for_account(AccountId=calls.account)["Actions"][0]["ActionId"]
+    names = {"AccountId": calls.account, "BudgetName": BUDGET["BudgetName"], "ActionId": action_id}
+    first = budgets.describe_budget_action_histories(**names, MaxResults=2)
+    budgets.describe_budget_action_histories(**names, NextToken=first["NextToken"])
+
+
+def _budget_delete(calls):
+    budgets, names = _budget_action(calls)
+    budgets.delete_budget(AccountId=calls.account, BudgetName=names["BudgetName"])
+
+
 def _quotas(calls):
     quotas = calls.client("service-quotas")
     first = quotas.list_service_quotas(ServiceCode="bedrock", MaxResults=2)
@@ -319,6 +445,19 @@ CASES = {
     ("budgets", "UpdateBudget"): _budgets_update,
     ("budgets", "DescribeSubscribersForNotification"): _budgets_subscribers,
     ("service-quotas", "ListServiceQuotas"): _quotas,
+    ("bedrock", "PutModelInvocationLoggingConfiguration"): _bedrock_logging_put,
+    ("bedrock", "GetModelInvocationLoggingConfiguration"): _bedrock_logging_get,
+    ("logs", "StartQuery"): _logs_start_query,
+    ("logs", "GetQueryResults"): _logs_query_results,
+    ("budgets", "CreateBudgetAction"): _budget_action_create,
+    ("budgets", "DescribeBudgetAction"): _budget_action_describe,
+    ("budgets", "DescribeBudgetActionsForBudget"): _budget_actions_for_budget,
+    ("budgets", "DescribeBudgetActionsForAccount"): _budget_actions_for_account,
+    ("budgets", "UpdateBudgetAction"): _budget_action_update,
+    ("budgets", "DeleteBudgetAction"): _budget_action_delete,
+    ("budgets", "ExecuteBudgetAction"): _budget_action_execute,
+    ("budgets", "DescribeBudgetActionHistories"): _budget_action_histories,
+    ("budgets", "DeleteBudget"): _budget_delete,
 }
 
 

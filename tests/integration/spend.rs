@@ -110,7 +110,6 @@ fn action_of(report: &Value, unit: &str) -> String {
 }
 
 #[tokio::test]
-#[ignore = "needs the spend emulator, landing next"]
 async fn a_spent_cap_stops_every_key_and_the_next_month_lifts_it() {
     let account = Account::new();
     let clock = MovedClock::default();
@@ -149,7 +148,8 @@ async fn a_spent_cap_stops_every_key_and_the_next_month_lifts_it() {
 
     let alpha = unit_with_key(&client, "alpha", 1.0).await;
     let beta = unit_with_key(&client, "beta", 100.0).await;
-    // 100,000 input tokens a call (the emulator counts a token per 4 characters): 0.30 USD at 3 USD/M.
+    // 100,000 input tokens a call (the emulator counts a token per 4 characters): 0.33 USD at the `us.`
+    // profile's regional 3.30 USD/M.
     for _ in 0..4 {
         converse(&account, &alpha, 400_000)
             .await
@@ -169,7 +169,8 @@ async fn a_spent_cap_stops_every_key_and_the_next_month_lifts_it() {
     let tokens = |field: &str| rows.iter().map(|r| r[field].as_u64().unwrap()).sum::<u64>();
     assert_eq!(tokens("invocations"), 4, "{usage:#}");
     assert_eq!(tokens("input_tokens"), 400_000);
-    let listed = tokens("input_tokens") as f64 * 3e-6 + tokens("output_tokens") as f64 * 15e-6;
+    // The emulator's seeded list prices of Sonnet 4.5 in us-east-1, regional (a `us.` profile).
+    let listed = tokens("input_tokens") as f64 * 3.3e-6 + tokens("output_tokens") as f64 * 16.5e-6;
     assert!(
         (alpha_usd - listed).abs() <= listed * 0.01,
         "estimate {alpha_usd} vs list {listed}: {usage:#}"

@@ -231,7 +231,7 @@ impl Provisioner {
             trust: trust_policy(&caller.partition, &caller.account),
             policy: role_policy(&caller.partition, &caller.account),
             role_arn: format!(
-                "arn:{}:iam::{}:role/{}{ROLE_NAME}",
+                "arn:{}:iam::{}:role{}{ROLE_NAME}",
                 caller.partition,
                 caller.account,
                 self.settings().iam_path

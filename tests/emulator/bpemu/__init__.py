@@ -14,7 +14,18 @@ Control API (plain JSON over HTTP, under ``/_emulator/``):
 * ``GET  /_emulator/rules`` -> the documented rules across members the emulator enforces (:mod:`bpemu.rules`).
 * ``POST /_emulator/bedrock-runtime/auth-errors`` ``{"error_type_header": bool}`` (:mod:`bpemu.runtime_ext`).
 * ``POST /_emulator/clock`` ``{"offset_seconds"|"advance_days", "account": optional}`` (:mod:`bpemu.iam_ext`):
-  the emulator's clock, for key expiry and role sessions (:mod:`bpemu.sessions_ext`).
+  the emulator's clock, for key expiry and role sessions (:mod:`bpemu.sessions_ext`), invocation log timestamps,
+  Logs Insights retention and budget periods.
+* ``POST /_emulator/bedrock-runtime/log-delay`` ``{"ms": N, "account": optional}`` and
+  ``POST /_emulator/bedrock-runtime/log-model-id`` ``{"profile": "arn"|"id"}``: model invocation log delivery
+  (:mod:`bpemu.logging_ext`).
+* ``POST /_emulator/logs/query-polls`` ``{"polls": N, "account": optional}``: Logs Insights queries answer
+  ``Scheduled``/``Running`` N times before ``Complete`` (:mod:`bpemu.logs_ext`; the query language:
+  :mod:`bpemu.insights`).
+* ``POST /_emulator/pricing/products`` ``{"products": [...], "account": optional}``, ``DELETE`` to go back to the
+  seeded Claude prices: the Price List API (:mod:`bpemu.pricing_ext`).
+* ``POST /_emulator/budgets/evaluate`` ``{"account"}`` and ``POST /_emulator/budgets/spend`` ``{"account",
+  "budget", "amount"}``: Budgets' evaluation of spend and budget actions (:mod:`bpemu.budget_actions`).
 
 Every request is held to its botocore input shape (:mod:`bpemu.validation_ext`) and every successful answer to
 its output shape (:mod:`bpemu.outputs`).

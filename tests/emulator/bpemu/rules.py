@@ -26,6 +26,12 @@ CE_EXPRESSION = "https://docs.aws.amazon.com/aws-cost-management/latest/APIRefer
 CE_COST_AND_USAGE = "https://docs.aws.amazon.com/aws-cost-management/latest/APIReference/API_GetCostAndUsage.html"
 IAM_LIST_SSC = "https://docs.aws.amazon.com/IAM/latest/APIReference/API_ListServiceSpecificCredentials.html"
 IAM_CREATE_SSC = "https://docs.aws.amazon.com/IAM/latest/APIReference/API_CreateServiceSpecificCredential.html"
+LOGS_RETENTION = "https://docs.aws.amazon.com/AmazonCloudWatchLogs/latest/APIReference/API_PutRetentionPolicy.html"
+# PutRetentionPolicy ``retentionInDays``: "Possible values are: 1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400,
+# 545, 731, 1096, 1827, 2192, 2557, 2922, 3288, and 3653" (the botocore ``logs`` model; its ``Days`` shape is a
+# plain integer, so the input-shape check alone accepts any number).
+RETENTION_DAYS = (1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922,
+                  3288, 3653)
 
 
 @dataclass(frozen=True)
@@ -115,6 +121,17 @@ def age_for_api_keys(operation: str, params: dict) -> str | None:
     return None
 
 
+def retention_days(operation: str, params: dict) -> str | None:
+    """PutRetentionPolicy: ``retentionInDays`` must be one of :data:`RETENTION_DAYS`. The message is the one AWS's
+    validation layer words for an enum ("Member must satisfy enum value set"), as other emulators of CloudWatch
+    Logs quote it."""
+    days = params.get("retentionInDays")
+    if isinstance(days, bool) or not isinstance(days, int) or days in RETENTION_DAYS:
+        return None
+    return (f"1 validation error detected: Value '{days}' at 'retentionInDays' failed to satisfy constraint: "
+            f"Member must satisfy enum value set: [{', '.join(map(str, RETENTION_DAYS))}]")
+
+
 RULES: tuple[Rule, ...] = (
     Rule("budgets", ("CreateBudget",), "InvalidParameterException", 400, BUDGETS_CREATE,
          "FilterExpression and Metrics, or CostFilters and CostTypes, never both sets", budget_filters_and_metrics),
@@ -130,6 +147,8 @@ RULES: tuple[Rule, ...] = (
          "AllUsers cannot be specified together with UserName", all_users_or_user_name),
     Rule("iam", ("CreateServiceSpecificCredential",), "ValidationError", 400, IAM_CREATE_SSC,
          "CredentialAgeDays only for services with long-term API keys", age_for_api_keys),
+    Rule("logs", ("PutRetentionPolicy",), "InvalidParameterException", 400, LOGS_RETENTION,
+         "retentionInDays is one of the documented retention periods", retention_days),
 )
 
 

@@ -48,13 +48,15 @@ inference profile, "Invocation of model ID … with on-demand throughput isn’t
 the ID or ARN of an inference profile that contains this model."; ``CountTokens`` on a profile, on a model
 without token counting (:data:`COUNTED_MODELS`) or in a region without it (:data:`COUNT_TOKENS_REGIONS`), "The
 provided model doesn't support counting tokens.". The emulator has no projects but the default one: another
-answers 404 ``ResourceNotFoundException``. The streaming operations are authorised, then answered 501
-``NotImplementedException`` (the emulator does not encode event streams).
+answers 404 ``ResourceNotFoundException``.
 
 Answers are canned and valid for the output shapes: ``Converse`` a text message with ``stopReason``,
 ``usage`` and ``metrics``; ``InvokeModel`` the provider's native body (Anthropic Messages API, or Amazon
-Nova's); ``CountTokens`` ``inputTokens``, the same count ``Converse`` and ``InvokeModel`` report for the same
-input (one token per four characters of text, rounded up).
+Nova's); ``ConverseStream`` and ``InvokeModelWithResponseStream`` the same content as an event stream
+(:mod:`bpemu.eventstream`); ``CountTokens`` ``inputTokens``, the same count ``Converse`` and ``InvokeModel``
+report for the same input (one token per four characters of text, rounded up). Every successful answer carries an
+``x-amzn-RequestId``, and each successful invocation (not ``CountTokens``) is written to the account and region's
+model invocation log, when one is configured, under that request id (:mod:`bpemu.logging_ext`).
 """
 
 from __future__ import annotations
@@ -66,6 +68,7 @@ import hmac
 import json
 import math
 import types
+import uuid
 from dataclasses import dataclass, field
 from urllib.parse import parse_qs, urlsplit
 
@@ -74,7 +77,7 @@ from botocore.awsrequest import AWSRequest
 from botocore.credentials import Credentials
 from werkzeug.datastructures import EnvironHeaders
 
-from . import access_ext, bedrock_ext, iam_ext, shapes
+from . import access_ext, bedrock_ext, eventstream, iam_ext, logging_ext, shapes
 from .access_ext import Principal
 from .protocol import (
     LONG_TERM_PREFIX,
@@ -143,7 +146,6 @@ _IAM_ACTION = {
     "ConverseStream": "bedrock:InvokeModelWithResponseStream",
     "InvokeModelWithResponseStream": "bedrock:InvokeModelWithResponseStream",
 }
-_STREAMING = {"ConverseStream", "InvokeModelWithResponseStream"}
 
 
 class Refusal(Exception):
@@ -227,11 +229,45 @@ def _answer(environ, info: RequestInfo, body: bytes) -> tuple[str, list, bytes]:
     _authorize(caller, _IAM_ACTION[info.action], resources, target.context)
     _check_project(project)
     model_id = _invocable_model(target)
-    if info.action in _STREAMING:
-        raise Refusal(501, "NotImplementedException", "The emulator does not stream responses.")
-    if info.action == "Converse":
-        return _json(_converse(request))
-    return _invoke_model(model_id, body)
+    invoked = _invoke(info.action, model_id, request, body)
+    request_id = str(uuid.uuid4())
+    logging_ext.record(logging_ext.Invocation(
+        account, region, caller.principal.arn, request_id, info.action, info.target or "", target.profile_arn,
+        invoked.input_tokens, invoked.output_tokens, invoked.input_body, invoked.output_body))
+    status_line, headers, payload = invoked.answer
+    return status_line, headers + [("x-amzn-RequestId", request_id)], payload
+
+
+@dataclass(frozen=True)
+class Invoked:
+    """A successful invocation's answer (status line, headers, body), its token counts and its bodies."""
+
+    answer: tuple[str, list, bytes]
+    input_tokens: int
+    output_tokens: int
+    input_body: object
+    output_body: object
+
+
+def _invoke(action: str, model_id: str, request: dict, body: bytes) -> Invoked:
+    """Converse/ConverseStream on the Converse request, InvokeModel/InvokeModelWithResponseStream on the native
+    body; the streaming operations answer the same content as an event stream (:mod:`bpemu.eventstream`)."""
+    if action in ("Converse", "ConverseStream"):
+        answer = _converse(request)
+        usage = answer["usage"]
+        if action == "Converse":
+            wire = _json(answer)
+        else:
+            wire = ("200 OK", [("Content-Type", eventstream.CONTENT_TYPE)], eventstream.converse_stream(answer))
+        return Invoked(wire, usage["inputTokens"], usage["outputTokens"], request, answer)
+    native, answer, used, answered = _native_answer(model_id, body)
+    if action == "InvokeModel":
+        wire = _invoke_model_answer(answer, used, answered)
+    else:
+        stream = eventstream.invoke_stream(_provider(model_id), model_id, CANNED_REPLY, used, answered)
+        wire = ("200 OK", [("Content-Type", eventstream.CONTENT_TYPE),
+                           ("X-Amzn-Bedrock-Content-Type", "application/json")], stream)
+    return Invoked(wire, used, answered, native, answer)
 
 
 # -- authentication ------------------------------------------------------------------------------------------
@@ -551,8 +587,8 @@ def _converse(request: dict) -> dict:
     }
 
 
-def _invoke_model(model_id: str, body: bytes) -> tuple[str, list, bytes]:
-    """InvokeModel: the provider's native answer, with the token-count headers."""
+def _native_answer(model_id: str, body: bytes) -> tuple[dict, dict, int, int]:
+    """InvokeModel's native request and answer (the provider's format) and the token counts."""
     native = _native_body(body)
     used, answered = _tokens(_native_texts(native)), _tokens([CANNED_REPLY])
     if _provider(model_id) == "Anthropic":
@@ -563,6 +599,11 @@ def _invoke_model(model_id: str, body: bytes) -> tuple[str, list, bytes]:
             "stopReason": "end_turn",
             "usage": {"inputTokens": used, "outputTokens": answered, "totalTokens": used + answered},
         }
+    return native, answer, used, answered
+
+
+def _invoke_model_answer(answer: dict, used: int, answered: int) -> tuple[str, list, bytes]:
+    """InvokeModel: the provider's native answer, with the token-count headers."""
     status, headers, payload = _json(answer)
     counts = [
         ("X-Amzn-Bedrock-Input-Token-Count", str(used)),

@@ -23,8 +23,8 @@ from moto.moto_server.werkzeug_app import (  # noqa: E402
 from werkzeug.serving import make_server  # noqa: E402
 
 from . import (  # noqa: E402
-    access_ext, bedrock_ext, billing_ext, consistency, iam_ext, outputs, quotas_ext, rules, runtime_ext, sessions_ext,
-    tags_ext, trust_ext, validation_ext,
+    access_ext, bedrock_ext, billing_ext, budget_actions, consistency, iam_ext, logging_ext, logs_ext, outputs,
+    pricing_ext, quotas_ext, rules, runtime_ext, sessions_ext, tags_ext, trust_ext, validation_ext,
 )
 from .faults import FaultRule, FaultTable  # noqa: E402
 from .protocol import describe, error_response  # noqa: E402
@@ -35,16 +35,20 @@ LOG_ENTRY = "bpemu.log_entry"
 # The request log keeps the first MAX_RECORDED requests after a reset (benches/fleet.py raises it).
 MAX_RECORDED = int(os.environ.get("BPEMU_MAX_RECORDED", "10000"))
 
-# Every extension module, in installation order: the only list of them (runtime_ext serves bedrock-runtime
-# itself, called by :meth:`Emulator.serve`, and is listed for its control API; consistency wraps what tags_ext
-# installed, so it comes after it). Hooks, each
+# Every extension module, in installation order: the only list of them (runtime_ext serves bedrock-runtime and
+# pricing_ext the Price List API themselves, called by :meth:`Emulator.serve`, see SERVERS; consistency wraps what
+# tags_ext installed, so it comes after it). Hooks, each
 # optional: ``install()``; ``reset()`` for state; ``control(command, method, environ, read_body)`` for a control
 # API; ``enforce(info, environ)`` to refuse a request before it is served (an error response, else None; the
 # first refusal in this order answers, so the order is AWS's: authentication (sessions_ext), the input shape
 # (validation_ext), authorisation (access_ext, trust_ext), then the documented rules across members (rules)).
 # Every answer is then checked against its output shape (:mod:`bpemu.outputs`).
 EXTENSIONS = (bedrock_ext, iam_ext, sessions_ext, validation_ext, access_ext, trust_ext, rules, billing_ext,
-              quotas_ext, tags_ext, consistency, outputs, runtime_ext)
+              budget_actions, quotas_ext, tags_ext, consistency, outputs, logging_ext, logs_ext, pricing_ext,
+              runtime_ext)
+# Services moto does not have, which a module answers itself: ``handles(info)`` and ``serve(environ,
+# start_response, info, body)`` (WSGI).
+SERVERS = (runtime_ext, pricing_ext)
 
 
 class Emulator:
@@ -91,10 +95,12 @@ class Emulator:
         return _answer(start_response, self.serve(environ, info, body))
 
     def serve(self, environ, info, body: bytes) -> tuple[str, list, bytes]:
-        """The AWS answer, in full: bedrock-runtime from runtime_ext, everything else from moto and its
-        extensions; then checked against the operation's output shape (:mod:`bpemu.outputs`)."""
-        if runtime_ext.handles(info):
-            answer = _captured(lambda start: runtime_ext.serve(environ, start, info, body))
+        """The AWS answer, in full: bedrock-runtime and the Price List from their modules (:data:`SERVERS`),
+        everything else from moto and its extensions; then checked against the operation's output shape
+        (:mod:`bpemu.outputs`)."""
+        server = next((module for module in SERVERS if module.handles(info)), None)
+        if server is not None:
+            answer = _captured(lambda start: server.serve(environ, start, info, body))
         else:
             answer = _captured(lambda start: self.moto(environ, start))
         return outputs.checked(environ, info, answer)
