@@ -129,9 +129,14 @@ fn scoped_operator_policy(account: &str, deny: Option<&str>) -> String {
             "Resource": format!("arn:aws:secretsmanager:*:{account}:secret:bedrock-provisioner/*")}),
         json!({"Effect": "Allow", "Action": "budgets:*",
             "Resource": format!("arn:aws:budgets::{account}:budget/bedrock-*")}),
+        json!({"Effect": "Allow", "Action": "iam:*",
+            "Resource": format!("arn:aws:iam::{account}:role/bedrock-provisioner/*")}),
+        json!({"Effect": "Allow", "Action": "logs:*",
+            "Resource": format!("arn:aws:logs:*:{account}:log-group:bedrock-provisioner/*")}),
         json!({"Effect": "Allow", "Resource": "*", "Action": ["iam:ListUsers",
             "iam:SimulatePrincipalPolicy", "iam:RemoveUserFromGroup", "bedrock:*", "ce:*",
-            "servicequotas:*", "sts:AssumeRole", "iam:GetAccountAuthorizationDetails"]}),
+            "servicequotas:*", "sts:AssumeRole", "iam:GetAccountAuthorizationDetails",
+            "logs:DescribeLogGroups", "logs:GetQueryResults", "pricing:GetProducts"]}),
     ];
     if let Some(action) = deny {
         statements.push(json!({"Effect": "Deny", "Action": action, "Resource": "*"}));

@@ -125,9 +125,9 @@ async fn healthy_setup_passes_every_check() {
     )
     .await;
     let all = statuses(&report);
-    assert_eq!(all.len(), 12);
+    assert_eq!(all.len(), 13);
     assert!(all.values().all(|s| s == "pass"), "{all:?}\n{report:#}");
-    assert!(report["summary"].as_str().unwrap().contains("12 passed"));
+    assert!(report["summary"].as_str().unwrap().contains("13 passed"));
     assert!(
         !report.to_string().contains(api_key),
         "the key is never echoed"

@@ -194,6 +194,19 @@ async fn a_spent_cap_stops_every_key_and_the_next_month_lifts_it() {
         "still_capped",
         "idempotent: {again:#}"
     );
+    let diagnosed = ok(&call(
+        &client,
+        "diagnose",
+        json!({"business_unit": "alpha", "checks": ["usage_logging"]}),
+    )
+    .await);
+    let check = &diagnosed["checks"][0];
+    assert_eq!(check["status"], "warn", "{diagnosed:#}");
+    let evidence = check["evidence"].to_string();
+    assert!(
+        evidence.contains("is capped") && evidence.contains("when the month turns"),
+        "{evidence}"
+    );
     let short = call(
         &client,
         "create_api_key",

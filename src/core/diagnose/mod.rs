@@ -7,6 +7,7 @@ mod account;
 mod local;
 mod models;
 mod needed;
+mod usage;
 
 use std::{future::Future, path::PathBuf, pin::Pin, time::Instant};
 
@@ -79,11 +80,13 @@ pub enum CheckId {
     Environment,
     /// A given key of the business unit calls Bedrock (one free CountTokens call, as verify_access).
     KeyWorks,
+    /// Bedrock's invocation logging (usage within minutes, spend caps), and a unit's cap.
+    UsageLogging,
 }
 
 impl CheckId {
     /// Every check, in report order.
-    pub const ALL: [Self; 12] = [
+    pub const ALL: [Self; 13] = [
         Self::Credentials,
         Self::Permissions,
         Self::ModelAccess,
@@ -96,6 +99,7 @@ impl CheckId {
         Self::McpConfig,
         Self::Environment,
         Self::KeyWorks,
+        Self::UsageLogging,
     ];
 
     /// Whether the check calls AWS (and is skipped without credentials).
@@ -118,6 +122,7 @@ impl CheckId {
             Self::McpConfig => "mcp_config",
             Self::Environment => "environment",
             Self::KeyWorks => "key_works",
+            Self::UsageLogging => "usage_logging",
         }
     }
 }
@@ -344,6 +349,7 @@ impl Provisioner {
                 CheckId::McpConfig => Box::pin(local::check_mcp_config(request)),
                 CheckId::Environment => Box::pin(self.check_environment()),
                 CheckId::KeyWorks => Box::pin(self.check_key_works(request)),
+                CheckId::UsageLogging => Box::pin(self.check_usage_logging(request)),
             };
             let report = &report;
             let timed = self.timed(id, timeout, check);

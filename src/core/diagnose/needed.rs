@@ -23,6 +23,10 @@ pub(super) enum Scope {
     Budget,
     /// The caller's own role (diagnose reads its path); only asked for role callers.
     CallerRole,
+    /// The role Bedrock writes invocation logs with.
+    LoggingRole,
+    /// This project's invocation log group.
+    LogGroup,
 }
 
 /// One AWS call: its call-site label, the IAM action that authorizes it, what it acts on.
@@ -49,7 +53,7 @@ const fn same(action: &'static str, scope: Scope) -> Call {
     call(action, action, scope)
 }
 
-use Scope::{Any, Budget, CallerRole, Policy, Secret, User};
+use Scope::{Any, Budget, CallerRole, LogGroup, LoggingRole, Policy, Secret, User};
 
 /// The calls of each capability; the first group is the core workflow.
 pub(super) const NEEDED: &[(&str, &[Call])] = &[
@@ -165,16 +169,16 @@ pub(super) const NEEDED: &[(&str, &[Call])] = &[
             call(
                 "bedrock:PutModelInvocationLoggingConfiguration",
                 "iam:PassRole",
-                Any,
+                LoggingRole,
             ),
-            same("iam:CreateRole", Any),
-            same("iam:UpdateAssumeRolePolicy", Any),
-            same("iam:PutRolePolicy", Any),
-            same("iam:GetRolePolicy", Any),
-            same("logs:CreateLogGroup", Any),
-            same("logs:PutRetentionPolicy", Any),
+            same("iam:CreateRole", LoggingRole),
+            same("iam:UpdateAssumeRolePolicy", LoggingRole),
+            same("iam:PutRolePolicy", LoggingRole),
+            same("iam:GetRolePolicy", LoggingRole),
+            same("logs:CreateLogGroup", LogGroup),
+            same("logs:PutRetentionPolicy", LogGroup),
             same("logs:DescribeLogGroups", Any),
-            same("logs:StartQuery", Any),
+            same("logs:StartQuery", LogGroup),
             same("logs:GetQueryResults", Any),
             same("pricing:GetProducts", Any),
         ],
@@ -216,6 +220,16 @@ impl Place<'_> {
                 "arn:{partition}:budgets::{account}:budget/bedrock-{unit}-monthly"
             )),
             CallerRole => Some(self.principal.to_owned()),
+            LoggingRole => Some(format!(
+                "arn:{partition}:iam::{account}:role{}{}",
+                self.iam_path,
+                crate::core::spend::logging::ROLE_NAME
+            )),
+            LogGroup => Some(format!(
+                "arn:{partition}:logs:{}:{account}:log-group:{}",
+                self.region,
+                crate::core::spend::logging::LOG_GROUP
+            )),
         }
     }
 
