@@ -80,10 +80,28 @@ pub fn print_units(list: &BusinessUnitList) {
         if !unit.missing_tags.is_empty() {
             println!("{:<24} missing tags: {}", "", unit.missing_tags.join(", "));
         }
+        if let Some(spend) = spend_line(unit) {
+            println!("{:<24} {spend}", "");
+        }
     }
     for why in &list.unreachable {
         println!("not listed: {why}");
     }
+}
+
+/// `cap 100.00 USD, ~12.34 USD this month, CAPPED (…)`, when the unit has any of them.
+fn spend_line(unit: &crate::core::inventory::BusinessUnitSummary) -> Option<String> {
+    let mut parts = Vec::new();
+    if let Some(cap) = unit.monthly_cap_usd {
+        parts.push(format!("cap {cap:.2} USD"));
+    }
+    if let Some(spent) = unit.month_to_date_usd {
+        parts.push(format!("~{spent:.2} USD this month (estimate)"));
+    }
+    if let Some(capped) = &unit.capped {
+        parts.push(format!("CAPPED ({capped})"));
+    }
+    (!parts.is_empty()).then(|| parts.join(", "))
 }
 
 /// A new key (its value only when delivered inline).

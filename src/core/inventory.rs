@@ -16,6 +16,11 @@ use super::{
     error::{Error, Result},
     fleet::in_accounts,
     names::{USER_SUFFIX, same_tag_key},
+    spend::{
+        caps::{CAP_TAG, CAPPED_TAG},
+        usage::by_unit,
+        window::month_start,
+    },
 };
 
 /// How many `ListUserTags` calls run at once, when tags cannot come with the listing.
@@ -38,7 +43,7 @@ pub struct ListBusinessUnitsInput {
 }
 
 /// One business unit's user.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
 pub struct BusinessUnitSummary {
     /// The business unit (from the user name).
     pub business_unit: String,
@@ -57,6 +62,15 @@ pub struct BusinessUnitSummary {
     /// The account, when listed across a manifest's accounts.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub account: Option<String>,
+    /// The unit's monthly spend cap in USD (set_spend_cap), if any.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub monthly_cap_usd: Option<f64>,
+    /// Why the unit is capped (`<YYYY-MM> spent <X> of <cap> USD`), while it is.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub capped: Option<String>,
+    /// The unit's estimated spend this month in USD, from the invocation logs (when logging is on).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub month_to_date_usd: Option<f64>,
 }
 
 /// Result of `list_business_units`.
@@ -112,10 +126,34 @@ impl Provisioner {
             .filter_map(|user| summary(user, include_unmanaged))
             .collect();
         summaries.sort_by(|a, b| a.user_name.cmp(&b.user_name));
+        if let Some(spent) = self.month_to_date().await {
+            for unit in &mut summaries {
+                unit.month_to_date_usd =
+                    Some(spent.get(&unit.business_unit).copied().unwrap_or(0.0));
+            }
+        }
         Ok(BusinessUnitList {
             business_units: summaries,
             unreachable: Vec::new(),
         })
+    }
+
+    /// Each unit's estimated spend this month, when invocation logging is on (one query); `None` when it is
+    /// off or cannot be read (the listing does not fail for it).
+    async fn month_to_date(&self) -> Option<BTreeMap<String, f64>> {
+        let group = self.logging_configuration().await.ok()??.log_group?;
+        let now = self.now();
+        let region = self.clients().await.region.clone();
+        match self
+            .priced_usage(&group, month_start(now), now, &region)
+            .await
+        {
+            Ok((rows, _)) => Some(by_unit(&rows)),
+            Err(error) => {
+                tracing::warn!(%error, "month-to-date usage unavailable");
+                None
+            }
+        }
     }
 
     /// Every user of the account with its tags, in pages of up to 1,000 (`GetAccountAuthorizationDetails`
@@ -222,8 +260,11 @@ fn summary(user: ListedUser, include_unmanaged: bool) -> Option<BusinessUnitSumm
         user_name: user.name,
         user_arn: user.arn,
         managed,
+        monthly_cap_usd: tag(CAP_TAG).and_then(|v| v.parse().ok()),
+        capped: tag(CAPPED_TAG).map(str::to_owned),
         tags,
         missing_tags,
         account: None,
+        month_to_date_usd: None,
     })
 }

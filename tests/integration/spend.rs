@@ -178,6 +178,18 @@ async fn a_spent_cap_stops_every_key_and_the_next_month_lifts_it() {
     assert!(spent["beta"].as_f64().unwrap() > 0.0, "{usage:#}");
     assert_eq!(usage["estimate"], true);
 
+    let listed = ok(&call(&client, "list_business_units", json!({})).await);
+    let alpha_listed = listed["business_units"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|u| u["business_unit"] == "alpha")
+        .unwrap();
+    assert_eq!(alpha_listed["monthly_cap_usd"], 1.0, "{listed:#}");
+    assert!(
+        alpha_listed["month_to_date_usd"].as_f64().unwrap() >= 1.0,
+        "{listed:#}"
+    );
     let enforced = ok(&call(&client, "enforce_spend_caps", json!({})).await);
     assert_eq!(action_of(&enforced, "alpha"), "capped", "{enforced:#}");
     assert_eq!(action_of(&enforced, "beta"), "within_cap", "{enforced:#}");
