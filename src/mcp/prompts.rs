@@ -43,6 +43,17 @@ pub struct SpendArgs {
     pub end: Option<String>,
 }
 
+/// Arguments of `unit_usage`.
+#[derive(Debug, Deserialize, JsonSchema)]
+pub struct UsageArgs {
+    /// A business unit (default: every unit).
+    #[serde(default)]
+    pub business_unit: Option<String>,
+    /// The window: `15m`, `6h`, `7d` or `month` (default: `month`).
+    #[serde(default)]
+    pub since: Option<String>,
+}
+
 /// The tools each prompt relies on, and those it mentions as an optional last step. A prompt is listed only
 /// in modes that have every tool it relies on.
 pub const PROMPT_TOOLS: &[(&str, &[&str], &[&str])] = &[
@@ -67,6 +78,15 @@ pub const PROMPT_TOOLS: &[(&str, &[&str], &[&str])] = &[
         &["provision_user", "rotate_key"],
     ),
     ("unit_spend", &["query_costs"], &["enable_cost_tags"]),
+    (
+        "unit_usage",
+        &["query_usage"],
+        &[
+            "enable_usage_logging",
+            "set_spend_cap",
+            "enforce_spend_caps",
+        ],
+    ),
 ];
 
 /// The prompts whose tools `tools` has.
@@ -152,6 +172,26 @@ impl ProvisionerServer {
              3. Apply the first fix with the tool it names (often `provision_user` to refresh the policy, or \
              `rotate_key` for an expired key), after showing the `dry_run` plan; then call `verify_access` \
              again.\n{SAFETY}"
+        ))
+    }
+
+    /// Report a business unit's usage within minutes, priced, and its cap.
+    #[prompt(name = "unit_usage")]
+    async fn unit_usage(&self, Parameters(args): Parameters<UsageArgs>) -> Vec<PromptMessage> {
+        let who = args.business_unit.as_deref().map_or_else(
+            || "each business unit".to_owned(),
+            |u| format!("business unit {u:?}"),
+        );
+        let since = args.since.as_deref().unwrap_or("month");
+        user(format!(
+            "Report {who}'s use of Claude on Amazon Bedrock over `since` {since:?}, within minutes.\n\
+             1. Call `query_usage` with `since` {since:?} (and `business_units` when a unit is named); show \
+             calls and tokens per unit and model and `estimated_usd_by_business_unit`, and say the figures \
+             are estimates from list prices (the bill follows in 24-48 h).\n\
+             2. If it says invocation logging is off, `enable_usage_logging` turns it on (admin mode, \
+             `confirm` true after the user agrees); usage appears from then on.\n\
+             3. To stop a unit at a monthly amount: `set_spend_cap` (admin, `confirm` true after the user \
+             agrees), carried out by `enforce_spend_caps` on a schedule.\n{SAFETY}"
         ))
     }
 

@@ -39,7 +39,7 @@ async fn each_mode_lists_the_prompts_its_tools_serve_and_each_names_only_real_to
     for (mode, expected) in [
         (
             AccessMode::ReadOnly,
-            vec!["unit_spend", "why_unit_cannot_call_claude"],
+            vec!["unit_spend", "unit_usage", "why_unit_cannot_call_claude"],
         ),
         (
             AccessMode::Provision,
@@ -47,6 +47,7 @@ async fn each_mode_lists_the_prompts_its_tools_serve_and_each_names_only_real_to
                 "give_unit_access",
                 "rotate_unit_key",
                 "unit_spend",
+                "unit_usage",
                 "why_unit_cannot_call_claude",
             ],
         ),
