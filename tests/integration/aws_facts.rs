@@ -136,7 +136,8 @@ fn scoped_operator_policy(account: &str, deny: Option<&str>) -> String {
         json!({"Effect": "Allow", "Resource": "*", "Action": ["iam:ListUsers",
             "iam:SimulatePrincipalPolicy", "iam:RemoveUserFromGroup", "bedrock:*", "ce:*",
             "servicequotas:*", "sts:AssumeRole", "iam:GetAccountAuthorizationDetails",
-            "logs:DescribeLogGroups", "logs:GetQueryResults", "pricing:GetProducts"]}),
+            "logs:DescribeLogGroups", "logs:GetQueryResults", "pricing:GetProducts",
+            "budgets:DescribeBudgetActionsForAccount"]}),
     ];
     if let Some(action) = deny {
         statements.push(json!({"Effect": "Deny", "Action": action, "Resource": "*"}));

@@ -325,3 +325,124 @@ async fn bad_caps_and_windows_are_refused_before_any_aws_call() {
         text(&unlogged)
     );
 }
+
+/// Issue 23 (4): the backstop that needs no process of ours. With an active `iamPrincipal/business-unit` tag, a
+/// cap gets an AWS Budgets budget on that tag with an `APPLY_IAM_POLICY` action at 100 %; when Budgets
+/// evaluates the billed spend past the cap, it attaches the deny itself (the unit's key is refused),
+/// `enforce` keeps it for the month, and once the month turns `enforce` reverses and resets the action (AWS
+/// never lifts it by itself) and the key works again.
+#[tokio::test]
+async fn the_budgets_backstop_denies_without_us_and_enforce_resets_it_next_month() {
+    let account = Account::new();
+    emulator().control(
+        "POST",
+        "ce/tags",
+        &json!({"account": account.id, "tags": [{"key": "iamPrincipal/business-unit", "status": "Active"}]})
+            .to_string(),
+    );
+    let clock = MovedClock::default();
+    let audit = std::env::temp_dir().join(format!("bp-backstop-audit-{}.jsonl", account.id));
+    let client = admin(&account, &clock, &audit).await;
+    ok(&call(
+        &client,
+        "provision_user",
+        json!({"business_unit": "gamma", "purpose": "p", "owner": "ops@example.com"}),
+    )
+    .await);
+    let key = ok(&call(
+        &client,
+        "create_api_key",
+        json!({"business_unit": "gamma", "credential_age_days": 90}),
+    )
+    .await);
+    let key = key["delivery"]["api_key"].as_str().unwrap().to_owned();
+    let set = ok(&call(
+        &client,
+        "set_spend_cap",
+        json!({"business_unit": "gamma", "monthly_cap_usd": 5, "confirm": true}),
+    )
+    .await);
+    assert!(
+        set["notes"]
+            .to_string()
+            .contains("Budgets backstop: the budget bedrock-gamma-spend-cap"),
+        "{set:#}"
+    );
+    let budgets = aws_sdk_budgets::Client::new(&account.sdk_config().await);
+    let actions = budgets
+        .describe_budget_actions_for_budget()
+        .account_id(&account.id)
+        .budget_name("bedrock-gamma-spend-cap")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(actions.actions().len(), 1);
+    let action = &actions.actions()[0];
+    assert_eq!(action.action_type().as_str(), "APPLY_IAM_POLICY");
+    assert_eq!(action.status().as_str(), "STANDBY");
+
+    emulator().control(
+        "POST",
+        "budgets/spend",
+        &json!({"account": account.id, "budget": "bedrock-gamma-spend-cap", "amount": 6})
+            .to_string(),
+    );
+    emulator().control(
+        "POST",
+        "budgets/evaluate",
+        &json!({"account": account.id}).to_string(),
+    );
+    assert_eq!(
+        converse(&account, &key, 10).await,
+        Err("AccessDeniedException".to_owned()),
+        "Budgets attached the deny"
+    );
+    let held = ok(&call(&client, "enforce_spend_caps", json!({})).await);
+    assert_eq!(
+        action_of(&held, "gamma"),
+        "still_capped",
+        "billed spend outranks the estimate: {held:#}"
+    );
+
+    let now = Utc::now();
+    let next = Utc
+        .with_ymd_and_hms(
+            now.year() + i32::from(now.month() == 12),
+            now.month() % 12 + 1,
+            1,
+            1,
+            0,
+            0,
+        )
+        .unwrap();
+    let offset = (next - now).num_seconds().max(0) as u64;
+    emulator().control(
+        "POST",
+        "clock",
+        &json!({"offset_seconds": offset, "account": account.id}).to_string(),
+    );
+    clock.0.store(offset, Ordering::SeqCst);
+    let lifted = ok(&call(&client, "enforce_spend_caps", json!({})).await);
+    emulator().control(
+        "POST",
+        "clock",
+        &json!({"offset_seconds": 0, "account": account.id}).to_string(),
+    );
+    assert_eq!(action_of(&lifted, "gamma"), "lifted", "{lifted:#}");
+    let after = budgets
+        .describe_budget_action()
+        .account_id(&account.id)
+        .budget_name("bedrock-gamma-spend-cap")
+        .action_id(action.action_id())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        after.action().unwrap().status().as_str(),
+        "STANDBY",
+        "reversed and reset for the new month"
+    );
+    converse(&account, &key, 10)
+        .await
+        .expect("the key works again");
+}

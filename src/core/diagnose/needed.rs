@@ -27,6 +27,10 @@ pub(super) enum Scope {
     LoggingRole,
     /// This project's invocation log group.
     LogGroup,
+    /// A business unit's spend-cap budget.
+    CapBudget,
+    /// The role AWS Budgets applies the spend-cap deny with.
+    BudgetsRole,
 }
 
 /// One AWS call: its call-site label, the IAM action that authorizes it, what it acts on.
@@ -53,7 +57,9 @@ const fn same(action: &'static str, scope: Scope) -> Call {
     call(action, action, scope)
 }
 
-use Scope::{Any, Budget, CallerRole, LogGroup, LoggingRole, Policy, Secret, User};
+use Scope::{
+    Any, Budget, BudgetsRole, CallerRole, CapBudget, LogGroup, LoggingRole, Policy, Secret, User,
+};
 
 /// The calls of each capability; the first group is the core workflow.
 pub(super) const NEEDED: &[(&str, &[Call])] = &[
@@ -181,6 +187,16 @@ pub(super) const NEEDED: &[(&str, &[Call])] = &[
             same("logs:StartQuery", LogGroup),
             same("logs:GetQueryResults", Any),
             same("pricing:GetProducts", Any),
+            call("budgets:DeleteBudget", "budgets:ModifyBudget", CapBudget),
+            call(
+                "budgets:CreateBudgetAction",
+                "budgets:CreateBudgetAction",
+                CapBudget,
+            ),
+            call("budgets:CreateBudgetAction", "iam:PassRole", BudgetsRole),
+            same("budgets:DescribeBudgetActionsForBudget", CapBudget),
+            same("budgets:DescribeBudgetActionsForAccount", Any),
+            same("budgets:ExecuteBudgetAction", CapBudget),
         ],
     ),
 ];
@@ -224,6 +240,15 @@ impl Place<'_> {
                 "arn:{partition}:iam::{account}:role{}{}",
                 self.iam_path,
                 crate::core::spend::logging::ROLE_NAME
+            )),
+            CapBudget => Some(format!(
+                "arn:{partition}:budgets::{account}:budget/{}",
+                crate::core::spend::backstop::budget_name(unit.as_str())
+            )),
+            BudgetsRole => Some(format!(
+                "arn:{partition}:iam::{account}:role{}{}",
+                self.iam_path,
+                crate::core::spend::backstop::EXECUTION_ROLE
             )),
             LogGroup => Some(format!(
                 "arn:{partition}:logs:{}:{account}:log-group:{}",

@@ -122,15 +122,27 @@ pub struct UnitState {
     pub denied: bool,
     /// The `capped` tag's value.
     pub capped: Option<String>,
+    /// Whether its Budgets backstop attached the deny for billed spend of this month.
+    pub backstop: Backstop,
+}
+
+/// The unit's Budgets backstop action.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Backstop {
+    /// None, or not fired.
+    #[default]
+    Idle,
+    /// It attached the deny, for this month's billed spend.
+    FiredThisMonth,
+    /// It attached the deny in an earlier month: to reverse and reset.
+    FiredEarlier,
 }
 
 /// What to do to one unit: its decision, and the IAM changes (attach, tag) it needs.
 pub fn decide(state: &UnitState, spent: f64, period: &str) -> (CapDecision, Vec<CapStep>) {
-    let over = state.cap.is_some_and(|cap| spent >= cap);
-    let record = format!(
-        "{period} spent {spent:.2} of {:.2} USD",
-        state.cap.unwrap_or(0.0)
-    );
+    let by_budgets = state.backstop == Backstop::FiredThisMonth;
+    let over = state.cap.is_some_and(|cap| spent >= cap) || by_budgets;
+    let record = record(state, spent, period);
     let same_period = state
         .capped
         .as_deref()
@@ -170,6 +182,8 @@ pub fn decide(state: &UnitState, spent: f64, period: &str) -> (CapDecision, Vec<
         }
         (false, false) => (CapAction::NoCap, stale_tag(state), "no cap".to_owned()),
     };
+    let mut steps = steps;
+    steps.extend((state.backstop == Backstop::FiredEarlier).then_some(CapStep::ResetBackstop));
     let decision = CapDecision {
         business_unit: state.unit.clone(),
         cap_usd: state.cap,
@@ -178,6 +192,16 @@ pub fn decide(state: &UnitState, spent: f64, period: &str) -> (CapDecision, Vec<
         reason,
     };
     (decision, steps)
+}
+
+/// What the `capped` tag records: the month, and the estimate against the cap, or the backstop.
+fn record(state: &UnitState, spent: f64, period: &str) -> String {
+    let cap = state.cap.unwrap_or(0.0);
+    if state.backstop == Backstop::FiredThisMonth && spent < cap {
+        format!("{period} billed spend reached the cap by the Budgets backstop")
+    } else {
+        format!("{period} spent {spent:.2} of {cap:.2} USD")
+    }
 }
 
 fn stale_tag(state: &UnitState) -> Vec<CapStep> {
@@ -195,6 +219,8 @@ pub enum CapStep {
     Tag(String),
     /// Remove the record.
     Untag,
+    /// Reverse and reset the unit's Budgets backstop action (it attached last month's deny).
+    ResetBackstop,
 }
 
 impl Provisioner {
@@ -202,19 +228,16 @@ impl Provisioner {
     pub async fn enforce_spend_caps(&self, input: &EnforceInput) -> Result<EnforceReport> {
         let now = self.now();
         let period = window::period(now);
-        let states = self.cap_states().await?;
+        let mut states = self.cap_states().await?;
         let mut notes = Vec::new();
-        let spent = if states
+        let capped_any = states
             .iter()
-            .any(|s| s.cap.is_some() || s.denied || s.capped.is_some())
-        {
-            let log_group = self.usage_log_group().await?;
-            let region = self.clients().await.region.clone();
-            let (rows, usage_notes) = self
-                .priced_usage(&log_group, window::month_start(now), now, &region)
-                .await?;
-            notes.extend(usage_notes);
-            by_unit(&rows)
+            .any(|s| s.cap.is_some() || s.denied || s.capped.is_some());
+        if capped_any {
+            self.read_backstops(&mut states, &period, &mut notes).await;
+        }
+        let spent = if capped_any {
+            self.month_spend(now, &mut notes).await?
         } else {
             BTreeMap::new()
         };
@@ -244,6 +267,54 @@ impl Provisioner {
             units,
             notes,
         })
+    }
+
+    /// Each unit's Budgets backstop, from the account's actions and the unit's own record.
+    async fn read_backstops(
+        &self,
+        states: &mut [UnitState],
+        period: &str,
+        notes: &mut Vec<String>,
+    ) {
+        let fired = match self.backstops(period).await {
+            Ok(fired) => fired,
+            Err(error) => {
+                notes.push(format!("The Budgets backstops could not be read ({error}); caps were enforced from usage alone."));
+                return;
+            }
+        };
+        for state in states {
+            state.backstop = match (fired.get(&state.unit), &state.capped) {
+                (None, _) => Backstop::Idle,
+                // The record says when it was capped; Budgets' calculated spend may still show last
+                // month's figure for hours after the month turns.
+                (Some(_), Some(record)) if record.starts_with(period) => Backstop::FiredThisMonth,
+                (Some(_), Some(_)) => Backstop::FiredEarlier,
+                (Some(by_spend), None) => *by_spend,
+            };
+        }
+    }
+
+    /// Every unit's estimated spend this month (one query); none when invocation logging is off.
+    async fn month_spend(
+        &self,
+        now: chrono::DateTime<chrono::Utc>,
+        notes: &mut Vec<String>,
+    ) -> Result<BTreeMap<String, f64>> {
+        let Some(log_group) = self
+            .logging_configuration()
+            .await?
+            .and_then(|c| c.log_group)
+        else {
+            notes.push("Invocation logging is off (enable_usage_logging): no usage is read, so caps are enforced only where a Budgets backstop fired.".to_owned());
+            return Ok(BTreeMap::new());
+        };
+        let region = self.clients().await.region.clone();
+        let (rows, usage_notes) = self
+            .priced_usage(&log_group, window::month_start(now), now, &region)
+            .await?;
+        notes.extend(usage_notes);
+        Ok(by_unit(&rows))
     }
 
     async fn cap_step(&self, user_name: &str, step: &CapStep) -> Result<()> {
@@ -280,6 +351,10 @@ impl Provisioner {
                     .await
                     .map_err(|e| sdk_error("iam:TagUser", e))?;
             }
+            CapStep::ResetBackstop => {
+                let unit = user_name.strip_suffix(USER_SUFFIX).unwrap_or(user_name);
+                self.reset_backstop(unit).await?;
+            }
             CapStep::Untag => {
                 iam.untag_user()
                     .user_name(user_name)
@@ -304,7 +379,7 @@ impl Provisioner {
     }
 
     /// The deny policy's ARN, created when it does not exist yet.
-    async fn deny_policy(&self) -> Result<String> {
+    pub(crate) async fn deny_policy(&self) -> Result<String> {
         let arn = self.deny_policy_arn().await?;
         let iam = &self.clients().await.iam;
         let created = iam
@@ -369,6 +444,7 @@ fn state_of(user: &aws_sdk_iam::types::UserDetail) -> Option<UnitState> {
             .iter()
             .any(|p| p.policy_name() == Some(DENY_POLICY_NAME)),
         capped: tag(CAPPED_TAG),
+        backstop: Backstop::Idle,
     })
 }
 
@@ -383,7 +459,42 @@ mod tests {
             cap,
             denied,
             capped: capped.map(str::to_owned),
+            backstop: Backstop::Idle,
         }
+    }
+
+    #[test]
+    fn the_budgets_backstop_holds_this_month_and_is_reset_after() {
+        let fired = UnitState {
+            backstop: Backstop::FiredThisMonth,
+            ..state(Some(5.0), true, None)
+        };
+        let (d, steps) = decide(&fired, 0.0, "2026-12");
+        assert_eq!(
+            d.action,
+            CapAction::StillCapped,
+            "billed spend outranks the estimate"
+        );
+        assert_eq!(
+            steps,
+            [CapStep::Tag(
+                "2026-12 billed spend reached the cap by the Budgets backstop".into()
+            )]
+        );
+        let earlier = UnitState {
+            backstop: Backstop::FiredEarlier,
+            ..state(
+                Some(5.0),
+                true,
+                Some("2026-11 billed spend reached the cap by the Budgets backstop"),
+            )
+        };
+        let (d, steps) = decide(&earlier, 0.0, "2026-12");
+        assert_eq!(d.action, CapAction::Lifted);
+        assert_eq!(
+            steps,
+            [CapStep::Detach, CapStep::Untag, CapStep::ResetBackstop]
+        );
     }
 
     #[test]

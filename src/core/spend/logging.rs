@@ -472,7 +472,7 @@ impl Provisioner {
 }
 
 /// An `AlreadyExists` answer (a re-run after a lost answer) is success.
-fn ignore_exists<T>(result: Result<T>) -> Result<()> {
+pub(crate) fn ignore_exists<T>(result: Result<T>) -> Result<()> {
     match result {
         Ok(_) => Ok(()),
         Err(Error::Aws { code, .. })

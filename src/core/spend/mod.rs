@@ -2,6 +2,7 @@
 //! List), and a monthly cap per unit that denies every key of the unit once it is spent and lifts itself
 //! when the next month starts.
 
+pub mod backstop;
 pub mod caps;
 pub mod logging;
 pub mod prices;

@@ -43,6 +43,8 @@ pub struct SpendCapReport {
     pub status: ChangeStatus,
     /// What happens next.
     pub next_steps: Vec<String>,
+    /// The Budgets backstop: set, or why not.
+    pub notes: Vec<String>,
 }
 
 impl SetSpendCapInput {
@@ -76,7 +78,8 @@ impl Provisioner {
             (None, Some(_), false) => ChangeStatus::Created,
             _ => ChangeStatus::Updated,
         };
-        let report = SpendCapReport {
+        let mut report = SpendCapReport {
+            notes: Vec::new(),
             business_unit: unit.to_string(),
             previous_cap_usd: previous,
             cap_usd: cap,
@@ -101,6 +104,17 @@ impl Provisioner {
             });
         }
         self.write_cap(&user.name, cap).await?;
+        let owner = user
+            .tags
+            .iter()
+            .find(|(k, _)| crate::core::names::same_tag_key(k, "owner"))
+            .map(|(_, v)| v.clone());
+        report.notes = match self.sync_backstop(&unit, owner.as_deref(), cap).await {
+            Ok(notes) => notes,
+            Err(error) => vec![format!(
+                "The cap is set, but its Budgets backstop is not: {error}. enforce_spend_caps applies the cap without it."
+            )],
+        };
         tracing::info!(unit = %unit, ?cap, "spend cap set");
         Ok(report)
     }
