@@ -151,6 +151,21 @@ def bench_fleet(emulator, binary, size, home):
     print(f"  {'list-api-keys':<14}: {wall:7.2f} s  {len(calls):6} calls  ({keys} keys; {per_action(calls)})")
 
 
+def bench_enforce(emulator, binary, size, home):
+    """`enforce` over the fleet just applied, a tenth of its units capped: one usage query for all of them."""
+    env = aws_env(emulator, home)
+    run(emulator, [binary, "enable-usage-logging", "--yes"], env)
+    for i in range(1, size + 1, 10):
+        run(emulator, [binary, "set-spend-cap", "--business-unit", f"bench-{i:04}", "--monthly-cap-usd", "5",
+                       "--yes"], env)
+    wall, calls, _, _ = run(emulator, [binary, "enforce"], env)
+    queries = sum(1 for c in calls if c["action"] == "StartQuery")
+    print(f"enforce over {size} units ({(size + 9) // 10} capped, {LATENCY_MS} ms per AWS call)")
+    print(f"  {'enforce':<14}: {wall:7.2f} s  {len(calls):6} calls  ({queries} usage query; {per_action(calls)})")
+    if queries != 1:
+        sys.exit(f"enforce made {queries} usage queries for {size} units; one is the design")
+
+
 def bench_manual(emulator, binary, awscli, home):
     """The seed's five AWS CLI commands for one unit, then the binary's two, each in a fresh account."""
     env = aws_env(emulator, home)
@@ -201,8 +216,10 @@ def main():
         (home / "keys").mkdir(mode=0o700)
         emulator = Emulator(home)
         try:
-            for size in (int(s) for s in args.sizes.split(",")):
+            sizes = [int(s) for s in args.sizes.split(",")]
+            for size in sizes:
                 bench_fleet(emulator, binary, size, home)
+            bench_enforce(emulator, binary, sizes[-1], home)
             if args.awscli:
                 bench_manual(emulator, binary, args.awscli.resolve(), home)
         finally:

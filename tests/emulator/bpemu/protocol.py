@@ -29,6 +29,9 @@ _BEDROCK_ROUTES = [
     ("GET", re.compile(r"^/inference-profiles/?$"), "ListInferenceProfiles"),
     ("GET", re.compile(r"^/inference-profiles/([^/]+)/?$"), "GetInferenceProfile"),
     ("GET", re.compile(r"^/use-case-for-model-access/?$"), "GetUseCaseForModelAccess"),
+    ("GET", re.compile(r"^/logging/modelinvocations/?$"), "GetModelInvocationLoggingConfiguration"),
+    ("PUT", re.compile(r"^/logging/modelinvocations/?$"), "PutModelInvocationLoggingConfiguration"),
+    ("DELETE", re.compile(r"^/logging/modelinvocations/?$"), "DeleteModelInvocationLoggingConfiguration"),
 ]
 
 # Bedrock runtime (restJson1, botocore ``bedrock-runtime`` model, signing name ``bedrock``): the last path
