@@ -3,6 +3,7 @@
 //! them against the tool schemas).
 
 use rmcp::{
+    ErrorData,
     handler::server::{
         router::prompt::PromptRouter, router::tool::ToolRouter, wrapper::Parameters,
     },
@@ -106,8 +107,33 @@ pub(super) fn prompts_for(
 const SAFETY: &str = "Rules: never show or repeat a key value; change nothing without showing the \
 `dry_run` plan first and getting the user's yes; relay each tool's `summary`, `warnings` and `notes`.";
 
-fn user(text: String) -> Vec<PromptMessage> {
-    vec![PromptMessage::new_text(Role::User, text)]
+fn user(text: String) -> Result<Vec<PromptMessage>, ErrorData> {
+    Ok(vec![PromptMessage::new_text(Role::User, text)])
+}
+
+/// A prompt argument held to the rule of the tool field it becomes (a business unit's name, a tag value, a
+/// window, a date), so no newline or fake instruction line reaches the message and its size is bounded.
+fn checked<T>(parsed: crate::core::Result<T>) -> Result<T, ErrorData> {
+    parsed.map_err(|error| ErrorData::invalid_params(error.to_string(), None))
+}
+
+fn unit(value: &str) -> Result<String, ErrorData> {
+    checked(crate::core::names::BusinessUnit::parse(
+        "business_unit",
+        value,
+    ))
+    .map(|u| u.to_string())
+}
+
+fn date(field: &str, value: &str) -> Result<String, ErrorData> {
+    chrono::NaiveDate::parse_from_str(value, "%Y-%m-%d")
+        .map(|d| d.to_string())
+        .map_err(|_| {
+            ErrorData::invalid_params(
+                format!("invalid `{field}`: must be a date YYYY-MM-DD"),
+                None,
+            )
+        })
 }
 
 // rmcp 3.11's `#[prompt]` generates an undocumented public `<name>_prompt_attr` function per prompt (its
@@ -121,12 +147,17 @@ impl ProvisionerServer {
     async fn give_unit_access(
         &self,
         Parameters(args): Parameters<GiveAccessArgs>,
-    ) -> Vec<PromptMessage> {
-        let GiveAccessArgs {
-            business_unit: unit,
-            purpose,
-            owner,
-        } = args;
+    ) -> Result<Vec<PromptMessage>, ErrorData> {
+        let unit = unit(&args.business_unit)?;
+        let purpose = checked(crate::core::names::TagValue::parse_required(
+            "purpose",
+            &args.purpose,
+        ))?;
+        let owner = checked(crate::core::names::TagValue::parse_required(
+            "owner",
+            &args.owner,
+        ))?;
+        let (purpose, owner) = (purpose.as_str(), owner.as_str());
         user(format!(
             "Give business unit {unit} access to Claude on Amazon Bedrock.\n\
              1. Call `diagnose` with `business_unit` {unit}; if `credentials` or `permissions` fail, show their \
@@ -142,8 +173,11 @@ impl ProvisionerServer {
 
     /// Rotate a business unit's key without downtime.
     #[prompt(name = "rotate_unit_key")]
-    async fn rotate_unit_key(&self, Parameters(args): Parameters<UnitArgs>) -> Vec<PromptMessage> {
-        let unit = args.business_unit;
+    async fn rotate_unit_key(
+        &self,
+        Parameters(args): Parameters<UnitArgs>,
+    ) -> Result<Vec<PromptMessage>, ErrorData> {
+        let unit = unit(&args.business_unit)?;
         user(format!(
             "Rotate the Bedrock API key of business unit {unit} without downtime.\n\
              1. Call `list_api_keys` with `business_unit` {unit} and show each key's `status`, `expires` and \
@@ -161,8 +195,8 @@ impl ProvisionerServer {
     async fn why_unit_cannot_call_claude(
         &self,
         Parameters(args): Parameters<UnitArgs>,
-    ) -> Vec<PromptMessage> {
-        let unit = args.business_unit;
+    ) -> Result<Vec<PromptMessage>, ErrorData> {
+        let unit = unit(&args.business_unit)?;
         user(format!(
             "Business unit {unit} cannot call Claude on Amazon Bedrock. Find out why and fix it.\n\
              1. Call `diagnose` with `business_unit` {unit} (add `model_id` when the user names a model) and \
@@ -177,12 +211,16 @@ impl ProvisionerServer {
 
     /// Report a business unit's usage within minutes, priced, and its cap.
     #[prompt(name = "unit_usage")]
-    async fn unit_usage(&self, Parameters(args): Parameters<UsageArgs>) -> Vec<PromptMessage> {
-        let who = args.business_unit.as_deref().map_or_else(
-            || "each business unit".to_owned(),
-            |u| format!("business unit {u:?}"),
-        );
+    async fn unit_usage(
+        &self,
+        Parameters(args): Parameters<UsageArgs>,
+    ) -> Result<Vec<PromptMessage>, ErrorData> {
+        let who = match args.business_unit.as_deref() {
+            Some(u) => format!("business unit {:?}", unit(u)?),
+            None => "each business unit".to_owned(),
+        };
         let since = args.since.as_deref().unwrap_or("month");
+        checked(crate::core::spend::window::Since::parse("since", since))?;
         user(format!(
             "Report {who}'s use of Claude on Amazon Bedrock over `since` {since:?}, within minutes.\n\
              1. Call `query_usage` with `since` {since:?} (and `business_units` when a unit is named); show \
@@ -197,8 +235,17 @@ impl ProvisionerServer {
 
     /// Report what each business unit spent on Bedrock.
     #[prompt(name = "unit_spend")]
-    async fn unit_spend(&self, Parameters(args): Parameters<SpendArgs>) -> Vec<PromptMessage> {
-        let range = match (&args.start, &args.end) {
+    async fn unit_spend(
+        &self,
+        Parameters(args): Parameters<SpendArgs>,
+    ) -> Result<Vec<PromptMessage>, ErrorData> {
+        let start = args
+            .start
+            .as_deref()
+            .map(|d| date("start", d))
+            .transpose()?;
+        let end = args.end.as_deref().map(|d| date("end", d)).transpose()?;
+        let range = match (&start, &end) {
             (Some(start), Some(end)) => format!("from {start} to {end} (`end` exclusive)"),
             (Some(start), None) => format!("from {start} to date"),
             (None, Some(end)) => format!("this month until {end} (`end` exclusive)"),
