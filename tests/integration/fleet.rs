@@ -851,3 +851,52 @@ async fn a_fleet_run_outlives_its_role_session() {
     );
     other.clear_faults();
 }
+
+/// Issue 21: `--prune` removes only users this tool could have made. A user at `/` that carries a
+/// `MANAGED-BY` tag (anyone allowed `iam:TagUser` can write one), and a managed user whose name is no valid
+/// business unit (`Legacy-bedrock-user`), are left alone and reported so, and the prune succeeds.
+#[tokio::test]
+async fn prune_removes_only_users_under_the_tools_path_with_a_units_name() {
+    let account = Account::new();
+    let iam = account.iam().await;
+    let tag = |k: &str, v: &str| {
+        aws_sdk_iam::types::Tag::builder()
+            .key(k)
+            .value(v)
+            .build()
+            .unwrap()
+    };
+    iam.create_user()
+        .user_name("rogue-bedrock-user")
+        .tags(tag("MANAGED-BY", "bedrock-provisioner"))
+        .send()
+        .await
+        .unwrap();
+    iam.create_user()
+        .user_name("Legacy-bedrock-user")
+        .path("/bedrock-provisioner/")
+        .tags(tag("managed-by", "bedrock-provisioner"))
+        .send()
+        .await
+        .unwrap();
+    let path = write(&account, &manifest(1, |_| "o@example.com".to_owned()));
+    let file = path.to_str().unwrap();
+    let applied = fleet(&account, &["apply", file, "--prune", "--yes"]);
+    let stdout = String::from_utf8_lossy(&applied.stdout);
+    assert!(
+        applied.status.success(),
+        "{stdout}\n{}",
+        String::from_utf8_lossy(&applied.stderr)
+    );
+    assert!(
+        stdout.contains("left alone (not under the IAM path"),
+        "{stdout}"
+    );
+    let names = user_names(&account).await;
+    for kept in ["rogue-bedrock-user", "Legacy-bedrock-user"] {
+        assert!(
+            names.iter().any(|n| n == kept),
+            "{kept} was removed: {names:?}"
+        );
+    }
+}

@@ -11,7 +11,7 @@ use serde::{Deserialize, Serialize};
 use super::{FleetAction, UnitOutcome, accounts::Accounts, manifest::Manifest};
 use crate::core::{
     Provisioner, deprovision::DeprovisionUserInput, error::Result,
-    inventory::ListBusinessUnitsInput,
+    inventory::ListBusinessUnitsInput, names::BusinessUnit,
 };
 
 /// A managed unit of a reached account that the manifest does not place there.
@@ -85,18 +85,29 @@ impl Provisioner {
             let listed = provisioner
                 .list_business_units(&ListBusinessUnitsInput::default())
                 .await?;
+            let path = format!(":user{}", self.settings().iam_path);
             absent.extend(
                 listed
                     .business_units
                     .into_iter()
                     .filter(|u| !named.contains(u.business_unit.as_str()))
-                    .map(|u| AbsentUnit {
-                        business_unit: u.business_unit,
-                        account: account.to_owned(),
-                        user_name: u.user_name,
-                        removes: action.prune,
-                        detail: detail.to_owned(),
-                        error: None,
+                    .map(|u| {
+                        // Only a user this tool could have made is removed: under its IAM path, named for a
+                        // valid business unit. A `managed-by` tag alone is anyone's to write.
+                        let prunable = u.user_arn.contains(&path)
+                            && BusinessUnit::parse("business_unit", &u.business_unit).is_ok();
+                        AbsentUnit {
+                            business_unit: u.business_unit,
+                            account: account.to_owned(),
+                            user_name: u.user_name,
+                            removes: action.prune && prunable,
+                            detail: if prunable || !action.prune {
+                                detail.to_owned()
+                            } else {
+                                format!("not in the manifest: left alone (not under the IAM path {} or not a business-unit name this tool creates)", self.settings().iam_path)
+                            },
+                            error: None,
+                        }
                     }),
             );
         }
@@ -114,7 +125,7 @@ impl Provisioner {
         accounts: &Accounts,
         stop: &tokio_util::sync::CancellationToken,
     ) {
-        for unit in absent {
+        for unit in absent.iter_mut().filter(|u| u.removes) {
             let held = held.or(stop
                 .is_cancelled()
                 .then_some("not removed: the run was cancelled"));
