@@ -446,3 +446,45 @@ async fn the_budgets_backstop_denies_without_us_and_enforce_resets_it_next_month
         .await
         .expect("the key works again");
 }
+
+/// Issue 23 (2): for the whole past days of the window, each unit's estimate stands beside Cost Explorer's
+/// billed figure, with the difference in percent.
+#[tokio::test]
+async fn the_estimate_stands_beside_the_bill_for_whole_past_days() {
+    let account = Account::new();
+    let yesterday = (Utc::now() - chrono::Duration::days(1)).date_naive();
+    emulator().control(
+        "POST",
+        "ce/line-items",
+        &json!({"account": account.id, "items": [
+            {"date": yesterday.to_string(), "service": "Claude Sonnet 4.5 (Amazon Bedrock Edition)",
+             "usage_type": "USE1-MP:USE1_InputTokenCount-Units", "region": "us-east-1",
+             "tags": {"business-unit": "alpha"}, "cost": 2.0}]})
+        .to_string(),
+    );
+    emulator().control(
+        "POST",
+        "ce/tags",
+        &json!({"account": account.id, "tags": [{"key": "business-unit", "status": "Active"}]})
+            .to_string(),
+    );
+    let clock = MovedClock::default();
+    let audit = std::env::temp_dir().join(format!("bp-billed-audit-{}.jsonl", account.id));
+    let client = admin(&account, &clock, &audit).await;
+    ok(&call(&client, "enable_usage_logging", json!({"confirm": true})).await);
+    let usage = ok(&call(&client, "query_usage", json!({"since": "7d"})).await);
+    let alpha = usage["billed"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|b| b["business_unit"] == "alpha")
+        .unwrap_or_else(|| panic!("{usage:#}"));
+    assert_eq!(alpha["billed_usd"], 2.0, "{usage:#}");
+    assert_eq!(alpha["estimated_usd"], 0.0);
+    assert_eq!(alpha["difference_pct"], -100.0);
+    assert_eq!(
+        alpha["end"],
+        Utc::now().date_naive().to_string(),
+        "whole past days only"
+    );
+}

@@ -81,8 +81,27 @@ pub struct UsageReport {
     pub estimated_total_usd: f64,
     /// Always true: these are estimates from token counts and list prices, not the bill.
     pub estimate: bool,
+    /// For the whole past days of the window: each unit's estimate beside Cost Explorer's billed figure.
+    pub billed: Vec<BilledComparison>,
     /// What to know about the figures.
     pub notes: Vec<String>,
+}
+
+/// One unit's estimate beside the bill, over the same whole days.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct BilledComparison {
+    /// The business unit (`(untagged)` for billed spend without the tag).
+    pub business_unit: String,
+    /// First day compared (`YYYY-MM-DD`).
+    pub start: String,
+    /// Day after the last compared (exclusive).
+    pub end: String,
+    /// The estimate over those days, in USD.
+    pub estimated_usd: f64,
+    /// Cost Explorer's figure over those days, in USD.
+    pub billed_usd: f64,
+    /// (estimate - billed) / billed, in percent; `None` when nothing was billed.
+    pub difference_pct: Option<f64>,
 }
 
 /// The label of callers that are not a managed business unit.
@@ -127,7 +146,12 @@ impl Provisioner {
             })
             .collect();
         let by_unit = by_unit(&rows);
+        let mut notes = notes;
+        let billed = self
+            .billed_beside(&log_group, start, end, &region, &mut notes)
+            .await;
         Ok(UsageReport {
+            billed,
             since: since.label(),
             start: start.to_rfc3339(),
             end: end.to_rfc3339(),
@@ -138,6 +162,54 @@ impl Provisioner {
             estimate: true,
             notes,
         })
+    }
+
+    /// The estimate beside Cost Explorer's bill for the window's whole past days (none when the window has
+    /// none; a note when the bill cannot be read).
+    async fn billed_beside(
+        &self,
+        log_group: &str,
+        start: DateTime<Utc>,
+        end: DateTime<Utc>,
+        region: &str,
+        notes: &mut Vec<String>,
+    ) -> Vec<BilledComparison> {
+        let first = start.date_naive().succ_opt().unwrap_or(start.date_naive());
+        let first = if start.time() == chrono::NaiveTime::MIN {
+            start.date_naive()
+        } else {
+            first
+        };
+        let last = end.date_naive();
+        if first >= last {
+            return Vec::new();
+        }
+        let at = |d: chrono::NaiveDate| d.and_time(chrono::NaiveTime::MIN).and_utc();
+        let estimated = match self
+            .priced_usage(log_group, at(first), at(last), region)
+            .await
+        {
+            Ok((rows, _)) => by_unit(&rows),
+            Err(error) => {
+                notes.push(format!(
+                    "The estimate over whole days could not be read: {error}"
+                ));
+                return Vec::new();
+            }
+        };
+        let input = crate::core::costs::QueryCostsInput {
+            start: Some(first.to_string()),
+            end: Some(last.to_string()),
+            ..Default::default()
+        };
+        let billed = match self.query_costs(&input).await {
+            Ok(report) => report.totals_by_business_unit,
+            Err(error) => {
+                notes.push(format!("Cost Explorer's billed figure is not readable here ({error}); only estimates are shown."));
+                return Vec::new();
+            }
+        };
+        compare(&estimated, &billed, &first.to_string(), &last.to_string())
     }
 
     /// Every caller's usage in [start, end), priced; notes on what could not be priced.
@@ -321,6 +393,34 @@ pub fn by_unit(rows: &[UsageRow]) -> BTreeMap<String, f64> {
         *sums.entry(unit).or_insert(0.0) += row.estimated_usd.unwrap_or(0.0);
     }
     sums
+}
+
+/// Each unit's estimate beside its billed figure.
+pub fn compare(
+    estimated: &BTreeMap<String, f64>,
+    billed: &BTreeMap<String, f64>,
+    start: &str,
+    end: &str,
+) -> Vec<BilledComparison> {
+    let units: std::collections::BTreeSet<&String> =
+        estimated.keys().chain(billed.keys()).collect();
+    units
+        .into_iter()
+        .map(|unit| {
+            let (e, b) = (
+                estimated.get(unit).copied().unwrap_or(0.0),
+                billed.get(unit).copied().unwrap_or(0.0),
+            );
+            BilledComparison {
+                business_unit: unit.clone(),
+                start: start.to_owned(),
+                end: end.to_owned(),
+                estimated_usd: (e * 10_000.0).round() / 10_000.0,
+                billed_usd: (b * 10_000.0).round() / 10_000.0,
+                difference_pct: (b > 0.0).then(|| ((e - b) / b * 1000.0).round() / 10.0),
+            }
+        })
+        .collect()
 }
 
 /// The foundation model of a row's model id, for grouping.
