@@ -3,7 +3,7 @@ VENV   := .venv
 PYTHON := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed-$(shell sha1sum tests/emulator/requirements.txt | cut -c1-12)
 
-.PHONY: all venv build test lint unit emulator-contract conformance plugin demo bench live-check install-check fuzz clean
+.PHONY: all venv build test lint unit browser emulator-contract conformance plugin demo bench live-check install-check fuzz clean
 
 all: test
 
@@ -27,6 +27,13 @@ lint:
 unit: venv
 	cargo test --locked
 
+# The spend report (`query-costs --html`) in headless Chromium from Debian's `chromium` package, which
+# scripts/chromium installs with apt-get when it is missing: bars measured in the laid-out DOM, a screenshot and
+# a PDF (in target/report-html/), and the size and render time of 50 units over 13 months.
+browser: venv
+	scripts/chromium >/dev/null
+	cargo test --locked --test integration report_html:: -- --ignored --nocapture
+
 # Contract tests of the emulator's extension, with boto3.
 emulator-contract: venv
 	$(PYTHON) -m pytest -q tests/emulator
@@ -47,7 +54,7 @@ plugin: venv
 	cargo test --locked --no-run
 	tests/plugin/run target/debug/bedrock-provisioner
 
-test: venv lint unit emulator-contract conformance plugin
+test: venv lint unit browser emulator-contract conformance plugin
 
 # Give marketing access, end to end: emulator + the real server over stdio + an MCP client; compact output
 # (`make demo DEMO_FLAGS=--json` prints every request and result in full).

@@ -22,6 +22,7 @@ mod key_delivery;
 mod lease;
 mod prompts;
 mod provision_user;
+mod report_html;
 mod stdio_binary;
 mod tool_surface;
 mod verify_access;
