@@ -3,7 +3,7 @@ VENV   := .venv
 PYTHON := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed-$(shell sha1sum tests/emulator/requirements.txt | cut -c1-12)
 
-.PHONY: all venv build test lint unit browser emulator-contract conformance plugin bundle-check demo bundle bench live-check install-check fuzz clean
+.PHONY: all venv build test lint unit browser emulator-contract conformance plugin bundle-check demo bundle dist bench live-check install-check fuzz clean
 
 all: test
 
@@ -76,6 +76,13 @@ HOST = $(shell rustc -vV | sed -n 's/^host: //p')
 bundle:
 	cargo build --release --locked --bin bedrock-provisioner
 	scripts/bundle target/release/bedrock-provisioner $(HOST) target/bundle --pack
+
+# This machine's release archive, as the release workflow publishes it for cargo-binstall and by hand:
+# target/dist/bedrock-provisioner-VERSION-HOST.tar.gz, its .sha256 checked with `sha256sum -c`, the binary run,
+# the binstall templates of Cargo.toml matched (a release build, like `bundle`).
+dist:
+	cargo build --release --locked --bin bedrock-provisioner
+	scripts/dist target/release/bedrock-provisioner $(HOST) target/dist
 
 # A long fuzzing run of every tool's JSON arguments (make test runs 48 cases per tool).
 FUZZ_CASES ?= 2000
