@@ -27,12 +27,13 @@ lint:
 unit: venv
 	cargo test --locked
 
-# The spend report (`query-costs --html`) in headless Chromium from Debian's `chromium` package, which
-# scripts/chromium installs with apt-get when it is missing: bars measured in the laid-out DOM, a screenshot and
-# a PDF (in target/report-html/), and the size and render time of 50 units over 13 months.
+# The spend report (`query-costs --html`) and the spend MCP App in headless Chromium from Debian's `chromium`
+# package, which scripts/chromium installs with apt-get when it is missing: bars measured in the laid-out DOM, a
+# screenshot and a PDF (in target/report-html/), the size and render time of 50 units over 13 months; the App
+# under a host made of the MCP Apps SDK's AppBridge (target/mcp-app/).
 browser: venv
 	scripts/chromium >/dev/null
-	cargo test --locked --test integration report_html:: -- --ignored --nocapture
+	cargo test --locked --test integration -- --ignored --nocapture report_html:: mcp_app::
 
 # Contract tests of the emulator's extension, with boto3.
 emulator-contract: venv

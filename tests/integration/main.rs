@@ -20,6 +20,7 @@ mod fuzz;
 mod http;
 mod key_delivery;
 mod lease;
+mod mcp_app;
 mod prompts;
 mod provision_user;
 mod report_html;

@@ -40,7 +40,7 @@ fn out_dir() -> PathBuf {
 }
 
 /// Debian's Chromium, installed by the project's script when missing.
-fn chromium() -> PathBuf {
+pub(crate) fn chromium() -> PathBuf {
     let script = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("scripts/chromium");
     let output = Command::new(script).output().expect("run scripts/chromium");
     assert!(
@@ -53,7 +53,7 @@ fn chromium() -> PathBuf {
 
 /// Headless Chromium on `page` with `args` (its own profile, so runs never share one): stdout and the
 /// wall time of the whole run.
-fn headless(page: &Path, args: &[&str]) -> (String, Duration) {
+pub(crate) fn headless(page: &Path, args: &[&str]) -> (String, Duration) {
     static RUN: AtomicU32 = AtomicU32::new(0);
     let profile = std::env::temp_dir().join(format!(
         "bp-chromium-{}-{}",
@@ -89,7 +89,7 @@ fn headless(page: &Path, args: &[&str]) -> (String, Duration) {
 
 /// Seed one line item per unit per month (two in past months) over `months` months ending with this one,
 /// and the business-unit tag as active; returns the independent sums per (unit, first day of month).
-fn seed(
+pub(crate) fn seed(
     account: &Account,
     units: &[Option<String>],
     months: u32,
@@ -197,7 +197,7 @@ const MEASURE: &str = r"
 ";
 
 /// What the measuring script found in the laid-out page.
-fn measured(dom: &str) -> Value {
+pub(crate) fn measured(dom: &str) -> Value {
     let start = dom
         .find("<pre id=\"measured\">")
         .expect("the measuring script ran")
