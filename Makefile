@@ -3,7 +3,7 @@ VENV   := .venv
 PYTHON := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed-$(shell sha1sum tests/emulator/requirements.txt | cut -c1-12)
 
-.PHONY: all venv build test lint unit emulator-contract conformance plugin demo bench live-check install-check fuzz clean
+.PHONY: all venv build test lint unit browser emulator-contract conformance plugin bundle-check demo bundle dist bench live-check install-check fuzz clean
 
 all: test
 
@@ -27,6 +27,14 @@ lint:
 unit: venv
 	cargo test --locked
 
+# The spend report (`query-costs --html`) and the spend MCP App in headless Chromium from Debian's `chromium`
+# package, which scripts/chromium installs with apt-get when it is missing: bars measured in the laid-out DOM, a
+# screenshot and a PDF (in target/report-html/), the size and render time of 50 units over 13 months; the App
+# under a host made of the MCP Apps SDK's AppBridge (target/mcp-app/).
+browser: venv
+	scripts/chromium >/dev/null
+	cargo test --locked --test integration -- --ignored --nocapture report_html:: mcp_app::
+
 # Contract tests of the emulator's extension, with boto3.
 emulator-contract: venv
 	$(PYTHON) -m pytest -q tests/emulator
@@ -47,12 +55,35 @@ plugin: venv
 	cargo test --locked --no-run
 	tests/plugin/run target/debug/bedrock-provisioner
 
-test: venv lint unit emulator-contract conformance plugin
+# Installing without Rust (tests/bundle/run): the MCP Bundle staged with the debug binary, `mcpb validate`, its
+# server started as mcpb resolves the manifest and listed with the MCP Inspector CLI, `mcpb pack`/`unpack`;
+# server.json against the MCP Registry's schema (vendored in packaging/schemas).
+bundle-check:
+	cargo test --locked --no-run
+	tests/bundle/run target/debug/bedrock-provisioner
+
+test: venv lint unit browser emulator-contract conformance plugin bundle-check
 
 # Give marketing access, end to end: emulator + the real server over stdio + an MCP client; compact output
 # (`make demo DEMO_FLAGS=--json` prints every request and result in full).
 demo: venv build
 	scripts/with-emulator target/debug/examples/demo_session target/debug/bedrock-provisioner $(DEMO_FLAGS)
+
+# This machine's Rust target triple (evaluated only where used).
+HOST = $(shell rustc -vV | sed -n 's/^host: //p')
+
+# The MCP Bundle of the release binary for this machine: target/bundle/bedrock-provisioner-VERSION-HOST.mcpb
+# and its .sha256 (a release build, about 10 minutes on 2 cores without a cache: not part of `make test`).
+bundle:
+	cargo build --release --locked --bin bedrock-provisioner
+	scripts/bundle target/release/bedrock-provisioner $(HOST) target/bundle --pack
+
+# This machine's release archive, as the release workflow publishes it for cargo-binstall and by hand:
+# target/dist/bedrock-provisioner-VERSION-HOST.tar.gz, its .sha256 checked with `sha256sum -c`, the binary run,
+# the binstall templates of Cargo.toml matched (a release build, like `bundle`).
+dist:
+	cargo build --release --locked --bin bedrock-provisioner
+	scripts/dist target/release/bedrock-provisioner $(HOST) target/dist
 
 # A long fuzzing run of every tool's JSON arguments (make test runs 48 cases per tool).
 FUZZ_CASES ?= 2000

@@ -1,8 +1,9 @@
 //! "Give marketing access", the whole story: drives the real `bedrock-provisioner` binary over stdio with
 //! rmcp's MCP client against the local emulator (`make demo` starts it): diagnose, plan, provision, issue a
 //! key into Secrets Manager, prove the unit can call Claude, key health, spend per business unit over seeded
-//! billing data, a budget plan, and what retiring the unit would do. Compact human-readable output; `--json`
-//! prints every request and result in full.
+//! billing data, a budget plan, and what retiring the unit would do; then the spend of three months as an HTML
+//! page (`query-costs --html`). Compact human-readable output; `--json` prints every request and result in
+//! full.
 //!
 //! Usage: demo_session PATH_TO_BEDROCK_PROVISIONER [--json]
 
@@ -52,6 +53,7 @@ async fn run() -> Result<(), Failure> {
     demo.costs(&client).await?;
     demo.retire(&client).await?;
     client.cancel().await?;
+    picture(&binary).await?;
     Ok(())
 }
 
@@ -320,10 +322,16 @@ async fn seed_spend() -> Result<(), Failure> {
         (None, "Claude Sonnet 4.5 (Amazon Bedrock Edition)", 12.00),
     ] {
         let tags = unit.map_or_else(|| json!({}), |u| json!({"business-unit": u}));
-        items.push(
-            json!({"date": today.to_string(), "service": service, "usage_type": "USE1-tokens",
-            "region": "us-east-1", "tags": tags, "cost": cost}),
-        );
+        // This month (what query_costs shows), and the two before at 1.4 and 0.8 times (for the picture).
+        for (months_ago, factor) in [(0, 1.0), (1, 1.4), (2, 0.8)] {
+            let date = today
+                .checked_sub_months(chrono::Months::new(months_ago))
+                .ok_or("date out of range")?;
+            items.push(
+                json!({"date": date.to_string(), "service": service, "usage_type": "USE1-tokens",
+                "region": "us-east-1", "tags": tags, "cost": cost * factor}),
+            );
+        }
     }
     let http = reqwest::Client::new();
     for (command, body) in [
@@ -340,5 +348,44 @@ async fn seed_spend() -> Result<(), Failure> {
             .await?
             .error_for_status()?;
     }
+    Ok(())
+}
+
+/// The spend of this month and the two before as one self-contained HTML page, written by the CLI
+/// (`query-costs --html FILE`) to target/demo/spend.html.
+async fn picture(binary: &str) -> Result<(), Failure> {
+    use chrono::Datelike;
+    let first = chrono::Utc::now()
+        .date_naive()
+        .with_day(1)
+        .ok_or("no first day")?;
+    let start = first
+        .checked_sub_months(chrono::Months::new(2))
+        .ok_or("date out of range")?;
+    let end = first
+        .checked_add_months(chrono::Months::new(1))
+        .ok_or("date out of range")?;
+    let file = std::env::current_dir()?.join("target/demo/spend.html");
+    if let Some(dir) = file.parent() {
+        std::fs::create_dir_all(dir)?;
+    }
+    let (start, end) = (start.to_string(), end.to_string());
+    println!("\n== The spend as a picture: one HTML file, no script, nothing from the network");
+    println!(
+        "$ bedrock-provisioner query-costs --start {start} --end {end} --html {}",
+        file.display()
+    );
+    let status = Command::new(binary)
+        .args(["query-costs", "--start", &start, "--end", &end, "--html"])
+        .arg(&file)
+        .env("RUST_LOG", "error")
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .status()
+        .await?;
+    if !status.success() {
+        return Err(format!("query-costs --html failed ({status})").into());
+    }
+    println!("   open {}", file.display());
     Ok(())
 }

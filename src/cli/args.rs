@@ -289,6 +289,9 @@ pub struct QueryCostsArgs {
     /// The cost allocation tag key of business units [default: discovered].
     #[arg(long)]
     tag_key: Option<String>,
+    /// Also write the report as one self-contained HTML page (a chart of spend per unit and period).
+    #[arg(long, value_name = "FILE")]
+    pub html: Option<std::path::PathBuf>,
 }
 
 #[derive(Clone, Copy, Debug, ValueEnum)]

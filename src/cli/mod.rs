@@ -3,6 +3,7 @@
 //! ([`print`]) or JSON; errors name the CLI's own flags ([`wording`]).
 
 mod args;
+mod costs;
 mod fleet;
 mod print;
 mod serve;
@@ -164,7 +165,7 @@ impl Cli {
             Command::ListBusinessUnits(a) => read!(c, list_business_units, a, print::print_units),
             Command::Diagnose(a) => c.diagnose(a).await,
             Command::VerifyAccess(a) => c.verify_access(a).await,
-            Command::QueryCosts(a) => read!(c, query_costs, a, print::print_costs),
+            Command::QueryCosts(a) => c.query_costs(a).await,
             Command::EnableCostTags(a) => mutate!(c, enable_cost_tags, a, print::print_cost_tags),
             Command::CreateBudgetAlert(a) => {
                 mutate!(c, create_budget_alert, a, print::print_budget)

@@ -2,6 +2,8 @@
 //! Marketplace ("... (Amazon Bedrock Edition)" services), with the business-unit tag key read from the
 //! cost allocation tags, every page followed, and untagged spend as its own line.
 
+pub mod html;
+
 use std::collections::BTreeMap;
 
 use aws_sdk_costexplorer::types::{

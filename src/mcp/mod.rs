@@ -2,6 +2,7 @@
 //! annotations, and an access mode that decides which tools exist.
 
 pub mod access;
+pub mod app;
 mod arguments;
 mod calls;
 mod fleet;
@@ -478,12 +479,42 @@ impl ServerHandler for ProvisionerServer {
         self.audited_call(request, context).await
     }
 
+    /// The tools of this mode; for clients with the MCP Apps extension, `query_costs` links its chart.
+    async fn list_tools(
+        &self,
+        _request: Option<rmcp::model::PaginatedRequestParams>,
+        context: RequestContext<RoleServer>,
+    ) -> Result<rmcp::model::ListToolsResult, ErrorData> {
+        let with_app = app::supported(context.client_capabilities().as_ref());
+        let tools = self.tool_router.list_all().into_iter();
+        let tools = tools.map(|t| if with_app { app::link(t) } else { t });
+        let mut result = rmcp::model::ListToolsResult::with_all_items(tools.collect());
+        // As rmcp's generated listing: cache hints for clients that understand them (a listing that
+        // depends on the client's capabilities is private to it).
+        if context
+            .protocol_version()
+            .is_some_and(|v| v >= rmcp::model::ProtocolVersion::V_2026_07_28)
+        {
+            result.ttl_ms = Some(0);
+            result.cache_scope = Some(if with_app {
+                rmcp::model::CacheScope::Private
+            } else {
+                rmcp::model::CacheScope::Public
+            });
+        }
+        Ok(result)
+    }
+
     async fn list_resources(
         &self,
         _request: Option<rmcp::model::PaginatedRequestParams>,
-        _context: RequestContext<RoleServer>,
+        context: RequestContext<RoleServer>,
     ) -> Result<rmcp::model::ListResourcesResult, ErrorData> {
-        Ok(resources::list())
+        let mut list = resources::list();
+        if app::supported(context.client_capabilities().as_ref()) {
+            list.resources.push(app::resource());
+        }
+        Ok(list)
     }
 
     async fn read_resource(
@@ -491,6 +522,9 @@ impl ServerHandler for ProvisionerServer {
         request: rmcp::model::ReadResourceRequestParams,
         _context: RequestContext<RoleServer>,
     ) -> Result<rmcp::model::ReadResourceResponse, ErrorData> {
+        if request.uri == app::SPEND_URI {
+            return Ok(rmcp::model::ReadResourceResult::new(vec![app::contents()]).into());
+        }
         resources::read(&self.core, self.mode, &request.uri)
             .await
             .map(Into::into)
