@@ -1,6 +1,7 @@
 //! "Give marketing access", the whole story: drives the real `bedrock-provisioner` binary over stdio with
 //! rmcp's MCP client against the local emulator (`make demo` starts it): diagnose, plan, provision, issue a
-//! key into Secrets Manager, prove the unit can call Claude, key health, spend per business unit over seeded
+//! key into Secrets Manager, prove the unit can call Claude, key health, usage within minutes and a monthly cap
+//! that stops the unit's key (and lifts), spend per business unit over seeded
 //! billing data, a budget plan, and what retiring the unit would do; then the spend of three months as an HTML
 //! page (`query-costs --html`). Compact human-readable output; `--json` prints every request and result in
 //! full.
@@ -49,6 +50,7 @@ async fn run() -> Result<(), Failure> {
     demo.introduce(&client).await?;
     demo.provision(&client).await?;
     demo.keys(&client).await?;
+    demo.spend_control(&client).await?;
     seed_spend().await?;
     demo.costs(&client).await?;
     demo.retire(&client).await?;
@@ -131,6 +133,57 @@ impl Demo {
             unit,
         )
         .await?;
+        Ok(())
+    }
+
+    /// Usage within minutes and a cap that stops every key: logging on, a tiny cap, marketing's key calls
+    /// Claude, its usage shows, `enforce` denies the key, a raised cap (or the next month) lifts it.
+    async fn spend_control(&self, client: &Client) -> Result<(), Failure> {
+        let heading =
+            "Usage within minutes: Bedrock invocation logging on (no prompt or answer stored)";
+        self.call(
+            client,
+            heading,
+            "enable_usage_logging",
+            json!({"confirm": true}),
+        )
+        .await?;
+        let cap = json!({"business_unit": "marketing", "monthly_cap_usd": 0.01, "confirm": true});
+        let heading = "A hard monthly cap for marketing: 0.01 USD, small enough to see it bite";
+        self.call(client, heading, "set_spend_cap", cap).await?;
+        let key = marketing_key().await?;
+        for _ in 0..4 {
+            converse(&key).await?;
+        }
+        println!(
+            "\n== Marketing's key (read from its secret) makes 4 Claude calls of about 1,000 tokens each"
+        );
+        let heading =
+            "Marketing's usage a moment later: tokens per model, priced from the Price List";
+        self.call(client, heading, "query_usage", json!({"since": "15m"}))
+            .await?;
+        let heading = "Enforce the caps (run every few minutes: `enforce --every 5m`)";
+        self.call(client, heading, "enforce_spend_caps", json!({}))
+            .await?;
+        let refused = converse(&key)
+            .await
+            .err()
+            .unwrap_or_else(|| "it still worked".to_owned());
+        println!("   marketing's key now: {refused}");
+        let raise = json!({"business_unit": "marketing", "monthly_cap_usd": 100, "confirm": true});
+        let heading = "Raise the cap (the next month lifts a cap the same way)";
+        self.call(client, heading, "set_spend_cap", raise).await?;
+        self.call(
+            client,
+            "Enforce again: the deny is lifted",
+            "enforce_spend_caps",
+            json!({}),
+        )
+        .await?;
+        let works = converse(&key)
+            .await
+            .map_or_else(|e| e, |()| "Claude answers again".to_owned());
+        println!("   marketing's key now: {works}");
         Ok(())
     }
 
@@ -255,6 +308,44 @@ fn summarize(tool: &str, value: &Value) -> Vec<String> {
             })
             .collect(),
         "query_costs" => costs(value),
+        "query_usage" => list("rows")
+            .iter()
+            .map(|r| {
+                format!(
+                    "{:<10} {:<48} {} calls, {} in / {} out tokens, ~{:.4} USD (estimate)",
+                    text(&r["business_unit"]),
+                    text(&r["model_id"]).rsplit('/').next().unwrap_or_default(),
+                    r["invocations"],
+                    r["input_tokens"],
+                    r["output_tokens"],
+                    r["estimated_usd"].as_f64().unwrap_or(0.0)
+                )
+            })
+            .collect(),
+        "enforce_spend_caps" => list("units")
+            .iter()
+            .map(|u| {
+                format!(
+                    "{:<10} {:<12} {}",
+                    text(&u["business_unit"]),
+                    text(&u["action"]),
+                    text(&u["reason"])
+                )
+            })
+            .collect(),
+        "set_spend_cap" => vec![format!(
+            "cap {} USD (was {}) [{}]",
+            value["cap_usd"],
+            value["previous_cap_usd"],
+            text(&value["status"])
+        )],
+        "enable_usage_logging" => vec![format!(
+            "[{}] {} ({} days); prompts or answers stored: {}",
+            text(&value["status"]),
+            text(&value["log_group"]),
+            value["retention_days"],
+            value["stores_prompts_or_answers"]
+        )],
         "create_budget_alert" => list("changes").iter().map(text).collect(),
         "enable_cost_tags" => vec![format!(
             "activated {}; already active {}",
@@ -299,6 +390,50 @@ fn costs(value: &Value) -> Vec<String> {
         }
     ));
     lines
+}
+
+/// Marketing's key, as a client would read it from the unit's secret.
+async fn marketing_key() -> Result<String, Failure> {
+    let config = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
+    let secret = aws_sdk_secretsmanager::Client::new(&config)
+        .get_secret_value()
+        .secret_id("bedrock-provisioner/marketing/bedrock-api-key")
+        .send()
+        .await?;
+    let value: Value = serde_json::from_str(secret.secret_string().unwrap_or("{}"))?;
+    Ok(value["AWS_BEARER_TOKEN_BEDROCK"]
+        .as_str()
+        .ok_or("no key in the secret")?
+        .to_owned())
+}
+
+/// One Converse call of about 1,000 input tokens with `key`; the error code when Bedrock refuses it.
+async fn converse(key: &str) -> Result<(), String> {
+    use aws_sdk_bedrockruntime::types::{ContentBlock, ConversationRole, Message};
+    let config = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
+    let runtime = aws_sdk_bedrockruntime::config::Builder::from(&config)
+        .bearer_token(aws_sdk_bedrockruntime::config::Token::new(key, None))
+        .auth_scheme_preference([aws_smithy_runtime_api::client::auth::AuthSchemeId::new(
+            "httpBearerAuth",
+        )])
+        .build();
+    let message = Message::builder()
+        .role(ConversationRole::User)
+        .content(ContentBlock::Text("Write a product tagline. ".repeat(160)))
+        .build()
+        .map_err(|e| e.to_string())?;
+    aws_sdk_bedrockruntime::Client::from_conf(runtime)
+        .converse()
+        .model_id("us.anthropic.claude-sonnet-4-5-20250929-v1:0")
+        .messages(message)
+        .send()
+        .await
+        .map(|_| ())
+        .map_err(|e| {
+            let code =
+                aws_sdk_bedrockruntime::error::ProvideErrorMetadata::code(&e).unwrap_or("error");
+            format!("refused ({code})")
+        })
 }
 
 /// Seed this month's Bedrock billing in the emulator (what Cost Explorer would hold), through its control API.
