@@ -48,6 +48,9 @@ pub fn emulator() -> &'static Emulator {
         let log = std::fs::File::create(root.join("target/emulator.log")).expect("log file");
         let mut child = Command::new(root.join("tests/emulator/serve"))
             .args(["--port", "0", "--watch-stdin"])
+            // One emulator serves the whole suite: its request log must hold every test's requests (the
+            // default keeps the first 10,000, which the suite outgrew).
+            .env("BPEMU_MAX_RECORDED", "1000000")
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .stderr(log)

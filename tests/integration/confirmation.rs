@@ -199,11 +199,11 @@ async fn diagnose_reports_progress_per_check() {
     client.send_request(diagnose_request("p1")).await.unwrap();
     tokio::time::sleep(std::time::Duration::from_millis(200)).await;
     let seen = watcher.progress.lock().unwrap().clone();
-    assert_eq!(seen.len(), 12, "one notification per check: {seen:?}");
-    assert!(seen.iter().all(|(_, total, _)| *total == Some(12.0)));
+    assert_eq!(seen.len(), 13, "one notification per check: {seen:?}");
+    assert!(seen.iter().all(|(_, total, _)| *total == Some(13.0)));
     let mut steps: Vec<f64> = seen.iter().map(|s| s.0).collect();
     steps.sort_by(f64::total_cmp);
-    assert_eq!(steps, (1..=12).map(f64::from).collect::<Vec<_>>());
+    assert_eq!(steps, (1..=13).map(f64::from).collect::<Vec<_>>());
     assert!(
         seen.iter().any(|s| s.2.starts_with("credentials: pass")),
         "{seen:?}"

@@ -129,6 +129,9 @@ impl Provisioner {
     /// Calls, tokens and estimated cost per unit and model in the window.
     pub async fn query_usage(&self, input: &QueryUsageInput) -> Result<UsageReport> {
         let (since, units) = input.validate()?;
+        for unit in units.iter().flatten() {
+            self.managed_user(unit).await?;
+        }
         let log_group = self.usage_log_group().await?;
         let end = self.now();
         let start = since.start(end);
