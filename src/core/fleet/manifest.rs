@@ -15,6 +15,10 @@ use crate::core::{
 
 /// Role assumed in another account when a unit names one and the manifest does not say.
 pub const DEFAULT_ROLE: &str = "OrganizationAccountAccessRole";
+/// Longest IAM role name.
+const MAX_ROLE_NAME: usize = 64;
+/// Longest IAM path (`/` + segments + `/`).
+const MAX_ROLE_PATH: usize = 512;
 
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -31,7 +35,7 @@ struct RawDefaults {
     purpose: Option<String>,
     owner: Option<String>,
     account: Option<Spanned<String>>,
-    role: Option<String>,
+    role: Option<Spanned<String>>,
     #[serde(default)]
     tags: BTreeMap<String, String>,
     budget: Option<Spanned<RawBudget>>,
@@ -118,11 +122,22 @@ pub fn parse(file: &str, text: &str, default_policy: &PolicyInput) -> Result<Man
         let rule = error.message().to_owned();
         Error::invalid(format!("{file}:{}", at(error.span())), rule)
     })?;
+    if let Some(role) = &raw.defaults.role {
+        check_role(role.get_ref()).map_err(|error| match error {
+            Error::InvalidInput { field, rule } => Error::invalid(
+                format!("{file}:{}: [defaults] {field}", at(Some(role.span()))),
+                rule,
+            ),
+            other => other,
+        })?;
+    }
     let mut seen = HashSet::new();
     let mut units = Vec::with_capacity(raw.units.len());
     for unit in &raw.units {
         let line = at(Some(unit.name.span()));
-        let where_ = |field: &str| format!("{file}:{line}: unit `{}` {field}", unit.name.get_ref());
+        // The name is echoed before it is validated: escaped, so a newline in it cannot forge a log line.
+        let name = unit.name.get_ref().escape_debug();
+        let where_ = |field: &str| format!("{file}:{line}: unit `{name}` {field}");
         if !seen.insert(unit.name.get_ref().clone()) {
             return Err(Error::invalid(
                 where_("name"),
@@ -191,12 +206,63 @@ fn unit_spec(unit: &RawUnit, defaults: &RawDefaults, line: usize) -> Result<Unit
         },
         budget,
         account,
-        role: unit
-            .role
-            .clone()
-            .or_else(|| defaults.role.clone())
-            .unwrap_or_else(|| DEFAULT_ROLE.to_owned()),
+        role: role_of(unit, defaults)?,
     })
+}
+
+/// The unit's role, else the defaults', else [`DEFAULT_ROLE`]; checked.
+fn role_of(unit: &RawUnit, defaults: &RawDefaults) -> Result<String> {
+    let role = match (&unit.role, &defaults.role) {
+        (Some(role), _) => role.clone(),
+        (None, Some(role)) => role.get_ref().clone(),
+        (None, None) => DEFAULT_ROLE.to_owned(),
+    };
+    check_role(&role)?;
+    Ok(role)
+}
+
+/// The rules of `role`, the role assumed in a unit's account (it becomes `…:role/<role>` in the ARN
+/// given to `sts:AssumeRole`): a role name, 1-64 of IAM's `[\w+=,.@-]` (ASCII), optionally after a path,
+/// `path/to/name` for a role at IAM path `/path/to/`. Path segments take the same characters (this
+/// project's rule for IAM paths, stricter than IAM's printable ASCII) and the path at most 512
+/// characters. Refused values are not echoed back (a newline in them could forge a log line).
+fn check_role(role: &str) -> Result<()> {
+    const FIELD: &str = "role";
+    if role.starts_with("arn:") {
+        return Err(Error::invalid(
+            FIELD,
+            "must be the role's name (e.g. `OrganizationAccountAccessRole`, or `path/name` for a role \
+             with a path), not its ARN: the account comes from the unit's `account`",
+        ));
+    }
+    let (path, name) = role.rsplit_once('/').unwrap_or(("", role));
+    let allowed = |s: &str| {
+        s.bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"+=,.@_-".contains(&b))
+    };
+    if name.is_empty() || name.len() > MAX_ROLE_NAME || !allowed(name) {
+        return Err(Error::invalid(
+            FIELD,
+            format!(
+                "must be an IAM role name: 1-{MAX_ROLE_NAME} characters of letters, digits and \
+                 `+=,.@_-` (no spaces, `*` or line breaks), optionally after a path as `path/name`; \
+                 got {} characters",
+                role.chars().count()
+            ),
+        ));
+    }
+    if !path.is_empty()
+        && (path.len() + 2 > MAX_ROLE_PATH || !path.split('/').all(|s| !s.is_empty() && allowed(s)))
+    {
+        return Err(Error::invalid(
+            FIELD,
+            format!(
+                "has a path (`path/name`) that is not an IAM path: at most {MAX_ROLE_PATH} characters, \
+                 segments of letters, digits and `+=,.@_-`, none empty (no leading or doubled `/`)"
+            ),
+        ));
+    }
+    Ok(())
 }
 
 /// A unit's key, its defaults filled in and its rules checked.
@@ -301,7 +367,7 @@ key = { max_age_days = 14 }
         assert_eq!(manifest.units[1].account.as_deref(), Some("111122223333"));
     }
 
-    /// Twenty-three kinds of bad manifest, each refused with its line and rule.
+    /// Thirty-two kinds of bad manifest, each refused with its line and rule.
     #[test]
     fn every_bad_manifest_names_the_line_and_the_rule() {
         let unit = |body: &str| {
@@ -331,12 +397,46 @@ key = { max_age_days = 14 }
             (unit("name = \"a\"\nkey = { max_age_days = 0 }"), "fleet.toml:6: unit `a` key.max_age_days", "1-365"),
             (unit("name = \"a\"\nkey = { deliver = \"inline\" }"), "fleet.toml:6: unit `a` key.deliver", "never inline"),
             (unit("name = \"a\"\nkey = { deliver = \"s3\" }"), "fleet.toml:7", "unknown variant"),
+            (unit("name = \"a\"\nrole = \"*\""), "fleet.toml:6: unit `a` role", "IAM role name"),
+            (unit("name = \"a\"\nrole = \"\""), "fleet.toml:6: unit `a` role", "IAM role name"),
+            (unit("name = \"a\"\nrole = \"arn:aws:iam::111122223333:role/Admin\""), "fleet.toml:6: unit `a` role", "not its ARN"),
+            (unit(&format!("name = \"a\"\nrole = \"{}\"", "R".repeat(100_000))), "fleet.toml:6: unit `a` role", "got 100000 characters"),
+            (unit("name = \"a\"\nrole = \"R\\nINFO fake log line\""), "fleet.toml:6: unit `a` role", "IAM role name"),
+            (unit("name = \"a\"\nrole = \"/team/Admin\""), "fleet.toml:6: unit `a` role", "IAM path"),
+            (unit(&format!("name = \"a\"\nrole = \"{}/Admin\"", "p".repeat(511))), "fleet.toml:6: unit `a` role", "IAM path"),
+            ("[defaults]\nowner = \"o\"\npurpose = \"p\"\nrole = \"a b\"\n".into(), "fleet.toml:4: [defaults] role", "IAM role name"),
+            (unit("name = \"a\\nINFO fake log line\""), "fleet.toml:6: unit `a\\nINFO fake log line` business_unit", ""),
         ];
-        assert_eq!(cases.len(), 23);
+        assert_eq!(cases.len(), 32);
         for (text, field, rule) in cases {
             let (got_field, got_rule) = error(&text);
-            assert!(got_field.starts_with(field), "{got_field:?} for:\n{text}");
-            assert!(got_rule.contains(rule), "{got_rule:?} for:\n{text}");
+            let shown = &text[..text.len().min(300)];
+            assert!(got_field.starts_with(field), "{got_field:?} for:\n{shown}");
+            assert!(got_rule.contains(rule), "{got_rule:?} for:\n{shown}");
+            let refusal = format!("{got_field}: {got_rule}");
+            assert!(
+                !refusal.contains('\n') && refusal.len() < 1000,
+                "a refusal is one short line: {:?}",
+                &refusal[..refusal.len().min(300)]
+            );
         }
+    }
+
+    /// Roles the manifest accepts: a name, a `path/name`, the default; each makes the ARN AWS expects.
+    #[test]
+    fn a_role_is_a_name_or_a_path_and_a_name() {
+        for role in ["Admin", "team/ops/Deploy+Role=1,a.b@c_d-e", &"R".repeat(64)] {
+            let text = format!(
+                "[[unit]]\nname = \"a\"\nowner = \"o\"\npurpose = \"p\"\nrole = \"{role}\"\n"
+            );
+            let manifest = parse("fleet.toml", &text, &PolicyInput::default()).unwrap();
+            assert_eq!(manifest.units[0].role, role);
+        }
+        let (field, rule) = error(&format!(
+            "[[unit]]\nname = \"a\"\nowner = \"o\"\npurpose = \"p\"\nrole = \"{}\"\n",
+            "R".repeat(65)
+        ));
+        assert_eq!(field, "fleet.toml:2: unit `a` role");
+        assert!(rule.contains("1-64"), "{rule}");
     }
 }
