@@ -450,3 +450,72 @@ fn a_ping_is_answered_while_large_manifests_are_validated() {
     drop(stdin);
     assert!(child.wait().unwrap().success());
 }
+
+/// The peak resident memory of process `pid`, in KiB (Linux).
+fn peak_rss_kib(pid: u32) -> u64 {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmHWM:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+        .unwrap()
+}
+
+/// A line of invalid UTF-8 gets `-32700` (it ended the server, exit 0 without a word), and a line over the
+/// limit gets `-32600` and is dropped as it is read, not held (a 200 MB line made the server 218 MB
+/// resident); the server reads on after both.
+#[test]
+fn a_non_utf8_or_over_long_line_is_answered_and_not_held() {
+    use std::io::{BufRead, Write};
+    let account = Account::new();
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_bedrock-provisioner"))
+        .arg("serve")
+        .env_clear()
+        .envs(account.binary_env())
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut stdin = child.stdin.take().unwrap();
+    let mut stdout = std::io::BufReader::new(child.stdout.take().unwrap());
+    let mut answer = || {
+        let mut line = String::new();
+        stdout.read_line(&mut line).unwrap();
+        serde_json::from_str::<serde_json::Value>(&line).unwrap_or_else(|e| panic!("{e}: {line:?}"))
+    };
+    stdin
+        .write_all(b"{\"jsonrpc\":\"2.0\",\"id\":\"\xff\xfe\"}\n")
+        .unwrap();
+    stdin.flush().unwrap();
+    let not_utf8 = answer();
+    assert_eq!(not_utf8["error"]["code"], -32700, "{not_utf8}");
+    assert_eq!(not_utf8["id"], serde_json::Value::Null);
+
+    let megabyte = vec![b'x'; 1 << 20];
+    for _ in 0..96 {
+        stdin.write_all(&megabyte).unwrap();
+    }
+    stdin.write_all(b"\n").unwrap();
+    let initialize = r#"{"jsonrpc":"2.0","id":1,"method":"initialize","params":{"protocolVersion":"2025-06-18","capabilities":{},"clientInfo":{"name":"raw","version":"1"}}}"#;
+    writeln!(stdin, "{initialize}").unwrap();
+    let too_long = answer();
+    assert_eq!(too_long["error"]["code"], -32600, "{too_long}");
+    assert!(
+        too_long["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("at most 1048576 bytes"),
+        "{too_long}"
+    );
+    let initialized = answer();
+    assert_eq!(initialized["id"], 1, "{initialized}");
+    let peak = peak_rss_kib(child.id());
+    assert!(
+        peak < 64 << 10,
+        "a 96 MiB line was held: peak {} MiB resident",
+        peak >> 10
+    );
+    drop(stdin);
+    assert!(child.wait().unwrap().success());
+}
