@@ -26,11 +26,18 @@ use axum::{
 use futures::{SinkExt, StreamExt, channel::mpsc};
 use rmcp::{
     ServiceExt,
-    model::{ClientJsonRpcMessage, ServerJsonRpcMessage},
+    model::{
+        ClientJsonRpcMessage, ClientNotification, JsonRpcMessage, RequestId, ServerJsonRpcMessage,
+    },
 };
+
 use tokio_util::sync::CancellationToken;
 
-use super::{ProvisionerServer, http::Guard};
+use super::{
+    ProvisionerServer,
+    http::Guard,
+    listen::{Drain, InFlightGuard},
+};
 
 /// Where a client opens the event stream.
 pub const SSE_PATH: &str = "/sse";
@@ -43,22 +50,84 @@ const QUEUE: usize = 32;
 
 type Factory = Arc<dyn Fn() -> ProvisionerServer + Send + Sync>;
 
+/// The live sessions by id.
+type Sessions = Arc<Mutex<HashMap<String, Session>>>;
+
+/// One SSE session: where its client's messages go, and its requests not yet answered on the stream.
+#[derive(Clone)]
+struct Session {
+    to_server: mpsc::Sender<ClientJsonRpcMessage>,
+    pending: Pending,
+}
+
+/// A session's requests whose answer has not been sent on its event stream yet; each counts as in flight
+/// (a shutdown waits for it) until then, or until the client cancels it or the session ends.
+#[derive(Clone, Default)]
+struct Pending(Arc<Mutex<HashMap<RequestId, InFlightGuard>>>);
+
+impl Pending {
+    fn insert(&self, id: RequestId, guard: InFlightGuard) {
+        if let Ok(mut pending) = self.0.lock() {
+            pending.insert(id, guard);
+        }
+    }
+
+    fn remove(&self, id: &RequestId) {
+        if let Ok(mut pending) = self.0.lock() {
+            pending.remove(id);
+        }
+    }
+
+    /// Track what a client message starts (a request) or stops (a cancellation).
+    fn client_sent(&self, message: &ClientJsonRpcMessage, drain: &Drain) {
+        match message {
+            JsonRpcMessage::Request(request) => {
+                self.insert(request.id.clone(), drain.in_flight.enter());
+            }
+            JsonRpcMessage::Notification(notification) => {
+                if let ClientNotification::CancelledNotification(cancelled) =
+                    &notification.notification
+                    && let Some(id) = &cancelled.params.request_id
+                {
+                    self.remove(id);
+                }
+            }
+            _ => {}
+        }
+    }
+
+    /// A server message is on its way to the client: the request it answers is no longer pending.
+    fn server_sent(&self, message: &ServerJsonRpcMessage) {
+        match message {
+            JsonRpcMessage::Response(response) => self.remove(&response.id),
+            JsonRpcMessage::Error(error) => {
+                if let Some(id) = &error.id {
+                    self.remove(id);
+                }
+            }
+            _ => {}
+        }
+    }
+}
+
 /// What the SSE routes share.
 #[derive(Clone)]
 struct SseState {
-    sessions: Arc<Mutex<HashMap<String, mpsc::Sender<ClientJsonRpcMessage>>>>,
+    sessions: Sessions,
     factory: Factory,
     guard: Arc<Guard>,
-    shutdown: CancellationToken,
+    drain: Drain,
 }
 
 /// The SSE routes, to be merged into the HTTP router (which adds the token check and the body limit).
-pub fn routes(factory: Factory, guard: Arc<Guard>, shutdown: CancellationToken) -> Router {
+/// Requests count in `drain`'s in-flight count until their answer is sent on the stream; sessions end
+/// when `drain.sessions` is cancelled.
+pub fn routes(factory: Factory, guard: Arc<Guard>, drain: Drain) -> Router {
     let state = SseState {
         sessions: Arc::default(),
         factory,
         guard,
-        shutdown,
+        drain,
     };
     Router::new()
         .route(SSE_PATH, get(open))
@@ -69,7 +138,7 @@ pub fn routes(factory: Factory, guard: Arc<Guard>, shutdown: CancellationToken) 
 /// Removes the session when its event stream ends (client gone, server done or shutdown).
 struct SessionGuard {
     id: String,
-    sessions: Arc<Mutex<HashMap<String, mpsc::Sender<ClientJsonRpcMessage>>>>,
+    sessions: Sessions,
 }
 
 impl Drop for SessionGuard {
@@ -89,6 +158,7 @@ async fn open(State(state): State<SseState>, headers: HeaderMap) -> Response {
     let id = rmcp::transport::common::server_side_http::session_id().to_string();
     let (to_server, from_client) = mpsc::channel::<ClientJsonRpcMessage>(QUEUE);
     let (to_client, from_server) = mpsc::channel::<ServerJsonRpcMessage>(QUEUE);
+    let pending = Pending::default();
     {
         let Ok(mut sessions) = state.sessions.lock() else {
             return StatusCode::INTERNAL_SERVER_ERROR.into_response();
@@ -100,24 +170,18 @@ async fn open(State(state): State<SseState>, headers: HeaderMap) -> Response {
             )
                 .into_response();
         }
-        sessions.insert(id.clone(), to_server);
+        let session = Session {
+            to_server,
+            pending: pending.clone(),
+        };
+        sessions.insert(id.clone(), session);
     }
-    let server = (state.factory)();
-    let cancel = state.shutdown.child_token();
-    let serving = cancel.clone();
-    tokio::spawn(async move {
-        match server
-            .serve_with_ct((to_client, from_client), serving)
-            .await
-        {
-            Ok(running) => {
-                if let Err(error) = running.waiting().await {
-                    tracing::debug!(%error, "SSE session ended");
-                }
-            }
-            Err(error) => tracing::info!(%error, "SSE session did not initialize"),
-        }
-    });
+    let cancel = state.drain.sessions.child_token();
+    tokio::spawn(run_server(
+        (state.factory)(),
+        (to_client, from_client),
+        cancel.clone(),
+    ));
     tracing::info!(session = %id, "SSE session opened");
     let endpoint = Event::default()
         .event("endpoint")
@@ -128,6 +192,7 @@ async fn open(State(state): State<SseState>, headers: HeaderMap) -> Response {
     };
     let messages = from_server.map(move |message| {
         let _alive = &guard;
+        pending.server_sent(&message);
         let data = serde_json::to_string(&message).unwrap_or_default();
         Ok::<_, Infallible>(Event::default().event("message").data(data))
     });
@@ -137,6 +202,25 @@ async fn open(State(state): State<SseState>, headers: HeaderMap) -> Response {
     Sse::new(stream)
         .keep_alive(KeepAlive::default())
         .into_response()
+}
+
+/// Serve one session's server over its channels until the client goes or `cancel` ends it.
+async fn run_server(
+    server: ProvisionerServer,
+    channels: (
+        mpsc::Sender<ServerJsonRpcMessage>,
+        mpsc::Receiver<ClientJsonRpcMessage>,
+    ),
+    cancel: CancellationToken,
+) {
+    match server.serve_with_ct(channels, cancel).await {
+        Ok(running) => {
+            if let Err(error) = running.waiting().await {
+                tracing::debug!(%error, "SSE session ended");
+            }
+        }
+        Err(error) => tracing::info!(%error, "SSE session did not initialize"),
+    }
 }
 
 /// The query of `POST /messages`.
@@ -156,12 +240,16 @@ async fn receive(
     if !state.guard.allows(&headers) {
         return Guard::refusal();
     }
-    let sender = state
+    let session = state
         .sessions
         .lock()
         .ok()
         .and_then(|sessions| sessions.get(&query.session_id).cloned());
-    let Some(mut sender) = sender else {
+    let Some(Session {
+        to_server: mut sender,
+        pending,
+    }) = session
+    else {
         return (
             StatusCode::NOT_FOUND,
             "no such SSE session; open a new one at /sse\n",
@@ -172,6 +260,7 @@ async fn receive(
         Ok(message) => message,
         Err(error) => return super::http::parse_error_response(&error),
     };
+    pending.client_sent(&message, &state.drain);
     if sender.send(message).await.is_err() {
         return (
             StatusCode::GONE,

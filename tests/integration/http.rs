@@ -583,3 +583,248 @@ async fn connections_are_capped_and_shutdown_is_bounded() {
         stopping.elapsed()
     );
 }
+
+/// The built binary serving MCP over HTTP (streamable at `/mcp`, HTTP+SSE at `/sse`) in provision mode
+/// for an account, with an audit log; its stderr is collected as it comes.
+struct Binary {
+    child: std::process::Child,
+    /// `http://127.0.0.1:PORT`
+    base: String,
+    audit: std::path::PathBuf,
+    stderr: Arc<std::sync::Mutex<String>>,
+}
+
+impl Binary {
+    fn start(account: &Account) -> Self {
+        use std::io::BufRead;
+        let audit = std::env::temp_dir().join(format!("bp-shutdown-audit-{}.log", account.id));
+        let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_bedrock-provisioner"))
+            .args([
+                "serve",
+                "--mode",
+                "provision",
+                "--http",
+                "127.0.0.1:0",
+                "--audit-log",
+            ])
+            .arg(&audit)
+            .env_clear()
+            .envs(account.binary_env())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        let mut lines = std::io::BufReader::new(child.stderr.take().unwrap()).lines();
+        let base = loop {
+            let line = lines
+                .next()
+                .expect("the server says where it listens")
+                .unwrap();
+            if let Some(rest) = line.strip_prefix("listening on ") {
+                break rest.trim_end_matches(MCP_PATH).to_owned();
+            }
+        };
+        let stderr = Arc::new(std::sync::Mutex::new(String::new()));
+        let collected = stderr.clone();
+        std::thread::spawn(move || {
+            for line in lines.map_while(Result::ok) {
+                let mut all = collected.lock().unwrap();
+                all.push_str(&line);
+                all.push('\n');
+            }
+        });
+        Self {
+            child,
+            base,
+            audit,
+            stderr,
+        }
+    }
+
+    fn terminate(&self) {
+        let status = std::process::Command::new("kill")
+            .args(["-TERM", &self.child.id().to_string()])
+            .status()
+            .unwrap();
+        assert!(status.success());
+    }
+
+    /// Wait until the server no longer accepts connections.
+    async fn stopped_accepting(&self) {
+        let addr = self.base.trim_start_matches("http://").to_owned();
+        let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(5);
+        while tokio::net::TcpStream::connect(&addr).await.is_ok() {
+            assert!(tokio::time::Instant::now() < deadline, "still accepting");
+            tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        }
+    }
+
+    /// The exit status, waited for at most `within`.
+    async fn exit(&mut self, within: std::time::Duration) -> std::process::ExitStatus {
+        let deadline = tokio::time::Instant::now() + within;
+        loop {
+            if let Some(status) = self.child.try_wait().unwrap() {
+                return status;
+            }
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "still running after {within:?}: {}",
+                self.stderr.lock().unwrap()
+            );
+            tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        }
+    }
+
+    /// The audit records written.
+    fn audit_records(&self) -> Vec<serde_json::Value> {
+        std::fs::read_to_string(&self.audit)
+            .unwrap_or_default()
+            .lines()
+            .map(|l| serde_json::from_str(l).unwrap())
+            .collect()
+    }
+}
+
+/// Wait until the account's `CreateUser` call reached the emulator (where a latency fault holds it).
+async fn held_at_create_user(account: &Account) {
+    let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(10);
+    while !account.actions().iter().any(|a| a == "CreateUser") {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "{:?}",
+            account.actions()
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+}
+
+/// After SIGTERM, the call in flight was finished and answered, its audit record written, the unit
+/// complete in AWS (its user has the policy), and the server exited 0.
+async fn check_finished_after_sigterm(account: &Account, server: &mut Binary) {
+    assert_eq!(
+        account.attached_policy_count("web-bedrock-user").await,
+        1,
+        "the unit is complete"
+    );
+    let status = server.exit(std::time::Duration::from_secs(10)).await;
+    assert!(status.success(), "{status:?}");
+    let records = server.audit_records();
+    assert!(
+        records
+            .iter()
+            .any(|r| r["tool"] == "provision_user" && r["outcome"] == "ok"),
+        "{records:?}\n{}",
+        server.stderr.lock().unwrap()
+    );
+}
+
+/// SIGTERM while a streamable-HTTP client's `provision_user` waits on a slow `CreateUser`: the server stops
+/// accepting connections at once, but finishes the call and answers it before it exits (it exited at once,
+/// the client got no answer, and `CreateUser` landed afterwards, a user without its policy).
+#[tokio::test]
+async fn sigterm_lets_a_streamable_http_call_in_flight_finish_and_answers_it() {
+    let account = Account::new();
+    let mut server = Binary::start(&account);
+    account.fault(json!({"action": "CreateUser", "kind": "latency", "latency_ms": 3000}));
+    let transport = StreamableHttpClientTransport::from_config(
+        StreamableHttpClientTransportConfig::with_uri(format!("{}{MCP_PATH}", server.base)),
+    );
+    let client = ().serve(transport).await.expect("initialize over HTTP");
+    let args = json!({"business_unit": "web", "purpose": "p", "owner": "o@example.com"});
+    let call = tokio::spawn(async move {
+        let params = CallToolRequestParams::new("provision_user")
+            .with_arguments(args.as_object().unwrap().clone());
+        let result = client.call_tool(params).await;
+        client.cancel().await.ok();
+        result
+    });
+    held_at_create_user(&account).await;
+    server.terminate();
+    server.stopped_accepting().await;
+    assert!(!call.is_finished(), "CreateUser is still held");
+    let result = tokio::time::timeout(std::time::Duration::from_secs(10), call)
+        .await
+        .expect("answered within the grace")
+        .unwrap()
+        .expect("the call is answered, not dropped");
+    assert_ne!(result.is_error, Some(true), "{}", common::text(&result));
+    check_finished_after_sigterm(&account, &mut server).await;
+}
+
+/// The same over the HTTP+SSE transport: the answer arrives on the event stream after SIGTERM.
+#[tokio::test]
+async fn sigterm_lets_an_sse_call_in_flight_finish_and_answers_it() {
+    let account = Account::new();
+    let mut server = Binary::start(&account);
+    account.fault(json!({"action": "CreateUser", "kind": "latency", "latency_ms": 3000}));
+    let http = reqwest::Client::new();
+    let mut stream = http
+        .get(format!("{}/sse", server.base))
+        .send()
+        .await
+        .unwrap();
+    let mut buffer = String::new();
+    let endpoint = next_event(&mut stream, &mut buffer, "endpoint", "/messages?sessionId=").await;
+    let messages = format!("{}{endpoint}", server.base);
+    let send = |body: String| {
+        http.post(&messages)
+            .header("content-type", "application/json")
+            .body(body)
+            .send()
+    };
+    assert_eq!(send(INITIALIZE.to_owned()).await.unwrap().status(), 202);
+    next_event(&mut stream, &mut buffer, "message", "\"id\":1").await;
+    let initialized = r#"{"jsonrpc":"2.0","method":"notifications/initialized"}"#;
+    assert_eq!(send(initialized.to_owned()).await.unwrap().status(), 202);
+    let call = json!({"jsonrpc": "2.0", "id": 2, "method": "tools/call", "params": {"name": "provision_user",
+        "arguments": {"business_unit": "web", "purpose": "p", "owner": "o@example.com"}}});
+    assert_eq!(send(call.to_string()).await.unwrap().status(), 202);
+    held_at_create_user(&account).await;
+    server.terminate();
+    server.stopped_accepting().await;
+    let answer = next_event(&mut stream, &mut buffer, "message", "\"id\":2").await;
+    let answer: serde_json::Value = serde_json::from_str(&answer).unwrap();
+    assert_eq!(answer["result"]["isError"], false, "{answer}");
+    check_finished_after_sigterm(&account, &mut server).await;
+}
+
+/// A call in flight longer than the grace does not hold the shutdown: the server stops after the grace
+/// (and the moment its event streams get to close), not when the call ends.
+#[tokio::test]
+async fn a_call_longer_than_the_grace_does_not_hold_the_shutdown() {
+    let account = Account::new();
+    let limits = Limits {
+        shutdown_grace: std::time::Duration::from_millis(300),
+        ..Limits::default()
+    };
+    let server = start_with(
+        &account,
+        HttpOptions {
+            limits,
+            ..HttpOptions::default()
+        },
+    )
+    .await;
+    account.fault(json!({"action": "CreateUser", "kind": "latency", "latency_ms": 5000}));
+    let client =
+        ().serve(StreamableHttpClientTransport::from_uri(server.url.clone()))
+            .await
+            .unwrap();
+    let args = json!({"business_unit": "slow", "purpose": "p", "owner": "o@example.com"});
+    let _call = tokio::spawn(async move {
+        let params = CallToolRequestParams::new("provision_user")
+            .with_arguments(args.as_object().unwrap().clone());
+        client.call_tool(params).await
+    });
+    held_at_create_user(&account).await;
+    let stopping = std::time::Instant::now();
+    server.shutdown.cancel();
+    tokio::time::timeout(std::time::Duration::from_secs(4), server.task)
+        .await
+        .expect("stopped within the grace and the time streams get to close")
+        .unwrap();
+    assert!(
+        stopping.elapsed() >= std::time::Duration::from_millis(300),
+        "the call in flight got its grace: {:?}",
+        stopping.elapsed()
+    );
+}
