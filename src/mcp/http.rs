@@ -165,7 +165,12 @@ pub async fn serve_http(
             drain.in_flight.clone(),
             track_in_flight,
         ))
-        .merge(super::sse::routes(factory, Arc::new(guard), drain.clone()))
+        .merge(super::sse::routes(
+            factory,
+            Arc::new(guard),
+            drain.clone(),
+            options.limits,
+        ))
         // Outermost last: the token is checked first, then the size, then the body is read.
         .layer(middleware::from_fn_with_state(
             options.limits.body_timeout,

@@ -32,6 +32,11 @@ pub struct Limits {
     pub body_timeout: Duration,
     /// Time requests in flight get to finish after a shutdown signal.
     pub shutdown_grace: Duration,
+    /// Time an HTTP+SSE session has to initialize before it is closed.
+    pub sse_init_timeout: Duration,
+    /// An HTTP+SSE session is closed once its client has sent nothing for this long while none of its
+    /// requests is pending (as rmcp closes an idle streamable-HTTP session).
+    pub sse_idle_timeout: Duration,
 }
 
 impl Default for Limits {
@@ -42,6 +47,8 @@ impl Default for Limits {
             header_timeout: Duration::from_secs(10),
             body_timeout: Duration::from_secs(10),
             shutdown_grace: Duration::from_secs(5),
+            sse_init_timeout: Duration::from_secs(30),
+            sse_idle_timeout: Duration::from_secs(300),
         }
     }
 }

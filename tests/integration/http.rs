@@ -828,3 +828,167 @@ async fn a_call_longer_than_the_grace_does_not_hold_the_shutdown() {
         stopping.elapsed()
     );
 }
+
+/// The id of a JSON-RPC message as the server writes it (`"id"` comes before `result` and `error`).
+fn message_id(data: &str) -> Option<u64> {
+    let rest = &data[data.find("\"id\":")? + 5..];
+    rest[..rest.find(|c: char| !c.is_ascii_digit())?]
+        .parse()
+        .ok()
+}
+
+/// An SSE client that never reads its stream cannot make its session queue without bound (30,000
+/// `tools/list` to an unread stream took the server from 31 to 168 MB): beyond what the connection's
+/// buffers hold, once 32 of its requests wait for the stream, further requests get 429 with a JSON-RPC
+/// error naming their id. Once the client reads, every accepted request is answered and the session
+/// takes requests again.
+#[tokio::test]
+async fn an_unread_sse_stream_bounds_its_session_s_queue() {
+    let account = Account::new();
+    let server = start(&account, None).await;
+    let base = server.url.trim_end_matches(MCP_PATH).to_owned();
+    let http = reqwest::Client::new();
+    let mut stream = http.get(format!("{base}/sse")).send().await.unwrap();
+    let mut buffer = String::new();
+    let endpoint = next_event(&mut stream, &mut buffer, "endpoint", "/messages?sessionId=").await;
+    let messages = format!("{base}{endpoint}");
+    let send = |body: String| {
+        http.post(&messages)
+            .header("content-type", "application/json")
+            .body(body)
+            .send()
+    };
+    assert_eq!(send(INITIALIZE.to_owned()).await.unwrap().status(), 202);
+    next_event(&mut stream, &mut buffer, "message", "\"id\":1").await;
+    let initialized = r#"{"jsonrpc":"2.0","method":"notifications/initialized"}"#;
+    assert_eq!(send(initialized.to_owned()).await.unwrap().status(), 202);
+
+    let list = |id: u64| json!({"jsonrpc": "2.0", "id": id, "method": "tools/list"}).to_string();
+    let mut accepted = std::collections::HashSet::new();
+    let (refused, id) = loop {
+        let id = 100 + accepted.len() as u64;
+        assert!(
+            accepted.len() < 5_000,
+            "5,000 requests queued for a stream nobody reads"
+        );
+        let response = send(list(id)).await.unwrap();
+        match response.status().as_u16() {
+            202 => assert!(accepted.insert(id)),
+            429 => break (response, id),
+            other => panic!("{other}: {}", response.text().await.unwrap()),
+        }
+    };
+    eprintln!("{} requests accepted before 429", accepted.len());
+    assert!(refused.headers().contains_key("retry-after"));
+    let error: serde_json::Value = refused.json().await.unwrap();
+    assert_eq!(error["id"], id, "{error}");
+    assert_eq!(error["error"]["code"], -32000, "{error}");
+
+    while !accepted.is_empty() {
+        let data = next_event(&mut stream, &mut buffer, "message", "").await;
+        if let Some(id) = message_id(&data) {
+            accepted.remove(&id);
+        }
+    }
+    assert_eq!(
+        send(list(99_999)).await.unwrap().status(),
+        202,
+        "the session takes requests again"
+    );
+    next_event(&mut stream, &mut buffer, "message", "\"id\":99999").await;
+    server.shutdown.cancel();
+    server.task.await.unwrap();
+}
+
+/// Open an SSE stream at `base`; the stream, its buffer and its messages URL. Panics unless it opens.
+async fn open_sse(http: &reqwest::Client, base: &str) -> (reqwest::Response, String, String) {
+    let mut stream = http.get(format!("{base}/sse")).send().await.unwrap();
+    assert_eq!(stream.status(), 200);
+    let mut buffer = String::new();
+    let endpoint = next_event(&mut stream, &mut buffer, "endpoint", "/messages?sessionId=").await;
+    (stream, buffer, format!("{base}{endpoint}"))
+}
+
+/// Read `stream` until the server ends it; panics if it does not within `within`.
+async fn ended(stream: &mut reqwest::Response, within: std::time::Duration) {
+    let deadline = tokio::time::Instant::now() + within;
+    while let Some(_chunk) = tokio::time::timeout_at(deadline, stream.chunk())
+        .await
+        .expect("the server ends the stream")
+        .unwrap_or(None)
+    {}
+}
+
+/// SSE sessions that never initialize, or then fall idle, are closed (64 streams that never initialized
+/// shut every SSE client out for good): with the timeouts shortened to 300 ms and 600 ms (the defaults
+/// are 30 s and 5 minutes), a full house of uninitialized streams is closed and new clients get in, and
+/// an initialized session lives while its client talks or a call of it runs, and is closed once it has
+/// been quiet.
+#[tokio::test]
+async fn sse_sessions_that_never_initialize_or_fall_idle_are_closed() {
+    assert_eq!(
+        Limits::default().sse_init_timeout,
+        std::time::Duration::from_secs(30)
+    );
+    assert_eq!(
+        Limits::default().sse_idle_timeout,
+        std::time::Duration::from_secs(300)
+    );
+    let account = Account::new();
+    let limits = Limits {
+        sse_init_timeout: std::time::Duration::from_millis(300),
+        sse_idle_timeout: std::time::Duration::from_millis(600),
+        ..Limits::default()
+    };
+    let options = HttpOptions {
+        limits,
+        ..HttpOptions::default()
+    };
+    let server = start_with(&account, options).await;
+    let base = server.url.trim_end_matches(MCP_PATH).to_owned();
+    let http = reqwest::Client::new();
+    let mut silent = Vec::new();
+    for _ in 0..bedrock_provisioner::mcp::sse::MAX_SESSIONS {
+        silent.push(open_sse(&http, &base).await);
+    }
+    let full = http.get(format!("{base}/sse")).send().await.unwrap();
+    assert_eq!(full.status(), 503, "the cap is reached");
+    for (stream, _, _) in &mut silent {
+        ended(stream, std::time::Duration::from_secs(5)).await;
+    }
+    let (mut talking, mut buffer, messages) = open_sse(&http, &base).await;
+    let send = |body: &str| {
+        http.post(&messages)
+            .header("content-type", "application/json")
+            .body(body.to_owned())
+            .send()
+    };
+    assert_eq!(send(INITIALIZE).await.unwrap().status(), 202);
+    next_event(&mut talking, &mut buffer, "message", "\"id\":1").await;
+    let initialized = r#"{"jsonrpc":"2.0","method":"notifications/initialized"}"#;
+    assert_eq!(send(initialized).await.unwrap().status(), 202);
+    // Twice the idle timeout, talking every 150 ms: the session stays.
+    for id in 2..10 {
+        let ping = format!(r#"{{"jsonrpc":"2.0","id":{id},"method":"ping"}}"#);
+        assert_eq!(send(&ping).await.unwrap().status(), 202);
+        next_event(
+            &mut talking,
+            &mut buffer,
+            "message",
+            &format!("\"id\":{id}"),
+        )
+        .await;
+        tokio::time::sleep(std::time::Duration::from_millis(150)).await;
+    }
+    // A call longer than the idle timeout, the client silent meanwhile: answered, not cut off.
+    account.fault(json!({"action": "CreateUser", "kind": "latency", "latency_ms": 1500}));
+    let call = json!({"jsonrpc": "2.0", "id": 20, "method": "tools/call", "params": {"name": "provision_user",
+        "arguments": {"business_unit": "quiet", "purpose": "p", "owner": "o@example.com"}}});
+    assert_eq!(send(&call.to_string()).await.unwrap().status(), 202);
+    let answer = next_event(&mut talking, &mut buffer, "message", "\"id\":20").await;
+    assert!(answer.contains("\"isError\":false"), "{answer}");
+    ended(&mut talking, std::time::Duration::from_secs(5)).await;
+    assert_eq!(send(initialized).await.unwrap().status(), 404);
+    server.shutdown.cancel();
+    server.task.await.unwrap();
+}
