@@ -32,7 +32,6 @@ use rmcp::{
         ClientJsonRpcMessage, ClientNotification, JsonRpcMessage, RequestId, ServerJsonRpcMessage,
     },
 };
-
 use tokio::sync::{Notify, oneshot};
 use tokio_util::sync::CancellationToken;
 
@@ -196,12 +195,8 @@ async fn open(State(state): State<SseState>, headers: HeaderMap) -> Response {
         cancel.clone(),
         ready,
     ));
-    tokio::spawn(expire(
-        initialized,
-        session.clone(),
-        cancel.clone(),
-        state.limits,
-    ));
+    let pending = session.pending.clone();
+    tokio::spawn(expire(initialized, session, cancel.clone(), state.limits));
     tracing::info!(session = %id, "SSE session opened");
     let endpoint = Event::default()
         .event("endpoint")
@@ -213,7 +208,7 @@ async fn open(State(state): State<SseState>, headers: HeaderMap) -> Response {
     };
     let messages = from_server.map(move |message| {
         let _alive = &guard;
-        session.pending.server_sent(&message);
+        pending.server_sent(&message);
         let data = serde_json::to_string(&message).unwrap_or_default();
         Ok::<_, Infallible>(Event::default().event("message").data(data))
     });
