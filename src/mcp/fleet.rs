@@ -45,11 +45,13 @@ impl ProvisionerServer {
         context: &RequestContext<RoleServer>,
     ) -> Result<Json<SweepReport>, ToolError> {
         let concurrency = fleet::concurrency(input.concurrency)?;
-        let manifest = input
-            .manifest
-            .as_deref()
-            .map(|text| manifest::parse("manifest", text, &self.core.settings().default_policy))
-            .transpose()?;
+        let manifest = match input.manifest.as_deref() {
+            Some(text) => Some(
+                manifest::parse_off_runtime("manifest", text, &self.core.settings().default_policy)
+                    .await?,
+            ),
+            None => None,
+        };
         let progress = progress_notifier(context);
         let notify = |done, total, line: &str| progress(done, total, line.to_owned());
         let pace = Pace::new(concurrency, &notify, context.ct.clone());

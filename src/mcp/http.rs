@@ -6,6 +6,7 @@
 use std::{net::SocketAddr, sync::Arc};
 
 pub use super::listen::Limits;
+use super::listen::{Drain, InFlight};
 use axum::{
     Router,
     body::Body,
@@ -14,6 +15,7 @@ use axum::{
     middleware::{self, Next},
     response::{IntoResponse, Response},
 };
+use futures::StreamExt;
 use rmcp::transport::streamable_http_server::{
     StreamableHttpServerConfig, StreamableHttpService, session::local::LocalSessionManager,
 };
@@ -142,10 +144,12 @@ pub async fn serve_http(
     check_options(addr, &options)?;
     let guard = guard_for(addr, &options);
     let factory: Arc<dyn Fn() -> ProvisionerServer + Send + Sync> = Arc::new(factory);
+    // Sessions outlive the shutdown signal until the requests in flight are answered (see `listen`).
+    let drain = Drain::default();
     let config = StreamableHttpServerConfig::default()
         .with_allowed_hosts(guard.hosts.clone())
         .with_allowed_origins(guard.origins.clone())
-        .with_cancellation_token(shutdown.child_token());
+        .with_cancellation_token(drain.sessions.child_token());
     let streamable_factory = factory.clone();
     let sessions = Arc::new(LocalSessionManager::default());
     let service =
@@ -157,10 +161,15 @@ pub async fn serve_http(
             (sessions, options.limits.max_sessions),
             limit_sessions,
         ))
+        .layer(middleware::from_fn_with_state(
+            drain.in_flight.clone(),
+            track_in_flight,
+        ))
         .merge(super::sse::routes(
             factory,
             Arc::new(guard),
-            shutdown.child_token(),
+            drain.clone(),
+            options.limits,
         ))
         // Outermost last: the token is checked first, then the size, then the body is read.
         .layer(middleware::from_fn_with_state(
@@ -172,7 +181,7 @@ pub async fn serve_http(
         ))
         .layer(middleware::from_fn_with_state(token, require_token));
     tracing::info!(%addr, path = MCP_PATH, sse = super::sse::SSE_PATH, "serving MCP over streamable HTTP and HTTP+SSE");
-    super::listen::serve(listener, router, shutdown, options.limits).await?;
+    super::listen::serve(listener, router, shutdown, options.limits, drain).await?;
     tracing::info!("HTTP server stopped");
     Ok(())
 }
@@ -214,6 +223,25 @@ async fn limit_sessions(
             .into_response();
     }
     next.run(request).await
+}
+
+/// Count a POST to the streamable endpoint as in flight until its response body is done (for a request,
+/// once its answer is written), so that a shutdown answers it before ending the sessions.
+async fn track_in_flight(
+    State(in_flight): State<InFlight>,
+    request: Request<Body>,
+    next: Next,
+) -> Response {
+    if request.method() != axum::http::Method::POST {
+        return next.run(request).await;
+    }
+    let guard = in_flight.enter();
+    let (parts, body) = next.run(request).await.into_parts();
+    let body = body.into_data_stream().map(move |chunk| {
+        let _in_flight = &guard;
+        chunk
+    });
+    Response::from_parts(parts, Body::from_stream(body))
 }
 
 /// Read a POST body (after the token check, so an unauthenticated client cannot make the server read

@@ -4,7 +4,9 @@
 //! `/messages?sessionId=…`; the client POSTs each JSON-RPC message there (`202 Accepted`) and reads every
 //! answer from the stream as a `message` event. rmcp 3.11 has no SSE server, so each stream is bridged to
 //! one server through rmcp's (sink, stream) transport. The bearer token, body limit and Host/Origin checks
-//! of the streamable endpoint apply here too; live sessions are capped.
+//! of the streamable endpoint apply here too. Live sessions are capped; a session closes when it does not
+//! initialize in time or falls idle; and a client that does not read its stream cannot make the server
+//! queue for it without bound: at most [`MAX_PENDING`] of its requests wait for the stream, more get `429`.
 
 use std::{
     collections::HashMap,
@@ -16,7 +18,7 @@ use axum::{
     Router,
     body::Bytes,
     extract::{Query, State},
-    http::{HeaderMap, StatusCode},
+    http::{HeaderMap, StatusCode, header},
     response::{
         IntoResponse, Response,
         sse::{Event, KeepAlive, Sse},
@@ -26,11 +28,18 @@ use axum::{
 use futures::{SinkExt, StreamExt, channel::mpsc};
 use rmcp::{
     ServiceExt,
-    model::{ClientJsonRpcMessage, ServerJsonRpcMessage},
+    model::{
+        ClientJsonRpcMessage, ClientNotification, JsonRpcMessage, RequestId, ServerJsonRpcMessage,
+    },
 };
+use tokio::sync::{Notify, oneshot};
 use tokio_util::sync::CancellationToken;
 
-use super::{ProvisionerServer, http::Guard};
+use super::{
+    ProvisionerServer,
+    http::Guard,
+    listen::{Drain, InFlightGuard, Limits},
+};
 
 /// Where a client opens the event stream.
 pub const SSE_PATH: &str = "/sse";
@@ -38,27 +47,105 @@ pub const SSE_PATH: &str = "/sse";
 pub const MESSAGES_PATH: &str = "/messages";
 /// Live SSE sessions at most; more get `503` until one closes.
 pub const MAX_SESSIONS: usize = 64;
+/// Requests of one session waiting for their answer to go out on its stream, at most; more get `429`
+/// until the client reads (answers it never reads would otherwise pile up in the server).
+pub const MAX_PENDING: usize = 32;
 /// Messages queued per direction and session before the sender waits.
 const QUEUE: usize = 32;
 
 type Factory = Arc<dyn Fn() -> ProvisionerServer + Send + Sync>;
 
+/// The live sessions by id.
+type Sessions = Arc<Mutex<HashMap<String, Session>>>;
+
+/// One SSE session: where its client's messages go, its requests not yet answered on the stream, and
+/// the signal of each message its client sends (which keeps it from expiring).
+#[derive(Clone)]
+struct Session {
+    to_server: mpsc::Sender<ClientJsonRpcMessage>,
+    pending: Pending,
+    activity: Arc<Notify>,
+}
+
+/// A request refused because [`MAX_PENDING`] of the session's requests wait for its stream.
+struct TooManyPending;
+
+/// A session's requests whose answer has not been sent on its event stream yet; each counts as in flight
+/// (a shutdown waits for it) until then, or until the client cancels it or the session ends.
+#[derive(Clone, Default)]
+struct Pending(Arc<Mutex<HashMap<RequestId, InFlightGuard>>>);
+
+impl Pending {
+    fn is_empty(&self) -> bool {
+        self.0.lock().map_or(true, |pending| pending.is_empty())
+    }
+
+    fn remove(&self, id: &RequestId) {
+        if let Ok(mut pending) = self.0.lock() {
+            pending.remove(id);
+        }
+    }
+
+    /// Track what a client message starts (a request, unless [`MAX_PENDING`] are pending) or stops (a
+    /// cancellation).
+    fn admit(&self, message: &ClientJsonRpcMessage, drain: &Drain) -> Result<(), TooManyPending> {
+        match message {
+            JsonRpcMessage::Request(request) => {
+                let Ok(mut pending) = self.0.lock() else {
+                    return Ok(());
+                };
+                if pending.len() >= MAX_PENDING {
+                    return Err(TooManyPending);
+                }
+                pending.insert(request.id.clone(), drain.in_flight.enter());
+            }
+            JsonRpcMessage::Notification(notification) => {
+                if let ClientNotification::CancelledNotification(cancelled) =
+                    &notification.notification
+                    && let Some(id) = &cancelled.params.request_id
+                {
+                    self.remove(id);
+                }
+            }
+            _ => {}
+        }
+        Ok(())
+    }
+
+    /// A server message is on its way to the client: the request it answers is no longer pending.
+    fn server_sent(&self, message: &ServerJsonRpcMessage) {
+        match message {
+            JsonRpcMessage::Response(response) => self.remove(&response.id),
+            JsonRpcMessage::Error(error) => {
+                if let Some(id) = &error.id {
+                    self.remove(id);
+                }
+            }
+            _ => {}
+        }
+    }
+}
+
 /// What the SSE routes share.
 #[derive(Clone)]
 struct SseState {
-    sessions: Arc<Mutex<HashMap<String, mpsc::Sender<ClientJsonRpcMessage>>>>,
+    sessions: Sessions,
     factory: Factory,
     guard: Arc<Guard>,
-    shutdown: CancellationToken,
+    drain: Drain,
+    limits: Limits,
 }
 
 /// The SSE routes, to be merged into the HTTP router (which adds the token check and the body limit).
-pub fn routes(factory: Factory, guard: Arc<Guard>, shutdown: CancellationToken) -> Router {
+/// Requests count in `drain`'s in-flight count until their answer is sent on the stream; sessions end
+/// when `drain.sessions` is cancelled, and expire as `limits` say.
+pub fn routes(factory: Factory, guard: Arc<Guard>, drain: Drain, limits: Limits) -> Router {
     let state = SseState {
         sessions: Arc::default(),
         factory,
         guard,
-        shutdown,
+        drain,
+        limits,
     };
     Router::new()
         .route(SSE_PATH, get(open))
@@ -66,10 +153,12 @@ pub fn routes(factory: Factory, guard: Arc<Guard>, shutdown: CancellationToken) 
         .with_state(state)
 }
 
-/// Removes the session when its event stream ends (client gone, server done or shutdown).
+/// Removes the session and stops its server when its event stream ends (client gone, server done,
+/// expiry or shutdown).
 struct SessionGuard {
     id: String,
-    sessions: Arc<Mutex<HashMap<String, mpsc::Sender<ClientJsonRpcMessage>>>>,
+    sessions: Sessions,
+    cancel: CancellationToken,
 }
 
 impl Drop for SessionGuard {
@@ -77,6 +166,7 @@ impl Drop for SessionGuard {
         if let Ok(mut sessions) = self.sessions.lock() {
             sessions.remove(&self.id);
         }
+        self.cancel.cancel();
         tracing::debug!(session = %self.id, "SSE session closed");
     }
 }
@@ -89,35 +179,24 @@ async fn open(State(state): State<SseState>, headers: HeaderMap) -> Response {
     let id = rmcp::transport::common::server_side_http::session_id().to_string();
     let (to_server, from_client) = mpsc::channel::<ClientJsonRpcMessage>(QUEUE);
     let (to_client, from_server) = mpsc::channel::<ServerJsonRpcMessage>(QUEUE);
-    {
-        let Ok(mut sessions) = state.sessions.lock() else {
-            return StatusCode::INTERNAL_SERVER_ERROR.into_response();
-        };
-        if sessions.len() >= MAX_SESSIONS {
-            return (
-                StatusCode::SERVICE_UNAVAILABLE,
-                format!("at most {MAX_SESSIONS} SSE sessions; close one and retry\n"),
-            )
-                .into_response();
-        }
-        sessions.insert(id.clone(), to_server);
+    let session = Session {
+        to_server,
+        pending: Pending::default(),
+        activity: Arc::default(),
+    };
+    if let Some(refusal) = register(&state.sessions, &id, session.clone()) {
+        return refusal;
     }
-    let server = (state.factory)();
-    let cancel = state.shutdown.child_token();
-    let serving = cancel.clone();
-    tokio::spawn(async move {
-        match server
-            .serve_with_ct((to_client, from_client), serving)
-            .await
-        {
-            Ok(running) => {
-                if let Err(error) = running.waiting().await {
-                    tracing::debug!(%error, "SSE session ended");
-                }
-            }
-            Err(error) => tracing::info!(%error, "SSE session did not initialize"),
-        }
-    });
+    let cancel = state.drain.sessions.child_token();
+    let (ready, initialized) = oneshot::channel();
+    tokio::spawn(run_server(
+        (state.factory)(),
+        (to_client, from_client),
+        cancel.clone(),
+        ready,
+    ));
+    let pending = session.pending.clone();
+    tokio::spawn(expire(initialized, session, cancel.clone(), state.limits));
     tracing::info!(session = %id, "SSE session opened");
     let endpoint = Event::default()
         .event("endpoint")
@@ -125,9 +204,11 @@ async fn open(State(state): State<SseState>, headers: HeaderMap) -> Response {
     let guard = SessionGuard {
         id,
         sessions: state.sessions.clone(),
+        cancel: cancel.clone(),
     };
     let messages = from_server.map(move |message| {
         let _alive = &guard;
+        pending.server_sent(&message);
         let data = serde_json::to_string(&message).unwrap_or_default();
         Ok::<_, Infallible>(Event::default().event("message").data(data))
     });
@@ -137,6 +218,77 @@ async fn open(State(state): State<SseState>, headers: HeaderMap) -> Response {
     Sse::new(stream)
         .keep_alive(KeepAlive::default())
         .into_response()
+}
+
+/// Add the session; its refusal (`503`) instead when [`MAX_SESSIONS`] are live.
+fn register(sessions: &Sessions, id: &str, session: Session) -> Option<Response> {
+    let Ok(mut sessions) = sessions.lock() else {
+        return Some(StatusCode::INTERNAL_SERVER_ERROR.into_response());
+    };
+    if sessions.len() >= MAX_SESSIONS {
+        return Some(
+            (
+                StatusCode::SERVICE_UNAVAILABLE,
+                [(header::RETRY_AFTER, "30")],
+                format!("at most {MAX_SESSIONS} SSE sessions; close one and retry\n"),
+            )
+                .into_response(),
+        );
+    }
+    sessions.insert(id.to_owned(), session);
+    None
+}
+
+/// Close the session (`cancel`) when it has not initialized within the limits' `sse_init_timeout`, or
+/// once its client has sent nothing for `sse_idle_timeout` while none of its requests is pending.
+async fn expire(
+    initialized: oneshot::Receiver<()>,
+    session: Session,
+    cancel: CancellationToken,
+    limits: Limits,
+) {
+    tokio::select! {
+        () = cancel.cancelled() => return,
+        ready = initialized => if ready.is_err() { return },
+        () = tokio::time::sleep(limits.sse_init_timeout) => {
+            tracing::info!(timeout = ?limits.sse_init_timeout, "closing an SSE session that did not initialize");
+            cancel.cancel();
+            return;
+        }
+    }
+    loop {
+        tokio::select! {
+            () = cancel.cancelled() => return,
+            () = session.activity.notified() => {}
+            () = tokio::time::sleep(limits.sse_idle_timeout) => if session.pending.is_empty() {
+                tracing::info!(timeout = ?limits.sse_idle_timeout, "closing an idle SSE session");
+                cancel.cancel();
+                return;
+            },
+        }
+    }
+}
+
+/// Serve one session's server over its channels until the client goes or `cancel` ends it; `ready` hears
+/// when it has initialized.
+async fn run_server(
+    server: ProvisionerServer,
+    channels: (
+        mpsc::Sender<ServerJsonRpcMessage>,
+        mpsc::Receiver<ClientJsonRpcMessage>,
+    ),
+    cancel: CancellationToken,
+    ready: oneshot::Sender<()>,
+) {
+    match server.serve_with_ct(channels, cancel).await {
+        Ok(running) => {
+            let _ = ready.send(());
+            if let Err(error) = running.waiting().await {
+                tracing::debug!(%error, "SSE session ended");
+            }
+        }
+        Err(error) => tracing::info!(%error, "SSE session did not initialize"),
+    }
 }
 
 /// The query of `POST /messages`.
@@ -156,12 +308,17 @@ async fn receive(
     if !state.guard.allows(&headers) {
         return Guard::refusal();
     }
-    let sender = state
+    let session = state
         .sessions
         .lock()
         .ok()
         .and_then(|sessions| sessions.get(&query.session_id).cloned());
-    let Some(mut sender) = sender else {
+    let Some(Session {
+        to_server: mut sender,
+        pending,
+        activity,
+    }) = session
+    else {
         return (
             StatusCode::NOT_FOUND,
             "no such SSE session; open a new one at /sse\n",
@@ -172,6 +329,10 @@ async fn receive(
         Ok(message) => message,
         Err(error) => return super::http::parse_error_response(&error),
     };
+    activity.notify_one();
+    if pending.admit(&message, &state.drain).is_err() {
+        return too_many_pending(&message);
+    }
     if sender.send(message).await.is_err() {
         return (
             StatusCode::GONE,
@@ -180,4 +341,29 @@ async fn receive(
             .into_response();
     }
     StatusCode::ACCEPTED.into_response()
+}
+
+/// `429` with a JSON-RPC error for a request refused because [`MAX_PENDING`] wait for the stream.
+fn too_many_pending(message: &ClientJsonRpcMessage) -> Response {
+    let id = match message {
+        JsonRpcMessage::Request(request) => serde_json::to_value(&request.id).unwrap_or_default(),
+        _ => serde_json::Value::Null,
+    };
+    let answer = super::jsonrpc_error(
+        -32000,
+        format!(
+            "{MAX_PENDING} requests of this SSE session are waiting for their answers to be read from \
+             its event stream; read the stream, then retry"
+        ),
+        id,
+    );
+    (
+        StatusCode::TOO_MANY_REQUESTS,
+        [
+            (header::RETRY_AFTER, "1"),
+            (header::CONTENT_TYPE, "application/json"),
+        ],
+        answer.to_string(),
+    )
+        .into_response()
 }

@@ -411,6 +411,41 @@ async fn a_bad_manifest_is_refused_with_its_line_before_any_aws_call() {
     assert!(account.actions().is_empty(), "{:?}", account.actions());
 }
 
+/// A unit's `role` reaches `sts:AssumeRole` only once it is an IAM role name (or `path/name`): a
+/// wildcard, an ARN, 100 KB or a line break are refused with the line and field, before any AWS call,
+/// and a refused value cannot forge a line of the log.
+#[tokio::test]
+async fn a_bad_role_is_refused_with_its_line_before_any_aws_call() {
+    let account = Account::new();
+    for role in [
+        "*".to_owned(),
+        String::new(),
+        "arn:aws:iam::111122223333:role/OrganizationAccountAccessRole".to_owned(),
+        "R".repeat(100_000),
+        "R\\nINFO fake log line".to_owned(),
+    ] {
+        let path = write(
+            &account,
+            &format!(
+                "[[unit]]\nname = \"ok\"\nowner = \"o\"\npurpose = \"p\"\n\n[[unit]]\nname = \"x\"\nowner = \"o\"\n\
+                 purpose = \"p\"\naccount = \"111122223333\"\nrole = \"{role}\"\n"
+            ),
+        );
+        let refused = fleet(&account, &["plan", path.to_str().unwrap()]);
+        assert_eq!(refused.status.code(), Some(1), "{role:.40}");
+        let stderr = String::from_utf8_lossy(&refused.stderr);
+        assert!(
+            stderr.contains(&format!("{}:7: unit `x` role", path.display())),
+            "{role:.40}: {stderr:.2000}"
+        );
+        assert!(
+            !stderr.lines().any(|l| l.starts_with("INFO")) && stderr.len() < 4000,
+            "{stderr:.2000}"
+        );
+    }
+    assert!(account.actions().is_empty(), "{:?}", account.actions());
+}
+
 /// Units in another account are provisioned there, through the role the manifest names (STS AssumeRole
 /// into a second emulator account whose trust policy allows the caller); an account that cannot be
 /// reached fails its own units only.

@@ -583,3 +583,412 @@ async fn connections_are_capped_and_shutdown_is_bounded() {
         stopping.elapsed()
     );
 }
+
+/// The built binary serving MCP over HTTP (streamable at `/mcp`, HTTP+SSE at `/sse`) in provision mode
+/// for an account, with an audit log; its stderr is collected as it comes.
+struct Binary {
+    child: std::process::Child,
+    /// `http://127.0.0.1:PORT`
+    base: String,
+    audit: std::path::PathBuf,
+    stderr: Arc<std::sync::Mutex<String>>,
+}
+
+impl Binary {
+    fn start(account: &Account) -> Self {
+        use std::io::BufRead;
+        let audit = std::env::temp_dir().join(format!("bp-shutdown-audit-{}.log", account.id));
+        let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_bedrock-provisioner"))
+            .args([
+                "serve",
+                "--mode",
+                "provision",
+                "--http",
+                "127.0.0.1:0",
+                "--audit-log",
+            ])
+            .arg(&audit)
+            .env_clear()
+            .envs(account.binary_env())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        let mut lines = std::io::BufReader::new(child.stderr.take().unwrap()).lines();
+        let base = loop {
+            let line = lines
+                .next()
+                .expect("the server says where it listens")
+                .unwrap();
+            if let Some(rest) = line.strip_prefix("listening on ") {
+                break rest.trim_end_matches(MCP_PATH).to_owned();
+            }
+        };
+        let stderr = Arc::new(std::sync::Mutex::new(String::new()));
+        let collected = stderr.clone();
+        std::thread::spawn(move || {
+            for line in lines.map_while(Result::ok) {
+                let mut all = collected.lock().unwrap();
+                all.push_str(&line);
+                all.push('\n');
+            }
+        });
+        Self {
+            child,
+            base,
+            audit,
+            stderr,
+        }
+    }
+
+    fn terminate(&self) {
+        let status = std::process::Command::new("kill")
+            .args(["-TERM", &self.child.id().to_string()])
+            .status()
+            .unwrap();
+        assert!(status.success());
+    }
+
+    /// Wait until the server no longer accepts connections.
+    async fn stopped_accepting(&self) {
+        let addr = self.base.trim_start_matches("http://").to_owned();
+        let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(5);
+        while tokio::net::TcpStream::connect(&addr).await.is_ok() {
+            assert!(tokio::time::Instant::now() < deadline, "still accepting");
+            tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        }
+    }
+
+    /// The exit status, waited for at most `within`.
+    async fn exit(&mut self, within: std::time::Duration) -> std::process::ExitStatus {
+        let deadline = tokio::time::Instant::now() + within;
+        loop {
+            if let Some(status) = self.child.try_wait().unwrap() {
+                return status;
+            }
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "still running after {within:?}: {}",
+                self.stderr.lock().unwrap()
+            );
+            tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        }
+    }
+
+    /// The audit records written.
+    fn audit_records(&self) -> Vec<serde_json::Value> {
+        std::fs::read_to_string(&self.audit)
+            .unwrap_or_default()
+            .lines()
+            .map(|l| serde_json::from_str(l).unwrap())
+            .collect()
+    }
+}
+
+/// Wait until the account's `CreateUser` call reached the emulator (where a latency fault holds it).
+async fn held_at_create_user(account: &Account) {
+    let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(10);
+    while !account.actions().iter().any(|a| a == "CreateUser") {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "{:?}",
+            account.actions()
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+}
+
+/// After SIGTERM, the call in flight was finished and answered, its audit record written, the unit
+/// complete in AWS (its user has the policy), and the server exited 0.
+async fn check_finished_after_sigterm(account: &Account, server: &mut Binary) {
+    assert_eq!(
+        account.attached_policy_count("web-bedrock-user").await,
+        1,
+        "the unit is complete"
+    );
+    let status = server.exit(std::time::Duration::from_secs(10)).await;
+    assert!(status.success(), "{status:?}");
+    let records = server.audit_records();
+    assert!(
+        records
+            .iter()
+            .any(|r| r["tool"] == "provision_user" && r["outcome"] == "ok"),
+        "{records:?}\n{}",
+        server.stderr.lock().unwrap()
+    );
+}
+
+/// SIGTERM while a streamable-HTTP client's `provision_user` waits on a slow `CreateUser`: the server stops
+/// accepting connections at once, but finishes the call and answers it before it exits (it exited at once,
+/// the client got no answer, and `CreateUser` landed afterwards, a user without its policy).
+#[tokio::test]
+async fn sigterm_lets_a_streamable_http_call_in_flight_finish_and_answers_it() {
+    let account = Account::new();
+    let mut server = Binary::start(&account);
+    account.fault(json!({"action": "CreateUser", "kind": "latency", "latency_ms": 3000}));
+    let transport = StreamableHttpClientTransport::from_config(
+        StreamableHttpClientTransportConfig::with_uri(format!("{}{MCP_PATH}", server.base)),
+    );
+    let client = ().serve(transport).await.expect("initialize over HTTP");
+    let args = json!({"business_unit": "web", "purpose": "p", "owner": "o@example.com"});
+    let call = tokio::spawn(async move {
+        let params = CallToolRequestParams::new("provision_user")
+            .with_arguments(args.as_object().unwrap().clone());
+        let result = client.call_tool(params).await;
+        client.cancel().await.ok();
+        result
+    });
+    held_at_create_user(&account).await;
+    server.terminate();
+    server.stopped_accepting().await;
+    assert!(!call.is_finished(), "CreateUser is still held");
+    let result = tokio::time::timeout(std::time::Duration::from_secs(10), call)
+        .await
+        .expect("answered within the grace")
+        .unwrap()
+        .expect("the call is answered, not dropped");
+    assert_ne!(result.is_error, Some(true), "{}", common::text(&result));
+    check_finished_after_sigterm(&account, &mut server).await;
+}
+
+/// The same over the HTTP+SSE transport: the answer arrives on the event stream after SIGTERM.
+#[tokio::test]
+async fn sigterm_lets_an_sse_call_in_flight_finish_and_answers_it() {
+    let account = Account::new();
+    let mut server = Binary::start(&account);
+    account.fault(json!({"action": "CreateUser", "kind": "latency", "latency_ms": 3000}));
+    let http = reqwest::Client::new();
+    let mut stream = http
+        .get(format!("{}/sse", server.base))
+        .send()
+        .await
+        .unwrap();
+    let mut buffer = String::new();
+    let endpoint = next_event(&mut stream, &mut buffer, "endpoint", "/messages?sessionId=").await;
+    let messages = format!("{}{endpoint}", server.base);
+    let send = |body: String| {
+        http.post(&messages)
+            .header("content-type", "application/json")
+            .body(body)
+            .send()
+    };
+    assert_eq!(send(INITIALIZE.to_owned()).await.unwrap().status(), 202);
+    next_event(&mut stream, &mut buffer, "message", "\"id\":1").await;
+    let initialized = r#"{"jsonrpc":"2.0","method":"notifications/initialized"}"#;
+    assert_eq!(send(initialized.to_owned()).await.unwrap().status(), 202);
+    let call = json!({"jsonrpc": "2.0", "id": 2, "method": "tools/call", "params": {"name": "provision_user",
+        "arguments": {"business_unit": "web", "purpose": "p", "owner": "o@example.com"}}});
+    assert_eq!(send(call.to_string()).await.unwrap().status(), 202);
+    held_at_create_user(&account).await;
+    server.terminate();
+    server.stopped_accepting().await;
+    let answer = next_event(&mut stream, &mut buffer, "message", "\"id\":2").await;
+    let answer: serde_json::Value = serde_json::from_str(&answer).unwrap();
+    assert_eq!(answer["result"]["isError"], false, "{answer}");
+    check_finished_after_sigterm(&account, &mut server).await;
+}
+
+/// A call in flight longer than the grace does not hold the shutdown: the server stops after the grace
+/// (and the moment its event streams get to close), not when the call ends.
+#[tokio::test]
+async fn a_call_longer_than_the_grace_does_not_hold_the_shutdown() {
+    let account = Account::new();
+    let limits = Limits {
+        shutdown_grace: std::time::Duration::from_millis(300),
+        ..Limits::default()
+    };
+    let server = start_with(
+        &account,
+        HttpOptions {
+            limits,
+            ..HttpOptions::default()
+        },
+    )
+    .await;
+    account.fault(json!({"action": "CreateUser", "kind": "latency", "latency_ms": 5000}));
+    let client =
+        ().serve(StreamableHttpClientTransport::from_uri(server.url.clone()))
+            .await
+            .unwrap();
+    let args = json!({"business_unit": "slow", "purpose": "p", "owner": "o@example.com"});
+    let _call = tokio::spawn(async move {
+        let params = CallToolRequestParams::new("provision_user")
+            .with_arguments(args.as_object().unwrap().clone());
+        client.call_tool(params).await
+    });
+    held_at_create_user(&account).await;
+    let stopping = std::time::Instant::now();
+    server.shutdown.cancel();
+    tokio::time::timeout(std::time::Duration::from_secs(4), server.task)
+        .await
+        .expect("stopped within the grace and the time streams get to close")
+        .unwrap();
+    assert!(
+        stopping.elapsed() >= std::time::Duration::from_millis(300),
+        "the call in flight got its grace: {:?}",
+        stopping.elapsed()
+    );
+}
+
+/// The id of a JSON-RPC message as the server writes it (`"id"` comes before `result` and `error`).
+fn message_id(data: &str) -> Option<u64> {
+    let rest = &data[data.find("\"id\":")? + 5..];
+    rest[..rest.find(|c: char| !c.is_ascii_digit())?]
+        .parse()
+        .ok()
+}
+
+/// An SSE client that never reads its stream cannot make its session queue without bound (30,000
+/// `tools/list` to an unread stream took the server from 31 to 168 MB): beyond what the connection's
+/// buffers hold, once 32 of its requests wait for the stream, further requests get 429 with a JSON-RPC
+/// error naming their id. Once the client reads, every accepted request is answered and the session
+/// takes requests again.
+#[tokio::test]
+async fn an_unread_sse_stream_bounds_its_session_s_queue() {
+    let account = Account::new();
+    let server = start(&account, None).await;
+    let base = server.url.trim_end_matches(MCP_PATH).to_owned();
+    let http = reqwest::Client::new();
+    let mut stream = http.get(format!("{base}/sse")).send().await.unwrap();
+    let mut buffer = String::new();
+    let endpoint = next_event(&mut stream, &mut buffer, "endpoint", "/messages?sessionId=").await;
+    let messages = format!("{base}{endpoint}");
+    let send = |body: String| {
+        http.post(&messages)
+            .header("content-type", "application/json")
+            .body(body)
+            .send()
+    };
+    assert_eq!(send(INITIALIZE.to_owned()).await.unwrap().status(), 202);
+    next_event(&mut stream, &mut buffer, "message", "\"id\":1").await;
+    let initialized = r#"{"jsonrpc":"2.0","method":"notifications/initialized"}"#;
+    assert_eq!(send(initialized.to_owned()).await.unwrap().status(), 202);
+
+    let list = |id: u64| json!({"jsonrpc": "2.0", "id": id, "method": "tools/list"}).to_string();
+    let mut accepted = std::collections::HashSet::new();
+    let (refused, id) = loop {
+        let id = 100 + accepted.len() as u64;
+        assert!(
+            accepted.len() < 5_000,
+            "5,000 requests queued for a stream nobody reads"
+        );
+        let response = send(list(id)).await.unwrap();
+        match response.status().as_u16() {
+            202 => assert!(accepted.insert(id)),
+            429 => break (response, id),
+            other => panic!("{other}: {}", response.text().await.unwrap()),
+        }
+    };
+    eprintln!("{} requests accepted before 429", accepted.len());
+    assert!(refused.headers().contains_key("retry-after"));
+    let error: serde_json::Value = refused.json().await.unwrap();
+    assert_eq!(error["id"], id, "{error}");
+    assert_eq!(error["error"]["code"], -32000, "{error}");
+
+    while !accepted.is_empty() {
+        let data = next_event(&mut stream, &mut buffer, "message", "").await;
+        if let Some(id) = message_id(&data) {
+            accepted.remove(&id);
+        }
+    }
+    assert_eq!(
+        send(list(99_999)).await.unwrap().status(),
+        202,
+        "the session takes requests again"
+    );
+    next_event(&mut stream, &mut buffer, "message", "\"id\":99999").await;
+    server.shutdown.cancel();
+    server.task.await.unwrap();
+}
+
+/// Open an SSE stream at `base`; the stream, its buffer and its messages URL. Panics unless it opens.
+async fn open_sse(http: &reqwest::Client, base: &str) -> (reqwest::Response, String, String) {
+    let mut stream = http.get(format!("{base}/sse")).send().await.unwrap();
+    assert_eq!(stream.status(), 200);
+    let mut buffer = String::new();
+    let endpoint = next_event(&mut stream, &mut buffer, "endpoint", "/messages?sessionId=").await;
+    (stream, buffer, format!("{base}{endpoint}"))
+}
+
+/// Read `stream` until the server ends it; panics if it does not within `within`.
+async fn ended(stream: &mut reqwest::Response, within: std::time::Duration) {
+    let deadline = tokio::time::Instant::now() + within;
+    while let Some(_chunk) = tokio::time::timeout_at(deadline, stream.chunk())
+        .await
+        .expect("the server ends the stream")
+        .unwrap_or(None)
+    {}
+}
+
+/// SSE sessions that never initialize, or then fall idle, are closed (64 streams that never initialized
+/// shut every SSE client out for good): with the timeouts shortened to 300 ms and 600 ms (the defaults
+/// are 30 s and 5 minutes), a full house of uninitialized streams is closed and new clients get in, and
+/// an initialized session lives while its client talks or a call of it runs, and is closed once it has
+/// been quiet.
+#[tokio::test]
+async fn sse_sessions_that_never_initialize_or_fall_idle_are_closed() {
+    assert_eq!(
+        Limits::default().sse_init_timeout,
+        std::time::Duration::from_secs(30)
+    );
+    assert_eq!(
+        Limits::default().sse_idle_timeout,
+        std::time::Duration::from_secs(300)
+    );
+    let account = Account::new();
+    let limits = Limits {
+        sse_init_timeout: std::time::Duration::from_millis(300),
+        sse_idle_timeout: std::time::Duration::from_millis(600),
+        ..Limits::default()
+    };
+    let options = HttpOptions {
+        limits,
+        ..HttpOptions::default()
+    };
+    let server = start_with(&account, options).await;
+    let base = server.url.trim_end_matches(MCP_PATH).to_owned();
+    let http = reqwest::Client::new();
+    let mut silent = Vec::new();
+    for _ in 0..bedrock_provisioner::mcp::sse::MAX_SESSIONS {
+        silent.push(open_sse(&http, &base).await);
+    }
+    let full = http.get(format!("{base}/sse")).send().await.unwrap();
+    assert_eq!(full.status(), 503, "the cap is reached");
+    for (stream, _, _) in &mut silent {
+        ended(stream, std::time::Duration::from_secs(5)).await;
+    }
+    let (mut talking, mut buffer, messages) = open_sse(&http, &base).await;
+    let send = |body: &str| {
+        http.post(&messages)
+            .header("content-type", "application/json")
+            .body(body.to_owned())
+            .send()
+    };
+    assert_eq!(send(INITIALIZE).await.unwrap().status(), 202);
+    next_event(&mut talking, &mut buffer, "message", "\"id\":1").await;
+    let initialized = r#"{"jsonrpc":"2.0","method":"notifications/initialized"}"#;
+    assert_eq!(send(initialized).await.unwrap().status(), 202);
+    // Twice the idle timeout, talking every 150 ms: the session stays.
+    for id in 2..10 {
+        let ping = format!(r#"{{"jsonrpc":"2.0","id":{id},"method":"ping"}}"#);
+        assert_eq!(send(&ping).await.unwrap().status(), 202);
+        next_event(
+            &mut talking,
+            &mut buffer,
+            "message",
+            &format!("\"id\":{id}"),
+        )
+        .await;
+        tokio::time::sleep(std::time::Duration::from_millis(150)).await;
+    }
+    // A call longer than the idle timeout, the client silent meanwhile: answered, not cut off.
+    account.fault(json!({"action": "CreateUser", "kind": "latency", "latency_ms": 1500}));
+    let call = json!({"jsonrpc": "2.0", "id": 20, "method": "tools/call", "params": {"name": "provision_user",
+        "arguments": {"business_unit": "quiet", "purpose": "p", "owner": "o@example.com"}}});
+    assert_eq!(send(&call.to_string()).await.unwrap().status(), 202);
+    let answer = next_event(&mut talking, &mut buffer, "message", "\"id\":20").await;
+    assert!(answer.contains("\"isError\":false"), "{answer}");
+    ended(&mut talking, std::time::Duration::from_secs(5)).await;
+    assert_eq!(send(initialized).await.unwrap().status(), 404);
+    server.shutdown.cancel();
+    server.task.await.unwrap();
+}

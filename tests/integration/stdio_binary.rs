@@ -386,3 +386,136 @@ fn malformed_lines_get_json_rpc_errors_and_the_server_reads_on() {
         "exits cleanly when stdin closes"
     );
 }
+
+/// Validating a large manifest does not hold up other requests: four `plan_fleet` calls of 40,000 units
+/// each (0.8 MB, refused at their last unit, so no AWS call) and then a `ping`, over stdio on the server's
+/// one runtime thread; the ping is answered before any of them (it waited for them all when manifests
+/// were validated on the runtime thread).
+#[test]
+fn a_ping_is_answered_while_large_manifests_are_validated() {
+    use std::io::{BufRead, Write};
+    let account = Account::new();
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_bedrock-provisioner"))
+        .arg("serve")
+        .env_clear()
+        .envs(account.binary_env())
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut stdin = child.stdin.take().unwrap();
+    let mut stdout = std::io::BufReader::new(child.stdout.take().unwrap());
+    let mut answer = || {
+        let mut line = String::new();
+        stdout.read_line(&mut line).unwrap();
+        serde_json::from_str::<serde_json::Value>(&line).unwrap()
+    };
+    let initialize = r#"{"jsonrpc":"2.0","id":1,"method":"initialize","params":{"protocolVersion":"2025-06-18","capabilities":{},"clientInfo":{"name":"raw","version":"1"}}}"#;
+    writeln!(stdin, "{initialize}").unwrap();
+    assert_eq!(answer()["id"], 1);
+    writeln!(
+        stdin,
+        r#"{{"jsonrpc":"2.0","method":"notifications/initialized"}}"#
+    )
+    .unwrap();
+    let mut manifest = String::from("unit = [\n");
+    for i in 0..40_000 {
+        manifest.push_str(&format!("{{name=\"u{i}\"}},\n"));
+    }
+    manifest.push_str(
+        "{name=\"last\", account=\"12\"},\n]\n[defaults]\nowner = \"o\"\npurpose = \"p\"\n",
+    );
+    for id in 10..14 {
+        let call = json!({"jsonrpc": "2.0", "id": id, "method": "tools/call",
+            "params": {"name": "plan_fleet", "arguments": {"manifest": manifest}}});
+        let line = call.to_string();
+        assert!(line.len() < 1 << 20, "{}", line.len());
+        writeln!(stdin, "{line}").unwrap();
+    }
+    writeln!(stdin, r#"{{"jsonrpc":"2.0","id":99,"method":"ping"}}"#).unwrap();
+    let order: Vec<serde_json::Value> = (0..5).map(|_| answer()).collect();
+    let ids: Vec<&serde_json::Value> = order.iter().map(|a| &a["id"]).collect();
+    assert_eq!(ids[0], 99, "the ping waited for the manifests: {ids:?}");
+    for refused in &order[1..] {
+        assert_eq!(refused["result"]["isError"], true, "{refused:.300}");
+        assert!(
+            refused
+                .to_string()
+                .contains("manifest:40002: unit `last` account"),
+            "{refused:.300}"
+        );
+    }
+    assert!(account.actions().is_empty(), "{:?}", account.actions());
+    drop(stdin);
+    assert!(child.wait().unwrap().success());
+}
+
+/// The peak resident memory of process `pid`, in KiB (Linux).
+fn peak_rss_kib(pid: u32) -> u64 {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmHWM:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+        .unwrap()
+}
+
+/// A line of invalid UTF-8 gets `-32700` (it ended the server, exit 0 without a word), and a line over the
+/// limit gets `-32600` and is dropped as it is read, not held (a 200 MB line made the server 218 MB
+/// resident); the server reads on after both.
+#[test]
+fn a_non_utf8_or_over_long_line_is_answered_and_not_held() {
+    use std::io::{BufRead, Write};
+    let account = Account::new();
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_bedrock-provisioner"))
+        .arg("serve")
+        .env_clear()
+        .envs(account.binary_env())
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut stdin = child.stdin.take().unwrap();
+    let mut stdout = std::io::BufReader::new(child.stdout.take().unwrap());
+    let mut answer = || {
+        let mut line = String::new();
+        stdout.read_line(&mut line).unwrap();
+        serde_json::from_str::<serde_json::Value>(&line).unwrap_or_else(|e| panic!("{e}: {line:?}"))
+    };
+    stdin
+        .write_all(b"{\"jsonrpc\":\"2.0\",\"id\":\"\xff\xfe\"}\n")
+        .unwrap();
+    stdin.flush().unwrap();
+    let not_utf8 = answer();
+    assert_eq!(not_utf8["error"]["code"], -32700, "{not_utf8}");
+    assert_eq!(not_utf8["id"], serde_json::Value::Null);
+
+    let megabyte = vec![b'x'; 1 << 20];
+    for _ in 0..96 {
+        stdin.write_all(&megabyte).unwrap();
+    }
+    stdin.write_all(b"\n").unwrap();
+    let initialize = r#"{"jsonrpc":"2.0","id":1,"method":"initialize","params":{"protocolVersion":"2025-06-18","capabilities":{},"clientInfo":{"name":"raw","version":"1"}}}"#;
+    writeln!(stdin, "{initialize}").unwrap();
+    let too_long = answer();
+    assert_eq!(too_long["error"]["code"], -32600, "{too_long}");
+    assert!(
+        too_long["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("at most 1048576 bytes"),
+        "{too_long}"
+    );
+    let initialized = answer();
+    assert_eq!(initialized["id"], 1, "{initialized}");
+    let peak = peak_rss_kib(child.id());
+    assert!(
+        peak < 64 << 10,
+        "a 96 MiB line was held: peak {} MiB resident",
+        peak >> 10
+    );
+    drop(stdin);
+    assert!(child.wait().unwrap().success());
+}

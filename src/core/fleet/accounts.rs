@@ -6,7 +6,7 @@ use std::{collections::HashMap, sync::Arc};
 
 use futures::future::BoxFuture;
 
-use super::manifest::{Manifest, parse};
+use super::manifest::{Manifest, parse_off_runtime};
 use crate::core::{
     AwsSettings, Provisioner, Settings,
     error::Result,
@@ -109,7 +109,8 @@ impl Provisioner {
     where
         F: for<'p> Fn(&'p Provisioner) -> BoxFuture<'p, Result<Vec<T>>>,
     {
-        let manifest = parse("manifest", manifest, &self.settings().default_policy)?;
+        let manifest =
+            parse_off_runtime("manifest", manifest, &self.settings().default_policy).await?;
         let caller = self.caller().await?.account.clone();
         let accounts = self.reach_accounts(&manifest).await?;
         let mut lists = Vec::new();

@@ -177,8 +177,8 @@ impl Provisioner {
         stop: tokio_util::sync::CancellationToken,
     ) -> Result<FleetReport> {
         let pace = Pace::new(concurrency(input.concurrency)?, progress, stop);
-        let manifest =
-            manifest::parse("manifest", &input.manifest, &self.settings().default_policy)?;
+        let policy = &self.settings().default_policy;
+        let manifest = manifest::parse_off_runtime("manifest", &input.manifest, policy).await?;
         let action = FleetAction {
             apply,
             prune: input.prune,
