@@ -324,12 +324,29 @@ async fn bad_caps_and_windows_are_refused_before_any_aws_call() {
         "{}",
         text(&unlogged)
     );
-    let unknown = call(&client, "query_usage", json!({"business_units": ["nobody"]})).await;
-    assert!(text(&unknown).contains("nobody"), "an unknown unit is named: {}", text(&unknown));
-    ok(&call(&client, "enable_usage_logging", json!({"retention_days": 7, "confirm": true})).await);
+    let unknown = call(
+        &client,
+        "query_usage",
+        json!({"business_units": ["nobody"]}),
+    )
+    .await;
+    assert!(
+        text(&unknown).contains("nobody"),
+        "an unknown unit is named: {}",
+        text(&unknown)
+    );
+    ok(&call(
+        &client,
+        "enable_usage_logging",
+        json!({"retention_days": 7, "confirm": true}),
+    )
+    .await);
     let beyond = call(&client, "query_usage", json!({"since": "30d"})).await;
     let said = text(&beyond);
-    assert!(said.contains("invalid `since`") && said.contains("7 days"), "{said}");
+    assert!(
+        said.contains("invalid `since`") && said.contains("7 days"),
+        "{said}"
+    );
     ok(&call(&client, "query_usage", json!({"since": "6d"})).await);
 }
 
