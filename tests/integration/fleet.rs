@@ -935,3 +935,51 @@ async fn prune_removes_only_users_under_the_tools_path_with_a_units_name() {
         );
     }
 }
+
+/// Issue 23 (3): `cap_usd` in the manifest is each unit's monthly spend cap, planned and applied by the fleet
+/// (the tag on the unit's user that `enforce` reads); a second apply changes nothing, and a bad cap is
+/// refused with its line before any AWS call.
+#[tokio::test]
+async fn the_manifest_sets_each_units_spend_cap() {
+    let account = Account::new();
+    let text = "[defaults]\npurpose = \"p\"\nowner = \"o@example.com\"\ncap_usd = 250\n\n[[unit]]\nname = \"capped\"\n\n[[unit]]\nname = \"bigger\"\ncap_usd = 1000\n";
+    let path = write(&account, text);
+    let file = path.to_str().unwrap();
+    let planned = fleet(&account, &["plan", file]);
+    let stdout = String::from_utf8_lossy(&planned.stdout);
+    assert!(
+        stdout.contains("spend cap: set to 250.00 USD a month"),
+        "{stdout}"
+    );
+    let applied = fleet(&account, &["apply", file]);
+    assert!(
+        applied.status.success(),
+        "{}",
+        String::from_utf8_lossy(&applied.stderr)
+    );
+    let iam = account.iam().await;
+    for (user, cap) in [
+        ("capped-bedrock-user", "250.00"),
+        ("bigger-bedrock-user", "1000.00"),
+    ] {
+        let tags = iam.list_user_tags().user_name(user).send().await.unwrap();
+        let value = tags
+            .tags()
+            .iter()
+            .find(|t| t.key() == "bedrock-provisioner:monthly-cap-usd")
+            .map(|t| t.value().to_owned());
+        assert_eq!(value.as_deref(), Some(cap), "{user}");
+    }
+    assert_eq!(
+        fleet(&account, &["plan", file]).status.code(),
+        Some(0),
+        "nothing left to change"
+    );
+    let bad = write(
+        &account,
+        "[[unit]]\nname = \"x\"\npurpose = \"p\"\nowner = \"o\"\ncap_usd = -5\n",
+    );
+    let refused = fleet(&account, &["plan", bad.to_str().unwrap()]);
+    let said = String::from_utf8_lossy(&refused.stderr);
+    assert!(said.contains("cap_usd") && said.contains(":2: unit `x`"), "{said}");
+}

@@ -40,6 +40,7 @@ struct RawDefaults {
     tags: BTreeMap<String, String>,
     budget: Option<Spanned<RawBudget>>,
     key: Option<RawKey>,
+    cap_usd: Option<f64>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -54,6 +55,7 @@ struct RawUnit {
     tags: BTreeMap<String, String>,
     budget: Option<Spanned<RawBudget>>,
     key: Option<RawKey>,
+    cap_usd: Option<f64>,
 }
 
 #[derive(Clone, Debug, Deserialize)]
@@ -93,6 +95,9 @@ pub struct UnitSpec {
     pub role: String,
     /// The key the unit keeps, if the manifest asks for one.
     pub key: Option<KeySpec>,
+    /// Its monthly spend cap in USD (`set_spend_cap`), when the manifest sets one; a unit without one keeps
+    /// whatever cap it has.
+    pub cap_usd: Option<f64>,
 }
 
 /// A unit's key: `apply` creates one when the unit has no working key, and the sweep replaces it once it
@@ -224,6 +229,7 @@ fn unit_spec(unit: &RawUnit, defaults: &RawDefaults, line: usize) -> Result<Unit
         budget,
         account,
         role: role_of(unit, defaults)?,
+        cap_usd: unit.cap_usd.or(defaults.cap_usd),
     })
 }
 
@@ -315,6 +321,9 @@ fn check(spec: &UnitSpec, default_policy: &PolicyInput) -> Result<()> {
             ));
         }
         budget.check()?;
+    }
+    if let Some(cap) = spec.cap_usd {
+        crate::core::spend::caps::parse_cap("cap_usd", cap)?;
     }
     Ok(())
 }

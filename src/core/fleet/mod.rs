@@ -327,6 +327,11 @@ impl Provisioner {
             .resources
             .iter()
             .any(|r| r.resource == ResourceKind::IamUser && r.status == ChangeStatus::Created);
+        let new_user = report.resources.iter().any(|r| {
+            r.resource == ResourceKind::IamUser
+                && matches!(r.status, ChangeStatus::Created | ChangeStatus::Planned)
+        });
+        outcome.add(self.unit_cap(unit, apply, new_user).await?);
         let key = async {
             match unit.key {
                 Some(key) => self.unit_key(unit.name(), key, apply, keyless).await,
@@ -337,6 +342,39 @@ impl Provisioner {
         let key = key.map(|changes| outcome.add(changes));
         let budget = budget.map(|changes| outcome.add(changes));
         key.and(budget)
+    }
+
+    /// The unit's spend cap (none without `cap_usd` in the manifest); a user a plan would create has none yet.
+    async fn unit_cap(&self, unit: &UnitSpec, apply: bool, new_user: bool) -> Result<Changes> {
+        let Some(cap) = unit.cap_usd else {
+            return Ok(Changes::default());
+        };
+        if !apply && new_user {
+            let lines = vec![format!("spend cap: set to {cap:.2} USD a month")];
+            return Ok(Changes {
+                lines,
+                created: Vec::new(),
+            });
+        }
+        let input = crate::core::spend::set_cap::SetSpendCapInput {
+            business_unit: unit.name().to_owned(),
+            monthly_cap_usd: Some(cap),
+            dry_run: !apply,
+            // Writing the manifest and running apply is the confirmation.
+            confirm: apply,
+        };
+        let report = self.set_spend_cap(&input).await?;
+        if report.status == ChangeStatus::Unchanged {
+            return Ok(Changes::default());
+        }
+        let was = report
+            .previous_cap_usd
+            .map_or_else(|| "none".to_owned(), |p| format!("{p:.2} USD"));
+        let lines = vec![format!("spend cap: {was} -> {cap:.2} USD a month")];
+        Ok(Changes {
+            lines,
+            created: Vec::new(),
+        })
     }
 
     /// The unit's budget change, one line each (none without a budget in the manifest).
