@@ -981,5 +981,8 @@ async fn the_manifest_sets_each_units_spend_cap() {
     );
     let refused = fleet(&account, &["plan", bad.to_str().unwrap()]);
     let said = String::from_utf8_lossy(&refused.stderr);
-    assert!(said.contains("cap_usd") && said.contains(":2: unit `x`"), "{said}");
+    assert!(
+        said.contains("cap_usd") && said.contains(":2: unit `x`"),
+        "{said}"
+    );
 }

@@ -512,3 +512,55 @@ async fn the_estimate_stands_beside_the_bill_for_whole_past_days() {
         "whole past days only"
     );
 }
+
+/// Issue 23: usage is visible within Bedrock's delivery delay plus one query. The emulator delivers each
+/// invocation record 1.5 s after the call (AWS: about a minute, no SLA): before that the call is not counted,
+/// and the first query after it is.
+#[tokio::test]
+async fn usage_is_visible_within_the_delivery_delay_plus_one_query() {
+    let account = Account::new();
+    let clock = MovedClock::default();
+    let audit = std::env::temp_dir().join(format!("bp-delay-audit-{}.jsonl", account.id));
+    let client = admin(&account, &clock, &audit).await;
+    ok(&call(&client, "enable_usage_logging", json!({"confirm": true})).await);
+    let key = unit_with_key(&client, "delta", 100.0).await;
+    emulator().control(
+        "POST",
+        "bedrock-runtime/log-delay",
+        &json!({"ms": 1500, "account": account.id}).to_string(),
+    );
+    let called = std::time::Instant::now();
+    converse(&account, &key, 400).await.expect("delta calls");
+    let calls = |usage: &Value| {
+        usage["rows"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|r| r["invocations"].as_u64().unwrap())
+            .sum::<u64>()
+    };
+    let early = ok(&call(&client, "query_usage", json!({"since": "15m"})).await);
+    if called.elapsed() < std::time::Duration::from_millis(1400) {
+        assert_eq!(calls(&early), 0, "not delivered yet: {early:#}");
+    }
+    let seen = loop {
+        let usage = ok(&call(&client, "query_usage", json!({"since": "15m"})).await);
+        if calls(&usage) == 1 {
+            break called.elapsed();
+        }
+        assert!(
+            called.elapsed() < std::time::Duration::from_secs(10),
+            "never delivered: {usage:#}"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    };
+    assert!(
+        seen < std::time::Duration::from_millis(1500 + 5000),
+        "visible {seen:?} after the call"
+    );
+    emulator().control(
+        "POST",
+        "bedrock-runtime/log-delay",
+        &json!({"ms": 0, "account": account.id}).to_string(),
+    );
+}
