@@ -73,6 +73,13 @@ pub enum Outcome {
     Pending,
     /// The request broke the protocol (JSON-RPC error code).
     ProtocolError(i32),
+    /// A fleet run or sweep ended, but some of its units failed.
+    Partial {
+        /// Units that failed.
+        failed: usize,
+        /// Units in the run.
+        total: usize,
+    },
 }
 
 impl std::fmt::Display for Outcome {
@@ -83,6 +90,9 @@ impl std::fmt::Display for Outcome {
             Self::RefusedMode(mode) => write!(f, "refused:mode {}", mode.as_str()),
             Self::Pending => f.write_str("pending"),
             Self::ProtocolError(code) => write!(f, "protocol_error:{code}"),
+            Self::Partial { failed, total } => {
+                write!(f, "partial:{failed} of {total} units failed")
+            }
         }
     }
 }
@@ -140,7 +150,12 @@ impl AuditLog {
                 kind.as_str(),
                 "invalid_input" | "confirmation_required" | "cancelled"
             ),
+            Outcome::Partial { .. } => true,
             Outcome::RefusedMode(_) | Outcome::Pending | Outcome::ProtocolError(_) => false,
+        };
+        let outcome = match call.outcome {
+            Outcome::Ok => partial(call.result).unwrap_or(Outcome::Ok),
+            other => other,
         };
         let caller = if reached_aws {
             core.caller().await.ok().map(|c| c.arn.clone())
@@ -171,7 +186,7 @@ impl AuditLog {
             tool: call.tool,
             dry_run,
             arguments: call.arguments,
-            outcome: call.outcome,
+            outcome,
             resources,
             created: effects.created,
             deleted: effects.deleted,
@@ -344,6 +359,16 @@ pub fn effects(tool: &str, result: Option<&Value>) -> Effects {
     effects
 }
 
+/// A fleet run's or sweep's result with failed units: `partial`, not `ok`.
+fn partial(result: Option<&Value>) -> Option<Outcome> {
+    let units = result?["units"].as_array()?;
+    let failed = units.iter().filter(|u| u["error"].is_string()).count();
+    (failed > 0).then_some(Outcome::Partial {
+        failed,
+        total: units.len(),
+    })
+}
+
 /// Every attach (created) and lift (deleted) of a spend-cap deny, by unit.
 fn cap_effects(result: &Value, effects: &mut Effects) {
     for unit in result["units"].as_array().into_iter().flatten() {
@@ -364,6 +389,15 @@ mod tests {
     use serde_json::json;
 
     use super::*;
+
+    #[test]
+    fn a_run_with_failed_units_is_partial_not_ok() {
+        let swept = json!({"units": [{"business_unit": "a", "error": null}, {"business_unit": "b", "error": "throttled"}]});
+        let outcome = partial(Some(&swept)).unwrap();
+        assert_eq!(outcome.to_string(), "partial:1 of 2 units failed");
+        assert!(partial(Some(&json!({"units": [{"error": null}]}))).is_none());
+        assert!(partial(Some(&json!({"credential_id": "ACCA1"}))).is_none());
+    }
 
     #[test]
     fn secrets_never_reach_a_record() {
