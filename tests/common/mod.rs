@@ -198,6 +198,31 @@ impl Account {
             .await
     }
 
+    /// An IAM user `name` of this account with `policy` inline and an access key of its own (so fault
+    /// rules and the request log can single out its calls): (access key id, secret).
+    pub async fn operator_key(&self, name: &str, policy: &str) -> (String, String) {
+        let iam = self.iam().await;
+        iam.create_user().user_name(name).send().await.unwrap();
+        iam.put_user_policy()
+            .user_name(name)
+            .policy_name("operator")
+            .policy_document(policy)
+            .send()
+            .await
+            .unwrap();
+        let key = iam
+            .create_access_key()
+            .user_name(name)
+            .send()
+            .await
+            .unwrap();
+        let key = key.access_key().unwrap();
+        (
+            key.access_key_id().to_owned(),
+            key.secret_access_key().to_owned(),
+        )
+    }
+
     /// An IAM client built directly from the SDK, independent of the code under test.
     pub async fn iam(&self) -> aws_sdk_iam::Client {
         aws_sdk_iam::Client::new(&self.sdk_config().await)

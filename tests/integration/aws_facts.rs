@@ -146,32 +146,11 @@ fn scoped_operator_policy(account: &str, deny: Option<&str>) -> String {
 }
 
 async fn operator(account: &Account, name: &str, policy: String) -> Settings {
-    let iam = account.iam().await;
-    iam.create_user().user_name(name).send().await.unwrap();
-    iam.put_user_policy()
-        .user_name(name)
-        .policy_name("scoped")
-        .policy_document(policy)
-        .send()
-        .await
-        .unwrap();
-    let key = iam
-        .create_access_key()
-        .user_name(name)
-        .send()
-        .await
-        .unwrap();
-    let key = key.access_key().unwrap();
+    let (id, secret) = account.operator_key(name, &policy).await;
     let base = account.settings();
     Settings {
         aws: AwsSettings {
-            static_credentials: Some(Credentials::new(
-                key.access_key_id(),
-                key.secret_access_key(),
-                None,
-                None,
-                "operator",
-            )),
+            static_credentials: Some(Credentials::new(id, secret, None, None, "operator")),
             ..base.aws
         },
         ..base

@@ -15,28 +15,9 @@ const LEASE: &str = "bedrock-provisioner:key-operation";
 
 /// An administrator of `account` with an access key of its own (so faults can single out its calls).
 async fn operator(account: &Account, name: &str) -> (String, String) {
-    let iam = account.iam().await;
-    iam.create_user().user_name(name).send().await.unwrap();
     let admin = json!({"Version": "2012-10-17",
         "Statement": [{"Effect": "Allow", "Action": "*", "Resource": "*"}]});
-    iam.put_user_policy()
-        .user_name(name)
-        .policy_name("admin")
-        .policy_document(admin.to_string())
-        .send()
-        .await
-        .unwrap();
-    let key = iam
-        .create_access_key()
-        .user_name(name)
-        .send()
-        .await
-        .unwrap();
-    let key = key.access_key().unwrap();
-    (
-        key.access_key_id().to_owned(),
-        key.secret_access_key().to_owned(),
-    )
+    account.operator_key(name, &admin.to_string()).await
 }
 
 fn cli(account: &Account, who: &(String, String), args: &[&str]) -> Command {

@@ -97,6 +97,27 @@ async fn unit_with_key(client: &RunningService<RoleClient, ()>, unit: &str, cap:
     key["delivery"]["api_key"].as_str().unwrap().to_owned()
 }
 
+/// Seconds from now to 01:00 UTC on the first of next month.
+fn next_month_offset() -> u64 {
+    let now = Utc::now();
+    let (year, month) = (
+        now.year() + i32::from(now.month() == 12),
+        now.month() % 12 + 1,
+    );
+    let next = Utc.with_ymd_and_hms(year, month, 1, 1, 0, 0).unwrap();
+    u64::try_from((next - now).num_seconds()).unwrap_or(0)
+}
+
+/// Move time on by `offset` seconds for AWS (the account's emulator clock) and for the server (its SDK clock).
+fn move_clocks(account: &Account, clock: &MovedClock, offset: u64) {
+    emulator().control(
+        "POST",
+        "clock",
+        &json!({"offset_seconds": offset, "account": account.id}).to_string(),
+    );
+    clock.0.store(offset, Ordering::SeqCst);
+}
+
 fn action_of(report: &Value, unit: &str) -> String {
     report["units"]
         .as_array()
@@ -232,30 +253,9 @@ async fn a_spent_cap_stops_every_key_and_the_next_month_lifts_it() {
     );
 
     // The month turns, for AWS (the emulator's clock) and for the server.
-    let now = Utc::now();
-    let next = Utc
-        .with_ymd_and_hms(
-            now.year() + i32::from(now.month() == 12),
-            now.month() % 12 + 1,
-            1,
-            1,
-            0,
-            0,
-        )
-        .unwrap();
-    let offset = (next - now).num_seconds().max(0) as u64;
-    emulator().control(
-        "POST",
-        "clock",
-        &json!({"offset_seconds": offset, "account": account.id}).to_string(),
-    );
-    clock.0.store(offset, Ordering::SeqCst);
+    move_clocks(&account, &clock, next_month_offset());
     let lifted = ok(&call(&client, "enforce_spend_caps", json!({})).await);
-    emulator().control(
-        "POST",
-        "clock",
-        &json!({"offset_seconds": 0, "account": account.id}).to_string(),
-    );
+    move_clocks(&account, &clock, 0);
     assert_eq!(action_of(&lifted, "alpha"), "lifted", "{lifted:#}");
     converse(&account, &alpha, 10)
         .await
@@ -428,30 +428,9 @@ async fn the_budgets_backstop_denies_without_us_and_enforce_resets_it_next_month
         "billed spend outranks the estimate: {held:#}"
     );
 
-    let now = Utc::now();
-    let next = Utc
-        .with_ymd_and_hms(
-            now.year() + i32::from(now.month() == 12),
-            now.month() % 12 + 1,
-            1,
-            1,
-            0,
-            0,
-        )
-        .unwrap();
-    let offset = (next - now).num_seconds().max(0) as u64;
-    emulator().control(
-        "POST",
-        "clock",
-        &json!({"offset_seconds": offset, "account": account.id}).to_string(),
-    );
-    clock.0.store(offset, Ordering::SeqCst);
+    move_clocks(&account, &clock, next_month_offset());
     let lifted = ok(&call(&client, "enforce_spend_caps", json!({})).await);
-    emulator().control(
-        "POST",
-        "clock",
-        &json!({"offset_seconds": 0, "account": account.id}).to_string(),
-    );
+    move_clocks(&account, &clock, 0);
     assert_eq!(action_of(&lifted, "gamma"), "lifted", "{lifted:#}");
     let after = budgets
         .describe_budget_action()
