@@ -195,7 +195,7 @@ impl From<ListBusinessUnitsArgs> for ListBusinessUnitsInput {
 }
 
 /// The text of a manifest file, read when the command line is parsed.
-fn read_manifest(path: &str) -> Result<String, String> {
+pub(super) fn read_manifest(path: &str) -> Result<String, String> {
     std::fs::read_to_string(path).map_err(|error| format!("cannot read {path}: {error}"))
 }
 

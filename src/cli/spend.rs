@@ -48,6 +48,9 @@ pub struct QueryUsageArgs {
     /// The window: 15m, 6h, 7d back from now, or month (month to date, UTC).
     #[arg(long, default_value = "month")]
     since: String,
+    /// Also read every account a fleet manifest names (through its role).
+    #[arg(long, value_name = "FILE", value_parser = super::args::read_manifest)]
+    manifest: Option<String>,
 }
 
 impl From<QueryUsageArgs> for QueryUsageInput {
@@ -55,6 +58,7 @@ impl From<QueryUsageArgs> for QueryUsageInput {
         Self {
             business_units: (!args.business_units.is_empty()).then_some(args.business_units),
             since: Some(args.since),
+            manifest: args.manifest,
         }
     }
 }

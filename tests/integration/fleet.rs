@@ -539,7 +539,7 @@ async fn other_accounts_are_reached_through_their_role_and_an_unreachable_one_fa
 }
 
 /// The manifest's default role in `account`, trusting `caller`'s account, allowed everything there.
-async fn trust(account: &Account, caller: &Account) {
+pub(crate) async fn trust(account: &Account, caller: &Account) {
     let iam = account.iam().await;
     let trust = json!({"Version": "2012-10-17", "Statement": [{"Effect": "Allow",
         "Principal": {"AWS": format!("arn:aws:iam::{}:root", caller.id)}, "Action": "sts:AssumeRole"}]});

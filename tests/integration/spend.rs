@@ -543,3 +543,47 @@ async fn usage_is_visible_within_the_delivery_delay_plus_one_query() {
         &json!({"ms": 0, "account": account.id}).to_string(),
     );
 }
+
+/// Issue 23 (2): usage across the accounts of a fleet manifest, like the list tools: each row names its
+/// account, read through the manifest's role.
+#[tokio::test]
+async fn usage_is_read_across_a_manifests_accounts() {
+    let home = Account::new();
+    let member = Account::new();
+    crate::fleet::trust(&member, &home).await;
+    let clock = MovedClock::default();
+    let there = admin(
+        &member,
+        &clock,
+        &std::env::temp_dir().join(format!("bp-member-{}.jsonl", member.id)),
+    )
+    .await;
+    ok(&call(&there, "enable_usage_logging", json!({"confirm": true})).await);
+    let key = unit_with_key(&there, "remote", 100.0).await;
+    converse(&member, &key, 400).await.expect("remote calls");
+    let here = admin(
+        &home,
+        &clock,
+        &std::env::temp_dir().join(format!("bp-home-{}.jsonl", home.id)),
+    )
+    .await;
+    ok(&call(&here, "enable_usage_logging", json!({"confirm": true})).await);
+    let manifest = format!(
+        "[[unit]]\nname = \"remote\"\npurpose = \"p\"\nowner = \"o\"\naccount = \"{}\"\n",
+        member.id
+    );
+    let usage = ok(&call(
+        &here,
+        "query_usage",
+        json!({"since": "15m", "manifest": manifest}),
+    )
+    .await);
+    let row = usage["rows"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["business_unit"] == "remote")
+        .unwrap_or_else(|| panic!("{usage:#}"));
+    assert_eq!(row["account"], member.id.as_str(), "{usage:#}");
+    assert_eq!(row["invocations"], 1);
+}

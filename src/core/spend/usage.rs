@@ -37,6 +37,9 @@ pub struct QueryUsageInput {
     /// The window: `15m`, `6h`, `7d` back from now, or `month` (month to date, UTC; the default).
     #[serde(default)]
     pub since: Option<String>,
+    /// A fleet manifest (TOML text): also read the usage of every account it names, through its role.
+    #[serde(default)]
+    pub manifest: Option<String>,
 }
 
 /// Calls and tokens of one caller and model.
@@ -44,6 +47,9 @@ pub struct QueryUsageInput {
 pub struct UsageRow {
     /// The business unit whose IAM user made the calls; `None` for a caller that is not a managed unit.
     pub business_unit: Option<String>,
+    /// The account, when read across a manifest's accounts.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub account: Option<String>,
     /// The caller's ARN as the logs record it (`identity.arn`).
     pub caller_arn: String,
     /// The model id or inference profile called.
@@ -129,9 +135,27 @@ impl Provisioner {
     /// Calls, tokens and estimated cost per unit and model in the window.
     pub async fn query_usage(&self, input: &QueryUsageInput) -> Result<UsageReport> {
         let (since, units) = input.validate()?;
-        for unit in units.iter().flatten() {
-            self.managed_user(unit).await?;
-        }
+        let Some(manifest) = &input.manifest else {
+            for unit in units.iter().flatten() {
+                self.managed_user(unit).await?;
+            }
+            return self.usage_here(since, units.as_deref()).await;
+        };
+        let (reports, unreachable) = self
+            .across_accounts(manifest, |p| {
+                let units = units.clone();
+                Box::pin(async move { Ok(vec![p.usage_here(since, units.as_deref()).await?]) })
+            })
+            .await?;
+        Ok(merge(reports, &unreachable))
+    }
+
+    /// The usage of this provisioner's account.
+    async fn usage_here(
+        &self,
+        since: Since,
+        units: Option<&[BusinessUnit]>,
+    ) -> Result<UsageReport> {
         let log_group = self.usage_log_group().await?;
         let end = self.now();
         let start = since.start(end);
@@ -141,7 +165,7 @@ impl Provisioner {
         let rows: Vec<UsageRow> = rows
             .into_iter()
             .filter(|r| {
-                units.as_ref().is_none_or(|units| {
+                units.is_none_or(|units| {
                     r.business_unit
                         .as_ref()
                         .is_some_and(|u| units.iter().any(|w| w.as_str() == u))
@@ -364,6 +388,7 @@ fn row(fields: &BTreeMap<String, String>, prices: &PriceTable) -> UsageRow {
     };
     UsageRow {
         business_unit: unit_of(&caller_arn),
+        account: None,
         estimated_usd: prices.rates(&model_id).and_then(|r| r.cost(&tokens)),
         caller_arn,
         model_id,
@@ -396,6 +421,42 @@ pub fn by_unit(rows: &[UsageRow]) -> BTreeMap<String, f64> {
         *sums.entry(unit).or_insert(0.0) += row.estimated_usd.unwrap_or(0.0);
     }
     sums
+}
+
+/// One report of the usage of every account: rows marked with their account, sums per unit over all.
+fn merge(reports: Vec<(String, Vec<UsageReport>)>, unreachable: &[String]) -> UsageReport {
+    let mut merged: Option<UsageReport> = None;
+    for (account, list) in reports {
+        for mut report in list {
+            for row in &mut report.rows {
+                row.account = Some(account.clone());
+            }
+            match merged.as_mut() {
+                None => merged = Some(report),
+                Some(all) => {
+                    all.rows.extend(report.rows);
+                    all.billed.extend(report.billed);
+                }
+            }
+        }
+    }
+    let mut all = merged.unwrap_or_else(|| UsageReport {
+        since: String::new(),
+        start: String::new(),
+        end: String::new(),
+        log_group: String::new(),
+        rows: Vec::new(),
+        estimated_usd_by_business_unit: BTreeMap::new(),
+        estimated_total_usd: 0.0,
+        estimate: true,
+        billed: Vec::new(),
+        notes: Vec::new(),
+    });
+    all.estimated_usd_by_business_unit = by_unit(&all.rows);
+    all.estimated_total_usd = all.estimated_usd_by_business_unit.values().sum();
+    all.notes
+        .extend(unreachable.iter().map(|why| format!("not read: {why}")));
+    all
 }
 
 /// Each unit's estimate beside its billed figure.
