@@ -112,7 +112,16 @@ impl Provisioner {
             // wins; reading back after a pause tells each whether it was theirs. The others wait for it.
             tokio::time::sleep(self.settings().lease_settle).await;
             match self.current_lease(&user.name).await? {
-                Some(other) if other.holder != intent.holder => {
+                // Another process's lease. (One of this process's own earlier leases is a stale read of
+                // IAM after our own write: this process holds the unit's lock, so it is no other operation.)
+                Some(other) if other.holder != intent.holder && !ours(&other) => {
+                    if started.elapsed() >= MAX_WAIT {
+                        return Err(Error::InFlight {
+                            business_unit: unit.to_string(),
+                            started_secs_ago: now_secs().saturating_sub(other.started),
+                            retry_after_secs: self.settings().key_lease.as_secs(),
+                        });
+                    }
                     seen = Some(other.to_tag_value());
                 }
                 _ => {

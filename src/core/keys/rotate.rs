@@ -331,15 +331,16 @@ impl Provisioner {
             region,
             destination,
         } = *target;
-        let mut new_key = None;
-        if let Some(id) = &rotation.resumed {
-            new_key = Some(
+        let mut new_key = match &rotation.resumed {
+            Some(id) => Some(
                 self.resumed_key(unit, user, id, region, destination)
                     .await?,
-            );
-        }
+            ),
+            None => None,
+        };
         let mut deleted = Vec::new();
         let mut left_in_place = None;
+        let mut displaced = None;
         for change in &rotation.changes {
             match change.step() {
                 Some(RotationStep::MakeRoom) => {
@@ -347,6 +348,9 @@ impl Provisioner {
                     deleted.push(change.id.clone());
                 }
                 Some(RotationStep::Issue) => {
+                    // What the destination holds just before the new key goes there: the key this
+                    // rotation displaces (another run's, when one rotated meanwhile).
+                    displaced = self.delivered_id(unit, destination).await?;
                     new_key = Some(
                         self.issue_key(lease, unit, user, age, region, destination)
                             .await?,
@@ -355,15 +359,10 @@ impl Provisioner {
                 // The new key exists (and, inline, is in this answer): a failed deletion of the old one
                 // must not lose it. Report it, and say how to finish.
                 Some(RotationStep::DeleteOld) => {
-                    self.confirm_handed_off(unit, user, destination, new_key.as_ref(), rotation)
+                    let at = (displaced.as_deref(), change.id.as_str());
+                    left_in_place = self
+                        .retire_old(target, &mut new_key, rotation, at, &mut deleted)
                         .await?;
-                    match self.delete_key(&user.name, &change.id).await {
-                        Ok(()) => deleted.push(change.id.clone()),
-                        Err(error) => {
-                            new_key.iter_mut().for_each(|key| key.warnings.push(format!("The new key is in place, but deleting the old key {} failed: {error}. The old key is still active.", change.id)));
-                            left_in_place = Some(change.id.clone());
-                        }
-                    }
                 }
                 None => {}
             }
@@ -379,6 +378,80 @@ impl Provisioner {
 }
 
 impl Provisioner {
+    /// Delete the replaced key once the destination holds the new one (and the key the new one displaced).
+    /// The new key exists (and, inline, is in this answer): a failed deletion of the old one must not lose
+    /// it; it is reported, with how to finish, and named as left in place.
+    async fn retire_old(
+        &self,
+        target: &Target<'_>,
+        new_key: &mut Option<CreatedApiKey>,
+        rotation: &Rotation,
+        (displaced, old): (Option<&str>, &str),
+        deleted: &mut Vec<String>,
+    ) -> Result<Option<String>> {
+        self.before_deleting_old(
+            target,
+            new_key.as_ref(),
+            rotation,
+            (displaced, old),
+            deleted,
+        )
+        .await?;
+        match self.delete_key(&target.user.name, old).await {
+            Ok(()) => {
+                deleted.push(old.to_owned());
+                Ok(None)
+            }
+            Err(error) => {
+                if let Some(key) = new_key.as_mut() {
+                    key.warnings.push(format!("The new key is in place, but deleting the old key {old} failed: {error}. The old key is still active."));
+                }
+                Ok(Some(old.to_owned()))
+            }
+        }
+    }
+
+    /// Before the replaced key goes: the destination must hold the new key, and the key the new one
+    /// displaced there (`displaced`: that key, and the planned old one) goes too.
+    async fn before_deleting_old(
+        &self,
+        target: &Target<'_>,
+        new_key: Option<&CreatedApiKey>,
+        rotation: &Rotation,
+        (displaced, old): (Option<&str>, &str),
+        deleted: &mut Vec<String>,
+    ) -> Result<()> {
+        let (unit, user, destination) = (target.unit, target.user, target.destination);
+        self.confirm_handed_off(unit, user, destination, new_key, rotation)
+            .await?;
+        self.delete_displaced(user, displaced, old, new_key, deleted)
+            .await;
+        Ok(())
+    }
+
+    /// A `replace` also retires the key its new key displaced from the destination, when that is not the
+    /// planned old key: another run's key that rotated in meanwhile (the unit would otherwise keep two).
+    /// Best effort: a failure leaves that key working, which is never worse than before.
+    async fn delete_displaced(
+        &self,
+        user: &ManagedUser,
+        displaced: Option<&str>,
+        old: &str,
+        new_key: Option<&CreatedApiKey>,
+        deleted: &mut Vec<String>,
+    ) {
+        let new = new_key.and_then(|k| k.credential_id.as_deref());
+        let Some(id) = displaced.filter(|d| *d != old && Some(*d) != new) else {
+            return;
+        };
+        match self.delete_key(&user.name, id).await {
+            Ok(()) => deleted.push(id.to_owned()),
+            Err(error) => {
+                tracing::warn!(credential_id = %id, %error, "could not delete the key the new one displaced")
+            }
+        }
+    }
+
     /// Before the replaced key goes, read the destination back: it must hold the new key. When another run
     /// put its own key there meanwhile, the old key is left to that run, the new key of this one (which no
     /// one holds) is deleted, and the rotation answers `in_flight`.
