@@ -100,11 +100,13 @@ impl Provisioner {
     ) -> Result<BusinessUnitList> {
         let include_unmanaged = input.include_unmanaged;
         let Some(manifest) = &input.manifest else {
-            return self.units_here(include_unmanaged).await;
+            return self.units_with_spend(include_unmanaged).await;
         };
         let (lists, unreachable) = self
             .across_accounts(manifest, |p| {
-                Box::pin(async move { Ok(p.units_here(include_unmanaged).await?.business_units) })
+                Box::pin(
+                    async move { Ok(p.units_with_spend(include_unmanaged).await?.business_units) },
+                )
             })
             .await?;
         Ok(BusinessUnitList {
@@ -115,8 +117,21 @@ impl Provisioner {
         })
     }
 
+    /// The units of this provisioner's account with each one's month-to-date estimate: what the tool shows.
+    /// (Internal listings use [`Self::units_here`], so a fleet run or a key listing makes no usage query.)
+    async fn units_with_spend(&self, include_unmanaged: bool) -> Result<BusinessUnitList> {
+        let mut list = self.units_here(include_unmanaged).await?;
+        if let Some(spent) = self.month_to_date().await {
+            for unit in &mut list.business_units {
+                unit.month_to_date_usd =
+                    Some(spent.get(&unit.business_unit).copied().unwrap_or(0.0));
+            }
+        }
+        Ok(list)
+    }
+
     /// The units of this provisioner's account.
-    async fn units_here(&self, include_unmanaged: bool) -> Result<BusinessUnitList> {
+    pub(crate) async fn units_here(&self, include_unmanaged: bool) -> Result<BusinessUnitList> {
         let users = match self.users_with_tags().await {
             Err(Error::AccessDenied { .. }) => self.users_then_tags().await?,
             listed => listed?,
@@ -126,12 +141,6 @@ impl Provisioner {
             .filter_map(|user| summary(user, include_unmanaged))
             .collect();
         summaries.sort_by(|a, b| a.user_name.cmp(&b.user_name));
-        if let Some(spent) = self.month_to_date().await {
-            for unit in &mut summaries {
-                unit.month_to_date_usd =
-                    Some(spent.get(&unit.business_unit).copied().unwrap_or(0.0));
-            }
-        }
         Ok(BusinessUnitList {
             business_units: summaries,
             unreachable: Vec::new(),

@@ -10,8 +10,7 @@ use serde::{Deserialize, Serialize};
 
 use super::{FleetAction, UnitOutcome, accounts::Accounts, manifest::Manifest};
 use crate::core::{
-    Provisioner, deprovision::DeprovisionUserInput, error::Result,
-    inventory::ListBusinessUnitsInput, names::BusinessUnit,
+    Provisioner, deprovision::DeprovisionUserInput, error::Result, names::BusinessUnit,
 };
 
 /// A managed unit of a reached account that the manifest does not place there.
@@ -82,9 +81,7 @@ impl Provisioner {
             if named.is_empty() {
                 continue;
             }
-            let listed = provisioner
-                .list_business_units(&ListBusinessUnitsInput::default())
-                .await?;
+            let listed = provisioner.units_here(false).await?;
             let path = format!(":user{}", self.settings().iam_path);
             absent.extend(
                 listed

@@ -29,7 +29,6 @@ use super::{
     deliver::{Delivered, Delivery, Destination},
     error::{Error, Result},
     fleet::in_accounts,
-    inventory::ListBusinessUnitsInput,
     names::{BusinessUnit, parse_region, same_tag_key},
     short_term::MAX_DURATION_SECONDS,
     spend::caps::CAP_TAG,
@@ -388,7 +387,7 @@ impl Provisioner {
     /// units and one paged listing of every user's keys (`AllUsers`).
     pub(crate) async fn keys_by_unit(&self) -> Result<BTreeMap<String, Vec<ApiKeySummary>>> {
         let units = self
-            .list_business_units(&ListBusinessUnitsInput::default())
+            .units_here(false)
             .await?
             .business_units
             .into_iter()
