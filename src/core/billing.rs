@@ -27,6 +27,12 @@ pub fn carries_tag(key: &str, tag: &str) -> bool {
             .is_some_and(|prefix| prefix.ends_with('/'))
 }
 
+/// Whether a cost allocation tag key is an IAM-principal form of the business-unit tag
+/// (`iamPrincipal/business-unit`), which counts a unit's calls whatever the model.
+pub fn is_principal_tag(tag_key: &str) -> bool {
+    tag_key != BUSINESS_UNIT_TAG && carries_tag(tag_key, BUSINESS_UNIT_TAG)
+}
+
 impl Provisioner {
     /// Billing services that carry Bedrock spend in the period.
     pub(crate) async fn bedrock_services(&self, period: &DateInterval) -> Result<Vec<String>> {

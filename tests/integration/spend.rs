@@ -12,8 +12,8 @@ use std::sync::{
 use crate::common;
 
 use aws_sdk_bedrockruntime::types::{ContentBlock, ConversationRole, Message};
-use bedrock_provisioner::{audit::AuditLog, mode::AccessMode};
-use chrono::{Datelike, TimeZone, Utc};
+use bedrock_provisioner::{audit::AuditLog, core::spend::window, mode::AccessMode};
+use chrono::Utc;
 use common::{Account, call, emulator, ok, text};
 use rmcp::{RoleClient, ServiceExt, service::RunningService};
 use serde_json::{Value, json};
@@ -100,11 +100,7 @@ async fn unit_with_key(client: &RunningService<RoleClient, ()>, unit: &str, cap:
 /// Seconds from now to 01:00 UTC on the first of next month.
 fn next_month_offset() -> u64 {
     let now = Utc::now();
-    let (year, month) = (
-        now.year() + i32::from(now.month() == 12),
-        now.month() % 12 + 1,
-    );
-    let next = Utc.with_ymd_and_hms(year, month, 1, 1, 0, 0).unwrap();
+    let next = window::next_month_start(now) + chrono::Duration::hours(1);
     u64::try_from((next - now).num_seconds()).unwrap_or(0)
 }
 

@@ -13,7 +13,7 @@ pub mod plan;
 
 use super::{
     Provisioner,
-    billing::{BUSINESS_UNIT_TAG, carries_tag, today},
+    billing::{BUSINESS_UNIT_TAG, is_principal_tag, today},
     error::{Error, Result},
     names::BusinessUnit,
     plan::changes_anything,
@@ -222,11 +222,6 @@ impl Provisioner {
         }
         Ok((tag_key, notes))
     }
-}
-
-/// Whether a cost allocation tag key is an IAM-principal form of the business-unit tag.
-fn is_principal_tag(tag_key: &str) -> bool {
-    tag_key != BUSINESS_UNIT_TAG && carries_tag(tag_key, BUSINESS_UNIT_TAG)
 }
 
 impl Provisioner {

@@ -2,14 +2,15 @@
 //! it), does it store prompts, and, for a business unit, its cap and whether it is capped, since when, by
 //! what, and when that lifts.
 
-use chrono::{Datelike, TimeZone, Utc};
-
 use super::{CheckId, CheckResult, Request};
 use crate::core::{
     Provisioner,
     iam::attached_policies,
     names::{BusinessUnit, same_tag_key},
-    spend::caps::{CAP_TAG, CAPPED_TAG, DENY_POLICY_NAME},
+    spend::{
+        caps::{CAP_TAG, CAPPED_TAG, DENY_POLICY_NAME},
+        window::next_month_start,
+    },
 };
 
 impl Provisioner {
@@ -68,18 +69,7 @@ impl Provisioner {
             .iter()
             .any(|arn| arn.ends_with(&format!("/{DENY_POLICY_NAME}")));
         if denied {
-            let now = self.now();
-            let next = Utc
-                .with_ymd_and_hms(
-                    now.year() + i32::from(now.month() == 12),
-                    now.month() % 12 + 1,
-                    1,
-                    0,
-                    0,
-                    0,
-                )
-                .single()
-                .map_or_else(String::new, |d| d.to_rfc3339());
+            let next = next_month_start(self.now()).to_rfc3339();
             lines.push(format!(
                 "`{unit}` is capped: every key is denied by {DENY_POLICY_NAME} ({}); enforce_spend_caps lifts it when the month turns ({next}) or the cap is raised",
                 tag(CAPPED_TAG).unwrap_or_else(|| "attached by a Budgets action or by hand".to_owned())

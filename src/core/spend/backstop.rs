@@ -15,7 +15,7 @@ use super::{caps::Backstop, logging::ignore_exists};
 use crate::core::{
     Provisioner,
     aws::sdk_error,
-    billing::{BUSINESS_UNIT_TAG, carries_tag},
+    billing::{BUSINESS_UNIT_TAG, is_principal_tag},
     error::{Error, Result, found},
     names::BusinessUnit,
 };
@@ -94,7 +94,7 @@ impl Provisioner {
             return Ok(Vec::new());
         };
         let (tag_key, _) = self.business_unit_tag_key().await?;
-        if tag_key == BUSINESS_UNIT_TAG || !carries_tag(&tag_key, BUSINESS_UNIT_TAG) {
+        if !is_principal_tag(&tag_key) {
             return Ok(vec![format!(
                 "No Budgets backstop: it needs the IAM-principal cost allocation tag `iamPrincipal/{BUSINESS_UNIT_TAG}` active (enable_cost_tags); until then only enforce_spend_caps applies the cap."
             )]);

@@ -392,11 +392,8 @@ impl Provisioner {
             .send()
             .await
             .map_err(|e| sdk_error("iam:CreatePolicy", e));
-        match created {
-            Ok(_) => Ok(arn),
-            Err(Error::Aws { code, .. }) if code == "EntityAlreadyExists" => Ok(arn),
-            Err(error) => Err(error),
-        }
+        super::logging::ignore_exists(created)?;
+        Ok(arn)
     }
 
     /// Every managed unit's cap, deny and record, from one paged listing.

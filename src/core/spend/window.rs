@@ -80,6 +80,17 @@ pub fn month_start(now: DateTime<Utc>) -> DateTime<Utc> {
         .unwrap_or(now)
 }
 
+/// 00:00 UTC on the first day of the month after `now`'s: when a monthly cap lifts.
+pub fn next_month_start(now: DateTime<Utc>) -> DateTime<Utc> {
+    let (year, month) = (
+        now.year() + i32::from(now.month() == 12),
+        now.month() % 12 + 1,
+    );
+    Utc.with_ymd_and_hms(year, month, 1, 0, 0, 0)
+        .single()
+        .unwrap_or(now)
+}
+
 /// The period a monthly cap counts: `YYYY-MM`.
 pub fn period(now: DateTime<Utc>) -> String {
     format!("{:04}-{:02}", now.year(), now.month())
@@ -115,6 +126,7 @@ mod tests {
             at("2026-12-01T00:00:00Z")
         );
         assert_eq!(period(now), "2026-12");
+        assert_eq!(next_month_start(now), at("2027-01-01T00:00:00Z"));
     }
 
     #[test]
