@@ -40,12 +40,18 @@ fn said(output: &Output) -> String {
     )
 }
 
-/// The reproduction: unit `beta` has one key in its secret; A and B run `rotate-key --replace --deliver
-/// secrets-manager` at once, B's `TagUser` 700 ms late and A's `UpdateSecret` 2.5 s late. Before: A exits 0,
-/// B deletes A's new key, IAM ends with no key and the secret holds a deleted key (3 of 3 runs).
-#[tokio::test]
-async fn two_replace_rotations_at_once_leave_one_key_the_secrets() {
-    let account = Account::new();
+/// `rotate-key --replace` of unit `beta` into its secret.
+const REPLACE_BETA: [&str; 6] = [
+    "rotate-key",
+    "--business-unit",
+    "beta",
+    "--replace",
+    "--deliver",
+    "secrets-manager",
+];
+
+/// Unit `beta` with one key in its secret, and two administrators with keys of their own (A, B).
+async fn beta_and_two_operators(account: &Account) -> ((String, String), (String, String)) {
     let client = account.provisioned(&["beta"]).await;
     ok(&call(
         &client,
@@ -53,8 +59,18 @@ async fn two_replace_rotations_at_once_leave_one_key_the_secrets() {
         json!({"business_unit": "beta", "deliver": "secrets_manager"}),
     )
     .await);
-    let a = operator(&account, "operator-a").await;
-    let b = operator(&account, "operator-b").await;
+    let a = operator(account, "operator-a").await;
+    let b = operator(account, "operator-b").await;
+    (a, b)
+}
+
+/// The reproduction: unit `beta` has one key in its secret; A and B run `rotate-key --replace --deliver
+/// secrets-manager` at once, B's `TagUser` 700 ms late and A's `UpdateSecret` 2.5 s late. Before: A exits 0,
+/// B deletes A's new key, IAM ends with no key and the secret holds a deleted key (3 of 3 runs).
+#[tokio::test]
+async fn two_replace_rotations_at_once_leave_one_key_the_secrets() {
+    let account = Account::new();
+    let (a, b) = beta_and_two_operators(&account).await;
     let emulator = common::emulator();
     for (who, action, ms) in [(&b, "TagUser", 700), (&a, "UpdateSecret", 2500)] {
         emulator.control(
@@ -64,16 +80,8 @@ async fn two_replace_rotations_at_once_leave_one_key_the_secrets() {
                 .to_string(),
         );
     }
-    let args = [
-        "rotate-key",
-        "--business-unit",
-        "beta",
-        "--replace",
-        "--deliver",
-        "secrets-manager",
-    ];
-    let first = cli(&account, &a, &args).spawn().unwrap();
-    let second = cli(&account, &b, &args).spawn().unwrap();
+    let first = cli(&account, &a, &REPLACE_BETA).spawn().unwrap();
+    let second = cli(&account, &b, &REPLACE_BETA).spawn().unwrap();
     let (first, second) = (
         first.wait_with_output().unwrap(),
         second.wait_with_output().unwrap(),
@@ -236,23 +244,8 @@ fn made(access_key: &str, action: &str) -> bool {
 /// run in a scratch account.
 async fn rotation_actions() -> Vec<String> {
     let account = Account::new();
-    let client = account.provisioned(&["probe"]).await;
-    ok(&call(
-        &client,
-        "create_api_key",
-        json!({"business_unit": "probe", "deliver": "secrets_manager"}),
-    )
-    .await);
-    let who = operator(&account, "probe-operator").await;
-    let args = [
-        "rotate-key",
-        "--business-unit",
-        "probe",
-        "--replace",
-        "--deliver",
-        "secrets-manager",
-    ];
-    let done = cli(&account, &who, &args).output().unwrap();
+    let (who, _) = beta_and_two_operators(&account).await;
+    let done = cli(&account, &who, &REPLACE_BETA).output().unwrap();
     assert!(done.status.success(), "{}", said(&done));
     let mut actions: Vec<String> = Vec::new();
     for request in &common::emulator().control("GET", &format!("requests?access_key={}", who.0), "")
@@ -282,15 +275,7 @@ async fn two_rotations_meeting_at_any_call_leave_one_key_the_secrets() {
     let mut cases = 0;
     for action in &actions {
         let account = Account::new();
-        let client = account.provisioned(&["beta"]).await;
-        ok(&call(
-            &client,
-            "create_api_key",
-            json!({"business_unit": "beta", "deliver": "secrets_manager"}),
-        )
-        .await);
-        let a = operator(&account, "operator-a").await;
-        let b = operator(&account, "operator-b").await;
+        let (a, b) = beta_and_two_operators(&account).await;
         let emulator = common::emulator();
         emulator.control(
             "POST",
@@ -302,21 +287,13 @@ async fn two_rotations_meeting_at_any_call_leave_one_key_the_secrets() {
             "consistency",
             &json!({"stale_ms": 300, "account": account.id}).to_string(),
         );
-        let args = [
-            "rotate-key",
-            "--business-unit",
-            "beta",
-            "--replace",
-            "--deliver",
-            "secrets-manager",
-        ];
-        let first = cli(&account, &a, &args).spawn().unwrap();
+        let first = cli(&account, &a, &REPLACE_BETA).spawn().unwrap();
         // B starts while A's call is held (or once A got past it without making it).
         let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
         while !made(&a.0, action) && std::time::Instant::now() < deadline {
             tokio::time::sleep(std::time::Duration::from_millis(20)).await;
         }
-        let second = cli(&account, &b, &args).spawn().unwrap();
+        let second = cli(&account, &b, &REPLACE_BETA).spawn().unwrap();
         let (first, second) = (
             first.wait_with_output().unwrap(),
             second.wait_with_output().unwrap(),
