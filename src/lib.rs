@@ -10,3 +10,4 @@ pub mod core;
 pub mod logging;
 pub mod mcp;
 pub mod mode;
+pub mod operations;

@@ -12,6 +12,7 @@ use crate::{
         http::{self, HttpOptions},
     },
     mode::AccessMode,
+    operations::Toolset,
 };
 
 /// `serve`.
@@ -21,11 +22,23 @@ pub struct ServeArgs {
     /// [default: the config file's mode, else read-only].
     #[arg(long, env = "BEDROCK_PROVISIONER_MODE", value_enum)]
     pub mode: Option<crate::mode::AccessMode>,
+    /// Which toolsets to offer, comma-separated: units, keys, costs, fleet, diagnose, or all (fewer tools
+    /// cost an agent less context) [default: all].
+    #[arg(long, env = "BEDROCK_PROVISIONER_TOOLSETS", value_name = "LIST", value_parser = toolset_list)]
+    pub toolsets: Option<Toolsets>,
     #[command(flatten)]
     pub http: HttpArgs,
     /// Also enforce the spend caps every INTERVAL (e.g. 5m) in this process (admin mode only).
     #[arg(long, value_name = "INTERVAL", value_parser = super::spend::parse_interval)]
     pub enforce_every: Option<std::time::Duration>,
+}
+
+/// The toolsets `--toolsets` names.
+#[derive(Clone, Debug)]
+pub struct Toolsets(pub Vec<Toolset>);
+
+fn toolset_list(list: &str) -> Result<Toolsets, String> {
+    crate::operations::parse_toolsets(list).map(Toolsets)
 }
 
 /// Streamable HTTP instead of stdio.
@@ -53,6 +66,10 @@ pub struct HttpArgs {
 /// Serve in the mode the flag, the environment or the file names.
 pub async fn serve(mut context: Context, args: ServeArgs) -> ExitCode {
     let mode = context.mode(args.mode);
+    let toolsets = args
+        .toolsets
+        .clone()
+        .map_or_else(|| Toolset::ALL.to_vec(), |list| list.0);
     let audit = Arc::new(std::mem::take(&mut context.audit));
     if let Some(every) = args.enforce_every {
         if mode != AccessMode::Admin {
@@ -68,10 +85,11 @@ pub async fn serve(mut context: Context, args: ServeArgs) -> ExitCode {
         ));
     }
     if let Some(addr) = args.http.http {
-        return serve_http(context, audit, mode, addr, &args.http).await;
+        return serve_http(context, audit, (mode, toolsets), addr, &args.http).await;
     }
     tracing::info!(mode = mode.as_str(), "serving MCP over stdio");
-    let server = ProvisionerServer::new(context.core, mode).with_shared_audit_log(audit);
+    let server = ProvisionerServer::with_toolsets(context.core, mode, &toolsets)
+        .with_shared_audit_log(audit);
     match mcp::serve_stdio(server).await {
         Ok(()) => ExitCode::SUCCESS,
         Err(error) => {
@@ -108,7 +126,7 @@ fn options(
 async fn serve_http(
     context: Context,
     audit: Arc<crate::audit::AuditLog>,
-    mode: AccessMode,
+    (mode, toolsets): (AccessMode, Vec<Toolset>),
     addr: std::net::SocketAddr,
     args: &HttpArgs,
 ) -> ExitCode {
@@ -132,8 +150,10 @@ async fn serve_http(
         eprintln!("listening on http://{bound}{}", http::MCP_PATH);
     }
     let core = context.core;
-    let factory =
-        move || ProvisionerServer::new(core.clone(), mode).with_shared_audit_log(audit.clone());
+    let factory = move || {
+        ProvisionerServer::with_toolsets(core.clone(), mode, &toolsets)
+            .with_shared_audit_log(audit.clone())
+    };
     match http::serve_http(listener, factory, options, shutdown).await {
         Ok(()) => ExitCode::SUCCESS,
         Err(error) => {

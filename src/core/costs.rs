@@ -85,26 +85,25 @@ fn default_group_by() -> Vec<GroupKey> {
 #[derive(Clone, Debug, Deserialize, Serialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct QueryCostsInput {
-    /// Business units to include; omit for all (grouped, with untagged spend as its own line).
+    /// Only these units (default: all, and untagged spend).
     #[serde(default)]
     pub business_units: Option<Vec<String>>,
-    /// First day, `YYYY-MM-DD` (default: the first day of this month).
+    /// First day, YYYY-MM-DD (default: the 1st of this month).
     #[serde(default)]
     pub start: Option<String>,
-    /// Day after the last, `YYYY-MM-DD`, exclusive as in Cost Explorer (default: tomorrow).
+    /// Day after the last, YYYY-MM-DD, exclusive (default: tomorrow).
     #[serde(default)]
     pub end: Option<String>,
-    /// `DAILY` or `MONTHLY` (default).
+    /// Bucket size.
     #[serde(default)]
     pub granularity: Granularity,
-    /// Up to two of `business_unit` (default), `service`, `usage_type`, `model`.
+    /// At most two (default `business_unit`).
     #[serde(default = "default_group_by")]
     pub group_by: Vec<GroupKey>,
-    /// `UnblendedCost` (default), `NetUnblendedCost` or `AmortizedCost`.
+    /// Cost metric.
     #[serde(default)]
     pub metric: CostMetric,
-    /// The cost allocation tag key that carries business units (default: discovered from the
-    /// account's cost allocation tags, preferring an active IAM-principal form).
+    /// The units' cost allocation tag key (default: discovered).
     #[serde(default)]
     pub tag_key: Option<String>,
 }

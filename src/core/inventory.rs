@@ -32,12 +32,10 @@ const PAGE_SIZE: i32 = 1000;
 #[derive(Clone, Debug, Default, Deserialize, Serialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ListBusinessUnitsInput {
-    /// Also list users named `*-bedrock-user` that bedrock-provisioner did not create (no `managed-by`
-    /// tag), so they can be adopted or renamed.
+    /// Also list `*-bedrock-user` users this tool did not create, to adopt or rename.
     #[serde(default)]
     pub include_unmanaged: bool,
-    /// A fleet manifest (TOML text, as for plan_fleet): also list the units of every account it names,
-    /// reached through its role.
+    /// A fleet manifest: also its accounts, through their roles.
     #[serde(default)]
     pub manifest: Option<String>,
 }

@@ -5,6 +5,7 @@ pub mod access;
 pub mod app;
 mod arguments;
 mod calls;
+mod declared;
 mod fleet;
 pub mod http;
 pub mod listen;
@@ -35,6 +36,7 @@ use rmcp::{
 use crate::{
     audit::{self, AuditLog, Outcome},
     mode::AccessMode,
+    operations::{Operation, Toolset},
 };
 pub use prompts::PROMPT_TOOLS;
 pub use tool_error::ToolError;
@@ -79,6 +81,7 @@ which input or IAM permission is at fault and what to do.";
 pub struct ProvisionerServer {
     core: Arc<Provisioner>,
     mode: AccessMode,
+    toolsets: Vec<Toolset>,
     audit: Arc<AuditLog>,
     tool_router: ToolRouter<Self>,
     prompt_router: PromptRouter<Self>,
@@ -86,25 +89,37 @@ pub struct ProvisionerServer {
 
 #[tool_router]
 impl ProvisionerServer {
-    /// A server over `core` exposing the tools of `mode`.
+    /// A server over `core` exposing the tools of `mode`, of every toolset.
     pub fn new(core: Arc<Provisioner>, mode: AccessMode) -> Self {
-        let mut tool_router = Self::tool_router() + Self::spend_router();
-        let hidden: Vec<String> = tool_router
-            .list_all()
-            .into_iter()
-            .filter(|tool| !access::allows(mode, tool.annotations.as_ref()))
-            .map(|tool| tool.name.to_string())
-            .collect();
-        for name in hidden {
-            tool_router.remove_route(&name);
-        }
+        Self::with_toolsets(core, mode, &Toolset::ALL)
+    }
+
+    /// A server over `core` exposing the tools of `mode` in `toolsets`.
+    pub fn with_toolsets(core: Arc<Provisioner>, mode: AccessMode, toolsets: &[Toolset]) -> Self {
+        let mut tool_router = Self::routes();
+        tool_router.map.retain(|name, route| {
+            let offered = Operation::find(name).is_some_and(|o| o.offered(mode, toolsets));
+            match Self::all_tools().iter().find(|tool| tool.name == *name) {
+                Some(declared) if offered => {
+                    route.attr = declared.clone();
+                    true
+                }
+                _ => false,
+            }
+        });
         Self {
             core,
             mode,
+            toolsets: toolsets.to_vec(),
             audit: Arc::default(),
             prompt_router: prompts::prompts_for(&tool_router),
             tool_router,
         }
+    }
+
+    /// Every route, before the mode and toolsets choose.
+    fn routes() -> ToolRouter<Self> {
+        Self::tool_router() + Self::spend_router()
     }
 
     /// Record mutating calls in `audit` (besides stderr).
@@ -120,29 +135,40 @@ impl ProvisionerServer {
         self
     }
 
-    /// Every tool this server can offer, whatever the mode (for schema snapshots and audits).
-    pub fn all_tools() -> Vec<rmcp::model::Tool> {
-        (Self::tool_router() + Self::spend_router()).list_all()
+    /// Every tool this server can offer, whatever the mode and toolsets, as agents see them.
+    pub fn all_tools() -> &'static [rmcp::model::Tool] {
+        declared::all(|| Self::routes().list_all())
     }
 
-    /// The error for a call of a tool this server does not offer: names the mode that would.
+    /// The tools an operation declaration is missing for (none, or a test fails).
+    pub fn undeclared_tools() -> Vec<String> {
+        let routes = Self::routes().list_all().into_iter();
+        routes
+            .filter(|tool| Operation::find(&tool.name).is_none())
+            .map(|tool| tool.name.to_string())
+            .collect()
+    }
+
+    /// The error for a call of a tool this server does not offer: names the mode or toolset that would.
     fn unavailable(&self, name: &str) -> ErrorData {
-        let needed = Self::all_tools()
-            .into_iter()
-            .find(|tool| tool.name == name)
-            .and_then(|tool| {
-                [AccessMode::Provision, AccessMode::Admin]
-                    .into_iter()
-                    .find(|mode| access::allows(*mode, tool.annotations.as_ref()))
-            });
-        let message = match needed {
-            Some(mode) => format!(
-                "tool `{name}` is not available: this server runs in `{}` mode. Restart it with \
-                 `--mode {}` (or BEDROCK_PROVISIONER_MODE={}) to allow it.",
-                self.mode.as_str(),
-                mode.as_str(),
-                mode.as_str()
-            ),
+        let message = match Operation::find(name) {
+            Some(operation) if !operation.offered(self.mode, &Toolset::ALL) => {
+                let mode = operation.access.least_mode().as_str();
+                format!(
+                    "tool `{name}` is not available: this server runs in `{}` mode. Restart it with \
+                     `--mode {mode}` (or BEDROCK_PROVISIONER_MODE={mode}) to allow it.",
+                    self.mode.as_str(),
+                )
+            }
+            Some(operation) => {
+                let toolset = operation.toolset.as_str();
+                format!(
+                    "tool `{name}` is not available: this server offers only the toolsets {}. \
+                     Restart it with `--toolsets` (or BEDROCK_PROVISIONER_TOOLSETS) including \
+                     `{toolset}` to allow it.",
+                    toolset_names(&self.toolsets)
+                )
+            }
             None => format!("unknown tool `{name}`; call tools/list for the available tools"),
         };
         ErrorData::invalid_params(message, None)
@@ -153,15 +179,9 @@ impl ProvisionerServer {
         self.mode
     }
 
-    /// List the business units provisioned for Bedrock: each IAM user `<business_unit>-bedrock-user` with
-    /// its ARN, tags, whether bedrock-provisioner manages it, and which required tags are missing.
-    #[tool(annotations(
-        title = "List business units with Bedrock access",
-        read_only_hint = true,
-        destructive_hint = false,
-        idempotent_hint = true,
-        open_world_hint = true
-    ))]
+    /// List business units: each IAM user `<unit>-bedrock-user` with ARN, tags, managed or not, missing
+    /// required tags.
+    #[tool]
     async fn list_business_units(
         &self,
         Parameters(input): Parameters<ListBusinessUnitsInput>,
@@ -169,19 +189,10 @@ impl ProvisionerServer {
         Ok(Json(self.core.list_business_units(&input).await?))
     }
 
-    /// Diagnose Claude-on-Bedrock setup problems in one call: credentials, the caller's IAM
-    /// permissions, Anthropic model access (agreement, authorization, use-case form), a business unit's
-    /// user and keys, the region (probing several concurrently), a model id or the inference profile to
-    /// use, throttling, cost allocation tags, a project's .mcp.json, and the environment (stray Bedrock
-    /// key variables, clock skew). Each check says pass/warn/fail/skipped with evidence and the fix;
-    /// relay `summary` to the user. A given api_key is inspected, never echoed.
-    #[tool(annotations(
-        title = "Diagnose Bedrock setup",
-        read_only_hint = true,
-        destructive_hint = false,
-        idempotent_hint = true,
-        open_world_hint = true
-    ))]
+    /// Find what stops Claude on Bedrock: credentials, IAM permissions, model access, a unit's user and
+    /// keys, region, model id, throttling, cost tags, usage logging, .mcp.json, environment. Each check:
+    /// pass/warn/fail/skipped, evidence, fix; relay `summary`.
+    #[tool]
     async fn diagnose(
         &self,
         Parameters(input): Parameters<DiagnoseInput>,
@@ -201,18 +212,10 @@ impl ProvisionerServer {
         }
     }
 
-    /// Prove a business unit can call Claude, at no cost: simulates the unit's IAM policies on the exact
-    /// resources a call touches (the inference profile, the foundation model in every destination region,
-    /// the default project) and, given the unit's api_key (never echoed), makes one free CountTokens call
-    /// with it. `invoke: true` makes one 1-token Converse call instead (a fraction of a cent). Names each
-    /// denied action and resource, and the fix; relay `summary`.
-    #[tool(annotations(
-        title = "Verify a business unit can call Claude",
-        read_only_hint = true,
-        destructive_hint = false,
-        idempotent_hint = true,
-        open_world_hint = true
-    ))]
+    /// Prove a unit can call Claude at no cost: simulates its IAM policies on what a call touches and,
+    /// given its api_key, makes one free CountTokens call (`invoke`: one 1-token Converse). Names each
+    /// denied action and the fix; relay `summary`.
+    #[tool]
     async fn verify_access(
         &self,
         Parameters(input): Parameters<VerifyAccessInput>,
@@ -220,18 +223,10 @@ impl ProvisionerServer {
         Ok(Json(self.core.verify_access(&input).await?))
     }
 
-    /// Bedrock spend per business unit from Cost Explorer: counts every billing service that carries
-    /// Bedrock spend (including Claude billed through AWS Marketplace as "... (Amazon Bedrock
-    /// Edition)"), groups by the business-unit cost allocation tag (discovered, or `tag_key`), follows
-    /// every page, and lists spend without the tag as `(untagged)`. Dates are YYYY-MM-DD, `end`
-    /// exclusive; default this month to date. `notes` explain empty or low figures.
-    #[tool(annotations(
-        title = "Query Bedrock spend per business unit",
-        read_only_hint = true,
-        destructive_hint = false,
-        idempotent_hint = true,
-        open_world_hint = true
-    ))]
+    /// Bedrock spend per business unit from Cost Explorer (the bill, 24-48 h late; Claude billed via
+    /// Marketplace too), by the business-unit cost allocation tag; untagged spend is `(untagged)`. Default:
+    /// this month. `notes` explain empty or low figures.
+    #[tool]
     async fn query_costs(
         &self,
         Parameters(input): Parameters<QueryCostsInput>,
@@ -239,17 +234,9 @@ impl ProvisionerServer {
         Ok(Json(self.core.query_costs(&input).await?))
     }
 
-    /// Activate business-unit, purpose and owner (and their IAM-principal forms) as cost allocation
-    /// tags for the whole account, so Cost Explorer can split spend by them. Idempotent; reports keys
-    /// already active and keys billing has not seen yet. Changes account-wide billing settings: needs
-    /// `confirm: true` (run with dry_run first).
-    #[tool(annotations(
-        title = "Activate cost allocation tags",
-        read_only_hint = false,
-        destructive_hint = true,
-        idempotent_hint = true,
-        open_world_hint = true
-    ))]
+    /// Activate business-unit, purpose and owner (and IAM-principal forms) as account-wide cost allocation
+    /// tags, so Cost Explorer splits spend by them. Needs `confirm: true`; run dry_run first.
+    #[tool]
     async fn enable_cost_tags(
         &self,
         Parameters(input): Parameters<EnableCostTagsInput>,
@@ -257,17 +244,10 @@ impl ProvisionerServer {
         Ok(Json(self.core.enable_cost_tags(&input).await?))
     }
 
-    /// Create or update a business unit's monthly AWS Budgets cost budget `bedrock-<unit>-monthly`,
-    /// filtered to Bedrock's billing services and the unit's tag, with e-mail alerts (default 80 % and
-    /// 100 % actual, 100 % forecasted). Idempotent: a second identical call reports `unchanged`.
-    /// Overwrites the existing budget's settings: needs `confirm: true` (run with dry_run first).
-    #[tool(annotations(
-        title = "Create a budget alert for a business unit",
-        read_only_hint = false,
-        destructive_hint = true,
-        idempotent_hint = true,
-        open_world_hint = true
-    ))]
+    /// Create or update a unit's monthly AWS Budgets budget `bedrock-<unit>-monthly` (its tagged Bedrock
+    /// spend) with e-mail alerts. Overwrites the budget's settings: needs `confirm: true`; run dry_run
+    /// first.
+    #[tool]
     async fn create_budget_alert(
         &self,
         Parameters(input): Parameters<BudgetAlertInput>,
@@ -275,21 +255,10 @@ impl ProvisionerServer {
         Ok(Json(self.core.create_budget_alert(&input).await?))
     }
 
-    /// Create a Bedrock API key for a provisioned business unit: long-term (default; an IAM credential
-    /// of the unit's user, 30 days unless credential_age_days says otherwise; IAM allows two per user,
-    /// with two present use rotate_key) or short-term (`kind: short_term`, at most 12 hours, one region,
-    /// signed with the server's own credentials). `deliver: inline` returns the key once with
-    /// ready-to-paste client settings (AWS_BEARER_TOKEN_BEDROCK, AWS_REGION, CLAUDE_CODE_USE_BEDROCK=1);
-    /// `secrets_manager` stores them in AWS Secrets Manager and returns only the ARN; `file` writes a
-    /// 0600 dotenv file in the server's key directory and returns only the path. Prefer those two: the
-    /// key then never enters this conversation.
-    #[tool(annotations(
-        title = "Create a Bedrock API key",
-        read_only_hint = false,
-        destructive_hint = false,
-        idempotent_hint = false,
-        open_world_hint = true
-    ))]
+    /// Create a Bedrock API key for a provisioned unit: long-term (default; two per user at most, then
+    /// rotate_key) or short-term (at most 12 h, one region). `inline` returns the key once; prefer
+    /// `deliver: secrets_manager` (returns the ARN) or `file` (a 0600 file; returns the path).
+    #[tool]
     async fn create_api_key(
         &self,
         Parameters(input): Parameters<CreateApiKeyInput>,
@@ -297,17 +266,10 @@ impl ProvisionerServer {
         Ok(Json(self.core.create_api_key(&input).await?))
     }
 
-    /// Plan a fleet: for every business unit of a manifest (TOML text: `[defaults]` and `[[unit]]` entries
-    /// with name, purpose, owner, account, role, tags, budget), what `apply_fleet` would change (user, tags,
-    /// policy version, attachment, budget), drift, and managed units the manifest does not name. The
-    /// manifest is validated first; errors name the line and the rule. Changes nothing.
-    #[tool(annotations(
-        title = "Plan a fleet of business units",
-        read_only_hint = true,
-        destructive_hint = false,
-        idempotent_hint = true,
-        open_world_hint = true
-    ))]
+    /// Plan a fleet manifest: per unit, what apply_fleet would change (user, tags, policy, budget), drift,
+    /// and managed units it does not name. Validates the manifest first (errors name the line and rule).
+    /// Changes nothing.
+    #[tool]
     async fn plan_fleet(
         &self,
         Parameters(input): Parameters<FleetInput>,
@@ -316,19 +278,10 @@ impl ProvisionerServer {
         self.fleet(&input, false, &context).await
     }
 
-    /// Apply a fleet manifest (the input of plan_fleet): create or repair every unit's user, tags, policy,
-    /// attachment, budget and key (to Secrets Manager or a file), a few units at a time; units in other
-    /// accounts through their role (AssumeRole). Idempotent: applying twice changes nothing; a cancelled
-    /// call finishes the units in flight and starts no more. Removes nothing unless `prune` (admin mode,
-    /// `confirm: true`) removes the managed units the manifest does not name. Run plan_fleet first and
-    /// show the user the plan.
-    #[tool(annotations(
-        title = "Apply a fleet of business units",
-        read_only_hint = false,
-        destructive_hint = false,
-        idempotent_hint = true,
-        open_world_hint = true
-    ))]
+    /// Apply a fleet manifest: create or repair every unit's user, tags, policy, budget and key (Secrets
+    /// Manager or file); other accounts through their role. Idempotent. Removes nothing without `prune`.
+    /// Run plan_fleet first and show the user the plan.
+    #[tool]
     async fn apply_fleet(
         &self,
         Parameters(input): Parameters<FleetInput>,
@@ -337,18 +290,9 @@ impl ProvisionerServer {
         self.fleet(&input, true, &context).await
     }
 
-    /// Keep keys fresh: every managed unit without a fresh working key (expired, expiring, or older than
-    /// the rotation period, or the manifest's `key.max_age_days`) gets a new key delivered to Secrets
-    /// Manager or a file, and the due key is deleted once the new one is there. Units with a fresh key, or
-    /// none, are left, with the reason. `dry_run` lists what it would rotate; with a `manifest`, its
-    /// accounts are swept too.
-    #[tool(annotations(
-        title = "Rotate due keys of every unit",
-        read_only_hint = false,
-        destructive_hint = false,
-        idempotent_hint = true,
-        open_world_hint = true
-    ))]
+    /// Rotate every managed unit's due key (expired, expiring, or older than the rotation period or the
+    /// manifest's `key.max_age_days`): a new key to Secrets Manager or a file, then the due one is deleted.
+    #[tool]
     async fn sweep_keys(
         &self,
         Parameters(input): Parameters<SweepInput>,
@@ -357,16 +301,9 @@ impl ProvisionerServer {
         self.sweep(&input, &context).await
     }
 
-    /// List Bedrock API keys of one business unit, or of every user this tool manages: id, alias,
-    /// status, created, expires, days left, and the flags expired, expiring_soon, rotation_due, inactive.
-    /// Never returns key values.
-    #[tool(annotations(
-        title = "List Bedrock API keys",
-        read_only_hint = true,
-        destructive_hint = false,
-        idempotent_hint = true,
-        open_world_hint = true
-    ))]
+    /// List Bedrock API keys of one unit or every managed one: id, status, created, expires, days left,
+    /// flags expired, expiring_soon, rotation_due, inactive. Never key values.
+    #[tool]
     async fn list_api_keys(
         &self,
         Parameters(input): Parameters<ListApiKeysInput>,
@@ -374,17 +311,10 @@ impl ProvisionerServer {
         Ok(Json(self.core.list_api_keys(&input).await?))
     }
 
-    /// Rotate a business unit's Bedrock API key without downtime: the new key is created first and the
-    /// old one stays active until you revoke it (`mode: replace` deletes it once the new key exists).
-    /// When both slots are taken, an expired or inactive key is deleted first; with two active keys,
-    /// name the one to replace in `credential_id`. Returns the new key once.
-    #[tool(annotations(
-        title = "Rotate a Bedrock API key",
-        read_only_hint = false,
-        destructive_hint = false,
-        idempotent_hint = false,
-        open_world_hint = true
-    ))]
+    /// Rotate a unit's key without downtime: the new key first; the old stays active until revoked (`mode:
+    /// replace` deletes it once the new one is delivered). Full slots: an expired or inactive key goes
+    /// first; with two active, name one in `credential_id`.
+    #[tool]
     async fn rotate_key(
         &self,
         Parameters(input): Parameters<RotateKeyInput>,
@@ -392,16 +322,9 @@ impl ProvisionerServer {
         Ok(Json(self.core.rotate_key(&input).await?))
     }
 
-    /// Revoke one Bedrock API key of a business unit: deactivate it (default, reversible) or delete it
-    /// (`action: delete`, irreversible). Requires `confirm: true` (ask the user first); `dry_run`
-    /// reports without changing anything.
-    #[tool(annotations(
-        title = "Revoke a Bedrock API key",
-        read_only_hint = false,
-        destructive_hint = true,
-        idempotent_hint = true,
-        open_world_hint = true
-    ))]
+    /// Deactivate (reversible) or delete (`action: delete`) one Bedrock API key of a unit. Needs `confirm:
+    /// true` (ask the user first); `dry_run` changes nothing.
+    #[tool]
     async fn revoke_key(
         &self,
         Parameters(input): Parameters<RevokeKeyInput>,
@@ -409,18 +332,10 @@ impl ProvisionerServer {
         Ok(Json(self.core.revoke_key(&input).await?))
     }
 
-    /// Remove a business unit's IAM user: deletes its Bedrock API keys and other service-specific
-    /// credentials, access keys, signing certificates, SSH keys, MFA devices, console password, group
-    /// memberships and inline policies, detaches managed policies, then deletes the user. Only users
-    /// bedrock-provisioner manages. Call with `dry_run: true` first and show the plan; the deletion
-    /// needs `confirm: true` and cannot be undone. Re-running after a failure resumes.
-    #[tool(annotations(
-        title = "Deprovision a business unit's Bedrock user",
-        read_only_hint = false,
-        destructive_hint = true,
-        idempotent_hint = false,
-        open_world_hint = true
-    ))]
+    /// Delete a managed unit's IAM user and all IAM needs removed first (keys, credentials, MFA, password,
+    /// groups, policies). Run `dry_run: true` first and show the plan; needs `confirm: true`; irreversible;
+    /// a re-run resumes.
+    #[tool]
     async fn deprovision_user(
         &self,
         Parameters(input): Parameters<DeprovisionUserInput>,
@@ -428,18 +343,10 @@ impl ProvisionerServer {
         Ok(Json(self.core.deprovision_user(&input).await?))
     }
 
-    /// Create or repair a business unit's IAM user for Bedrock: the user `<business_unit>-bedrock-user`
-    /// tagged business-unit, purpose, owner and managed-by=bedrock-provisioner, a least-privilege policy
-    /// (invoke Anthropic models, read model metadata, use Bedrock API keys) and its attachment.
-    /// Idempotent: a second call reports every resource `unchanged`. Refuses a same-named user this tool
-    /// did not create unless `adopt` is true. `dry_run` reports the plan and changes nothing.
-    #[tool(annotations(
-        title = "Provision a business unit's Bedrock user",
-        read_only_hint = false,
-        destructive_hint = false,
-        idempotent_hint = true,
-        open_world_hint = true
-    ))]
+    /// Create or repair a unit's IAM user `<unit>-bedrock-user`: tags business-unit, purpose, owner,
+    /// managed-by, and a least-privilege Bedrock policy. Idempotent. A same-named user this tool did not
+    /// create needs `adopt`. `dry_run` changes nothing.
+    #[tool]
     async fn provision_user(
         &self,
         Parameters(input): Parameters<ProvisionUserInput>,
@@ -575,6 +482,12 @@ fn progress_notifier(
             }
         });
     }
+}
+
+/// `units, keys` for the README's and errors' wording.
+fn toolset_names(toolsets: &[Toolset]) -> String {
+    let names: Vec<&str> = toolsets.iter().map(|t| t.as_str()).collect();
+    names.join(", ")
 }
 
 /// The client's address, when the request came over HTTP.

@@ -115,6 +115,61 @@ async fn read_only_is_the_default_mode() {
     client.cancel().await.ok();
 }
 
+/// `--toolsets` (and `BEDROCK_PROVISIONER_TOOLSETS`) narrow the list within the mode; a tool of another toolset
+/// is refused naming the toolset to add; an unknown toolset stops the server before it serves, naming it.
+#[tokio::test]
+async fn toolsets_narrow_the_tool_list_within_the_mode() {
+    let account = Account::new();
+    let names = |tools: Vec<rmcp::model::Tool>| {
+        let mut names: Vec<String> = tools.into_iter().map(|t| t.name.to_string()).collect();
+        names.sort();
+        names
+    };
+    let mut flag = server_command(&account, "provision");
+    flag.args(["--toolsets", "keys,diagnose"]);
+    let client = ().serve(TokioChildProcess::new(flag).unwrap()).await.unwrap();
+    let listed = names(client.list_all_tools().await.unwrap());
+    assert_eq!(
+        listed,
+        [
+            "create_api_key",
+            "diagnose",
+            "list_api_keys",
+            "rotate_key",
+            "verify_access"
+        ]
+    );
+    let refused = client
+        .call_tool(CallToolRequestParams::new("list_business_units"))
+        .await
+        .unwrap_err()
+        .to_string();
+    assert!(
+        refused.contains("only the toolsets keys, diagnose"),
+        "{refused}"
+    );
+    assert!(refused.contains("including `units`"), "{refused}");
+    client.cancel().await.ok();
+
+    let mut env = server_command(&account, "read-only");
+    env.env("BEDROCK_PROVISIONER_TOOLSETS", "costs");
+    let client = ().serve(TokioChildProcess::new(env).unwrap()).await.unwrap();
+    assert_eq!(
+        names(client.list_all_tools().await.unwrap()),
+        ["query_costs", "query_usage"]
+    );
+    client.cancel().await.ok();
+
+    let unknown = std::process::Command::new(env!("CARGO_BIN_EXE_bedrock-provisioner"))
+        .args(["serve", "--toolsets", "units,spend"])
+        .output()
+        .unwrap();
+    assert!(!unknown.status.success());
+    let stderr = String::from_utf8_lossy(&unknown.stderr);
+    assert!(stderr.contains("unknown toolset `spend`"), "{stderr}");
+    assert!(account.actions().is_empty(), "{:?}", account.actions());
+}
+
 #[tokio::test]
 async fn no_key_value_reaches_stderr_audit_log_or_errors_even_at_trace_level() {
     // LOG_SENSITIVE_BODIES=true makes the AWS SDK print response bodies (a new key's secret) at trace:

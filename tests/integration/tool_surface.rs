@@ -3,13 +3,17 @@
 
 use crate::common;
 
-use bedrock_provisioner::{mcp::ProvisionerServer, mode::AccessMode};
+use bedrock_provisioner::{
+    mcp::ProvisionerServer,
+    mode::AccessMode,
+    operations::{OPERATIONS, Operation, Toolset},
+};
 
 #[test]
 fn every_tool_declares_every_annotation_and_an_object_output_schema() {
     let tools = ProvisionerServer::all_tools();
     assert!(!tools.is_empty());
-    for tool in &tools {
+    for tool in tools {
         let name = &tool.name;
         let a = tool
             .annotations
@@ -55,25 +59,71 @@ fn every_tool_declares_every_annotation_and_an_object_output_schema() {
     }
 }
 
+/// One snapshot per tool (`snapshots/integration__tool_surface__tool_<name>.snap`), so a review shows
+/// which tool changed.
 #[test]
-fn tool_schemas_snapshot() {
-    let tools = ProvisionerServer::all_tools();
-    let schemas: serde_json::Value = tools
+fn tool_schemas() {
+    for tool in ProvisionerServer::all_tools() {
+        let schema = serde_json::json!({
+            "description": tool.description,
+            "annotations": tool.annotations,
+            "inputSchema": tool.input_schema,
+            "outputSchema": tool.output_schema,
+        });
+        insta::assert_json_snapshot!(format!("tool_{}", tool.name), schema);
+    }
+}
+
+/// Every tool has its one declaration in `operations.rs`, and every declaration a tool.
+#[test]
+fn every_tool_is_declared_once() {
+    assert_eq!(
+        ProvisionerServer::undeclared_tools(),
+        Vec::<String>::new(),
+        "tools without an entry in src/operations.rs"
+    );
+    let mut declared: Vec<&str> = OPERATIONS.iter().map(|o| o.name).collect();
+    let mut served: Vec<&str> = ProvisionerServer::all_tools()
         .iter()
-        .map(|t| {
-            (
-                t.name.to_string(),
-                serde_json::json!({
-                    "description": t.description,
-                    "annotations": t.annotations,
-                    "inputSchema": t.input_schema,
-                    "outputSchema": t.output_schema,
-                }),
-            )
-        })
-        .collect::<serde_json::Map<_, _>>()
-        .into();
-    insta::assert_json_snapshot!("tool_schemas", schemas);
+        .map(|t| t.name.as_ref())
+        .collect();
+    declared.sort_unstable();
+    served.sort_unstable();
+    assert_eq!(declared, served);
+}
+
+/// What an agent pays in context for the tool list: names, descriptions and input schemas as sent (compact
+/// JSON), in admin mode with every toolset (at most 16,000 bytes) and per toolset (at most 6,000).
+#[test]
+fn tool_definitions_fit_the_context_budget() {
+    let size = |tool: &rmcp::model::Tool| {
+        let facing = serde_json::json!({
+            "name": tool.name,
+            "description": tool.description,
+            "inputSchema": tool.input_schema,
+        });
+        serde_json::to_string(&facing).unwrap().len()
+    };
+    let tools = ProvisionerServer::all_tools();
+    let total: usize = tools.iter().map(size).sum();
+    println!(
+        "model-facing tool definitions, admin mode, every toolset: {total} bytes, {} tools",
+        tools.len()
+    );
+    for toolset in Toolset::ALL {
+        let members: Vec<_> = tools
+            .iter()
+            .filter(|t| Operation::find(&t.name).unwrap().toolset == toolset)
+            .collect();
+        let bytes: usize = members.iter().map(|t| size(t)).sum();
+        println!(
+            "  {:9} {bytes:6} bytes, {} tools",
+            toolset.as_str(),
+            members.len()
+        );
+        assert!(bytes <= 6_000, "toolset {toolset:?}: {bytes} bytes");
+    }
+    assert!(total <= 16_000, "{total} bytes");
 }
 
 #[tokio::test]
@@ -208,7 +258,7 @@ fn the_skill_covers_every_tool_and_names_only_real_ones() {
     let code_spans = regex::Regex::new(r"`([^`]+)`").unwrap();
     for (file, text) in &files {
         if *file != "TROUBLESHOOTING.md" {
-            for tool in &tools {
+            for tool in tools {
                 assert!(
                     text.contains(&format!("`{}`", tool.name)),
                     "{file} does not explain `{}`",
@@ -295,47 +345,41 @@ fn markdown_code(markdown: &str) -> (Vec<(String, String)>, String) {
     (blocks, prose)
 }
 
-/// The least mode that lists `tool`.
-fn least_mode(tool: &rmcp::model::Tool) -> &'static str {
-    [
-        AccessMode::ReadOnly,
-        AccessMode::Provision,
-        AccessMode::Admin,
-    ]
-    .into_iter()
-    .find(|mode| bedrock_provisioner::mcp::access::allows(*mode, tool.annotations.as_ref()))
-    .map_or("none", AccessMode::as_str)
-}
-
-/// One list of tools: the README's table, the CLI's subcommands and the server's instructions all follow the
-/// server's own tool list. Adding a tool fails here until each of them has it.
+/// The README's tool table is generated from the operations (between the `tools` markers);
+/// `UPDATE_README=1` rewrites it. The CLI has each operation's command, and the server's instructions name
+/// every tool.
 #[tokio::test]
 async fn readme_cli_and_instructions_follow_the_tool_list() {
     use clap::CommandFactory;
 
-    let tools = ProvisionerServer::all_tools();
-    let readme =
-        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/README.md")).unwrap();
-    let row = regex::Regex::new(r"^\| `([a-z_]+)` \| `([a-z -]+)` \| ([a-z-]+) \|").unwrap();
-    let rows: Vec<(String, String, String)> = readme
-        .lines()
-        .filter_map(|line| row.captures(line))
-        .map(|c| (c[1].to_owned(), c[2].to_owned(), c[3].to_owned()))
-        .collect();
-    let mut listed: Vec<&str> = rows.iter().map(|(tool, _, _)| tool.as_str()).collect();
-    let mut served: Vec<&str> = tools.iter().map(|t| t.name.as_ref()).collect();
-    listed.sort_unstable();
-    served.sort_unstable();
-    assert_eq!(
-        listed, served,
-        "README's tool table against the server's tools"
-    );
+    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/README.md");
+    let readme = std::fs::read_to_string(path).unwrap();
+    let start = readme
+        .find("<!-- tools:start")
+        .expect("README: no tools:start marker");
+    let start = start + readme[start..].find("-->\n").unwrap() + 4;
+    let end = readme
+        .find("<!-- tools:end -->")
+        .expect("README: no tools:end marker");
+    let table = bedrock_provisioner::operations::readme_table();
+    if readme[start..end] != table {
+        if std::env::var_os("UPDATE_README").is_some() {
+            std::fs::write(
+                path,
+                format!("{}{table}{}", &readme[..start], &readme[end..]),
+            )
+            .unwrap();
+        } else {
+            panic!(
+                "README's tool table is stale: run UPDATE_README=1 cargo test --test integration -- tool_surface::readme"
+            );
+        }
+    }
     let cli = bedrock_provisioner::cli::Cli::command();
-    for (tool, subcommand, mode) in &rows {
-        let served = tools.iter().find(|t| t.name == tool.as_str()).unwrap();
-        assert_eq!(mode, least_mode(served), "README's mode of `{tool}`");
+    for operation in OPERATIONS {
+        let tool = operation.name;
         // A tool is the subcommand of its name, or a subcommand of a group (`fleet plan` for `plan_fleet`).
-        let found = match subcommand.split(' ').collect::<Vec<_>>()[..] {
+        let found = match operation.cli.split(' ').collect::<Vec<_>>()[..] {
             // The CLI name is the tool's, or a shorter one with the tool's as an alias (`enforce`).
             [name] => cli.find_subcommand(name).is_some_and(|command| {
                 let long = tool.replace('_', "-");
@@ -347,7 +391,7 @@ async fn readme_cli_and_instructions_follow_the_tool_list() {
                 .is_some(),
             _ => false,
         };
-        assert!(found, "the CLI has no `{subcommand}` for `{tool}`");
+        assert!(found, "the CLI has no `{}` for `{tool}`", operation.cli);
     }
     let account = common::Account::new();
     let client = account.mcp(AccessMode::Admin).await;
@@ -355,10 +399,11 @@ async fn readme_cli_and_instructions_follow_the_tool_list() {
         .peer_info()
         .and_then(|info| info.instructions.clone())
         .unwrap_or_default();
-    for tool in &served {
+    for operation in OPERATIONS {
         assert!(
-            instructions.contains(tool),
-            "the instructions do not mention {tool}"
+            instructions.contains(operation.name),
+            "the instructions do not mention {}",
+            operation.name
         );
     }
     client.cancel().await.ok();

@@ -54,10 +54,10 @@ pub struct BudgetAlertInput {
     pub monthly_limit_usd: f64,
     /// E-mail addresses alerted (1-10).
     pub emails: Vec<String>,
-    /// Alert thresholds (default: 80 % and 100 % actual, 100 % forecasted).
+    /// Default: 80 % and 100 % actual, 100 % forecasted.
     #[serde(default)]
     pub thresholds: Option<Vec<Threshold>>,
-    /// The cost allocation tag key of business units (default: discovered, as query_costs does).
+    /// The units' cost allocation tag key (default: discovered).
     #[serde(default)]
     pub tag_key: Option<String>,
     /// Only report what would change.

@@ -28,21 +28,19 @@ pub const DEFAULT_PROBE_REGIONS: [&str; 4] =
 #[derive(Clone, Debug, Default, Deserialize, Serialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct DiagnoseInput {
-    /// A business unit to check (its user, tags, policy and keys).
+    /// A business unit to check (user, tags, policy, keys).
     #[serde(default)]
     pub business_unit: Option<String>,
-    /// A model id or inference profile id to check in the region, e.g.
-    /// `anthropic.claude-sonnet-4-5-20250929-v1:0` or `us.anthropic.claude-sonnet-4-5-20250929-v1:0`.
+    /// A model or inference profile id to check.
     #[serde(default)]
     pub model_id: Option<String>,
-    /// A Bedrock API key to inspect (never echoed): its kind, owner, region and expiry.
+    /// A Bedrock API key to inspect (never echoed).
     #[serde(default)]
     pub api_key: Option<String>,
-    /// Regions to compare (default: the configured region, us-east-1, us-west-2, eu-central-1,
-    /// ap-northeast-1).
+    /// Regions to compare (default: the server's and four common ones).
     #[serde(default)]
     pub regions: Option<Vec<String>>,
-    /// A project directory whose `.mcp.json` should run this server.
+    /// A project directory whose `.mcp.json` to check.
     #[serde(default)]
     pub project_dir: Option<String>,
     /// Only these checks (default: all).

@@ -28,19 +28,17 @@ pub use pace::{Pace, Progress};
 #[derive(Clone, Debug, Default, Deserialize, Serialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct FleetInput {
-    /// The manifest, as TOML text (the format of `fleet.example.toml`): `[defaults]` and one `[[unit]]`
-    /// per business unit with `name`, `purpose`, `owner`, and optionally `account` (12 digits), `role`,
-    /// `tags` (a table), `budget = { monthly_usd = 500, emails = ["finops@example.com"] }` and
-    /// `key = { max_age_days = 30, deliver = "secrets_manager" }`.
+    /// The manifest (TOML): `[defaults]`, then one `[[unit]]` per unit with `name`, `purpose`,
+    /// `owner`; optional `account` (12 digits), `role`, `tags`, `budget = { monthly_usd, emails }`,
+    /// `key = { max_age_days, deliver }`.
     pub manifest: String,
     /// Units in flight at once (1-64, default 8).
     #[serde(default)]
     pub concurrency: Option<u32>,
-    /// Also remove the managed units the manifest does not name (their keys, policies and user).
-    /// Destructive: only a server in admin mode accepts it, and applying needs `confirm: true`.
+    /// Also remove managed units the manifest does not name (admin; needs `confirm: true`).
     #[serde(default)]
     pub prune: bool,
-    /// Must be true to apply with `prune` (removals cannot be undone): confirms the plan's removals.
+    /// Must be true to apply `prune`'s removals.
     #[serde(default)]
     pub confirm: bool,
 }
@@ -49,15 +47,13 @@ pub struct FleetInput {
 #[derive(Clone, Debug, Default, Deserialize, Serialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct SweepInput {
-    /// Only say which keys would be rotated; change nothing.
+    /// Only list the keys it would rotate.
     #[serde(default)]
     pub dry_run: bool,
-    /// Where new keys go: `secrets_manager` or `file` (default: the unit's `key.deliver` in the
-    /// manifest, else the server's configured delivery; never `inline`).
+    /// Where new keys go (never `inline`; default: the manifest's, else the server's).
     #[serde(default)]
     pub deliver: Option<crate::core::deliver::Delivery>,
-    /// A fleet manifest (TOML text, as for `plan_fleet`): its units' `key.max_age_days` and
-    /// `key.deliver` apply, and the managed units of its accounts are swept too.
+    /// A fleet manifest: its `key` settings apply, and its accounts are swept too.
     #[serde(default)]
     pub manifest: Option<String>,
     /// Units in flight at once (1-64, default 8).

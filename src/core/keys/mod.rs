@@ -59,29 +59,27 @@ pub enum ApiKeyKind {
 #[derive(Clone, Debug, Default, Deserialize, Serialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CreateApiKeyInput {
-    /// The business unit whose user gets the key (provisioned with provision_user).
+    /// The business unit (provisioned).
     pub business_unit: String,
-    /// `long_term` (default) or `short_term`.
+    /// Key kind.
     #[serde(default)]
     pub kind: ApiKeyKind,
-    /// Long-term keys: days until the key expires. Default 30; at most the configured maximum (default 90).
+    /// Long-term: days to expiry (default 30, at most 90 unless configured).
     #[serde(default)]
     pub credential_age_days: Option<u32>,
-    /// Short-term keys: seconds until the key expires, 1-43200 (default 43200, 12 hours).
+    /// Short-term: seconds to expiry, 1-43200 (default 43200).
     #[serde(default)]
     pub duration_seconds: Option<u32>,
-    /// Region the client calls Bedrock in (a short-term key works only there). Default: the server's.
+    /// Region the key is used in (default: the server's).
     #[serde(default)]
     pub region: Option<String>,
-    /// Where the key goes: `inline` (in this result), `secrets_manager` or `file`. Default: the
-    /// server's configured default (normally `inline`).
+    /// Where the key goes (default: the server's, normally `inline`).
     #[serde(default)]
     pub deliver: Option<Delivery>,
-    /// With `deliver: file`: a file name of your choosing, written in the unit's own directory
-    /// `<key_dir>/<business_unit>/` (default: `<key_dir>/<business_unit>.env`).
+    /// With `deliver: file`: a file name in the unit's own directory of the key directory.
     #[serde(default)]
     pub file_name: Option<String>,
-    /// Check everything and report what would be created; create nothing.
+    /// Check everything; create nothing.
     #[serde(default)]
     pub dry_run: bool,
 }
@@ -119,11 +117,10 @@ pub struct CreatedApiKey {
 #[derive(Clone, Debug, Default, Deserialize, Serialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ListApiKeysInput {
-    /// One business unit; omit for every user this tool manages.
+    /// One business unit (default: every managed one).
     #[serde(default)]
     pub business_unit: Option<String>,
-    /// A fleet manifest (TOML text, as for plan_fleet): also list the keys of every account it names,
-    /// reached through its role. Not with `business_unit`.
+    /// A fleet manifest: also its accounts, through their roles. Not with `business_unit`.
     #[serde(default)]
     pub manifest: Option<String>,
 }
@@ -199,7 +196,7 @@ pub struct RevokeKeyInput {
     pub business_unit: String,
     /// The key's id (`ACCA...`), from list_api_keys.
     pub credential_id: String,
-    /// `deactivate` (default, reversible) or `delete`.
+    /// What to do.
     #[serde(default)]
     pub action: RevokeAction,
     /// Only report what would happen.

@@ -36,29 +36,27 @@ pub enum RotateMode {
 #[derive(Clone, Debug, Default, Deserialize, Serialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RotateKeyInput {
-    /// The business unit whose key is rotated.
+    /// The business unit.
     pub business_unit: String,
-    /// The key to replace. Required when the user has two active keys; otherwise the only active key.
+    /// The key to replace (required with two active keys).
     #[serde(default)]
     pub credential_id: Option<String>,
-    /// `keep_old` (default: the old key stays active until you revoke it) or `replace`.
+    /// Whether the old key stays.
     #[serde(default)]
     pub mode: RotateMode,
-    /// Days until the new key expires. Default 30; at most the configured maximum.
+    /// Days to expiry (default 30, at most 90 unless configured).
     #[serde(default)]
     pub credential_age_days: Option<u32>,
-    /// Region the client settings name. Default: the server's.
+    /// Region of the client settings (default: the server's).
     #[serde(default)]
     pub region: Option<String>,
-    /// Where the new key goes: `inline`, `secrets_manager` or `file`. Default: the server's
-    /// configured default (normally `inline`).
+    /// Where the new key goes (default: the server's, normally `inline`).
     #[serde(default)]
     pub deliver: Option<Delivery>,
-    /// With `deliver: file`: a file name of your choosing, written in the unit's own directory
-    /// `<key_dir>/<business_unit>/` (default: `<key_dir>/<business_unit>.env`).
+    /// With `deliver: file`: a file name in the unit's own directory of the key directory.
     #[serde(default)]
     pub file_name: Option<String>,
-    /// Check everything and report which keys would be created and deleted; change nothing.
+    /// Check everything; change nothing.
     #[serde(default)]
     pub dry_run: bool,
 }

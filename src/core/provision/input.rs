@@ -28,22 +28,19 @@ pub fn reserved_key(key: &str) -> Option<&'static str> {
 #[derive(Clone, Debug, Default, Deserialize, Serialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ProvisionUserInput {
-    /// The business unit, e.g. `marketing`: 1-51 lowercase letters, digits, `.`, `_` or `-`, starting
-    /// and ending with a letter or digit. The IAM user is named `<business_unit>-bedrock-user`.
+    /// The unit, e.g. `marketing`: 1-51 of `a-z 0-9 . _ -`, a letter or digit at each end.
     pub business_unit: String,
-    /// What the business unit uses Claude for (the `purpose` tag), e.g. `campaign copywriting`.
+    /// What the unit uses Claude for (the `purpose` tag).
     pub purpose: String,
-    /// Who is accountable for this access (the `owner` tag), e.g. an e-mail address or team name.
+    /// Who is accountable (the `owner` tag), e.g. an e-mail address.
     pub owner: String,
-    /// Extra tags for the user, e.g. `{"cost-center": "cc-1234"}`. The keys `business-unit`, `purpose`,
-    /// `owner` and `managed-by` are set by the tool and cannot be given here.
+    /// Extra tags, e.g. `{"cost-center": "cc-1"}`, not the four this tool sets.
     #[serde(default)]
     pub tags: BTreeMap<String, String>,
-    /// Which managed policy to attach. Default: the server's configured default (normally this
-    /// project's least-privilege policy).
+    /// Default: the server's, normally `least_privilege`.
     #[serde(default)]
     pub policy: Option<PolicyInput>,
-    /// Take over an existing IAM user of that name that bedrock-provisioner did not create.
+    /// Take over a same-named user this tool did not create.
     #[serde(default)]
     pub adopt: bool,
     /// Only report what would change; change nothing.
@@ -55,13 +52,12 @@ pub struct ProvisionUserInput {
 #[derive(Clone, Debug, Default, Deserialize, Serialize, JsonSchema, PartialEq, Eq)]
 #[serde(rename_all = "snake_case")]
 pub enum PolicyInput {
-    /// This project's least-privilege policy: invoke Anthropic models, read model and inference-profile
-    /// metadata, use Bedrock API keys. Recommended.
+    /// This project's least-privilege policy (recommended).
     #[default]
     LeastPrivilege,
-    /// AWS's `AmazonBedrockLimitedAccess`, what the Bedrock console attaches. Broader; a warning is returned.
+    /// AWS's `AmazonBedrockLimitedAccess` (broader; warns).
     AmazonBedrockLimitedAccess,
-    /// An existing managed policy, by ARN. Attached as given; a warning is returned.
+    /// A managed policy by ARN (warns).
     Arn(String),
 }
 

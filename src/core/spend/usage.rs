@@ -34,10 +34,10 @@ pub struct QueryUsageInput {
     /// Only these business units (default: every caller).
     #[serde(default)]
     pub business_units: Option<Vec<String>>,
-    /// The window: `15m`, `6h`, `7d` back from now, or `month` (month to date, UTC; the default).
+    /// `15m`, `6h`, `7d` back from now, or `month` (to date, UTC; default).
     #[serde(default)]
     pub since: Option<String>,
-    /// A fleet manifest (TOML text): also read the usage of every account it names, through its role.
+    /// A fleet manifest: also its accounts, through their roles.
     #[serde(default)]
     pub manifest: Option<String>,
 }

@@ -41,20 +41,18 @@ const COUNT_TOKENS_ACTION: &str = "bedrock:CountTokens";
 #[derive(Clone, Debug, Default, Deserialize, Serialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct VerifyAccessInput {
-    /// The business unit whose access to prove.
+    /// The business unit.
     pub business_unit: String,
-    /// A Bedrock API key of the unit to test with one call (never echoed).
+    /// The unit's Bedrock API key to test (never echoed).
     #[serde(default)]
     pub api_key: Option<String>,
-    /// A model id or inference profile id (default: a Claude model offered in the region, through the
-    /// region's inference profile when it needs one).
+    /// A model or inference profile id (default: a Claude model of the region).
     #[serde(default)]
     pub model_id: Option<String>,
-    /// The region to prove access in (default: the server's).
+    /// The region (default: the server's).
     #[serde(default)]
     pub region: Option<String>,
-    /// Test the key with one 1-token `Converse` call instead of the free `CountTokens` (costs a fraction of
-    /// a cent).
+    /// Use one 1-token `Converse` call (a fraction of a cent) instead of the free `CountTokens`.
     #[serde(default)]
     pub invoke: bool,
 }
