@@ -326,6 +326,17 @@ impl Account {
             .collect()
     }
 
+    /// The distinct AWS actions of this account since the `start`th request, in the order first made: the
+    /// call sites a generated fault or crash matrix injects at.
+    pub fn distinct_actions_since(&self, start: usize) -> Vec<String> {
+        let mut seen = std::collections::HashSet::new();
+        self.actions()[start..]
+            .iter()
+            .filter(|a| seen.insert((*a).clone()))
+            .cloned()
+            .collect()
+    }
+
     /// The request log entries of this account.
     pub fn requests(&self) -> Vec<Value> {
         let seen = emulator().control("GET", &format!("requests?access_key={}", self.id), "");

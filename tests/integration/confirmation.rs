@@ -168,6 +168,21 @@ struct Watcher {
     progress: Arc<Mutex<Vec<Step>>>,
 }
 
+impl Watcher {
+    /// The notifications seen, once there are at least `count` (they are all sent before the call's
+    /// answer, but handled on their own task) or after 10 s.
+    async fn progress_once(&self, count: usize) -> Vec<Step> {
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+        loop {
+            let seen = self.progress.lock().unwrap().clone();
+            if seen.len() >= count || std::time::Instant::now() > deadline {
+                return seen;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+        }
+    }
+}
+
 impl ClientHandler for Watcher {
     async fn on_progress(
         &self,
@@ -197,8 +212,7 @@ async fn diagnose_reports_progress_per_check() {
     let watcher = Watcher::default();
     let client = connect(&account, AccessMode::ReadOnly, watcher.clone()).await;
     client.send_request(diagnose_request("p1")).await.unwrap();
-    tokio::time::sleep(std::time::Duration::from_millis(200)).await;
-    let seen = watcher.progress.lock().unwrap().clone();
+    let seen = watcher.progress_once(13).await;
     assert_eq!(seen.len(), 13, "one notification per check: {seen:?}");
     assert!(seen.iter().all(|(_, total, _)| *total == Some(13.0)));
     let mut steps: Vec<f64> = seen.iter().map(|s| s.0).collect();
@@ -306,8 +320,7 @@ async fn fleet_tools_report_progress_per_unit() {
     let request =
         rmcp::model::ClientRequest::CallToolRequest(rmcp::model::CallToolRequest::new(params));
     client.send_request(request).await.unwrap();
-    tokio::time::sleep(std::time::Duration::from_millis(200)).await;
-    let seen = watcher.progress.lock().unwrap().clone();
+    let seen = watcher.progress_once(3).await;
     assert_eq!(seen.len(), 3, "one notification per unit: {seen:?}");
     assert!(seen.iter().all(|(_, total, _)| *total == Some(3.0)));
     let mut units: Vec<&str> = seen.iter().map(|s| s.2.as_str()).collect();
@@ -333,7 +346,13 @@ async fn a_cancelled_fleet_apply_starts_no_more_units() {
         "access_key": account.id}),
     );
     let watcher = Watcher::default();
-    let client = connect(&account, AccessMode::Provision, watcher.clone()).await;
+    let audit_path = std::env::temp_dir().join(format!("bp-cancel-{}.jsonl", account.id));
+    let server = common::serve_in_process_audited(
+        AccessMode::Provision,
+        account.settings(),
+        bedrock_provisioner::audit::AuditLog::open(&audit_path).unwrap(),
+    );
+    let client = watcher.clone().serve(server).await.unwrap();
     let mut manifest = String::from("[defaults]\nowner = \"o\"\npurpose = \"p\"\n");
     for i in 0..10 {
         manifest.push_str(&format!("\n[[unit]]\nname = \"c{i}\"\n"));
@@ -372,15 +391,16 @@ async fn a_cancelled_fleet_apply_starts_no_more_units() {
             .map(|u| u.user_name().to_owned())
             .collect::<Vec<_>>()
     };
-    let mut seen = users().await;
-    loop {
-        tokio::time::sleep(std::time::Duration::from_secs(2)).await;
-        let now = users().await;
-        if now == seen {
-            break;
-        }
-        seen = now;
+    // The call ends (and is audited) once the units in flight are done: wait for its record.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    while !std::fs::read_to_string(&audit_path)
+        .unwrap_or_default()
+        .contains("\"apply_fleet\"")
+    {
+        assert!(std::time::Instant::now() < deadline, "the call never ended");
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
     }
+    let seen = users().await;
     assert!(
         (2..=4).contains(&seen.len()),
         "the first unit and the two in flight, no more: {seen:?}"

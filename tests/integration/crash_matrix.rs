@@ -131,12 +131,7 @@ async fn actions_of(workflow: Workflow) -> Vec<String> {
         "{}",
         String::from_utf8_lossy(&output.stderr)
     );
-    let mut seen = std::collections::HashSet::new();
-    account.actions()[start..]
-        .iter()
-        .filter(|a| seen.insert((*a).clone()))
-        .cloned()
-        .collect()
+    account.distinct_actions_since(start)
 }
 
 /// Kill the child once the emulator has received `action` (held there by the fault), or when it exits.

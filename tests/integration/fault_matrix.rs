@@ -66,11 +66,7 @@ async fn actions_of(workflow: &Workflow) -> Vec<String> {
         workflow.name,
         text(&result)
     );
-    let mut actions: Vec<String> = account.actions()[start..].to_vec();
-    actions.dedup();
-    let mut seen = std::collections::HashSet::new();
-    actions.retain(|a| seen.insert(a.clone()));
-    actions
+    account.distinct_actions_since(start)
 }
 
 /// The keys of the unit's user in AWS, read independently: (id, status).
