@@ -291,7 +291,11 @@ fn fleet_effects(result: &Value, effects: &mut Effects) {
     for unit in each("units") {
         if unit["error"].is_null() && !unit["new_key"].is_null() {
             effects.created.extend(text(&unit["new_key"]));
-            effects.deleted.extend(text(&unit["replaced"]));
+            // A sweep names every key its rotation deleted; older reports only the replaced one.
+            match unit["deleted"].as_array().filter(|d| !d.is_empty()) {
+                Some(deleted) => effects.deleted.extend(deleted.iter().filter_map(text)),
+                None => effects.deleted.extend(text(&unit["replaced"])),
+            }
         }
         let created = unit["created"].as_array().into_iter().flatten();
         effects.created.extend(created.filter_map(text));

@@ -315,3 +315,89 @@ async fn two_rotations_meeting_at_any_call_leave_one_key_the_secrets() {
     }
     eprintln!("concurrency matrix: {cases} cases, each ended with one key, the secret's");
 }
+
+/// Units `s1`, `s2`, `s3`, each with a 31-day-old key in its secret (due for the sweep), and two
+/// administrators with keys of their own (A, B).
+async fn three_due_units_and_two_operators(
+    account: &Account,
+) -> (Vec<String>, (String, String), (String, String)) {
+    let client = account.provisioned(&["s1", "s2", "s3"]).await;
+    let clock = |days: i64| {
+        let offset = json!({"account": account.id, "offset_seconds": days * 86_400});
+        common::emulator().control("POST", "clock", &offset.to_string());
+    };
+    clock(-31);
+    let mut old = Vec::new();
+    for unit in ["s1", "s2", "s3"] {
+        let created = ok(&call(
+            &client,
+            "create_api_key",
+            json!({"business_unit": unit, "deliver": "secrets_manager", "credential_age_days": 90}),
+        )
+        .await);
+        old.push(created["credential_id"].as_str().unwrap().to_owned());
+    }
+    clock(0);
+    let a = operator(account, "operator-a").await;
+    let b = operator(account, "operator-b").await;
+    (old, a, b)
+}
+
+/// `fleet sweep --deliver secrets-manager`, its JSON report on stdout.
+const SWEEP: [&str; 6] = [
+    "fleet",
+    "sweep",
+    "--deliver",
+    "secrets-manager",
+    "--output",
+    "json",
+];
+
+/// Issue 21: the loser of two concurrent sweeps planned its units before the winner replaced their keys.
+/// Before: it reported "invalid `credential_id` … no key belongs" for every unit and exited 1. Now it says
+/// what happened (the key was already replaced by another run; the unit's key is fresh: nothing to do),
+/// with no error, and exits 0; every unit ends with one key, the one its secret holds.
+#[tokio::test]
+async fn the_loser_of_two_sweeps_reports_the_keys_already_replaced() {
+    let account = Account::new();
+    let (old, a, b) = three_due_units_and_two_operators(&account).await;
+    // B lists the keys at once, then its rotations wait on their first Secrets Manager read while A sweeps.
+    common::emulator().control(
+        "POST",
+        "faults",
+        &json!({"action": "DescribeSecret", "kind": "latency", "latency_ms": 2500, "access_key": b.0})
+            .to_string(),
+    );
+    let second = cli(&account, &b, &SWEEP)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while !made(&b.0, "DescribeSecret") && std::time::Instant::now() < deadline {
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    let first = cli(&account, &a, &SWEEP).output().unwrap();
+    let second = second.wait_with_output().unwrap();
+    common::emulator().control("DELETE", &format!("faults?access_key={}", b.0), "");
+    let case = format!("A {}\nB {}", said(&first), said(&second));
+    assert!(first.status.success(), "{case}");
+    for (unit, old) in ["s1", "s2", "s3"].iter().zip(&old) {
+        let keys = account.keys_in_aws(&format!("{unit}-bedrock-user")).await;
+        assert_eq!(keys.len(), 1, "{unit}: {keys:?}\n{case}");
+        assert_ne!(&keys[0].0, old, "{unit} was rotated");
+        assert_eq!(
+            account.secret_key_id(unit).await.as_deref(),
+            Some(keys[0].0.as_str())
+        );
+    }
+    assert!(second.status.success(), "{case}");
+    assert!(!said(&second).contains("no key belongs"), "{case}");
+    let report: serde_json::Value = serde_json::from_slice(&second.stdout).unwrap();
+    for unit in report["units"].as_array().unwrap() {
+        assert_eq!(unit["error"], serde_json::Value::Null, "{report:#}");
+        let detail = unit["detail"].as_str().unwrap();
+        assert!(detail.contains("another run"), "{detail}");
+        assert_eq!(unit["new_key"], serde_json::Value::Null);
+    }
+}
