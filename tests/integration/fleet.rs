@@ -986,3 +986,114 @@ async fn the_manifest_sets_each_units_spend_cap() {
         "{said}"
     );
 }
+
+/// An admin-mode MCP client for `account` whose mutating calls are audited into a fresh file.
+async fn audited_client(
+    account: &Account,
+    name: &str,
+) -> (
+    rmcp::service::RunningService<rmcp::RoleClient, ()>,
+    std::path::PathBuf,
+) {
+    use rmcp::ServiceExt;
+    let path = std::env::temp_dir().join(format!("bp-{name}-{}.jsonl", account.id));
+    let _ = std::fs::remove_file(&path);
+    let audit = bedrock_provisioner::audit::AuditLog::open(&path).unwrap();
+    let io = common::serve_in_process_audited(AccessMode::Admin, account.settings(), audit);
+    (().serve(io).await.unwrap(), path)
+}
+
+/// The audit records written to `path`, in order.
+fn audit_records(path: &std::path::Path) -> Vec<Value> {
+    std::fs::read_to_string(path)
+        .unwrap_or_default()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect()
+}
+
+/// Issue 21 (10): a unit that fails after `CreateUser` (its policy attach throttled) is listed with its
+/// user: in its changes and in `created`, in the report and the audit record, whether a later attempt of
+/// the same run got through (before: the user showed as unchanged and no one listed it) or the unit failed
+/// (before: the user existed and nothing said so); a re-run converges.
+#[tokio::test]
+async fn a_unit_that_fails_after_its_user_was_created_lists_the_user() {
+    let account = Account::new();
+    let (client, audit) = audited_client(&account, "after-create").await;
+    let text = "[defaults]\nowner = \"o\"\npurpose = \"p\"\n\n[[unit]]\nname = \"f0\"\n";
+    // The first attempt of the unit spends the SDK's five tries on the attach; the second gets through.
+    account.fault(json!({"action": "AttachUserPolicy", "kind": "throttle", "count": 5}));
+    let applied = ok(&common::call(&client, "apply_fleet", json!({"manifest": text})).await);
+    account.clear_faults();
+    let unit = &applied["units"][0];
+    assert_eq!(unit["error"], Value::Null, "{applied:#}");
+    assert!(
+        unit["created"]
+            .as_array()
+            .unwrap()
+            .contains(&json!("f0-bedrock-user")),
+        "{applied:#}"
+    );
+    assert!(
+        unit["changes"]
+            .to_string()
+            .contains("iam user f0-bedrock-user"),
+        "{applied:#}"
+    );
+    let record = audit_records(&audit).pop().unwrap();
+    assert!(
+        record["created"]
+            .as_array()
+            .unwrap()
+            .contains(&json!("f0-bedrock-user")),
+        "{record}"
+    );
+
+    // Every attempt's attach throttled: the unit fails, and its user is still listed.
+    let text = format!("{text}\n[[unit]]\nname = \"f1\"\n");
+    account.fault(json!({"action": "AttachUserPolicy", "kind": "throttle"}));
+    let failed = common::call(&client, "apply_fleet", json!({"manifest": text})).await;
+    account.clear_faults();
+    let failed = failed.structured_content.clone().unwrap_or_default();
+    let unit = failed["units"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|u| u["business_unit"] == "f1")
+        .unwrap()
+        .clone();
+    assert!(
+        unit["error"].as_str().unwrap().contains("throttled"),
+        "{failed:#}"
+    );
+    assert_eq!(unit["created"], json!(["f1-bedrock-user"]), "{failed:#}");
+    assert!(
+        unit["changes"]
+            .to_string()
+            .contains("iam user f1-bedrock-user"),
+        "{failed:#}"
+    );
+    assert!(account.user_exists("f1-bedrock-user").await);
+    let record = audit_records(&audit).pop().unwrap();
+    assert_eq!(record["outcome"], "partial:1 of 2 units failed", "{record}");
+    assert!(
+        record["created"]
+            .as_array()
+            .unwrap()
+            .contains(&json!("f1-bedrock-user")),
+        "{record}"
+    );
+
+    // The re-run attaches the policy and creates nothing twice.
+    let again = ok(&common::call(&client, "apply_fleet", json!({"manifest": text})).await);
+    assert!(
+        again["units"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|u| u["error"].is_null()),
+        "{again:#}"
+    );
+    assert_eq!(account.attached_policy_count("f1-bedrock-user").await, 1);
+    client.cancel().await.ok();
+}

@@ -17,7 +17,7 @@ use super::{
     Provisioner,
     error::{Error, Result},
     label,
-    provision::{ChangeStatus, ProvisionReport, ResourceKind},
+    provision::{ChangeStatus, ResourceChange, ResourceKind},
 };
 pub use absent::AbsentUnit;
 pub use accounts::in_accounts;
@@ -320,8 +320,17 @@ impl Provisioner {
     ) -> Result<()> {
         let mut provision = unit.provision.clone();
         provision.dry_run = !apply;
-        let report = self.provision_user(&provision).await?;
-        record(&report, outcome);
+        let mut made = Vec::new();
+        let report = match self.provision_user_noting(&provision, &mut made).await {
+            Ok(report) => report,
+            Err(error) => {
+                // What exists now (a user created before its policy attach failed) is listed, so the
+                // report and the audit name it and the next attempt or run finds it unchanged.
+                record(&made, outcome);
+                return Err(error);
+            }
+        };
+        record(&report.resources, outcome);
         // A user this call created has no key yet: no need to look before taking the key lease.
         let keyless = report
             .resources
@@ -436,8 +445,8 @@ fn leads_first<'m>(manifest: &'m Manifest, caller: &str) -> (Vec<&'m UnitSpec>, 
 }
 
 /// The changed and drifted resources of a provision report, one line each.
-fn record(report: &ProvisionReport, outcome: &mut UnitOutcome) {
-    for resource in &report.resources {
+fn record(resources: &[ResourceChange], outcome: &mut UnitOutcome) {
+    for resource in resources {
         let line = format!(
             "{} {}: {}",
             label(&resource.resource).replace('_', " "),
