@@ -1097,3 +1097,112 @@ async fn a_unit_that_fails_after_its_user_was_created_lists_the_user() {
     assert_eq!(account.attached_policy_count("f1-bedrock-user").await, 1);
     client.cancel().await.ok();
 }
+
+/// A manifest placing unit `mv` (a key in its secret, a budget) in `other`.
+fn moved_manifest(other: &Account) -> String {
+    format!(
+        "[defaults]\nowner = \"o\"\npurpose = \"p\"\n\n[[unit]]\nname = \"mv\"\naccount = \"{}\"\n\
+         key = {{ deliver = \"secrets_manager\" }}\n\
+         budget = {{ monthly_usd = 50, emails = [\"finops@example.com\"] }}\n\n[[unit]]\nname = \"stay\"\n",
+        other.id
+    )
+}
+
+/// `home` with unit `mv` applied there (its user, a key in its secret, a budget), then moved by the
+/// manifest to `other`, which trusts `home`: the move applied with `--prune --yes`, audited to a file.
+/// Returns the apply's output and the audit file.
+fn apply_moved(home: &Account, other: &Account) -> (Output, std::path::PathBuf) {
+    let here = moved_manifest(other).replace(&format!("account = \"{}\"\n", other.id), "");
+    let path = write(home, &here);
+    let first = fleet(home, &["apply", path.to_str().unwrap()]);
+    assert!(
+        first.status.success(),
+        "{}",
+        String::from_utf8_lossy(&first.stdout)
+    );
+    write(home, &moved_manifest(other));
+    let audit = std::env::temp_dir().join(format!("bp-moved-audit-{}.jsonl", home.id));
+    let _ = std::fs::remove_file(&audit);
+    let moved = fleet(
+        home,
+        &[
+            "apply",
+            path.to_str().unwrap(),
+            "--prune",
+            "--yes",
+            "--output",
+            "json",
+            "--audit-log",
+            audit.to_str().unwrap(),
+        ],
+    );
+    (moved, audit)
+}
+
+/// Issue 21 (10): audit records carry the account. A unit moved between accounts by one apply is created
+/// in one and deleted in the other: the record names the account the call ran against, and each created
+/// and deleted resource by its account, so the two are not confused (before: one list each, no account).
+#[tokio::test]
+async fn an_apply_that_moves_a_unit_audits_each_change_with_its_account() {
+    let home = Account::new();
+    let other = Account::new();
+    trust(&other, &home).await;
+    let (moved, audit) = apply_moved(&home, &other);
+    let stdout = String::from_utf8_lossy(&moved.stdout);
+    assert!(
+        moved.status.success(),
+        "{stdout}\n{}",
+        String::from_utf8_lossy(&moved.stderr)
+    );
+    let report: Value = serde_json::from_slice(&moved.stdout).unwrap();
+    let accounts: Vec<(&str, &str)> = report["units"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|u| {
+            (
+                u["business_unit"].as_str().unwrap(),
+                u["account"].as_str().unwrap_or(""),
+            )
+        })
+        .collect();
+    assert_eq!(
+        accounts,
+        [("mv", other.id.as_str()), ("stay", home.id.as_str())]
+    );
+    let record = audit_records(&audit).pop().unwrap();
+    assert_eq!(record["account"], home.id, "{record:#}");
+    let in_account = |id: &str| {
+        record["accounts"]
+            .as_array()
+            .unwrap_or_else(|| panic!("{record:#}"))
+            .iter()
+            .find(|a| a["account"] == id)
+            .unwrap_or_else(|| panic!("{id}: {record:#}"))
+            .clone()
+    };
+    let there = in_account(&other.id);
+    assert!(
+        there["created"]
+            .as_array()
+            .unwrap()
+            .contains(&json!("mv-bedrock-user")),
+        "{record:#}"
+    );
+    assert_eq!(there["deleted"], json!([]), "{record:#}");
+    let here = in_account(&home.id);
+    assert!(
+        here["deleted"]
+            .as_array()
+            .unwrap()
+            .contains(&json!("mv-bedrock-user")),
+        "{record:#}"
+    );
+    assert!(
+        !here["created"]
+            .as_array()
+            .unwrap()
+            .contains(&json!("mv-bedrock-user")),
+        "{record:#}"
+    );
+}

@@ -92,6 +92,9 @@ pub struct FleetAction {
 pub struct UnitOutcome {
     /// The business unit.
     pub business_unit: String,
+    /// The account it is in (the manifest's `account`, else the caller's).
+    #[serde(default)]
+    pub account: String,
     /// The line of its entry in the manifest.
     pub line: usize,
     /// What changes (plan) or changed (apply), one line each.
@@ -113,9 +116,10 @@ struct Changes {
 }
 
 impl UnitOutcome {
-    fn new(unit: &UnitSpec) -> Self {
+    fn new(unit: &UnitSpec, caller: &str) -> Self {
         Self {
             business_unit: unit.name().to_owned(),
+            account: unit.account.as_deref().unwrap_or(caller).to_owned(),
             line: unit.line,
             changes: Vec::new(),
             drift: Vec::new(),
@@ -229,7 +233,7 @@ impl Provisioner {
                 error: Some(
                     "not started: the run was cancelled; run it again to finish".to_owned(),
                 ),
-                ..UnitOutcome::new(unit)
+                ..UnitOutcome::new(unit, account)
             },
         )
         .await;
@@ -258,7 +262,7 @@ impl Provisioner {
         accounts: &accounts::Accounts,
         apply: bool,
     ) -> UnitOutcome {
-        let mut outcome = UnitOutcome::new(unit);
+        let mut outcome = UnitOutcome::new(unit, account);
         let place = unit
             .account
             .clone()
