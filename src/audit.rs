@@ -60,9 +60,13 @@ pub struct AuditRecord<'a> {
     /// (the user answered the client's question); absent when none was needed or given.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub confirmed_by: Option<&'static str>,
-    /// The client's address, for MCP over HTTP.
+    /// The client's address, for MCP over HTTP: the connection that sent the call (over HTTP+SSE, the one
+    /// that POSTed it).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub peer: Option<String>,
+    /// Over HTTP+SSE, the address of the connection that opened the session's event stream.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub stream_peer: Option<String>,
 }
 
 /// What a call created and deleted in one account.
@@ -136,8 +140,10 @@ pub struct Call<'a> {
     pub result: Option<&'a Value>,
     /// Whether the user confirmed through the client's elicitation (else an argument confirmed, if any).
     pub elicited: bool,
-    /// The client's address, for MCP over HTTP.
+    /// The client's address, for MCP over HTTP (over HTTP+SSE, the POSTing connection's).
     pub peer: Option<String>,
+    /// Over HTTP+SSE, the address that opened the session's event stream.
+    pub stream_peer: Option<String>,
 }
 
 /// Where audit records go.
@@ -215,6 +221,7 @@ impl AuditLog {
             accounts,
             confirmed_by,
             peer: call.peer,
+            stream_peer: call.stream_peer,
         });
     }
 

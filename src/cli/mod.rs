@@ -288,6 +288,7 @@ impl Context {
             result: value.as_ref(),
             elicited: false,
             peer: None,
+            stream_peer: None,
         };
         self.audit.record_call(&self.core, call).await;
         self.report(result, text)
