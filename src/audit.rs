@@ -375,9 +375,13 @@ fn fleet_effects(result: &Value, effects: &mut Effects) {
             effects.place(account, text(id), true);
         }
     }
-    for absent in each("absent") {
-        if result["plan"] == false && absent["removes"] == true && absent["error"].is_null() {
+    for absent in each("absent").filter(|_| result["plan"] == false) {
+        if absent["removes"] == true && absent["error"].is_null() {
             effects.place(&absent["account"], text(&absent["user_name"]), false);
+        }
+        // A removal that failed after deleting the unit's secret or budget still deleted them.
+        for id in absent["deleted_with"].as_array().into_iter().flatten() {
+            effects.place(&absent["account"], text(id), false);
         }
     }
 }

@@ -315,7 +315,7 @@ impl Provisioner {
     }
 
     /// The secret of that name, or `None` when it does not exist.
-    async fn describe_secret(
+    pub(crate) async fn describe_secret(
         &self,
         name: &str,
     ) -> Result<Option<aws_sdk_secretsmanager::operation::describe_secret::DescribeSecretOutput>>

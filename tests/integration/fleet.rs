@@ -1206,3 +1206,136 @@ async fn an_apply_that_moves_a_unit_audits_each_change_with_its_account() {
         "{record:#}"
     );
 }
+
+/// Whether `account` has the budget `name`, read with the SDK.
+async fn has_budget(account: &Account, name: &str) -> bool {
+    let budgets = aws_sdk_budgets::Client::new(&account.sdk_config().await);
+    match budgets
+        .describe_budget()
+        .account_id(&account.id)
+        .budget_name(name)
+        .send()
+        .await
+    {
+        Ok(_) => true,
+        Err(error)
+            if error
+                .as_service_error()
+                .is_some_and(|e| e.is_not_found_exception()) =>
+        {
+            false
+        }
+        Err(error) => panic!("DescribeBudget {name}: {error:?}"),
+    }
+}
+
+/// Whether `account` has the secret `name` (not scheduled for deletion), read with the SDK.
+async fn has_secret(account: &Account, name: &str) -> bool {
+    let secrets = account.secrets_manager().await;
+    match secrets.describe_secret().secret_id(name).send().await {
+        Ok(secret) => secret.deleted_date().is_none(),
+        Err(error)
+            if error
+                .as_service_error()
+                .is_some_and(|e| e.is_resource_not_found_exception()) =>
+        {
+            false
+        }
+        Err(error) => panic!("DescribeSecret {name}: {error:?}"),
+    }
+}
+
+/// Issue 21: moving a unit to another account with `--prune` removes the old account's secret (which held
+/// a key the prune deleted) and budget with its user (before: both were left behind). When that removal
+/// fails the user is kept, so the next run finds the unit again and finishes; afterwards a plan has
+/// nothing to do.
+#[tokio::test]
+async fn a_prune_that_moves_a_unit_removes_its_old_secret_and_budget() {
+    let home = Account::new();
+    let other = Account::new();
+    trust(&other, &home).await;
+    let secret = "bedrock-provisioner/mv/bedrock-api-key";
+    // The first removal fails at the budget (an error AWS does not retry).
+    home.fault(
+        json!({"action": "DeleteBudget", "kind": "error", "status": 400,
+        "code": "AccessDeniedException", "message": "denied by the test"}),
+    );
+    let (moved, audit) = apply_moved(&home, &other);
+    home.clear_faults();
+    let report: Value = serde_json::from_slice(&moved.stdout).unwrap();
+    assert_eq!(moved.status.code(), Some(1), "{report:#}");
+    let absent = &report["absent"][0];
+    assert!(
+        absent["error"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("DeleteBudget"),
+        "{report:#}"
+    );
+    assert!(
+        home.user_exists("mv-bedrock-user").await,
+        "kept for the next run"
+    );
+    assert_eq!(
+        absent["deleted_with"],
+        json!([secret]),
+        "deleted before the budget failed"
+    );
+
+    let path = std::env::temp_dir().join(format!("bp-fleet-{}.toml", home.id));
+    let file = path.to_str().unwrap();
+    let again = fleet(
+        &home,
+        &[
+            "apply",
+            file,
+            "--prune",
+            "--yes",
+            "--output",
+            "json",
+            "--audit-log",
+            audit.to_str().unwrap(),
+        ],
+    );
+    let report: Value = serde_json::from_slice(&again.stdout).unwrap();
+    assert!(again.status.success(), "{report:#}");
+    let absent = &report["absent"][0];
+    assert_eq!(absent["error"], Value::Null, "{report:#}");
+    let detail = absent["detail"].as_str().unwrap();
+    assert!(detail.contains("deleted bedrock-mv-monthly"), "{detail}");
+    assert!(!home.user_exists("mv-bedrock-user").await);
+    assert!(
+        !has_secret(&home, secret).await,
+        "the old account's secret is gone"
+    );
+    assert!(
+        !has_budget(&home, "bedrock-mv-monthly").await,
+        "the old account's budget is gone"
+    );
+    // The unit lives on in its new account, with its own secret (holding its one key) and budget.
+    let keys = other.keys_in_aws("mv-bedrock-user").await;
+    assert_eq!(keys.len(), 1);
+    assert_eq!(
+        other.secret_key_id("mv").await.as_deref(),
+        Some(keys[0].0.as_str())
+    );
+    assert!(has_budget(&other, "bedrock-mv-monthly").await);
+    // The two runs' records name every deletion in the old account.
+    let records = audit_records(&audit);
+    let deleted: Vec<Value> = records
+        .iter()
+        .flat_map(|r| r["accounts"].as_array().unwrap().clone())
+        .filter(|a| a["account"] == home.id)
+        .flat_map(|a| a["deleted"].as_array().unwrap().clone())
+        .collect();
+    for gone in ["mv-bedrock-user", secret, "bedrock-mv-monthly"] {
+        assert!(deleted.contains(&json!(gone)), "{gone}: {records:#?}");
+    }
+    let planned = fleet(&home, &["plan", file, "--prune"]);
+    assert_eq!(
+        planned.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&planned.stdout)
+    );
+}
