@@ -15,7 +15,8 @@ use rmcp::{
 };
 
 use super::{
-    ProvisionerServer, ToolError, access, arguments, client_of, peer_of, stream_peer_of, tool_error,
+    ProvisionerServer, ToolError, access, arguments, client_of, peer_of, sse::stream_peer_of,
+    tool_error,
 };
 use crate::{
     audit::{self, Outcome},

@@ -471,7 +471,7 @@ impl ServerHandler for ProvisionerServer {
                     result: None,
                     elicited: false,
                     peer: peer_of(&context),
-                    stream_peer: stream_peer_of(&context),
+                    stream_peer: sse::stream_peer_of(&context),
                 };
                 self.audit.record_call(&self.core, call).await;
             }
@@ -582,13 +582,6 @@ fn progress_notifier(
 fn peer_of(context: &RequestContext<RoleServer>) -> Option<String> {
     let parts = context.extensions.get::<axum::http::request::Parts>()?;
     let peer = parts.extensions.get::<listen::Peer>()?;
-    Some(peer.0.to_string())
-}
-
-/// The address that opened the SSE session's event stream, when the request came over HTTP+SSE.
-fn stream_peer_of(context: &RequestContext<RoleServer>) -> Option<String> {
-    let parts = context.extensions.get::<axum::http::request::Parts>()?;
-    let peer = parts.extensions.get::<sse::StreamPeer>()?;
     Some(peer.0.to_string())
 }
 

@@ -300,6 +300,15 @@ async fn run_server(
     }
 }
 
+/// The address that opened the SSE session's event stream, when the request came over HTTP+SSE.
+pub(super) fn stream_peer_of(
+    context: &rmcp::service::RequestContext<rmcp::RoleServer>,
+) -> Option<String> {
+    let parts = context.extensions.get::<Parts>()?;
+    let peer = parts.extensions.get::<StreamPeer>()?;
+    Some(peer.0.to_string())
+}
+
 /// The query of `POST /messages`.
 #[derive(serde::Deserialize)]
 struct SessionQuery {
