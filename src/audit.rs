@@ -168,15 +168,7 @@ impl AuditLog {
     /// per server) for every call that reached AWS, failed ones included: only an input refused before any
     /// AWS call, a call the mode does not offer, and a protocol fault are recorded without looking it up.
     pub async fn record_call(&self, core: &Provisioner, call: Call<'_>) {
-        let reached_aws = match &call.outcome {
-            Outcome::Ok => true,
-            Outcome::Error(kind) => !matches!(
-                kind.as_str(),
-                "invalid_input" | "confirmation_required" | "cancelled"
-            ),
-            Outcome::Partial { .. } => true,
-            Outcome::RefusedMode(_) | Outcome::Pending | Outcome::ProtocolError(_) => false,
-        };
+        let reached_aws = reached_aws(&call);
         let outcome = match call.outcome {
             Outcome::Ok => partial(call.result).unwrap_or(Outcome::Ok),
             other => other,
@@ -243,6 +235,23 @@ impl AuditLog {
                 tracing::error!(%error, "could not write the audit log");
             }
         }
+    }
+}
+
+/// Whether the call reached AWS (so its caller is looked up): a failure's data says whether AWS was called
+/// (an input refused after reading AWS was); else its kind tells.
+fn reached_aws(call: &Call<'_>) -> bool {
+    let called_aws = call.result.is_some_and(|r| r["called_aws"] == true);
+    match &call.outcome {
+        Outcome::Ok | Outcome::Partial { .. } => true,
+        Outcome::Error(kind) => {
+            called_aws
+                || !matches!(
+                    kind.as_str(),
+                    "invalid_input" | "confirmation_required" | "cancelled"
+                )
+        }
+        Outcome::RefusedMode(_) | Outcome::Pending | Outcome::ProtocolError(_) => false,
     }
 }
 
