@@ -101,6 +101,69 @@ async fn holds_exactly(
     assert_eq!(account.local_policy_count().await, 1, "one shared policy");
 }
 
+/// `fleet apply FILE` with no flags (the defaults users get) while 30 % of IAM calls are throttled in
+/// `account` and in `other` (reached with a role session's key). Issue 21: with 3 attempts per call and no
+/// unit retries, 0 of 6 such runs converged; the project's test passed only with `--max-attempts 10`.
+fn throttled_apply(account: &Account, other: &Account, file: &str) -> Output {
+    account.fault(json!({"action": "*", "service": "iam", "kind": "throttle", "percent": 30}));
+    common::emulator().control(
+        "POST",
+        "faults",
+        &json!({"action": "*", "service": "iam", "kind": "throttle", "percent": 30,
+            "account": other.id})
+        .to_string(),
+    );
+    fleet(account, &["apply", file])
+}
+
+/// Issue 21: "a 30-unit, two-account apply under 30 % IAM throttling converges on one run with no flags, 10
+/// runs of 10". Each run in fresh accounts; prints each run's time and throttled calls, and the tally.
+/// Run with `make bench` (the suite's own test runs it once).
+#[tokio::test]
+#[ignore = "benchmark; run with make bench"]
+async fn bench_thirty_units_under_throttling_ten_runs() {
+    let runs = std::env::var("FLEET_THROTTLE_RUNS")
+        .ok()
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(10);
+    let mut converged = 0;
+    for run in 1..=runs {
+        let account = Account::new();
+        let other = Account::new();
+        trust(&other, &account).await;
+        let owner = |i: usize| format!("team-{i}@example.com");
+        let path = write(&account, &split_manifest(&other, owner));
+        // The benchmark runs alone: the requests logged during the apply are its own.
+        let logged = || common::emulator().control("GET", "requests", "")["requests"].clone();
+        let before = logged().as_array().map_or(0, Vec::len);
+        let started = std::time::Instant::now();
+        let applied = throttled_apply(&account, &other, path.to_str().unwrap());
+        let took = started.elapsed();
+        let requests = logged();
+        let iam: Vec<&Value> = requests.as_array().unwrap()[before..]
+            .iter()
+            .filter(|r| r["service"] == "iam")
+            .collect();
+        let throttled = iam.iter().filter(|r| r["fault"] == "throttle").count();
+        account.clear_faults();
+        other.clear_faults();
+        let stdout = String::from_utf8_lossy(&applied.stdout);
+        let summary = stdout.lines().last().unwrap_or_default().to_owned();
+        let ok = applied.status.success() && summary.contains("30 units: 30 changed, 0 failed");
+        converged += usize::from(ok);
+        eprintln!(
+            "run {run:2}: {} in {:.1} s, {throttled} of {} IAM calls throttled: {summary}",
+            if ok { "converged" } else { "FAILED" },
+            took.as_secs_f64(),
+            iam.len()
+        );
+    }
+    eprintln!(
+        "30 units, two accounts, 30 % of IAM calls throttled, no flags: {converged} of {runs} runs converged on one run"
+    );
+    assert_eq!(converged, runs);
+}
+
 #[tokio::test]
 async fn a_thirty_unit_fleet_applies_under_throttling_and_then_plans_nothing() {
     let account = Account::new();
@@ -111,17 +174,7 @@ async fn a_thirty_unit_fleet_applies_under_throttling_and_then_plans_nothing() {
     let owner = |i: usize| format!("team-{i}@example.com");
     let path = write(&account, &split_manifest(&other, owner));
     let file = path.to_str().unwrap();
-    // 30 % of IAM calls throttled in both accounts (the other one is reached with a role session's key).
-    account.fault(json!({"action": "*", "service": "iam", "kind": "throttle", "percent": 30}));
-    common::emulator().control(
-        "POST",
-        "faults",
-        &json!({"action": "*", "service": "iam", "kind": "throttle", "percent": 30,
-            "account": other.id})
-        .to_string(),
-    );
-    // The defaults users get: no --max-attempts (issue 21: with 3 attempts per call, 0 of 6 runs converged).
-    let applied = fleet(&account, &["apply", file, "--concurrency", "30"]);
+    let applied = throttled_apply(&account, &other, file);
     let stdout = String::from_utf8_lossy(&applied.stdout);
     assert!(
         applied.status.success(),
@@ -213,7 +266,7 @@ async fn a_thirty_unit_fleet_applies_under_throttling_and_then_plans_nothing() {
         report["absent"],
         json!([{"business_unit": "legacy", "account": account.id, "removes": false,
             "user_name": "legacy-bedrock-user", "detail": "not in the manifest: left alone",
-            "error": null}])
+            "error": null, "deleted_with": []}])
     );
 }
 
