@@ -33,6 +33,9 @@ pub struct AuditRecord<'a> {
     pub time: String,
     /// The AWS principal the server acted as, or `unknown` when it could not be determined.
     pub caller_arn: &'a str,
+    /// The AWS account the call ran against (the caller's), when known.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub account: Option<String>,
     /// The MCP client's name and version, as it announced them, or `cli <version>` for a command.
     pub client: String,
     /// The tool.
@@ -49,13 +52,32 @@ pub struct AuditRecord<'a> {
     pub created: Vec<String>,
     /// Of those, the ones the call deleted.
     pub deleted: Vec<String>,
+    /// For the fleet tools, which span accounts: `created` and `deleted` again, by the account each
+    /// resource is in (a unit moved between accounts is created in one and deleted in the other).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub accounts: Vec<AccountEffects>,
     /// How a destructive change was confirmed: `argument` (`confirm: true`, `--yes`) or `elicitation`
     /// (the user answered the client's question); absent when none was needed or given.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub confirmed_by: Option<&'static str>,
-    /// The client's address, for MCP over HTTP.
+    /// The client's address, for MCP over HTTP: the connection that sent the call (over HTTP+SSE, the one
+    /// that POSTed it).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub peer: Option<String>,
+    /// Over HTTP+SSE, the address of the connection that opened the session's event stream.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub stream_peer: Option<String>,
+}
+
+/// What a call created and deleted in one account.
+#[derive(Debug, Default, PartialEq, Eq, Serialize)]
+pub struct AccountEffects {
+    /// The account.
+    pub account: String,
+    /// Created there (a failure's leftovers included).
+    pub created: Vec<String>,
+    /// Deleted there.
+    pub deleted: Vec<String>,
 }
 
 /// How a call ended, as both adapters record it: `ok`, `error:<kind>` (the core error's kind),
@@ -118,8 +140,10 @@ pub struct Call<'a> {
     pub result: Option<&'a Value>,
     /// Whether the user confirmed through the client's elicitation (else an argument confirmed, if any).
     pub elicited: bool,
-    /// The client's address, for MCP over HTTP.
+    /// The client's address, for MCP over HTTP (over HTTP+SSE, the POSTing connection's).
     pub peer: Option<String>,
+    /// Over HTTP+SSE, the address that opened the session's event stream.
+    pub stream_peer: Option<String>,
 }
 
 /// Where audit records go.
@@ -144,30 +168,25 @@ impl AuditLog {
     /// per server) for every call that reached AWS, failed ones included: only an input refused before any
     /// AWS call, a call the mode does not offer, and a protocol fault are recorded without looking it up.
     pub async fn record_call(&self, core: &Provisioner, call: Call<'_>) {
-        let reached_aws = match &call.outcome {
-            Outcome::Ok => true,
-            Outcome::Error(kind) => !matches!(
-                kind.as_str(),
-                "invalid_input" | "confirmation_required" | "cancelled"
-            ),
-            Outcome::Partial { .. } => true,
-            Outcome::RefusedMode(_) | Outcome::Pending | Outcome::ProtocolError(_) => false,
-        };
+        let reached_aws = reached_aws(&call);
         let outcome = match call.outcome {
             Outcome::Ok => partial(call.result).unwrap_or(Outcome::Ok),
             other => other,
         };
         let caller = if reached_aws {
-            core.caller().await.ok().map(|c| c.arn.clone())
+            core.caller().await.ok().cloned()
         } else {
-            core.known_caller().map(|c| c.arn.clone())
+            core.known_caller().cloned()
         };
+        let account = caller.as_ref().map(|c| c.account.clone());
+        let caller = caller.map(|c| c.arn);
         let dry_run = call.arguments["dry_run"].as_bool().unwrap_or(false);
-        let effects = if dry_run {
+        let mut effects = if dry_run {
             Effects::default()
         } else {
             effects(call.tool, call.result)
         };
+        let accounts = by_account(&mut effects, account.as_deref());
         let confirmed_by = match (call.elicited, call.arguments["confirm"].as_bool()) {
             (true, _) => Some("elicitation"),
             (false, Some(true)) => Some("argument"),
@@ -182,6 +201,7 @@ impl AuditLog {
         self.record(&AuditRecord {
             time: now(),
             caller_arn: caller.as_deref().unwrap_or("unknown"),
+            account,
             client: call.client,
             tool: call.tool,
             dry_run,
@@ -190,8 +210,10 @@ impl AuditLog {
             resources,
             created: effects.created,
             deleted: effects.deleted,
+            accounts,
             confirmed_by,
             peer: call.peer,
+            stream_peer: call.stream_peer,
         });
     }
 
@@ -213,6 +235,23 @@ impl AuditLog {
                 tracing::error!(%error, "could not write the audit log");
             }
         }
+    }
+}
+
+/// Whether the call reached AWS (so its caller is looked up): a failure's data says whether AWS was called
+/// (an input refused after reading AWS was); else its kind tells.
+fn reached_aws(call: &Call<'_>) -> bool {
+    let called_aws = call.result.is_some_and(|r| r["called_aws"] == true);
+    match &call.outcome {
+        Outcome::Ok | Outcome::Partial { .. } => true,
+        Outcome::Error(kind) => {
+            called_aws
+                || !matches!(
+                    kind.as_str(),
+                    "invalid_input" | "confirmation_required" | "cancelled"
+                )
+        }
+        Outcome::RefusedMode(_) | Outcome::Pending | Outcome::ProtocolError(_) => false,
     }
 }
 
@@ -281,6 +320,45 @@ pub struct Effects {
     pub created: Vec<String>,
     /// Deleted by the call.
     pub deleted: Vec<String>,
+    /// For the fleet tools: (account, id, created) of each, by the account the result names.
+    pub placed: Vec<(Option<String>, String, bool)>,
+}
+
+impl Effects {
+    /// Record `id` as created (`true`) or deleted in `account` (the call's own when `None`).
+    fn place(&mut self, account: &Value, id: Option<String>, created: bool) {
+        let Some(id) = id else { return };
+        let account = account.as_str().map(str::to_owned);
+        if created {
+            self.created.push(id.clone());
+        } else {
+            self.deleted.push(id.clone());
+        }
+        self.placed.push((account, id, created));
+    }
+}
+
+/// The fleet tools' effects by account (`caller`'s for an entry that names none), accounts sorted; empty
+/// for the other tools.
+fn by_account(effects: &mut Effects, caller: Option<&str>) -> Vec<AccountEffects> {
+    let mut accounts: std::collections::BTreeMap<String, AccountEffects> = Default::default();
+    for (account, id, created) in effects.placed.drain(..) {
+        let account = account
+            .or_else(|| caller.map(str::to_owned))
+            .unwrap_or_else(|| "unknown".to_owned());
+        let entry = accounts
+            .entry(account.clone())
+            .or_insert_with(|| AccountEffects {
+                account,
+                ..AccountEffects::default()
+            });
+        if created {
+            entry.created.push(id);
+        } else {
+            entry.deleted.push(id);
+        }
+    }
+    accounts.into_values().collect()
 }
 
 /// What a fleet tool created and deleted: a sweep's new and replaced keys; an apply's users, keys and
@@ -289,16 +367,30 @@ fn fleet_effects(result: &Value, effects: &mut Effects) {
     let text = |value: &Value| value.as_str().map(str::to_owned);
     let each = |key: &str| result[key].as_array().into_iter().flatten();
     for unit in each("units") {
+        let account = &unit["account"];
         if unit["error"].is_null() && !unit["new_key"].is_null() {
-            effects.created.extend(text(&unit["new_key"]));
-            effects.deleted.extend(text(&unit["replaced"]));
+            effects.place(account, text(&unit["new_key"]), true);
+            // A sweep names every key its rotation deleted; older reports only the replaced one.
+            match unit["deleted"].as_array().filter(|d| !d.is_empty()) {
+                Some(deleted) => {
+                    for id in deleted {
+                        effects.place(account, text(id), false);
+                    }
+                }
+                None => effects.place(account, text(&unit["replaced"]), false),
+            }
         }
-        let created = unit["created"].as_array().into_iter().flatten();
-        effects.created.extend(created.filter_map(text));
+        for id in unit["created"].as_array().into_iter().flatten() {
+            effects.place(account, text(id), true);
+        }
     }
-    for absent in each("absent") {
-        if result["plan"] == false && absent["removes"] == true && absent["error"].is_null() {
-            effects.deleted.extend(text(&absent["user_name"]));
+    for absent in each("absent").filter(|_| result["plan"] == false) {
+        if absent["removes"] == true && absent["error"].is_null() {
+            effects.place(&absent["account"], text(&absent["user_name"]), false);
+        }
+        // A removal that failed after deleting the unit's secret or budget still deleted them.
+        for id in absent["deleted_with"].as_array().into_iter().flatten() {
+            effects.place(&absent["account"], text(id), false);
         }
     }
 }
@@ -319,7 +411,7 @@ pub fn effects(tool: &str, result: Option<&Value>) -> Effects {
     let text = |value: &Value| value.as_str().map(str::to_owned);
     let mut effects = Effects {
         created: strings(&result["resource_ids"]),
-        deleted: Vec::new(),
+        ..Effects::default()
     };
     match tool {
         "provision_user" => {
@@ -400,6 +492,47 @@ mod tests {
     }
 
     #[test]
+    fn fleet_effects_are_told_apart_by_account() {
+        let applied = json!({"plan": false,
+            "units": [{"business_unit": "mv", "account": "222", "error": null,
+                       "created": ["mv-bedrock-user", "ACCANEW"]},
+                      {"business_unit": "stay", "error": null, "created": []}],
+            "absent": [{"business_unit": "mv", "account": "111", "user_name": "mv-bedrock-user",
+                        "removes": true, "error": null}]});
+        let mut effects = effects("apply_fleet", Some(&applied));
+        assert_eq!(effects.created, ["mv-bedrock-user", "ACCANEW"]);
+        assert_eq!(effects.deleted, ["mv-bedrock-user"]);
+        let accounts = by_account(&mut effects, Some("111"));
+        assert_eq!(
+            accounts,
+            [
+                AccountEffects {
+                    account: "111".into(),
+                    created: vec![],
+                    deleted: vec!["mv-bedrock-user".into()]
+                },
+                AccountEffects {
+                    account: "222".into(),
+                    created: vec!["mv-bedrock-user".into(), "ACCANEW".into()],
+                    deleted: vec![]
+                }
+            ]
+        );
+        let mut single = effects_of_rotation();
+        assert!(
+            by_account(&mut single, Some("111")).is_empty(),
+            "only the fleet tools"
+        );
+    }
+
+    fn effects_of_rotation() -> Effects {
+        effects(
+            "rotate_key",
+            Some(&json!({"new_key": {"credential_id": "ACCANEW"}, "deleted_credential_ids": []})),
+        )
+    }
+
+    #[test]
     fn secrets_never_reach_a_record() {
         let args = json!({"business_unit": "x", "api_key": "anything", "nested": {"v": "ABSKzzz"}});
         let clean = sanitize(args.as_object());
@@ -436,7 +569,8 @@ mod tests {
             effects("rotate_key", Some(&rotated)),
             Effects {
                 created: vec!["ACCANEW".into()],
-                deleted: vec!["ACCAOLD".into()]
+                deleted: vec!["ACCAOLD".into()],
+                placed: Vec::new(),
             }
         );
         assert_eq!(

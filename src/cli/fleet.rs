@@ -163,6 +163,7 @@ impl Context {
             result: report.as_ref(),
             elicited: false,
             peer: None,
+            stream_peer: None,
         };
         self.audit.record_call(&self.core, call).await;
     }

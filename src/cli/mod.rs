@@ -276,7 +276,9 @@ impl Context {
         // A failure carries what it left in AWS (ids only), as the MCP adapter's `_meta` does.
         let value = match &result {
             Ok(r) => serde_json::to_value(r).ok(),
-            Err(error) => Some(serde_json::json!({"resource_ids": error.resources()})),
+            Err(error) => Some(
+                serde_json::json!({"resource_ids": error.resources(), "called_aws": error.called_aws()}),
+            ),
         };
         let call = audit::Call {
             client: format!("cli {}", env!("CARGO_PKG_VERSION")),
@@ -288,6 +290,7 @@ impl Context {
             result: value.as_ref(),
             elicited: false,
             peer: None,
+            stream_peer: None,
         };
         self.audit.record_call(&self.core, call).await;
         self.report(result, text)

@@ -192,6 +192,7 @@ pub async fn enforce_in_background(
             result: value.as_ref(),
             elicited: false,
             peer: None,
+            stream_peer: None,
         };
         audit.record_call(&core, call).await;
     }

@@ -231,16 +231,36 @@ impl Provisioner {
         unit: &BusinessUnit,
         destination: &Destination,
     ) -> Result<Option<String>> {
+        Ok(self
+            .delivered_key(unit, destination)
+            .await?
+            .map(|(id, _)| id))
+    }
+
+    /// [`Self::delivered_id`], with when the destination was last written (when it says).
+    pub(crate) async fn delivered_key(
+        &self,
+        unit: &BusinessUnit,
+        destination: &Destination,
+    ) -> Result<Option<(String, Option<std::time::SystemTime>)>> {
         match destination {
             Destination::Inline => Ok(None),
             Destination::SecretsManager => Ok(self
                 .describe_secret(&secret_name(unit))
                 .await?
-                .and_then(|secret| secret.description().and_then(id_in_description))),
-            Destination::File(path) => Ok(tokio::fs::read_to_string(path)
-                .await
-                .ok()
-                .and_then(|text| id_in_dotenv(&text))),
+                .and_then(|secret| {
+                    let written = secret
+                        .last_changed_date()
+                        .and_then(|d| (*d).try_into().ok());
+                    Some((secret.description().and_then(id_in_description)?, written))
+                })),
+            Destination::File(path) => {
+                let written = tokio::fs::metadata(path).await.and_then(|m| m.modified());
+                let text = tokio::fs::read_to_string(path).await.ok();
+                Ok(text
+                    .and_then(|t| id_in_dotenv(&t))
+                    .map(|id| (id, written.ok())))
+            }
         }
     }
 
@@ -315,7 +335,7 @@ impl Provisioner {
     }
 
     /// The secret of that name, or `None` when it does not exist.
-    async fn describe_secret(
+    pub(crate) async fn describe_secret(
         &self,
         name: &str,
     ) -> Result<Option<aws_sdk_secretsmanager::operation::describe_secret::DescribeSecretOutput>>

@@ -166,6 +166,15 @@ impl Error {
         }
     }
 
+    /// Whether AWS was called before the failure (an input refused after reading AWS included): only an
+    /// input refused up front, a missing confirmation and a cancellation made no call.
+    pub fn called_aws(&self) -> bool {
+        !matches!(
+            self,
+            Self::InvalidInput { .. } | Self::ConfirmationRequired { .. } | Self::Cancelled
+        )
+    }
+
     /// Shorthand for [`Error::Refused`]: an input found wrong only by reading AWS.
     pub fn refused(field: impl Into<String>, rule: impl Into<String>) -> Self {
         Self::Refused {

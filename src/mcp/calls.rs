@@ -14,7 +14,10 @@ use rmcp::{
     service::RequestContext,
 };
 
-use super::{ProvisionerServer, ToolError, access, arguments, client_of, peer_of, tool_error};
+use super::{
+    ProvisionerServer, ToolError, access, arguments, client_of, peer_of, sse::stream_peer_of,
+    tool_error,
+};
 use crate::{
     audit::{self, Outcome},
     mode::AccessMode,
@@ -152,6 +155,7 @@ impl ProvisionerServer {
         let arguments = audit::sanitize(request.arguments.as_ref());
         let client = client_of(&context);
         let peer = peer_of(&context);
+        let stream_peer = stream_peer_of(&context);
         let (response, elicited) = match checked {
             Ok(()) => match self.call_with_confirmation(request, context).await {
                 Ok((response, elicited)) => (Ok(response), elicited),
@@ -178,6 +182,7 @@ impl ProvisionerServer {
             result,
             elicited,
             peer,
+            stream_peer,
         };
         self.audit.record_call(&self.core, call).await;
         response

@@ -378,6 +378,7 @@ impl ServerHandler for ProvisionerServer {
                     result: None,
                     elicited: false,
                     peer: peer_of(&context),
+                    stream_peer: sse::stream_peer_of(&context),
                 };
                 self.audit.record_call(&self.core, call).await;
             }

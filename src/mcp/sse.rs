@@ -17,8 +17,8 @@ use std::{
 use axum::{
     Router,
     body::Bytes,
-    extract::{Query, State},
-    http::{HeaderMap, StatusCode, header},
+    extract::{ConnectInfo, Query, State},
+    http::{StatusCode, header, request::Parts},
     response::{
         IntoResponse, Response,
         sse::{Event, KeepAlive, Sse},
@@ -29,7 +29,8 @@ use futures::{SinkExt, StreamExt, channel::mpsc};
 use rmcp::{
     ServiceExt,
     model::{
-        ClientJsonRpcMessage, ClientNotification, JsonRpcMessage, RequestId, ServerJsonRpcMessage,
+        ClientJsonRpcMessage, ClientNotification, GetExtensions, JsonRpcMessage, RequestId,
+        ServerJsonRpcMessage,
     },
 };
 use tokio::sync::{Notify, oneshot};
@@ -38,7 +39,7 @@ use tokio_util::sync::CancellationToken;
 use super::{
     ProvisionerServer,
     http::Guard,
-    listen::{Drain, InFlightGuard, Limits},
+    listen::{Drain, InFlightGuard, Limits, Peer},
 };
 
 /// Where a client opens the event stream.
@@ -65,7 +66,14 @@ struct Session {
     to_server: mpsc::Sender<ClientJsonRpcMessage>,
     pending: Pending,
     activity: Arc<Notify>,
+    /// The address of the connection that opened the event stream.
+    opened_by: Option<Peer>,
 }
+
+/// The address that opened an SSE session's event stream, beside the POSTing connection's own [`Peer`]
+/// in a message's request parts: the audit names both.
+#[derive(Clone, Copy, Debug)]
+pub struct StreamPeer(pub std::net::SocketAddr);
 
 /// A request refused because [`MAX_PENDING`] of the session's requests wait for its stream.
 struct TooManyPending;
@@ -172,8 +180,8 @@ impl Drop for SessionGuard {
 }
 
 /// `GET /sse`: start a server for this connection and stream its messages.
-async fn open(State(state): State<SseState>, headers: HeaderMap) -> Response {
-    if !state.guard.allows(&headers) {
+async fn open(State(state): State<SseState>, parts: Parts) -> Response {
+    if !state.guard.allows(&parts.headers) {
         return Guard::refusal();
     }
     let id = rmcp::transport::common::server_side_http::session_id().to_string();
@@ -183,6 +191,7 @@ async fn open(State(state): State<SseState>, headers: HeaderMap) -> Response {
         to_server,
         pending: Pending::default(),
         activity: Arc::default(),
+        opened_by: parts.extensions.get::<Peer>().copied(),
     };
     if let Some(refusal) = register(&state.sessions, &id, session.clone()) {
         return refusal;
@@ -291,6 +300,15 @@ async fn run_server(
     }
 }
 
+/// The address that opened the SSE session's event stream, when the request came over HTTP+SSE.
+pub(super) fn stream_peer_of(
+    context: &rmcp::service::RequestContext<rmcp::RoleServer>,
+) -> Option<String> {
+    let parts = context.extensions.get::<Parts>()?;
+    let peer = parts.extensions.get::<StreamPeer>()?;
+    Some(peer.0.to_string())
+}
+
 /// The query of `POST /messages`.
 #[derive(serde::Deserialize)]
 struct SessionQuery {
@@ -298,14 +316,16 @@ struct SessionQuery {
     session_id: String,
 }
 
-/// `POST /messages?sessionId=…`: hand one JSON-RPC message to the session's server.
+/// `POST /messages?sessionId=…`: hand one JSON-RPC message to the session's server, with this request's
+/// parts (its connection's [`Peer`], and the session's [`StreamPeer`]) as streamable HTTP hands them, so
+/// the audit record names the connection that sent the call.
 async fn receive(
     State(state): State<SseState>,
-    headers: HeaderMap,
     Query(query): Query<SessionQuery>,
+    mut parts: Parts,
     body: Bytes,
 ) -> Response {
-    if !state.guard.allows(&headers) {
+    if !state.guard.allows(&parts.headers) {
         return Guard::refusal();
     }
     let session = state
@@ -317,6 +337,7 @@ async fn receive(
         to_server: mut sender,
         pending,
         activity,
+        opened_by,
     }) = session
     else {
         return (
@@ -325,10 +346,22 @@ async fn receive(
         )
             .into_response();
     };
-    let message: ClientJsonRpcMessage = match serde_json::from_slice(&body) {
+    let mut message: ClientJsonRpcMessage = match serde_json::from_slice(&body) {
         Ok(message) => message,
         Err(error) => return super::http::parse_error_response(&error),
     };
+    if let Some(ConnectInfo(addr)) = opened_by {
+        parts.extensions.insert(StreamPeer(addr));
+    }
+    match &mut message {
+        JsonRpcMessage::Request(request) => {
+            request.request.extensions_mut().insert(parts);
+        }
+        JsonRpcMessage::Notification(notification) => {
+            notification.notification.extensions_mut().insert(parts);
+        }
+        _ => {}
+    }
     activity.notify_one();
     if pending.admit(&message, &state.drain).is_err() {
         return too_many_pending(&message);

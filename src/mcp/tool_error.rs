@@ -31,8 +31,9 @@ impl ToolError {
     }
 }
 
-/// The `_meta` key under which a failed tool result carries its error as data: `{"kind", "resource_ids"}`
-/// (what the failure left in AWS, ids only), for clients and for the audit record.
+/// The `_meta` key under which a failed tool result carries its error as data: `{"kind", "resource_ids",
+/// "called_aws"}` (what the failure left in AWS, ids only; whether AWS was called), for clients and for the
+/// audit record.
 pub const ERROR_META: &str = "bedrock-provisioner/error";
 
 impl IntoCallToolResult for ToolError {
@@ -42,7 +43,8 @@ impl IntoCallToolResult for ToolError {
         let mut meta = serde_json::Map::new();
         meta.insert(
             ERROR_META.to_owned(),
-            json!({"kind": self.0.kind(), "resource_ids": self.0.resources()}),
+            json!({"kind": self.0.kind(), "resource_ids": self.0.resources(),
+                   "called_aws": self.0.called_aws()}),
         );
         result.meta = Some(MetaObject(meta));
         Ok(result.into())

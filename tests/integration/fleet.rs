@@ -101,6 +101,69 @@ async fn holds_exactly(
     assert_eq!(account.local_policy_count().await, 1, "one shared policy");
 }
 
+/// `fleet apply FILE` with no flags (the defaults users get) while 30 % of IAM calls are throttled in
+/// `account` and in `other` (reached with a role session's key). Issue 21: with 3 attempts per call and no
+/// unit retries, 0 of 6 such runs converged; the project's test passed only with `--max-attempts 10`.
+fn throttled_apply(account: &Account, other: &Account, file: &str) -> Output {
+    account.fault(json!({"action": "*", "service": "iam", "kind": "throttle", "percent": 30}));
+    common::emulator().control(
+        "POST",
+        "faults",
+        &json!({"action": "*", "service": "iam", "kind": "throttle", "percent": 30,
+            "account": other.id})
+        .to_string(),
+    );
+    fleet(account, &["apply", file])
+}
+
+/// Issue 21: "a 30-unit, two-account apply under 30 % IAM throttling converges on one run with no flags, 10
+/// runs of 10". Each run in fresh accounts; prints each run's time and throttled calls, and the tally.
+/// Run with `make bench` (the suite's own test runs it once).
+#[tokio::test]
+#[ignore = "benchmark; run with make bench"]
+async fn bench_thirty_units_under_throttling_ten_runs() {
+    let runs = std::env::var("FLEET_THROTTLE_RUNS")
+        .ok()
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(10);
+    let mut converged = 0;
+    for run in 1..=runs {
+        let account = Account::new();
+        let other = Account::new();
+        trust(&other, &account).await;
+        let owner = |i: usize| format!("team-{i}@example.com");
+        let path = write(&account, &split_manifest(&other, owner));
+        // The benchmark runs alone: the requests logged during the apply are its own.
+        let logged = || common::emulator().control("GET", "requests", "")["requests"].clone();
+        let before = logged().as_array().map_or(0, Vec::len);
+        let started = std::time::Instant::now();
+        let applied = throttled_apply(&account, &other, path.to_str().unwrap());
+        let took = started.elapsed();
+        let requests = logged();
+        let iam: Vec<&Value> = requests.as_array().unwrap()[before..]
+            .iter()
+            .filter(|r| r["service"] == "iam")
+            .collect();
+        let throttled = iam.iter().filter(|r| r["fault"] == "throttle").count();
+        account.clear_faults();
+        other.clear_faults();
+        let stdout = String::from_utf8_lossy(&applied.stdout);
+        let summary = stdout.lines().last().unwrap_or_default().to_owned();
+        let ok = applied.status.success() && summary.contains("30 units: 30 changed, 0 failed");
+        converged += usize::from(ok);
+        eprintln!(
+            "run {run:2}: {} in {:.1} s, {throttled} of {} IAM calls throttled: {summary}",
+            if ok { "converged" } else { "FAILED" },
+            took.as_secs_f64(),
+            iam.len()
+        );
+    }
+    eprintln!(
+        "30 units, two accounts, 30 % of IAM calls throttled, no flags: {converged} of {runs} runs converged on one run"
+    );
+    assert_eq!(converged, runs);
+}
+
 #[tokio::test]
 async fn a_thirty_unit_fleet_applies_under_throttling_and_then_plans_nothing() {
     let account = Account::new();
@@ -111,17 +174,7 @@ async fn a_thirty_unit_fleet_applies_under_throttling_and_then_plans_nothing() {
     let owner = |i: usize| format!("team-{i}@example.com");
     let path = write(&account, &split_manifest(&other, owner));
     let file = path.to_str().unwrap();
-    // 30 % of IAM calls throttled in both accounts (the other one is reached with a role session's key).
-    account.fault(json!({"action": "*", "service": "iam", "kind": "throttle", "percent": 30}));
-    common::emulator().control(
-        "POST",
-        "faults",
-        &json!({"action": "*", "service": "iam", "kind": "throttle", "percent": 30,
-            "account": other.id})
-        .to_string(),
-    );
-    // The defaults users get: no --max-attempts (issue 21: with 3 attempts per call, 0 of 6 runs converged).
-    let applied = fleet(&account, &["apply", file, "--concurrency", "30"]);
+    let applied = throttled_apply(&account, &other, file);
     let stdout = String::from_utf8_lossy(&applied.stdout);
     assert!(
         applied.status.success(),
@@ -213,7 +266,7 @@ async fn a_thirty_unit_fleet_applies_under_throttling_and_then_plans_nothing() {
         report["absent"],
         json!([{"business_unit": "legacy", "account": account.id, "removes": false,
             "user_name": "legacy-bedrock-user", "detail": "not in the manifest: left alone",
-            "error": null}])
+            "error": null, "deleted_with": []}])
     );
 }
 
@@ -984,5 +1037,358 @@ async fn the_manifest_sets_each_units_spend_cap() {
     assert!(
         said.contains("cap_usd") && said.contains(":2: unit `x`"),
         "{said}"
+    );
+}
+
+/// An admin-mode MCP client for `account` whose mutating calls are audited into a fresh file.
+async fn audited_client(
+    account: &Account,
+    name: &str,
+) -> (
+    rmcp::service::RunningService<rmcp::RoleClient, ()>,
+    std::path::PathBuf,
+) {
+    use rmcp::ServiceExt;
+    let path = std::env::temp_dir().join(format!("bp-{name}-{}.jsonl", account.id));
+    let _ = std::fs::remove_file(&path);
+    let audit = bedrock_provisioner::audit::AuditLog::open(&path).unwrap();
+    let io = common::serve_in_process_audited(AccessMode::Admin, account.settings(), audit);
+    (().serve(io).await.unwrap(), path)
+}
+
+/// The audit records written to `path`, in order.
+fn audit_records(path: &std::path::Path) -> Vec<Value> {
+    std::fs::read_to_string(path)
+        .unwrap_or_default()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect()
+}
+
+/// Issue 21 (10): a unit that fails after `CreateUser` (its policy attach throttled) is listed with its
+/// user: in its changes and in `created`, in the report and the audit record, whether a later attempt of
+/// the same run got through (before: the user showed as unchanged and no one listed it) or the unit failed
+/// (before: the user existed and nothing said so); a re-run converges.
+#[tokio::test]
+async fn a_unit_that_fails_after_its_user_was_created_lists_the_user() {
+    let account = Account::new();
+    let (client, audit) = audited_client(&account, "after-create").await;
+    let text = "[defaults]\nowner = \"o\"\npurpose = \"p\"\n\n[[unit]]\nname = \"f0\"\n";
+    // The first attempt of the unit spends the SDK's five tries on the attach; the second gets through.
+    account.fault(json!({"action": "AttachUserPolicy", "kind": "throttle", "count": 5}));
+    let applied = ok(&common::call(&client, "apply_fleet", json!({"manifest": text})).await);
+    account.clear_faults();
+    let unit = &applied["units"][0];
+    assert_eq!(unit["error"], Value::Null, "{applied:#}");
+    assert!(
+        unit["created"]
+            .as_array()
+            .unwrap()
+            .contains(&json!("f0-bedrock-user")),
+        "{applied:#}"
+    );
+    assert!(
+        unit["changes"]
+            .to_string()
+            .contains("iam user f0-bedrock-user"),
+        "{applied:#}"
+    );
+    let record = audit_records(&audit).pop().unwrap();
+    assert!(
+        record["created"]
+            .as_array()
+            .unwrap()
+            .contains(&json!("f0-bedrock-user")),
+        "{record}"
+    );
+
+    // Every attempt's attach throttled: the unit fails, and its user is still listed.
+    let text = format!("{text}\n[[unit]]\nname = \"f1\"\n");
+    account.fault(json!({"action": "AttachUserPolicy", "kind": "throttle"}));
+    let failed = common::call(&client, "apply_fleet", json!({"manifest": text})).await;
+    account.clear_faults();
+    let failed = failed.structured_content.clone().unwrap_or_default();
+    let unit = failed["units"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|u| u["business_unit"] == "f1")
+        .unwrap()
+        .clone();
+    assert!(
+        unit["error"].as_str().unwrap().contains("throttled"),
+        "{failed:#}"
+    );
+    assert_eq!(unit["created"], json!(["f1-bedrock-user"]), "{failed:#}");
+    assert!(
+        unit["changes"]
+            .to_string()
+            .contains("iam user f1-bedrock-user"),
+        "{failed:#}"
+    );
+    assert!(account.user_exists("f1-bedrock-user").await);
+    let record = audit_records(&audit).pop().unwrap();
+    assert_eq!(record["outcome"], "partial:1 of 2 units failed", "{record}");
+    assert!(
+        record["created"]
+            .as_array()
+            .unwrap()
+            .contains(&json!("f1-bedrock-user")),
+        "{record}"
+    );
+
+    // The re-run attaches the policy and creates nothing twice.
+    let again = ok(&common::call(&client, "apply_fleet", json!({"manifest": text})).await);
+    assert!(
+        again["units"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|u| u["error"].is_null()),
+        "{again:#}"
+    );
+    assert_eq!(account.attached_policy_count("f1-bedrock-user").await, 1);
+    client.cancel().await.ok();
+}
+
+/// A manifest placing unit `mv` (a key in its secret, a budget) in `other`.
+fn moved_manifest(other: &Account) -> String {
+    format!(
+        "[defaults]\nowner = \"o\"\npurpose = \"p\"\n\n[[unit]]\nname = \"mv\"\naccount = \"{}\"\n\
+         key = {{ deliver = \"secrets_manager\" }}\n\
+         budget = {{ monthly_usd = 50, emails = [\"finops@example.com\"] }}\n\n[[unit]]\nname = \"stay\"\n",
+        other.id
+    )
+}
+
+/// `home` with unit `mv` applied there (its user, a key in its secret, a budget), then moved by the
+/// manifest to `other`, which trusts `home`: the move applied with `--prune --yes`, audited to a file.
+/// Returns the apply's output and the audit file.
+fn apply_moved(home: &Account, other: &Account) -> (Output, std::path::PathBuf) {
+    let here = moved_manifest(other).replace(&format!("account = \"{}\"\n", other.id), "");
+    let path = write(home, &here);
+    let first = fleet(home, &["apply", path.to_str().unwrap()]);
+    assert!(
+        first.status.success(),
+        "{}",
+        String::from_utf8_lossy(&first.stdout)
+    );
+    write(home, &moved_manifest(other));
+    let audit = std::env::temp_dir().join(format!("bp-moved-audit-{}.jsonl", home.id));
+    let _ = std::fs::remove_file(&audit);
+    let moved = fleet(
+        home,
+        &[
+            "apply",
+            path.to_str().unwrap(),
+            "--prune",
+            "--yes",
+            "--output",
+            "json",
+            "--audit-log",
+            audit.to_str().unwrap(),
+        ],
+    );
+    (moved, audit)
+}
+
+/// Issue 21 (10): audit records carry the account. A unit moved between accounts by one apply is created
+/// in one and deleted in the other: the record names the account the call ran against, and each created
+/// and deleted resource by its account, so the two are not confused (before: one list each, no account).
+#[tokio::test]
+async fn an_apply_that_moves_a_unit_audits_each_change_with_its_account() {
+    let home = Account::new();
+    let other = Account::new();
+    trust(&other, &home).await;
+    let (moved, audit) = apply_moved(&home, &other);
+    let stdout = String::from_utf8_lossy(&moved.stdout);
+    assert!(
+        moved.status.success(),
+        "{stdout}\n{}",
+        String::from_utf8_lossy(&moved.stderr)
+    );
+    let report: Value = serde_json::from_slice(&moved.stdout).unwrap();
+    let accounts: Vec<(&str, &str)> = report["units"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|u| {
+            (
+                u["business_unit"].as_str().unwrap(),
+                u["account"].as_str().unwrap_or(""),
+            )
+        })
+        .collect();
+    assert_eq!(
+        accounts,
+        [("mv", other.id.as_str()), ("stay", home.id.as_str())]
+    );
+    let record = audit_records(&audit).pop().unwrap();
+    assert_eq!(record["account"], home.id, "{record:#}");
+    let in_account = |id: &str| {
+        record["accounts"]
+            .as_array()
+            .unwrap_or_else(|| panic!("{record:#}"))
+            .iter()
+            .find(|a| a["account"] == id)
+            .unwrap_or_else(|| panic!("{id}: {record:#}"))
+            .clone()
+    };
+    let there = in_account(&other.id);
+    assert!(
+        there["created"]
+            .as_array()
+            .unwrap()
+            .contains(&json!("mv-bedrock-user")),
+        "{record:#}"
+    );
+    assert_eq!(there["deleted"], json!([]), "{record:#}");
+    let here = in_account(&home.id);
+    assert!(
+        here["deleted"]
+            .as_array()
+            .unwrap()
+            .contains(&json!("mv-bedrock-user")),
+        "{record:#}"
+    );
+    assert!(
+        !here["created"]
+            .as_array()
+            .unwrap()
+            .contains(&json!("mv-bedrock-user")),
+        "{record:#}"
+    );
+}
+
+/// Whether `account` has the budget `name`, read with the SDK.
+async fn has_budget(account: &Account, name: &str) -> bool {
+    let budgets = aws_sdk_budgets::Client::new(&account.sdk_config().await);
+    match budgets
+        .describe_budget()
+        .account_id(&account.id)
+        .budget_name(name)
+        .send()
+        .await
+    {
+        Ok(_) => true,
+        Err(error)
+            if error
+                .as_service_error()
+                .is_some_and(|e| e.is_not_found_exception()) =>
+        {
+            false
+        }
+        Err(error) => panic!("DescribeBudget {name}: {error:?}"),
+    }
+}
+
+/// Whether `account` has the secret `name` (not scheduled for deletion), read with the SDK.
+async fn has_secret(account: &Account, name: &str) -> bool {
+    let secrets = account.secrets_manager().await;
+    match secrets.describe_secret().secret_id(name).send().await {
+        Ok(secret) => secret.deleted_date().is_none(),
+        Err(error)
+            if error
+                .as_service_error()
+                .is_some_and(|e| e.is_resource_not_found_exception()) =>
+        {
+            false
+        }
+        Err(error) => panic!("DescribeSecret {name}: {error:?}"),
+    }
+}
+
+/// Issue 21: moving a unit to another account with `--prune` removes the old account's secret (which held
+/// a key the prune deleted) and budget with its user (before: both were left behind). When that removal
+/// fails the user is kept, so the next run finds the unit again and finishes; afterwards a plan has
+/// nothing to do.
+#[tokio::test]
+async fn a_prune_that_moves_a_unit_removes_its_old_secret_and_budget() {
+    let home = Account::new();
+    let other = Account::new();
+    trust(&other, &home).await;
+    let secret = "bedrock-provisioner/mv/bedrock-api-key";
+    // The first removal fails at the budget (an error AWS does not retry).
+    home.fault(
+        json!({"action": "DeleteBudget", "kind": "error", "status": 400,
+        "code": "AccessDeniedException", "message": "denied by the test"}),
+    );
+    let (moved, audit) = apply_moved(&home, &other);
+    home.clear_faults();
+    let report: Value = serde_json::from_slice(&moved.stdout).unwrap();
+    assert_eq!(moved.status.code(), Some(1), "{report:#}");
+    let absent = &report["absent"][0];
+    assert!(
+        absent["error"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("DeleteBudget"),
+        "{report:#}"
+    );
+    assert!(
+        home.user_exists("mv-bedrock-user").await,
+        "kept for the next run"
+    );
+    assert_eq!(
+        absent["deleted_with"],
+        json!([secret]),
+        "deleted before the budget failed"
+    );
+
+    let path = std::env::temp_dir().join(format!("bp-fleet-{}.toml", home.id));
+    let file = path.to_str().unwrap();
+    let again = fleet(
+        &home,
+        &[
+            "apply",
+            file,
+            "--prune",
+            "--yes",
+            "--output",
+            "json",
+            "--audit-log",
+            audit.to_str().unwrap(),
+        ],
+    );
+    let report: Value = serde_json::from_slice(&again.stdout).unwrap();
+    assert!(again.status.success(), "{report:#}");
+    let absent = &report["absent"][0];
+    assert_eq!(absent["error"], Value::Null, "{report:#}");
+    let detail = absent["detail"].as_str().unwrap();
+    assert!(detail.contains("deleted bedrock-mv-monthly"), "{detail}");
+    assert!(!home.user_exists("mv-bedrock-user").await);
+    assert!(
+        !has_secret(&home, secret).await,
+        "the old account's secret is gone"
+    );
+    assert!(
+        !has_budget(&home, "bedrock-mv-monthly").await,
+        "the old account's budget is gone"
+    );
+    // The unit lives on in its new account, with its own secret (holding its one key) and budget.
+    let keys = other.keys_in_aws("mv-bedrock-user").await;
+    assert_eq!(keys.len(), 1);
+    assert_eq!(
+        other.secret_key_id("mv").await.as_deref(),
+        Some(keys[0].0.as_str())
+    );
+    assert!(has_budget(&other, "bedrock-mv-monthly").await);
+    // The two runs' records name every deletion in the old account.
+    let records = audit_records(&audit);
+    let deleted: Vec<Value> = records
+        .iter()
+        .flat_map(|r| r["accounts"].as_array().unwrap().clone())
+        .filter(|a| a["account"] == home.id)
+        .flat_map(|a| a["deleted"].as_array().unwrap().clone())
+        .collect();
+    for gone in ["mv-bedrock-user", secret, "bedrock-mv-monthly"] {
+        assert!(deleted.contains(&json!(gone)), "{gone}: {records:#?}");
+    }
+    let planned = fleet(&home, &["plan", file, "--prune"]);
+    assert_eq!(
+        planned.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&planned.stdout)
     );
 }

@@ -992,3 +992,66 @@ async fn sse_sessions_that_never_initialize_or_fall_idle_are_closed() {
     server.shutdown.cancel();
     server.task.await.unwrap();
 }
+
+/// POST `body` to `path` of the server at `base` on a connection of its own: (its local address, the
+/// answer's status line).
+async fn post_from_own_connection(base: &str, path: &str, body: &str) -> (String, String) {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let addr = base.trim_start_matches("http://");
+    let mut stream = tokio::net::TcpStream::connect(addr).await.unwrap();
+    let local = stream.local_addr().unwrap().to_string();
+    let request = format!(
+        "POST {path} HTTP/1.1\r\nHost: {addr}\r\nAuthorization: Bearer {TOKEN}\r\n\
+         Content-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        body.len()
+    );
+    stream.write_all(request.as_bytes()).await.unwrap();
+    let mut answer = String::new();
+    stream.read_to_string(&mut answer).await.unwrap();
+    (local, answer.lines().next().unwrap_or_default().to_owned())
+}
+
+/// Issue 21 (10): SSE audit records carry `peer` like streamable HTTP ones: the address of the connection
+/// that POSTed the call, and `stream_peer`, the one that opened the session's event stream. A POST into the
+/// session from another connection is recorded with its own address (before: no peer at all, so it read
+/// as the session's client).
+#[tokio::test]
+async fn sse_records_name_the_posting_connection() {
+    let account = Account::new();
+    let server = start(&account, Some(TOKEN)).await;
+    let base = server.url.trim_end_matches(MCP_PATH).to_owned();
+    let http = reqwest::Client::new();
+    let auth = format!("Bearer {TOKEN}");
+    let mut stream = http
+        .get(format!("{base}/sse"))
+        .header("authorization", &auth)
+        .send()
+        .await
+        .unwrap();
+    let mut buffer = String::new();
+    let endpoint = next_event(&mut stream, &mut buffer, "endpoint", "/messages?sessionId=").await;
+    let (_, status) = post_from_own_connection(&base, &endpoint, INITIALIZE).await;
+    assert!(status.contains("202"), "{status}");
+    next_event(&mut stream, &mut buffer, "message", "\"id\":1").await;
+    let initialized = r#"{"jsonrpc":"2.0","method":"notifications/initialized"}"#;
+    post_from_own_connection(&base, &endpoint, initialized).await;
+    let call = json!({"jsonrpc": "2.0", "id": 2, "method": "tools/call", "params": {
+        "name": "provision_user",
+        "arguments": {"business_unit": "sse", "purpose": "p", "owner": "o@example.com"}}});
+    let (poster, status) = post_from_own_connection(&base, &endpoint, &call.to_string()).await;
+    assert!(status.contains("202"), "{status}");
+    let answered = next_event(&mut stream, &mut buffer, "message", "\"id\":2").await;
+    assert!(!answered.contains("\"isError\":true"), "{answered}");
+    let log = std::fs::read_to_string(&server.audit).unwrap();
+    let record: serde_json::Value = serde_json::from_str(log.lines().last().unwrap()).unwrap();
+    assert_eq!(record["tool"], "provision_user", "{record}");
+    assert_eq!(record["peer"], poster, "the POSTing connection: {record}");
+    let stream_peer = record["stream_peer"].as_str().unwrap_or_default();
+    assert!(stream_peer.starts_with("127.0.0.1:"), "{record}");
+    assert_ne!(stream_peer, poster, "{record}");
+    server.shutdown.cancel();
+    tokio::time::timeout(std::time::Duration::from_secs(5), server.task)
+        .await
+        .unwrap()
+        .unwrap();
+}

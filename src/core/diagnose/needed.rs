@@ -142,6 +142,8 @@ pub(super) const NEEDED: &[(&str, &[Call])] = &[
                 Secret,
             ),
             same("secretsmanager:UpdateSecret", Secret),
+            // A fleet prune removes the unit's key secret with its user.
+            same("secretsmanager:DeleteSecret", Secret),
         ],
     ),
     (
@@ -165,6 +167,8 @@ pub(super) const NEEDED: &[(&str, &[Call])] = &[
             call("budgets:UpdateBudget", "budgets:ModifyBudget", Budget),
             call("budgets:CreateNotification", "budgets:ModifyBudget", Budget),
             call("budgets:DeleteNotification", "budgets:ModifyBudget", Budget),
+            // A fleet prune removes the unit's budgets with its user.
+            call("budgets:DeleteBudget", "budgets:ModifyBudget", Budget),
         ],
     ),
     (

@@ -10,7 +10,14 @@ use serde::{Deserialize, Serialize};
 
 use super::{FleetAction, UnitOutcome, accounts::Accounts, manifest::Manifest};
 use crate::core::{
-    Provisioner, deprovision::DeprovisionUserInput, error::Result, names::BusinessUnit,
+    MANAGED_BY_KEY, MANAGED_BY_VALUE, Provisioner,
+    aws::sdk_error,
+    budgets::plan::budget_name,
+    deliver::secret_name,
+    deprovision::{DeprovisionReport, DeprovisionUserInput},
+    error::{Error, Result},
+    names::{BusinessUnit, same_tag_key},
+    spend::backstop,
 };
 
 /// A managed unit of a reached account that the manifest does not place there.
@@ -28,6 +35,9 @@ pub struct AbsentUnit {
     pub detail: String,
     /// Why removing it failed.
     pub error: Option<String>,
+    /// The unit's key secret and budgets in that account, deleted with it.
+    #[serde(default)]
+    pub deleted_with: Vec<String>,
 }
 
 /// What an apply with `prune` would remove, for its confirmation.
@@ -38,7 +48,7 @@ pub(super) fn removal_summary(absent: &[AbsentUnit]) -> String {
         .collect();
     format!(
         "apply_fleet with prune would remove {} managed unit(s) that the manifest does not place in their \
-         account, with their keys, policies and users: {}",
+         account, with their keys, policies, users, key secrets and budgets: {}",
         units.len(),
         units.join(", ")
     )
@@ -104,6 +114,7 @@ impl Provisioner {
                                 format!("not in the manifest: left alone (not under the IAM path {} or not a business-unit name this tool creates)", self.settings().iam_path)
                             },
                             error: None,
+                            deleted_with: Vec::new(),
                         }
                     }),
             );
@@ -136,19 +147,20 @@ impl Provisioner {
                 .find(|(account, _)| *account == unit.account && unit.account != caller);
             let removed = match self.acting_in(place, accounts) {
                 Ok(provisioner) => provisioner
-                    .deprovision_user(&DeprovisionUserInput {
-                        business_unit: unit.business_unit.clone(),
-                        dry_run: false,
-                        confirm: true,
-                    })
+                    .remove_unit(&unit.business_unit, &mut unit.deleted_with)
                     .await
                     .map_err(|e| e.to_string()),
                 Err(why) => Err(why),
             };
             match removed {
                 Ok(report) => {
+                    let with = if unit.deleted_with.is_empty() {
+                        String::new()
+                    } else {
+                        format!("; deleted {}", unit.deleted_with.join(", "))
+                    };
                     unit.detail = format!(
-                        "removed: user {} and {} attached item(s)",
+                        "removed: user {} and {} attached item(s){with}",
                         report.user_name,
                         report.steps.len().saturating_sub(1)
                     );
@@ -158,6 +170,94 @@ impl Provisioner {
                     unit.error = Some(why);
                 }
             }
+        }
+    }
+}
+
+impl Provisioner {
+    /// Remove a unit from this account: its key secret (when the tool's) and its budgets first, then its
+    /// user with its keys and policies. `deleted` hears of each secret and budget deleted. A failure keeps
+    /// the user, so the next run with `prune` finds the unit again and finishes.
+    async fn remove_unit(
+        &self,
+        unit: &str,
+        deleted: &mut Vec<String>,
+    ) -> Result<DeprovisionReport> {
+        let parsed = BusinessUnit::parse("business_unit", unit)?;
+        self.managed_user(&parsed).await?;
+        if let Some(secret) = self.delete_unit_secret(&parsed).await? {
+            deleted.push(secret);
+        }
+        let account = self.caller().await?.account.clone();
+        for name in [budget_name(&parsed), backstop::budget_name(unit)] {
+            if self.delete_budget_if_any(&account, &name).await? {
+                deleted.push(name);
+            }
+        }
+        self.deprovision_user(&DeprovisionUserInput {
+            business_unit: unit.to_owned(),
+            dry_run: false,
+            confirm: true,
+        })
+        .await
+    }
+
+    /// Delete the unit's key secret, at once (the keys it can hold go with the user): its name when there
+    /// was one; a secret the tool does not own (no `managed-by` tag) is refused, and one already scheduled
+    /// for deletion counts as gone.
+    async fn delete_unit_secret(&self, unit: &BusinessUnit) -> Result<Option<String>> {
+        let name = secret_name(unit);
+        let Some(secret) = self.describe_secret(&name).await? else {
+            return Ok(None);
+        };
+        if secret.deleted_date().is_some() {
+            return Ok(None);
+        }
+        let owned = secret.tags().iter().any(|t| {
+            t.key().is_some_and(|k| same_tag_key(k, MANAGED_BY_KEY))
+                && t.value() == Some(MANAGED_BY_VALUE)
+        });
+        if !owned {
+            return Err(Error::refused(
+                "prune",
+                format!(
+                    "the secret {name} is not this tool's (no managed-by tag): delete or move it yourself, then apply again"
+                ),
+            ));
+        }
+        let deleted = self
+            .clients()
+            .await
+            .secrets_manager
+            .delete_secret()
+            .secret_id(&name)
+            .force_delete_without_recovery(true)
+            .send()
+            .await
+            .map_err(|e| sdk_error("secretsmanager:DeleteSecret", e));
+        match deleted {
+            Ok(_) => Ok(Some(name)),
+            Err(Error::NotFound { .. }) => Ok(None),
+            Err(error) => Err(error),
+        }
+    }
+
+    /// Delete the budget `name` of `account` when it exists; whether it did.
+    async fn delete_budget_if_any(&self, account: &str, name: &str) -> Result<bool> {
+        let deleted = self
+            .clients()
+            .await
+            .budgets
+            .delete_budget()
+            .account_id(account)
+            .budget_name(name)
+            .send()
+            .await
+            .map_err(|e| sdk_error("budgets:DeleteBudget", e));
+        match deleted {
+            Ok(_) => Ok(true),
+            Err(Error::NotFound { .. }) => Ok(false),
+            Err(error) => Err(error),
         }
     }
 }

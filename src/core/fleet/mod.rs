@@ -17,7 +17,7 @@ use super::{
     Provisioner,
     error::{Error, Result},
     label,
-    provision::{ChangeStatus, ProvisionReport, ResourceKind},
+    provision::{ChangeStatus, ResourceChange, ResourceKind},
 };
 pub use absent::AbsentUnit;
 pub use accounts::in_accounts;
@@ -88,6 +88,9 @@ pub struct FleetAction {
 pub struct UnitOutcome {
     /// The business unit.
     pub business_unit: String,
+    /// The account it is in (the manifest's `account`, else the caller's).
+    #[serde(default)]
+    pub account: String,
     /// The line of its entry in the manifest.
     pub line: usize,
     /// What changes (plan) or changed (apply), one line each.
@@ -109,9 +112,10 @@ struct Changes {
 }
 
 impl UnitOutcome {
-    fn new(unit: &UnitSpec) -> Self {
+    fn new(unit: &UnitSpec, caller: &str) -> Self {
         Self {
             business_unit: unit.name().to_owned(),
+            account: unit.account.as_deref().unwrap_or(caller).to_owned(),
             line: unit.line,
             changes: Vec::new(),
             drift: Vec::new(),
@@ -225,7 +229,7 @@ impl Provisioner {
                 error: Some(
                     "not started: the run was cancelled; run it again to finish".to_owned(),
                 ),
-                ..UnitOutcome::new(unit)
+                ..UnitOutcome::new(unit, account)
             },
         )
         .await;
@@ -254,7 +258,7 @@ impl Provisioner {
         accounts: &accounts::Accounts,
         apply: bool,
     ) -> UnitOutcome {
-        let mut outcome = UnitOutcome::new(unit);
+        let mut outcome = UnitOutcome::new(unit, account);
         let place = unit
             .account
             .clone()
@@ -316,8 +320,17 @@ impl Provisioner {
     ) -> Result<()> {
         let mut provision = unit.provision.clone();
         provision.dry_run = !apply;
-        let report = self.provision_user(&provision).await?;
-        record(&report, outcome);
+        let mut made = Vec::new();
+        let report = match self.provision_user_noting(&provision, &mut made).await {
+            Ok(report) => report,
+            Err(error) => {
+                // What exists now (a user created before its policy attach failed) is listed, so the
+                // report and the audit name it and the next attempt or run finds it unchanged.
+                record(&made, outcome);
+                return Err(error);
+            }
+        };
+        record(&report.resources, outcome);
         // A user this call created has no key yet: no need to look before taking the key lease.
         let keyless = report
             .resources
@@ -432,8 +445,8 @@ fn leads_first<'m>(manifest: &'m Manifest, caller: &str) -> (Vec<&'m UnitSpec>, 
 }
 
 /// The changed and drifted resources of a provision report, one line each.
-fn record(report: &ProvisionReport, outcome: &mut UnitOutcome) {
-    for resource in &report.resources {
+fn record(resources: &[ResourceChange], outcome: &mut UnitOutcome) {
+    for resource in resources {
         let line = format!(
             "{} {}: {}",
             label(&resource.resource).replace('_', " "),

@@ -17,6 +17,7 @@ use crate::core::{
     deliver::Delivery,
     error::{Error, Result},
     keys::{ApiKeySummary, KeyFlag, RotateKeyInput, RotateMode},
+    names::BusinessUnit,
 };
 
 /// What the sweep does for one unit.
@@ -39,6 +40,9 @@ pub struct SweptUnit {
     pub replaced: Option<String>,
     /// The new key's id, once rotated.
     pub new_key: Option<String>,
+    /// The keys the rotation deleted (the replaced one, and any it made room with or displaced).
+    #[serde(default)]
+    pub deleted: Vec<String>,
     /// Why the unit was left alone, or what the rotation did.
     pub detail: String,
     /// Why the rotation failed, or that it never started (a cancelled sweep).
@@ -95,6 +99,7 @@ struct Due<'a> {
     unit: String,
     action: SweepAction,
     deliver: Delivery,
+    max_age_days: u32,
 }
 
 /// What the sweep was asked: the manifest's key settings per (account, unit), and the fallbacks.
@@ -199,6 +204,7 @@ impl Provisioner {
                     action: sweep_action(&keys, key.max_age_days),
                     unit,
                     deliver: key.deliver,
+                    max_age_days: key.max_age_days,
                 });
             }
         }
@@ -208,29 +214,66 @@ impl Provisioner {
 
     async fn sweep_unit(&self, due: &Due<'_>, dry_run: bool) -> SweptUnit {
         let mut swept = swept(due);
-        let old = match &due.action {
+        let mut old = match &due.action {
             SweepAction::Leave(why) => {
                 swept.detail.clone_from(why);
                 return swept;
             }
             SweepAction::Rotate(old) => old.clone(),
         };
-        let input = RotateKeyInput {
-            business_unit: due.unit.clone(),
-            credential_id: Some(old),
-            mode: RotateMode::Replace,
-            deliver: Some(due.deliver),
-            dry_run,
-            ..RotateKeyInput::default()
-        };
-        match self.rotate_key(&input).await {
-            Ok(report) => {
-                swept.new_key = report.new_key.credential_id;
-                swept.detail = report.instruction;
+        // Another run (a second sweep, a rotation) may replace the key between the listing and this
+        // rotation: the unit is read again and the truth reported, or its new due key rotated, once.
+        for attempt in 0..2 {
+            let input = RotateKeyInput {
+                business_unit: due.unit.clone(),
+                credential_id: Some(old.clone()),
+                mode: RotateMode::Replace,
+                deliver: Some(due.deliver),
+                dry_run,
+                ..RotateKeyInput::default()
+            };
+            let error = match self.rotate_key(&input).await {
+                Ok(report) => {
+                    swept.replaced = Some(old);
+                    swept.new_key = report.new_key.credential_id;
+                    if !dry_run {
+                        swept.deleted = report.deleted_credential_ids;
+                    }
+                    swept.detail = report.instruction;
+                    return swept;
+                }
+                Err(error) => error,
+            };
+            match self.replaced_meanwhile(due, &old).await {
+                Some(SweepAction::Leave(why)) => {
+                    swept.replaced = None;
+                    swept.detail = format!(
+                        "nothing to do: key {old} was already replaced by another run ({why})"
+                    );
+                    return swept;
+                }
+                Some(SweepAction::Rotate(next)) if attempt == 0 => old = next,
+                _ => {
+                    swept.error = Some(error.to_string());
+                    return swept;
+                }
             }
-            Err(error) => swept.error = Some(error.to_string()),
         }
         swept
+    }
+
+    /// After a failed rotation of `old`: when the key is gone (another run replaced it), what to do now
+    /// for the unit's keys as they are; `None` when the key is still there (the failure stands) or the
+    /// keys cannot be read.
+    async fn replaced_meanwhile(&self, due: &Due<'_>, old: &str) -> Option<SweepAction> {
+        let user_name = BusinessUnit::parse("business_unit", &due.unit)
+            .ok()?
+            .user_name();
+        let keys = self.unit_key_summaries(&due.unit, &user_name).await.ok()?;
+        if keys.iter().any(|k| k.credential_id == old) {
+            return None;
+        }
+        Some(sweep_action(&keys, due.max_age_days))
     }
 }
 
@@ -253,6 +296,7 @@ fn swept(due: &Due<'_>) -> SweptUnit {
             SweepAction::Leave(_) => None,
         },
         new_key: None,
+        deleted: Vec::new(),
         detail: String::new(),
         error: None,
     }

@@ -55,8 +55,9 @@ impl Provisioner {
         self.check_destination(unit, &destination).await?;
         let _guard = self.lock_user(&user.name).await;
         let (lease, needed) = self
-            .claim(unit, &user, &destination, |keys| {
-                if any_active(keys) {
+            .claim(unit, &user, &destination, |keys, held| {
+                // A key the destination got from another run just now counts, listed by IAM or not yet.
+                if any_active(keys) || held.is_some_and(|h| h.live(keys)) {
                     return Ok((Operation::Create, false));
                 }
                 if keys.len() >= MAX_KEYS_PER_USER {

@@ -39,6 +39,30 @@ const MAX_WAIT: Duration = Duration::from_secs(10);
 /// How often it looks again.
 const POLL: Duration = Duration::from_millis(200);
 
+/// The key the unit's destination holds, as a claim decides with it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Held {
+    /// Its credential id.
+    pub id: String,
+    /// Written there within the lease period: a key IAM does not list yet may be this new (IAM is
+    /// eventually consistent), so it is not taken for a deleted one.
+    pub recent: bool,
+}
+
+impl Held {
+    /// Whether the destination holds a key that works or may: listed active, or too recent to be judged by
+    /// its absence from `keys`.
+    pub fn live(&self, keys: &[ServiceSpecificCredentialMetadata]) -> bool {
+        match keys
+            .iter()
+            .find(|k| k.service_specific_credential_id() == self.id)
+        {
+            Some(key) => key.status() == &aws_sdk_iam::types::StatusType::Active,
+            None => self.recent,
+        }
+    }
+}
+
 /// The lease this operation holds.
 #[derive(Debug)]
 pub struct Lease {
@@ -83,22 +107,41 @@ fn ours(intent: &Intent) -> bool {
 }
 
 impl Provisioner {
+    /// The key `destination` holds now, if any (see [`Held`]).
+    pub(super) async fn held(
+        &self,
+        unit: &BusinessUnit,
+        destination: &Destination,
+    ) -> Result<Option<Held>> {
+        let lease = self.settings().key_lease;
+        Ok(self
+            .delivered_key(unit, destination)
+            .await?
+            .map(|(id, written)| Held {
+                id,
+                recent: written.is_none_or(|w| w.elapsed().map_or(true, |age| age < lease)),
+            }))
+    }
+
     /// Take the unit's lease: wait for no one (a fresh lease of another holder is refused with when to
-    /// retry), finish an expired one, let `decide` choose the operation from the user's keys as they are
-    /// then (its refusal leaves no lease), and record the intent on the user.
+    /// retry), finish an expired one, let `decide` choose the operation from the user's keys and the key its
+    /// destination holds as they are then (its refusal leaves no lease), and record the intent on the user.
+    /// Once the lease reads back as this operation's, `decide` runs again on what is there now: another run
+    /// may have finished meanwhile (its key delivered), and a refusal then gives the lease back.
     pub(super) async fn claim<T>(
         &self,
         unit: &BusinessUnit,
         user: &ManagedUser,
         destination: &Destination,
-        decide: impl Fn(&[ServiceSpecificCredentialMetadata]) -> Result<(Operation, T)>,
+        decide: impl Fn(&[ServiceSpecificCredentialMetadata], Option<&Held>) -> Result<(Operation, T)>,
     ) -> Result<(Lease, T)> {
         let started = std::time::Instant::now();
         let mut seen = user.lease.clone();
         loop {
             let recovered = self.await_lease(unit, &user.name, seen, started).await?;
             let keys = self.user_keys(&user.name).await?;
-            let (operation, decided) = decide(&keys)?;
+            let held = self.held(unit, destination).await?;
+            let (operation, _) = decide(&keys, held.as_ref())?;
             let intent = Intent {
                 holder: holder(),
                 started: now_secs(),
@@ -130,8 +173,35 @@ impl Provisioner {
                         intent,
                         recovered,
                     };
-                    return Ok((lease, decided));
+                    match self
+                        .decide_again(unit, destination, &lease, &decide)
+                        .await?
+                    {
+                        Some(decided) => return Ok((lease, decided)),
+                        // Decided otherwise now: record that instead (the lease is ours, nothing to wait for).
+                        None => seen = None,
+                    }
                 }
+            }
+        }
+    }
+
+    /// `decide` again under `lease`, now that it is this operation's: the decision when it is the one the
+    /// lease records, `None` when it changed; a refusal gives the lease back.
+    async fn decide_again<T>(
+        &self,
+        unit: &BusinessUnit,
+        destination: &Destination,
+        lease: &Lease,
+        decide: impl Fn(&[ServiceSpecificCredentialMetadata], Option<&Held>) -> Result<(Operation, T)>,
+    ) -> Result<Option<T>> {
+        let keys = self.user_keys(&lease.user_name).await?;
+        let held = self.held(unit, destination).await?;
+        match decide(&keys, held.as_ref()) {
+            Ok((now, decided)) => Ok((now == lease.intent.operation).then_some(decided)),
+            Err(error) => {
+                self.release(lease).await;
+                Err(error)
             }
         }
     }

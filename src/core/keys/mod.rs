@@ -21,7 +21,7 @@ pub use rotate::{KeyState, RotateKeyInput, RotateMode, RotateReport, Rotation, p
 
 use aws_sdk_iam::types::ServiceSpecificCredentialMetadata;
 use issue::planned_key;
-use lease::Operation;
+use lease::{Held, Operation};
 
 use super::{
     Provisioner,
@@ -258,13 +258,8 @@ impl Provisioner {
         let user = self.managed_user(unit).await?;
         self.check_destination(unit, destination).await?;
         let _guard = self.lock_user(&user.name).await;
-        let held = self.delivered_id(unit, destination).await?;
-        let room = |keys: &[ServiceSpecificCredentialMetadata]| {
-            if let Some(held) = held.as_deref().filter(|id| {
-                keys.iter().any(|k| {
-                    k.service_specific_credential_id() == *id && k.status() == &StatusType::Active
-                })
-            }) {
+        let room = |keys: &[ServiceSpecificCredentialMetadata], held: Option<&Held>| {
+            if let Some(held) = held.filter(|h| h.live(keys)).map(|h| &h.id) {
                 return Err(Error::refused(
                     "deliver",
                     format!(
@@ -279,7 +274,8 @@ impl Provisioner {
             Ok((Operation::Create, ()))
         };
         if input.dry_run {
-            room(&self.user_keys(&user.name).await?)?;
+            let held = self.held(unit, destination).await?;
+            room(&self.user_keys(&user.name).await?, held.as_ref())?;
             return Ok(planned_key(
                 unit,
                 &user,

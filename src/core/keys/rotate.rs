@@ -9,7 +9,7 @@ use serde::{Deserialize, Serialize};
 use super::{
     ApiKeyKind, CreatedApiKey, MAX_KEYS_PER_USER,
     issue::planned_key,
-    lease::{Lease, Operation},
+    lease::{Held, Lease, Operation},
     not_owned, parse_credential_id,
     read::ManagedUser,
 };
@@ -270,8 +270,7 @@ impl Provisioner {
         let user = self.managed_user(&unit).await?;
         self.check_destination(&unit, &destination).await?;
         let _guard = self.lock_user(&user.name).await;
-        let delivered = self.delivered_id(&unit, &destination).await?;
-        let decide = |keys: &[ServiceSpecificCredentialMetadata]| {
+        let decide = |keys: &[ServiceSpecificCredentialMetadata], held: Option<&Held>| {
             let keys: Vec<KeyState> = keys.iter().map(KeyState::from).collect();
             if let Some(id) = named
                 .as_ref()
@@ -284,7 +283,7 @@ impl Provisioner {
                 &keys,
                 named.as_deref(),
                 input.mode,
-                delivered.as_deref(),
+                held.map(|h| h.id.as_str()),
             )?;
             let operation = Operation::Rotate {
                 old: rotation.old.clone(),
@@ -293,7 +292,8 @@ impl Provisioner {
             Ok((operation, rotation))
         };
         if input.dry_run {
-            let (_, rotation) = decide(&self.user_keys(&user.name).await?)?;
+            let held = self.held(&unit, &destination).await?;
+            let (_, rotation) = decide(&self.user_keys(&user.name).await?, held.as_ref())?;
             let new_key = planned_key(&unit, &user, ApiKeyKind::LongTerm, &region, &destination);
             return Ok(planned(&unit, input.mode, rotation, new_key));
         }

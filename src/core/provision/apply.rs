@@ -24,7 +24,8 @@ use crate::core::{
 /// IAM keeps at most five versions of a managed policy.
 const MAX_POLICY_VERSIONS: usize = 5;
 
-/// What applying a plan did.
+/// What applying a plan did (so far, when it failed part way).
+#[derive(Default)]
 pub struct Applied {
     /// Each resource with what happened to it.
     pub resources: Vec<ResourceChange>,
@@ -162,11 +163,8 @@ impl Provisioner {
         &self,
         wanted: &Wanted,
         plan: Vec<Change>,
-    ) -> Result<Applied> {
-        let mut applied = Applied {
-            resources: Vec::new(),
-            created_user_arn: None,
-        };
+        applied: &mut Applied,
+    ) -> Result<()> {
         for change in plan {
             let step = match change.effect {
                 Effect::Keep => {
@@ -183,10 +181,10 @@ impl Provisioner {
                 }
                 Effect::Apply(ref step) => step,
             };
-            let (status, detail) = self.provision_step(wanted, step, &mut applied).await?;
+            let (status, detail) = self.provision_step(wanted, step, applied).await?;
             applied.resources.push(report(&change, status, &detail));
         }
-        Ok(applied)
+        Ok(())
     }
 
     async fn provision_step(

@@ -82,6 +82,16 @@ pub struct ProvisionReport {
 impl Provisioner {
     /// Create or reconcile the business unit's user, tags, policy and attachment.
     pub async fn provision_user(&self, input: &ProvisionUserInput) -> Result<ProvisionReport> {
+        self.provision_user_noting(input, &mut Vec::new()).await
+    }
+
+    /// [`Self::provision_user`], leaving in `made` what it changed before it failed (the user it created,
+    /// the policy): a caller that reports a failure part way (a fleet unit) still names what exists.
+    pub(crate) async fn provision_user_noting(
+        &self,
+        input: &ProvisionUserInput,
+        made: &mut Vec<ResourceChange>,
+    ) -> Result<ProvisionReport> {
         let request = input.validate(&self.settings().default_policy)?;
         let governance = &self.settings().governance;
         governance.check_unit("business_unit", &request.business_unit)?;
@@ -105,7 +115,11 @@ impl Provisioner {
             });
             (plan.iter().map(planned).collect(), arn)
         } else {
-            let applied = self.apply_provision(&wanted, plan).await?;
+            let mut applied = apply::Applied::default();
+            if let Err(error) = self.apply_provision(&wanted, plan, &mut applied).await {
+                made.append(&mut applied.resources);
+                return Err(error);
+            }
             let arn = applied
                 .created_user_arn
                 .or(existing_arn)
