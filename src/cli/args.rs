@@ -108,6 +108,10 @@ pub struct Confirm {
     /// Confirm the change (without it, the command says what it would do and changes nothing).
     #[arg(long)]
     pub yes: bool,
+    /// With `--yes`: apply only the plan with this digest (the one an unconfirmed run printed); a plan
+    /// that changed since is printed again instead.
+    #[arg(long, value_name = "DIGEST", requires = "yes")]
+    pub plan_digest: Option<String>,
 }
 
 /// A business unit, for commands about exactly one.
@@ -353,6 +357,7 @@ impl From<EnableCostTagsArgs> for EnableCostTagsInput {
         Self {
             dry_run: args.confirm.dry_run,
             confirm: args.confirm.yes,
+            plan_digest: args.confirm.plan_digest,
         }
     }
 }
@@ -400,6 +405,7 @@ impl From<BudgetArgs> for BudgetAlertInput {
             tag_key: None,
             dry_run: args.confirm.dry_run,
             confirm: args.confirm.yes,
+            plan_digest: args.confirm.plan_digest,
         }
     }
 }
@@ -560,6 +566,7 @@ impl From<RevokeKeyArgs> for RevokeKeyInput {
             },
             dry_run: args.confirm.dry_run,
             confirm: args.confirm.yes,
+            plan_digest: args.confirm.plan_digest,
         }
     }
 }
@@ -579,6 +586,7 @@ impl From<DeprovisionUserArgs> for DeprovisionUserInput {
             business_unit: args.unit.business_unit,
             dry_run: args.confirm.dry_run,
             confirm: args.confirm.yes,
+            plan_digest: args.confirm.plan_digest,
         }
     }
 }

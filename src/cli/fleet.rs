@@ -17,6 +17,7 @@ use crate::{
     core::{
         Error,
         fleet::{FleetAction, FleetReport, Pace, manifest, sweep::SweepReport},
+        plan::Confirmation,
     },
 };
 
@@ -65,6 +66,10 @@ pub struct FleetArgs {
     /// Confirm the removals of `--prune`.
     #[arg(long)]
     pub yes: bool,
+    /// With `--yes`: remove only what the plan with this digest removes (the one an unconfirmed run
+    /// printed); a plan that changed since is printed again instead.
+    #[arg(long, value_name = "DIGEST", requires = "yes")]
+    pub plan_digest: Option<String>,
 }
 
 /// `fleet plan` exits with this when changes are pending.
@@ -101,15 +106,18 @@ impl Context {
             FleetCommand::Apply(args) => (args, true),
             FleetCommand::Sweep(args) => return self.sweep(args).await,
         };
-        let action = FleetAction {
-            apply,
-            prune: args.prune,
-            confirm: args.yes,
-        };
         let pace = Pace::new(args.concurrency as usize, &progress_line, interrupt());
-        let result = match self.load_manifest(&args.file) {
-            Ok(manifest) => self.core.run_fleet(&manifest, action, &pace).await,
-            Err(error) => Err(error),
+        let confirm = Confirmation::of(args.yes, args.plan_digest.as_deref());
+        let result = match (self.load_manifest(&args.file), confirm) {
+            (Ok(manifest), Ok(confirm)) => {
+                let action = FleetAction {
+                    apply,
+                    prune: args.prune,
+                    confirm,
+                };
+                self.core.run_fleet(&manifest, action, &pace).await
+            }
+            (Err(error), _) | (_, Err(error)) => Err(error),
         };
         if apply {
             self.audit_fleet(&args, &result).await;

@@ -35,6 +35,7 @@ impl From<EnableUsageLoggingArgs> for EnableUsageLoggingInput {
             retention_days: args.retention_days,
             dry_run: args.confirm.dry_run,
             confirm: args.confirm.yes,
+            plan_digest: args.confirm.plan_digest,
         }
     }
 }
@@ -85,6 +86,7 @@ impl From<SetSpendCapArgs> for SetSpendCapInput {
             monthly_cap_usd: args.monthly_cap_usd,
             dry_run: args.confirm.dry_run,
             confirm: args.confirm.yes,
+            plan_digest: args.confirm.plan_digest,
         }
     }
 }

@@ -29,6 +29,10 @@ impl Dialect for Cli {
     fn again(&self) -> &'static str {
         "run the command again"
     }
+
+    fn confirm_plan(&self, digest: &str) -> String {
+        format!("`--yes --plan-digest {digest}`")
+    }
 }
 
 /// The flag of an input field: `credential_age_days` is `--credential-age-days`; a field inside a map
@@ -49,16 +53,18 @@ mod tests {
     fn each_adapter_names_its_own_controls() {
         let unconfirmed = Error::ConfirmationRequired {
             summary: "revoke_key would delete".into(),
+            plan_digest: "00000000000000aa".into(),
         };
         let cli = unconfirmed.remediation(&Cli);
         assert!(
-            cli.contains("`--yes`") && cli.contains("`--dry-run`"),
+            cli.contains("`--yes --plan-digest 00000000000000aa`") && cli.contains("`--dry-run`"),
             "{cli}"
         );
         assert!(!cli.contains("confirm"), "{cli}");
         let agent = unconfirmed.remediation(&ToolDialect);
         assert!(
-            agent.contains("`confirm: true`") && !agent.contains("--yes"),
+            agent.contains("`confirm: true` and `plan_digest: \"00000000000000aa\"`")
+                && !agent.contains("--yes"),
             "{agent}"
         );
         let foreign = Error::ForeignUser {

@@ -11,7 +11,7 @@ use super::{
     aws::sdk_error,
     billing::carries_tag,
     error::{Error, Result},
-    plan,
+    plan::{self, Confirmation},
 };
 
 /// The tag keys this project's users carry for accounting.
@@ -30,6 +30,11 @@ pub struct EnableCostTagsInput {
     /// Must be true to change the account's billing settings.
     #[serde(default)]
     pub confirm: bool,
+    /// The digest of the plan the user agreed to (a confirmation request gives it): a plan that no longer
+    /// matches is refused with the new one instead of applied. Not in the tool's schema: the request names it.
+    #[serde(default)]
+    #[schemars(skip)]
+    pub plan_digest: Option<String>,
 }
 
 /// Result of `enable_cost_tags`.
@@ -84,6 +89,7 @@ fn not_yet_known(tags: &[(String, CostAllocationTagStatus)]) -> Vec<String> {
 impl Provisioner {
     /// Activate the accounting tags as cost allocation tags.
     pub async fn enable_cost_tags(&self, input: &EnableCostTagsInput) -> Result<CostTagsReport> {
+        let confirmation = Confirmation::of(input.confirm, input.plan_digest.as_deref())?;
         let tags = self.cost_allocation_tags().await?;
         let plan = plan(&tags);
         let (activate, keep): (Vec<&Change>, Vec<&Change>) =
@@ -96,14 +102,10 @@ impl Provisioner {
             notes: Vec::new(),
         };
         if !report.activated.is_empty() && !input.dry_run {
-            if !input.confirm {
-                return Err(Error::ConfirmationRequired {
-                    summary: format!(
-                        "enable_cost_tags would activate the cost allocation tags {} for the whole account",
-                        report.activated.join(", ")
-                    ),
-                });
-            }
+            confirmation.gate(format!(
+                "enable_cost_tags would activate the cost allocation tags {} for the whole account",
+                report.activated.join(", ")
+            ))?;
             self.activate_cost_tags(&report.activated).await?;
         }
         if !report.activated.is_empty() {

@@ -7,10 +7,11 @@ use serde::{Deserialize, Serialize};
 use super::{
     Provisioner,
     aws::sdk_error,
-    error::{Error, Result, found},
+    error::{Result, found},
     iam::attached_policies,
     label,
     names::BusinessUnit,
+    plan::Confirmation,
 };
 
 /// Input of `deprovision_user`.
@@ -25,6 +26,11 @@ pub struct DeprovisionUserInput {
     /// Must be true to delete (the deletion cannot be undone): confirms the plan a dry run showed.
     #[serde(default)]
     pub confirm: bool,
+    /// The digest of the plan the user agreed to (a confirmation request gives it): a plan that no longer
+    /// matches is refused with the new one instead of applied. Not in the tool's schema: the request names it.
+    #[serde(default)]
+    #[schemars(skip)]
+    pub plan_digest: Option<String>,
 }
 
 /// One step of the removal, in execution order.
@@ -96,20 +102,19 @@ impl Provisioner {
         input: &DeprovisionUserInput,
     ) -> Result<DeprovisionReport> {
         let unit = BusinessUnit::parse("business_unit", &input.business_unit)?;
+        let confirmation = Confirmation::of(input.confirm, input.plan_digest.as_deref())?;
         let user_name = self.managed_user(&unit).await?.name;
         let _guard = self.lock_user(&user_name).await;
         let plan = self.removal_plan(&user_name).await?;
-        if !input.dry_run && !input.confirm {
-            return Err(Error::ConfirmationRequired {
-                summary: format!(
-                    "deprovision_user would delete IAM user `{user_name}` and {} attached item(s): {}",
-                    plan.len() - 1,
-                    plan.iter()
-                        .map(|(kind, id)| format!("{} {id}", label(kind).replace('_', " ")))
-                        .collect::<Vec<_>>()
-                        .join("; ")
-                ),
-            });
+        if !input.dry_run {
+            confirmation.gate(format!(
+                "deprovision_user would delete IAM user `{user_name}` and {} attached item(s): {}",
+                plan.len() - 1,
+                plan.iter()
+                    .map(|(kind, id)| format!("{} {id}", label(kind).replace('_', " ")))
+                    .collect::<Vec<_>>()
+                    .join("; ")
+            ))?;
         }
         let mut steps = Vec::with_capacity(plan.len());
         for (action, resource) in plan {

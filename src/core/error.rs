@@ -116,6 +116,18 @@ pub enum Error {
     ConfirmationRequired {
         /// What the operation would do.
         summary: String,
+        /// The plan's digest, for applying exactly this plan.
+        plan_digest: String,
+    },
+
+    /// The plan the user confirmed is no longer what the operation would do (AWS changed since); nothing
+    /// was changed.
+    #[error("the plan changed since it was confirmed; it now is: {summary}")]
+    PlanChanged {
+        /// What the operation would do now.
+        summary: String,
+        /// The new plan's digest.
+        plan_digest: String,
     },
 
     /// Another key operation on the unit holds its lease (another server or CLI, or one that was
@@ -175,6 +187,15 @@ impl Error {
         )
     }
 
+    /// The digest of the plan a refusal for confirmation carries, for confirming exactly that plan.
+    pub fn plan_digest(&self) -> Option<&str> {
+        match self {
+            Self::ConfirmationRequired { plan_digest, .. }
+            | Self::PlanChanged { plan_digest, .. } => Some(plan_digest),
+            _ => None,
+        }
+    }
+
     /// Shorthand for [`Error::Refused`]: an input found wrong only by reading AWS.
     pub fn refused(field: impl Into<String>, rule: impl Into<String>) -> Self {
         Self::Refused {
@@ -197,6 +218,7 @@ impl Error {
             Self::KeyLimit { .. } => "key_limit",
             Self::NotProvisioned { .. } => "not_provisioned",
             Self::ConfirmationRequired { .. } => "confirmation_required",
+            Self::PlanChanged { .. } => "plan_changed",
             Self::InFlight { .. } => "in_flight",
             Self::Cancelled => "cancelled",
             Self::Aws { .. } => "aws_error",
@@ -270,11 +292,17 @@ impl Error {
                 d.argument("business_unit", business_unit),
                 d.operation("list_business_units")
             ),
-            Self::ConfirmationRequired { .. } => format!(
+            Self::ConfirmationRequired { plan_digest, .. } => format!(
                 "Nothing was changed. Show the user what will happen ({again} with {} for the full \
-                 plan), and once they agree, {again} with {}.",
+                 plan), and once they agree, {again} with {} (the change applied is then this plan, \
+                 or none).",
                 d.argument("dry_run", "true"),
-                d.argument("confirm", "true")
+                d.confirm_plan(plan_digest)
+            ),
+            Self::PlanChanged { plan_digest, .. } => format!(
+                "Nothing was changed: AWS changed since the user agreed. Show them this new plan, and \
+                 once they agree, {again} with {}.",
+                d.confirm_plan(plan_digest)
             ),
             Self::InFlight {
                 retry_after_secs, ..
@@ -303,6 +331,9 @@ pub trait Dialect {
     fn argument(&self, name: &str, value: &str) -> String;
     /// How to try again: "call again", "run the command again".
     fn again(&self) -> &'static str;
+    /// How to confirm the plan with this digest and no other, e.g. `` `confirm: true` and
+    /// `plan_digest: "…"` `` or `` `--yes --plan-digest …` ``.
+    fn confirm_plan(&self, digest: &str) -> String;
 }
 
 /// The tools' own names: `provision_user`, `confirm: true`. What an MCP client is told, and what reports
@@ -328,6 +359,10 @@ impl Dialect for ToolDialect {
 
     fn again(&self) -> &'static str {
         "call again"
+    }
+
+    fn confirm_plan(&self, digest: &str) -> String {
+        format!("`confirm: true` and `plan_digest: \"{digest}\"`")
     }
 }
 

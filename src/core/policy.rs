@@ -9,6 +9,8 @@ use super::{billing::BUSINESS_UNIT_TAG as UNIT_TAG, names::PolicyArn};
 pub const POLICY_NAME: &str = "BedrockProvisionerClaudeAccess";
 /// Name of the AWS-managed policy the Bedrock console attaches to API-key users.
 pub const BEDROCK_LIMITED_ACCESS: &str = "AmazonBedrockLimitedAccess";
+/// The deny policy attached to the user of a unit whose spend cap is spent (see `spend::caps`).
+pub const DENY_POLICY_NAME: &str = "BedrockProvisionerSpendCapDeny";
 
 /// Which managed policy the business unit's user gets.
 #[derive(Clone, Debug, PartialEq, Eq)]

@@ -6,12 +6,15 @@
 use std::{net::SocketAddr, sync::Arc};
 
 pub use super::listen::Limits;
-use super::listen::{Drain, InFlight};
+use super::{
+    guard::Guard,
+    listen::{Drain, InFlight},
+};
 use axum::{
     Router,
     body::Body,
     extract::{Request, State},
-    http::{HeaderMap, StatusCode, header},
+    http::{StatusCode, header},
     middleware::{self, Next},
     response::{IntoResponse, Response},
 };
@@ -91,48 +94,6 @@ pub fn check_options(addr: SocketAddr, options: &HttpOptions) -> Result<(), Http
     }
 }
 
-/// The `Host` and `Origin` values a request may carry (DNS-rebinding protection).
-#[derive(Clone, Debug)]
-pub struct Guard {
-    hosts: Vec<String>,
-    origins: Vec<String>,
-}
-
-impl Guard {
-    /// Whether the request's `Host` is allowed, and its `Origin` too when present.
-    pub fn allows(&self, headers: &HeaderMap) -> bool {
-        let value = |name| headers.get(name).and_then(|v| v.to_str().ok());
-        let host = value(header::HOST).unwrap_or_default();
-        let host_only = strip_port(host);
-        let host_ok = self.hosts.iter().any(|h| h == host || h == host_only);
-        let origin_ok = value(header::ORIGIN).is_none_or(|origin| {
-            self.origins
-                .iter()
-                .any(|allowed| match allowed.strip_suffix(":*") {
-                    Some(base) => origin == base || strip_port(origin) == base,
-                    None => origin == allowed,
-                })
-        });
-        host_ok && origin_ok
-    }
-
-    /// The answer to a request [`Guard::allows`] refuses.
-    pub fn refusal() -> Response {
-        (StatusCode::FORBIDDEN, "Host or Origin not allowed\n").into_response()
-    }
-}
-
-/// `host:port` → `host` (`[::1]:8080` → `::1`, `http://a:1` → `http://a`).
-fn strip_port(value: &str) -> &str {
-    if let Some(rest) = value.strip_prefix('[') {
-        return rest.split(']').next().unwrap_or(rest);
-    }
-    match value.rsplit_once(':') {
-        Some((head, port)) if !port.is_empty() && port.bytes().all(|b| b.is_ascii_digit()) => head,
-        _ => value,
-    }
-}
-
 /// Serve MCP on `listener` until `shutdown` is cancelled. Each MCP session gets a server from `factory`.
 pub async fn serve_http(
     listener: TcpListener,
@@ -147,8 +108,8 @@ pub async fn serve_http(
     // Sessions outlive the shutdown signal until the requests in flight are answered (see `listen`).
     let drain = Drain::default();
     let config = StreamableHttpServerConfig::default()
-        .with_allowed_hosts(guard.hosts.clone())
-        .with_allowed_origins(guard.origins.clone())
+        .with_allowed_hosts(guard.hosts().to_vec())
+        .with_allowed_origins(guard.origins().to_vec())
         .with_cancellation_token(drain.sessions.child_token());
     let streamable_factory = factory.clone();
     let sessions = Arc::new(LocalSessionManager::default());
@@ -203,7 +164,7 @@ fn guard_for(addr: SocketAddr, options: &HttpOptions) -> Guard {
         "http://[::1]:*".to_owned(),
     ];
     origins.extend(options.allowed_origins.iter().cloned());
-    Guard { hosts, origins }
+    Guard::new(hosts, origins)
 }
 
 /// Refuse a new session (a POST without `Mcp-Session-Id`) while `max` are live: `503`.
@@ -281,25 +242,10 @@ async fn read_json_body(
         .and_then(|v| v.to_str().ok())
         .is_some_and(|v| v.contains("json"));
     if json && let Err(error) = serde_json::from_slice::<serde::de::IgnoredAny>(&bytes) {
-        return parse_error_response(&error);
+        return super::guard::parse_error_response(&error);
     }
     next.run(Request::from_parts(parts, Body::from(bytes)))
         .await
-}
-
-/// `400` with a JSON-RPC parse error (`-32700`, `id` null), for a body that is no JSON-RPC message.
-pub(super) fn parse_error_response(error: &dyn std::fmt::Display) -> Response {
-    let answer = super::jsonrpc_error(
-        -32700,
-        format!("Parse error: {error}"),
-        serde_json::Value::Null,
-    );
-    (
-        StatusCode::BAD_REQUEST,
-        [(header::CONTENT_TYPE, "application/json")],
-        answer.to_string(),
-    )
-        .into_response()
 }
 
 /// Reject requests without the bearer token (when one is configured), in constant time.

@@ -7,6 +7,7 @@ mod arguments;
 mod calls;
 mod declared;
 mod fleet;
+mod guard;
 pub mod http;
 pub mod listen;
 mod prompts;

@@ -38,7 +38,7 @@ use tokio_util::sync::CancellationToken;
 
 use super::{
     ProvisionerServer,
-    http::Guard,
+    guard::Guard,
     listen::{Drain, InFlightGuard, Limits, Peer},
 };
 
@@ -348,7 +348,7 @@ async fn receive(
     };
     let mut message: ClientJsonRpcMessage = match serde_json::from_slice(&body) {
         Ok(message) => message,
-        Err(error) => return super::http::parse_error_response(&error),
+        Err(error) => return super::guard::parse_error_response(&error),
     };
     if let Some(ConnectInfo(addr)) = opened_by {
         parts.extensions.insert(StreamPeer(addr));

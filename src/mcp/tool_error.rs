@@ -41,11 +41,12 @@ impl IntoCallToolResult for ToolError {
         tracing::warn!(kind = self.0.kind(), error = %self.0, "tool call failed");
         let mut result = CallToolResult::error(vec![ContentBlock::text(self.message())]);
         let mut meta = serde_json::Map::new();
-        meta.insert(
-            ERROR_META.to_owned(),
-            json!({"kind": self.0.kind(), "resource_ids": self.0.resources(),
-                   "called_aws": self.0.called_aws()}),
-        );
+        let mut data = json!({"kind": self.0.kind(), "resource_ids": self.0.resources(),
+                              "called_aws": self.0.called_aws()});
+        if let Some(digest) = self.0.plan_digest() {
+            data["plan_digest"] = json!(digest);
+        }
+        meta.insert(ERROR_META.to_owned(), data);
         result.meta = Some(MetaObject(meta));
         Ok(result.into())
     }
@@ -63,6 +64,13 @@ pub fn kind_of(result: &CallToolResult) -> String {
         .and_then(|data| data["kind"].as_str())
         .unwrap_or("unknown")
         .to_owned()
+}
+
+/// The digest of the plan a `confirmation_required` or `plan_changed` result asks to confirm.
+pub fn plan_digest(result: &CallToolResult) -> Option<String> {
+    error_data(result)
+        .and_then(|data| data["plan_digest"].as_str())
+        .map(str::to_owned)
 }
 
 /// The first line of a failed tool result (the error without its remediation).

@@ -608,10 +608,42 @@ async fn refusals_name_the_cli_flags_not_the_tool_arguments() {
     let stderr = String::from_utf8_lossy(&revoke.stderr);
     assert!(!revoke.status.success());
     assert!(
-        stderr.contains("`--yes`") && stderr.contains("`--dry-run`"),
+        stderr.contains("`--yes --plan-digest ") && stderr.contains("`--dry-run`"),
         "{stderr}"
     );
     assert!(!stderr.contains("confirm: true"), "{stderr}");
+    // The digest confirms that plan and no other: a stale one is refused with the plan, the right one applies.
+    let digest = stderr
+        .split("--plan-digest ")
+        .nth(1)
+        .and_then(|rest| rest.get(..16))
+        .unwrap()
+        .to_owned();
+    let revoke_with = |digest: &str| {
+        run(
+            &account,
+            &[
+                "revoke-key",
+                "--business-unit",
+                "web",
+                "--credential-id",
+                &id,
+                "--yes",
+                "--plan-digest",
+                digest,
+            ],
+        )
+    };
+    let stale = revoke_with("ffffffffffffffff");
+    let stale_err = String::from_utf8_lossy(&stale.stderr);
+    assert!(!stale.status.success());
+    assert!(stale_err.contains("the plan changed"), "{stale_err}");
+    let applied = revoke_with(&digest);
+    assert!(
+        applied.status.success(),
+        "{}",
+        String::from_utf8_lossy(&applied.stderr)
+    );
 
     account
         .iam()

@@ -49,6 +49,92 @@ impl ClientHandler for User {
     }
 }
 
+/// A client whose user says yes, but whose colleague adds an access key to the unit's user while the first
+/// question is on screen: AWS changed after the user saw the plan.
+#[derive(Clone)]
+struct Interrupted {
+    iam: aws_sdk_iam::Client,
+    questions: Arc<Mutex<Vec<String>>>,
+}
+
+impl ClientHandler for Interrupted {
+    async fn create_elicitation(
+        &self,
+        request: ElicitRequestParams,
+        _context: RequestContext<RoleClient>,
+    ) -> Result<ElicitResult, ErrorData> {
+        if let ElicitRequestParams::FormElicitationParams { message, .. } = request {
+            self.questions.lock().unwrap().push(message);
+        }
+        if self.questions.lock().unwrap().len() == 1 {
+            self.iam
+                .create_access_key()
+                .user_name("ops-bedrock-user")
+                .send()
+                .await
+                .unwrap();
+        }
+        Ok(ElicitResult::new(ElicitationAction::Accept).with_content(json!({"confirm": true})))
+    }
+
+    fn get_info(&self) -> ClientConfig {
+        ClientConfig::new(
+            ClientCapabilities::builder().enable_elicitation().build(),
+            Implementation::new("confirming-client", "1.0"),
+        )
+    }
+}
+
+/// What is applied is the plan the user agreed to: an access key added while the question was on screen
+/// makes a new plan, which the user is asked about again (it names the key) instead of its being deleted
+/// unseen; their second yes applies it.
+#[tokio::test]
+async fn a_plan_that_changed_after_the_yes_is_asked_about_again() {
+    let account = Account::new();
+    let _admin = account.provisioned(&["ops"]).await;
+    let questions = Arc::new(Mutex::new(Vec::new()));
+    let client = connect(
+        &account,
+        AccessMode::Admin,
+        Interrupted {
+            iam: account.iam().await,
+            questions: questions.clone(),
+        },
+    )
+    .await;
+    let done = call_user(&client, "deprovision_user", json!({"business_unit": "ops"})).await;
+    assert_ne!(done.is_error, Some(true), "{}", text(&done));
+    let asked = questions.lock().unwrap().clone();
+    assert_eq!(asked.len(), 2, "{asked:?}");
+    assert!(!asked[0].contains("access key"), "{asked:?}");
+    assert!(
+        asked[1].contains("plan changed") && asked[1].contains("access key AKIA"),
+        "{asked:?}"
+    );
+    assert!(!account.user_exists("ops-bedrock-user").await);
+
+    // An agent that confirms a digest of an older plan gets the new plan back, and nothing is deleted.
+    client.cancel().await.ok();
+    let _again = account.provisioned(&["ops"]).await;
+    let agent = account.mcp(AccessMode::Admin).await;
+    let first = call(&agent, "deprovision_user", json!({"business_unit": "ops"})).await;
+    assert!(text(&first).contains("plan_digest: \""), "{}", text(&first));
+    let stale = "0123456789abcdef";
+    let refused = call(
+        &agent,
+        "deprovision_user",
+        json!({"business_unit": "ops", "confirm": true, "plan_digest": stale}),
+    )
+    .await;
+    assert!(
+        text(&refused).contains("plan changed"),
+        "{}",
+        text(&refused)
+    );
+    assert!(account.user_exists("ops-bedrock-user").await);
+    agent.cancel().await.ok();
+}
+
 /// An in-process server in `mode` for `account`, and a client with `handler`.
 async fn connect<H: ClientHandler>(
     account: &Account,

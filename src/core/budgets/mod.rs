@@ -16,8 +16,7 @@ use super::{
     billing::{BUSINESS_UNIT_TAG, is_principal_tag, today},
     error::{Error, Result},
     names::BusinessUnit,
-    plan::changes_anything,
-    provision::ChangeStatus,
+    plan::{ChangeStatus, Confirmation, changes_anything},
 };
 
 static EMAIL: LazyLock<Regex> = LazyLock::new(|| {
@@ -66,6 +65,11 @@ pub struct BudgetAlertInput {
     /// Must be true to create or overwrite the budget.
     #[serde(default)]
     pub confirm: bool,
+    /// The digest of the plan the user agreed to (a confirmation request gives it): a plan that no longer
+    /// matches is refused with the new one instead of applied. Not in the tool's schema: the request names it.
+    #[serde(default)]
+    #[schemars(skip)]
+    pub plan_digest: Option<String>,
 }
 
 /// Result of `create_budget_alert`.
@@ -162,6 +166,7 @@ impl Provisioner {
     /// Create or update the business unit's monthly Bedrock budget and its alerts.
     pub async fn create_budget_alert(&self, input: &BudgetAlertInput) -> Result<BudgetReport> {
         let request = input.validate()?;
+        let confirmation = Confirmation::of(input.confirm, input.plan_digest.as_deref())?;
         self.settings()
             .governance
             .check_unit("business_unit", &request.unit)?;
@@ -194,11 +199,10 @@ impl Provisioner {
         if matches!(status, ChangeStatus::Unchanged | ChangeStatus::Planned) {
             return Ok(report);
         }
-        if !input.confirm {
-            return Err(Error::ConfirmationRequired {
-                summary: format!("create_budget_alert would {}", report.changes.join("; ")),
-            });
-        }
+        confirmation.gate(format!(
+            "create_budget_alert would {}",
+            report.changes.join("; ")
+        ))?;
         self.apply_budget(&account, &wanted, &plan).await?;
         tracing::info!(budget = %wanted.name, ?status, "budget alert");
         Ok(report)

@@ -198,6 +198,7 @@ impl Provisioner {
             business_unit: unit.to_owned(),
             dry_run: false,
             confirm: true,
+            plan_digest: None,
         })
         .await
     }

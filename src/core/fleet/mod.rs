@@ -5,6 +5,7 @@
 
 mod absent;
 mod accounts;
+mod listing;
 pub mod manifest;
 mod pace;
 pub mod sweep;
@@ -17,6 +18,7 @@ use super::{
     Provisioner,
     error::{Error, Result},
     label,
+    plan::Confirmation,
     provision::{ChangeStatus, ResourceChange, ResourceKind},
 };
 pub use absent::AbsentUnit;
@@ -41,6 +43,11 @@ pub struct FleetInput {
     /// Must be true to apply `prune`'s removals.
     #[serde(default)]
     pub confirm: bool,
+    /// The digest of the plan the user agreed to (a confirmation request gives it): a plan that no longer
+    /// matches is refused with the new one instead of applied. Not in the tool's schema: the request names it.
+    #[serde(default)]
+    #[schemars(skip)]
+    pub plan_digest: Option<String>,
 }
 
 /// Input of `sweep_keys`.
@@ -79,8 +86,8 @@ pub struct FleetAction {
     pub apply: bool,
     /// Also remove managed units the manifest does not name.
     pub prune: bool,
-    /// The removals are confirmed.
-    pub confirm: bool,
+    /// What the caller confirmed of the removals.
+    pub confirm: Confirmation,
 }
 
 /// One unit of a fleet plan or apply.
@@ -182,7 +189,7 @@ impl Provisioner {
         let action = FleetAction {
             apply,
             prune: input.prune,
-            confirm: input.confirm,
+            confirm: Confirmation::of(input.confirm, input.plan_digest.as_deref())?,
         };
         self.run_fleet(&manifest, action, &pace).await
     }
@@ -210,10 +217,8 @@ impl Provisioner {
         let mut absent = self
             .absent_units(manifest, &account, &accounts, action)
             .await?;
-        if action.apply && action.prune && !action.confirm && !absent.is_empty() {
-            return Err(Error::ConfirmationRequired {
-                summary: absent::removal_summary(&absent),
-            });
+        if action.apply && action.prune && !absent.is_empty() {
+            action.confirm.gate(absent::removal_summary(&absent))?;
         }
         let (account, accounts) = (&account, &accounts);
         // The first unit of each account runs alone, before the others: it creates or updates what the
@@ -371,6 +376,7 @@ impl Provisioner {
             dry_run: !apply,
             // Writing the manifest and running apply is the confirmation.
             confirm: apply,
+            plan_digest: None,
         };
         let report = self.set_spend_cap(&input).await?;
         if report.status == ChangeStatus::Unchanged {

@@ -3,6 +3,9 @@
 
 use crate::core::deliver::Destination;
 
+/// The tag on the unit's IAM user that holds the lease.
+pub const LEASE_TAG: &str = "bedrock-provisioner:key-operation";
+
 /// How far the clocks of the machines running this tool and IAM's may disagree.
 pub const CLOCK_SKEW_SECS: u64 = 300;
 

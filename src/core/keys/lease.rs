@@ -30,8 +30,7 @@ use crate::core::{
     names::{BusinessUnit, same_tag_key},
 };
 
-/// The tag on the unit's IAM user that holds the lease.
-pub const LEASE_TAG: &str = "bedrock-provisioner:key-operation";
+pub use super::intent::LEASE_TAG;
 
 /// How long an operation waits for another's lease before it gives up (a key operation takes about a
 /// second; an interrupted one is finished only once its lease expires).

@@ -28,8 +28,8 @@ use super::{
     aws::sdk_error,
     deliver::{Delivered, Delivery, Destination},
     error::{Error, Result},
-    fleet::in_accounts,
     names::{BusinessUnit, parse_region, same_tag_key},
+    plan::Confirmation,
     short_term::MAX_DURATION_SECONDS,
     spend::caps::CAP_TAG,
 };
@@ -205,6 +205,11 @@ pub struct RevokeKeyInput {
     /// Must be true to change the key: confirms that clients using it will stop working.
     #[serde(default)]
     pub confirm: bool,
+    /// The digest of the plan the user agreed to (a confirmation request gives it): a plan that no longer
+    /// matches is refused with the new one instead of applied. Not in the tool's schema: the request names it.
+    #[serde(default)]
+    #[schemars(skip)]
+    pub plan_digest: Option<String>,
 }
 
 /// Result of `revoke_key`.
@@ -337,31 +342,13 @@ impl Provisioner {
             .await
     }
 
-    /// The business unit's keys, or the keys of every user this tool manages (in the accounts of a
-    /// manifest too, when given one).
-    pub async fn list_api_keys(&self, input: &ListApiKeysInput) -> Result<ApiKeyList> {
-        if let Some(manifest) = &input.manifest {
-            if input.business_unit.is_some() {
-                return Err(Error::invalid(
-                    "manifest",
-                    "lists every unit of the manifest's accounts: give `business_unit` or `manifest`, not both",
-                ));
-            }
-            let (lists, unreachable) = self
-                .across_accounts(manifest, |p| {
-                    Box::pin(async move {
-                        Ok(p.keys_by_unit().await?.into_values().flatten().collect())
-                    })
-                })
-                .await?;
-            return Ok(ApiKeyList {
-                keys: in_accounts(lists, |key: &mut ApiKeySummary, account| {
-                    key.account = Some(account);
-                }),
-                unreachable,
-            });
-        }
-        let by_unit = match &input.business_unit {
+    /// The business unit's keys, or the keys of every user this tool manages, in this account (a
+    /// manifest's accounts are `fleet`'s).
+    pub(crate) async fn list_api_keys_here(
+        &self,
+        business_unit: Option<&str>,
+    ) -> Result<ApiKeyList> {
+        let by_unit = match business_unit {
             Some(raw) => {
                 let unit = BusinessUnit::parse("business_unit", raw)?;
                 let user = self.managed_user(&unit).await?;
@@ -427,23 +414,22 @@ impl Provisioner {
     pub async fn revoke_key(&self, input: &RevokeKeyInput) -> Result<RevokeReport> {
         let unit = BusinessUnit::parse("business_unit", &input.business_unit)?;
         let credential_id = parse_credential_id("credential_id", &input.credential_id)?;
+        let confirmation = Confirmation::of(input.confirm, input.plan_digest.as_deref())?;
         let user_name = self.managed_user(&unit).await?.name;
         let _guard = self.lock_user(&user_name).await;
         let key = self.owned_key(&unit, &user_name, &credential_id).await?;
-        if !input.dry_run && !input.confirm {
+        if !input.dry_run {
             let verb = match input.action {
                 RevokeAction::Deactivate => {
                     "deactivate (reversible with `aws iam update-service-specific-credential --status Active`)"
                 }
                 RevokeAction::Delete => "permanently delete",
             };
-            return Err(Error::ConfirmationRequired {
-                summary: format!(
-                    "revoke_key would {verb} Bedrock API key `{credential_id}` of `{user_name}` \
-                     (status {}); every client using it stops working",
-                    key.status().as_str()
-                ),
-            });
+            confirmation.gate(format!(
+                "revoke_key would {verb} Bedrock API key `{credential_id}` of `{user_name}` \
+                 (status {}); every client using it stops working",
+                key.status().as_str()
+            ))?;
         }
         let iam = &self.clients().await.iam;
         let outcome = match (input.action, input.dry_run) {

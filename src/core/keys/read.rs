@@ -4,7 +4,7 @@ use std::collections::HashMap;
 
 use aws_sdk_iam::types::{ServiceSpecificCredentialMetadata, StatusType};
 
-use super::{ApiKeySummary, BEDROCK_SERVICE, DAY, KeyFlag, lease::LEASE_TAG, not_owned, rfc3339};
+use super::{ApiKeySummary, BEDROCK_SERVICE, DAY, KeyFlag, intent::LEASE_TAG, not_owned, rfc3339};
 use crate::core::{
     Provisioner,
     aws::sdk_error,

@@ -12,22 +12,7 @@ pub use input::{PolicyInput, ProvisionRequest, ProvisionUserInput, RESERVED_KEYS
 
 use super::{Provisioner, error::Result, plan::Effect, policy::PolicyChoice};
 
-/// What happened to one resource.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
-#[serde(rename_all = "snake_case")]
-pub enum ChangeStatus {
-    /// It did not exist and was created.
-    Created,
-    /// It existed and was changed to match.
-    Updated,
-    /// It already matched.
-    Unchanged,
-    /// A dry run: it would be created or updated.
-    Planned,
-    /// It differs from what this tool keeps (e.g. another policy attached to the unit's user) and was left
-    /// in place; the detail says how to fix it.
-    Drift,
-}
+pub use super::plan::ChangeStatus;
 
 /// Which kind of resource.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]

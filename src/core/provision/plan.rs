@@ -195,7 +195,7 @@ fn other_policies<'a>(
         .iter()
         .filter(|arn| *arn != wanted.policy_arn.as_str())
         // The spend-cap deny is this project's own, attached while the unit's cap is spent.
-        .filter(|arn| !arn.ends_with(&format!("/{}", crate::core::spend::caps::DENY_POLICY_NAME)))
+        .filter(|arn| !arn.ends_with(&format!("/{}", crate::core::policy::DENY_POLICY_NAME)))
         .map(move |arn| {
             Change::drift(
                 ResourceKind::PolicyAttachment,

@@ -24,7 +24,7 @@ pub const CAP_TAG: &str = "bedrock-provisioner:monthly-cap-usd";
 /// The tag recording why the unit is capped: `<YYYY-MM> spent <X> of <cap> USD`.
 pub const CAPPED_TAG: &str = "bedrock-provisioner:capped";
 /// The deny policy attached to a capped unit's user.
-pub const DENY_POLICY_NAME: &str = "BedrockProvisionerSpendCapDeny";
+pub use crate::core::policy::DENY_POLICY_NAME;
 /// The largest cap accepted, in USD.
 pub const MAX_CAP_USD: f64 = 1_000_000.0;
 

@@ -12,7 +12,7 @@ use crate::core::{
     Provisioner,
     aws::sdk_error,
     error::{Error, Result, found},
-    provision::ChangeStatus,
+    plan::{ChangeStatus, Confirmation},
 };
 
 /// The log group of this project's invocation logs.
@@ -42,6 +42,11 @@ pub struct EnableUsageLoggingInput {
     /// Must be true to change the account.
     #[serde(default)]
     pub confirm: bool,
+    /// The digest of the plan the user agreed to (a confirmation request gives it): a plan that no longer
+    /// matches is refused with the new one instead of applied. Not in the tool's schema: the request names it.
+    #[serde(default)]
+    #[schemars(skip)]
+    pub plan_digest: Option<String>,
 }
 
 /// Result of `enable_usage_logging`.
@@ -224,6 +229,7 @@ impl Provisioner {
         input: &EnableUsageLoggingInput,
     ) -> Result<UsageLoggingReport> {
         let retention = input.retention()?;
+        let confirmation = Confirmation::of(input.confirm, input.plan_digest.as_deref())?;
         let caller = self.caller().await?.clone();
         let region = self.clients().await.region.clone();
         let wanted = Wanted {
@@ -257,11 +263,10 @@ impl Provisioner {
         if matches!(status, ChangeStatus::Unchanged | ChangeStatus::Planned) {
             return Ok(report);
         }
-        if !input.confirm {
-            return Err(Error::ConfirmationRequired {
-                summary: format!("enable_usage_logging would {}", report.changes.join("; ")),
-            });
-        }
+        confirmation.gate(format!(
+            "enable_usage_logging would {}",
+            report.changes.join("; ")
+        ))?;
         for (step, _) in &steps {
             self.logging_step(step, &wanted).await?;
         }

@@ -8,10 +8,10 @@ use super::caps::{CAP_TAG, parse_cap};
 use crate::core::{
     Provisioner,
     aws::sdk_error,
-    error::{Error, Result},
+    error::Result,
     iam::tag,
     names::BusinessUnit,
-    provision::ChangeStatus,
+    plan::{ChangeStatus, Confirmation},
 };
 
 /// Input of `set_spend_cap`.
@@ -28,6 +28,11 @@ pub struct SetSpendCapInput {
     /// Must be true to change the cap.
     #[serde(default)]
     pub confirm: bool,
+    /// The digest of the plan the user agreed to (a confirmation request gives it): a plan that no longer
+    /// matches is refused with the new one instead of applied. Not in the tool's schema: the request names it.
+    #[serde(default)]
+    #[schemars(skip)]
+    pub plan_digest: Option<String>,
 }
 
 /// Result of `set_spend_cap`.
@@ -63,6 +68,7 @@ impl Provisioner {
     /// Set, change or remove a unit's monthly cap.
     pub async fn set_spend_cap(&self, input: &SetSpendCapInput) -> Result<SpendCapReport> {
         let (unit, cap) = input.validate()?;
+        let confirmation = Confirmation::of(input.confirm, input.plan_digest.as_deref())?;
         self.settings()
             .governance
             .check_unit("business_unit", &unit)?;
@@ -91,18 +97,14 @@ impl Provisioner {
         if matches!(status, ChangeStatus::Unchanged | ChangeStatus::Planned) {
             return Ok(report);
         }
-        if !input.confirm {
-            let what = cap.map_or_else(
-                || "remove the cap".to_owned(),
-                |c| format!("cap at {c:.2} USD a month"),
-            );
-            return Err(Error::ConfirmationRequired {
-                summary: format!(
-                    "set_spend_cap would {what} for business unit `{unit}` (now {})",
-                    previous.map_or_else(|| "none".to_owned(), |p| format!("{p:.2} USD"))
-                ),
-            });
-        }
+        let what = cap.map_or_else(
+            || "remove the cap".to_owned(),
+            |c| format!("cap at {c:.2} USD a month"),
+        );
+        confirmation.gate(format!(
+            "set_spend_cap would {what} for business unit `{unit}` (now {})",
+            previous.map_or_else(|| "none".to_owned(), |p| format!("{p:.2} USD"))
+        ))?;
         self.write_cap(&user.name, cap).await?;
         let owner = user
             .tags
