@@ -91,6 +91,13 @@ pub struct AwsClients {
 impl AwsClients {
     /// Load the configuration from the standard chain plus `settings`, and build the clients.
     pub async fn load(settings: &AwsSettings) -> Self {
+        let config = Self::loader(settings).load().await;
+        Self::from_config(&config)
+    }
+
+    /// The SDK configuration loader with `settings` applied: the standard chain, the retry and timeout
+    /// settings, and the overrides.
+    pub(crate) fn loader(settings: &AwsSettings) -> aws_config::ConfigLoader {
         let region = RegionProviderChain::first_try(settings.region.clone().map(Region::new))
             .or_default_provider()
             .or_else(Region::from_static(DEFAULT_REGION));
@@ -122,8 +129,7 @@ impl AwsClients {
         } else if let Some(credentials) = &settings.static_credentials {
             loader = loader.credentials_provider(credentials.clone());
         }
-        let config = loader.load().await;
-        Self::from_config(&config)
+        loader
     }
 
     /// A Bedrock control-plane client for another region (SigV4, same credentials and retry settings).

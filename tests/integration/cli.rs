@@ -595,16 +595,18 @@ async fn refusals_name_the_cli_flags_not_the_tool_arguments() {
         .await,
     );
     let id = created["credential_id"].as_str().unwrap().to_owned();
-    let revoke = run(
-        &account,
-        &[
+    let revoke_with = |confirmation: &[&str]| {
+        let mut args = vec![
             "revoke-key",
             "--business-unit",
             "web",
             "--credential-id",
-            &id,
-        ],
-    );
+            id.as_str(),
+        ];
+        args.extend_from_slice(confirmation);
+        run(&account, &args)
+    };
+    let revoke = revoke_with(&[]);
     let stderr = String::from_utf8_lossy(&revoke.stderr);
     assert!(!revoke.status.success());
     assert!(
@@ -619,26 +621,11 @@ async fn refusals_name_the_cli_flags_not_the_tool_arguments() {
         .and_then(|rest| rest.get(..16))
         .unwrap()
         .to_owned();
-    let revoke_with = |digest: &str| {
-        run(
-            &account,
-            &[
-                "revoke-key",
-                "--business-unit",
-                "web",
-                "--credential-id",
-                &id,
-                "--yes",
-                "--plan-digest",
-                digest,
-            ],
-        )
-    };
-    let stale = revoke_with("ffffffffffffffff");
+    let stale = revoke_with(&["--yes", "--plan-digest", "ffffffffffffffff"]);
     let stale_err = String::from_utf8_lossy(&stale.stderr);
     assert!(!stale.status.success());
     assert!(stale_err.contains("the plan changed"), "{stale_err}");
-    let applied = revoke_with(&digest);
+    let applied = revoke_with(&["--yes", "--plan-digest", &digest]);
     assert!(
         applied.status.success(),
         "{}",

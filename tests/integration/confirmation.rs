@@ -42,11 +42,16 @@ impl ClientHandler for User {
     }
 
     fn get_info(&self) -> ClientConfig {
-        ClientConfig::new(
-            ClientCapabilities::builder().enable_elicitation().build(),
-            Implementation::new("confirming-client", "1.0"),
-        )
+        confirming_client()
     }
+}
+
+/// A client that can ask its user (elicitation).
+fn confirming_client() -> ClientConfig {
+    ClientConfig::new(
+        ClientCapabilities::builder().enable_elicitation().build(),
+        Implementation::new("confirming-client", "1.0"),
+    )
 }
 
 /// A client whose user says yes, but whose colleague adds an access key to the unit's user while the first
@@ -78,10 +83,7 @@ impl ClientHandler for Interrupted {
     }
 
     fn get_info(&self) -> ClientConfig {
-        ClientConfig::new(
-            ClientCapabilities::builder().enable_elicitation().build(),
-            Implementation::new("confirming-client", "1.0"),
-        )
+        confirming_client()
     }
 }
 
