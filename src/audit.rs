@@ -283,7 +283,7 @@ pub fn sanitize(arguments: Option<&Map<String, Value>>) -> Value {
     arguments.map_or(Value::Null, |map| clean("", &Value::Object(map.clone())))
 }
 
-/// Identifiers of resources named in a structured result (allow-listed fields only).
+/// Identifiers of resources named in a structured result (allow-listed fields only), sorted, each once.
 pub fn resources(result: Option<&Value>) -> Vec<String> {
     fn walk(value: &Value, out: &mut Vec<String>) {
         match value {
@@ -308,8 +308,9 @@ pub fn resources(result: Option<&Value>) -> Vec<String> {
     if let Some(value) = result {
         walk(value, &mut out);
     }
-    let mut seen = std::collections::HashSet::new();
-    out.retain(|id| seen.insert(id.clone()));
+    // Sorted, each once: the same record whatever order the result's map keeps its keys in.
+    out.sort();
+    out.dedup();
     out
 }
 
@@ -575,8 +576,8 @@ mod tests {
         );
         assert_eq!(
             resources(Some(&rotated)),
-            ["ACCAOLD", "ACCANEW"],
-            "each id once"
+            ["ACCANEW", "ACCAOLD"],
+            "each id once, sorted"
         );
         let orphan = json!({"kind": "orphaned_key", "resource_ids": ["ACCAORPHAN"]});
         assert_eq!(

@@ -174,7 +174,9 @@ pub fn print_rotation(report: &RotateReport) {
 pub fn print_revocation(report: &RevokeReport) {
     println!(
         "{} {}: {}",
-        report.business_unit, report.credential_id, report.outcome
+        report.business_unit,
+        report.credential_id,
+        label(&report.outcome)
     );
 }
 

@@ -18,8 +18,6 @@ pub mod inspect;
 pub mod inventory;
 pub mod keys;
 mod memo;
-#[cfg(test)]
-mod mocked;
 pub mod names;
 pub mod plan;
 pub mod policy;
@@ -93,15 +91,6 @@ impl Provisioner {
             caller: OnceCell::new(),
             key_locks: Arc::default(),
             memo: None,
-        }
-    }
-
-    /// A provisioner whose AWS calls go to `clients` (mocked ones, in unit tests).
-    #[cfg(test)]
-    pub(crate) fn with_clients(settings: Settings, clients: AwsClients) -> Self {
-        Self {
-            clients: OnceCell::new_with(Some(clients)),
-            ..Self::new(settings)
         }
     }
 

@@ -340,12 +340,13 @@ async fn progress_notifications_arrive_over_http() {
     let request =
         rmcp::model::ClientRequest::CallToolRequest(rmcp::model::CallToolRequest::new(params));
     client.send_request(request).await.unwrap();
-    tokio::time::sleep(std::time::Duration::from_millis(200)).await;
-    assert_eq!(
-        progress.0.load(std::sync::atomic::Ordering::SeqCst),
-        3,
-        "one per check"
-    );
+    // The notifications are all sent before the answer, and handled on their own task: wait for them.
+    let seen = || progress.0.load(std::sync::atomic::Ordering::SeqCst);
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while seen() < 3 && std::time::Instant::now() < deadline {
+        tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+    }
+    assert_eq!(seen(), 3, "one per check");
     client.cancel().await.ok();
     server.shutdown.cancel();
     server.task.await.unwrap();

@@ -383,13 +383,30 @@ async fn a_cancelled_diagnose_stops_in_the_server() {
         .send_cancellable_request(request, rmcp::service::PeerRequestOptions::no_options())
         .await
         .unwrap();
-    tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+    // Cancel once the slow call is in flight.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while !account
+        .actions()
+        .iter()
+        .any(|a| a == "ListCostAllocationTags")
+        && std::time::Instant::now() < deadline
+    {
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+    }
     handle
         .cancel(Some("user pressed stop".into()))
         .await
         .unwrap();
-    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
-    let stderr = std::fs::read_to_string(&log_path).unwrap();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    let stderr = loop {
+        let stderr = std::fs::read_to_string(&log_path).unwrap();
+        if stderr.contains("diagnose cancelled by the client")
+            || std::time::Instant::now() > deadline
+        {
+            break stderr;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+    };
     assert!(
         stderr.contains("diagnose cancelled by the client"),
         "the server stopped the work: {stderr}"

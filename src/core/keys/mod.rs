@@ -212,6 +212,20 @@ pub struct RevokeKeyInput {
     pub plan_digest: Option<String>,
 }
 
+/// What `revoke_key` did to the key.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum RevokeOutcome {
+    /// A dry run: it would be deactivated or deleted.
+    Planned,
+    /// It was already inactive.
+    Unchanged,
+    /// It was deactivated (reversible).
+    Deactivated,
+    /// It was deleted.
+    Deleted,
+}
+
 /// Result of `revoke_key`.
 #[derive(Clone, Debug, Serialize, Deserialize, JsonSchema)]
 pub struct RevokeReport {
@@ -219,8 +233,8 @@ pub struct RevokeReport {
     pub business_unit: String,
     /// The key's id.
     pub credential_id: String,
-    /// What was done: `deactivated`, `deleted`, `unchanged` (already inactive) or `planned`.
-    pub outcome: String,
+    /// What was done.
+    pub outcome: RevokeOutcome,
     /// Whether this was a dry run.
     pub dry_run: bool,
 }
@@ -433,9 +447,9 @@ impl Provisioner {
         }
         let iam = &self.clients().await.iam;
         let outcome = match (input.action, input.dry_run) {
-            (_, true) => "planned",
+            (_, true) => RevokeOutcome::Planned,
             (RevokeAction::Deactivate, false) if key.status() == &StatusType::Inactive => {
-                "unchanged"
+                RevokeOutcome::Unchanged
             }
             (RevokeAction::Deactivate, false) => {
                 iam.update_service_specific_credential()
@@ -445,18 +459,18 @@ impl Provisioner {
                     .send()
                     .await
                     .map_err(|e| sdk_error("iam:UpdateServiceSpecificCredential", e))?;
-                "deactivated"
+                RevokeOutcome::Deactivated
             }
             (RevokeAction::Delete, false) => {
                 self.delete_key(&user_name, &credential_id).await?;
-                "deleted"
+                RevokeOutcome::Deleted
             }
         };
-        tracing::info!(user = %user_name, credential_id = %credential_id, outcome, "revoke_key");
+        tracing::info!(user = %user_name, credential_id = %credential_id, ?outcome, "revoke_key");
         Ok(RevokeReport {
             business_unit: unit.to_string(),
             credential_id,
-            outcome: outcome.to_owned(),
+            outcome,
             dry_run: input.dry_run,
         })
     }
