@@ -22,6 +22,7 @@ lint:
 	cargo fmt --check
 	cargo clippy --all-targets --locked -- -D warnings
 	scripts/long-functions
+	scripts/import-cycles --self-test
 	scripts/import-cycles
 
 # Rust unit and integration tests (they start the emulator themselves).
