@@ -91,4 +91,21 @@ mod tests {
         assert!(unknown.contains("unknown field `dryrun`"), "{unknown}");
         assert!(check("diagnose", None).is_ok());
     }
+
+    /// The catch-all arm passes unknown tools (the router answers them); a declared operation without
+    /// its own arm would pass everything unchecked, so every operation must refuse an unknown member.
+    #[test]
+    fn every_operation_has_its_input_checked() {
+        for operation in crate::operations::OPERATIONS {
+            let refused = check(
+                operation.name,
+                serde_json::json!({"no_such_member": 1}).as_object(),
+            );
+            assert!(
+                refused.is_err_and(|e| e.to_string().contains("unknown field")),
+                "{} has no arm in arguments::check",
+                operation.name
+            );
+        }
+    }
 }
