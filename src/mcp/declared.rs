@@ -48,20 +48,21 @@ fn member(value: &Value, defs: Option<&JsonObject>) -> Value {
     match value {
         Value::Object(object) => Value::Object(object_schema(object, defs)),
         Value::Array(items) => Value::Array(items.iter().map(|v| member(v, defs)).collect()),
-        Value::String(text) => Value::String(text.clone()),
         other => other.clone(),
     }
 }
 
+/// An object schema compacted: a reference (plain, or optional as `anyOf [ref, null]`) becomes its
+/// definition, with this schema's own members (its description, its default) laid over it.
 fn object_schema(object: &JsonObject, defs: Option<&JsonObject>) -> JsonObject {
-    let (mut out, skip) = if let Some(target) = reference(object, defs) {
-        (object_schema(target, defs), "$ref")
+    let (mut out, inlined) = if let Some(target) = reference(object, defs) {
+        (object_schema(target, defs), Some("$ref"))
     } else if let Some(target) = nullable_reference(object, defs) {
-        (object_schema(target, defs), "anyOf")
+        (object_schema(target, defs), Some("anyOf"))
     } else {
-        (JsonObject::new(), "")
+        (JsonObject::new(), None)
     };
-    for (key, value) in object.iter().filter(|(k, _)| *k != skip) {
+    for (key, value) in object.iter().filter(|(k, _)| Some(k.as_str()) != inlined) {
         let value = match key.as_str() {
             "description" => Value::String(one_line(value.as_str().unwrap_or_default())),
             "properties" => properties(value, defs),
