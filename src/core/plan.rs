@@ -42,18 +42,18 @@ impl PlanDigest {
 
     /// A digest as given back by a caller (`field` names it in the error): 16 hex digits.
     pub fn parse(field: &str, text: &str) -> Result<Self> {
-        if text.len() != 16 {
-            return Err(Error::invalid(
-                field,
-                "must be the 16 hex digits a confirmation request gave",
-            ));
-        }
-        u64::from_str_radix(text, 16).map(Self).map_err(|_| {
+        let refused = || {
             Error::invalid(
                 field,
                 "must be the 16 hex digits a confirmation request gave",
             )
-        })
+        };
+        if text.len() != 16 || !text.bytes().all(|b| b.is_ascii_hexdigit()) {
+            return Err(refused());
+        }
+        u64::from_str_radix(text, 16)
+            .map(Self)
+            .map_err(|_| refused())
     }
 }
 
@@ -190,6 +190,7 @@ mod tests {
         );
         assert!(Confirmation::AnyPlan.gate(grown).is_ok());
         assert!(Confirmation::of(true, Some("xyz")).is_err());
+        assert!(Confirmation::of(true, Some("+123456789abcdef")).is_err());
         assert_eq!(
             Confirmation::of(false, Some(&digest)).unwrap(),
             Confirmation::No

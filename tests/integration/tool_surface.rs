@@ -70,11 +70,7 @@ fn tool_schemas() {
             "inputSchema": tool.input_schema,
             "outputSchema": tool.output_schema,
         });
-        // Sorted keys: the test build's serde_json may keep insertion order (a dev-dependency enables
-        // `preserve_order`), the release build's sorts them; the snapshot is the same either way.
-        insta::with_settings!({sort_maps => true}, {
-            insta::assert_json_snapshot!(format!("tool_{}", tool.name), schema);
-        });
+        insta::assert_json_snapshot!(format!("tool_{}", tool.name), schema);
     }
 }
 
