@@ -329,18 +329,12 @@ impl Account {
     /// The distinct AWS actions of this account since the `start`th request, in the order first made: the
     /// call sites a generated fault or crash matrix injects at.
     pub fn distinct_actions_since(&self, start: usize) -> Vec<String> {
-        let mut seen = std::collections::HashSet::new();
-        self.actions()[start..]
-            .iter()
-            .filter(|a| seen.insert((*a).clone()))
-            .cloned()
-            .collect()
+        distinct(&self.actions()[start..])
     }
 
     /// The request log entries of this account.
     pub fn requests(&self) -> Vec<Value> {
-        let seen = emulator().control("GET", &format!("requests?access_key={}", self.id), "");
-        seen["requests"].as_array().expect("requests").clone()
+        requests_of(&self.id)
     }
 
     /// An MCP client connected in-process to a server for this account.
@@ -419,4 +413,30 @@ pub fn text(result: &CallToolResult) -> String {
         .filter_map(|c| c.as_text().map(|t| t.text.clone()))
         .collect::<Vec<_>>()
         .join("\n")
+}
+
+/// The distinct AWS actions the emulator recorded for `access_key` (one principal of an account), in the order
+/// first made.
+pub fn distinct_actions_of(access_key: &str) -> Vec<String> {
+    let actions: Vec<String> = requests_of(access_key)
+        .iter()
+        .map(|r| r["action"].as_str().unwrap_or_default().to_owned())
+        .collect();
+    distinct(&actions)
+}
+
+/// The request log entries of `access_key`.
+fn requests_of(access_key: &str) -> Vec<Value> {
+    let seen = emulator().control("GET", &format!("requests?access_key={access_key}"), "");
+    seen["requests"].as_array().expect("requests").clone()
+}
+
+/// `actions` without repeats, in the order first seen.
+fn distinct(actions: &[String]) -> Vec<String> {
+    let mut seen = std::collections::HashSet::new();
+    actions
+        .iter()
+        .filter(|a| seen.insert((*a).clone()))
+        .cloned()
+        .collect()
 }

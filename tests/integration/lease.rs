@@ -247,17 +247,8 @@ async fn rotation_actions() -> Vec<String> {
     let (who, _) = beta_and_two_operators(&account).await;
     let done = cli(&account, &who, &REPLACE_BETA).output().unwrap();
     assert!(done.status.success(), "{}", said(&done));
-    let mut actions: Vec<String> = Vec::new();
-    for request in &common::emulator().control("GET", &format!("requests?access_key={}", who.0), "")
-        ["requests"]
-        .as_array()
-        .unwrap()[..]
-    {
-        let action = request["action"].as_str().unwrap_or_default().to_owned();
-        if !action.is_empty() && !actions.contains(&action) {
-            actions.push(action);
-        }
-    }
+    let mut actions = common::distinct_actions_of(&who.0);
+    actions.retain(|action| !action.is_empty());
     actions
 }
 
@@ -469,17 +460,8 @@ async fn meeting_actions(meeting: Meeting) -> Vec<String> {
     let (_, who, _) = meeting.setup(&account).await;
     let done = cli(&account, &who, meeting.args()).output().unwrap();
     assert!(done.status.success(), "{}", said(&done));
-    let mut actions: Vec<String> = Vec::new();
-    for request in &common::emulator().control("GET", &format!("requests?access_key={}", who.0), "")
-        ["requests"]
-        .as_array()
-        .unwrap()[..]
-    {
-        let action = request["action"].as_str().unwrap_or_default().to_owned();
-        if !action.is_empty() && !actions.contains(&action) {
-            actions.push(action);
-        }
-    }
+    let mut actions = common::distinct_actions_of(&who.0);
+    actions.retain(|action| !action.is_empty());
     actions
 }
 
