@@ -36,14 +36,9 @@ async fn client(account: &Account, with_app: bool) -> RunningService<RoleClient,
 
 /// `query_costs` over the seeded months (this one and the three before), as the tool returns it.
 async fn query(client: &RunningService<RoleClient, ClientConfig>) -> (Value, Value) {
-    let first = chrono::Utc::now()
-        .date_naive()
-        .format("%Y-%m-01")
-        .to_string();
-    let start =
-        chrono::NaiveDate::parse_from_str(&first, "%Y-%m-%d").unwrap() - chrono::Months::new(3);
-    let end =
-        chrono::NaiveDate::parse_from_str(&first, "%Y-%m-%d").unwrap() + chrono::Months::new(1);
+    let first = report_html::this_month();
+    let start = first - chrono::Months::new(3);
+    let end = first + chrono::Months::new(1);
     let arguments = json!({"start": start.to_string(), "end": end.to_string()});
     let params = CallToolRequestParams::new("query_costs")
         .with_arguments(arguments.as_object().cloned().unwrap());

@@ -87,6 +87,11 @@ pub(crate) fn headless(page: &Path, args: &[&str]) -> (String, Duration) {
     (String::from_utf8_lossy(&output.stdout).into_owned(), took)
 }
 
+/// The first day of this month (UTC): the seeded months end with it.
+pub(crate) fn this_month() -> NaiveDate {
+    Utc::now().date_naive().with_day(1).unwrap()
+}
+
 /// Seed one line item per unit per month (two in past months) over `months` months ending with this one,
 /// and the business-unit tag as active; returns the independent sums per (unit, first day of month).
 pub(crate) fn seed(
@@ -94,7 +99,7 @@ pub(crate) fn seed(
     units: &[Option<String>],
     months: u32,
 ) -> BTreeMap<(String, String), f64> {
-    let first = Utc::now().date_naive().with_day(1).unwrap();
+    let first = this_month();
     let mut items = Vec::new();
     let mut sums = BTreeMap::new();
     for m in 0..months {
@@ -127,7 +132,7 @@ pub(crate) fn seed(
 
 /// `query-costs --html FILE` over the seeded months, by the built binary: the page's text.
 fn render_with_cli(account: &Account, months: u32, file: &Path) -> String {
-    let first = Utc::now().date_naive().with_day(1).unwrap();
+    let first = this_month();
     let start = first - Months::new(months - 1);
     let end = first + Months::new(1);
     let output = Command::new(env!("CARGO_BIN_EXE_bedrock-provisioner"))
@@ -370,6 +375,6 @@ async fn fifty_units_over_thirteen_months_render_in_under_a_second_and_300_kb() 
     assert!(rendered > 0.0 && rendered < 1000.0, "{rendered} ms");
     assert_bars(&figures, &sums);
     assert_stacked(&figures);
-    let first: NaiveDate = Utc::now().date_naive().with_day(1).unwrap() - Months::new(12);
+    let first = this_month() - Months::new(12);
     assert!(html.contains(&format!("data-period=\"{first}\"")));
 }
