@@ -122,6 +122,9 @@ impl ProvisionerServer {
                 }
             }
         }
+        // A yes confirmed the call only if what it ran was applied: a plan that changed again (or a later
+        // no) leaves a refusal, which nobody confirmed.
+        let confirmed = confirmed && asks_for_confirmation(&response).is_none();
         Ok((response, confirmed))
     }
 
