@@ -1,11 +1,11 @@
-//! How a tool call runs: arguments checked first, destructive calls confirmed by the user (elicitation)
+//! How a tool call runs: destructive calls confirmed by the user (elicitation)
 //! when the client can ask, and every call of a tool that can change anything recorded in the audit log.
 
 use std::ops::Not;
 
 use rmcp::{
     ErrorData, RoleServer,
-    handler::server::tool::{IntoCallToolResult, ToolCallContext},
+    handler::server::tool::ToolCallContext,
     model::{
         CallToolRequestParams, CallToolResponse, ElicitRequest, ElicitRequestParams, ElicitResult,
         ElicitationAction, ElicitationSchema, InputRequest, InputRequests, InputRequiredResult,
@@ -14,10 +14,7 @@ use rmcp::{
     service::RequestContext,
 };
 
-use super::{
-    ProvisionerServer, ToolError, access, arguments, client_of, peer_of, sse::stream_peer_of,
-    tool_error,
-};
+use super::{ProvisionerServer, access, client_of, peer_of, sse::stream_peer_of, tool_error};
 use crate::{
     audit::{self, Outcome},
     mode::AccessMode,
@@ -185,11 +182,7 @@ impl ProvisionerServer {
         let mutating = self.tool_router.get(&request.name).is_some_and(|tool| {
             access::allows(AccessMode::ReadOnly, tool.annotations.as_ref()).not()
         });
-        let checked = arguments::check(&request.name, request.arguments.as_ref());
         if !mutating {
-            if let Err(error) = checked {
-                return ToolError(error).into_call_tool_result();
-            }
             let call = ToolCallContext::new(self, request, context);
             return self.tool_router.call(call).await;
         }
@@ -198,12 +191,9 @@ impl ProvisionerServer {
         let client = client_of(&context);
         let peer = peer_of(&context);
         let stream_peer = stream_peer_of(&context);
-        let (response, elicited) = match checked {
-            Ok(()) => match self.call_with_confirmation(request, context).await {
-                Ok((response, elicited)) => (Ok(response), elicited),
-                Err(error) => (Err(error), false),
-            },
-            Err(error) => (ToolError(error).into_call_tool_result(), false),
+        let (response, elicited) = match self.call_with_confirmation(request, context).await {
+            Ok((response, elicited)) => (Ok(response), elicited),
+            Err(error) => (Err(error), false),
         };
         let (outcome, result) = match &response {
             Ok(CallToolResponse::Complete(result)) if result.is_error == Some(true) => (

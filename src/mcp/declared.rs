@@ -1,18 +1,23 @@
-//! The tools as an agent sees them: each `#[tool]` method gives its handler, description and input type;
-//! its annotations come from its [`Operation`], and its input schema is compacted, since every byte of
-//! a definition is paid in every agent's context.
+//! The tools as an agent sees them, made from the operations: name, description, the annotations of the
+//! operation's access class, a compact input schema (every byte of a definition is paid in every agent's
+//! context) and the output schema. Each schema is generated once and kept once.
 
 use std::sync::{Arc, OnceLock};
 
 use rmcp::model::{JsonObject, Tool, ToolAnnotations};
 use serde_json::Value;
 
-use crate::operations::Operation;
+use crate::operations::{OPERATIONS, Operation};
 
-/// A tool with the annotations of its operation and a compact input schema; `None` for a tool no
-/// operation declares (a test fails on it, and the server does not offer it).
-pub fn declare(mut tool: Tool) -> Option<Tool> {
-    let operation = Operation::find(&tool.name)?;
+/// The tool of `operation`.
+pub fn declare(operation: &Operation) -> Tool {
+    let schemas = (operation.handler.schemas)();
+    let mut tool = Tool::new(
+        operation.name,
+        operation.description,
+        Arc::new(compact(&schemas.input)),
+    );
+    tool.output_schema = Some(Arc::new(schemas.output));
     tool.annotations = Some(
         ToolAnnotations::with_title(operation.title)
             .read_only(operation.access.read_only())
@@ -20,15 +25,13 @@ pub fn declare(mut tool: Tool) -> Option<Tool> {
             .idempotent(operation.idempotent)
             .open_world(true),
     );
-    tool.description = tool.description.map(|d| one_line(&d).into());
-    tool.input_schema = Arc::new(compact(&tool.input_schema));
-    Some(tool)
+    tool
 }
 
-/// Every declared tool of `routes`, computed once per process.
-pub fn all(routes: impl FnOnce() -> Vec<Tool>) -> &'static [Tool] {
+/// The tool of every operation, in the order of [`OPERATIONS`], computed once per process.
+pub fn all() -> &'static [Tool] {
     static TOOLS: OnceLock<Vec<Tool>> = OnceLock::new();
-    TOOLS.get_or_init(|| routes().into_iter().filter_map(declare).collect())
+    TOOLS.get_or_init(|| OPERATIONS.iter().map(declare).collect())
 }
 
 /// `schema` without what tells a model nothing: the draft URI, `default: null`, `null` in the type of

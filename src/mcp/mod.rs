@@ -3,16 +3,14 @@
 
 pub mod access;
 pub mod app;
-mod arguments;
 mod calls;
 mod declared;
-mod fleet;
 mod guard;
 pub mod http;
 pub mod listen;
 mod prompts;
 pub mod resources;
-mod spend;
+mod routes;
 pub mod sse;
 mod stdio;
 mod tool_error;
@@ -20,18 +18,15 @@ mod tool_error;
 use std::sync::Arc;
 
 use rmcp::{
-    ErrorData, Json, RoleServer, ServerHandler,
-    handler::server::{
-        router::{prompt::PromptRouter, tool::ToolRouter},
-        wrapper::Parameters,
-    },
+    ErrorData, RoleServer, ServerHandler,
+    handler::server::router::{prompt::PromptRouter, tool::ToolRouter},
     model::{
         CallToolRequestParams, CallToolResponse, Implementation, ProgressNotificationParam,
         ServerCapabilities, ServerConfig,
     },
     prompt_handler,
     service::RequestContext,
-    tool, tool_handler, tool_router,
+    tool_handler,
 };
 
 use crate::{
@@ -42,22 +37,7 @@ use crate::{
 pub use prompts::PROMPT_TOOLS;
 pub use tool_error::ToolError;
 
-use crate::core::{
-    Provisioner,
-    budgets::{BudgetAlertInput, BudgetReport},
-    cost_tags::{CostTagsReport, EnableCostTagsInput},
-    costs::{CostReport, QueryCostsInput},
-    deprovision::{DeprovisionReport, DeprovisionUserInput},
-    diagnose::{DiagnoseInput, DiagnoseReport},
-    fleet::{FleetInput, FleetReport, SweepInput, sweep::SweepReport},
-    inventory::{BusinessUnitList, ListBusinessUnitsInput},
-    keys::{
-        ApiKeyList, CreateApiKeyInput, CreatedApiKey, ListApiKeysInput, RevokeKeyInput,
-        RevokeReport, RotateKeyInput, RotateReport,
-    },
-    provision::{ProvisionReport, ProvisionUserInput},
-    verify::{AccessReport, VerifyAccessInput},
-};
+use crate::core::Provisioner;
 
 /// What the server tells the agent about how to use it.
 const INSTRUCTIONS: &str = "bedrock-provisioner gives each business unit of a company its own, \
@@ -88,7 +68,6 @@ pub struct ProvisionerServer {
     prompt_router: PromptRouter<Self>,
 }
 
-#[tool_router]
 impl ProvisionerServer {
     /// A server over `core` exposing the tools of `mode`, of every toolset.
     pub fn new(core: Arc<Provisioner>, mode: AccessMode) -> Self {
@@ -97,17 +76,7 @@ impl ProvisionerServer {
 
     /// A server over `core` exposing the tools of `mode` in `toolsets`.
     pub fn with_toolsets(core: Arc<Provisioner>, mode: AccessMode, toolsets: &[Toolset]) -> Self {
-        let mut tool_router = Self::routes();
-        tool_router.map.retain(|name, route| {
-            let offered = Operation::find(name).is_some_and(|o| o.offered(mode, toolsets));
-            match Self::all_tools().iter().find(|tool| tool.name == *name) {
-                Some(declared) if offered => {
-                    route.attr = declared.clone();
-                    true
-                }
-                _ => false,
-            }
-        });
+        let tool_router = routes::offered(mode, toolsets);
         Self {
             core,
             mode,
@@ -116,11 +85,6 @@ impl ProvisionerServer {
             prompt_router: prompts::prompts_for(&tool_router),
             tool_router,
         }
-    }
-
-    /// Every route, before the mode and toolsets choose.
-    fn routes() -> ToolRouter<Self> {
-        Self::tool_router() + Self::spend_router()
     }
 
     /// Record mutating calls in `audit` (besides stderr).
@@ -138,16 +102,7 @@ impl ProvisionerServer {
 
     /// Every tool this server can offer, whatever the mode and toolsets, as agents see them.
     pub fn all_tools() -> &'static [rmcp::model::Tool] {
-        declared::all(|| Self::routes().list_all())
-    }
-
-    /// The tools an operation declaration is missing for (none, or a test fails).
-    pub fn undeclared_tools() -> Vec<String> {
-        let routes = Self::routes().list_all().into_iter();
-        routes
-            .filter(|tool| Operation::find(&tool.name).is_none())
-            .map(|tool| tool.name.to_string())
-            .collect()
+        declared::all()
     }
 
     /// The error for a call of a tool this server does not offer: names the mode or toolset that would.
@@ -178,181 +133,6 @@ impl ProvisionerServer {
     /// The access mode of this server.
     pub fn mode(&self) -> AccessMode {
         self.mode
-    }
-
-    /// List business units: each IAM user `<unit>-bedrock-user` with ARN, tags, managed or not, missing
-    /// required tags.
-    #[tool]
-    async fn list_business_units(
-        &self,
-        Parameters(input): Parameters<ListBusinessUnitsInput>,
-    ) -> Result<Json<BusinessUnitList>, ToolError> {
-        Ok(Json(self.core.list_business_units(&input).await?))
-    }
-
-    /// Find what stops Claude on Bedrock: credentials, IAM permissions, model access, a unit's user and
-    /// keys, region, model id, throttling, cost tags, usage logging, .mcp.json, environment. Each check:
-    /// pass/warn/fail/skipped, evidence, fix; relay `summary`.
-    #[tool]
-    async fn diagnose(
-        &self,
-        Parameters(input): Parameters<DiagnoseInput>,
-        context: RequestContext<RoleServer>,
-    ) -> Result<Json<DiagnoseReport>, ToolError> {
-        let progress = progress_notifier(&context);
-        let notify = |step: crate::core::diagnose::Progress| {
-            let message = format!("{}: {:?}", step.check.as_str(), step.status).to_lowercase();
-            progress(step.completed, step.total, message);
-        };
-        tokio::select! {
-            report = self.core.diagnose_with_progress(&input, &notify) => Ok(Json(report?)),
-            () = context.ct.cancelled() => {
-                tracing::info!("diagnose cancelled by the client; in-flight checks were dropped");
-                Err(ToolError(crate::core::Error::Cancelled))
-            }
-        }
-    }
-
-    /// Prove a unit can call Claude at no cost: simulates its IAM policies on what a call touches and,
-    /// given its api_key, makes one free CountTokens call (`invoke`: one 1-token Converse). Names each
-    /// denied action and the fix; relay `summary`.
-    #[tool]
-    async fn verify_access(
-        &self,
-        Parameters(input): Parameters<VerifyAccessInput>,
-    ) -> Result<Json<AccessReport>, ToolError> {
-        Ok(Json(self.core.verify_access(&input).await?))
-    }
-
-    /// Bedrock spend per business unit from Cost Explorer (the bill, 24-48 h late; Claude billed via
-    /// Marketplace too), by the business-unit cost allocation tag; untagged spend is `(untagged)`. Default:
-    /// this month. `notes` explain empty or low figures.
-    #[tool]
-    async fn query_costs(
-        &self,
-        Parameters(input): Parameters<QueryCostsInput>,
-    ) -> Result<Json<CostReport>, ToolError> {
-        Ok(Json(self.core.query_costs(&input).await?))
-    }
-
-    /// Activate business-unit, purpose and owner (and IAM-principal forms) as account-wide cost allocation
-    /// tags, so Cost Explorer splits spend by them. Needs `confirm: true`; run dry_run first.
-    #[tool]
-    async fn enable_cost_tags(
-        &self,
-        Parameters(input): Parameters<EnableCostTagsInput>,
-    ) -> Result<Json<CostTagsReport>, ToolError> {
-        Ok(Json(self.core.enable_cost_tags(&input).await?))
-    }
-
-    /// Create or update a unit's monthly AWS Budgets budget `bedrock-<unit>-monthly` (its tagged Bedrock
-    /// spend) with e-mail alerts. Overwrites the budget's settings: needs `confirm: true`; run dry_run
-    /// first.
-    #[tool]
-    async fn create_budget_alert(
-        &self,
-        Parameters(input): Parameters<BudgetAlertInput>,
-    ) -> Result<Json<BudgetReport>, ToolError> {
-        Ok(Json(self.core.create_budget_alert(&input).await?))
-    }
-
-    /// Create a Bedrock API key for a provisioned unit: long-term (default; two per user at most, then
-    /// rotate_key) or short-term (at most 12 h, one region). `inline` returns the key once; prefer
-    /// `deliver: secrets_manager` (returns the ARN) or `file` (a 0600 file; returns the path).
-    #[tool]
-    async fn create_api_key(
-        &self,
-        Parameters(input): Parameters<CreateApiKeyInput>,
-    ) -> Result<Json<CreatedApiKey>, ToolError> {
-        Ok(Json(self.core.create_api_key(&input).await?))
-    }
-
-    /// Plan a fleet manifest: per unit, what apply_fleet would change (user, tags, policy, budget), drift,
-    /// and managed units it does not name. Validates the manifest first (errors name the line and rule).
-    /// Changes nothing.
-    #[tool]
-    async fn plan_fleet(
-        &self,
-        Parameters(input): Parameters<FleetInput>,
-        context: RequestContext<RoleServer>,
-    ) -> Result<Json<FleetReport>, ToolError> {
-        self.fleet(&input, false, &context).await
-    }
-
-    /// Apply a fleet manifest: create or repair every unit's user, tags, policy, budget and key (Secrets
-    /// Manager or file); other accounts through their role. Idempotent. Removes nothing without `prune`.
-    /// Run plan_fleet first and show the user the plan.
-    #[tool]
-    async fn apply_fleet(
-        &self,
-        Parameters(input): Parameters<FleetInput>,
-        context: RequestContext<RoleServer>,
-    ) -> Result<Json<FleetReport>, ToolError> {
-        self.fleet(&input, true, &context).await
-    }
-
-    /// Rotate every managed unit's due key (expired, expiring, or older than the rotation period or the
-    /// manifest's `key.max_age_days`): a new key to Secrets Manager or a file, then the due one is deleted.
-    #[tool]
-    async fn sweep_keys(
-        &self,
-        Parameters(input): Parameters<SweepInput>,
-        context: RequestContext<RoleServer>,
-    ) -> Result<Json<SweepReport>, ToolError> {
-        self.sweep(&input, &context).await
-    }
-
-    /// List Bedrock API keys of one unit or every managed one: id, status, created, expires, days left,
-    /// flags expired, expiring_soon, rotation_due, inactive. Never key values.
-    #[tool]
-    async fn list_api_keys(
-        &self,
-        Parameters(input): Parameters<ListApiKeysInput>,
-    ) -> Result<Json<ApiKeyList>, ToolError> {
-        Ok(Json(self.core.list_api_keys(&input).await?))
-    }
-
-    /// Rotate a unit's key without downtime: the new key first; the old stays active until revoked (`mode:
-    /// replace` deletes it once the new one is delivered). Full slots: an expired or inactive key goes
-    /// first; with two active, name one in `credential_id`.
-    #[tool]
-    async fn rotate_key(
-        &self,
-        Parameters(input): Parameters<RotateKeyInput>,
-    ) -> Result<Json<RotateReport>, ToolError> {
-        Ok(Json(self.core.rotate_key(&input).await?))
-    }
-
-    /// Deactivate (reversible) or delete (`action: delete`) one Bedrock API key of a unit. Needs `confirm:
-    /// true` (ask the user first); `dry_run` changes nothing.
-    #[tool]
-    async fn revoke_key(
-        &self,
-        Parameters(input): Parameters<RevokeKeyInput>,
-    ) -> Result<Json<RevokeReport>, ToolError> {
-        Ok(Json(self.core.revoke_key(&input).await?))
-    }
-
-    /// Delete a managed unit's IAM user and all IAM needs removed first (keys, credentials, MFA, password,
-    /// groups, policies). Run `dry_run: true` first and show the plan; needs `confirm: true`; irreversible;
-    /// a re-run resumes.
-    #[tool]
-    async fn deprovision_user(
-        &self,
-        Parameters(input): Parameters<DeprovisionUserInput>,
-    ) -> Result<Json<DeprovisionReport>, ToolError> {
-        Ok(Json(self.core.deprovision_user(&input).await?))
-    }
-
-    /// Create or repair a unit's IAM user `<unit>-bedrock-user`: tags business-unit, purpose, owner,
-    /// managed-by, and a least-privilege Bedrock policy. Idempotent. A same-named user this tool did not
-    /// create needs `adopt`. `dry_run` changes nothing.
-    #[tool]
-    async fn provision_user(
-        &self,
-        Parameters(input): Parameters<ProvisionUserInput>,
-    ) -> Result<Json<ProvisionReport>, ToolError> {
-        Ok(Json(self.core.provision_user(&input).await?))
     }
 }
 

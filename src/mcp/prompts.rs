@@ -136,8 +136,8 @@ fn date(field: &str, value: &str) -> Result<String, ErrorData> {
         })
 }
 
-// rmcp 3.11's `#[prompt]` generates an undocumented public `<name>_prompt_attr` function per prompt (its
-// `#[tool]` documents its own); the prompts themselves are documented below.
+// rmcp 3.11's `#[prompt]` generates an undocumented public `<name>_prompt_attr` function per prompt; the
+// prompts themselves are documented below.
 #[allow(missing_docs)]
 #[prompt_router]
 impl ProvisionerServer {

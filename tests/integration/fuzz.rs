@@ -9,7 +9,7 @@
 //!
 //! Its first run found that rmcp's parameter extraction refused a wrong type without naming the field
 //! ("failed to deserialize parameters: invalid type: sequence, expected a string"); arguments are now
-//! checked first with the field's path (`mcp/arguments.rs`).
+//! deserialized once, into the operation's input type, with the field's path (`operations/arguments.rs`).
 
 use std::{sync::Arc, time::Duration};
 

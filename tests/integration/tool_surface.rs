@@ -74,22 +74,35 @@ fn tool_schemas() {
     }
 }
 
-/// Every tool has its one declaration in `operations.rs`, and every declaration a tool.
-#[test]
-fn every_tool_is_declared_once() {
-    assert_eq!(
-        ProvisionerServer::undeclared_tools(),
-        Vec::<String>::new(),
-        "tools without an entry in src/operations.rs"
-    );
-    let mut declared: Vec<&str> = OPERATIONS.iter().map(|o| o.name).collect();
-    let mut served: Vec<&str> = ProvisionerServer::all_tools()
+/// Every tool is an operation of the catalog, in its order, and every operation's arguments are
+/// deserialized into its input type before anything else: a member its input does not have is refused,
+/// named, over MCP, without a call to AWS.
+#[tokio::test]
+async fn every_tool_is_an_operation_and_refuses_unknown_members() {
+    let declared: Vec<&str> = OPERATIONS.iter().map(|o| o.name).collect();
+    let served: Vec<&str> = ProvisionerServer::all_tools()
         .iter()
         .map(|t| t.name.as_ref())
         .collect();
-    declared.sort_unstable();
-    served.sort_unstable();
     assert_eq!(declared, served);
+    let account = common::Account::new();
+    let client = account.mcp(AccessMode::Admin).await;
+    let start = account.actions().len();
+    for operation in OPERATIONS {
+        let arguments = serde_json::json!({"no_such_member": 1});
+        let params = rmcp::model::CallToolRequestParams::new(operation.name)
+            .with_arguments(arguments.as_object().cloned().unwrap());
+        let result = client.call_tool(params).await.unwrap();
+        let text = format!("{:?}", result.content);
+        assert_eq!(result.is_error, Some(true), "{}", operation.name);
+        assert!(
+            text.contains("unknown field `no_such_member`"),
+            "{}: {text}",
+            operation.name
+        );
+    }
+    assert_eq!(account.distinct_actions_since(start), Vec::<String>::new());
+    client.cancel().await.ok();
 }
 
 /// What an agent pays in context for the tool list: names, descriptions and input schemas as sent (compact
