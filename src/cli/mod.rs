@@ -4,6 +4,7 @@
 
 mod args;
 mod costs;
+mod declared;
 mod fleet;
 mod print;
 mod serve;
@@ -21,13 +22,18 @@ use args::{
     EnableCostTagsArgs, ListApiKeysArgs, ListBusinessUnitsArgs, Output, ProvisionUserArgs,
     QueryCostsArgs, RevokeKeyArgs, RotateKeyArgs, VerifyAccessArgs,
 };
+use declared::{Commands, Invocation};
 use fleet::FleetCommand;
 use serve::ServeArgs;
 use setup::{Context, Globals};
 
+use tokio_util::sync::CancellationToken;
+
 use crate::{
     audit::{self, Outcome},
     core::{Error, verify::Verdict, verify::VerifyAccessInput},
+    mode::AccessMode,
+    operations::Call,
 };
 
 /// Give each business unit its own, accounted access to Claude on Amazon Bedrock.
@@ -65,9 +71,10 @@ pub struct Cli {
     #[arg(long, global = true, value_enum, default_value_t = Output::Text, help_heading = "Global options")]
     output: Output,
     #[command(subcommand)]
-    command: Command,
+    command: Commands,
 }
 
+/// The hand-written subcommands; each operation without one has a declared command ([`declared`]).
 #[derive(Debug, Subcommand)]
 enum Command {
     /// Serve MCP over stdio (for Claude Code's .mcp.json or any MCP client).
@@ -139,7 +146,7 @@ impl Cli {
     /// Whether this run serves MCP over HTTP (concurrent sessions: a multi-threaded runtime pays off);
     /// everything else is one client or one command, served on one thread.
     pub fn serves_http(&self) -> bool {
-        matches!(&self.command, Command::Serve(args) if args.http.http.is_some())
+        matches!(&self.command, Commands::Written(Command::Serve(args)) if args.http.http.is_some())
     }
 
     /// Run the parsed command line.
@@ -151,14 +158,22 @@ impl Cli {
             audit_log: self.audit_log,
             output: self.output,
         };
-        let c = match Context::new(globals, self.command.audits()) {
+        let audits = match &self.command {
+            Commands::Written(command) => command.audits(),
+            Commands::Declared(invocation) => !invocation.operation.access.read_only(),
+        };
+        let c = match Context::new(globals, audits) {
             Ok(context) => context,
             Err(message) => {
                 eprintln!("error: {message}");
                 return ExitCode::FAILURE;
             }
         };
-        match self.command {
+        let command = match self.command {
+            Commands::Written(command) => command,
+            Commands::Declared(invocation) => return c.declared(invocation).await,
+        };
+        match command {
             Command::Serve(args) => serve::serve(c, args).await,
             Command::Config(ConfigCommand::Check) => c.config_check(),
             Command::ProvisionUser(a) => mutate!(c, provision_user, a, print::print_provision),
@@ -232,6 +247,30 @@ impl Context {
                 eprintln!("error: {message}");
                 ExitCode::FAILURE
             }
+        }
+    }
+
+    /// A declared command: the operation run as over MCP (in admin mode: the command line is its
+    /// operator), a change recorded in the audit log, the report as text or JSON.
+    async fn declared(&self, invocation: Invocation) -> ExitCode {
+        let Invocation {
+            operation,
+            arguments,
+        } = invocation;
+        let progress = |done, total, line: &str| eprintln!("[{done}/{total}] {line}");
+        let call = Call {
+            core: &self.core,
+            mode: AccessMode::Admin,
+            progress: &progress,
+            stop: CancellationToken::new(),
+        };
+        let input = serde_json::Value::Object(arguments.clone());
+        let result = (operation.handler.run)(call, arguments).await;
+        let text = |report: &serde_json::Value| print!("{}", declared::text(report));
+        if operation.access.read_only() {
+            self.report(result, text)
+        } else {
+            self.audited(operation.name, &input, result, text).await
         }
     }
 

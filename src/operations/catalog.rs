@@ -2,7 +2,10 @@
 //! names its input and output types and the function that runs it, so the tool's schemas, its argument
 //! checking and its call cannot disagree.
 
-use super::{Access, Operation, Toolset, handler, runs};
+use super::{
+    Access, Operation, Toolset, handler, runs,
+    runs::{Whoami, WhoamiInput},
+};
 use crate::core::{
     budgets::{BudgetAlertInput, BudgetReport},
     cost_tags::{CostTagsReport, EnableCostTagsInput},
@@ -74,7 +77,7 @@ pub const OPERATIONS: &[Operation] = &[
     Operation {
         name: "create_api_key",
         title: "Create a Bedrock API key",
-        description: "Create a Bedrock API key for a provisioned unit: long-term (default; two per user at most, then rotate_key) or short-term (at most 12 h, one region). `inline` returns the key once; prefer `deliver: secrets_manager` (returns the ARN) or `file` (a 0600 file; returns the path).",
+        description: "Create a Bedrock API key for a provisioned unit: long-term (default; two per user at most, then rotate_key) or short-term (up to 12 h, one region). `inline` returns the key once; prefer `deliver: secrets_manager` (returns the ARN) or `file` (0600; returns the path).",
         toolset: Toolset::Keys,
         access: Access::Write,
         idempotent: false,
@@ -107,7 +110,7 @@ pub const OPERATIONS: &[Operation] = &[
     Operation {
         name: "query_costs",
         title: "Query Bedrock spend per business unit",
-        description: "Bedrock spend per business unit from Cost Explorer (the bill, 24-48 h late; Claude billed via Marketplace too), by the business-unit cost allocation tag; untagged spend is `(untagged)`. Default: this month. `notes` explain empty or low figures.",
+        description: "Bedrock spend per business unit from Cost Explorer (the bill, 24-48 h late; Marketplace Claude too) by the business-unit cost allocation tag; untagged is `(untagged)`. Default: this month. `notes` explain empty or low figures.",
         toolset: Toolset::Costs,
         access: Access::Read,
         idempotent: true,
@@ -118,7 +121,7 @@ pub const OPERATIONS: &[Operation] = &[
     Operation {
         name: "enable_cost_tags",
         title: "Activate cost allocation tags",
-        description: "Activate business-unit, purpose and owner (and IAM-principal forms) as account-wide cost allocation tags, so Cost Explorer splits spend by them. Needs `confirm: true`; run dry_run first.",
+        description: "Activate business-unit, purpose and owner (and IAM-principal forms) as account-wide cost allocation tags, so Cost Explorer splits spend by them. Dry-run, then `confirm: true`.",
         toolset: Toolset::Costs,
         access: Access::Destructive,
         idempotent: true,
@@ -129,7 +132,7 @@ pub const OPERATIONS: &[Operation] = &[
     Operation {
         name: "create_budget_alert",
         title: "Create a budget alert for a business unit",
-        description: "Create or update a unit's monthly AWS Budgets budget `bedrock-<unit>-monthly` (its tagged Bedrock spend) with e-mail alerts. Overwrites the budget's settings: needs `confirm: true`; run dry_run first.",
+        description: "Create or update a unit's monthly budget `bedrock-<unit>-monthly` (its tagged Bedrock spend) with e-mail alerts. Overwrites its settings: dry-run, then `confirm: true`.",
         toolset: Toolset::Costs,
         access: Access::Destructive,
         idempotent: true,
@@ -140,7 +143,7 @@ pub const OPERATIONS: &[Operation] = &[
     Operation {
         name: "enable_usage_logging",
         title: "Enable usage logging",
-        description: "Turn on Bedrock invocation logging in the server's region (usage within minutes): a CloudWatch Logs group and a role only Bedrock can assume; no prompt or answer is stored. Leaves logging that goes elsewhere. Needs `confirm: true`; run dry_run first.",
+        description: "Turn on Bedrock invocation logging in the server's region (usage within minutes): a CloudWatch Logs group and a role only Bedrock can assume; no prompt or answer is stored; logging sent elsewhere is left. Dry-run, then `confirm: true`.",
         toolset: Toolset::Costs,
         access: Access::Destructive,
         idempotent: true,
@@ -195,7 +198,7 @@ pub const OPERATIONS: &[Operation] = &[
     Operation {
         name: "apply_fleet",
         title: "Apply a fleet of business units",
-        description: "Apply a fleet manifest: create or repair every unit's user, tags, policy, budget and key (Secrets Manager or file); other accounts through their role. Idempotent. Removes nothing without `prune`. Run plan_fleet first and show the user the plan.",
+        description: "Apply a fleet manifest: create or repair every unit's user, tags, policy, budget and key (Secrets Manager or file); other accounts through their role. Idempotent. Removes nothing without `prune`. Show the user plan_fleet's plan first.",
         toolset: Toolset::Fleet,
         access: Access::Write,
         idempotent: true,
@@ -217,7 +220,7 @@ pub const OPERATIONS: &[Operation] = &[
     Operation {
         name: "diagnose",
         title: "Diagnose Bedrock setup",
-        description: "Find what stops Claude on Bedrock: credentials, IAM permissions, model access, a unit's user and keys, region, model id, throttling, cost tags, usage logging, .mcp.json, environment. Each check: pass/warn/fail/skipped, evidence, fix; relay `summary`.",
+        description: "Find what stops Claude on Bedrock: credentials, IAM permissions, model access, a unit's user and keys, region, model id, throttling, cost tags, usage logging, .mcp.json, environment. Each check has evidence and a fix; relay `summary`.",
         toolset: Toolset::Diagnose,
         access: Access::Read,
         idempotent: true,
@@ -235,5 +238,16 @@ pub const OPERATIONS: &[Operation] = &[
         cli: "verify-access",
         summary: "Proves a business unit can call Claude, at no cost: `SimulatePrincipalPolicy` for its user on the exact resources a call touches (the inference profile, the foundation model in every destination region, the default project), and with `api_key` one free `CountTokens` call with that key (`invoke: true`: one 1-token `Converse`, a fraction of a cent). Names each denied action and resource and the fix; never echoes the key. The CLI exits 1 unless the verdict is `can_call`.",
         handler: handler!(core.verify_access, VerifyAccessInput => AccessReport),
+    },
+    Operation {
+        name: "whoami",
+        title: "Show the AWS account and region this server acts in",
+        description: "The AWS account, caller ARN, region and access mode this server acts with: check before changing an account.",
+        toolset: Toolset::Diagnose,
+        access: Access::Read,
+        idempotent: true,
+        cli: "whoami",
+        summary: "The account, caller ARN, partition and region every call goes to, and the server's access mode: check it before changing an account you are not sure of (`sts:GetCallerIdentity`, which needs no permission).",
+        handler: handler!(runs::whoami, WhoamiInput => Whoami),
     },
 ];

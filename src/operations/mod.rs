@@ -8,6 +8,7 @@
 mod arguments;
 mod catalog;
 mod runs;
+mod schema;
 
 pub use arguments::{parse, structured};
 pub use catalog::OPERATIONS;
@@ -47,7 +48,8 @@ pub type Run = for<'a> fn(Call<'a>, JsonObject) -> BoxFuture<'a, Result<Value, E
 /// An operation's input and output types, as the schemas of what it accepts and what it writes.
 #[derive(Debug, Clone)]
 pub struct Schemas {
-    /// What the input accepts (JSON Schema 2020-12, the type's name and doc removed).
+    /// What the input accepts (JSON Schema 2020-12, the type's name and doc removed, compacted: no
+    /// `$ref`s, no `null` for optional members, enums as `enum`).
     pub input: JsonObject,
     /// What the output writes.
     pub output: JsonObject,
@@ -56,7 +58,7 @@ pub struct Schemas {
 /// The schemas of input `I` and output `O`.
 pub fn schemas<I: JsonSchema, O: JsonSchema>() -> Schemas {
     Schemas {
-        input: root_schema::<I>(SchemaSettings::draft2020_12()),
+        input: schema::compact(&root_schema::<I>(SchemaSettings::draft2020_12())),
         output: root_schema::<O>(SchemaSettings::draft2020_12().for_serialize()),
     }
 }

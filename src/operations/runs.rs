@@ -1,5 +1,8 @@
-//! The operations that need more of their [`Call`] than the core and the input: progress, the stop
-//! signal, the adapter's mode.
+//! The operations that need more of their [`Call`] than the core and the input (progress, the stop
+//! signal, the adapter's mode), and those made of the core's shared reads.
+
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
 
 use super::Call;
 use crate::core::{
@@ -57,4 +60,36 @@ pub async fn sweep_keys(call: Call<'_>, input: SweepInput) -> Result<SweepReport
     call.core
         .sweep_keys(input.dry_run, input.deliver, manifest.as_ref(), &pace)
         .await
+}
+
+/// `whoami`'s input: nothing.
+#[derive(Debug, Default, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct WhoamiInput {}
+
+/// Where this server's calls go.
+#[derive(Debug, Serialize, JsonSchema)]
+pub struct Whoami {
+    /// The AWS account every call goes to.
+    pub account: String,
+    /// The principal the server acts as (an assumed-role session ARN for roles).
+    pub caller_arn: String,
+    /// The partition (`aws`, `aws-cn`, `aws-us-gov`).
+    pub partition: String,
+    /// The region of the regional calls (Bedrock, CloudWatch Logs, Secrets Manager, the usage logs).
+    pub region: String,
+    /// The access mode: `read-only`, `provision` or `admin`.
+    pub mode: String,
+}
+
+/// `whoami`: the caller (STS `GetCallerIdentity`, asked once per process) and the region.
+pub async fn whoami(call: Call<'_>, _input: WhoamiInput) -> Result<Whoami> {
+    let caller = call.core.caller().await?;
+    Ok(Whoami {
+        account: caller.account.clone(),
+        caller_arn: caller.arn.clone(),
+        partition: caller.partition.clone(),
+        region: call.core.clients().await.region.clone(),
+        mode: call.mode.as_str().to_owned(),
+    })
 }

@@ -696,3 +696,40 @@ async fn refusals_name_the_cli_flags_not_the_tool_arguments() {
     assert!(!stderr.contains("ServiceError {"), "{stderr}");
     client.cancel().await.ok();
 }
+
+/// An operation without a hand-written subcommand has one made from its declaration: `whoami` runs from the
+/// command line (JSON, and indented text), an unknown flag is refused by the parser, and over MCP the same
+/// operation answers with the server's mode. The account and caller are checked against STS read directly.
+#[tokio::test]
+async fn whoami_is_a_declared_command_and_tool() {
+    let account = Account::new();
+    let sts = aws_sdk_sts::Client::new(&account.sdk_config().await);
+    let identity = sts.get_caller_identity().send().await.unwrap();
+    let report = json(&run(&account, &["whoami", "--output", "json"]));
+    assert_eq!(report["account"], identity.account().unwrap());
+    assert_eq!(report["caller_arn"], identity.arn().unwrap());
+    assert_eq!(report["partition"], "aws");
+    assert_eq!(report["region"], "us-east-1");
+    assert_eq!(report["mode"], "admin");
+    let text = run(&account, &["whoami"]);
+    let text = String::from_utf8(text.stdout).unwrap();
+    assert!(
+        text.contains(&format!("account: {}\n", identity.account().unwrap())),
+        "{text}"
+    );
+    let refused = run(&account, &["whoami", "--business-unit", "web"]);
+    assert_eq!(refused.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&refused.stderr).contains("--business-unit"));
+
+    let client = account
+        .mcp(bedrock_provisioner::mode::AccessMode::ReadOnly)
+        .await;
+    let result = client
+        .call_tool(rmcp::model::CallToolRequestParams::new("whoami"))
+        .await
+        .unwrap();
+    let structured = result.structured_content.unwrap();
+    assert_eq!(structured["account"], report["account"]);
+    assert_eq!(structured["mode"], "read-only");
+    client.cancel().await.ok();
+}

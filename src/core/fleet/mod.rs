@@ -30,9 +30,9 @@ pub use pace::{Pace, Progress};
 #[derive(Clone, Debug, Default, Deserialize, Serialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct FleetInput {
-    /// The manifest (TOML): `[defaults]`, then one `[[unit]]` per unit with `name`, `purpose`,
-    /// `owner`; optional `account` (12 digits), `role`, `tags`, `budget = { monthly_usd, emails }`,
-    /// `key = { max_age_days, deliver }`.
+    /// The manifest (TOML): `[defaults]`, then a `[[unit]]` per unit with `name`, `purpose`, `owner`;
+    /// optional `account`, `role`, `tags`, `budget = { monthly_usd, emails }`, `key = { max_age_days,
+    /// deliver }`.
     pub manifest: String,
     /// Units in flight at once (1-64, default 8).
     #[serde(default)]
