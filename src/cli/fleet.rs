@@ -154,8 +154,8 @@ impl Context {
             "manifest": args.file.display().to_string(),
             "prune": args.prune,
         });
+        // A run with failed units is recorded as `partial` (from its effects), as over MCP.
         let outcome = match result {
-            Ok(report) if report.has_errors() => Outcome::Error("unit_failed".to_owned()),
             Ok(_) => Outcome::Ok,
             Err(error) => Outcome::Error(error.kind().to_owned()),
         };
@@ -169,6 +169,9 @@ impl Context {
             arguments,
             outcome,
             result: report.as_ref(),
+            effects: result
+                .as_ref()
+                .map_or_else(audit::Effects::of_error, audit::Audited::effects),
             elicited: false,
             peer: None,
             stream_peer: None,

@@ -30,10 +30,10 @@ use setup::{Context, Globals};
 use tokio_util::sync::CancellationToken;
 
 use crate::{
-    audit::{self, Outcome},
+    audit::{self, Audited, Outcome},
     core::{Error, verify::Verdict, verify::VerifyAccessInput},
     mode::AccessMode,
-    operations::Call,
+    operations::{self, Call},
 };
 
 /// Give each business unit its own, accounted access to Claude on Amazon Bedrock.
@@ -266,7 +266,7 @@ impl Context {
         };
         let input = serde_json::Value::Object(arguments.clone());
         let result = (operation.handler.run)(call, arguments).await;
-        let text = |report: &serde_json::Value| print!("{}", declared::text(report));
+        let text = |report: &operations::Reported| print!("{}", declared::text(&report.json));
         if operation.access.read_only() {
             self.report(result, text)
         } else {
@@ -304,7 +304,7 @@ impl Context {
 
     /// Record a mutating command's result in the audit log, as the MCP tool of the same name records it,
     /// then print it like [`Context::report`].
-    pub(super) async fn audited<I: Serialize, T: Serialize>(
+    pub(super) async fn audited<I: Serialize, T: Serialize + Audited>(
         &self,
         tool: &str,
         input: &I,
@@ -327,6 +327,9 @@ impl Context {
                 .as_ref()
                 .map_or_else(|e| Outcome::Error(e.kind().to_owned()), |_| Outcome::Ok),
             result: value.as_ref(),
+            effects: result
+                .as_ref()
+                .map_or_else(audit::Effects::of_error, Audited::effects),
             elicited: false,
             peer: None,
             stream_peer: None,

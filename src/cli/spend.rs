@@ -192,6 +192,10 @@ pub async fn enforce_in_background(
             arguments: arguments.clone(),
             outcome,
             result: value.as_ref(),
+            effects: result.as_ref().map_or_else(
+                crate::audit::Effects::of_error,
+                crate::audit::Audited::effects,
+            ),
             elicited: false,
             peer: None,
             stream_peer: None,

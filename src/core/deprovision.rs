@@ -59,6 +59,22 @@ pub enum StepKind {
     DeleteUser,
 }
 
+impl StepKind {
+    /// Whether the step deletes the resource it names (a detach, deactivation or group removal leaves it).
+    pub fn deletes(self) -> bool {
+        matches!(
+            self,
+            Self::DeleteServiceSpecificCredential
+                | Self::DeleteAccessKey
+                | Self::DeleteSigningCertificate
+                | Self::DeleteSshPublicKey
+                | Self::DeleteLoginProfile
+                | Self::DeleteInlinePolicy
+                | Self::DeleteUser
+        )
+    }
+}
+
 /// One step and whether it ran.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 pub struct Step {

@@ -191,7 +191,9 @@ impl ProvisionerServer {
         let client = client_of(&context);
         let peer = peer_of(&context);
         let stream_peer = stream_peer_of(&context);
-        let (response, elicited) = match self.call_with_confirmation(request, context).await {
+        let (confirmed, effects) =
+            audit::collect(self.call_with_confirmation(request, context)).await;
+        let (response, elicited) = match confirmed {
             Ok((response, elicited)) => (Ok(response), elicited),
             Err(error) => (Err(error), false),
         };
@@ -212,6 +214,7 @@ impl ProvisionerServer {
             arguments,
             outcome,
             result,
+            effects,
             elicited,
             peer,
             stream_peer,

@@ -157,6 +157,7 @@ impl ServerHandler for ProvisionerServer {
                     arguments: audit::sanitize(request.arguments.as_ref()),
                     outcome: Outcome::RefusedMode(self.mode),
                     result: None,
+                    effects: audit::Effects::default(),
                     elicited: false,
                     peer: peer_of(&context),
                     stream_peer: sse::stream_peer_of(&context),

@@ -13,6 +13,7 @@ use rmcp::{
 
 use super::{ProvisionerServer, ToolError, declared, progress_notifier};
 use crate::{
+    audit::{self, Effects},
     core::Error,
     mode::AccessMode,
     operations::{Call, OPERATIONS, Operation, Toolset},
@@ -64,8 +65,14 @@ fn call<'a>(
             run.await
         };
         match result {
-            Ok(report) => Ok(CallToolResult::structured(report).into()),
-            Err(error) => ToolError(error).into_call_tool_result(),
+            Ok(report) => {
+                audit::offer(report.effects);
+                Ok(CallToolResult::structured(report.json).into())
+            }
+            Err(error) => {
+                audit::offer(Effects::of_error(&error));
+                ToolError(error).into_call_tool_result()
+            }
         }
     })
 }

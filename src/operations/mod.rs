@@ -22,6 +22,7 @@ use serde_json::{Map, Value};
 use tokio_util::sync::CancellationToken;
 
 use crate::{
+    audit::{Audited, Effects},
     core::{Error, Provisioner, fleet::Progress},
     mode::AccessMode,
 };
@@ -42,8 +43,40 @@ pub struct Call<'a> {
 }
 
 /// How an operation runs: its arguments parsed into its input type (an error names the field at its
-/// path), the function called, its report as JSON.
-pub type Run = for<'a> fn(Call<'a>, JsonObject) -> BoxFuture<'a, Result<Value, Error>>;
+/// path), the function called, its report as JSON with what it changed.
+pub type Run = for<'a> fn(Call<'a>, JsonObject) -> BoxFuture<'a, Result<Reported, Error>>;
+
+/// A finished operation's report: as JSON for the adapters, and what it created and deleted, read from
+/// the typed report for the audit log.
+#[derive(Debug, Clone)]
+pub struct Reported {
+    /// The report, as the MCP tool returns it and `--output json` prints it.
+    pub json: Value,
+    /// What the call created and deleted.
+    pub effects: Effects,
+}
+
+impl Reported {
+    /// The report of `output`.
+    pub fn of<T: serde::Serialize + Audited>(output: &T) -> Result<Self, Error> {
+        Ok(Self {
+            json: structured(output)?,
+            effects: output.effects(),
+        })
+    }
+}
+
+impl Audited for Reported {
+    fn effects(&self) -> Effects {
+        self.effects.clone()
+    }
+}
+
+impl serde::Serialize for Reported {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        self.json.serialize(serializer)
+    }
+}
 
 /// An operation's input and output types, as the schemas of what it accepts and what it writes.
 #[derive(Debug, Clone)]
@@ -91,12 +124,12 @@ macro_rules! handler {
         fn run(
             call: $crate::operations::Call<'_>,
             arguments: $crate::operations::JsonObject,
-        ) -> futures::future::BoxFuture<'_, Result<serde_json::Value, $crate::core::Error>>
+        ) -> futures::future::BoxFuture<'_, Result<$crate::operations::Reported, $crate::core::Error>>
         {
             Box::pin(async move {
                 let input: $input = $crate::operations::parse(arguments)?;
                 let output: $output = call.core.$method(&input).await?;
-                $crate::operations::structured(&output)
+                $crate::operations::Reported::of(&output)
             })
         }
         $crate::operations::Handler {
@@ -108,12 +141,12 @@ macro_rules! handler {
         fn run(
             call: $crate::operations::Call<'_>,
             arguments: $crate::operations::JsonObject,
-        ) -> futures::future::BoxFuture<'_, Result<serde_json::Value, $crate::core::Error>>
+        ) -> futures::future::BoxFuture<'_, Result<$crate::operations::Reported, $crate::core::Error>>
         {
             Box::pin(async move {
                 let input: $input = $crate::operations::parse(arguments)?;
                 let output: $output = $function(call, input).await?;
-                $crate::operations::structured(&output)
+                $crate::operations::Reported::of(&output)
             })
         }
         $crate::operations::Handler {

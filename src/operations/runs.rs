@@ -93,3 +93,5 @@ pub async fn whoami(call: Call<'_>, _input: WhoamiInput) -> Result<Whoami> {
         mode: call.mode.as_str().to_owned(),
     })
 }
+
+impl crate::audit::Audited for Whoami {}

@@ -258,6 +258,30 @@ async fn a_spent_cap_stops_every_key_and_the_next_month_lifts_it() {
         .expect("the next month lifts the cap");
 
     let records = std::fs::read_to_string(&audit).unwrap();
+    // The log group and the role the first enable_usage_logging created are in its record, as IAM and
+    // CloudWatch Logs hold them; the second created nothing.
+    let role = account
+        .iam()
+        .await
+        .get_role()
+        .role_name(bedrock_provisioner::core::spend::logging::ROLE_NAME)
+        .send()
+        .await
+        .unwrap();
+    let logging: Vec<Value> = records
+        .lines()
+        .filter_map(|l| serde_json::from_str::<Value>(l).ok())
+        .filter(|r| r["tool"] == "enable_usage_logging")
+        .collect();
+    assert_eq!(
+        logging[0]["created"],
+        json!([
+            config.cloud_watch_config().unwrap().log_group_name(),
+            role.role().unwrap().arn()
+        ]),
+        "{records}"
+    );
+    assert_eq!(logging[1]["created"], json!([]), "{records}");
     let enforce: Vec<Value> = records
         .lines()
         .filter_map(|l| serde_json::from_str::<Value>(l).ok())

@@ -136,7 +136,8 @@ async fn toolsets_narrow_the_tool_list_within_the_mode() {
             "diagnose",
             "list_api_keys",
             "rotate_key",
-            "verify_access"
+            "verify_access",
+            "whoami"
         ]
     );
     let refused = client

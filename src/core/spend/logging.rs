@@ -66,6 +66,9 @@ pub struct UsageLoggingReport {
     pub retention_days: u32,
     /// Always false: no prompt, answer, image or embedding is delivered.
     pub stores_prompts_or_answers: bool,
+    /// What this call created: the log group's name and the role's ARN when they did not exist (empty
+    /// for a dry run).
+    pub created: Vec<String>,
 }
 
 /// What exists now.
@@ -259,6 +262,7 @@ impl Provisioner {
             role_arn: wanted.role_arn.clone(),
             retention_days: retention,
             stores_prompts_or_answers: false,
+            created: Vec::new(),
         };
         if matches!(status, ChangeStatus::Unchanged | ChangeStatus::Planned) {
             return Ok(report);
@@ -267,8 +271,14 @@ impl Provisioner {
             "enable_usage_logging would {}",
             report.changes.join("; ")
         ))?;
+        let mut report = report;
         for (step, _) in &steps {
             self.logging_step(step, &wanted).await?;
+            match step {
+                Step::CreateLogGroup => report.created.push(LOG_GROUP.to_owned()),
+                Step::CreateRole => report.created.push(wanted.role_arn.clone()),
+                _ => {}
+            }
         }
         Ok(report)
     }

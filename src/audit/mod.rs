@@ -11,6 +11,10 @@ use serde_json::{Map, Value};
 
 use crate::{core::Provisioner, mode::AccessMode};
 
+mod effects;
+
+pub use effects::{Audited, Effects, Placed, collect, offer};
+
 /// Result fields that name a resource (never a secret).
 const RESOURCE_FIELDS: &[&str] = &[
     "user_arn",
@@ -136,8 +140,10 @@ pub struct Call<'a> {
     pub arguments: Value,
     /// How the call ended.
     pub outcome: Outcome,
-    /// The structured result of a successful call (or a failure's error data).
+    /// The structured result of a successful call (or a failure's error data): the ids it names.
     pub result: Option<&'a Value>,
+    /// What the call created and deleted, from its typed report or error.
+    pub effects: Effects,
     /// Whether the user confirmed through the client's elicitation (else an argument confirmed, if any).
     pub elicited: bool,
     /// The client's address, for MCP over HTTP (over HTTP+SSE, the POSTing connection's).
@@ -169,9 +175,9 @@ impl AuditLog {
     /// AWS call, a call the mode does not offer, and a protocol fault are recorded without looking it up.
     pub async fn record_call(&self, core: &Provisioner, call: Call<'_>) {
         let reached_aws = reached_aws(&call);
-        let outcome = match call.outcome {
-            Outcome::Ok => partial(call.result).unwrap_or(Outcome::Ok),
-            other => other,
+        let outcome = match (call.outcome, call.effects.failed_units) {
+            (Outcome::Ok, Some((failed, total))) => Outcome::Partial { failed, total },
+            (other, _) => other,
         };
         let caller = if reached_aws {
             core.caller().await.ok().cloned()
@@ -181,12 +187,12 @@ impl AuditLog {
         let account = caller.as_ref().map(|c| c.account.clone());
         let caller = caller.map(|c| c.arn);
         let dry_run = call.arguments["dry_run"].as_bool().unwrap_or(false);
-        let mut effects = if dry_run {
+        let effects = if dry_run {
             Effects::default()
         } else {
-            effects(call.tool, call.result)
+            call.effects
         };
-        let accounts = by_account(&mut effects, account.as_deref());
+        let accounts = by_account(effects.placed);
         let confirmed_by = match (call.elicited, call.arguments["confirm"].as_bool()) {
             (true, _) => Some("elicitation"),
             (false, Some(true)) => Some("argument"),
@@ -314,39 +320,15 @@ pub fn resources(result: Option<&Value>) -> Vec<String> {
     out
 }
 
-/// What a call created and deleted, read from its result the way each tool reports it (ids only).
-#[derive(Debug, Default, PartialEq, Eq)]
-pub struct Effects {
-    /// Created by the call, or left behind by its failure.
-    pub created: Vec<String>,
-    /// Deleted by the call.
-    pub deleted: Vec<String>,
-    /// For the fleet tools: (account, id, created) of each, by the account the result names.
-    pub placed: Vec<(Option<String>, String, bool)>,
-}
-
-impl Effects {
-    /// Record `id` as created (`true`) or deleted in `account` (the call's own when `None`).
-    fn place(&mut self, account: &Value, id: Option<String>, created: bool) {
-        let Some(id) = id else { return };
-        let account = account.as_str().map(str::to_owned);
-        if created {
-            self.created.push(id.clone());
-        } else {
-            self.deleted.push(id.clone());
-        }
-        self.placed.push((account, id, created));
-    }
-}
-
-/// The fleet tools' effects by account (`caller`'s for an entry that names none), accounts sorted; empty
-/// for the other tools.
-fn by_account(effects: &mut Effects, caller: Option<&str>) -> Vec<AccountEffects> {
+/// The fleet tools' effects by account, accounts sorted; empty for the other tools.
+fn by_account(placed: Vec<Placed>) -> Vec<AccountEffects> {
     let mut accounts: std::collections::BTreeMap<String, AccountEffects> = Default::default();
-    for (account, id, created) in effects.placed.drain(..) {
-        let account = account
-            .or_else(|| caller.map(str::to_owned))
-            .unwrap_or_else(|| "unknown".to_owned());
+    for Placed {
+        account,
+        id,
+        created,
+    } in placed
+    {
         let entry = accounts
             .entry(account.clone())
             .or_insert_with(|| AccountEffects {
@@ -362,150 +344,32 @@ fn by_account(effects: &mut Effects, caller: Option<&str>) -> Vec<AccountEffects
     accounts.into_values().collect()
 }
 
-/// What a fleet tool created and deleted: a sweep's new and replaced keys; an apply's users, keys and
-/// budgets, and the users `prune` removed.
-fn fleet_effects(result: &Value, effects: &mut Effects) {
-    let text = |value: &Value| value.as_str().map(str::to_owned);
-    let each = |key: &str| result[key].as_array().into_iter().flatten();
-    for unit in each("units") {
-        let account = &unit["account"];
-        if unit["error"].is_null() && !unit["new_key"].is_null() {
-            effects.place(account, text(&unit["new_key"]), true);
-            // A sweep names every key its rotation deleted; older reports only the replaced one.
-            match unit["deleted"].as_array().filter(|d| !d.is_empty()) {
-                Some(deleted) => {
-                    for id in deleted {
-                        effects.place(account, text(id), false);
-                    }
-                }
-                None => effects.place(account, text(&unit["replaced"]), false),
-            }
-        }
-        for id in unit["created"].as_array().into_iter().flatten() {
-            effects.place(account, text(id), true);
-        }
-    }
-    for absent in each("absent").filter(|_| result["plan"] == false) {
-        if absent["removes"] == true && absent["error"].is_null() {
-            effects.place(&absent["account"], text(&absent["user_name"]), false);
-        }
-        // A removal that failed after deleting the unit's secret or budget still deleted them.
-        for id in absent["deleted_with"].as_array().into_iter().flatten() {
-            effects.place(&absent["account"], text(id), false);
-        }
-    }
-}
-
-/// The [`Effects`] of a finished (not dry-run) call of `tool`.
-pub fn effects(tool: &str, result: Option<&Value>) -> Effects {
-    let Some(result) = result else {
-        return Effects::default();
-    };
-    let strings = |value: &Value| -> Vec<String> {
-        value
-            .as_array()
-            .into_iter()
-            .flatten()
-            .filter_map(|v| v.as_str().map(str::to_owned))
-            .collect()
-    };
-    let text = |value: &Value| value.as_str().map(str::to_owned);
-    let mut effects = Effects {
-        created: strings(&result["resource_ids"]),
-        ..Effects::default()
-    };
-    match tool {
-        "provision_user" => {
-            for change in result["resources"].as_array().into_iter().flatten() {
-                if change["status"] == "created" && change["resource"] != "policy_attachment" {
-                    effects.created.extend(text(&change["id"]));
-                }
-            }
-        }
-        "create_api_key" => effects.created.extend(text(&result["credential_id"])),
-        "rotate_key" => {
-            effects
-                .created
-                .extend(text(&result["new_key"]["credential_id"]));
-            effects.deleted = strings(&result["deleted_credential_ids"]);
-        }
-        "revoke_key" if result["outcome"] == "deleted" => {
-            effects.deleted.extend(text(&result["credential_id"]));
-        }
-        "deprovision_user" => {
-            for step in result["steps"].as_array().into_iter().flatten() {
-                let deletes = step["action"]
-                    .as_str()
-                    .is_some_and(|a| a.starts_with("delete"));
-                if deletes && step["status"] == "done" {
-                    effects.deleted.extend(text(&step["resource"]));
-                }
-            }
-        }
-        "sweep_keys" | "apply_fleet" => fleet_effects(result, &mut effects),
-        "create_budget_alert" if result["status"] == "created" => {
-            effects.created.extend(text(&result["budget_name"]));
-        }
-        "enforce_spend_caps" if result["dry_run"] != true => cap_effects(result, &mut effects),
-        _ => {}
-    }
-    effects
-}
-
-/// A fleet run's or sweep's result with failed units: `partial`, not `ok`.
-fn partial(result: Option<&Value>) -> Option<Outcome> {
-    let units = result?["units"].as_array()?;
-    let failed = units.iter().filter(|u| u["error"].is_string()).count();
-    (failed > 0).then_some(Outcome::Partial {
-        failed,
-        total: units.len(),
-    })
-}
-
-/// Every attach (created) and lift (deleted) of a spend-cap deny, by unit.
-fn cap_effects(result: &Value, effects: &mut Effects) {
-    for unit in result["units"].as_array().into_iter().flatten() {
-        let name = format!(
-            "spend-cap-deny:{}",
-            unit["business_unit"].as_str().unwrap_or_default()
-        );
-        match unit["action"].as_str() {
-            Some("capped") => effects.created.push(name),
-            Some("lifted") => effects.deleted.push(name),
-            _ => {}
-        }
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use serde_json::json;
 
     use super::*;
+    use crate::core::{fleet::FleetReport, provision::ProvisionReport};
 
-    #[test]
-    fn a_run_with_failed_units_is_partial_not_ok() {
-        let swept = json!({"units": [{"business_unit": "a", "error": null}, {"business_unit": "b", "error": "throttled"}]});
-        let outcome = partial(Some(&swept)).unwrap();
-        assert_eq!(outcome.to_string(), "partial:1 of 2 units failed");
-        assert!(partial(Some(&json!({"units": [{"error": null}]}))).is_none());
-        assert!(partial(Some(&json!({"credential_id": "ACCA1"}))).is_none());
+    fn moved_unit(failed: bool) -> FleetReport {
+        serde_json::from_value(json!({"plan": false, "cancelled": false,
+            "units": [{"business_unit": "mv", "account": "222", "line": 3, "changes": [], "drift": [],
+                       "created": ["mv-bedrock-user", "ACCANEW"], "error": null},
+                      {"business_unit": "stay", "account": "111", "line": 7, "changes": [], "drift": [],
+                       "created": [], "error": if failed { json!("throttled") } else { json!(null) }}],
+            "absent": [{"business_unit": "mv", "account": "111", "user_name": "mv-bedrock-user",
+                        "removes": true, "detail": "", "error": null, "deleted_with": []}]}))
+        .unwrap()
     }
 
     #[test]
-    fn fleet_effects_are_told_apart_by_account() {
-        let applied = json!({"plan": false,
-            "units": [{"business_unit": "mv", "account": "222", "error": null,
-                       "created": ["mv-bedrock-user", "ACCANEW"]},
-                      {"business_unit": "stay", "error": null, "created": []}],
-            "absent": [{"business_unit": "mv", "account": "111", "user_name": "mv-bedrock-user",
-                        "removes": true, "error": null}]});
-        let mut effects = effects("apply_fleet", Some(&applied));
+    fn fleet_effects_are_told_apart_by_account_and_failed_units_make_it_partial() {
+        let effects = moved_unit(false).effects();
         assert_eq!(effects.created, ["mv-bedrock-user", "ACCANEW"]);
         assert_eq!(effects.deleted, ["mv-bedrock-user"]);
-        let accounts = by_account(&mut effects, Some("111"));
+        assert_eq!(effects.failed_units, None);
         assert_eq!(
-            accounts,
+            by_account(effects.placed),
             [
                 AccountEffects {
                     account: "111".into(),
@@ -519,18 +383,12 @@ mod tests {
                 }
             ]
         );
-        let mut single = effects_of_rotation();
-        assert!(
-            by_account(&mut single, Some("111")).is_empty(),
-            "only the fleet tools"
-        );
-    }
-
-    fn effects_of_rotation() -> Effects {
-        effects(
-            "rotate_key",
-            Some(&json!({"new_key": {"credential_id": "ACCANEW"}, "deleted_credential_ids": []})),
-        )
+        assert_eq!(moved_unit(true).effects().failed_units, Some((1, 2)));
+        let partial = Outcome::Partial {
+            failed: 1,
+            total: 2,
+        };
+        assert_eq!(partial.to_string(), "partial:1 of 2 units failed");
     }
 
     #[test]
@@ -553,36 +411,22 @@ mod tests {
     }
 
     #[test]
-    fn created_and_deleted_are_told_apart_without_kinds_or_composite_ids() {
-        let provisioned = json!({"user_arn": "arn:u", "resources": [
-            {"resource": "managed_policy", "id": "arn:p", "status": "unchanged"},
-            {"resource": "iam_user", "id": "u", "status": "created"},
-            {"resource": "user_tags", "id": "u", "status": "created"},
-            {"resource": "policy_attachment", "id": "u <- arn:p", "status": "created"}]});
-        assert_eq!(
-            effects("provision_user", Some(&provisioned)).created,
-            ["u", "u"]
-        );
-        assert_eq!(resources(Some(&provisioned)), ["arn:u"]);
-        let rotated = json!({"new_key": {"credential_id": "ACCANEW"}, "old_credential_id": "ACCAOLD",
-                             "deleted_credential_ids": ["ACCAOLD"]});
-        assert_eq!(
-            effects("rotate_key", Some(&rotated)),
-            Effects {
-                created: vec!["ACCANEW".into()],
-                deleted: vec!["ACCAOLD".into()],
-                placed: Vec::new(),
-            }
-        );
-        assert_eq!(
-            resources(Some(&rotated)),
-            ["ACCANEW", "ACCAOLD"],
-            "each id once, sorted"
-        );
-        let orphan = json!({"kind": "orphaned_key", "resource_ids": ["ACCAORPHAN"]});
-        assert_eq!(
-            effects("create_api_key", Some(&orphan)).created,
-            ["ACCAORPHAN"]
-        );
+    fn created_is_read_from_the_typed_report_without_kinds_or_composite_ids() {
+        let provisioned: ProvisionReport = serde_json::from_value(json!({
+            "business_unit": "u", "user_name": "u-bedrock-user", "user_arn": "arn:u", "policy_arn": "arn:p",
+            "dry_run": false, "changed": true, "warnings": [], "next_steps": [],
+            "resources": [
+                {"resource": "managed_policy", "id": "arn:p", "status": "unchanged", "detail": ""},
+                {"resource": "iam_user", "id": "u", "status": "created", "detail": ""},
+                {"resource": "user_tags", "id": "u", "status": "created", "detail": ""},
+                {"resource": "policy_attachment", "id": "u <- arn:p", "status": "created", "detail": ""}]}))
+        .unwrap();
+        assert_eq!(provisioned.effects().created, ["u", "u"]);
+        let orphan = crate::core::Error::OrphanedKey {
+            credential_id: "ACCAORPHAN".into(),
+            delivery: "x".into(),
+            cleanup: "y".into(),
+        };
+        assert_eq!(Effects::of_error(&orphan).created, ["ACCAORPHAN"]);
     }
 }
