@@ -91,7 +91,10 @@ pub async fn serve(mut context: Context, args: ServeArgs) -> ExitCode {
     let server = ProvisionerServer::with_toolsets(context.core, mode, &toolsets)
         .with_shared_audit_log(audit);
     match mcp::serve_stdio(server).await {
-        Ok(()) => ExitCode::SUCCESS,
+        Ok(()) => {
+            tracing::info!("the MCP client closed stdin; the server stops");
+            ExitCode::SUCCESS
+        }
         Err(error) => {
             tracing::error!(%error, "MCP server stopped with an error");
             ExitCode::FAILURE

@@ -574,7 +574,20 @@ async fn connections_are_capped_and_shutdown_is_bounded() {
         .write_all(b"POST /mcp HTTP/1.1\r\nHost: 127.0.0.1\r\n")
         .await
         .unwrap();
-    tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    // Once the server holds the half-open request, another connection waits (one at a time).
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+    while tokio::time::timeout(
+        std::time::Duration::from_millis(100),
+        post(&server.url, &[], INITIALIZE),
+    )
+    .await
+    .is_ok()
+    {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the half-open request was never accepted"
+        );
+    }
     let stopping = std::time::Instant::now();
     server.shutdown.cancel();
     server.task.await.unwrap();

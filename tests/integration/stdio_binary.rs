@@ -289,9 +289,16 @@ async fn no_key_value_reaches_stderr_audit_log_or_errors_even_at_trace_level() {
         errors.push(text(&refused));
     }
     client.cancel().await.ok();
-    tokio::time::sleep(std::time::Duration::from_millis(200)).await;
-
-    let stderr = std::fs::read_to_string(&log_path).unwrap();
+    // The whole of stderr, up to the server's last line.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    let stderr = loop {
+        let stderr = std::fs::read_to_string(&log_path).unwrap();
+        if stderr.contains("the server stops") || std::time::Instant::now() > deadline {
+            break stderr;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+    };
+    assert!(stderr.contains("the server stops"), "the server stopped");
     let audit = std::fs::read_to_string(&audit_path).unwrap();
     assert!(stderr.contains("TRACE"), "trace logging was on");
     assert!(
