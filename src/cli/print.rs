@@ -10,7 +10,6 @@ use crate::core::{
     diagnose::{CheckStatus, DiagnoseReport},
     inventory::BusinessUnitList,
     keys::{ApiKeyList, CreatedApiKey, RevokeReport, RotateReport},
-    label,
     provision::ProvisionReport,
     verify::AccessReport,
 };
@@ -30,7 +29,7 @@ pub fn print_access(report: &AccessReport) {
         println!(
             "  key:    {} {} ({}); cost: {}",
             test.call,
-            label(&test.outcome),
+            <&str>::from(test.outcome),
             test.detail,
             test.cost
         );
@@ -50,7 +49,7 @@ pub fn print_provision(report: &ProvisionReport) {
     println!("  user:   {}", report.user_arn);
     println!("  policy: {}", report.policy_arn);
     for resource in &report.resources {
-        let status = label(&resource.status);
+        let status = <&str>::from(resource.status);
         println!("  [{status:>9}] {}: {}", resource.id, resource.detail);
     }
     for warning in &report.warnings {
@@ -143,7 +142,11 @@ pub fn print_keys(list: &ApiKeyList) {
         println!("No Bedrock API keys.");
     }
     for key in &list.keys {
-        let flags: Vec<String> = key.flags.iter().map(label).collect();
+        let flags: Vec<String> = key
+            .flags
+            .iter()
+            .map(|f| <&str>::from(*f).to_owned())
+            .collect();
         let unit = match &key.account {
             Some(account) => format!("{account}:{}", key.business_unit),
             None => key.business_unit.clone(),
@@ -176,7 +179,7 @@ pub fn print_revocation(report: &RevokeReport) {
         "{} {}: {}",
         report.business_unit,
         report.credential_id,
-        label(&report.outcome)
+        <&str>::from(report.outcome)
     );
 }
 
@@ -185,7 +188,7 @@ pub fn print_deprovision(report: &DeprovisionReport) {
     let heading = if report.dry_run { "Plan" } else { "Done" };
     println!("{heading}: remove `{}`", report.user_name);
     for step in &report.steps {
-        let action = label(&step.action);
+        let action = <&str>::from(step.action);
         println!("  {action:<34} {}", step.resource);
     }
 }
@@ -270,7 +273,7 @@ pub fn print_cost_tags(report: &CostTagsReport) {
 
 /// A budget alert.
 pub fn print_budget(report: &BudgetReport) {
-    println!("{} [{}]", report.budget_name, label(&report.status));
+    println!("{} [{}]", report.budget_name, <&str>::from(report.status));
     for change in &report.changes {
         println!("  {change}");
     }

@@ -9,14 +9,11 @@ use super::{
     args::{Confirm, Unit},
     setup::Context,
 };
-use crate::core::{
-    label,
-    spend::{
-        caps::{CapAction, EnforceInput, EnforceReport},
-        logging::{EnableUsageLoggingInput, UsageLoggingReport},
-        set_cap::{SetSpendCapInput, SpendCapReport},
-        usage::{QueryUsageInput, UsageReport},
-    },
+use crate::core::spend::{
+    caps::{CapAction, EnforceInput, EnforceReport},
+    logging::{EnableUsageLoggingInput, UsageLoggingReport},
+    set_cap::{SetSpendCapInput, SpendCapReport},
+    usage::{QueryUsageInput, UsageReport},
 };
 
 /// `enable-usage-logging`.
@@ -209,7 +206,7 @@ pub fn print_logging(report: &UsageLoggingReport) {
     println!(
         "invocation logging in {} [{}]",
         report.region,
-        label(&report.status)
+        <&str>::from(report.status)
     );
     for change in &report.changes {
         println!("  {change}");
@@ -253,7 +250,7 @@ pub fn print_cap(report: &SpendCapReport) {
         report.business_unit,
         cap(report.cap_usd),
         cap(report.previous_cap_usd),
-        label(&report.status)
+        <&str>::from(report.status)
     );
     for step in &report.next_steps {
         println!("  next: {step}");

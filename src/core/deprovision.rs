@@ -9,7 +9,6 @@ use super::{
     aws::sdk_error,
     error::{Result, found},
     iam::attached_policies,
-    label,
     names::BusinessUnit,
     plan::Confirmation,
 };
@@ -34,8 +33,12 @@ pub struct DeprovisionUserInput {
 }
 
 /// One step of the removal, in execution order.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[derive(
+    Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema, strum::IntoStaticStr,
+)]
+#[cfg_attr(test, derive(strum::VariantArray))]
 #[serde(rename_all = "snake_case")]
+#[strum(serialize_all = "snake_case")]
 pub enum StepKind {
     /// Delete a service-specific credential (Bedrock API keys and others).
     DeleteServiceSpecificCredential,
@@ -127,7 +130,7 @@ impl Provisioner {
                 "deprovision_user would delete IAM user `{user_name}` and {} attached item(s): {}",
                 plan.len() - 1,
                 plan.iter()
-                    .map(|(kind, id)| format!("{} {id}", label(kind).replace('_', " ")))
+                    .map(|(kind, id)| format!("{} {id}", <&str>::from(*kind).replace('_', " ")))
                     .collect::<Vec<_>>()
                     .join("; ")
             ))?;

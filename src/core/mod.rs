@@ -50,14 +50,6 @@ pub fn is_managed(user: &aws_sdk_iam::types::User) -> bool {
     })
 }
 
-/// The serialized name of a unit enum variant (`rotation_due`), for text output.
-pub fn label<T: serde::Serialize>(value: &T) -> String {
-    serde_json::to_value(value)
-        .ok()
-        .and_then(|v| v.as_str().map(str::to_owned))
-        .unwrap_or_default()
-}
-
 /// The AWS identity the server runs as.
 #[derive(Clone, Debug)]
 pub struct Caller {
@@ -174,5 +166,29 @@ impl Provisioner {
                 other => return other,
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod labels {
+    use strum::VariantArray;
+
+    /// The derived label of each variant is its serialized name, for every enum labelled in text output.
+    fn same<T: VariantArray + Copy + serde::Serialize + Into<&'static str>>() {
+        for variant in T::VARIANTS {
+            let label: &str = (*variant).into();
+            assert_eq!(serde_json::to_value(variant).unwrap(), label);
+        }
+    }
+
+    #[test]
+    fn labels_are_the_serialized_names() {
+        same::<super::verify::KeyOutcome>();
+        same::<super::deliver::Delivery>();
+        same::<super::provision::ResourceKind>();
+        same::<super::plan::ChangeStatus>();
+        same::<super::keys::RevokeOutcome>();
+        same::<super::keys::KeyFlag>();
+        same::<super::deprovision::StepKind>();
     }
 }

@@ -13,7 +13,6 @@ use crate::core::{
     inspect::{KeyKind, alias_account, alias_names_user, inspect_key},
     is_managed,
     keys::{KeyFlag, ListApiKeysInput},
-    label,
     policy::{BEDROCK_LIMITED_ACCESS, POLICY_NAME},
     verify::{Verdict, VerifyAccessInput},
 };
@@ -152,7 +151,11 @@ impl Provisioner {
             result = CheckResult::pass(id, format!("{} working key(s)", working.len()));
         }
         for key in &keys {
-            let flags: Vec<String> = key.flags.iter().map(label).collect();
+            let flags: Vec<String> = key
+                .flags
+                .iter()
+                .map(|f| <&str>::from(*f).to_owned())
+                .collect();
             result = result.evidence(format!(
                 "{} {} expires {} {}",
                 key.credential_id,

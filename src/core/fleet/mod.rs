@@ -17,7 +17,6 @@ use serde::{Deserialize, Serialize};
 use super::{
     Provisioner,
     error::{Error, Result},
-    label,
     plan::Confirmation,
     provision::{ChangeStatus, ResourceChange, ResourceKind},
 };
@@ -455,7 +454,7 @@ fn record(resources: &[ResourceChange], outcome: &mut UnitOutcome) {
     for resource in resources {
         let line = format!(
             "{} {}: {}",
-            label(&resource.resource).replace('_', " "),
+            <&str>::from(resource.resource).replace('_', " "),
             resource.id,
             resource.detail
         );

@@ -3,7 +3,7 @@
 //! makes sure each unit has a key that works.
 
 use super::{Changes, manifest::KeySpec};
-use crate::core::{Provisioner, error::Result, label, names::BusinessUnit};
+use crate::core::{Provisioner, error::Result, names::BusinessUnit};
 
 impl Provisioner {
     /// The key change of `unit` (none when it has an active key): planned, or made when `apply` (decided
@@ -15,7 +15,7 @@ impl Provisioner {
         apply: bool,
         keyless: bool,
     ) -> Result<Changes> {
-        let deliver = label(&key.deliver);
+        let deliver = <&str>::from(key.deliver);
         if !apply {
             let user_name = BusinessUnit::parse("business_unit", unit)?.user_name();
             let keys = self.unit_key_summaries(unit, &user_name).await?;

@@ -15,8 +15,12 @@ use super::{Provisioner, error::Result, plan::Effect, policy::PolicyChoice};
 pub use super::plan::ChangeStatus;
 
 /// Which kind of resource.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[derive(
+    Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema, strum::IntoStaticStr,
+)]
+#[cfg_attr(test, derive(strum::VariantArray))]
 #[serde(rename_all = "snake_case")]
+#[strum(serialize_all = "snake_case")]
 pub enum ResourceKind {
     /// The IAM user.
     IamUser,
