@@ -2,7 +2,7 @@
 
 use std::{path::Path, process::ExitCode};
 
-use super::{args::QueryCostsArgs, print, setup::Context};
+use super::{args::QueryCostsArgs, setup::Context};
 use crate::core::costs::{CostReport, QueryCostsInput, html};
 
 impl Context {
@@ -22,7 +22,7 @@ impl Context {
             }
             eprintln!("HTML report written to {}", path.display());
         }
-        self.report(result, print::print_costs)
+        self.report(result)
     }
 }
 

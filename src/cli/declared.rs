@@ -182,6 +182,13 @@ fn scalar(text: &str, member: &Value) -> Value {
     Value::String(text.to_owned())
 }
 
+/// A declared operation's report, as indented text.
+impl std::fmt::Display for crate::operations::Reported {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&text(&self.json))
+    }
+}
+
 /// A report as indented text: a member per line, a list of values on one line, a list of objects item
 /// by item.
 pub fn text(report: &Value) -> String {

@@ -2,7 +2,7 @@
 //! every unit planned or applied a few at a time with a progress line each on stderr, a compact table for
 //! people, exit codes for CI. Ctrl-C stops starting units; the ones in flight finish.
 
-use std::process::ExitCode;
+use std::{fmt, process::ExitCode};
 
 use clap::{Args, Subcommand};
 use tokio_util::sync::CancellationToken;
@@ -132,7 +132,7 @@ impl Context {
         };
         match self.output {
             Output::Json => print_json(&report),
-            Output::Text => print_fleet(&report),
+            Output::Text => print!("{report}"),
         }
         match (report.has_errors(), report.has_changes() && !apply) {
             (true, _) => ExitCode::FAILURE,
@@ -200,9 +200,7 @@ impl Context {
             .as_ref()
             .is_ok_and(|r| r.units.iter().any(|u| u.error.is_some()) || !r.unreachable.is_empty());
         let arguments = serde_json::json!({"dry_run": args.dry_run, "deliver": deliver});
-        let code = self
-            .audited("sweep_keys", &arguments, result, print_sweep)
-            .await;
+        let code = self.audited("sweep_keys", &arguments, result).await;
         if failed { ExitCode::FAILURE } else { code }
     }
 }
@@ -215,65 +213,81 @@ fn print_json(report: &FleetReport) {
 }
 
 /// One line per unit: rotated (old → new), or left and why.
-fn print_sweep(report: &SweepReport) {
-    for unit in &report.units {
-        let line = match (&unit.error, &unit.replaced) {
-            (Some(error), _) => format!("error: {error}"),
-            (None, Some(old)) if report.dry_run => format!("would replace {old}"),
-            (None, Some(old)) => format!(
-                "replaced {old} with {}",
-                unit.new_key.as_deref().unwrap_or("?")
-            ),
-            (None, None) => format!("left: {}", unit.detail),
-        };
-        println!("{:<28} {line}", unit.business_unit);
-    }
-    for why in &report.unreachable {
-        println!("not swept: {why}");
-    }
-    if report.cancelled {
-        println!("cancelled: the units not started are listed as such; run it again to finish");
+impl fmt::Display for SweepReport {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let report = self;
+        for unit in &report.units {
+            let line = match (&unit.error, &unit.replaced) {
+                (Some(error), _) => format!("error: {error}"),
+                (None, Some(old)) if report.dry_run => format!("would replace {old}"),
+                (None, Some(old)) => format!(
+                    "replaced {old} with {}",
+                    unit.new_key.as_deref().unwrap_or("?")
+                ),
+                (None, None) => format!("left: {}", unit.detail),
+            };
+            writeln!(f, "{:<28} {line}", unit.business_unit)?;
+        }
+        for why in &report.unreachable {
+            writeln!(f, "not swept: {why}")?;
+        }
+        if report.cancelled {
+            writeln!(
+                f,
+                "cancelled: the units not started are listed as such; run it again to finish"
+            )?;
+        }
+        Ok(())
     }
 }
 
 /// A compact table: one line per unit, its changes and drift below it.
-fn print_fleet(report: &FleetReport) {
-    let verb = if report.plan { "to change" } else { "changed" };
-    for unit in &report.units {
-        let status = match (&unit.error, unit.changes.len()) {
-            (Some(_), _) => "error".to_owned(),
-            (None, 0) => "unchanged".to_owned(),
-            (None, n) => format!("{n} {verb}"),
-        };
-        println!("{:<28} {status}", unit.business_unit);
-        for change in &unit.changes {
-            println!("    {change}");
+impl fmt::Display for FleetReport {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let report = self;
+        let verb = if report.plan { "to change" } else { "changed" };
+        for unit in &report.units {
+            let status = match (&unit.error, unit.changes.len()) {
+                (Some(_), _) => "error".to_owned(),
+                (None, 0) => "unchanged".to_owned(),
+                (None, n) => format!("{n} {verb}"),
+            };
+            writeln!(f, "{:<28} {status}", unit.business_unit)?;
+            for change in &unit.changes {
+                writeln!(f, "    {change}")?;
+            }
+            for drift in &unit.drift {
+                writeln!(f, "    drift: {drift}")?;
+            }
+            if let Some(error) = &unit.error {
+                writeln!(f, "    error: {error}")?;
+            }
         }
-        for drift in &unit.drift {
-            println!("    drift: {drift}");
+        for absent in &report.absent {
+            let what = absent.error.as_deref().unwrap_or(&absent.detail);
+            writeln!(
+                f,
+                "{:<28} account {}: {what}",
+                absent.business_unit, absent.account
+            )?;
         }
-        if let Some(error) = &unit.error {
-            println!("    error: {error}");
+        if report.cancelled {
+            writeln!(
+                f,
+                "cancelled: the units not started are listed as such; run it again to finish"
+            )?;
         }
+        let changed = report
+            .units
+            .iter()
+            .filter(|u| !u.changes.is_empty())
+            .count();
+        let failed = report.units.iter().filter(|u| u.error.is_some()).count();
+        writeln!(
+            f,
+            "{} units: {changed} {verb}, {failed} failed",
+            report.units.len()
+        )?;
+        Ok(())
     }
-    for absent in &report.absent {
-        let what = absent.error.as_deref().unwrap_or(&absent.detail);
-        println!(
-            "{:<28} account {}: {what}",
-            absent.business_unit, absent.account
-        );
-    }
-    if report.cancelled {
-        println!("cancelled: the units not started are listed as such; run it again to finish");
-    }
-    let changed = report
-        .units
-        .iter()
-        .filter(|u| !u.changes.is_empty())
-        .count();
-    let failed = report.units.iter().filter(|u| u.error.is_some()).count();
-    println!(
-        "{} units: {changed} {verb}, {failed} failed",
-        report.units.len()
-    );
 }

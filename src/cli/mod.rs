@@ -12,7 +12,7 @@ mod setup;
 mod spend;
 mod wording;
 
-use std::process::ExitCode;
+use std::{fmt::Display, process::ExitCode};
 
 use clap::{Parser, Subcommand};
 use serde::Serialize;
@@ -33,7 +33,7 @@ use crate::{
     audit::{self, Audited, Outcome},
     core::{Error, verify::Verdict, verify::VerifyAccessInput},
     mode::AccessMode,
-    operations::{self, Call},
+    operations::Call,
 };
 
 /// Give each business unit its own, accounted access to Claude on Amazon Bedrock.
@@ -125,20 +125,20 @@ enum Command {
 /// Run a core operation that may change AWS: convert the arguments, call it, record it in the audit log
 /// under the tool's name (the operation's name), print the result.
 macro_rules! mutate {
-    ($context:expr, $operation:ident, $args:expr, $print:expr) => {{
+    ($context:expr, $operation:ident, $args:expr) => {{
         let input = $args.into();
         let result = $context.core.$operation(&input).await;
         $context
-            .audited(stringify!($operation), &input, result, $print)
+            .audited(stringify!($operation), &input, result)
             .await
     }};
 }
 
 /// Run a read-only core operation and print the result.
 macro_rules! read {
-    ($context:expr, $operation:ident, $args:expr, $print:expr) => {{
+    ($context:expr, $operation:ident, $args:expr) => {{
         let input = $args.into();
-        $context.report($context.core.$operation(&input).await, $print)
+        $context.report($context.core.$operation(&input).await)
     }};
 }
 
@@ -176,28 +176,28 @@ impl Cli {
         match command {
             Command::Serve(args) => serve::serve(c, args).await,
             Command::Config(ConfigCommand::Check) => c.config_check(),
-            Command::ProvisionUser(a) => mutate!(c, provision_user, a, print::print_provision),
-            Command::ListBusinessUnits(a) => read!(c, list_business_units, a, print::print_units),
+            Command::ProvisionUser(a) => mutate!(c, provision_user, a),
+            Command::ListBusinessUnits(a) => read!(c, list_business_units, a),
             Command::Diagnose(a) => c.diagnose(a).await,
             Command::VerifyAccess(a) => c.verify_access(a).await,
             Command::QueryCosts(a) => c.query_costs(a).await,
-            Command::EnableCostTags(a) => mutate!(c, enable_cost_tags, a, print::print_cost_tags),
+            Command::EnableCostTags(a) => mutate!(c, enable_cost_tags, a),
             Command::CreateBudgetAlert(a) => {
-                mutate!(c, create_budget_alert, a, print::print_budget)
+                mutate!(c, create_budget_alert, a)
             }
-            Command::CreateApiKey(a) => mutate!(c, create_api_key, a, print::print_key),
-            Command::ListApiKeys(a) => read!(c, list_api_keys, a, print::print_keys),
-            Command::RotateKey(a) => mutate!(c, rotate_key, a, print::print_rotation),
-            Command::RevokeKey(a) => mutate!(c, revoke_key, a, print::print_revocation),
+            Command::CreateApiKey(a) => mutate!(c, create_api_key, a),
+            Command::ListApiKeys(a) => read!(c, list_api_keys, a),
+            Command::RotateKey(a) => mutate!(c, rotate_key, a),
+            Command::RevokeKey(a) => mutate!(c, revoke_key, a),
             Command::DeprovisionUser(a) => {
-                mutate!(c, deprovision_user, a, print::print_deprovision)
+                mutate!(c, deprovision_user, a)
             }
             Command::Fleet(command) => c.fleet(command).await,
             Command::EnableUsageLogging(a) => {
-                mutate!(c, enable_usage_logging, a, spend::print_logging)
+                mutate!(c, enable_usage_logging, a)
             }
-            Command::QueryUsage(a) => read!(c, query_usage, a, spend::print_usage),
-            Command::SetSpendCap(a) => mutate!(c, set_spend_cap, a, spend::print_cap),
+            Command::QueryUsage(a) => read!(c, query_usage, a),
+            Command::SetSpendCap(a) => mutate!(c, set_spend_cap, a),
             Command::Enforce(a) => c.enforce(a).await,
         }
     }
@@ -236,13 +236,7 @@ impl Context {
     /// `config check`.
     fn config_check(&self) -> ExitCode {
         match self.check() {
-            Ok(effective) => self.report(Ok(effective), |e| {
-                println!("configuration is valid; effective settings:");
-                match toml::to_string(e) {
-                    Ok(text) => print!("{text}"),
-                    Err(error) => println!("(cannot show: {error})"),
-                }
-            }),
+            Ok(effective) => self.report(Ok(effective)),
             Err(message) => {
                 eprintln!("error: {message}");
                 ExitCode::FAILURE
@@ -266,11 +260,10 @@ impl Context {
         };
         let input = serde_json::Value::Object(arguments.clone());
         let result = (operation.handler.run)(call, arguments).await;
-        let text = |report: &operations::Reported| print!("{}", declared::text(&report.json));
         if operation.access.read_only() {
-            self.report(result, text)
+            self.report(result)
         } else {
-            self.audited(operation.name, &input, result, text).await
+            self.audited(operation.name, &input, result).await
         }
     }
 
@@ -278,7 +271,7 @@ impl Context {
     async fn diagnose(&self, args: DiagnoseArgs) -> ExitCode {
         let result = self.core.diagnose(&args.into()).await;
         let failed = result.as_ref().is_ok_and(|r| r.counts.fail > 0);
-        let code = self.report(result, print::print_diagnosis);
+        let code = self.report(result);
         if failed { ExitCode::FAILURE } else { code }
     }
 
@@ -298,18 +291,17 @@ impl Context {
             Err(error) => Err(error),
         };
         let denied = result.as_ref().is_ok_and(|r| r.verdict != Verdict::CanCall);
-        let code = self.report(result, print::print_access);
+        let code = self.report(result);
         if denied { ExitCode::FAILURE } else { code }
     }
 
     /// Record a mutating command's result in the audit log, as the MCP tool of the same name records it,
     /// then print it like [`Context::report`].
-    pub(super) async fn audited<I: Serialize, T: Serialize + Audited>(
+    pub(super) async fn audited<I: Serialize, T: Serialize + Audited + Display>(
         &self,
         tool: &str,
         input: &I,
         result: Result<T, Error>,
-        text: fn(&T),
     ) -> ExitCode {
         let arguments = serde_json::to_value(input).unwrap_or_default();
         // A failure carries what it left in AWS (ids only), as the MCP adapter's `_meta` does.
@@ -335,11 +327,11 @@ impl Context {
             stream_peer: None,
         };
         self.audit.record_call(&self.core, call).await;
-        self.report(result, text)
+        self.report(result)
     }
 
     /// Print a result as text or JSON; errors go to stderr with their remediation in the CLI's words.
-    pub(super) fn report<T: Serialize>(&self, result: Result<T, Error>, text: fn(&T)) -> ExitCode {
+    pub(super) fn report<T: Serialize + Display>(&self, result: Result<T, Error>) -> ExitCode {
         let value = match result {
             Ok(value) => value,
             Err(error) => {
@@ -356,7 +348,7 @@ impl Context {
                     return ExitCode::FAILURE;
                 }
             },
-            Output::Text => text(&value),
+            Output::Text => print!("{value}"),
         }
         ExitCode::SUCCESS
     }

@@ -1,7 +1,7 @@
 //! The spend-control commands: `enable-usage-logging`, `query-usage`, `set-spend-cap` and `enforce`
 //! (once, or `--every 5m` as a long-lived process for a scheduler or a container).
 
-use std::{process::ExitCode, time::Duration};
+use std::{fmt, process::ExitCode, time::Duration};
 
 use clap::Args;
 
@@ -127,9 +127,7 @@ impl Context {
         };
         let Some(every) = args.every else {
             let result = self.core.enforce_spend_caps(&input).await;
-            return self
-                .audited("enforce_spend_caps", &input, result, print_enforce)
-                .await;
+            return self.audited("enforce_spend_caps", &input, result).await;
         };
         tracing::info!(
             every_secs = every.as_secs(),
@@ -141,7 +139,7 @@ impl Context {
             tokio::select! {
                 _ = tick.tick() => {
                     let result = self.core.enforce_spend_caps(&input).await;
-                    self.audited("enforce_spend_caps", &input, result, print_enforce).await;
+                    self.audited("enforce_spend_caps", &input, result).await;
                 }
                 _ = tokio::signal::ctrl_c() => return ExitCode::SUCCESS,
             }
@@ -202,76 +200,98 @@ pub async fn enforce_in_background(
 }
 
 /// The logging set-up.
-pub fn print_logging(report: &UsageLoggingReport) {
-    println!(
-        "invocation logging in {} [{}]",
-        report.region,
-        <&str>::from(report.status)
-    );
-    for change in &report.changes {
-        println!("  {change}");
+impl fmt::Display for UsageLoggingReport {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let report = self;
+        writeln!(
+            f,
+            "invocation logging in {} [{}]",
+            report.region,
+            <&str>::from(report.status)
+        )?;
+        for change in &report.changes {
+            writeln!(f, "  {change}")?;
+        }
+        writeln!(
+            f,
+            "  log group {} ({} days), role {}",
+            report.log_group, report.retention_days, report.role_arn
+        )?;
+        writeln!(f, "  prompts and answers stored: no")?;
+        Ok(())
     }
-    println!(
-        "  log group {} ({} days), role {}",
-        report.log_group, report.retention_days, report.role_arn
-    );
-    println!("  prompts and answers stored: no");
 }
 
 /// Usage per unit and model.
-pub fn print_usage(report: &UsageReport) {
-    println!(
-        "usage since {} ({} to {}), from {}",
-        report.since, report.start, report.end, report.log_group
-    );
-    for row in &report.rows {
-        let unit = row.business_unit.as_deref().unwrap_or("(not a unit)");
-        let usd = row
-            .estimated_usd
-            .map_or_else(|| "no price".to_owned(), |u| format!("~{u:.4} USD"));
-        println!(
-            "  {unit:<24} {:<48} {:>6} calls {:>10} in {:>9} out  {usd}",
-            row.model_id, row.invocations, row.input_tokens, row.output_tokens
-        );
-    }
-    for (unit, usd) in &report.estimated_usd_by_business_unit {
-        println!("  total {unit:<24} ~{usd:.4} USD (estimate)");
-    }
-    for note in &report.notes {
-        println!("note: {note}");
+impl fmt::Display for UsageReport {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let report = self;
+        writeln!(
+            f,
+            "usage since {} ({} to {}), from {}",
+            report.since, report.start, report.end, report.log_group
+        )?;
+        for row in &report.rows {
+            let unit = row.business_unit.as_deref().unwrap_or("(not a unit)");
+            let usd = row
+                .estimated_usd
+                .map_or_else(|| "no price".to_owned(), |u| format!("~{u:.4} USD"));
+            writeln!(
+                f,
+                "  {unit:<24} {:<48} {:>6} calls {:>10} in {:>9} out  {usd}",
+                row.model_id, row.invocations, row.input_tokens, row.output_tokens
+            )?;
+        }
+        for (unit, usd) in &report.estimated_usd_by_business_unit {
+            writeln!(f, "  total {unit:<24} ~{usd:.4} USD (estimate)")?;
+        }
+        for note in &report.notes {
+            writeln!(f, "note: {note}")?;
+        }
+        Ok(())
     }
 }
 
 /// A cap change.
-pub fn print_cap(report: &SpendCapReport) {
-    let cap = |c: Option<f64>| c.map_or_else(|| "none".to_owned(), |c| format!("{c:.2} USD"));
-    println!(
-        "{}: monthly cap {} (was {}) [{}]",
-        report.business_unit,
-        cap(report.cap_usd),
-        cap(report.previous_cap_usd),
-        <&str>::from(report.status)
-    );
-    for step in &report.next_steps {
-        println!("  next: {step}");
+impl fmt::Display for SpendCapReport {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let report = self;
+        let cap = |c: Option<f64>| c.map_or_else(|| "none".to_owned(), |c| format!("{c:.2} USD"));
+        writeln!(
+            f,
+            "{}: monthly cap {} (was {}) [{}]",
+            report.business_unit,
+            cap(report.cap_usd),
+            cap(report.previous_cap_usd),
+            <&str>::from(report.status)
+        )?;
+        for step in &report.next_steps {
+            writeln!(f, "  next: {step}")?;
+        }
+        Ok(())
     }
 }
 
 /// What enforcing did.
-pub fn print_enforce(report: &EnforceReport) {
-    let verb = if report.dry_run { " (dry run)" } else { "" };
-    println!(
-        "spend caps, {}{verb}, checked at {}",
-        report.period, report.checked_at
-    );
-    for unit in &report.units {
-        let flag = match unit.action {
-            CapAction::Capped => "CAPPED",
-            CapAction::Lifted => "lifted",
-            CapAction::StillCapped => "capped",
-            CapAction::WithinCap | CapAction::NoCap => "ok",
-        };
-        println!("  {:<24} {flag:<7} {}", unit.business_unit, unit.reason);
+impl fmt::Display for EnforceReport {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let report = self;
+        let verb = if report.dry_run { " (dry run)" } else { "" };
+        writeln!(
+            f,
+            "spend caps, {}{verb}, checked at {}",
+            report.period, report.checked_at
+        )?;
+        for unit in &report.units {
+            let flag = match unit.action {
+                CapAction::Capped => "CAPPED",
+                CapAction::Lifted => "lifted",
+                CapAction::StillCapped => "capped",
+                CapAction::WithinCap | CapAction::NoCap => "ok",
+            };
+            writeln!(f, "  {:<24} {flag:<7} {}", unit.business_unit, unit.reason)?;
+        }
+        Ok(())
     }
 }
 

@@ -191,8 +191,9 @@ impl ProvisionerServer {
         let client = client_of(&context);
         let peer = peer_of(&context);
         let stream_peer = stream_peer_of(&context);
-        let (confirmed, effects) =
-            audit::collect(self.call_with_confirmation(request, context)).await;
+        // Boxed: the call is a deep future, kept off the stack of the task that polls it.
+        let call = Box::pin(self.call_with_confirmation(request, context));
+        let (confirmed, effects) = audit::collect(call).await;
         let (response, elicited) = match confirmed {
             Ok((response, elicited)) => (Ok(response), elicited),
             Err(error) => (Err(error), false),
