@@ -151,11 +151,7 @@ impl Provisioner {
             result = CheckResult::pass(id, format!("{} working key(s)", working.len()));
         }
         for key in &keys {
-            let flags: Vec<String> = key
-                .flags
-                .iter()
-                .map(|f| <&str>::from(*f).to_owned())
-                .collect();
+            let flags: Vec<&str> = key.flags.iter().map(|&f| f.into()).collect();
             result = result.evidence(format!(
                 "{} {} expires {} {}",
                 key.credential_id,
