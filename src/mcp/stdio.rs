@@ -1,7 +1,9 @@
-//! MCP over stdin/stdout, one JSON-RPC message per line. rmcp's stdio transport drops a line it cannot
-//! parse without a word; this one answers it as JSON-RPC says (`-32700 Parse error`, for a line that is
-//! not JSON or not UTF-8, or `-32600 Invalid Request` for JSON that is no message, `id: null`), then reads
-//! on. A line is at most [`MAX_LINE_BYTES`], as an HTTP body: a longer one is answered `-32600` as soon as
+//! MCP over stdin/stdout, one JSON-RPC message per line. rmcp 3.11's stdio transport (`AsyncRwTransport`,
+//! re-checked for this) answers well-formed JSON that is no message with `-32600`, but drops a line that is
+//! not JSON without a word (deliberately: rust-sdk#938), and drops a line over its limit (16 MiB by
+//! default) with only a log line. This one answers every such line as JSON-RPC says (`-32700 Parse error`,
+//! for a line that is not JSON or not UTF-8, or `-32600 Invalid Request` for JSON that is no message,
+//! `id: null`), so a client sees why it got no answer, then reads on. A line is at most [`MAX_LINE_BYTES`], as an HTTP body: a longer one is answered `-32600` as soon as
 //! it passes the limit, and the rest of it is read and dropped, never held. The server itself runs on
 //! rmcp's (sink, stream) transport; one writer task owns stdout, so answers and errors never interleave.
 
