@@ -42,6 +42,9 @@ pub struct AwsSettings {
     /// The SDK's adaptive retry mode (client-side rate limiting after throttling), for runs that make many
     /// calls at once (fleets); otherwise the standard mode.
     pub adaptive_retry: bool,
+    /// The HTTP client every SDK client sends with: the SDK's default when `None` (the core's unit tests
+    /// put a fake AWS here).
+    pub http_client: Option<aws_smithy_runtime_api::client::http::SharedHttpClient>,
 }
 
 impl Default for AwsSettings {
@@ -57,6 +60,7 @@ impl Default for AwsSettings {
             credentials_provider: None,
             time_source: None,
             adaptive_retry: false,
+            http_client: None,
         }
     }
 }
@@ -123,6 +127,9 @@ impl AwsClients {
         }
         if let Some(clock) = &settings.time_source {
             loader = loader.time_source(clock.clone());
+        }
+        if let Some(client) = &settings.http_client {
+            loader = loader.http_client(client.clone());
         }
         if let Some(provider) = &settings.credentials_provider {
             loader = loader.credentials_provider(provider.clone());

@@ -275,3 +275,114 @@ fn summary(user: ListedUser, include_unmanaged: bool) -> Option<BusinessUnitSumm
         month_to_date_usd: None,
     })
 }
+
+#[cfg(test)]
+mod tests {
+    //! Against the fake AWS ([`crate::core::fake_aws`]): paging, the fallback for a caller without
+    //! `iam:GetAccountAuthorizationDetails`, and throttling with the retry settings users get.
+
+    use crate::core::{Error, fake_aws::FakeAws};
+
+    fn user(name: &str, managed: bool) -> String {
+        let tag = if managed {
+            "<member><Key>managed-by</Key><Value>bedrock-provisioner</Value></member>"
+        } else {
+            ""
+        };
+        format!(
+            "<member><UserName>{name}</UserName><Path>/</Path><UserId>AIDA{n}</UserId>\
+             <Arn>arn:aws:iam::123456789012:user/{name}</Arn><CreateDate>2026-01-01T00:00:00Z</CreateDate>\
+             <Tags>{tag}</Tags></member>",
+            n = name.len()
+        )
+    }
+
+    fn details(users: &[String], marker: Option<&str>) -> String {
+        let truncated = marker.map_or_else(
+            || "<IsTruncated>false</IsTruncated>".to_owned(),
+            |m| format!("<IsTruncated>true</IsTruncated><Marker>{m}</Marker>"),
+        );
+        format!(
+            "<UserDetailList>{}</UserDetailList><GroupDetailList/><RoleDetailList/><Policies/>{truncated}",
+            users.concat()
+        )
+    }
+
+    fn names(list: &super::BusinessUnitList) -> Vec<&str> {
+        list.business_units
+            .iter()
+            .map(|u| u.business_unit.as_str())
+            .collect()
+    }
+
+    #[tokio::test]
+    async fn every_page_is_read_and_only_managed_units_are_listed() {
+        let fake = FakeAws::default();
+        let action = "GetAccountAuthorizationDetails";
+        fake.iam_ok(
+            action,
+            &details(
+                &[user("web-bedrock-user", true), user("alice", true)],
+                Some("m1"),
+            ),
+        )
+        .iam_ok(
+            action,
+            &details(
+                &[
+                    user("ops-bedrock-user", true),
+                    user("old-bedrock-user", false),
+                ],
+                None,
+            ),
+        );
+        let listed = fake.provisioner().units_here(false).await.unwrap();
+        assert_eq!(names(&listed), ["ops", "web"]);
+        assert_eq!(fake.calls(), [action, action]);
+    }
+
+    #[tokio::test]
+    async fn without_the_bulk_read_users_then_their_tags_are_listed() {
+        let fake = FakeAws::default();
+        fake.iam_error("GetAccountAuthorizationDetails", 403, "AccessDenied")
+            .iam_ok(
+                "ListUsers",
+                "<Users><member><UserName>web-bedrock-user</UserName><Path>/</Path><UserId>AIDA1</UserId>\
+                 <Arn>arn:aws:iam::123456789012:user/web-bedrock-user</Arn>\
+                 <CreateDate>2026-01-01T00:00:00Z</CreateDate></member></Users><IsTruncated>false</IsTruncated>",
+            )
+            .iam_ok(
+                "ListUserTags",
+                "<Tags><member><Key>managed-by</Key><Value>bedrock-provisioner</Value></member></Tags>\
+                 <IsTruncated>false</IsTruncated>",
+            );
+        let listed = fake.provisioner().units_here(false).await.unwrap();
+        assert_eq!(names(&listed), ["web"]);
+        assert_eq!(
+            fake.calls(),
+            [
+                "GetAccountAuthorizationDetails",
+                "ListUsers",
+                "ListUserTags"
+            ]
+        );
+    }
+
+    #[tokio::test]
+    async fn throttling_is_retried_with_the_default_attempts_then_reported() {
+        let action = "GetAccountAuthorizationDetails";
+        let fake = FakeAws::default();
+        fake.iam_error(action, 400, "Throttling")
+            .iam_error(action, 400, "Throttling")
+            .iam_ok(action, &details(&[user("web-bedrock-user", true)], None));
+        let listed = fake.provisioner().units_here(false).await.unwrap();
+        assert_eq!(names(&listed), ["web"]);
+        assert_eq!(fake.calls().len(), 3);
+
+        let fake = FakeAws::default();
+        fake.iam_error(action, 400, "Throttling");
+        let refused = fake.provisioner().units_here(false).await.unwrap_err();
+        assert!(matches!(refused, Error::Throttled { .. }), "{refused:?}");
+        assert_eq!(fake.calls().len(), 5, "the default of 5 attempts");
+    }
+}

@@ -11,6 +11,8 @@ pub mod deliver;
 pub mod deprovision;
 pub mod diagnose;
 pub mod error;
+#[cfg(test)]
+pub(crate) mod fake_aws;
 pub mod fleet;
 pub mod governance;
 pub(crate) mod iam;

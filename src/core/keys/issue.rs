@@ -270,3 +270,75 @@ pub(super) fn verify_step(unit: &BusinessUnit) -> Vec<String> {
         "Prove the key works: verify_access business_unit `{unit}` with the key as api_key (one free CountTokens call; the key is never echoed)."
     )]
 }
+
+#[cfg(test)]
+mod tests {
+    //! Orphan clean-up against the fake AWS ([`crate::core::fake_aws`]): a key whose hand-off failed is
+    //! deleted again, and when that fails too, the error names the key left behind.
+
+    use std::collections::HashMap;
+
+    use crate::core::{
+        Error,
+        deliver::{ClientSettings, Destination},
+        fake_aws::FakeAws,
+        keys::read::ManagedUser,
+        names::BusinessUnit,
+        secret::Secret,
+    };
+
+    async fn hand_off(fake: &FakeAws) -> Error {
+        let unit = BusinessUnit::parse("business_unit", "web").unwrap();
+        let user = ManagedUser {
+            name: "web-bedrock-user".to_owned(),
+            arn: "arn:aws:iam::123456789012:user/web-bedrock-user".to_owned(),
+            tags: HashMap::new(),
+            lease: None,
+        };
+        let settings = ClientSettings::new(Secret::new("ABSKfake"), "us-east-1");
+        fake.provisioner()
+            .deliver_or_delete(
+                &unit,
+                &user,
+                &Destination::SecretsManager,
+                settings,
+                "ACCANEW",
+            )
+            .await
+            .unwrap_err()
+    }
+
+    #[tokio::test]
+    async fn a_key_whose_hand_off_failed_is_deleted_again() {
+        // Secrets Manager answers nothing the SDK accepts: the hand-off fails, and the secret cannot be
+        // read back to show the key arrived after all.
+        let fake = FakeAws::default();
+        fake.iam_ok("DeleteServiceSpecificCredential", "");
+        let error = hand_off(&fake).await;
+        assert!(!matches!(error, Error::OrphanedKey { .. }), "{error:?}");
+        assert_eq!(
+            fake.calls().last().map(String::as_str),
+            Some("DeleteServiceSpecificCredential")
+        );
+    }
+
+    #[tokio::test]
+    async fn a_key_that_cannot_be_deleted_again_is_named_as_orphaned() {
+        let fake = FakeAws::default();
+        fake.iam_error("DeleteServiceSpecificCredential", 500, "ServiceFailure");
+        let error = hand_off(&fake).await;
+        assert!(
+            matches!(&error, Error::OrphanedKey { credential_id, .. } if credential_id == "ACCANEW"),
+            "{error:?}"
+        );
+        let deletes = fake
+            .calls()
+            .iter()
+            .filter(|c| *c == "DeleteServiceSpecificCredential")
+            .count();
+        assert_eq!(
+            deletes, 5,
+            "a server error is retried with the default attempts"
+        );
+    }
+}
