@@ -121,21 +121,13 @@ pub struct Handler {
 /// CostReport)`.
 macro_rules! handler {
     (core.$method:ident, $input:ty => $output:ty) => {{
-        fn run(
+        async fn via_core(
             call: $crate::operations::Call<'_>,
-            arguments: $crate::operations::JsonObject,
-        ) -> futures::future::BoxFuture<'_, Result<$crate::operations::Reported, $crate::core::Error>>
-        {
-            Box::pin(async move {
-                let input: $input = $crate::operations::parse(arguments)?;
-                let output: $output = call.core.$method(&input).await?;
-                $crate::operations::Reported::of(&output)
-            })
+            input: $input,
+        ) -> Result<$output, $crate::core::Error> {
+            call.core.$method(&input).await
         }
-        $crate::operations::Handler {
-            schemas: $crate::operations::schemas::<$input, $output>,
-            run,
-        }
+        handler!(via_core, $input => $output)
     }};
     ($function:path, $input:ty => $output:ty) => {{
         fn run(

@@ -268,11 +268,14 @@ async fn a_spent_cap_stops_every_key_and_the_next_month_lifts_it() {
         .send()
         .await
         .unwrap();
-    let logging: Vec<Value> = records
-        .lines()
-        .filter_map(|l| serde_json::from_str::<Value>(l).ok())
-        .filter(|r| r["tool"] == "enable_usage_logging")
-        .collect();
+    let of = |tool: &str| -> Vec<Value> {
+        records
+            .lines()
+            .filter_map(|l| serde_json::from_str::<Value>(l).ok())
+            .filter(|r| r["tool"] == tool)
+            .collect()
+    };
+    let logging = of("enable_usage_logging");
     assert_eq!(
         logging[0]["created"],
         json!([
@@ -282,11 +285,7 @@ async fn a_spent_cap_stops_every_key_and_the_next_month_lifts_it() {
         "{records}"
     );
     assert_eq!(logging[1]["created"], json!([]), "{records}");
-    let enforce: Vec<Value> = records
-        .lines()
-        .filter_map(|l| serde_json::from_str::<Value>(l).ok())
-        .filter(|r| r["tool"] == "enforce_spend_caps")
-        .collect();
+    let enforce = of("enforce_spend_caps");
     assert!(
         enforce
             .iter()
