@@ -35,6 +35,7 @@ struct Answer {
 struct Script {
     answers: HashMap<String, VecDeque<Answer>>,
     calls: Vec<String>,
+    bodies: Vec<String>,
 }
 
 /// The fake: answers by action, in the order scripted; the last answer of an action repeats.
@@ -79,6 +80,16 @@ impl FakeAws {
         self.script().calls.clone()
     }
 
+    /// The request bodies of every call of `action` so far (a form for IAM and STS, JSON otherwise).
+    pub fn bodies(&self, action: &str) -> Vec<String> {
+        let script = self.script();
+        let calls = script.calls.iter().zip(&script.bodies);
+        calls
+            .filter(|(a, _)| *a == action)
+            .map(|(_, b)| b.clone())
+            .collect()
+    }
+
     /// A provisioner whose every AWS call reaches this fake, with the settings users get but a
     /// millisecond retry backoff (the number of attempts stays the default).
     pub fn provisioner(&self) -> Provisioner {
@@ -103,9 +114,10 @@ impl FakeAws {
         self.0.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
-    fn next(&self, action: &str, json: bool) -> Answer {
+    fn next(&self, action: &str, body: String, json: bool) -> Answer {
         let mut script = self.script();
         script.calls.push(action.to_owned());
+        script.bodies.push(body);
         let queue = script.answers.entry(action.to_owned()).or_default();
         let answer = if queue.len() > 1 {
             queue.pop_front()
@@ -133,7 +145,8 @@ struct Connector(FakeAws);
 impl HttpConnector for Connector {
     fn call(&self, request: HttpRequest) -> HttpConnectorFuture {
         let json = request.headers().get("x-amz-target").is_some();
-        let answer = self.0.next(&action(&request), json);
+        let body = String::from_utf8_lossy(request.body().bytes().unwrap_or_default()).into_owned();
+        let answer = self.0.next(&action(&request), body, json);
         let status =
             StatusCode::try_from(answer.status).expect("a scripted status is an HTTP status");
         HttpConnectorFuture::ready(Ok(HttpResponse::new(status, SdkBody::from(answer.body))))

@@ -404,3 +404,75 @@ fn describe(intent: &Intent, recovery: &Recovery) -> String {
     }
     parts.join("; ")
 }
+
+#[cfg(test)]
+mod tests {
+    //! Finishing an abandoned key operation, against the fake AWS ([`crate::core::fake_aws`]): the key it
+    //! created and no destination holds is deleted, the keys from before are kept, the lease is removed.
+
+    use aws_smithy_types::{DateTime, date_time::Format};
+
+    use super::*;
+    use crate::core::fake_aws::FakeAws;
+
+    fn key(id: &str, created: u64) -> String {
+        let created = DateTime::from_secs(i64::try_from(created).unwrap())
+            .fmt(Format::DateTime)
+            .unwrap();
+        format!(
+            "<member><UserName>web-bedrock-user</UserName><Status>Active</Status>\
+             <ServiceUserName>web-bedrock-user-at-123456789012</ServiceUserName><CreateDate>{created}</CreateDate>\
+             <ServiceSpecificCredentialId>{id}</ServiceSpecificCredentialId>\
+             <ServiceName>bedrock.amazonaws.com</ServiceName></member>"
+        )
+    }
+
+    #[tokio::test]
+    async fn an_abandoned_create_is_finished_by_deleting_its_undelivered_key() {
+        let now = now_secs();
+        let intent = Intent {
+            // Another process's operation (a holder is `<pid>.<start>-<operation>`, in hex).
+            holder: "1f.2a-3b".to_owned(),
+            started: now - 60,
+            operation: Operation::Create,
+            target: Target::SecretsManager,
+            before: vec!["ACCAOLDKEY0000000001".to_owned()],
+            abandoned: true,
+        };
+        let fake = FakeAws::default();
+        fake.answer(
+            "DescribeSecret",
+            400,
+            r#"{"__type":"ResourceNotFoundException","message":"Secrets Manager can't find the specified secret."}"#,
+        )
+        .iam_ok(
+            "ListServiceSpecificCredentials",
+            &format!(
+                "<ServiceSpecificCredentials>{}{}</ServiceSpecificCredentials><IsTruncated>false</IsTruncated>",
+                key("ACCAOLDKEY0000000001", now - 86_400),
+                key("ACCANEWKEY0000000002", now - 30)
+            ),
+        )
+        .iam_ok("DeleteServiceSpecificCredential", "")
+        .iam_ok("UntagUser", "");
+        let unit = BusinessUnit::parse("business_unit", "web").unwrap();
+        let said = fake
+            .provisioner()
+            .await_lease(
+                &unit,
+                "web-bedrock-user",
+                Some(intent.to_tag_value()),
+                std::time::Instant::now(),
+            )
+            .await
+            .unwrap();
+        assert!(said.is_some_and(|s| s.contains("interrupted")));
+        let deleted = fake.bodies("DeleteServiceSpecificCredential");
+        assert_eq!(deleted.len(), 1, "{:?}", fake.calls());
+        assert!(
+            deleted[0].contains("ServiceSpecificCredentialId=ACCANEWKEY0000000002"),
+            "{deleted:?}"
+        );
+        assert_eq!(fake.calls().last().map(String::as_str), Some("UntagUser"));
+    }
+}
