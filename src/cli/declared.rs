@@ -111,7 +111,7 @@ fn members(schema: &JsonObject) -> impl Iterator<Item = (&String, &Value)> {
 }
 
 fn subcommand(operation: &'static Operation) -> clap::Command {
-    let schema = (operation.handler.schemas)().input;
+    let schema = operation.schemas().input;
     let required: Vec<&str> = schema
         .get("required")
         .and_then(Value::as_array)
@@ -151,7 +151,7 @@ fn flag(name: &str, member: &Value, required: bool) -> Arg {
 
 /// The JSON arguments of `operation` from its command's flags.
 fn arguments(operation: &Operation, flags: &ArgMatches) -> JsonObject {
-    let schema = (operation.handler.schemas)().input;
+    let schema = operation.schemas().input;
     let mut arguments = JsonObject::new();
     for (name, member) in members(&schema) {
         let value = match kind(member) {

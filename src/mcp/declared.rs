@@ -2,7 +2,7 @@
 //! operation's access class, its compact input schema and its output schema. Each schema is generated
 //! once and kept once.
 
-use std::sync::{Arc, OnceLock};
+use std::sync::OnceLock;
 
 use rmcp::model::{Tool, ToolAnnotations};
 
@@ -10,13 +10,9 @@ use crate::operations::{OPERATIONS, Operation};
 
 /// The tool of `operation`.
 pub fn declare(operation: &Operation) -> Tool {
-    let schemas = (operation.handler.schemas)();
-    let mut tool = Tool::new(
-        operation.name,
-        operation.description,
-        Arc::new(schemas.input),
-    );
-    tool.output_schema = Some(Arc::new(schemas.output));
+    let schemas = operation.schemas();
+    let mut tool = Tool::new(operation.name, operation.description, schemas.input);
+    tool.output_schema = Some(schemas.output);
     tool.annotations = Some(
         ToolAnnotations::with_title(operation.title)
             .read_only(operation.access.read_only())

@@ -16,6 +16,8 @@ pub use catalog::OPERATIONS;
 use clap::ValueEnum;
 use serde::{Deserialize, Serialize};
 
+use std::sync::{Arc, OnceLock};
+
 use futures::future::BoxFuture;
 use schemars::{JsonSchema, generate::SchemaSettings};
 use serde_json::{Map, Value};
@@ -78,21 +80,26 @@ impl serde::Serialize for Reported {
     }
 }
 
-/// An operation's input and output types, as the schemas of what it accepts and what it writes.
+/// An operation's input and output types, as the schemas of what it accepts and what it writes (shared:
+/// the MCP tool and the CLI's flags hold the same copy).
 #[derive(Debug, Clone)]
 pub struct Schemas {
     /// What the input accepts (JSON Schema 2020-12, the type's name and doc removed, compacted: no
     /// `$ref`s, no `null` for optional members, enums as `enum`).
-    pub input: JsonObject,
+    pub input: Arc<JsonObject>,
     /// What the output writes.
-    pub output: JsonObject,
+    pub output: Arc<JsonObject>,
 }
 
 /// The schemas of input `I` and output `O`.
 pub fn schemas<I: JsonSchema, O: JsonSchema>() -> Schemas {
     Schemas {
-        input: schema::compact(&root_schema::<I>(SchemaSettings::draft2020_12())),
-        output: root_schema::<O>(SchemaSettings::draft2020_12().for_serialize()),
+        input: Arc::new(schema::compact(&root_schema::<I>(
+            SchemaSettings::draft2020_12(),
+        ))),
+        output: Arc::new(root_schema::<O>(
+            SchemaSettings::draft2020_12().for_serialize(),
+        )),
     }
 }
 
@@ -275,6 +282,21 @@ impl Operation {
     /// The operation named `name`, if there is one.
     pub fn find(name: &str) -> Option<&'static Self> {
         OPERATIONS.iter().find(|operation| operation.name == name)
+    }
+
+    /// Its schemas, generated on first use and kept for the process: the MCP tool and the CLI command of
+    /// an operation share one copy, and an operation no adapter asks for costs nothing at start-up.
+    pub fn schemas(&self) -> Schemas {
+        static GENERATED: OnceLock<Vec<OnceLock<Schemas>>> = OnceLock::new();
+        let slots = GENERATED.get_or_init(|| OPERATIONS.iter().map(|_| OnceLock::new()).collect());
+        let slot = OPERATIONS
+            .iter()
+            .position(|operation| operation.name == self.name)
+            .and_then(|index| slots.get(index));
+        match slot {
+            Some(slot) => slot.get_or_init(self.handler.schemas).clone(),
+            None => (self.handler.schemas)(),
+        }
     }
 
     /// Whether a server in `mode` with `toolsets` offers it.
