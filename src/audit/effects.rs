@@ -194,8 +194,7 @@ impl Audited for FleetReport {
                 effects.place(&absent.account, id, false);
             }
         }
-        let failed = self.units.iter().filter(|u| u.error.is_some()).count();
-        effects.failed_units = (failed > 0).then_some((failed, self.units.len()));
+        effects.failed_units = failed_units(&self.units, |u| u.error.is_some());
         effects
     }
 }
@@ -218,10 +217,15 @@ impl Audited for SweepReport {
                 effects.place(&unit.account, id, false);
             }
         }
-        let failed = self.units.iter().filter(|u| u.error.is_some()).count();
-        effects.failed_units = (failed > 0).then_some((failed, self.units.len()));
+        effects.failed_units = failed_units(&self.units, |u| u.error.is_some());
         effects
     }
+}
+
+/// (units failed, units in the run), when any unit of a fleet run or sweep failed.
+fn failed_units<T>(units: &[T], failed: impl Fn(&T) -> bool) -> Option<(usize, usize)> {
+    let count = units.iter().filter(|unit| failed(unit)).count();
+    (count > 0).then_some((count, units.len()))
 }
 
 /// Changes account-wide settings or tags only: no resource is created or deleted.
