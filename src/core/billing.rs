@@ -2,7 +2,6 @@
 //! spend, and which tag key carries business units.
 
 use aws_sdk_costexplorer::types::{CostAllocationTagStatus, DateInterval, Dimension};
-use chrono::{NaiveDate, Utc};
 
 use super::{
     Provisioner,
@@ -12,11 +11,6 @@ use super::{
 
 /// The plain tag key carrying business units.
 pub const BUSINESS_UNIT_TAG: &str = "business-unit";
-
-/// Today in UTC (Cost Explorer's calendar).
-pub fn today() -> NaiveDate {
-    Utc::now().date_naive()
-}
 
 /// Whether a cost allocation tag key carries the tag `tag`: the plain key, or an IAM-principal form
 /// such as `iamPrincipal/<tag>`.

@@ -17,7 +17,6 @@ use serde::{Deserialize, Serialize};
 use super::{
     Provisioner,
     aws::sdk_error,
-    billing::today,
     error::{Error, Result},
     names::BusinessUnit,
 };
@@ -290,7 +289,7 @@ fn model_of(service: &str) -> String {
 impl Provisioner {
     /// Bedrock spend per business unit.
     pub async fn query_costs(&self, input: &QueryCostsInput) -> Result<CostReport> {
-        let query = input.validate(today())?;
+        let query = input.validate(self.today())?;
         let period = DateInterval::builder()
             .start(query.start.to_string())
             .end(query.end.to_string())

@@ -77,6 +77,23 @@ pub struct Provisioner {
 }
 
 impl Provisioner {
+    /// Now, on the clock the SDK signs with (settings' `time_source`, else the system's): every date the
+    /// core computes (this month, key ages, Cost Explorer's today) comes from it, so tests can fix it.
+    pub fn now(&self) -> chrono::DateTime<chrono::Utc> {
+        let now = self
+            .settings()
+            .aws
+            .time_source
+            .as_ref()
+            .map_or_else(std::time::SystemTime::now, |clock| clock.now());
+        chrono::DateTime::from(now)
+    }
+
+    /// Today in UTC (Cost Explorer's calendar), on [`Provisioner::now`]'s clock.
+    pub fn today(&self) -> chrono::NaiveDate {
+        self.now().date_naive()
+    }
+
     /// A provisioner with these settings; no AWS work happens until the first operation.
     pub fn new(settings: Settings) -> Self {
         Self {

@@ -102,6 +102,16 @@ impl Emulator {
     }
 }
 
+/// The system clock shifted by a fixed offset (see [`Account::settings_at`]).
+#[derive(Debug)]
+struct ShiftedClock(chrono::TimeDelta);
+
+impl aws_smithy_async::time::TimeSource for ShiftedClock {
+    fn now(&self) -> std::time::SystemTime {
+        (chrono::Utc::now() + self.0).into()
+    }
+}
+
 /// An isolated emulator account: its own IAM, fault rules and request log.
 #[derive(Clone)]
 pub struct Account {
@@ -137,7 +147,23 @@ impl Account {
         }
     }
 
-    /// How many customer-managed IAM policies the account has (an independent SDK read).
+    /// Settings whose clock reads `at` (and runs on from there), with this account's emulator clock
+    /// moved to the same instant: a test on them gives the same answer whatever day it runs.
+    pub fn settings_at(&self, at: chrono::DateTime<chrono::Utc>) -> Settings {
+        let offset = at - chrono::Utc::now();
+        let seconds = offset.num_milliseconds() as f64 / 1000.0;
+        emulator().control(
+            "POST",
+            "clock",
+            &serde_json::json!({"offset_seconds": seconds, "account": self.id}).to_string(),
+        );
+        let mut settings = self.settings();
+        settings.aws.time_source = Some(aws_smithy_async::time::SharedTimeSource::new(
+            ShiftedClock(offset),
+        ));
+        settings
+    }
+
     /// How many managed policies `user` has attached, read with the SDK.
     pub async fn attached_policy_count(&self, user: &str) -> usize {
         self.iam()

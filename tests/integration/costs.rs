@@ -7,8 +7,9 @@ use crate::common;
 use std::collections::BTreeMap;
 
 use bedrock_provisioner::mode::AccessMode;
-use chrono::{Datelike, Months, NaiveDate, Utc};
+use chrono::{Datelike, Months, NaiveDate};
 use common::{Account, call, emulator, is_mutation, ok, text};
+use rmcp::{RoleClient, service::RunningService};
 use serde_json::{Value, json};
 
 const SERVICES: [&str; 5] = [
@@ -20,8 +21,16 @@ const SERVICES: [&str; 5] = [
 ];
 const UNITS: [Option<&str>; 4] = [Some("marketing"), Some("sales"), Some("research"), None];
 
+/// The day every test here runs on, on the server's clock and the emulator's (the first of a month, the
+/// day a month to date holds least).
 fn today() -> NaiveDate {
-    Utc::now().date_naive()
+    NaiveDate::from_ymd_opt(2026, 12, 1).unwrap()
+}
+
+/// A client of a server whose clock, like the account's emulator clock, reads [`today`] at noon.
+async fn client_on_today(account: &Account, mode: AccessMode) -> RunningService<RoleClient, ()> {
+    let noon = today().and_hms_opt(12, 0, 0).unwrap().and_utc();
+    account.mcp_with(mode, account.settings_at(noon)).await
 }
 
 /// Line items over the last three months, every combination of service and business unit.
@@ -127,7 +136,7 @@ async fn totals_match_an_independent_sum_for_both_tag_keys_and_granularities() {
     ] {
         let account = Account::new();
         let items = seed(&account, tag_key, plain, principal);
-        let client = account.mcp(AccessMode::ReadOnly).await;
+        let client = client_on_today(&account, AccessMode::ReadOnly).await;
         let start = today().with_day(1).unwrap() - Months::new(2);
         let end = today().succ_opt().unwrap();
         for granularity in ["DAILY", "MONTHLY"] {
@@ -179,7 +188,7 @@ async fn totals_match_an_independent_sum_for_both_tag_keys_and_granularities() {
 async fn one_business_unit_last_month_by_model_with_amortized_cost() {
     let account = Account::new();
     let items = seed(&account, "business-unit", "Active", None);
-    let client = account.mcp(AccessMode::ReadOnly).await;
+    let client = client_on_today(&account, AccessMode::ReadOnly).await;
     let end = today().with_day(1).unwrap();
     let start = end - Months::new(1);
     let report = ok(&call(
@@ -209,15 +218,20 @@ async fn one_business_unit_last_month_by_model_with_amortized_cost() {
 async fn inactive_tag_and_empty_ranges_are_explained() {
     let account = Account::new();
     seed(&account, "business-unit", "Inactive", None);
-    let client = account.mcp(AccessMode::ReadOnly).await;
+    let client = client_on_today(&account, AccessMode::ReadOnly).await;
     let report = ok(&call(&client, "query_costs", json!({})).await);
+    assert_eq!(
+        (report["start"].as_str(), report["end"].as_str()),
+        (Some("2026-12-01"), Some("2026-12-02")),
+        "this month to date, on the server's clock"
+    );
     assert!(
         report["notes"].to_string().contains("not active"),
         "{}",
         report["notes"]
     );
     let empty = Account::new();
-    let client = empty.mcp(AccessMode::ReadOnly).await;
+    let client = client_on_today(&empty, AccessMode::ReadOnly).await;
     let report = ok(&call(&client, "query_costs", json!({})).await);
     assert_eq!(report["total"], 0.0);
     assert!(
@@ -230,8 +244,8 @@ async fn inactive_tag_and_empty_ranges_are_explained() {
 #[tokio::test]
 async fn bad_dates_and_group_keys_are_refused_before_any_aws_call() {
     let account = Account::new();
-    let client = account.mcp(AccessMode::ReadOnly).await;
-    let tomorrow = today().succ_opt().unwrap().succ_opt().unwrap().to_string();
+    let client = client_on_today(&account, AccessMode::ReadOnly).await;
+    let tomorrow = today().succ_opt().unwrap().to_string();
     for (args, expected) in [
         (json!({"start": "2026-02-30"}), "invalid `start`"),
         (json!({"start": tomorrow}), "in the future"),
@@ -271,7 +285,7 @@ async fn enable_cost_tags_twice_changes_nothing_the_second_time() {
         "Inactive",
         Some("Inactive"),
     );
-    let client = account.mcp(AccessMode::Admin).await;
+    let client = client_on_today(&account, AccessMode::Admin).await;
     let plan = ok(&call(&client, "enable_cost_tags", json!({"dry_run": true})).await);
     assert_eq!(
         plan["activated"],
@@ -307,7 +321,7 @@ async fn enable_cost_tags_twice_changes_nothing_the_second_time() {
 async fn budget_alert_is_created_then_unchanged_then_updated() {
     let account = Account::new();
     seed(&account, "business-unit", "Active", None);
-    let client = account.mcp(AccessMode::Admin).await;
+    let client = client_on_today(&account, AccessMode::Admin).await;
     let args = json!({"business_unit": "marketing", "monthly_limit_usd": 500, "emails": ["finops@example.com"], "confirm": true});
     let mut unconfirmed = args.clone();
     unconfirmed["confirm"] = json!(false);
@@ -407,7 +421,7 @@ async fn budget_on_an_iam_principal_tag_says_what_to_check() {
         "Inactive",
         Some("Active"),
     );
-    let client = account.mcp(AccessMode::Admin).await;
+    let client = client_on_today(&account, AccessMode::Admin).await;
     let args = json!({"business_unit": "marketing", "monthly_limit_usd": 100,
                       "emails": ["finops@example.com"], "dry_run": true, "confirm": true});
     let plan = ok(&call(&client, "create_budget_alert", args.clone()).await);

@@ -21,6 +21,9 @@ use rmcp::{
 };
 use serde_json::{Value, json};
 
+/// The first day of the month these tests run in, on the server's clock and the emulator's.
+const THIS_MONTH: chrono::NaiveDate = chrono::NaiveDate::from_ymd_opt(2026, 12, 1).unwrap();
+
 /// A client that declares MCP Apps (`with_app`) or not, connected in-process to a read-only server.
 async fn client(account: &Account, with_app: bool) -> RunningService<RoleClient, ClientConfig> {
     let mut info = serde_json::to_value(ClientConfig::default()).unwrap();
@@ -29,14 +32,15 @@ async fn client(account: &Account, with_app: bool) -> RunningService<RoleClient,
         info["capabilities"]["extensions"] = json!({EXTENSION_ID: {"mimeTypes": [MIME_TYPE]}});
     }
     let info: ClientConfig = serde_json::from_value(info).unwrap();
-    info.serve(serve_in_process(AccessMode::ReadOnly, account.settings()))
+    let settings = account.settings_at(THIS_MONTH.and_hms_opt(12, 0, 0).unwrap().and_utc());
+    info.serve(serve_in_process(AccessMode::ReadOnly, settings))
         .await
         .expect("MCP client connects")
 }
 
 /// `query_costs` over the seeded months (this one and the three before), as the tool returns it.
 async fn query(client: &RunningService<RoleClient, ClientConfig>) -> (Value, Value) {
-    let first = report_html::this_month();
+    let first = THIS_MONTH;
     let start = first - chrono::Months::new(3);
     let end = first + chrono::Months::new(1);
     let arguments = json!({"start": start.to_string(), "end": end.to_string()});
@@ -48,7 +52,12 @@ async fn query(client: &RunningService<RoleClient, ClientConfig>) -> (Value, Val
 
 fn seed(account: &Account) -> BTreeMap<(String, String), f64> {
     let units = ["marketing", "sales", "research"].map(|u| Some(u.to_owned()));
-    report_html::seed(account, &[units.as_slice(), &[None]].concat(), 4)
+    report_html::seed(
+        account,
+        &[units.as_slice(), &[None]].concat(),
+        4,
+        THIS_MONTH,
+    )
 }
 
 #[tokio::test]

@@ -87,19 +87,21 @@ pub(crate) fn headless(page: &Path, args: &[&str]) -> (String, Duration) {
     (String::from_utf8_lossy(&output.stdout).into_owned(), took)
 }
 
-/// The first day of this month (UTC): the seeded months end with it.
-pub(crate) fn this_month() -> NaiveDate {
+/// The first day of this month (UTC): the months the built binary reports on end with it (the binary runs
+/// on the system's clock, so these tests compute their dates from the day they run).
+fn this_month() -> NaiveDate {
     Utc::now().date_naive().with_day(1).unwrap()
 }
 
-/// Seed one line item per unit per month (two in past months) over `months` months ending with this one,
-/// and the business-unit tag as active; returns the independent sums per (unit, first day of month).
+/// Seed one line item per unit per month (two in past months) over `months` months ending with the one
+/// that starts on `first`, and the business-unit tag as active; returns the independent sums per (unit,
+/// first day of month).
 pub(crate) fn seed(
     account: &Account,
     units: &[Option<String>],
     months: u32,
+    first: NaiveDate,
 ) -> BTreeMap<(String, String), f64> {
-    let first = this_month();
     let mut items = Vec::new();
     let mut sums = BTreeMap::new();
     for m in 0..months {
@@ -289,7 +291,7 @@ fn assert_legend(figures: &Value, units: &[String]) {
 async fn the_report_in_chromium_has_a_bar_per_unit_and_month_proportional_to_its_spend() {
     let account = Account::new();
     let units: Vec<Option<String>> = UNITS.iter().map(|u| u.map(str::to_owned)).collect();
-    let sums = seed(&account, &units, 4);
+    let sums = seed(&account, &units, 4, this_month());
     let file = out_dir().join("spend.html");
     let html = render_with_cli(&account, 4, &file);
     assert!(
@@ -354,7 +356,7 @@ async fn fifty_units_over_thirteen_months_render_in_under_a_second_and_300_kb() 
     let units: Vec<Option<String>> = (0..50)
         .map(|u| Some(format!("business-unit-{u:02}")))
         .collect();
-    let sums = seed(&account, &units, 13);
+    let sums = seed(&account, &units, 13, this_month());
     let file = out_dir().join("spend-50x13.html");
     let html = render_with_cli(&account, 13, &file);
     let shot = out_dir().join("spend-50x13.png");

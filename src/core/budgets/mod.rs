@@ -13,7 +13,7 @@ pub mod plan;
 
 use super::{
     Provisioner,
-    billing::{BUSINESS_UNIT_TAG, is_principal_tag, today},
+    billing::{BUSINESS_UNIT_TAG, is_principal_tag},
     error::{Error, Result},
     names::BusinessUnit,
     plan::{ChangeStatus, Confirmation, changes_anything},
@@ -239,7 +239,8 @@ impl Provisioner {
     }
 
     async fn read_recent_bedrock_services(&self) -> Result<Vec<String>> {
-        let end = today().succ_opt().unwrap_or_else(today);
+        let today = self.today();
+        let end = today.succ_opt().unwrap_or(today);
         let start = end - chrono::Months::new(3);
         let period = aws_sdk_costexplorer::types::DateInterval::builder()
             .start(start.to_string())

@@ -3,7 +3,6 @@
 //! (so a re-run after a crash neither leaves an undelivered key nor adds a second one).
 
 use aws_sdk_iam::types::{ServiceSpecificCredentialMetadata, StatusType};
-use aws_smithy_types::DateTime;
 
 use super::{CreatedApiKey, MAX_KEYS_PER_USER, key_limit, lease::Operation};
 use crate::core::{
@@ -14,8 +13,7 @@ use crate::core::{
 };
 
 /// Whether one of the keys works: active and not past its expiry.
-fn any_active(keys: &[ServiceSpecificCredentialMetadata]) -> bool {
-    let now = DateTime::from(std::time::SystemTime::now()).secs();
+fn any_active(keys: &[ServiceSpecificCredentialMetadata], now: i64) -> bool {
     keys.iter().any(|k| {
         k.status() == &StatusType::Active && k.expiration_date().is_none_or(|e| e.secs() > now)
     })
@@ -46,7 +44,10 @@ impl Provisioner {
             self.managed_user(unit).await?
         };
         // Without a lease the keys as listed decide, and a unit with a key costs one read.
-        if !keyless && user.lease.is_none() && any_active(&self.user_keys(&user.name).await?) {
+        if !keyless
+            && user.lease.is_none()
+            && any_active(&self.user_keys(&user.name).await?, self.now().timestamp())
+        {
             return Ok(None);
         }
         let region = self.key_region(None).await?;
@@ -57,7 +58,7 @@ impl Provisioner {
         let (lease, needed) = self
             .claim(unit, &user, &destination, |keys, held| {
                 // A key the destination got from another run just now counts, listed by IAM or not yet.
-                if any_active(keys) || held.is_some_and(|h| h.live(keys)) {
+                if any_active(keys, self.now().timestamp()) || held.is_some_and(|h| h.live(keys)) {
                     return Ok((Operation::Create, false));
                 }
                 if keys.len() >= MAX_KEYS_PER_USER {

@@ -418,7 +418,7 @@ impl Provisioner {
         units: Vec<(String, String)>,
         keys: &[ServiceSpecificCredentialMetadata],
     ) -> BTreeMap<String, Vec<ApiKeySummary>> {
-        let now = DateTime::from(std::time::SystemTime::now()).secs();
+        let now = self.now().timestamp();
         units
             .into_iter()
             .map(|(unit, user)| {

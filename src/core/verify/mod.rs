@@ -410,7 +410,7 @@ impl Provisioner {
         request: &VerifyRequest,
         user_name: &str,
     ) -> KeyProof {
-        let inspection = inspect_key(key.expose(), chrono::Utc::now().timestamp());
+        let inspection = inspect_key(key.expose(), self.now().timestamp());
         let owned = note_key_owner(report, &inspection, user_name);
         let client = self
             .clients()

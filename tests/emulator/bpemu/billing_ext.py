@@ -6,8 +6,8 @@ Cost Explorer:
   options), ``GroupBy`` (``DIMENSION`` or ``TAG``; tag groups read ``key$value``; at most two, a rule of
   :mod:`bpemu.rules`),
   ``Granularity`` (``DAILY``/``MONTHLY``), ``TimePeriod`` (end exclusive), ``Metrics``, and pages its
-  (period, group) rows with ``NextPageToken`` at a small page size. Periods that end after today are
-  ``Estimated``.
+  (period, group) rows with ``NextPageToken`` at a small page size. Periods that end after today (on the
+  account's emulator clock, :func:`bpemu.iam_ext.now`, so a test can fix the date) are ``Estimated``.
 - ``GetDimensionValues`` over the same data (``SearchString`` is a case-insensitive substring match).
 - ``ListCostAllocationTags`` / ``UpdateCostAllocationTagsStatus`` over a per-account set of tag keys known
   to billing; updating a key billing has not seen returns it in ``Errors``.
@@ -36,6 +36,7 @@ import threading
 
 from moto.ce.responses import CostExplorerResponse
 
+from . import iam_ext
 from .protocol import handler_error
 
 
@@ -59,7 +60,7 @@ def reset() -> None:
 def control(command: str, method: str, environ, read_body):
     if command == "ce/tags" and method == "POST":
         data = json.loads(read_body(environ) or b"{}")
-        today = datetime.date.today().isoformat()
+        today = iam_ext.now(data["account"]).date().isoformat()
         with _lock:
             _tags[data["account"]] = {
                 t["key"]: {
@@ -108,7 +109,7 @@ def update_cost_allocation_tags_status(self):
                 )
                 continue
             known[key]["Status"] = status
-            known[key]["LastUpdatedDate"] = datetime.datetime.now(datetime.timezone.utc).isoformat()
+            known[key]["LastUpdatedDate"] = iam_ext.now(self.current_account).isoformat()
     return json.dumps({"Errors": errors})
 
 
@@ -199,7 +200,7 @@ def get_cost_and_usage(self):
         with _lock:
             items, page_size = _items.get(self.current_account, ([], DEFAULT_PAGE_SIZE))
         selected = [i for i in items if start <= i["date"] < end and _matches(i, params.get("Filter"))]
-        today = datetime.date.today().isoformat()
+        today = iam_ext.now(self.current_account).date().isoformat()
         rows = []  # (period index, group keys or None, {metric: amount})
         periods = _periods(start, end, granularity)
         for index, (p_start, p_end) in enumerate(periods):
