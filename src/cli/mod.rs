@@ -31,7 +31,16 @@ use tokio_util::sync::CancellationToken;
 
 use crate::{
     audit::{self, Audited, Outcome},
-    core::{Error, verify::Verdict, verify::VerifyAccessInput},
+    core::{
+        Error,
+        budgets::BudgetAlertInput,
+        cost_tags::EnableCostTagsInput,
+        deprovision::DeprovisionUserInput,
+        keys::RevokeKeyInput,
+        spend::{logging::EnableUsageLoggingInput, set_cap::SetSpendCapInput},
+        verify::Verdict,
+        verify::VerifyAccessInput,
+    },
     mode::AccessMode,
     operations::Call,
 };
@@ -134,6 +143,18 @@ macro_rules! mutate {
     }};
 }
 
+/// Run a change that needs the user's agreement (`--yes`): plan it, render the plan for `--dry-run`, else
+/// apply it once confirmed; record it in the audit log under the tool's name and print the result.
+macro_rules! confirmed {
+    ($context:expr, $operation:ident, $input:ty, $args:expr) => {{
+        let input: $input = $args.into();
+        let result = crate::operations::mutate(&$context.core, &input).await;
+        $context
+            .audited(stringify!($operation), &input, result)
+            .await
+    }};
+}
+
 /// Run a read-only core operation and print the result.
 macro_rules! read {
     ($context:expr, $operation:ident, $args:expr) => {{
@@ -181,23 +202,23 @@ impl Cli {
             Command::Diagnose(a) => c.diagnose(a).await,
             Command::VerifyAccess(a) => c.verify_access(a).await,
             Command::QueryCosts(a) => c.query_costs(a).await,
-            Command::EnableCostTags(a) => mutate!(c, enable_cost_tags, a),
+            Command::EnableCostTags(a) => confirmed!(c, enable_cost_tags, EnableCostTagsInput, a),
             Command::CreateBudgetAlert(a) => {
-                mutate!(c, create_budget_alert, a)
+                confirmed!(c, create_budget_alert, BudgetAlertInput, a)
             }
             Command::CreateApiKey(a) => mutate!(c, create_api_key, a),
             Command::ListApiKeys(a) => read!(c, list_api_keys, a),
             Command::RotateKey(a) => mutate!(c, rotate_key, a),
-            Command::RevokeKey(a) => mutate!(c, revoke_key, a),
+            Command::RevokeKey(a) => confirmed!(c, revoke_key, RevokeKeyInput, a),
             Command::DeprovisionUser(a) => {
-                mutate!(c, deprovision_user, a)
+                confirmed!(c, deprovision_user, DeprovisionUserInput, a)
             }
             Command::Fleet(command) => c.fleet(command).await,
             Command::EnableUsageLogging(a) => {
-                mutate!(c, enable_usage_logging, a)
+                confirmed!(c, enable_usage_logging, EnableUsageLoggingInput, a)
             }
             Command::QueryUsage(a) => read!(c, query_usage, a),
-            Command::SetSpendCap(a) => mutate!(c, set_spend_cap, a),
+            Command::SetSpendCap(a) => confirmed!(c, set_spend_cap, SetSpendCapInput, a),
             Command::Enforce(a) => c.enforce(a).await,
         }
     }

@@ -11,7 +11,7 @@ use super::{
     aws::sdk_error,
     billing::carries_tag,
     error::{Error, Result},
-    plan::{self, Confirmation},
+    plan::{self, Plan},
 };
 
 /// The tag keys this project's users carry for accounting.
@@ -86,10 +86,34 @@ fn not_yet_known(tags: &[(String, CostAllocationTagStatus)]) -> Vec<String> {
         .collect()
 }
 
+/// An `enable_cost_tags` plan: the keys to activate and those already active.
+#[derive(Debug)]
+pub struct CostTagsPlan {
+    /// `dry_run` is true until applied.
+    report: CostTagsReport,
+}
+
+impl Plan for CostTagsPlan {
+    type Report = CostTagsReport;
+
+    fn confirmation(&self) -> Option<String> {
+        let activated = &self.report.activated;
+        (!activated.is_empty()).then(|| {
+            format!(
+                "enable_cost_tags would activate the cost allocation tags {} for the whole account",
+                activated.join(", ")
+            )
+        })
+    }
+
+    fn render(self) -> CostTagsReport {
+        self.report
+    }
+}
+
 impl Provisioner {
-    /// Activate the accounting tags as cost allocation tags.
-    pub async fn enable_cost_tags(&self, input: &EnableCostTagsInput) -> Result<CostTagsReport> {
-        let confirmation = Confirmation::of(input.confirm, input.plan_digest.as_deref())?;
+    /// The plan of activating the accounting tags as cost allocation tags.
+    pub async fn plan_cost_tags(&self, _input: &EnableCostTagsInput) -> Result<CostTagsPlan> {
         let tags = self.cost_allocation_tags().await?;
         let plan = plan(&tags);
         let (activate, keep): (Vec<&Change>, Vec<&Change>) =
@@ -98,16 +122,9 @@ impl Provisioner {
             activated: activate.iter().map(|c| c.id.clone()).collect(),
             already_active: keep.iter().map(|c| c.id.clone()).collect(),
             not_yet_known: not_yet_known(&tags),
-            dry_run: input.dry_run,
+            dry_run: true,
             notes: Vec::new(),
         };
-        if !report.activated.is_empty() && !input.dry_run {
-            confirmation.gate(format!(
-                "enable_cost_tags would activate the cost allocation tags {} for the whole account",
-                report.activated.join(", ")
-            ))?;
-            self.activate_cost_tags(&report.activated).await?;
-        }
         if !report.activated.is_empty() {
             report.notes.push("Cost Explorer groups spend by newly activated tags after up to 24-48 hours, and only from activation on: earlier spend stays untagged.".to_owned());
         }
@@ -117,6 +134,16 @@ impl Provisioner {
                 report.not_yet_known.join(", ")
             ));
         }
+        Ok(CostTagsPlan { report })
+    }
+
+    /// Apply a cost-tag plan.
+    pub async fn apply_cost_tags(&self, plan: CostTagsPlan) -> Result<CostTagsReport> {
+        let mut report = plan.report;
+        if !report.activated.is_empty() {
+            self.activate_cost_tags(&report.activated).await?;
+        }
+        report.dry_run = false;
         Ok(report)
     }
 

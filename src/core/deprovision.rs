@@ -10,7 +10,7 @@ use super::{
     error::{Result, found},
     iam::attached_policies,
     names::BusinessUnit,
-    plan::Confirmation,
+    plan::Plan,
 };
 
 /// Input of `deprovision_user`.
@@ -114,50 +114,83 @@ pub struct DeprovisionReport {
     pub user_deleted: bool,
 }
 
+/// A `deprovision_user` plan: every step, in IAM's order, the user last. It holds the unit's key lock
+/// until applied or dropped.
+#[derive(Debug)]
+pub struct DeprovisionPlan {
+    unit: BusinessUnit,
+    user_name: String,
+    steps: Vec<(StepKind, String)>,
+    _lock: tokio::sync::OwnedMutexGuard<()>,
+}
+
+impl DeprovisionPlan {
+    fn report(self, status: StepStatus) -> DeprovisionReport {
+        let done = status == StepStatus::Done;
+        DeprovisionReport {
+            business_unit: self.unit.to_string(),
+            user_name: self.user_name,
+            dry_run: !done,
+            steps: self
+                .steps
+                .into_iter()
+                .map(|(action, resource)| Step {
+                    action,
+                    resource,
+                    status,
+                })
+                .collect(),
+            user_deleted: done,
+        }
+    }
+}
+
+impl Plan for DeprovisionPlan {
+    type Report = DeprovisionReport;
+
+    fn confirmation(&self) -> Option<String> {
+        Some(format!(
+            "deprovision_user would delete IAM user `{}` and {} attached item(s): {}",
+            self.user_name,
+            self.steps.len().saturating_sub(1),
+            self.steps
+                .iter()
+                .map(|(kind, id)| format!("{} {id}", <&str>::from(*kind).replace('_', " ")))
+                .collect::<Vec<_>>()
+                .join("; ")
+        ))
+    }
+
+    fn render(self) -> DeprovisionReport {
+        self.report(StepStatus::Planned)
+    }
+}
+
 impl Provisioner {
-    /// Remove a business unit's user and everything attached to it.
-    pub async fn deprovision_user(
+    /// The plan of removing a business unit's user and everything attached to it.
+    pub async fn plan_deprovision_user(
         &self,
         input: &DeprovisionUserInput,
-    ) -> Result<DeprovisionReport> {
+    ) -> Result<DeprovisionPlan> {
         let unit = BusinessUnit::parse("business_unit", &input.business_unit)?;
-        let confirmation = Confirmation::of(input.confirm, input.plan_digest.as_deref())?;
         let user_name = self.managed_user(&unit).await?.name;
-        let _guard = self.lock_user(&user_name).await;
-        let plan = self.removal_plan(&user_name).await?;
-        if !input.dry_run {
-            confirmation.gate(format!(
-                "deprovision_user would delete IAM user `{user_name}` and {} attached item(s): {}",
-                plan.len() - 1,
-                plan.iter()
-                    .map(|(kind, id)| format!("{} {id}", <&str>::from(*kind).replace('_', " ")))
-                    .collect::<Vec<_>>()
-                    .join("; ")
-            ))?;
-        }
-        let mut steps = Vec::with_capacity(plan.len());
-        for (action, resource) in plan {
-            if !input.dry_run {
-                self.run_step(&user_name, action, &resource).await?;
-            }
-            steps.push(Step {
-                action,
-                resource,
-                status: if input.dry_run {
-                    StepStatus::Planned
-                } else {
-                    StepStatus::Done
-                },
-            });
-        }
-        tracing::info!(user = %user_name, dry_run = input.dry_run, steps = steps.len(), "deprovision_user");
-        Ok(DeprovisionReport {
-            business_unit: unit.to_string(),
+        let lock = self.lock_user(&user_name).await;
+        let steps = self.removal_plan(&user_name).await?;
+        Ok(DeprovisionPlan {
+            unit,
             user_name,
-            dry_run: input.dry_run,
             steps,
-            user_deleted: !input.dry_run,
+            _lock: lock,
         })
+    }
+
+    /// Apply a removal plan, step by step: a step that fails stops it, and a re-run resumes.
+    pub async fn apply_deprovision_user(&self, plan: DeprovisionPlan) -> Result<DeprovisionReport> {
+        for (action, resource) in &plan.steps {
+            self.run_step(&plan.user_name, *action, resource).await?;
+        }
+        tracing::info!(user = %plan.user_name, steps = plan.steps.len(), "deprovision_user");
+        Ok(plan.report(StepStatus::Done))
     }
 
     /// Everything attached to the user, in the order it must go, then the user.

@@ -1,7 +1,7 @@
 //! The shape every mutation shares: read the current state, compute a plan with a pure function, then apply
 //! it step by step. A dry run renders the plan and never reaches `apply`, so it makes no mutating call by
 //! construction. A change that needs the user's agreement passes [`Confirmation::gate`] with its plan in
-//! words: what is applied is the plan the user agreed to, or nothing.
+//! words ([`Plan::confirmation`]): what is applied is the plan the user agreed to, or nothing.
 
 use std::hash::{Hash, Hasher};
 
@@ -106,6 +106,19 @@ impl Confirmation {
             Self::AnyPlan | Self::Plan(_) => Ok(()),
         }
     }
+}
+
+/// What a mutation will do, decided from what AWS holds with no mutating call: a dry run reports it as it
+/// is ([`Plan::render`]); otherwise an adapter has it confirmed when [`Plan::confirmation`] asks, and
+/// the core applies this plan, not a new one. The core never reads `confirm`: the adapters do.
+pub trait Plan: Send {
+    /// The report of the mutation.
+    type Report;
+    /// The plan in the words the user agrees to (a confirmation names the digest of these words), or
+    /// `None` when applying it needs no agreement (it changes nothing).
+    fn confirmation(&self) -> Option<String>;
+    /// The plan as a dry run reports it.
+    fn render(self) -> Self::Report;
 }
 
 /// What a plan does to one resource.

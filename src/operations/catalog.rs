@@ -3,7 +3,7 @@
 //! checking and its call cannot disagree.
 
 use super::{
-    Access, Operation, Toolset, handler, runs,
+    Access, Operation, Toolset, handler, mutations, runs,
     runs::{Whoami, WhoamiInput},
 };
 use crate::core::{
@@ -61,7 +61,7 @@ pub const OPERATIONS: &[Operation] = &[
         idempotent: false,
         cli: "deprovision-user",
         summary: "Delete a managed user in IAM's order: service-specific credentials, access keys, signing certificates, SSH keys, MFA devices, login profile, group memberships, inline policies, managed-policy attachments, the user. `dry_run` shows the plan; needs `confirm: true`.",
-        handler: handler!(core.deprovision_user, DeprovisionUserInput => DeprovisionReport),
+        handler: handler!(mutations::run, DeprovisionUserInput => DeprovisionReport),
     },
     Operation {
         name: "list_api_keys",
@@ -105,7 +105,7 @@ pub const OPERATIONS: &[Operation] = &[
         idempotent: true,
         cli: "revoke-key",
         summary: "Deactivate (default, reversible) or delete one key; `dry_run`; needs `confirm: true`. A key of another business unit is refused.",
-        handler: handler!(core.revoke_key, RevokeKeyInput => RevokeReport),
+        handler: handler!(mutations::run, RevokeKeyInput => RevokeReport),
     },
     Operation {
         name: "query_costs",
@@ -127,7 +127,7 @@ pub const OPERATIONS: &[Operation] = &[
         idempotent: true,
         cli: "enable-cost-tags",
         summary: "Activate `business-unit`, `purpose`, `owner` (and IAM-principal forms) as cost allocation tags; reports already active and not-yet-known keys. Idempotent; `dry_run`; needs `confirm: true`.",
-        handler: handler!(core.enable_cost_tags, EnableCostTagsInput => CostTagsReport),
+        handler: handler!(mutations::run, EnableCostTagsInput => CostTagsReport),
     },
     Operation {
         name: "create_budget_alert",
@@ -138,7 +138,7 @@ pub const OPERATIONS: &[Operation] = &[
         idempotent: true,
         cli: "create-budget-alert",
         summary: "AWS Budgets monthly cost budget `bedrock-<unit>-monthly`, filtered on the unit's tag (an active `iamPrincipal/business-unit` alone: every model counts; a plain `business-unit` tag also on the Bedrock billing services seen so far, a list that only grows), metric `UnblendedCost` (AWS needs `Metrics` beside a filter), e-mail alerts (default 80 %/100 % actual, 100 % forecasted). Idempotent: an unchanged budget is never rewritten (`UpdateBudget` resets its calculated spend); `dry_run`; needs `confirm: true`.",
-        handler: handler!(core.create_budget_alert, BudgetAlertInput => BudgetReport),
+        handler: handler!(mutations::run, BudgetAlertInput => BudgetReport),
     },
     Operation {
         name: "enable_usage_logging",
@@ -149,7 +149,7 @@ pub const OPERATIONS: &[Operation] = &[
         idempotent: true,
         cli: "enable-usage-logging",
         summary: "Bedrock model invocation logging in the server's region into the CloudWatch Logs group `bedrock-provisioner/model-invocations` (retention `retention_days`, default 400), written by a role only Bedrock can assume for this account; every data-delivery flag off, so no prompt or answer is ever stored. Logging that already goes elsewhere is not overwritten. `dry_run`; needs `confirm: true`.",
-        handler: handler!(core.enable_usage_logging, EnableUsageLoggingInput => UsageLoggingReport),
+        handler: handler!(mutations::run, EnableUsageLoggingInput => UsageLoggingReport),
     },
     Operation {
         name: "query_usage",
@@ -171,7 +171,7 @@ pub const OPERATIONS: &[Operation] = &[
         idempotent: true,
         cli: "set-spend-cap",
         summary: "A unit's monthly cap in USD (`monthly_cap_usd`; null or `--remove` removes it), kept as the tag `bedrock-provisioner:monthly-cap-usd` on its user so every machine agrees. `dry_run`; needs `confirm: true`.",
-        handler: handler!(core.set_spend_cap, SetSpendCapInput => SpendCapReport),
+        handler: handler!(mutations::run, SetSpendCapInput => SpendCapReport),
     },
     Operation {
         name: "enforce_spend_caps",

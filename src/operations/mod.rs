@@ -7,11 +7,13 @@
 
 mod arguments;
 mod catalog;
+mod mutations;
 mod runs;
 mod schema;
 
 pub use arguments::{parse, structured};
 pub use catalog::OPERATIONS;
+pub use mutations::{Mutation, mutate};
 
 use clap::ValueEnum;
 use serde::{Deserialize, Serialize};

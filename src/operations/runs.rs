@@ -9,6 +9,7 @@ use crate::core::{
     Error, Result,
     diagnose::{DiagnoseInput, DiagnoseReport},
     fleet::{self, FleetInput, FleetReport, Pace, SweepInput, manifest, sweep::SweepReport},
+    plan::Confirmation,
 };
 
 /// `diagnose`: a progress line per finished check (`credentials: pass`).
@@ -23,7 +24,7 @@ pub async fn diagnose(call: Call<'_>, input: DiagnoseInput) -> Result<DiagnoseRe
 /// `plan_fleet`: a progress line per planned unit.
 pub async fn plan_fleet(call: Call<'_>, input: FleetInput) -> Result<FleetReport> {
     call.core
-        .fleet(&input, false, call.progress, call.stop.clone())
+        .fleet(&input, None, call.progress, call.stop.clone())
         .await
 }
 
@@ -40,8 +41,9 @@ pub async fn apply_fleet(call: Call<'_>, input: FleetInput) -> Result<FleetRepor
             ),
         ));
     }
+    let confirmation = Confirmation::of(input.confirm, input.plan_digest.as_deref())?;
     call.core
-        .fleet(&input, true, call.progress, call.stop.clone())
+        .fleet(&input, Some(confirmation), call.progress, call.stop.clone())
         .await
 }
 

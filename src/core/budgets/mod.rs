@@ -16,7 +16,7 @@ use super::{
     billing::{BUSINESS_UNIT_TAG, is_principal_tag},
     error::{Error, Result},
     names::BusinessUnit,
-    plan::{ChangeStatus, Confirmation, changes_anything},
+    plan::{ChangeStatus, Plan, changes_anything},
 };
 
 static EMAIL: LazyLock<Regex> = LazyLock::new(|| {
@@ -162,11 +162,38 @@ impl BudgetAlertInput {
     }
 }
 
+/// A `create_budget_alert` plan: the budget as wanted, the steps from the budget AWS holds, and its report.
+#[derive(Debug)]
+pub struct BudgetPlan {
+    account: String,
+    wanted: plan::Wanted,
+    steps: Vec<plan::Change>,
+    exists: bool,
+    /// `unchanged`, or `planned` until applied.
+    report: BudgetReport,
+}
+
+impl Plan for BudgetPlan {
+    type Report = BudgetReport;
+
+    fn confirmation(&self) -> Option<String> {
+        (self.report.status != ChangeStatus::Unchanged).then(|| {
+            format!(
+                "create_budget_alert would {}",
+                self.report.changes.join("; ")
+            )
+        })
+    }
+
+    fn render(self) -> BudgetReport {
+        self.report
+    }
+}
+
 impl Provisioner {
-    /// Create or update the business unit's monthly Bedrock budget and its alerts.
-    pub async fn create_budget_alert(&self, input: &BudgetAlertInput) -> Result<BudgetReport> {
+    /// The plan of creating or updating the business unit's monthly Bedrock budget and its alerts.
+    pub async fn plan_budget_alert(&self, input: &BudgetAlertInput) -> Result<BudgetPlan> {
         let request = input.validate()?;
-        let confirmation = Confirmation::of(input.confirm, input.plan_digest.as_deref())?;
         self.settings()
             .governance
             .check_unit("business_unit", &request.unit)?;
@@ -181,30 +208,43 @@ impl Provisioner {
             plan::services_to_count(current.as_ref(), &self.recent_bedrock_services().await?)
         };
         let wanted = plan::wanted(&request, &services, &tag_key)?;
-        let plan = plan::plan(current.as_ref(), &wanted);
-        let status = match (changes_anything(&plan), input.dry_run, &current) {
-            (false, _, _) => ChangeStatus::Unchanged,
-            (true, true, _) => ChangeStatus::Planned,
-            (true, false, None) => ChangeStatus::Created,
-            (true, false, Some(_)) => ChangeStatus::Updated,
+        let steps = plan::plan(current.as_ref(), &wanted);
+        let status = if changes_anything(&steps) {
+            ChangeStatus::Planned
+        } else {
+            ChangeStatus::Unchanged
         };
         let report = BudgetReport {
             budget_name: wanted.name.clone(),
             status,
-            changes: plan.iter().map(|change| change.why.clone()).collect(),
+            changes: steps.iter().map(|change| change.why.clone()).collect(),
             services,
             tag_filter: format!("{tag_key}={}", request.unit),
             notes,
         };
-        if matches!(status, ChangeStatus::Unchanged | ChangeStatus::Planned) {
+        Ok(BudgetPlan {
+            account,
+            wanted,
+            steps,
+            exists: current.is_some(),
+            report,
+        })
+    }
+
+    /// Apply a budget plan.
+    pub async fn apply_budget_alert(&self, plan: BudgetPlan) -> Result<BudgetReport> {
+        let mut report = plan.report;
+        if report.status == ChangeStatus::Unchanged {
             return Ok(report);
         }
-        confirmation.gate(format!(
-            "create_budget_alert would {}",
-            report.changes.join("; ")
-        ))?;
-        self.apply_budget(&account, &wanted, &plan).await?;
-        tracing::info!(budget = %wanted.name, ?status, "budget alert");
+        self.apply_budget(&plan.account, &plan.wanted, &plan.steps)
+            .await?;
+        report.status = if plan.exists {
+            ChangeStatus::Updated
+        } else {
+            ChangeStatus::Created
+        };
+        tracing::info!(budget = %plan.wanted.name, status = ?report.status, "budget alert");
         Ok(report)
     }
 

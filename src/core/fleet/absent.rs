@@ -194,13 +194,14 @@ impl Provisioner {
                 deleted.push(name);
             }
         }
-        self.deprovision_user(&DeprovisionUserInput {
-            business_unit: unit.to_owned(),
-            dry_run: false,
-            confirm: true,
-            plan_digest: None,
-        })
-        .await
+        let plan = self
+            .plan_deprovision_user(&DeprovisionUserInput {
+                business_unit: unit.to_owned(),
+                ..DeprovisionUserInput::default()
+            })
+            .await?;
+        // The removals were confirmed before the run began (see `removal_summary`).
+        self.apply_deprovision_user(plan).await
     }
 
     /// Delete the unit's key secret, at once (the keys it can hold go with the user): its name when there

@@ -17,7 +17,7 @@ use serde::{Deserialize, Serialize};
 use super::{
     Provisioner,
     error::{Error, Result},
-    plan::Confirmation,
+    plan::{Confirmation, Plan},
     provision::{ChangeStatus, ResourceChange, ResourceKind},
 };
 pub use absent::AbsentUnit;
@@ -173,12 +173,13 @@ impl FleetReport {
 }
 
 impl Provisioner {
-    /// `plan_fleet` (`apply: false`) and `apply_fleet`: the manifest validated first, then every unit;
-    /// `progress` hears of each finished unit, and `stop` keeps further units from starting.
+    /// `plan_fleet` (`apply: None`) and `apply_fleet` (`apply`: what the caller confirmed of the
+    /// removals `prune` makes): the manifest validated first, then every unit; `progress` hears of each
+    /// finished unit, and `stop` keeps further units from starting.
     pub async fn fleet(
         &self,
         input: &FleetInput,
-        apply: bool,
+        apply: Option<Confirmation>,
         progress: &Progress<'_>,
         stop: tokio_util::sync::CancellationToken,
     ) -> Result<FleetReport> {
@@ -186,9 +187,9 @@ impl Provisioner {
         let policy = &self.settings().default_policy;
         let manifest = manifest::parse_off_runtime("manifest", &input.manifest, policy).await?;
         let action = FleetAction {
-            apply,
+            apply: apply.is_some(),
             prune: input.prune,
-            confirm: Confirmation::of(input.confirm, input.plan_digest.as_deref())?,
+            confirm: apply.unwrap_or_default(),
         };
         self.run_fleet(&manifest, action, &pace).await
     }
@@ -372,12 +373,15 @@ impl Provisioner {
         let input = crate::core::spend::set_cap::SetSpendCapInput {
             business_unit: unit.name().to_owned(),
             monthly_cap_usd: Some(cap),
-            dry_run: !apply,
-            // Writing the manifest and running apply is the confirmation.
-            confirm: apply,
-            plan_digest: None,
+            ..Default::default()
         };
-        let report = self.set_spend_cap(&input).await?;
+        let plan = self.plan_spend_cap(&input).await?;
+        // Writing the manifest and running apply is the confirmation.
+        let report = if apply {
+            self.apply_spend_cap(plan).await?
+        } else {
+            plan.render()
+        };
         if report.status == ChangeStatus::Unchanged {
             return Ok(Changes::default());
         }
@@ -396,11 +400,13 @@ impl Provisioner {
         let Some(budget) = &unit.budget else {
             return Ok(Changes::default());
         };
-        let mut budget = budget.clone();
-        budget.dry_run = !apply;
+        let plan = self.plan_budget_alert(budget).await?;
         // Writing the manifest and running apply is the confirmation.
-        budget.confirm = apply;
-        let report = self.create_budget_alert(&budget).await?;
+        let report = if apply {
+            self.apply_budget_alert(plan).await?
+        } else {
+            plan.render()
+        };
         let lines = report
             .changes
             .iter()

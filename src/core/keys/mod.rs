@@ -3,7 +3,6 @@
 
 use std::{collections::BTreeMap, sync::LazyLock};
 
-use aws_sdk_iam::types::StatusType;
 use aws_smithy_types::{DateTime, date_time::Format};
 use regex::Regex;
 use schemars::JsonSchema;
@@ -15,8 +14,10 @@ mod intent;
 mod issue;
 pub mod lease;
 mod read;
+mod revoke;
 mod rotate;
 
+pub use revoke::{RevokeAction, RevokeKeyInput, RevokeOutcome, RevokePlan, RevokeReport};
 pub use rotate::{KeyState, RotateKeyInput, RotateMode, RotateReport, Rotation, plan_rotation};
 
 use aws_sdk_iam::types::ServiceSpecificCredentialMetadata;
@@ -25,11 +26,9 @@ use lease::{Held, Operation};
 
 use super::{
     Provisioner,
-    aws::sdk_error,
     deliver::{Delivered, Delivery, Destination},
     error::{Error, Result},
     names::{BusinessUnit, parse_region, same_tag_key},
-    plan::Confirmation,
     short_term::MAX_DURATION_SECONDS,
     spend::caps::CAP_TAG,
 };
@@ -179,72 +178,6 @@ pub struct ApiKeyList {
     /// Accounts of the manifest that could not be reached, with the reason.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub unreachable: Vec<String>,
-}
-
-/// What `revoke_key` does.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
-#[serde(rename_all = "snake_case")]
-pub enum RevokeAction {
-    /// Set the key `Inactive` (reversible).
-    #[default]
-    Deactivate,
-    /// Delete the key (irreversible).
-    Delete,
-}
-
-/// Input of `revoke_key`.
-#[derive(Clone, Debug, Default, Deserialize, Serialize, JsonSchema)]
-#[serde(deny_unknown_fields)]
-pub struct RevokeKeyInput {
-    /// The business unit that owns the key.
-    pub business_unit: String,
-    /// The key's id (`ACCA...`), from list_api_keys.
-    pub credential_id: String,
-    /// What to do.
-    #[serde(default)]
-    pub action: RevokeAction,
-    /// Only report what would happen.
-    #[serde(default)]
-    pub dry_run: bool,
-    /// Must be true to change the key: confirms that clients using it will stop working.
-    #[serde(default)]
-    pub confirm: bool,
-    /// The digest of the plan the user agreed to (a confirmation request gives it): a plan that no longer
-    /// matches is refused with the new one instead of applied. Not in the tool's schema: the request names it.
-    #[serde(default)]
-    #[schemars(skip)]
-    pub plan_digest: Option<String>,
-}
-
-/// What `revoke_key` did to the key.
-#[derive(
-    Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema, strum::IntoStaticStr,
-)]
-#[cfg_attr(test, derive(strum::VariantArray))]
-#[serde(rename_all = "snake_case")]
-#[strum(serialize_all = "snake_case")]
-pub enum RevokeOutcome {
-    /// A dry run: it would be deactivated or deleted.
-    Planned,
-    /// It was already inactive.
-    Unchanged,
-    /// It was deactivated (reversible).
-    Deactivated,
-    /// It was deleted.
-    Deleted,
-}
-
-/// Result of `revoke_key`.
-#[derive(Clone, Debug, Serialize, Deserialize, JsonSchema)]
-pub struct RevokeReport {
-    /// The business unit.
-    pub business_unit: String,
-    /// The key's id.
-    pub credential_id: String,
-    /// What was done.
-    pub outcome: RevokeOutcome,
-    /// Whether this was a dry run.
-    pub dry_run: bool,
 }
 
 impl Provisioner {
@@ -430,57 +363,6 @@ impl Provisioner {
                 (unit, summaries)
             })
             .collect()
-    }
-
-    /// Deactivate (default) or delete one key of the business unit's user.
-    pub async fn revoke_key(&self, input: &RevokeKeyInput) -> Result<RevokeReport> {
-        let unit = BusinessUnit::parse("business_unit", &input.business_unit)?;
-        let credential_id = parse_credential_id("credential_id", &input.credential_id)?;
-        let confirmation = Confirmation::of(input.confirm, input.plan_digest.as_deref())?;
-        let user_name = self.managed_user(&unit).await?.name;
-        let _guard = self.lock_user(&user_name).await;
-        let key = self.owned_key(&unit, &user_name, &credential_id).await?;
-        if !input.dry_run {
-            let verb = match input.action {
-                RevokeAction::Deactivate => {
-                    "deactivate (reversible with `aws iam update-service-specific-credential --status Active`)"
-                }
-                RevokeAction::Delete => "permanently delete",
-            };
-            confirmation.gate(format!(
-                "revoke_key would {verb} Bedrock API key `{credential_id}` of `{user_name}` \
-                 (status {}); every client using it stops working",
-                key.status().as_str()
-            ))?;
-        }
-        let iam = &self.clients().await.iam;
-        let outcome = match (input.action, input.dry_run) {
-            (_, true) => RevokeOutcome::Planned,
-            (RevokeAction::Deactivate, false) if key.status() == &StatusType::Inactive => {
-                RevokeOutcome::Unchanged
-            }
-            (RevokeAction::Deactivate, false) => {
-                iam.update_service_specific_credential()
-                    .user_name(&user_name)
-                    .service_specific_credential_id(&credential_id)
-                    .status(StatusType::Inactive)
-                    .send()
-                    .await
-                    .map_err(|e| sdk_error("iam:UpdateServiceSpecificCredential", e))?;
-                RevokeOutcome::Deactivated
-            }
-            (RevokeAction::Delete, false) => {
-                self.delete_key(&user_name, &credential_id).await?;
-                RevokeOutcome::Deleted
-            }
-        };
-        tracing::info!(user = %user_name, credential_id = %credential_id, ?outcome, "revoke_key");
-        Ok(RevokeReport {
-            business_unit: unit.to_string(),
-            credential_id,
-            outcome,
-            dry_run: input.dry_run,
-        })
     }
 
     fn key_age(&self, requested: Option<u32>) -> Result<u32> {

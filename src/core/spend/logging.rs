@@ -12,7 +12,7 @@ use crate::core::{
     Provisioner,
     aws::sdk_error,
     error::{Error, Result, found},
-    plan::{ChangeStatus, Confirmation},
+    plan::{ChangeStatus, Plan},
 };
 
 /// The log group of this project's invocation logs.
@@ -113,6 +113,7 @@ pub enum Step {
 }
 
 /// What the account needs, for the plan.
+#[derive(Debug)]
 pub struct Wanted {
     /// The retention.
     pub retention: u32,
@@ -225,14 +226,38 @@ impl EnableUsageLoggingInput {
     }
 }
 
+/// An `enable_usage_logging` plan: what the account needs and the steps to it.
+#[derive(Debug)]
+pub struct LoggingPlan {
+    wanted: Wanted,
+    steps: Vec<(Step, String)>,
+    configured: bool,
+    /// `unchanged`, or `planned` until applied.
+    report: UsageLoggingReport,
+}
+
+impl Plan for LoggingPlan {
+    type Report = UsageLoggingReport;
+
+    fn confirmation(&self) -> Option<String> {
+        (self.report.status != ChangeStatus::Unchanged).then(|| {
+            format!(
+                "enable_usage_logging would {}",
+                self.report.changes.join("; ")
+            )
+        })
+    }
+
+    fn render(self) -> UsageLoggingReport {
+        self.report
+    }
+}
+
 impl Provisioner {
-    /// Turn on invocation logging for usage accounting, as planned.
-    pub async fn enable_usage_logging(
-        &self,
-        input: &EnableUsageLoggingInput,
-    ) -> Result<UsageLoggingReport> {
+    /// The plan of turning on invocation logging for usage accounting (refused when logging already
+    /// goes elsewhere).
+    pub async fn plan_usage_logging(&self, input: &EnableUsageLoggingInput) -> Result<LoggingPlan> {
         let retention = input.retention()?;
-        let confirmation = Confirmation::of(input.confirm, input.plan_digest.as_deref())?;
         let caller = self.caller().await?.clone();
         let region = self.clients().await.region.clone();
         let wanted = Wanted {
@@ -248,14 +273,12 @@ impl Provisioner {
         };
         let current = self.logging_current().await?;
         let steps = plan(&current, &wanted, &region)?;
-        let status = match (steps.is_empty(), input.dry_run, current.config.is_some()) {
-            (true, _, _) => ChangeStatus::Unchanged,
-            (false, true, _) => ChangeStatus::Planned,
-            (false, false, false) => ChangeStatus::Created,
-            (false, false, true) => ChangeStatus::Updated,
-        };
         let report = UsageLoggingReport {
-            status,
+            status: if steps.is_empty() {
+                ChangeStatus::Unchanged
+            } else {
+                ChangeStatus::Planned
+            },
             changes: steps.iter().map(|(_, why)| why.clone()).collect(),
             region,
             log_group: LOG_GROUP.to_owned(),
@@ -264,14 +287,25 @@ impl Provisioner {
             stores_prompts_or_answers: false,
             created: Vec::new(),
         };
-        if matches!(status, ChangeStatus::Unchanged | ChangeStatus::Planned) {
+        Ok(LoggingPlan {
+            wanted,
+            steps,
+            configured: current.config.is_some(),
+            report,
+        })
+    }
+
+    /// Apply a logging plan, step by step; the report names what was created.
+    pub async fn apply_usage_logging(&self, plan: LoggingPlan) -> Result<UsageLoggingReport> {
+        let LoggingPlan {
+            wanted,
+            steps,
+            configured,
+            mut report,
+        } = plan;
+        if report.status == ChangeStatus::Unchanged {
             return Ok(report);
         }
-        confirmation.gate(format!(
-            "enable_usage_logging would {}",
-            report.changes.join("; ")
-        ))?;
-        let mut report = report;
         for (step, _) in &steps {
             self.logging_step(step, &wanted).await?;
             match step {
@@ -280,6 +314,11 @@ impl Provisioner {
                 _ => {}
             }
         }
+        report.status = if configured {
+            ChangeStatus::Updated
+        } else {
+            ChangeStatus::Created
+        };
         Ok(report)
     }
 

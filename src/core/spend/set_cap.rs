@@ -11,7 +11,7 @@ use crate::core::{
     error::Result,
     iam::tag,
     names::BusinessUnit,
-    plan::{ChangeStatus, Confirmation},
+    plan::{ChangeStatus, Plan},
 };
 
 /// Input of `set_spend_cap`.
@@ -64,27 +64,62 @@ impl SetSpendCapInput {
     }
 }
 
+/// A `set_spend_cap` plan: the unit's user, and its cap before and after.
+#[derive(Debug)]
+pub struct SpendCapPlan {
+    unit: BusinessUnit,
+    user_name: String,
+    owner: Option<String>,
+    /// `unchanged`, or `planned` until applied.
+    report: SpendCapReport,
+}
+
+impl Plan for SpendCapPlan {
+    type Report = SpendCapReport;
+
+    fn confirmation(&self) -> Option<String> {
+        let report = &self.report;
+        (report.status != ChangeStatus::Unchanged).then(|| {
+            let what = report.cap_usd.map_or_else(
+                || "remove the cap".to_owned(),
+                |c| format!("cap at {c:.2} USD a month"),
+            );
+            let now = report
+                .previous_cap_usd
+                .map_or_else(|| "none".to_owned(), |p| format!("{p:.2} USD"));
+            format!(
+                "set_spend_cap would {what} for business unit `{}` (now {now})",
+                self.unit
+            )
+        })
+    }
+
+    fn render(self) -> SpendCapReport {
+        self.report
+    }
+}
+
 impl Provisioner {
-    /// Set, change or remove a unit's monthly cap.
-    pub async fn set_spend_cap(&self, input: &SetSpendCapInput) -> Result<SpendCapReport> {
+    /// The plan of setting, changing or removing a unit's monthly cap.
+    pub async fn plan_spend_cap(&self, input: &SetSpendCapInput) -> Result<SpendCapPlan> {
         let (unit, cap) = input.validate()?;
-        let confirmation = Confirmation::of(input.confirm, input.plan_digest.as_deref())?;
         self.settings()
             .governance
             .check_unit("business_unit", &unit)?;
         let user = self.managed_user(&unit).await?;
-        let previous = user
-            .tags
-            .iter()
-            .find(|(k, _)| crate::core::names::same_tag_key(k, CAP_TAG))
-            .and_then(|(_, v)| v.parse::<f64>().ok());
-        let status = match (previous, cap, input.dry_run) {
-            (p, c, _) if p == c => ChangeStatus::Unchanged,
-            (_, _, true) => ChangeStatus::Planned,
-            (None, Some(_), false) => ChangeStatus::Created,
-            _ => ChangeStatus::Updated,
+        let tag_value = |key: &str| {
+            user.tags
+                .iter()
+                .find(|(k, _)| crate::core::names::same_tag_key(k, key))
+                .map(|(_, v)| v.clone())
         };
-        let mut report = SpendCapReport {
+        let previous = tag_value(CAP_TAG).and_then(|v| v.parse::<f64>().ok());
+        let status = if previous == cap {
+            ChangeStatus::Unchanged
+        } else {
+            ChangeStatus::Planned
+        };
+        let report = SpendCapReport {
             notes: Vec::new(),
             business_unit: unit.to_string(),
             previous_cap_usd: previous,
@@ -94,23 +129,31 @@ impl Provisioner {
                 "The cap takes effect when enforce_spend_caps next runs (CLI: `enforce`, or `enforce --every 5m` / `serve --enforce-every 5m` to keep it applied): once the unit's estimated spend this month reaches it, every key of `{unit}` is denied until the month turns or the cap is raised."
             )],
         };
-        if matches!(status, ChangeStatus::Unchanged | ChangeStatus::Planned) {
+        Ok(SpendCapPlan {
+            owner: tag_value("owner"),
+            user_name: user.name,
+            unit,
+            report,
+        })
+    }
+
+    /// Apply a cap plan: tag the user, then set the Budgets backstop (a backstop that fails is a note).
+    pub async fn apply_spend_cap(&self, plan: SpendCapPlan) -> Result<SpendCapReport> {
+        let SpendCapPlan {
+            unit,
+            user_name,
+            owner,
+            mut report,
+        } = plan;
+        if report.status == ChangeStatus::Unchanged {
             return Ok(report);
         }
-        let what = cap.map_or_else(
-            || "remove the cap".to_owned(),
-            |c| format!("cap at {c:.2} USD a month"),
-        );
-        confirmation.gate(format!(
-            "set_spend_cap would {what} for business unit `{unit}` (now {})",
-            previous.map_or_else(|| "none".to_owned(), |p| format!("{p:.2} USD"))
-        ))?;
-        self.write_cap(&user.name, cap).await?;
-        let owner = user
-            .tags
-            .iter()
-            .find(|(k, _)| crate::core::names::same_tag_key(k, "owner"))
-            .map(|(_, v)| v.clone());
+        let cap = report.cap_usd;
+        self.write_cap(&user_name, cap).await?;
+        report.status = match report.previous_cap_usd {
+            None => ChangeStatus::Created,
+            Some(_) => ChangeStatus::Updated,
+        };
         report.notes = match self.sync_backstop(&unit, owner.as_deref(), cap).await {
             Ok(notes) => notes,
             Err(error) => vec![format!(
@@ -120,7 +163,9 @@ impl Provisioner {
         tracing::info!(unit = %unit, ?cap, "spend cap set");
         Ok(report)
     }
+}
 
+impl Provisioner {
     /// Tag the user with `cap`, or remove its cap tag.
     async fn write_cap(&self, user_name: &str, cap: Option<f64>) -> Result<()> {
         let iam = &self.clients().await.iam;
