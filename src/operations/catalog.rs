@@ -39,6 +39,7 @@ pub const OPERATIONS: &[Operation] = &[
         idempotent: true,
         cli: "list-business-units",
         summary: "The business units' users (`*-bedrock-user`) with ARN, tags, managed or not, missing required tags.",
+        example: Some("{}"),
         handler: handler!(core.list_business_units, ListBusinessUnitsInput => BusinessUnitList),
     },
     Operation {
@@ -50,6 +51,9 @@ pub const OPERATIONS: &[Operation] = &[
         idempotent: true,
         cli: "provision-user",
         summary: "Create or repair `<business_unit>-bedrock-user`: tags `business-unit`, `purpose`, `owner`, `managed-by=bedrock-provisioner`, the least-privilege policy, the attachment. `dry_run`, `adopt`.",
+        example: Some(
+            r#"{"business_unit": "web", "purpose": "p", "owner": "o@example.com", "dry_run": true}"#,
+        ),
         handler: handler!(core.provision_user, ProvisionUserInput => ProvisionReport),
     },
     Operation {
@@ -61,6 +65,7 @@ pub const OPERATIONS: &[Operation] = &[
         idempotent: false,
         cli: "deprovision-user",
         summary: "Delete a managed user in IAM's order: service-specific credentials, access keys, signing certificates, SSH keys, MFA devices, login profile, group memberships, inline policies, managed-policy attachments, the user. `dry_run` shows the plan; needs `confirm: true`.",
+        example: Some(r#"{"business_unit": "web", "dry_run": true}"#),
         handler: handler!(mutations::run, DeprovisionUserInput => DeprovisionReport),
     },
     Operation {
@@ -72,6 +77,7 @@ pub const OPERATIONS: &[Operation] = &[
         idempotent: true,
         cli: "list-api-keys",
         summary: "Keys of one business unit or all managed ones: id, alias, status, created, expires, days left, flags `expired`, `expiring_soon` (< 7 days), `rotation_due` (≥ 30 days old), `inactive`. Never key values.",
+        example: Some(r#"{"business_unit": "web"}"#),
         handler: handler!(core.list_api_keys, ListApiKeysInput => ApiKeyList),
     },
     Operation {
@@ -83,6 +89,7 @@ pub const OPERATIONS: &[Operation] = &[
         idempotent: false,
         cli: "create-api-key",
         summary: "A Bedrock API key: long-term (default; `credential_age_days` default 30, at most 90: refused above, not clamped; a third key is refused with advice, IAM allows two) or `kind: short_term` (≤ 12 h, one region, signed locally with the server's credentials, byte-identical to `aws-bedrock-token-generator`). `deliver: inline` (the key once, with `AWS_BEARER_TOKEN_BEDROCK`, `AWS_REGION`, `CLAUDE_CODE_USE_BEDROCK=1`), `secrets_manager` (secret `bedrock-provisioner/<unit>/bedrock-api-key`, tagged like the user; only the ARN comes back) or `file` (a 0600 dotenv file in `--key-dir`: `<unit>.env`, or a chosen `file_name` in the unit's own 0700 subdirectory, so one unit cannot overwrite another's file; only the path comes back). If hand-off fails, the new key is deleted again.",
+        example: Some(r#"{"business_unit": "web", "dry_run": true}"#),
         handler: handler!(core.create_api_key, CreateApiKeyInput => CreatedApiKey),
     },
     Operation {
@@ -94,6 +101,7 @@ pub const OPERATIONS: &[Operation] = &[
         idempotent: false,
         cli: "rotate-key",
         summary: "Zero-downtime rotation: new key first, old key kept active (`mode: replace` deletes it after). Full slots: an expired/inactive key is deleted first; two active keys: name the one to replace. Same `deliver` options.",
+        example: Some(r#"{"business_unit": "web", "dry_run": true}"#),
         handler: handler!(core.rotate_key, RotateKeyInput => RotateReport),
     },
     Operation {
@@ -105,6 +113,7 @@ pub const OPERATIONS: &[Operation] = &[
         idempotent: true,
         cli: "revoke-key",
         summary: "Deactivate (default, reversible) or delete one key; `dry_run`; needs `confirm: true`. A key of another business unit is refused.",
+        example: None,
         handler: handler!(mutations::run, RevokeKeyInput => RevokeReport),
     },
     Operation {
@@ -116,6 +125,7 @@ pub const OPERATIONS: &[Operation] = &[
         idempotent: true,
         cli: "query-costs",
         summary: "Bedrock spend per business unit from Cost Explorer (see below).",
+        example: Some("{}"),
         handler: handler!(core.query_costs, QueryCostsInput => CostReport),
     },
     Operation {
@@ -127,6 +137,7 @@ pub const OPERATIONS: &[Operation] = &[
         idempotent: true,
         cli: "enable-cost-tags",
         summary: "Activate `business-unit`, `purpose`, `owner` (and IAM-principal forms) as cost allocation tags; reports already active and not-yet-known keys. Idempotent; `dry_run`; needs `confirm: true`.",
+        example: Some(r#"{"dry_run": true}"#),
         handler: handler!(mutations::run, EnableCostTagsInput => CostTagsReport),
     },
     Operation {
@@ -138,6 +149,9 @@ pub const OPERATIONS: &[Operation] = &[
         idempotent: true,
         cli: "create-budget-alert",
         summary: "AWS Budgets monthly cost budget `bedrock-<unit>-monthly`, filtered on the unit's tag (an active `iamPrincipal/business-unit` alone: every model counts; a plain `business-unit` tag also on the Bedrock billing services seen so far, a list that only grows), metric `UnblendedCost` (AWS needs `Metrics` beside a filter), e-mail alerts (default 80 %/100 % actual, 100 % forecasted). Idempotent: an unchanged budget is never rewritten (`UpdateBudget` resets its calculated spend); `dry_run`; needs `confirm: true`.",
+        example: Some(
+            r#"{"business_unit": "web", "monthly_limit_usd": 100, "emails": ["finops@example.com"], "dry_run": true}"#,
+        ),
         handler: handler!(mutations::run, BudgetAlertInput => BudgetReport),
     },
     Operation {
@@ -149,6 +163,7 @@ pub const OPERATIONS: &[Operation] = &[
         idempotent: true,
         cli: "enable-usage-logging",
         summary: "Bedrock model invocation logging in the server's region into the CloudWatch Logs group `bedrock-provisioner/model-invocations` (retention `retention_days`, default 400), written by a role only Bedrock can assume for this account; every data-delivery flag off, so no prompt or answer is ever stored. Logging that already goes elsewhere is not overwritten. `dry_run`; needs `confirm: true`.",
+        example: Some(r#"{"dry_run": true}"#),
         handler: handler!(mutations::run, EnableUsageLoggingInput => UsageLoggingReport),
     },
     Operation {
@@ -160,6 +175,7 @@ pub const OPERATIONS: &[Operation] = &[
         idempotent: true,
         cli: "query-usage",
         summary: "Calls and tokens (input, output, cache read, cache write) per business unit and model within minutes of the calls, from the invocation logs (one Logs Insights query), with an estimated cost from the Price List (`pricing:GetProducts`), labelled an estimate. `since`: `15m`, `6h`, `7d` or `month` (default). Callers that are not a managed unit are listed as such.",
+        example: Some(r#"{"since": "7d"}"#),
         handler: handler!(core.query_usage, QueryUsageInput => UsageReport),
     },
     Operation {
@@ -171,6 +187,7 @@ pub const OPERATIONS: &[Operation] = &[
         idempotent: true,
         cli: "set-spend-cap",
         summary: "A unit's monthly cap in USD (`monthly_cap_usd`; null or `--remove` removes it), kept as the tag `bedrock-provisioner:monthly-cap-usd` on its user so every machine agrees. `dry_run`; needs `confirm: true`.",
+        example: Some(r#"{"business_unit": "web", "monthly_cap_usd": 100, "dry_run": true}"#),
         handler: handler!(mutations::run, SetSpendCapInput => SpendCapReport),
     },
     Operation {
@@ -182,6 +199,7 @@ pub const OPERATIONS: &[Operation] = &[
         idempotent: true,
         cli: "enforce",
         summary: "Compares each unit's month-to-date estimate with its cap (one usage query for every unit) and attaches the deny policy `BedrockProvisionerSpendCapDeny` to the user of each unit whose cap is spent (every long-term key of the unit stops), recorded on the user (`bedrock-provisioner:capped`); lifts it when the month turns or the cap is raised. Idempotent, no confirmation; `dry_run`. `enforce --every 5m` keeps running.",
+        example: Some(r#"{"dry_run": true}"#),
         handler: handler!(core.enforce_spend_caps, EnforceInput => EnforceReport),
     },
     Operation {
@@ -193,6 +211,9 @@ pub const OPERATIONS: &[Operation] = &[
         idempotent: true,
         cli: "fleet plan",
         summary: "Every unit of a manifest (TOML text, the format of `fleet.example.toml`): what `apply_fleet` would change, drift, and managed units the manifest does not name. The manifest is validated first; errors name the line and the rule. See [Fleets](#fleets-every-unit-in-one-manifest).",
+        example: Some(
+            r#"{"manifest": "[[unit]]\nname = \"web\"\npurpose = \"p\"\nowner = \"o@example.com\"\n"}"#,
+        ),
         handler: handler!(runs::plan_fleet, FleetInput => FleetReport),
     },
     Operation {
@@ -204,6 +225,7 @@ pub const OPERATIONS: &[Operation] = &[
         idempotent: true,
         cli: "fleet apply",
         summary: "Create or repair every unit of a manifest (user, tags, policy, attachment, budget), a few at a time; units in other accounts through their role. Idempotent; removes nothing.",
+        example: None,
         handler: handler!(runs::apply_fleet, FleetInput => FleetReport),
     },
     Operation {
@@ -215,6 +237,7 @@ pub const OPERATIONS: &[Operation] = &[
         idempotent: true,
         cli: "fleet sweep",
         summary: "Every managed unit without a fresh working key gets a new key (Secrets Manager or file, never inline) and the due key is deleted once the new one is there; `dry_run`.",
+        example: Some(r#"{"dry_run": true}"#),
         handler: handler!(runs::sweep_keys, SweepInput => SweepReport),
     },
     Operation {
@@ -226,6 +249,7 @@ pub const OPERATIONS: &[Operation] = &[
         idempotent: true,
         cli: "diagnose",
         summary: "Thirteen checks run concurrently, each `pass/warn/fail/skipped` with evidence and the fix (see below). The CLI exits 1 when a check fails.",
+        example: Some("{}"),
         handler: handler!(runs::diagnose, DiagnoseInput => DiagnoseReport),
     },
     Operation {
@@ -237,6 +261,7 @@ pub const OPERATIONS: &[Operation] = &[
         idempotent: true,
         cli: "verify-access",
         summary: "Proves a business unit can call Claude, at no cost: `SimulatePrincipalPolicy` for its user on the exact resources a call touches (the inference profile, the foundation model in every destination region, the default project), and with `api_key` one free `CountTokens` call with that key (`invoke: true`: one 1-token `Converse`, a fraction of a cent). Names each denied action and resource and the fix; never echoes the key. The CLI exits 1 unless the verdict is `can_call`.",
+        example: Some(r#"{"business_unit": "web"}"#),
         handler: handler!(core.verify_access, VerifyAccessInput => AccessReport),
     },
     Operation {
@@ -248,6 +273,7 @@ pub const OPERATIONS: &[Operation] = &[
         idempotent: true,
         cli: "whoami",
         summary: "The account, caller ARN, partition and region every call goes to, and the server's access mode: check it before changing an account you are not sure of (`sts:GetCallerIdentity`, which needs no permission).",
+        example: Some("{}"),
         handler: handler!(runs::whoami, WhoamiInput => Whoami),
     },
 ];

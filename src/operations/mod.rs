@@ -276,6 +276,12 @@ pub struct Operation {
     pub cli: &'static str,
     /// Its line in the README's tool table.
     pub summary: &'static str,
+    /// The arguments of a call that succeeds on an account with one unit, `web`, provisioned with one
+    /// key, and usage logging on; for an operation that can change AWS, a dry run. Every example is run by a test that checks
+    /// its report against the output schema and that it changed nothing (required of every read-only
+    /// operation, so a new one is tested by declaring it). `None` where no fixed call can succeed
+    /// (`revoke_key` names a key id; `apply_fleet`'s dry run is `plan_fleet`).
+    pub example: Option<&'static str>,
     /// Its types and its call.
     pub handler: Handler,
 }

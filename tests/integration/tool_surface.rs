@@ -105,6 +105,57 @@ async fn every_tool_is_an_operation_and_refuses_unknown_members() {
     client.cancel().await.ok();
 }
 
+/// Every operation's example runs on an account with one unit `web`, its key and usage logging on, over MCP
+/// in admin mode:
+/// it succeeds, its report matches the tool's output schema, and no example (read-only, or a dry run)
+/// made a mutating AWS call. A read-only operation without an example fails here, so declaring a new one
+/// is enough to have it run end to end.
+#[tokio::test]
+async fn every_example_runs_matches_its_output_schema_and_changes_nothing() {
+    let account = common::Account::new();
+    let client = account.provisioned(&["web"]).await;
+    common::ok(
+        &common::call(
+            &client,
+            "create_api_key",
+            serde_json::json!({"business_unit": "web"}),
+        )
+        .await,
+    );
+    let logging = serde_json::json!({"confirm": true});
+    common::ok(&common::call(&client, "enable_usage_logging", logging).await);
+    let start = account.actions().len();
+    let tools = ProvisionerServer::all_tools();
+    for operation in OPERATIONS {
+        let Some(example) = operation.example else {
+            assert!(
+                !operation.access.read_only(),
+                "{}: a read-only operation declares an example",
+                operation.name
+            );
+            continue;
+        };
+        let arguments: serde_json::Value = serde_json::from_str(example).unwrap();
+        let report = common::ok(&common::call(&client, operation.name, arguments).await);
+        let tool = tools.iter().find(|t| t.name == operation.name).unwrap();
+        let schema = serde_json::Value::Object((*tool.output_schema.clone().unwrap()).clone());
+        let validator = jsonschema::validator_for(&schema).unwrap();
+        let errors: Vec<String> = validator
+            .iter_errors(&report)
+            .map(|e| format!("{} at {}", e, e.instance_path()))
+            .collect();
+        assert!(
+            errors.is_empty(),
+            "{}: {errors:#?}\n{report:#}",
+            operation.name
+        );
+    }
+    let actions = account.actions()[start..].to_vec();
+    let mutations: Vec<&String> = actions.iter().filter(|a| common::is_mutation(a)).collect();
+    assert!(mutations.is_empty(), "{mutations:?}");
+    client.cancel().await.ok();
+}
+
 /// What an agent pays in context for the tool list: names, descriptions and input schemas as sent (compact
 /// JSON), in admin mode with every toolset (at most 16,000 bytes) and per toolset (at most 6,000).
 #[test]
