@@ -295,6 +295,23 @@ impl Account {
             .collect()
     }
 
+    /// An admin-mode MCP client with `unit` provisioned and `keys` keys, each made by `create_api_key`
+    /// with `arguments` besides the unit (the matrices' starting point).
+    pub async fn unit_with_keys(
+        &self,
+        unit: &str,
+        keys: usize,
+        arguments: Value,
+    ) -> RunningService<RoleClient, ()> {
+        let client = self.provisioned(&[unit]).await;
+        let mut arguments = arguments;
+        arguments["business_unit"] = Value::String(unit.to_owned());
+        for _ in 0..keys {
+            ok(&call(&client, "create_api_key", arguments.clone()).await);
+        }
+        client
+    }
+
     /// An admin-mode MCP client with `units` provisioned.
     pub async fn provisioned(&self, units: &[&str]) -> RunningService<RoleClient, ()> {
         self.provisioned_with(self.settings(), units).await

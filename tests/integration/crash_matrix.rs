@@ -13,7 +13,7 @@ use std::{
 
 use crate::common;
 
-use common::{Account, call, text};
+use common::Account;
 use futures::{StreamExt, stream};
 use serde_json::json;
 
@@ -84,14 +84,8 @@ const WORKFLOWS: [Workflow; 3] = [
 /// A fresh account: `unit` provisioned with one key in its secret.
 async fn prepared() -> Account {
     let account = Account::new();
-    let client = account.provisioned(&["unit"]).await;
-    let created = call(
-        &client,
-        "create_api_key",
-        json!({"business_unit": "unit", "deliver": "secrets_manager"}),
-    )
-    .await;
-    assert_ne!(created.is_error, Some(true), "{}", text(&created));
+    let deliver = json!({"deliver": "secrets_manager"});
+    let client = account.unit_with_keys("unit", 1, deliver).await;
     client.cancel().await.ok();
     account
 }

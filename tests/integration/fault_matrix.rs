@@ -46,11 +46,7 @@ fn workflows() -> Vec<Workflow> {
 /// A fresh account with `unit` provisioned and `keys` keys; the client and where the call's requests start.
 async fn prepared(keys: usize) -> (Account, Client, usize) {
     let account = Account::new();
-    let client = account.provisioned(&["unit"]).await;
-    for _ in 0..keys {
-        let created = call(&client, "create_api_key", json!({"business_unit": "unit"})).await;
-        assert_ne!(created.is_error, Some(true), "{}", text(&created));
-    }
+    let client = account.unit_with_keys("unit", keys, json!({})).await;
     let start = account.actions().len();
     (account, client, start)
 }
