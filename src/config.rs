@@ -10,10 +10,10 @@ use serde::{Deserialize, Serialize};
 use crate::{
     core::{
         Settings,
-        deliver::Delivery,
-        governance::Governance,
-        names::{BusinessUnit, TagKey, parse_region},
-        provision::{PolicyInput, reserved_key},
+        domain::governance::Governance,
+        domain::names::{BusinessUnit, TagKey, parse_region},
+        keys::deliver::Delivery,
+        units::provision::{PolicyInput, reserved_key},
     },
     mode::AccessMode,
 };
@@ -180,11 +180,11 @@ impl ConfigFile {
             }
         }
         if let Some(PolicyInput::Arn(arn)) = &self.default_policy {
-            crate::core::names::PolicyArn::parse("default_policy.arn", arn)
+            crate::core::domain::names::PolicyArn::parse("default_policy.arn", arn)
                 .map_err(|e| invalid("default_policy", e.to_string()))?;
         }
         for arn in self.allowed_policy_arns.iter().flatten() {
-            crate::core::names::PolicyArn::parse("allowed_policy_arns", arn)
+            crate::core::domain::names::PolicyArn::parse("allowed_policy_arns", arn)
                 .map_err(|e| invalid("allowed_policy_arns", e.to_string()))?;
         }
         Ok(())

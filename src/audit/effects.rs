@@ -8,23 +8,23 @@ use std::{
 
 use crate::core::{
     Error,
-    budgets::BudgetReport,
-    cost_tags::CostTagsReport,
     costs::CostReport,
-    deprovision::{DeprovisionReport, StepStatus},
+    costs::budgets::BudgetReport,
+    costs::tags::CostTagsReport,
     diagnose::DiagnoseReport,
+    diagnose::verify::AccessReport,
+    domain::plan::ChangeStatus,
     fleet::{FleetReport, sweep::SweepReport},
-    inventory::BusinessUnitList,
     keys::{ApiKeyList, CreatedApiKey, RevokeOutcome, RevokeReport, RotateReport},
-    plan::ChangeStatus,
-    provision::{ProvisionReport, ResourceKind},
     spend::{
         caps::{CapAction, EnforceReport},
         logging::UsageLoggingReport,
         set_cap::SpendCapReport,
         usage::UsageReport,
     },
-    verify::AccessReport,
+    units::deprovision::{DeprovisionReport, StepStatus},
+    units::inventory::BusinessUnitList,
+    units::provision::{ProvisionReport, ResourceKind},
 };
 
 /// What a call created and deleted (ids only), and how many of a fleet run's units failed.

@@ -349,7 +349,7 @@ mod tests {
     use serde_json::json;
 
     use super::*;
-    use crate::core::{fleet::FleetReport, provision::ProvisionReport};
+    use crate::core::{fleet::FleetReport, units::provision::ProvisionReport};
 
     fn moved_unit(failed: bool) -> FleetReport {
         serde_json::from_value(json!({"plan": false, "cancelled": false,

@@ -7,18 +7,18 @@ use clap::{Args, Subcommand, ValueEnum};
 
 use crate::core::{
     AwsSettings,
-    budgets::{BudgetAlertInput, SpendKind, Threshold},
-    cost_tags::EnableCostTagsInput,
+    costs::budgets::{BudgetAlertInput, SpendKind, Threshold},
+    costs::tags::EnableCostTagsInput,
     costs::{CostMetric, Granularity, GroupKey, QueryCostsInput},
-    deliver::Delivery,
-    deprovision::DeprovisionUserInput,
     diagnose::{CheckId, DiagnoseInput},
-    inventory::ListBusinessUnitsInput,
+    keys::deliver::Delivery,
     keys::{
         ApiKeyKind, CreateApiKeyInput, ListApiKeysInput, RevokeAction, RevokeKeyInput,
         RotateKeyInput, RotateMode,
     },
-    provision::{PolicyInput, ProvisionUserInput},
+    units::deprovision::DeprovisionUserInput,
+    units::inventory::ListBusinessUnitsInput,
+    units::provision::{PolicyInput, ProvisionUserInput},
 };
 
 /// How to reach AWS (everything else comes from the standard credential chain).

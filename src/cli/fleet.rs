@@ -16,8 +16,8 @@ use crate::{
     audit::{self, Outcome},
     core::{
         Error,
+        domain::plan::Confirmation,
         fleet::{FleetAction, FleetReport, Pace, manifest, sweep::SweepReport},
-        plan::Confirmation,
     },
 };
 

@@ -4,16 +4,16 @@
 use std::fmt;
 
 use crate::core::{
-    budgets::BudgetReport,
-    cost_tags::CostTagsReport,
     costs::CostReport,
-    deliver::Delivered,
-    deprovision::DeprovisionReport,
+    costs::budgets::BudgetReport,
+    costs::tags::CostTagsReport,
+    diagnose::verify::AccessReport,
     diagnose::{CheckStatus, DiagnoseReport},
-    inventory::BusinessUnitList,
+    keys::deliver::Delivered,
     keys::{ApiKeyList, CreatedApiKey, RevokeReport, RotateReport},
-    provision::ProvisionReport,
-    verify::AccessReport,
+    units::deprovision::DeprovisionReport,
+    units::inventory::BusinessUnitList,
+    units::provision::ProvisionReport,
 };
 
 /// Verify-access result.
@@ -114,7 +114,7 @@ impl fmt::Display for BusinessUnitList {
 }
 
 /// `cap 100.00 USD, ~12.34 USD this month, CAPPED (…)`, when the unit has any of them.
-fn spend_line(unit: &crate::core::inventory::BusinessUnitSummary) -> Option<String> {
+fn spend_line(unit: &crate::core::units::inventory::BusinessUnitSummary) -> Option<String> {
     let mut parts = Vec::new();
     if let Some(cap) = unit.monthly_cap_usd {
         parts.push(format!("cap {cap:.2} USD"));

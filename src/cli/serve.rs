@@ -6,7 +6,7 @@ use clap::Args;
 
 use super::setup::Context;
 use crate::{
-    core::secret::Secret,
+    core::domain::secret::Secret,
     mcp::{
         self, ProvisionerServer,
         http::{self, HttpOptions},

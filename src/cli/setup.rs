@@ -10,7 +10,7 @@ use super::args::{AwsArgs, Output};
 use crate::{
     audit::AuditLog,
     config::{ConfigFile, EffectiveSettings},
-    core::{Error, Provisioner, Settings, deliver::Delivery, names::parse_region},
+    core::{Error, Provisioner, Settings, domain::names::parse_region, keys::deliver::Delivery},
     mode::AccessMode,
 };
 

@@ -1,43 +1,30 @@
-//! The provisioning core: validated domain types and one module per capability, over a [`Provisioner`]
-//! that holds the settings and the AWS clients. No MCP or CLI types here.
+//! The provisioning core, over a [`Provisioner`] that holds the settings and the AWS clients. No MCP or
+//! CLI types here. Its folders say where things are:
+//! - [`aws`]: the gateway to AWS: the SDK clients, error mapping, and the reads several areas share
+//!   (IAM users, Bedrock models, billing, policy simulation, role sessions, the per-run memo);
+//! - [`domain`]: validated types with no AWS in them (names, secrets, policies, governance, plans,
+//!   errors, cost allocation tag keys);
+//! - one folder per area: [`units`] (provision, deprovision, inventory), [`keys`] (with delivery and
+//!   short-term keys), [`costs`] (the bill, budgets, cost allocation tags), [`spend`] (usage, caps,
+//!   logging, prices), [`diagnose`] (with verify), [`fleet`];
+//! - [`settings`]: the settings of every area, as the adapters build them.
 
 pub mod aws;
-pub(crate) mod bedrock;
-pub mod billing;
-pub mod budgets;
-pub mod cost_tags;
 pub mod costs;
-pub mod deliver;
-pub mod deprovision;
 pub mod diagnose;
-pub mod error;
-#[cfg(test)]
-pub(crate) mod fake_aws;
+pub mod domain;
 pub mod fleet;
-pub mod governance;
-pub(crate) mod iam;
-pub mod inspect;
-pub mod inventory;
 pub mod keys;
-mod memo;
-pub mod names;
-pub mod plan;
-pub mod policy;
-pub mod provision;
-pub mod role_session;
-pub mod secret;
 pub mod settings;
-pub mod short_term;
-pub mod simulation;
 pub mod spend;
-pub mod verify;
+pub mod units;
 
 use std::{collections::HashMap, future::Future, sync::Arc, time::Duration};
 
 use tokio::sync::OnceCell;
 
 pub use aws::{AwsClients, AwsSettings};
-pub use error::{Dialect, Error, Result, ToolDialect};
+pub use domain::error::{Dialect, Error, Result, ToolDialect};
 pub use settings::Settings;
 
 /// Tag key marking resources this project manages.
@@ -48,7 +35,7 @@ pub const MANAGED_BY_VALUE: &str = "bedrock-provisioner";
 /// Whether an IAM user carries `managed-by=bedrock-provisioner`.
 pub fn is_managed(user: &aws_sdk_iam::types::User) -> bool {
     user.tags().iter().any(|tag| {
-        names::same_tag_key(tag.key(), MANAGED_BY_KEY) && tag.value() == MANAGED_BY_VALUE
+        domain::names::same_tag_key(tag.key(), MANAGED_BY_KEY) && tag.value() == MANAGED_BY_VALUE
     })
 }
 
@@ -73,7 +60,7 @@ pub struct Provisioner {
     /// One lock per IAM user, so concurrent key operations never race past IAM's limit of two keys.
     key_locks: Arc<std::sync::Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>>,
     /// Account-wide reads shared by the units of a fleet run (none outside one).
-    memo: Option<Arc<memo::RunMemo>>,
+    memo: Option<Arc<aws::memo::RunMemo>>,
 }
 
 impl Provisioner {
@@ -122,7 +109,7 @@ impl Provisioner {
     pub async fn caller(&self) -> Result<&Caller> {
         self.caller
             .get_or_try_init(|| async {
-                names::parse_region("region (AWS profile)", &self.clients().await.region)?;
+                domain::names::parse_region("region (AWS profile)", &self.clients().await.region)?;
                 let identity = self
                     .clients()
                     .await
@@ -202,12 +189,12 @@ mod labels {
 
     #[test]
     fn labels_are_the_serialized_names() {
-        same::<super::verify::KeyOutcome>();
-        same::<super::deliver::Delivery>();
-        same::<super::provision::ResourceKind>();
-        same::<super::plan::ChangeStatus>();
+        same::<super::diagnose::verify::KeyOutcome>();
+        same::<super::keys::deliver::Delivery>();
+        same::<super::units::provision::ResourceKind>();
+        same::<super::domain::plan::ChangeStatus>();
         same::<super::keys::RevokeOutcome>();
         same::<super::keys::KeyFlag>();
-        same::<super::deprovision::StepKind>();
+        same::<super::units::deprovision::StepKind>();
     }
 }

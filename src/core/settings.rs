@@ -3,7 +3,7 @@
 
 use std::time::Duration;
 
-use super::{AwsSettings, deliver, governance, provision};
+use crate::core::{AwsSettings, domain::governance, keys::deliver, units::provision};
 
 /// Settings of the core.
 #[derive(Clone, Debug)]

@@ -27,7 +27,7 @@ use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 
 use super::ProvisionerServer;
-use crate::core::secret::Secret;
+use crate::core::domain::secret::Secret;
 
 /// The path of the MCP endpoint.
 pub const MCP_PATH: &str = "/mcp";

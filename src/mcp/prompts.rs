@@ -118,7 +118,7 @@ fn checked<T>(parsed: crate::core::Result<T>) -> Result<T, ErrorData> {
 }
 
 fn unit(value: &str) -> Result<String, ErrorData> {
-    checked(crate::core::names::BusinessUnit::parse(
+    checked(crate::core::domain::names::BusinessUnit::parse(
         "business_unit",
         value,
     ))
@@ -149,11 +149,11 @@ impl ProvisionerServer {
         Parameters(args): Parameters<GiveAccessArgs>,
     ) -> Result<Vec<PromptMessage>, ErrorData> {
         let unit = unit(&args.business_unit)?;
-        let purpose = checked(crate::core::names::TagValue::parse_required(
+        let purpose = checked(crate::core::domain::names::TagValue::parse_required(
             "purpose",
             &args.purpose,
         ))?;
-        let owner = checked(crate::core::names::TagValue::parse_required(
+        let owner = checked(crate::core::domain::names::TagValue::parse_required(
             "owner",
             &args.owner,
         ))?;

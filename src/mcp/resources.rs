@@ -9,7 +9,7 @@ use rmcp::{
 
 use crate::{
     config::EffectiveSettings,
-    core::{Provisioner, policy::least_privilege_document},
+    core::{Provisioner, domain::policy::least_privilege_document},
     mode::AccessMode,
 };
 

@@ -33,7 +33,7 @@ pub fn structured<T: Serialize>(report: &T) -> Result<Value, Error> {
 mod tests {
     use super::*;
     use crate::core::{
-        budgets::BudgetAlertInput, cost_tags::EnableCostTagsInput, keys::ListApiKeysInput,
+        costs::budgets::BudgetAlertInput, costs::tags::EnableCostTagsInput, keys::ListApiKeysInput,
     };
 
     fn refusal<T: DeserializeOwned + std::fmt::Debug>(arguments: Value) -> String {

@@ -7,25 +7,25 @@ use super::{
     runs::{Whoami, WhoamiInput},
 };
 use crate::core::{
-    budgets::{BudgetAlertInput, BudgetReport},
-    cost_tags::{CostTagsReport, EnableCostTagsInput},
+    costs::budgets::{BudgetAlertInput, BudgetReport},
+    costs::tags::{CostTagsReport, EnableCostTagsInput},
     costs::{CostReport, QueryCostsInput},
-    deprovision::{DeprovisionReport, DeprovisionUserInput},
+    diagnose::verify::{AccessReport, VerifyAccessInput},
     diagnose::{DiagnoseInput, DiagnoseReport},
     fleet::{FleetInput, FleetReport, SweepInput, sweep::SweepReport},
-    inventory::{BusinessUnitList, ListBusinessUnitsInput},
     keys::{
         ApiKeyList, CreateApiKeyInput, CreatedApiKey, ListApiKeysInput, RevokeKeyInput,
         RevokeReport, RotateKeyInput, RotateReport,
     },
-    provision::{ProvisionReport, ProvisionUserInput},
     spend::{
         caps::{EnforceInput, EnforceReport},
         logging::{EnableUsageLoggingInput, UsageLoggingReport},
         set_cap::{SetSpendCapInput, SpendCapReport},
         usage::{QueryUsageInput, UsageReport},
     },
-    verify::{AccessReport, VerifyAccessInput},
+    units::deprovision::{DeprovisionReport, DeprovisionUserInput},
+    units::inventory::{BusinessUnitList, ListBusinessUnitsInput},
+    units::provision::{ProvisionReport, ProvisionUserInput},
 };
 
 /// Every operation.

@@ -9,15 +9,15 @@ use futures::future::BoxFuture;
 use super::Call;
 use crate::core::{
     Provisioner, Result,
-    budgets::{BudgetAlertInput, BudgetPlan},
-    cost_tags::{CostTagsPlan, EnableCostTagsInput},
-    deprovision::{DeprovisionPlan, DeprovisionUserInput},
+    costs::budgets::{BudgetAlertInput, BudgetPlan},
+    costs::tags::{CostTagsPlan, EnableCostTagsInput},
+    domain::plan::{Confirmation, Plan},
     keys::{RevokeKeyInput, RevokePlan},
-    plan::{Confirmation, Plan},
     spend::{
         logging::{EnableUsageLoggingInput, LoggingPlan},
         set_cap::{SetSpendCapInput, SpendCapPlan},
     },
+    units::deprovision::{DeprovisionPlan, DeprovisionUserInput},
 };
 
 /// The report a mutation with input `M` writes.
@@ -94,9 +94,9 @@ mod tests {
     use super::*;
     use crate::core::{
         Error,
-        fake_aws::FakeAws,
+        aws::fake_aws::FakeAws,
+        domain::plan::PlanDigest,
         keys::{RevokeAction, RevokeOutcome},
-        plan::PlanDigest,
     };
 
     const KEY: &str = "ACCAFAKEKEY000000001";

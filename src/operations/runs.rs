@@ -8,8 +8,8 @@ use super::Call;
 use crate::core::{
     Error, Result,
     diagnose::{DiagnoseInput, DiagnoseReport},
+    domain::plan::Confirmation,
     fleet::{self, FleetInput, FleetReport, Pace, SweepInput, manifest, sweep::SweepReport},
-    plan::Confirmation,
 };
 
 /// `diagnose`: a progress line per finished check (`credentials: pass`).

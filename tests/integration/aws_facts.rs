@@ -195,13 +195,13 @@ async fn permissions_scoped_to_the_tools_resources_show_no_false_gaps() {
 async fn units_are_listed_in_pages_or_user_by_user_when_pages_are_denied() {
     let account = Account::new();
     account.provisioned(&["a", "b"]).await.cancel().await.ok();
-    let names = |list: bedrock_provisioner::core::inventory::BusinessUnitList| {
+    let names = |list: bedrock_provisioner::core::units::inventory::BusinessUnitList| {
         list.business_units
             .into_iter()
             .map(|u| (u.business_unit, u.tags.get("owner").cloned()))
             .collect::<Vec<_>>()
     };
-    let input = bedrock_provisioner::core::inventory::ListBusinessUnitsInput::default();
+    let input = bedrock_provisioner::core::units::inventory::ListBusinessUnitsInput::default();
     let start = account.actions().len();
     let paged = Provisioner::new(account.settings())
         .list_business_units(&input)

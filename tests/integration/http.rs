@@ -6,7 +6,7 @@ use crate::common;
 use std::sync::Arc;
 
 use bedrock_provisioner::{
-    core::{Provisioner, secret::Secret},
+    core::{Provisioner, domain::secret::Secret},
     mcp::{
         ProvisionerServer,
         http::{HttpOptions, Limits, MCP_PATH, serve_http},

@@ -13,8 +13,8 @@ use std::{
 
 use aws_credential_types::Credentials;
 use bedrock_provisioner::core::{
-    inspect::{KeyKind, inspect_key},
-    short_term,
+    keys::inspect::{KeyKind, inspect_key},
+    keys::short_term,
 };
 use common::{Account, call, is_mutation, ok, text};
 use serde_json::json;

@@ -109,7 +109,7 @@ async fn each_mode_lists_the_prompts_its_tools_serve_and_each_names_only_real_to
 
 #[tokio::test]
 async fn resources_give_the_policy_and_the_settings_without_a_tool_call() {
-    use bedrock_provisioner::{core::policy::least_privilege_document, mcp::resources};
+    use bedrock_provisioner::{core::domain::policy::least_privilege_document, mcp::resources};
     use rmcp::model::{ReadResourceRequestParams, ResourceContents};
 
     let account = Account::new();

@@ -7,8 +7,8 @@ use std::collections::BTreeMap;
 
 use bedrock_provisioner::{
     core::{
-        policy::least_privilege_document,
-        provision::{ChangeStatus, ProvisionReport, ResourceKind},
+        domain::policy::least_privilege_document,
+        units::provision::{ChangeStatus, ProvisionReport, ResourceKind},
     },
     mode::AccessMode,
 };
@@ -127,7 +127,8 @@ async fn creates_user_tags_policy_and_attachment_then_changes_nothing() {
         .await
         .unwrap();
     let document = version.policy_version().unwrap().document().unwrap();
-    let document = bedrock_provisioner::core::policy::parse_returned_document(document).unwrap();
+    let document =
+        bedrock_provisioner::core::domain::policy::parse_returned_document(document).unwrap();
     assert_eq!(document, least_privilege_document("aws", &account.id));
     let users = iam.list_users().send().await.unwrap();
     assert_eq!(users.users().len(), 1, "exactly one user was created");
@@ -241,7 +242,7 @@ async fn changed_policy_document_gets_a_new_default_version() {
         .send()
         .await
         .unwrap();
-    let document = bedrock_provisioner::core::policy::parse_returned_document(
+    let document = bedrock_provisioner::core::domain::policy::parse_returned_document(
         version.policy_version().unwrap().document().unwrap(),
     )
     .unwrap();

@@ -3,7 +3,7 @@
 
 use crate::common;
 
-use bedrock_provisioner::core::provision::ProvisionReport;
+use bedrock_provisioner::core::units::provision::ProvisionReport;
 use common::{Account, emulator, text};
 use rmcp::{ServiceExt, model::CallToolRequestParams, transport::TokioChildProcess};
 use serde_json::json;

@@ -8,7 +8,7 @@ use crate::common;
 use aws_sdk_bedrockruntime::types::{
     ContentBlock, ConversationRole, InferenceConfiguration, Message,
 };
-use bedrock_provisioner::{core::policy::least_privilege_document, mode::AccessMode};
+use bedrock_provisioner::{core::domain::policy::least_privilege_document, mode::AccessMode};
 use common::{Account, call, emulator, ok, text};
 use serde_json::{Value, json};
 

@@ -9,8 +9,8 @@ use super::{
 use crate::core::{
     Provisioner,
     aws::sdk_error,
-    error::Error,
-    simulation::{CallContext, context_entries, requested_region},
+    aws::simulation::{CallContext, context_entries, requested_region},
+    domain::error::Error,
 };
 
 impl Provisioner {

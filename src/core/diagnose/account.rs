@@ -7,14 +7,14 @@ use super::{CheckId, CheckResult, Request};
 use crate::core::{
     Provisioner,
     aws::sdk_error,
-    billing::carries_tag,
-    cost_tags::ACCOUNTING_TAGS,
-    error::Error,
-    inspect::{KeyKind, alias_account, alias_names_user, inspect_key},
+    costs::tags::ACCOUNTING_TAGS,
+    diagnose::verify::{Verdict, VerifyAccessInput},
+    domain::cost_tags::carries_tag,
+    domain::error::Error,
+    domain::policy::{BEDROCK_LIMITED_ACCESS, POLICY_NAME},
     is_managed,
+    keys::inspect::{KeyKind, alias_account, alias_names_user, inspect_key},
     keys::{KeyFlag, ListApiKeysInput},
-    policy::{BEDROCK_LIMITED_ACCESS, POLICY_NAME},
-    verify::{Verdict, VerifyAccessInput},
 };
 
 impl Provisioner {
@@ -46,7 +46,7 @@ impl Provisioner {
             match user
                 .tags()
                 .iter()
-                .find(|t| crate::core::names::same_tag_key(t.key(), key))
+                .find(|t| crate::core::domain::names::same_tag_key(t.key(), key))
             {
                 None => problems.push(format!("tag `{key}` is missing")),
                 Some(tag) if tag.value().trim().is_empty() => {
@@ -233,7 +233,7 @@ impl Provisioner {
     /// Judge a key value on its own: format, expiry, region.
     fn judge_key_alone(
         &self,
-        report: &crate::core::inspect::KeyInspection,
+        report: &crate::core::keys::inspect::KeyInspection,
         request: &Request,
     ) -> CheckResult {
         let id = CheckId::ApiKey;

@@ -17,7 +17,7 @@ use aws_smithy_types::{DateTime, config_bag::ConfigBag, date_time::Format};
 use serde_json::Value;
 
 use super::{CheckId, CheckResult, Request};
-use crate::core::{Provisioner, aws::sdk_error, inspect::inspect_key};
+use crate::core::{Provisioner, aws::sdk_error, keys::inspect::inspect_key};
 
 /// Clock skew above which SigV4 requests fail (AWS allows 5 minutes).
 const MAX_SKEW_SECONDS: i64 = 300;
@@ -143,7 +143,7 @@ fn env_findings(env: Option<&serde_json::Map<String, Value>>) -> Vec<Finding> {
                 "AWS_BEDROCK_API_KEY is not read by any AWS SDK",
                 "Remove it; clients read AWS_BEARER_TOKEN_BEDROCK.",
             )),
-            "AWS_REGION" if crate::core::names::parse_region("env", value).is_err() && !expanded => {
+            "AWS_REGION" if crate::core::domain::names::parse_region("env", value).is_err() && !expanded => {
                 findings.push(problem(
                     true,
                     format!("AWS_REGION `{value}` is not a region code"),
@@ -225,9 +225,9 @@ pub(crate) fn environment_findings(
     if let Some(value) = get("AWS_BEARER_TOKEN_BEDROCK").filter(|v| !v.is_empty()) {
         let report = inspect_key(&value, DateTime::from(std::time::SystemTime::now()).secs());
         let kind = report.kind.map_or("unknown", |k| match k {
-            crate::core::inspect::KeyKind::LongTerm => "a long-term key",
-            crate::core::inspect::KeyKind::ShortTerm => "a short-term key",
-            crate::core::inspect::KeyKind::Unrecognized => "not a valid key",
+            crate::core::keys::inspect::KeyKind::LongTerm => "a long-term key",
+            crate::core::keys::inspect::KeyKind::ShortTerm => "a short-term key",
+            crate::core::keys::inspect::KeyKind::Unrecognized => "not a valid key",
         });
         findings.push((
             false,

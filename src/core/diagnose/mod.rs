@@ -8,16 +8,17 @@ mod local;
 mod models;
 mod needed;
 mod usage;
+pub mod verify;
 
 use std::{future::Future, path::PathBuf, pin::Pin, time::Instant};
 
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
-use super::{
+use crate::core::{
     Provisioner,
-    error::{Error, Result},
-    names::{BusinessUnit, parse_region},
+    domain::error::{Error, Result},
+    domain::names::{BusinessUnit, parse_region},
 };
 
 /// Regions probed when the caller names none: the configured one plus these.
@@ -252,7 +253,7 @@ pub struct Counts {
 pub(crate) struct Request {
     pub unit: Option<BusinessUnit>,
     pub model_id: Option<String>,
-    pub api_key: Option<super::secret::Secret>,
+    pub api_key: Option<crate::core::domain::secret::Secret>,
     pub regions: Vec<String>,
     pub project_dir: Option<PathBuf>,
     pub region: String,
@@ -381,7 +382,7 @@ impl Provisioner {
         let model_id = input
             .model_id
             .as_deref()
-            .map(super::bedrock::parse_model_id)
+            .map(crate::core::aws::bedrock::parse_model_id)
             .transpose()?;
         let mut regions = Vec::new();
         for region in input.regions.iter().flatten() {
@@ -404,7 +405,10 @@ impl Provisioner {
         Ok(Request {
             unit,
             model_id,
-            api_key: input.api_key.as_deref().map(super::secret::Secret::new),
+            api_key: input
+                .api_key
+                .as_deref()
+                .map(crate::core::domain::secret::Secret::new),
             models: regions
                 .iter()
                 .map(|r| (r.clone(), ModelList::new()))

@@ -12,9 +12,9 @@ use aws_sdk_bedrock::{
 use super::{CheckId, CheckResult, Request};
 use crate::core::{
     Provisioner,
+    aws::bedrock::{base_model, geography_prefixes, suggest_profile},
     aws::sdk_error,
-    bedrock::{base_model, geography_prefixes, suggest_profile},
-    error::{Error, Result},
+    domain::error::{Error, Result},
 };
 
 /// Quota lines shown at most.
@@ -284,7 +284,7 @@ impl Provisioner {
     }
 
     /// The system-defined inference profiles of the configured region that route to `base`.
-    async fn profiles_for(&self, base: &str) -> Result<Vec<crate::core::bedrock::Profile>> {
+    async fn profiles_for(&self, base: &str) -> Result<Vec<crate::core::aws::bedrock::Profile>> {
         let client = &self.clients().await.bedrock;
         let mut profiles = self.inference_profiles(client).await?;
         profiles.retain(|p| p.routes_to(base));
@@ -449,7 +449,7 @@ fn model_access_verdict(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::core::bedrock::parse_model_id;
+    use crate::core::aws::bedrock::parse_model_id;
 
     #[test]
     fn model_ids() {

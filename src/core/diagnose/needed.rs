@@ -6,7 +6,9 @@ use std::collections::BTreeMap;
 
 use serde_json::{Value, json};
 
-use crate::core::{Caller, deliver::secret_name, names::BusinessUnit, policy::POLICY_NAME};
+use crate::core::{
+    Caller, domain::names::BusinessUnit, domain::policy::POLICY_NAME, keys::deliver::secret_name,
+};
 
 /// What a call acts on, so the simulation asks about the resources the tools really touch.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]

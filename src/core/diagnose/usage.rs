@@ -5,8 +5,8 @@
 use super::{CheckId, CheckResult, Request};
 use crate::core::{
     Provisioner,
-    iam::attached_policies,
-    names::{BusinessUnit, same_tag_key},
+    aws::iam::attached_policies,
+    domain::names::{BusinessUnit, same_tag_key},
     spend::{
         caps::{CAP_TAG, CAPPED_TAG, DENY_POLICY_NAME},
         window::next_month_start,

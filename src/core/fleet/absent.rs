@@ -12,12 +12,12 @@ use super::{FleetAction, UnitOutcome, accounts::Accounts, manifest::Manifest};
 use crate::core::{
     MANAGED_BY_KEY, MANAGED_BY_VALUE, Provisioner,
     aws::sdk_error,
-    budgets::plan::budget_name,
-    deliver::secret_name,
-    deprovision::{DeprovisionReport, DeprovisionUserInput},
-    error::{Error, Result},
-    names::{BusinessUnit, same_tag_key},
+    costs::budgets::plan::budget_name,
+    domain::error::{Error, Result},
+    domain::names::{BusinessUnit, same_tag_key},
+    keys::deliver::secret_name,
     spend::backstop,
+    units::deprovision::{DeprovisionReport, DeprovisionUserInput},
 };
 
 /// A managed unit of a reached account that the manifest does not place there.

@@ -1,6 +1,6 @@
 //! Reaching the accounts of a fleet: a unit whose `account` is not the caller's is served by a provisioner
 //! acting as `role` in that account (STS `AssumeRole`, session `bedrock-provisioner`, the operator as
-//! `SourceIdentity`), through a session renewed before it expires (see `core::role_session`). An account that cannot be reached fails its units only.
+//! `SourceIdentity`), through a session renewed before it expires (see `core::aws::role_session`). An account that cannot be reached fails its units only.
 
 use std::{collections::HashMap, sync::Arc};
 
@@ -9,8 +9,8 @@ use futures::future::BoxFuture;
 use super::manifest::{Manifest, parse_off_runtime};
 use crate::core::{
     AwsSettings, Provisioner, Settings,
-    error::Result,
-    role_session::{self, RoleSession},
+    aws::role_session::{self, RoleSession},
+    domain::error::Result,
 };
 
 /// Items listed per account, flattened, each told its account by `mark`.

@@ -7,10 +7,10 @@ use serde::Deserialize;
 use toml::Spanned;
 
 use crate::core::{
-    budgets::BudgetAlertInput,
-    deliver::Delivery,
-    error::{Error, Result},
-    provision::{PolicyInput, ProvisionUserInput},
+    costs::budgets::BudgetAlertInput,
+    domain::error::{Error, Result},
+    keys::deliver::Delivery,
+    units::provision::{PolicyInput, ProvisionUserInput},
 };
 
 /// Role assumed in another account when a unit names one and the manifest does not say.

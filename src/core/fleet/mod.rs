@@ -14,11 +14,11 @@ mod unit_key;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
-use super::{
+use crate::core::{
     Provisioner,
-    error::{Error, Result},
-    plan::{Confirmation, Plan},
-    provision::{ChangeStatus, ResourceChange, ResourceKind},
+    domain::error::{Error, Result},
+    domain::plan::{Confirmation, Plan},
+    units::provision::{ChangeStatus, ResourceChange, ResourceKind},
 };
 pub use absent::AbsentUnit;
 pub use accounts::in_accounts;
@@ -58,7 +58,7 @@ pub struct SweepInput {
     pub dry_run: bool,
     /// Where new keys go (never `inline`; default: the manifest's, else the server's).
     #[serde(default)]
-    pub deliver: Option<crate::core::deliver::Delivery>,
+    pub deliver: Option<crate::core::keys::deliver::Delivery>,
     /// A fleet manifest: its `key` settings apply, and its accounts are swept too.
     #[serde(default)]
     pub manifest: Option<String>,

@@ -14,10 +14,10 @@ use super::{
 };
 use crate::core::{
     Provisioner,
-    deliver::Delivery,
-    error::{Error, Result},
+    domain::error::{Error, Result},
+    domain::names::BusinessUnit,
+    keys::deliver::Delivery,
     keys::{ApiKeySummary, KeyFlag, RotateKeyInput, RotateMode},
-    names::BusinessUnit,
 };
 
 /// What the sweep does for one unit.

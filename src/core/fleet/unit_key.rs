@@ -3,7 +3,7 @@
 //! makes sure each unit has a key that works.
 
 use super::{Changes, manifest::KeySpec};
-use crate::core::{Provisioner, error::Result, names::BusinessUnit};
+use crate::core::{Provisioner, domain::error::Result, domain::names::BusinessUnit};
 
 impl Provisioner {
     /// The key change of `unit` (none when it has an active key): planned, or made when `apply` (decided

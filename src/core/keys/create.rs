@@ -16,8 +16,8 @@ use super::{
 use crate::core::{
     Provisioner,
     aws::sdk_error,
-    error::{Error, Result},
-    names::BusinessUnit,
+    domain::error::{Error, Result},
+    domain::names::BusinessUnit,
 };
 
 /// AWS error codes of a failure on AWS's side: the call may have been carried out.

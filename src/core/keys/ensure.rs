@@ -7,9 +7,9 @@ use aws_sdk_iam::types::{ServiceSpecificCredentialMetadata, StatusType};
 use super::{CreatedApiKey, MAX_KEYS_PER_USER, key_limit, lease::Operation};
 use crate::core::{
     Provisioner,
-    deliver::Delivery,
-    error::{Error, Result},
-    names::BusinessUnit,
+    domain::error::{Error, Result},
+    domain::names::BusinessUnit,
+    keys::deliver::Delivery,
 };
 
 /// Whether one of the keys works: active and not past its expiry.

@@ -1,7 +1,7 @@
 //! The key lease's record, as written in its IAM tag, and the pure decision of how to finish an interrupted
 //! operation (see `lease` for the protocol).
 
-use crate::core::deliver::Destination;
+use crate::core::keys::deliver::Destination;
 
 /// The tag on the unit's IAM user that holds the lease.
 pub const LEASE_TAG: &str = "bedrock-provisioner:key-operation";

@@ -10,11 +10,11 @@ use super::{ApiKeyKind, CreatedApiKey, lease::Lease, read::ManagedUser, rfc3339}
 use crate::core::{
     Provisioner,
     aws::sdk_error,
-    deliver::{ClientSettings, Delivered, Destination},
-    error::{Error, Result},
-    names::BusinessUnit,
-    secret::Secret,
-    short_term,
+    domain::error::{Error, Result},
+    domain::names::BusinessUnit,
+    domain::secret::Secret,
+    keys::deliver::{ClientSettings, Delivered, Destination},
+    keys::short_term,
 };
 
 impl Provisioner {
@@ -273,18 +273,18 @@ pub(super) fn verify_step(unit: &BusinessUnit) -> Vec<String> {
 
 #[cfg(test)]
 mod tests {
-    //! Orphan clean-up against the fake AWS ([`crate::core::fake_aws`]): a key whose hand-off failed is
+    //! Orphan clean-up against the fake AWS ([`crate::core::aws::fake_aws`]): a key whose hand-off failed is
     //! deleted again, and when that fails too, the error names the key left behind.
 
     use std::collections::HashMap;
 
     use crate::core::{
         Error,
-        deliver::{ClientSettings, Destination},
-        fake_aws::FakeAws,
+        aws::fake_aws::FakeAws,
+        domain::names::BusinessUnit,
+        domain::secret::Secret,
+        keys::deliver::{ClientSettings, Destination},
         keys::read::ManagedUser,
-        names::BusinessUnit,
-        secret::Secret,
     };
 
     async fn hand_off(fake: &FakeAws) -> Error {

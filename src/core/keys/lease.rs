@@ -23,11 +23,11 @@ use super::{
     read::{ManagedUser, key_ids},
 };
 use crate::core::{
+    aws::iam::tag,
     aws::sdk_error,
-    deliver::Destination,
-    error::{Error, Result},
-    iam::tag,
-    names::{BusinessUnit, same_tag_key},
+    domain::error::{Error, Result},
+    domain::names::{BusinessUnit, same_tag_key},
+    keys::deliver::Destination,
 };
 
 pub use super::intent::LEASE_TAG;
@@ -407,13 +407,13 @@ fn describe(intent: &Intent, recovery: &Recovery) -> String {
 
 #[cfg(test)]
 mod tests {
-    //! Finishing an abandoned key operation, against the fake AWS ([`crate::core::fake_aws`]): the key it
+    //! Finishing an abandoned key operation, against the fake AWS ([`crate::core::aws::fake_aws`]): the key it
     //! created and no destination holds is deleted, the keys from before are kept, the lease is removed.
 
     use aws_smithy_types::{DateTime, date_time::Format};
 
     use super::*;
-    use crate::core::fake_aws::FakeAws;
+    use crate::core::aws::fake_aws::FakeAws;
 
     fn key(id: &str, created: u64) -> String {
         let created = DateTime::from_secs(i64::try_from(created).unwrap())

@@ -9,13 +9,16 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 mod create;
+pub mod deliver;
 mod ensure;
+pub mod inspect;
 mod intent;
 mod issue;
 pub mod lease;
 mod read;
 mod revoke;
 mod rotate;
+pub mod short_term;
 
 pub use revoke::{RevokeAction, RevokeKeyInput, RevokeOutcome, RevokePlan, RevokeReport};
 pub use rotate::{KeyState, RotateKeyInput, RotateMode, RotateReport, Rotation, plan_rotation};
@@ -24,12 +27,12 @@ use aws_sdk_iam::types::ServiceSpecificCredentialMetadata;
 use issue::planned_key;
 use lease::{Held, Operation};
 
-use super::{
+use crate::core::{
     Provisioner,
-    deliver::{Delivered, Delivery, Destination},
-    error::{Error, Result},
-    names::{BusinessUnit, parse_region, same_tag_key},
-    short_term::MAX_DURATION_SECONDS,
+    domain::error::{Error, Result},
+    domain::names::{BusinessUnit, parse_region, same_tag_key},
+    keys::deliver::{Delivered, Delivery, Destination},
+    keys::short_term::MAX_DURATION_SECONDS,
     spend::caps::CAP_TAG,
 };
 

@@ -8,9 +8,9 @@ use super::{ApiKeySummary, BEDROCK_SERVICE, DAY, KeyFlag, intent::LEASE_TAG, not
 use crate::core::{
     Provisioner,
     aws::sdk_error,
-    error::{Error, Result},
+    domain::error::{Error, Result},
+    domain::names::{BusinessUnit, same_tag_key},
     is_managed,
-    names::{BusinessUnit, same_tag_key},
 };
 
 /// A user this tool manages, with its tags.

@@ -8,7 +8,10 @@ use serde::{Deserialize, Serialize};
 use tokio::sync::OwnedMutexGuard;
 
 use super::parse_credential_id;
-use crate::core::{Provisioner, aws::sdk_error, error::Result, names::BusinessUnit, plan::Plan};
+use crate::core::{
+    Provisioner, aws::sdk_error, domain::error::Result, domain::names::BusinessUnit,
+    domain::plan::Plan,
+};
 
 /// What `revoke_key` does.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]

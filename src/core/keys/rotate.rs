@@ -15,10 +15,10 @@ use super::{
 };
 use crate::core::{
     Provisioner,
-    deliver::{Delivery, Destination},
-    error::{Error, Result},
-    names::BusinessUnit,
-    plan,
+    domain::error::{Error, Result},
+    domain::names::BusinessUnit,
+    domain::plan,
+    keys::deliver::{Delivery, Destination},
 };
 
 /// How `rotate_key` treats the old key.

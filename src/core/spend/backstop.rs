@@ -15,9 +15,9 @@ use super::{caps::Backstop, logging::ignore_exists};
 use crate::core::{
     Provisioner,
     aws::sdk_error,
-    billing::{BUSINESS_UNIT_TAG, is_principal_tag},
-    error::{Error, Result, found},
-    names::BusinessUnit,
+    domain::cost_tags::{BUSINESS_UNIT_TAG, is_principal_tag},
+    domain::error::{Error, Result, found},
+    domain::names::BusinessUnit,
 };
 
 /// The role AWS Budgets assumes to attach and detach the deny.
@@ -55,7 +55,7 @@ fn cap_budget(name: &str, cap: f64, tag_key: &str, unit: &BusinessUnit) -> Resul
                 )
                 .build(),
         )
-        .metrics(super::super::budgets::plan::METRIC)
+        .metrics(crate::core::costs::budgets::plan::METRIC)
         .build()
         .map_err(invalid)
 }

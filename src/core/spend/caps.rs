@@ -13,10 +13,10 @@ use serde_json::json;
 use super::{usage::by_unit, window};
 use crate::core::{
     MANAGED_BY_KEY, MANAGED_BY_VALUE, Provisioner,
+    aws::iam::tag,
     aws::sdk_error,
-    error::{Error, Result},
-    iam::tag,
-    names::{USER_SUFFIX, same_tag_key},
+    domain::error::{Error, Result},
+    domain::names::{USER_SUFFIX, same_tag_key},
 };
 
 /// The tag holding a unit's monthly cap in USD.
@@ -24,7 +24,7 @@ pub const CAP_TAG: &str = "bedrock-provisioner:monthly-cap-usd";
 /// The tag recording why the unit is capped: `<YYYY-MM> spent <X> of <cap> USD`.
 pub const CAPPED_TAG: &str = "bedrock-provisioner:capped";
 /// The deny policy attached to a capped unit's user.
-pub use crate::core::policy::DENY_POLICY_NAME;
+pub use crate::core::domain::policy::DENY_POLICY_NAME;
 /// The largest cap accepted, in USD.
 pub const MAX_CAP_USD: f64 = 1_000_000.0;
 

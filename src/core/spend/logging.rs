@@ -11,8 +11,8 @@ use serde_json::json;
 use crate::core::{
     Provisioner,
     aws::sdk_error,
-    error::{Error, Result, found},
-    plan::{ChangeStatus, Plan},
+    domain::error::{Error, Result, found},
+    domain::plan::{ChangeStatus, Plan},
 };
 
 /// The log group of this project's invocation logs.
@@ -430,7 +430,7 @@ impl Provisioner {
             Some(role) => {
                 let trust = role
                     .assume_role_policy_document()
-                    .and_then(crate::core::policy::parse_returned_document)
+                    .and_then(crate::core::domain::policy::parse_returned_document)
                     .unwrap_or_default();
                 let inline = found(
                     clients
@@ -442,7 +442,9 @@ impl Provisioner {
                         .await
                         .map_err(|e| sdk_error("iam:GetRolePolicy", e)),
                 )?
-                .and_then(|p| crate::core::policy::parse_returned_document(p.policy_document()));
+                .and_then(|p| {
+                    crate::core::domain::policy::parse_returned_document(p.policy_document())
+                });
                 Some((trust, inline))
             }
             None => None,

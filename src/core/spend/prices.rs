@@ -10,7 +10,7 @@ use std::collections::HashMap;
 use aws_sdk_pricing::types::{Filter, FilterType};
 use serde_json::Value;
 
-use crate::core::{Provisioner, aws::sdk_error, error::Result};
+use crate::core::{Provisioner, aws::sdk_error, domain::error::Result};
 
 /// The Price List service code of Claude and the other Marketplace models on Bedrock.
 pub const SERVICE_CODE: &str = "AmazonBedrockFoundationModels";

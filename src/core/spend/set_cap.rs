@@ -7,11 +7,11 @@ use serde::{Deserialize, Serialize};
 use super::caps::{CAP_TAG, parse_cap};
 use crate::core::{
     Provisioner,
+    aws::iam::tag,
     aws::sdk_error,
-    error::Result,
-    iam::tag,
-    names::BusinessUnit,
-    plan::{ChangeStatus, Plan},
+    domain::error::Result,
+    domain::names::BusinessUnit,
+    domain::plan::{ChangeStatus, Plan},
 };
 
 /// Input of `set_spend_cap`.
@@ -110,7 +110,7 @@ impl Provisioner {
         let tag_value = |key: &str| {
             user.tags
                 .iter()
-                .find(|(k, _)| crate::core::names::same_tag_key(k, key))
+                .find(|(k, _)| crate::core::domain::names::same_tag_key(k, key))
                 .map(|(_, v)| v.clone())
         };
         let previous = tag_value(CAP_TAG).and_then(|v| v.parse::<f64>().ok());

@@ -15,8 +15,8 @@ use super::{
 use crate::core::{
     Provisioner,
     aws::sdk_error,
-    error::{Error, Result},
-    names::{BusinessUnit, USER_SUFFIX},
+    domain::error::{Error, Result},
+    domain::names::{BusinessUnit, USER_SUFFIX},
 };
 
 /// The Logs Insights query: calls and tokens per caller and model.
@@ -132,26 +132,8 @@ impl QueryUsageInput {
 }
 
 impl Provisioner {
-    /// Calls, tokens and estimated cost per unit and model in the window.
-    pub async fn query_usage(&self, input: &QueryUsageInput) -> Result<UsageReport> {
-        let (since, units) = input.validate()?;
-        let Some(manifest) = &input.manifest else {
-            for unit in units.iter().flatten() {
-                self.managed_user(unit).await?;
-            }
-            return self.usage_here(since, units.as_deref()).await;
-        };
-        let (reports, unreachable) = self
-            .across_accounts(manifest, |p| {
-                let units = units.clone();
-                Box::pin(async move { Ok(vec![p.usage_here(since, units.as_deref()).await?]) })
-            })
-            .await?;
-        Ok(merge(reports, &unreachable))
-    }
-
     /// The usage of this provisioner's account.
-    async fn usage_here(
+    pub(crate) async fn usage_here(
         &self,
         since: Since,
         units: Option<&[BusinessUnit]>,
@@ -424,7 +406,10 @@ pub fn by_unit(rows: &[UsageRow]) -> BTreeMap<String, f64> {
 }
 
 /// One report of the usage of every account: rows marked with their account, sums per unit over all.
-fn merge(reports: Vec<(String, Vec<UsageReport>)>, unreachable: &[String]) -> UsageReport {
+pub(crate) fn merge(
+    reports: Vec<(String, Vec<UsageReport>)>,
+    unreachable: &[String],
+) -> UsageReport {
     let mut merged: Option<UsageReport> = None;
     for (account, list) in reports {
         for mut report in list {

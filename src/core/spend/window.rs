@@ -4,7 +4,7 @@ use chrono::{DateTime, Datelike, TimeZone, Utc};
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
-use crate::core::error::{Error, Result};
+use crate::core::domain::error::{Error, Result};
 
 /// The longest window: CloudWatch Logs' longest retention (3653 days).
 pub const MAX_DAYS: u32 = 3653;
