@@ -40,6 +40,7 @@ use crate::{
         keys::RevokeKeyInput,
         spend::{logging::EnableUsageLoggingInput, set_cap::SetSpendCapInput},
         units::deprovision::DeprovisionUserInput,
+        units::provision::ProvisionUserInput,
     },
     mode::AccessMode,
     operations::Call,
@@ -143,9 +144,9 @@ macro_rules! mutate {
     }};
 }
 
-/// Run a change that needs the user's agreement (`--yes`): plan it, render the plan for `--dry-run`, else
-/// apply it once confirmed; record it in the audit log under the tool's name and print the result.
-macro_rules! confirmed {
+/// Run a planned change: plan it, render the plan for `--dry-run`, else apply it (once confirmed with
+/// `--yes` when the plan asks); record it in the audit log under the tool's name and print the result.
+macro_rules! planned {
     ($context:expr, $operation:ident, $input:ty, $args:expr) => {{
         let input: $input = $args.into();
         let result = crate::operations::mutate(&$context.core, &input).await;
@@ -197,28 +198,28 @@ impl Cli {
         match command {
             Command::Serve(args) => serve::serve(c, args).await,
             Command::Config(ConfigCommand::Check) => c.config_check(),
-            Command::ProvisionUser(a) => mutate!(c, provision_user, a),
+            Command::ProvisionUser(a) => planned!(c, provision_user, ProvisionUserInput, a),
             Command::ListBusinessUnits(a) => read!(c, list_business_units, a),
             Command::Diagnose(a) => c.diagnose(a).await,
             Command::VerifyAccess(a) => c.verify_access(a).await,
             Command::QueryCosts(a) => c.query_costs(a).await,
-            Command::EnableCostTags(a) => confirmed!(c, enable_cost_tags, EnableCostTagsInput, a),
+            Command::EnableCostTags(a) => planned!(c, enable_cost_tags, EnableCostTagsInput, a),
             Command::CreateBudgetAlert(a) => {
-                confirmed!(c, create_budget_alert, BudgetAlertInput, a)
+                planned!(c, create_budget_alert, BudgetAlertInput, a)
             }
             Command::CreateApiKey(a) => mutate!(c, create_api_key, a),
             Command::ListApiKeys(a) => read!(c, list_api_keys, a),
             Command::RotateKey(a) => mutate!(c, rotate_key, a),
-            Command::RevokeKey(a) => confirmed!(c, revoke_key, RevokeKeyInput, a),
+            Command::RevokeKey(a) => planned!(c, revoke_key, RevokeKeyInput, a),
             Command::DeprovisionUser(a) => {
-                confirmed!(c, deprovision_user, DeprovisionUserInput, a)
+                planned!(c, deprovision_user, DeprovisionUserInput, a)
             }
             Command::Fleet(command) => c.fleet(command).await,
             Command::EnableUsageLogging(a) => {
-                confirmed!(c, enable_usage_logging, EnableUsageLoggingInput, a)
+                planned!(c, enable_usage_logging, EnableUsageLoggingInput, a)
             }
             Command::QueryUsage(a) => read!(c, query_usage, a),
-            Command::SetSpendCap(a) => confirmed!(c, set_spend_cap, SetSpendCapInput, a),
+            Command::SetSpendCap(a) => planned!(c, set_spend_cap, SetSpendCapInput, a),
             Command::Enforce(a) => c.enforce(a).await,
         }
     }

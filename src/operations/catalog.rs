@@ -54,7 +54,7 @@ pub const OPERATIONS: &[Operation] = &[
         example: Some(
             r#"{"business_unit": "web", "purpose": "p", "owner": "o@example.com", "dry_run": true}"#,
         ),
-        handler: handler!(core.provision_user, ProvisionUserInput => ProvisionReport),
+        handler: handler!(mutations::run, ProvisionUserInput => ProvisionReport),
     },
     Operation {
         name: "deprovision_user",

@@ -1,7 +1,6 @@
-//! Plan, confirm, apply: how every operation whose change needs the user's agreement runs, for every
-//! adapter. The core plans from what AWS holds; a dry run is that plan rendered; otherwise the plan is
-//! confirmed (the caller's `confirm`, for this plan's digest when it names one) and that same plan is
-//! applied. A confirmation for a plan that is no longer what AWS calls for (the account changed since)
+//! Plan, confirm, apply: how every planned operation runs, for every adapter. The core plans from what
+//! AWS holds; a dry run is that plan rendered; otherwise the plan is confirmed when it asks (the caller's
+//! `confirm`, for this plan's digest when it names one) and that same plan is applied. A confirmation for a plan that is no longer what AWS calls for (the account changed since)
 //! refuses with the new plan, to be shown again. Only this module reads `confirm`, never the core.
 
 use futures::future::BoxFuture;
@@ -18,12 +17,13 @@ use crate::core::{
         set_cap::{SetSpendCapInput, SpendCapPlan},
     },
     units::deprovision::{DeprovisionPlan, DeprovisionUserInput},
+    units::provision::{ProvisionPlan, ProvisionUserInput},
 };
 
 /// The report a mutation with input `M` writes.
 pub type Report<M> = <<M as Mutation>::Plan as Plan>::Report;
 
-/// A confirmed operation's input: what the caller asked besides the change itself, and the core's two
+/// A planned operation's input: what the caller asked besides the change itself, and the core's two
 /// halves.
 pub trait Mutation: Send + Sync {
     /// What the core plans from this input.
@@ -57,8 +57,29 @@ pub async fn run<M: Mutation>(call: Call<'_>, input: M) -> Result<Report<M>> {
 }
 
 /// Declares an input type's plan and apply (core methods), and reads its `dry_run`, `confirm` and
-/// `plan_digest`.
+/// `plan_digest` (`unconfirmed`: an input without them, whose plans never ask).
 macro_rules! mutation {
+    ($input:ty => $plan:ty: $plan_method:ident, $apply_method:ident, unconfirmed) => {
+        impl Mutation for $input {
+            type Plan = $plan;
+
+            fn dry_run(&self) -> bool {
+                self.dry_run
+            }
+
+            fn confirmation(&self) -> Result<Confirmation> {
+                Ok(Confirmation::No)
+            }
+
+            fn plan<'a>(&'a self, core: &'a Provisioner) -> BoxFuture<'a, Result<$plan>> {
+                Box::pin(core.$plan_method(self))
+            }
+
+            fn apply(core: &Provisioner, plan: $plan) -> BoxFuture<'_, Result<Report<Self>>> {
+                Box::pin(core.$apply_method(plan))
+            }
+        }
+    };
     ($input:ty => $plan:ty: $plan_method:ident, $apply_method:ident) => {
         impl Mutation for $input {
             type Plan = $plan;
@@ -82,6 +103,7 @@ macro_rules! mutation {
     };
 }
 
+mutation!(ProvisionUserInput => ProvisionPlan: plan_provision_user, apply_provision_user, unconfirmed);
 mutation!(DeprovisionUserInput => DeprovisionPlan: plan_deprovision_user, apply_deprovision_user);
 mutation!(RevokeKeyInput => RevokePlan: plan_revoke_key, apply_revoke_key);
 mutation!(EnableCostTagsInput => CostTagsPlan: plan_cost_tags, apply_cost_tags);

@@ -323,10 +323,14 @@ impl Provisioner {
         apply: bool,
         outcome: &mut UnitOutcome,
     ) -> Result<()> {
-        let mut provision = unit.provision.clone();
-        provision.dry_run = !apply;
+        let plan = self.plan_provision_user(&unit.provision).await?;
         let mut made = Vec::new();
-        let report = match self.provision_user_noting(&provision, &mut made).await {
+        let applied = if apply {
+            self.apply_provision_noting(plan, &mut made).await
+        } else {
+            Ok(plan.render())
+        };
+        let report = match applied {
             Ok(report) => report,
             Err(error) => {
                 // What exists now (a user created before its policy attach failed) is listed, so the

@@ -72,8 +72,6 @@ pub struct ProvisionRequest {
     pub policy: PolicyChoice,
     /// Take over a user this project did not create.
     pub adopt: bool,
-    /// Change nothing.
-    pub dry_run: bool,
 }
 
 /// The caller's extra tags, checked as IAM would: no reserved key in any case, one key per name ignoring
@@ -145,7 +143,6 @@ impl ProvisionUserInput {
             tags,
             policy,
             adopt: self.adopt,
-            dry_run: self.dry_run,
         })
     }
 }

@@ -11,7 +11,10 @@ use serde::{Deserialize, Serialize};
 pub use input::{PolicyInput, ProvisionRequest, ProvisionUserInput, RESERVED_KEYS, reserved_key};
 
 use crate::core::{
-    Provisioner, domain::error::Result, domain::plan::Effect, domain::policy::PolicyChoice,
+    Provisioner,
+    domain::error::Result,
+    domain::plan::{Effect, Plan},
+    domain::policy::PolicyChoice,
 };
 
 pub use crate::core::domain::plan::ChangeStatus;
@@ -70,19 +73,37 @@ pub struct ProvisionReport {
     pub next_steps: Vec<String>,
 }
 
-impl Provisioner {
-    /// Create or reconcile the business unit's user, tags, policy and attachment.
-    pub async fn provision_user(&self, input: &ProvisionUserInput) -> Result<ProvisionReport> {
-        self.provision_user_noting(input, &mut Vec::new()).await
+/// A `provision_user` plan: the user, its tags, the policy and the attachment as wanted, and what to do
+/// to each, from what IAM holds.
+#[derive(Debug)]
+pub struct ProvisionPlan {
+    request: ProvisionRequest,
+    wanted: plan::Wanted,
+    changes: Vec<plan::Change>,
+    /// The user's ARN when it exists.
+    existing_arn: Option<String>,
+    /// The ARN the user gets when created.
+    new_arn: String,
+}
+
+impl Plan for ProvisionPlan {
+    type Report = ProvisionReport;
+
+    /// None: provisioning creates or repairs only what this tool keeps, and never deletes.
+    fn confirmation(&self) -> Option<String> {
+        None
     }
 
-    /// [`Self::provision_user`], leaving in `made` what it changed before it failed (the user it created,
-    /// the policy): a caller that reports a failure part way (a fleet unit) still names what exists.
-    pub(crate) async fn provision_user_noting(
-        &self,
-        input: &ProvisionUserInput,
-        made: &mut Vec<ResourceChange>,
-    ) -> Result<ProvisionReport> {
+    fn render(self) -> ProvisionReport {
+        let resources = self.changes.iter().map(planned).collect();
+        let arn = self.existing_arn.unwrap_or(self.new_arn);
+        report(&self.request, self.wanted, resources, arn, true)
+    }
+}
+
+impl Provisioner {
+    /// The plan of creating or repairing the unit's user, tags, policy and attachment.
+    pub async fn plan_provision_user(&self, input: &ProvisionUserInput) -> Result<ProvisionPlan> {
         let request = input.validate(&self.settings().default_policy)?;
         let governance = &self.settings().governance;
         governance.check_unit("business_unit", &request.business_unit)?;
@@ -93,35 +114,57 @@ impl Provisioner {
         let caller = self.caller().await?;
         let wanted = self.provision_wanted(&request, caller)?;
         let (current, existing_arn) = self.provision_current(&request.policy, &wanted).await?;
-        let plan = plan::plan(&current, &wanted)?;
-        let (resources, user_arn) = if request.dry_run {
-            let arn = existing_arn.unwrap_or_else(|| {
-                format!(
-                    "arn:{}:iam::{}:user{}{}",
-                    caller.partition,
-                    caller.account,
-                    self.settings().iam_path,
-                    wanted.user_name
-                )
-            });
-            (plan.iter().map(planned).collect(), arn)
-        } else {
-            let mut applied = apply::Applied::default();
-            if let Err(error) = self.apply_provision(&wanted, plan, &mut applied).await {
-                made.append(&mut applied.resources);
-                return Err(error);
-            }
-            let arn = applied
-                .created_user_arn
-                .or(existing_arn)
-                .unwrap_or_default();
-            (applied.resources, arn)
-        };
-        Ok(report(&request, wanted, resources, user_arn))
+        let changes = plan::plan(&current, &wanted)?;
+        let new_arn = format!(
+            "arn:{}:iam::{}:user{}{}",
+            caller.partition,
+            caller.account,
+            self.settings().iam_path,
+            wanted.user_name
+        );
+        Ok(ProvisionPlan {
+            request,
+            wanted,
+            changes,
+            existing_arn,
+            new_arn,
+        })
+    }
+
+    /// Apply a provisioning plan, in order.
+    pub async fn apply_provision_user(&self, plan: ProvisionPlan) -> Result<ProvisionReport> {
+        self.apply_provision_noting(plan, &mut Vec::new()).await
+    }
+
+    /// [`Provisioner::apply_provision_user`], telling `made` what it created or changed when it fails
+    /// part-way (a fleet reports it).
+    pub(crate) async fn apply_provision_noting(
+        &self,
+        plan: ProvisionPlan,
+        made: &mut Vec<ResourceChange>,
+    ) -> Result<ProvisionReport> {
+        let mut applied = apply::Applied::default();
+        if let Err(error) = self
+            .apply_provision(&plan.wanted, plan.changes, &mut applied)
+            .await
+        {
+            made.append(&mut applied.resources);
+            return Err(error);
+        }
+        let arn = applied
+            .created_user_arn
+            .or(plan.existing_arn)
+            .unwrap_or_default();
+        Ok(report(
+            &plan.request,
+            plan.wanted,
+            applied.resources,
+            arn,
+            false,
+        ))
     }
 }
 
-/// A dry run's entry for one change.
 fn planned(change: &plan::Change) -> ResourceChange {
     match &change.effect {
         Effect::Keep => apply::report(change, ChangeStatus::Unchanged, &change.why),
@@ -135,6 +178,7 @@ fn report(
     wanted: plan::Wanted,
     resources: Vec<ResourceChange>,
     user_arn: String,
+    dry_run: bool,
 ) -> ProvisionReport {
     let mut warnings: Vec<String> = request.policy.warning().into_iter().collect();
     let drift = resources
@@ -155,7 +199,7 @@ fn report(
             ChangeStatus::Created | ChangeStatus::Updated | ChangeStatus::Planned
         )
     });
-    let next_steps = if request.dry_run {
+    let next_steps = if dry_run {
         vec!["Call provision_user again without dry_run to apply the planned changes.".to_owned()]
     } else {
         vec![format!(
@@ -168,7 +212,7 @@ fn report(
         user_name: wanted.user_name,
         user_arn,
         policy_arn: wanted.policy_arn.as_str().to_owned(),
-        dry_run: request.dry_run,
+        dry_run,
         changed,
         resources,
         warnings,
