@@ -448,6 +448,14 @@ pub fn ok(result: &CallToolResult) -> Value {
         .expect("structured content")
 }
 
+/// The report of a successful tool result as its type in the core (the structured content deserialized),
+/// for assertions on its fields rather than on JSON paths.
+pub fn report<T: serde::de::DeserializeOwned>(result: &CallToolResult) -> T {
+    let content = ok(result);
+    serde_json::from_value(content.clone())
+        .unwrap_or_else(|e| panic!("the report is not its type: {e}\n{content:#}"))
+}
+
 /// The text of a tool result.
 pub fn text(result: &CallToolResult) -> String {
     result

@@ -6,7 +6,13 @@ use crate::common;
 
 use std::collections::BTreeMap;
 
-use bedrock_provisioner::mode::AccessMode;
+use bedrock_provisioner::{
+    core::{
+        costs::{CostReport, budgets::BudgetReport, tags::CostTagsReport},
+        domain::plan::ChangeStatus,
+    },
+    mode::AccessMode,
+};
 use chrono::{Datelike, Months, NaiveDate};
 use common::{Account, call, emulator, is_mutation, ok, text};
 use rmcp::{RoleClient, service::RunningService};
@@ -25,6 +31,11 @@ const UNITS: [Option<&str>; 4] = [Some("marketing"), Some("sales"), Some("resear
 /// day a month to date holds least).
 fn today() -> NaiveDate {
     NaiveDate::from_ymd_opt(2026, 12, 1).unwrap()
+}
+
+/// `create_budget_alert`'s report for `arguments`.
+async fn budget_alert(client: &RunningService<RoleClient, ()>, arguments: Value) -> BudgetReport {
+    common::report(&call(client, "create_budget_alert", arguments).await)
 }
 
 /// A client of a server whose clock, like the account's emulator clock, reads [`today`] at noon.
@@ -109,13 +120,12 @@ fn seed(
     items
 }
 
-fn assert_totals(report: &Value, expected: &BTreeMap<String, f64>) {
-    let got: BTreeMap<String, f64> =
-        serde_json::from_value(report["totals_by_business_unit"].clone()).unwrap();
+fn assert_totals(report: &CostReport, expected: &BTreeMap<String, f64>) {
+    let got = &report.totals_by_business_unit;
     assert_eq!(
         got.keys().collect::<Vec<_>>(),
         expected.keys().collect::<Vec<_>>(),
-        "{report:#}"
+        "{report:#?}"
     );
     for (unit, want) in expected {
         assert!(
@@ -125,7 +135,7 @@ fn assert_totals(report: &Value, expected: &BTreeMap<String, f64>) {
         );
     }
     let total: f64 = expected.values().sum();
-    assert!((report["total"].as_f64().unwrap() - total).abs() < 1e-6);
+    assert!((report.total - total).abs() < 1e-6);
 }
 
 #[tokio::test]
@@ -140,36 +150,26 @@ async fn totals_match_an_independent_sum_for_both_tag_keys_and_granularities() {
         let start = today().with_day(1).unwrap() - Months::new(2);
         let end = today().succ_opt().unwrap();
         for granularity in ["DAILY", "MONTHLY"] {
-            let report = ok(&call(
+            let report: CostReport = common::report(&call(
                 &client,
                 "query_costs",
                 json!({"start": start.to_string(), "end": end.to_string(), "granularity": granularity}),
             )
             .await);
-            assert_eq!(report["tag_key"], tag_key);
+            assert_eq!(report.tag_key, tag_key);
             assert_totals(
                 &report,
                 &expected(&items, tag_key, start, end, "UnblendedCost"),
             );
-            let services: Vec<&str> = report["services"]
-                .as_array()
-                .unwrap()
-                .iter()
-                .map(|s| s.as_str().unwrap())
-                .collect();
             assert_eq!(
-                services,
+                report.services,
                 [SERVICES[0], SERVICES[2], SERVICES[1]],
                 "Marketplace services included, EC2 and S3 not"
             );
-            assert_eq!(report["estimated"], true, "the current month is estimated");
+            assert!(report.estimated, "the current month is estimated");
             if granularity == "MONTHLY" {
-                let periods: std::collections::BTreeSet<&str> = report["rows"]
-                    .as_array()
-                    .unwrap()
-                    .iter()
-                    .map(|r| r["start"].as_str().unwrap())
-                    .collect();
+                let periods: std::collections::BTreeSet<&str> =
+                    report.rows.iter().map(|r| r.start.as_str()).collect();
                 assert_eq!(periods.len(), 3, "three months");
             }
         }
@@ -191,7 +191,7 @@ async fn one_business_unit_last_month_by_model_with_amortized_cost() {
     let client = client_on_today(&account, AccessMode::ReadOnly).await;
     let end = today().with_day(1).unwrap();
     let start = end - Months::new(1);
-    let report = ok(&call(
+    let report: CostReport = common::report(&call(
         &client,
         "query_costs",
         json!({"business_units": ["marketing"], "group_by": ["business_unit", "model"], "metric": "AmortizedCost",
@@ -201,11 +201,10 @@ async fn one_business_unit_last_month_by_model_with_amortized_cost() {
     let mut want = expected(&items, "business-unit", start, end, "AmortizedCost");
     want.retain(|unit, _| unit == "marketing");
     assert_totals(&report, &want);
-    let models: std::collections::BTreeSet<&str> = report["rows"]
-        .as_array()
-        .unwrap()
+    let models: std::collections::BTreeSet<&str> = report
+        .rows
         .iter()
-        .map(|r| r["model"].as_str().unwrap())
+        .filter_map(|r| r.model.as_deref())
         .collect();
     assert!(models.contains("Claude Sonnet 4.5"), "{models:?}");
     assert!(
@@ -219,25 +218,25 @@ async fn inactive_tag_and_empty_ranges_are_explained() {
     let account = Account::new();
     seed(&account, "business-unit", "Inactive", None);
     let client = client_on_today(&account, AccessMode::ReadOnly).await;
-    let report = ok(&call(&client, "query_costs", json!({})).await);
+    let report: CostReport = common::report(&call(&client, "query_costs", json!({})).await);
     assert_eq!(
-        (report["start"].as_str(), report["end"].as_str()),
-        (Some("2026-12-01"), Some("2026-12-02")),
+        (report.start.as_str(), report.end.as_str()),
+        ("2026-12-01", "2026-12-02"),
         "this month to date, on the server's clock"
     );
     assert!(
-        report["notes"].to_string().contains("not active"),
-        "{}",
-        report["notes"]
+        report.notes.iter().any(|n| n.contains("not active")),
+        "{:?}",
+        report.notes
     );
     let empty = Account::new();
     let client = client_on_today(&empty, AccessMode::ReadOnly).await;
-    let report = ok(&call(&client, "query_costs", json!({})).await);
-    assert_eq!(report["total"], 0.0);
+    let report: CostReport = common::report(&call(&client, "query_costs", json!({})).await);
+    assert_eq!(report.total, 0.0);
     assert!(
-        report["notes"].to_string().contains("No Bedrock spend"),
-        "{}",
-        report["notes"]
+        report.notes.iter().any(|n| n.contains("No Bedrock spend")),
+        "{:?}",
+        report.notes
     );
 }
 
@@ -286,20 +285,23 @@ async fn enable_cost_tags_twice_changes_nothing_the_second_time() {
         Some("Inactive"),
     );
     let client = client_on_today(&account, AccessMode::Admin).await;
-    let plan = ok(&call(&client, "enable_cost_tags", json!({"dry_run": true})).await);
+    let plan: CostTagsReport =
+        common::report(&call(&client, "enable_cost_tags", json!({"dry_run": true})).await);
     assert_eq!(
-        plan["activated"],
-        json!(["business-unit", "iamPrincipal/business-unit", "owner"])
+        plan.activated,
+        ["business-unit", "iamPrincipal/business-unit", "owner"]
     );
-    assert_eq!(plan["not_yet_known"], json!(["purpose"]));
+    assert_eq!(plan.not_yet_known, ["purpose"]);
     let unconfirmed = call(&client, "enable_cost_tags", json!({})).await;
     assert!(text(&unconfirmed).contains("confirm: true"));
     assert!(account.actions().iter().all(|a| !a.starts_with("Update")));
-    let first = ok(&call(&client, "enable_cost_tags", json!({"confirm": true})).await);
-    assert_eq!(first["activated"].as_array().unwrap().len(), 3);
-    let second = ok(&call(&client, "enable_cost_tags", json!({"confirm": true})).await);
-    assert_eq!(second["activated"], json!([]));
-    assert_eq!(second["already_active"].as_array().unwrap().len(), 3);
+    let first: CostTagsReport =
+        common::report(&call(&client, "enable_cost_tags", json!({"confirm": true})).await);
+    assert_eq!(first.activated.len(), 3);
+    let second: CostTagsReport =
+        common::report(&call(&client, "enable_cost_tags", json!({"confirm": true})).await);
+    assert!(second.activated.is_empty());
+    assert_eq!(second.already_active.len(), 3);
     assert_eq!(
         account
             .actions()
@@ -334,19 +336,22 @@ async fn budget_alert_is_created_then_unchanged_then_updated() {
     let mut plan = args.clone();
     plan["dry_run"] = json!(true);
     assert_eq!(
-        ok(&call(&client, "create_budget_alert", plan).await)["status"],
-        "planned"
+        budget_alert(&client, plan).await.status,
+        ChangeStatus::Planned
     );
     assert!(
         account.actions().iter().all(|a| !is_mutation(a)),
         "{:?}",
         account.actions()
     );
-    let created = ok(&call(&client, "create_budget_alert", args.clone()).await);
-    assert_eq!(created["status"], "created");
+    let created = budget_alert(&client, args.clone()).await;
+    assert_eq!(created.status, ChangeStatus::Created);
     assert!(
-        created["notes"].to_string().contains("is a resource tag"),
-        "a plain tag restricts the budget to the services seen so far, and says so: {created:#}"
+        created
+            .notes
+            .iter()
+            .any(|n| n.contains("is a resource tag")),
+        "a plain tag restricts the budget to the services seen so far, and says so: {created:#?}"
     );
     let budgets = aws_sdk_budgets::Client::new(&account.sdk_config().await);
     let budget = budgets
@@ -381,8 +386,8 @@ async fn budget_alert_is_created_then_unchanged_then_updated() {
     assert_eq!(notifications.notifications().len(), 3);
 
     let before = account.actions().len();
-    let again = ok(&call(&client, "create_budget_alert", args.clone()).await);
-    assert_eq!(again["status"], "unchanged", "{again:#}");
+    let again = budget_alert(&client, args.clone()).await;
+    assert_eq!(again.status, ChangeStatus::Unchanged, "{again:#?}");
     assert!(
         account.actions()[before..].iter().all(|a| !is_mutation(a)),
         "{:?}",
@@ -392,11 +397,11 @@ async fn budget_alert_is_created_then_unchanged_then_updated() {
     let mut raised = args.clone();
     raised["monthly_limit_usd"] = json!(750);
     raised["emails"] = json!(["finops@example.com", "cto@example.com"]);
-    let updated = ok(&call(&client, "create_budget_alert", raised.clone()).await);
-    assert_eq!(updated["status"], "updated");
+    let updated = budget_alert(&client, raised.clone()).await;
+    assert_eq!(updated.status, ChangeStatus::Updated);
     assert_eq!(
-        ok(&call(&client, "create_budget_alert", raised).await)["status"],
-        "unchanged"
+        budget_alert(&client, raised).await.status,
+        ChangeStatus::Unchanged
     );
 
     let bad = call(
@@ -424,24 +429,23 @@ async fn budget_on_an_iam_principal_tag_says_what_to_check() {
     let client = client_on_today(&account, AccessMode::Admin).await;
     let args = json!({"business_unit": "marketing", "monthly_limit_usd": 100,
                       "emails": ["finops@example.com"], "dry_run": true, "confirm": true});
-    let plan = ok(&call(&client, "create_budget_alert", args.clone()).await);
-    assert_eq!(plan["tag_filter"], "iamPrincipal/business-unit=marketing");
-    assert_eq!(
-        plan["services"],
-        json!([]),
-        "no service list to go stale: {plan:#}"
+    let plan = budget_alert(&client, args.clone()).await;
+    assert_eq!(plan.tag_filter, "iamPrincipal/business-unit=marketing");
+    assert!(
+        plan.services.is_empty(),
+        "no service list to go stale: {plan:#?}"
     );
     assert!(
-        plan["notes"]
-            .to_string()
-            .contains("alone: the unit's user can only call Bedrock"),
-        "{plan:#}"
+        plan.notes
+            .iter()
+            .any(|n| n.contains("alone: the unit's user can only call Bedrock")),
+        "{plan:#?}"
     );
     let mut apply = args;
     apply["dry_run"] = json!(false);
     assert_eq!(
-        ok(&call(&client, "create_budget_alert", apply.clone()).await)["status"],
-        "created"
+        budget_alert(&client, apply.clone()).await.status,
+        ChangeStatus::Created
     );
     let budget = aws_sdk_budgets::Client::new(&account.sdk_config().await)
         .describe_budget()

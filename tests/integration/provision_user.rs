@@ -8,7 +8,10 @@ use std::collections::BTreeMap;
 use bedrock_provisioner::{
     core::{
         domain::policy::least_privilege_document,
-        units::provision::{ChangeStatus, ProvisionReport, ResourceKind},
+        units::{
+            inventory::BusinessUnitList,
+            provision::{ChangeStatus, ProvisionReport, ResourceKind},
+        },
     },
     mode::AccessMode,
 };
@@ -20,14 +23,7 @@ fn marketing() -> Value {
 }
 
 fn report(result: &rmcp::model::CallToolResult) -> ProvisionReport {
-    assert_ne!(result.is_error, Some(true), "tool failed: {}", text(result));
-    serde_json::from_value(
-        result
-            .structured_content
-            .clone()
-            .expect("structured content"),
-    )
-    .expect("report")
+    common::report(result)
 }
 
 fn status_of(report: &ProvisionReport, kind: ResourceKind) -> ChangeStatus {
@@ -564,36 +560,28 @@ async fn list_business_units_reads_what_was_provisioned() {
         .await
         .unwrap();
     let client = account.mcp(AccessMode::ReadOnly).await;
-    let empty = call(&client, "list_business_units", json!({})).await;
-    assert_eq!(
-        empty.structured_content.unwrap()["business_units"],
-        json!([])
-    );
+    let empty: BusinessUnitList =
+        common::report(&call(&client, "list_business_units", json!({})).await);
+    assert!(empty.business_units.is_empty());
 
     let writer = account.mcp(AccessMode::Provision).await;
     report(&call(&writer, "provision_user", marketing()).await);
-    let listed = call(
-        &client,
-        "list_business_units",
-        json!({"include_unmanaged": true}),
-    )
-    .await;
-    let units = listed.structured_content.unwrap()["business_units"].clone();
-    let names: Vec<&str> = units
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|u| u["business_unit"].as_str().unwrap())
-        .collect();
-    assert_eq!(names, ["legacy", "marketing"]);
-    assert_eq!(units[0]["managed"], false);
-    assert_eq!(
-        units[0]["missing_tags"],
-        json!(["business-unit", "purpose", "owner"])
+    let listed: BusinessUnitList = common::report(
+        &call(
+            &client,
+            "list_business_units",
+            json!({"include_unmanaged": true}),
+        )
+        .await,
     );
-    assert_eq!(units[1]["managed"], true);
-    assert_eq!(units[1]["tags"]["owner"], "jane@example.com");
-    assert_eq!(units[1]["missing_tags"], json!([]));
+    let units = &listed.business_units;
+    let names: Vec<&str> = units.iter().map(|u| u.business_unit.as_str()).collect();
+    assert_eq!(names, ["legacy", "marketing"]);
+    assert!(!units[0].managed);
+    assert_eq!(units[0].missing_tags, ["business-unit", "purpose", "owner"]);
+    assert!(units[1].managed);
+    assert_eq!(units[1].tags["owner"], "jane@example.com");
+    assert!(units[1].missing_tags.is_empty());
 }
 
 #[tokio::test]
@@ -635,27 +623,27 @@ async fn provision_mode_cannot_grant_more_than_bedrock_and_a_broader_policy_is_d
         .send()
         .await
         .unwrap();
-    let again = ok(&call(&client, "provision_user", args).await);
-    assert_eq!(again["changed"], false, "{again:#}");
-    let drift: Vec<&Value> = again["resources"]
-        .as_array()
-        .unwrap()
+    let again = report(&call(&client, "provision_user", args).await);
+    assert!(!again.changed, "{again:#?}");
+    let drift: Vec<_> = again
+        .resources
         .iter()
-        .filter(|r| r["status"] == "drift")
+        .filter(|r| r.status == ChangeStatus::Drift)
         .collect();
-    assert_eq!(drift.len(), 1, "{again:#}");
-    assert!(drift[0]["id"].as_str().unwrap().ends_with(admin));
+    assert_eq!(drift.len(), 1, "{again:#?}");
+    assert!(drift[0].id.ends_with(admin));
     assert!(
-        drift[0]["detail"].as_str().unwrap().contains(&format!(
+        drift[0].detail.contains(&format!(
             "aws iam detach-user-policy --user-name ops-bedrock-user --policy-arn {admin}"
         )),
-        "{again:#}"
+        "{again:#?}"
     );
     assert!(
-        again["warnings"]
-            .to_string()
-            .contains("other managed policy"),
-        "{again:#}"
+        again
+            .warnings
+            .iter()
+            .any(|w| w.contains("other managed policy")),
+        "{again:#?}"
     );
 }
 
@@ -677,8 +665,8 @@ async fn a_tag_key_in_another_case_is_repaired_not_duplicated() {
         .send()
         .await
         .unwrap();
-    let repaired = ok(&call(&client, "provision_user", args).await);
-    assert_eq!(repaired["changed"], true, "{repaired:#}");
+    let repaired = report(&call(&client, "provision_user", args).await);
+    assert!(repaired.changed, "{repaired:#?}");
     let tags = iam
         .list_user_tags()
         .user_name("legal-bedrock-user")
@@ -714,7 +702,7 @@ async fn parallel_provisioning_on_a_fresh_account_shares_one_policy() {
             json!({"business_unit": "beta", "purpose": "p", "owner": "o"})
         ),
     );
-    let (a, b) = (ok(&a), ok(&b));
+    let (a, b) = (report(&a), report(&b));
     let creates = account
         .actions()
         .iter()
@@ -723,8 +711,13 @@ async fn parallel_provisioning_on_a_fresh_account_shares_one_policy() {
     assert_eq!(creates, 2, "both calls raced to create the policy");
     assert_eq!(account.local_policy_count().await, 1, "one policy");
     for report in [&a, &b] {
-        let attached = report["resources"].to_string();
-        assert!(attached.contains("policy_attachment"), "{report:#}");
+        assert!(
+            report
+                .resources
+                .iter()
+                .any(|r| r.resource == ResourceKind::PolicyAttachment),
+            "{report:#?}"
+        );
     }
 }
 
