@@ -126,7 +126,7 @@ impl Context {
             dry_run: args.dry_run,
         };
         let Some(every) = args.every else {
-            let result = self.core.enforce_spend_caps(&input).await;
+            let result = crate::operations::mutate(&self.core, &input).await;
             return self.audited("enforce_spend_caps", &input, result).await;
         };
         tracing::info!(
@@ -138,7 +138,7 @@ impl Context {
         loop {
             tokio::select! {
                 _ = tick.tick() => {
-                    let result = self.core.enforce_spend_caps(&input).await;
+                    let result = crate::operations::mutate(&self.core, &input).await;
                     self.audited("enforce_spend_caps", &input, result).await;
                 }
                 _ = tokio::signal::ctrl_c() => return ExitCode::SUCCESS,
@@ -165,7 +165,7 @@ pub async fn enforce_in_background(
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
         tick.tick().await;
-        let result = core.enforce_spend_caps(&input).await;
+        let result = crate::operations::mutate(core.as_ref(), &input).await;
         let value = match &result {
             Ok(report) => serde_json::to_value(report).ok(),
             Err(error) => {

@@ -200,7 +200,7 @@ pub const OPERATIONS: &[Operation] = &[
         cli: "enforce",
         summary: "Compares each unit's month-to-date estimate with its cap (one usage query for every unit) and attaches the deny policy `BedrockProvisionerSpendCapDeny` to the user of each unit whose cap is spent (every long-term key of the unit stops), recorded on the user (`bedrock-provisioner:capped`); lifts it when the month turns or the cap is raised. Idempotent, no confirmation; `dry_run`. `enforce --every 5m` keeps running.",
         example: Some(r#"{"dry_run": true}"#),
-        handler: handler!(core.enforce_spend_caps, EnforceInput => EnforceReport),
+        handler: handler!(mutations::run, EnforceInput => EnforceReport),
     },
     Operation {
         name: "plan_fleet",

@@ -13,6 +13,7 @@ use crate::core::{
     domain::plan::{Confirmation, Plan},
     keys::{RevokeKeyInput, RevokePlan},
     spend::{
+        caps::{EnforceInput, EnforcePlan},
         logging::{EnableUsageLoggingInput, LoggingPlan},
         set_cap::{SetSpendCapInput, SpendCapPlan},
     },
@@ -103,6 +104,7 @@ macro_rules! mutation {
     };
 }
 
+mutation!(EnforceInput => EnforcePlan: plan_enforce, apply_enforce, unconfirmed);
 mutation!(ProvisionUserInput => ProvisionPlan: plan_provision_user, apply_provision_user, unconfirmed);
 mutation!(DeprovisionUserInput => DeprovisionPlan: plan_deprovision_user, apply_deprovision_user);
 mutation!(RevokeKeyInput => RevokePlan: plan_revoke_key, apply_revoke_key);

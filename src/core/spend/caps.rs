@@ -17,6 +17,7 @@ use crate::core::{
     aws::sdk_error,
     domain::error::{Error, Result},
     domain::names::{USER_SUFFIX, same_tag_key},
+    domain::plan::Plan,
 };
 
 /// The tag holding a unit's monthly cap in USD.
@@ -92,6 +93,35 @@ pub struct EnforceInput {
     /// Only report what would change.
     #[serde(default)]
     pub dry_run: bool,
+}
+
+/// An `enforce_spend_caps` plan: for each unit with a cap (or a deny to lift), its decision and the steps
+/// that carry it out.
+#[derive(Debug)]
+pub struct EnforcePlan {
+    /// The report, its units filled in as they are applied (all at once for a dry run).
+    report: EnforceReport,
+    /// (the unit's user, its decision, its steps).
+    units: Vec<(String, CapDecision, Vec<CapStep>)>,
+}
+
+impl Plan for EnforcePlan {
+    type Report = EnforceReport;
+
+    /// None: enforcement only carries out caps the user set (`set_spend_cap` asked then).
+    fn confirmation(&self) -> Option<String> {
+        None
+    }
+
+    fn render(self) -> EnforceReport {
+        let mut report = self.report;
+        report.units = self
+            .units
+            .into_iter()
+            .map(|(_, decision, _)| decision)
+            .collect();
+        report
+    }
 }
 
 /// Result of `enforce_spend_caps`.
@@ -224,8 +254,8 @@ pub enum CapStep {
 }
 
 impl Provisioner {
-    /// Compare each unit's month-to-date estimate with its cap; attach or lift the deny.
-    pub async fn enforce_spend_caps(&self, input: &EnforceInput) -> Result<EnforceReport> {
+    /// The plan of enforcing every cap: each unit's state, spend this month and decision.
+    pub async fn plan_enforce(&self, _input: &EnforceInput) -> Result<EnforcePlan> {
         let now = self.now();
         let period = window::period(now);
         let mut states = self.cap_states().await?;
@@ -241,32 +271,41 @@ impl Provisioner {
         } else {
             BTreeMap::new()
         };
-        let mut units = Vec::new();
-        for state in &states {
-            let (decision, steps) = decide(
-                state,
-                spent.get(&state.unit).copied().unwrap_or(0.0),
-                &period,
-            );
-            if !input.dry_run {
-                for step in &steps {
-                    self.cap_step(&state.user_name, step).await?;
-                }
-                if !steps.is_empty() {
-                    tracing::info!(unit = %state.unit, action = ?decision.action, reason = %decision.reason, "spend cap");
-                }
-            }
-            if decision.action != CapAction::NoCap || !steps.is_empty() {
-                units.push(decision);
-            }
-        }
-        Ok(EnforceReport {
-            period,
-            checked_at: now.to_rfc3339(),
-            dry_run: input.dry_run,
+        let units = states
+            .iter()
+            .map(|state| {
+                let spent = spent.get(&state.unit).copied().unwrap_or(0.0);
+                let (decision, steps) = decide(state, spent, &period);
+                (state.user_name.clone(), decision, steps)
+            })
+            .filter(|(_, decision, steps)| decision.action != CapAction::NoCap || !steps.is_empty())
+            .collect();
+        Ok(EnforcePlan {
+            report: EnforceReport {
+                period,
+                checked_at: now.to_rfc3339(),
+                dry_run: true,
+                units: Vec::new(),
+                notes,
+            },
             units,
-            notes,
         })
+    }
+
+    /// Apply an enforcement plan: each unit's steps, in order.
+    pub async fn apply_enforce(&self, plan: EnforcePlan) -> Result<EnforceReport> {
+        let EnforcePlan { mut report, units } = plan;
+        for (user_name, decision, steps) in units {
+            for step in &steps {
+                self.cap_step(&user_name, step).await?;
+            }
+            if !steps.is_empty() {
+                tracing::info!(unit = %decision.business_unit, action = ?decision.action, reason = %decision.reason, "spend cap");
+            }
+            report.units.push(decision);
+        }
+        report.dry_run = false;
+        Ok(report)
     }
 
     /// Each unit's Budgets backstop, from the account's actions and the unit's own record.
