@@ -58,30 +58,19 @@ pub async fn run<M: Mutation>(call: Call<'_>, input: M) -> Result<Report<M>> {
 }
 
 /// Declares an input type's plan and apply (core methods), and reads its `dry_run`, `confirm` and
-/// `plan_digest` (`unconfirmed`: an input without them, whose plans never ask).
+/// `plan_digest` (`unconfirmed`: an input without the last two, whose plans never ask).
 macro_rules! mutation {
-    ($input:ty => $plan:ty: $plan_method:ident, $apply_method:ident, unconfirmed) => {
-        impl Mutation for $input {
-            type Plan = $plan;
-
-            fn dry_run(&self) -> bool {
-                self.dry_run
-            }
-
-            fn confirmation(&self) -> Result<Confirmation> {
-                Ok(Confirmation::No)
-            }
-
-            fn plan<'a>(&'a self, core: &'a Provisioner) -> BoxFuture<'a, Result<$plan>> {
-                Box::pin(core.$plan_method(self))
-            }
-
-            fn apply(core: &Provisioner, plan: $plan) -> BoxFuture<'_, Result<Report<Self>>> {
-                Box::pin(core.$apply_method(plan))
-            }
-        }
-    };
     ($input:ty => $plan:ty: $plan_method:ident, $apply_method:ident) => {
+        mutation!(@impl $input => $plan: $plan_method, $apply_method, |input: &$input| {
+            Confirmation::of(input.confirm, input.plan_digest.as_deref())
+        });
+    };
+    ($input:ty => $plan:ty: $plan_method:ident, $apply_method:ident, unconfirmed) => {
+        mutation!(@impl $input => $plan: $plan_method, $apply_method, |_: &$input| {
+            Ok(Confirmation::No)
+        });
+    };
+    (@impl $input:ty => $plan:ty: $plan_method:ident, $apply_method:ident, $confirmation:expr) => {
         impl Mutation for $input {
             type Plan = $plan;
 
@@ -90,7 +79,7 @@ macro_rules! mutation {
             }
 
             fn confirmation(&self) -> Result<Confirmation> {
-                Confirmation::of(self.confirm, self.plan_digest.as_deref())
+                ($confirmation)(self)
             }
 
             fn plan<'a>(&'a self, core: &'a Provisioner) -> BoxFuture<'a, Result<$plan>> {
