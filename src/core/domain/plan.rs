@@ -121,6 +121,12 @@ pub trait Plan: Send {
     fn render(self) -> Self::Report;
 }
 
+/// The words to confirm of a plan that `tool` makes of `changes` (each in words), or `None` when its
+/// `status` says it changes nothing.
+pub fn changes_to_confirm(tool: &str, status: ChangeStatus, changes: &[String]) -> Option<String> {
+    (status != ChangeStatus::Unchanged).then(|| format!("{tool} would {}", changes.join("; ")))
+}
+
 /// What a plan does to one resource.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Effect<S> {

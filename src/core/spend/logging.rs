@@ -12,7 +12,7 @@ use crate::core::{
     Provisioner,
     aws::sdk_error,
     domain::error::{Error, Result, found},
-    domain::plan::{ChangeStatus, Plan},
+    domain::plan::{ChangeStatus, Plan, changes_to_confirm},
 };
 
 /// The log group of this project's invocation logs.
@@ -240,12 +240,8 @@ impl Plan for LoggingPlan {
     type Report = UsageLoggingReport;
 
     fn confirmation(&self) -> Option<String> {
-        (self.report.status != ChangeStatus::Unchanged).then(|| {
-            format!(
-                "enable_usage_logging would {}",
-                self.report.changes.join("; ")
-            )
-        })
+        let report = &self.report;
+        changes_to_confirm("enable_usage_logging", report.status, &report.changes)
     }
 
     fn render(self) -> UsageLoggingReport {

@@ -16,7 +16,7 @@ use crate::core::{
     domain::cost_tags::{BUSINESS_UNIT_TAG, is_principal_tag},
     domain::error::{Error, Result},
     domain::names::BusinessUnit,
-    domain::plan::{ChangeStatus, Plan, changes_anything},
+    domain::plan::{ChangeStatus, Plan, changes_anything, changes_to_confirm},
 };
 
 static EMAIL: LazyLock<Regex> = LazyLock::new(|| {
@@ -177,12 +177,8 @@ impl Plan for BudgetPlan {
     type Report = BudgetReport;
 
     fn confirmation(&self) -> Option<String> {
-        (self.report.status != ChangeStatus::Unchanged).then(|| {
-            format!(
-                "create_budget_alert would {}",
-                self.report.changes.join("; ")
-            )
-        })
+        let report = &self.report;
+        changes_to_confirm("create_budget_alert", report.status, &report.changes)
     }
 
     fn render(self) -> BudgetReport {
