@@ -6,7 +6,10 @@ use std::sync::Arc;
 
 use bedrock_provisioner::core::{
     Provisioner,
-    keys::{CreateApiKeyInput, RotateKeyInput, RotateMode},
+    keys::{
+        ApiKeyList, CreateApiKeyInput, CreatedApiKey, KeyFlag, RevokeOutcome, RevokeReport,
+        RotateKeyInput, RotateMode, deliver::Delivered,
+    },
 };
 use common::{Account, call, emulator, is_mutation, ok, text};
 use serde_json::{Value, json};
@@ -15,26 +18,28 @@ use serde_json::{Value, json};
 async fn create_returns_the_key_once_with_client_settings() {
     let account = Account::new();
     let client = account.provisioned(&["marketing"]).await;
-    let created = ok(&call(
-        &client,
-        "create_api_key",
-        json!({"business_unit": "marketing"}),
-    )
-    .await);
-    let delivery = &created["delivery"];
-    assert_eq!(delivery["method"], "inline");
-    let key = delivery["api_key"].as_str().unwrap();
-    assert!(key.starts_with("ABSK"), "{key}");
-    assert_eq!(delivery["client_settings"]["AWS_BEARER_TOKEN_BEDROCK"], key);
-    assert_eq!(delivery["client_settings"]["AWS_REGION"], "us-east-1");
-    assert_eq!(delivery["client_settings"]["CLAUDE_CODE_USE_BEDROCK"], "1");
-    assert!(
-        created["warnings"][0]
-            .as_str()
-            .unwrap()
-            .contains("cannot be retrieved again")
+    let created: CreatedApiKey = common::report(
+        &call(
+            &client,
+            "create_api_key",
+            json!({"business_unit": "marketing"}),
+        )
+        .await,
     );
-    let id = created["credential_id"].as_str().unwrap();
+    let Delivered::Inline {
+        api_key,
+        client_settings,
+    } = &created.delivery
+    else {
+        panic!("inline by default: {created:?}");
+    };
+    let key = api_key.expose();
+    assert!(key.starts_with("ABSK"), "{key}");
+    assert_eq!(client_settings.aws_bearer_token_bedrock.expose(), key);
+    assert_eq!(client_settings.aws_region, "us-east-1");
+    assert_eq!(client_settings.claude_code_use_bedrock, "1");
+    assert!(created.warnings[0].contains("cannot be retrieved again"));
+    let id = created.credential_id.as_deref().unwrap();
     assert_eq!(
         account.keys_in_aws("marketing-bedrock-user").await,
         vec![(id.to_owned(), "Active".to_owned())]
@@ -51,20 +56,21 @@ async fn create_returns_the_key_once_with_client_settings() {
     let days = (meta.expiration_date().unwrap().secs() - meta.create_date().secs()) / 86_400;
     assert_eq!(days, 30, "default age is 30 days");
 
-    let listed = ok(&call(
+    let listed = call(
         &client,
         "list_api_keys",
         json!({"business_unit": "marketing"}),
     )
-    .await);
-    assert_eq!(listed["keys"][0]["credential_id"], id);
-    // Whole days left, rounded down: 29 or 30 depending on where the second boundary falls.
-    let days_left = listed["keys"][0]["days_left"].as_i64().unwrap();
-    assert!((29..=30).contains(&days_left), "{days_left}");
+    .await;
     assert!(
-        !listed.to_string().contains(key),
+        !ok(&listed).to_string().contains(key),
         "list_api_keys must not return the key"
     );
+    let listed: ApiKeyList = common::report(&listed);
+    assert_eq!(listed.keys[0].credential_id, id);
+    // Whole days left, rounded down: 29 or 30 depending on where the second boundary falls.
+    let days_left = listed.keys[0].days_left.unwrap();
+    assert!((29..=30).contains(&days_left), "{days_left}");
 }
 
 #[tokio::test]
@@ -213,18 +219,25 @@ async fn bad_input_changes_nothing() {
     assert_eq!(account.keys_in_aws("hr-bedrock-user").await[0].1, "Active");
 }
 
+/// `revoke_key`'s report for `arguments`.
+async fn revoke(
+    client: &rmcp::service::RunningService<rmcp::RoleClient, ()>,
+    arguments: Value,
+) -> RevokeReport {
+    common::report(&call(client, "revoke_key", arguments).await)
+}
+
 #[tokio::test]
 async fn revoke_deactivates_or_deletes() {
     let account = Account::new();
     let client = account.provisioned(&["legal"]).await;
     let id = ok(&call(&client, "create_api_key", json!({"business_unit": "legal"})).await)["credential_id"].clone();
-    let plan = ok(&call(
+    let plan = revoke(
         &client,
-        "revoke_key",
         json!({"business_unit": "legal", "credential_id": id, "dry_run": true}),
     )
-    .await);
-    assert_eq!(plan["outcome"], "planned");
+    .await;
+    assert_eq!(plan.outcome, RevokeOutcome::Planned);
     assert_eq!(
         account.keys_in_aws("legal-bedrock-user").await[0].1,
         "Active"
@@ -246,33 +259,31 @@ async fn revoke_deactivates_or_deletes() {
         "Active",
         "an unconfirmed revoke changes nothing"
     );
-    let done = ok(&call(
+    let done = revoke(
         &client,
-        "revoke_key",
         json!({"business_unit": "legal", "credential_id": id, "confirm": true}),
     )
-    .await);
-    assert_eq!(done["outcome"], "deactivated");
+    .await;
+    assert_eq!(done.outcome, RevokeOutcome::Deactivated);
     assert_eq!(
         account.keys_in_aws("legal-bedrock-user").await[0].1,
         "Inactive"
     );
-    let listed = ok(&call(&client, "list_api_keys", json!({"business_unit": "legal"})).await);
-    assert_eq!(listed["keys"][0]["flags"], json!(["inactive"]));
-    let again = ok(&call(
+    let listed: ApiKeyList =
+        common::report(&call(&client, "list_api_keys", json!({"business_unit": "legal"})).await);
+    assert_eq!(listed.keys[0].flags, [KeyFlag::Inactive]);
+    let again = revoke(
         &client,
-        "revoke_key",
         json!({"business_unit": "legal", "credential_id": id, "confirm": true}),
     )
-    .await);
-    assert_eq!(again["outcome"], "unchanged");
-    let deleted = ok(&call(
+    .await;
+    assert_eq!(again.outcome, RevokeOutcome::Unchanged);
+    let deleted = revoke(
         &client,
-        "revoke_key",
         json!({"business_unit": "legal", "credential_id": id, "action": "delete", "confirm": true}),
     )
-    .await);
-    assert_eq!(deleted["outcome"], "deleted");
+    .await;
+    assert_eq!(deleted.outcome, RevokeOutcome::Deleted);
     assert!(account.keys_in_aws("legal-bedrock-user").await.is_empty());
 }
 
@@ -346,21 +357,16 @@ async fn expired_keys_are_reported_expired() {
         json!({"business_unit": "research", "credential_age_days": 3}),
     )
     .await);
-    let soon = ok(&call(&client, "list_api_keys", json!({})).await);
-    assert_eq!(soon["keys"][0]["flags"], json!(["expiring_soon"]));
+    let soon: ApiKeyList = common::report(&call(&client, "list_api_keys", json!({})).await);
+    assert_eq!(soon.keys[0].flags, [KeyFlag::ExpiringSoon]);
     emulator().control(
         "POST",
         "clock",
         &json!({"account": account.id, "advance_days": 4}).to_string(),
     );
-    let listed = ok(&call(&client, "list_api_keys", json!({})).await);
-    assert_eq!(listed["keys"][0]["status"], "Expired");
-    assert!(
-        listed["keys"][0]["flags"]
-            .as_array()
-            .unwrap()
-            .contains(&json!("expired"))
-    );
+    let listed: ApiKeyList = common::report(&call(&client, "list_api_keys", json!({})).await);
+    assert_eq!(listed.keys[0].status, "Expired");
+    assert!(listed.keys[0].flags.contains(&KeyFlag::Expired));
 }
 
 #[tokio::test]
