@@ -12,7 +12,21 @@ use std::sync::{
 use crate::common;
 
 use aws_sdk_bedrockruntime::types::{ContentBlock, ConversationRole, Message};
-use bedrock_provisioner::{audit::AuditLog, core::spend::window, mode::AccessMode};
+use bedrock_provisioner::{
+    audit::AuditLog,
+    core::{
+        diagnose::{CheckStatus, DiagnoseReport},
+        domain::plan::ChangeStatus,
+        spend::{
+            caps::{CapAction, EnforceReport},
+            logging::UsageLoggingReport,
+            usage::{UsageReport, UsageRow},
+            window,
+        },
+        units::inventory::BusinessUnitList,
+    },
+    mode::AccessMode,
+};
 use chrono::Utc;
 use common::{Account, call, emulator, ok, text};
 use rmcp::{RoleClient, ServiceExt, service::RunningService};
@@ -114,16 +128,18 @@ fn move_clocks(account: &Account, clock: &MovedClock, offset: u64) {
     clock.0.store(offset, Ordering::SeqCst);
 }
 
-fn action_of(report: &Value, unit: &str) -> String {
-    report["units"]
-        .as_array()
-        .unwrap()
+/// What enforcing did to `unit`, `None` when the report does not name it.
+fn action_of(report: &EnforceReport, unit: &str) -> Option<CapAction> {
+    report
+        .units
         .iter()
-        .find(|u| u["business_unit"] == unit)
-        .map_or_else(
-            || "absent".to_owned(),
-            |u| u["action"].as_str().unwrap().to_owned(),
-        )
+        .find(|u| u.business_unit == unit)
+        .map(|u| u.action)
+}
+
+/// `enforce_spend_caps`' report.
+async fn enforce(client: &RunningService<RoleClient, ()>) -> EnforceReport {
+    common::report(&call(client, "enforce_spend_caps", json!({})).await)
 }
 
 #[tokio::test]
@@ -132,8 +148,9 @@ async fn a_spent_cap_stops_every_key_and_the_next_month_lifts_it() {
     let clock = MovedClock::default();
     let audit = std::env::temp_dir().join(format!("bp-spend-audit-{}.jsonl", account.id));
     let client = admin(&account, &clock, &audit).await;
-    let logging = ok(&call(&client, "enable_usage_logging", json!({"confirm": true})).await);
-    assert_eq!(logging["status"], "created", "{logging:#}");
+    let logging: UsageLoggingReport =
+        common::report(&call(&client, "enable_usage_logging", json!({"confirm": true})).await);
+    assert_eq!(logging.status, ChangeStatus::Created, "{logging:#?}");
     let config = aws_sdk_bedrock::Client::new(&account.sdk_config().await)
         .get_model_invocation_logging_configuration()
         .send()
@@ -156,12 +173,11 @@ async fn a_spent_cap_stops_every_key_and_the_next_month_lifts_it() {
     assert!(config.s3_config().is_none());
     assert_eq!(
         config.cloud_watch_config().unwrap().log_group_name(),
-        logging["log_group"].as_str().unwrap()
+        logging.log_group
     );
-    assert_eq!(
-        ok(&call(&client, "enable_usage_logging", json!({"confirm": true})).await)["status"],
-        "unchanged"
-    );
+    let again: UsageLoggingReport =
+        common::report(&call(&client, "enable_usage_logging", json!({"confirm": true})).await);
+    assert_eq!(again.status, ChangeStatus::Unchanged);
 
     let alpha = unit_with_key(&client, "alpha", 1.0).await;
     let beta = unit_with_key(&client, "beta", 100.0).await;
@@ -174,42 +190,51 @@ async fn a_spent_cap_stops_every_key_and_the_next_month_lifts_it() {
     }
     converse(&account, &beta, 4_000).await.expect("beta calls");
 
-    let usage = ok(&call(&client, "query_usage", json!({"since": "15m"})).await);
-    let spent = &usage["estimated_usd_by_business_unit"];
-    let alpha_usd = spent["alpha"].as_f64().unwrap();
-    let rows: Vec<&Value> = usage["rows"]
-        .as_array()
-        .unwrap()
+    let usage: UsageReport =
+        common::report(&call(&client, "query_usage", json!({"since": "15m"})).await);
+    let spent = &usage.estimated_usd_by_business_unit;
+    let alpha_usd = spent["alpha"];
+    let rows: Vec<_> = usage
+        .rows
         .iter()
-        .filter(|r| r["business_unit"] == "alpha")
+        .filter(|r| r.business_unit.as_deref() == Some("alpha"))
         .collect();
-    let tokens = |field: &str| rows.iter().map(|r| r[field].as_u64().unwrap()).sum::<u64>();
-    assert_eq!(tokens("invocations"), 4, "{usage:#}");
-    assert_eq!(tokens("input_tokens"), 400_000);
+    let tokens = |of: fn(&UsageRow) -> u64| rows.iter().map(|r| of(r)).sum::<u64>();
+    assert_eq!(tokens(|r| r.invocations), 4, "{usage:#?}");
+    let (input, output) = (tokens(|r| r.input_tokens), tokens(|r| r.output_tokens));
+    assert_eq!(input, 400_000);
     // The emulator's seeded list prices of Sonnet 4.5 in us-east-1, regional (a `us.` profile).
-    let listed = tokens("input_tokens") as f64 * 3.3e-6 + tokens("output_tokens") as f64 * 16.5e-6;
+    let listed = input as f64 * 3.3e-6 + output as f64 * 16.5e-6;
     assert!(
         (alpha_usd - listed).abs() <= listed * 0.01,
-        "estimate {alpha_usd} vs list {listed}: {usage:#}"
+        "estimate {alpha_usd} vs list {listed}: {usage:#?}"
     );
-    assert!(spent["beta"].as_f64().unwrap() > 0.0, "{usage:#}");
-    assert_eq!(usage["estimate"], true);
+    assert!(spent["beta"] > 0.0, "{usage:#?}");
+    assert!(usage.estimate);
 
-    let listed = ok(&call(&client, "list_business_units", json!({})).await);
-    let alpha_listed = listed["business_units"]
-        .as_array()
-        .unwrap()
+    let listed: BusinessUnitList =
+        common::report(&call(&client, "list_business_units", json!({})).await);
+    let alpha_listed = listed
+        .business_units
         .iter()
-        .find(|u| u["business_unit"] == "alpha")
+        .find(|u| u.business_unit == "alpha")
         .unwrap();
-    assert_eq!(alpha_listed["monthly_cap_usd"], 1.0, "{listed:#}");
+    assert_eq!(alpha_listed.monthly_cap_usd, Some(1.0), "{listed:#?}");
     assert!(
-        alpha_listed["month_to_date_usd"].as_f64().unwrap() >= 1.0,
-        "{listed:#}"
+        alpha_listed.month_to_date_usd.unwrap() >= 1.0,
+        "{listed:#?}"
     );
-    let enforced = ok(&call(&client, "enforce_spend_caps", json!({})).await);
-    assert_eq!(action_of(&enforced, "alpha"), "capped", "{enforced:#}");
-    assert_eq!(action_of(&enforced, "beta"), "within_cap", "{enforced:#}");
+    let enforced = enforce(&client).await;
+    assert_eq!(
+        action_of(&enforced, "alpha"),
+        Some(CapAction::Capped),
+        "{enforced:#?}"
+    );
+    assert_eq!(
+        action_of(&enforced, "beta"),
+        Some(CapAction::WithinCap),
+        "{enforced:#?}"
+    );
     assert_eq!(
         converse(&account, &alpha, 10).await,
         Err("AccessDeniedException".to_owned())
@@ -217,21 +242,23 @@ async fn a_spent_cap_stops_every_key_and_the_next_month_lifts_it() {
     converse(&account, &beta, 10)
         .await
         .expect("the other unit's key still works");
-    let again = ok(&call(&client, "enforce_spend_caps", json!({})).await);
+    let again = enforce(&client).await;
     assert_eq!(
         action_of(&again, "alpha"),
-        "still_capped",
-        "idempotent: {again:#}"
+        Some(CapAction::StillCapped),
+        "idempotent: {again:#?}"
     );
-    let diagnosed = ok(&call(
-        &client,
-        "diagnose",
-        json!({"business_unit": "alpha", "checks": ["usage_logging"]}),
-    )
-    .await);
-    let check = &diagnosed["checks"][0];
-    assert_eq!(check["status"], "warn", "{diagnosed:#}");
-    let evidence = check["evidence"].to_string();
+    let diagnosed: DiagnoseReport = common::report(
+        &call(
+            &client,
+            "diagnose",
+            json!({"business_unit": "alpha", "checks": ["usage_logging"]}),
+        )
+        .await,
+    );
+    let check = &diagnosed.checks[0];
+    assert_eq!(check.status, CheckStatus::Warn, "{diagnosed:#?}");
+    let evidence = check.evidence.join("\n");
     assert!(
         evidence.contains("is capped") && evidence.contains("when the month turns"),
         "{evidence}"
@@ -250,9 +277,13 @@ async fn a_spent_cap_stops_every_key_and_the_next_month_lifts_it() {
 
     // The month turns, for AWS (the emulator's clock) and for the server.
     move_clocks(&account, &clock, next_month_offset());
-    let lifted = ok(&call(&client, "enforce_spend_caps", json!({})).await);
+    let lifted = enforce(&client).await;
     move_clocks(&account, &clock, 0);
-    assert_eq!(action_of(&lifted, "alpha"), "lifted", "{lifted:#}");
+    assert_eq!(
+        action_of(&lifted, "alpha"),
+        Some(CapAction::Lifted),
+        "{lifted:#?}"
+    );
     converse(&account, &alpha, 10)
         .await
         .expect("the next month lifts the cap");
@@ -440,17 +471,21 @@ async fn the_budgets_backstop_denies_without_us_and_enforce_resets_it_next_month
         Err("AccessDeniedException".to_owned()),
         "Budgets attached the deny"
     );
-    let held = ok(&call(&client, "enforce_spend_caps", json!({})).await);
+    let held = enforce(&client).await;
     assert_eq!(
         action_of(&held, "gamma"),
-        "still_capped",
-        "billed spend outranks the estimate: {held:#}"
+        Some(CapAction::StillCapped),
+        "billed spend outranks the estimate: {held:#?}"
     );
 
     move_clocks(&account, &clock, next_month_offset());
-    let lifted = ok(&call(&client, "enforce_spend_caps", json!({})).await);
+    let lifted = enforce(&client).await;
     move_clocks(&account, &clock, 0);
-    assert_eq!(action_of(&lifted, "gamma"), "lifted", "{lifted:#}");
+    assert_eq!(
+        action_of(&lifted, "gamma"),
+        Some(CapAction::Lifted),
+        "{lifted:#?}"
+    );
     let after = budgets
         .describe_budget_action()
         .account_id(&account.id)
