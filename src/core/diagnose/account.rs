@@ -11,10 +11,11 @@ use crate::core::{
     diagnose::verify::{Verdict, VerifyAccessInput},
     domain::cost_tags::carries_tag,
     domain::error::Error,
+    domain::names::BusinessUnit,
     domain::policy::{BEDROCK_LIMITED_ACCESS, POLICY_NAME},
     is_managed,
-    keys::inspect::{KeyKind, alias_account, alias_names_user, inspect_key},
-    keys::{KeyFlag, ListApiKeysInput},
+    keys::inspect::{KeyInspection, KeyKind, alias_account, alias_names_user, inspect_key},
+    keys::{ApiKeySummary, KeyFlag},
 };
 
 impl Provisioner {
@@ -112,57 +113,31 @@ impl Provisioner {
                 None => CheckResult::skipped(id, "no business_unit or api_key given"),
             };
         };
-        let keys = match self
-            .list_api_keys(&ListApiKeysInput {
-                business_unit: Some(unit.to_string()),
-                manifest: None,
-            })
-            .await
-        {
+        let keys = match self.list_api_keys_here(Some(unit.as_str())).await {
             Ok(list) => list.keys,
             Err(error @ (Error::NotProvisioned { .. } | Error::ForeignUser { .. })) => {
                 return CheckResult::skipped(id, format!("no keys to check: {error}"));
             }
             Err(error) => return CheckResult::from_error(id, &error),
         };
-        let mut result;
-        let working: Vec<_> = keys
-            .iter()
-            .filter(|k| {
-                k.flags
-                    .iter()
-                    .all(|f| *f == KeyFlag::RotationDue || *f == KeyFlag::ExpiringSoon)
-            })
-            .collect();
-        if keys.is_empty() {
-            result = CheckResult::fail(id, format!("business unit `{unit}` has no Bedrock API key"))
-                .fix(format!("Create one: create_api_key business_unit `{unit}` (prefer deliver: secrets_manager or file)."));
-        } else if working.is_empty() {
-            result = CheckResult::fail(id, "every key of the business unit is expired or inactive")
-                .fix(format!("Issue a fresh key: rotate_key business_unit `{unit}` (it removes an expired or inactive key first), then update AWS_BEARER_TOKEN_BEDROCK in the clients."));
-        } else if working
-            .iter()
-            .all(|k| k.flags.contains(&KeyFlag::ExpiringSoon))
-        {
-            result = CheckResult::warn(id, "the business unit's working keys expire soon").fix(
-                format!("Rotate before expiry: rotate_key business_unit `{unit}`."),
-            );
-        } else {
-            result = CheckResult::pass(id, format!("{} working key(s)", working.len()));
-        }
-        for key in &keys {
-            let flags: Vec<&str> = key.flags.iter().map(|&f| f.into()).collect();
-            result = result.evidence(format!(
-                "{} {} expires {} {}",
-                key.credential_id,
-                key.status,
-                key.expires.as_deref().unwrap_or("never"),
-                flags.join(",")
-            ));
-        }
+        let result = judge_keys(unit, &keys);
         let Some(report) = inspected else {
             return result;
         };
+        self.judge_given_key(unit, &report, keys.len(), result, request)
+    }
+
+    /// The unit's key check `result`, told whether the key given (`report`) is one of the unit's `count`
+    /// keys.
+    fn judge_given_key(
+        &self,
+        unit: &BusinessUnit,
+        report: &KeyInspection,
+        count: usize,
+        result: CheckResult,
+        request: &Request,
+    ) -> CheckResult {
+        let id = CheckId::ApiKey;
         match report.kind {
             Some(KeyKind::LongTerm) => {
                 // Both keys of a user share the alias `<user>-at-<account>`: the value tells the user and
@@ -180,7 +155,7 @@ impl Provisioner {
                         result.evidence(format!(
                             "the given key belongs to {user_name}{}; which of its {} key(s) it is cannot be told from the value (verify_access with the key proves it works)",
                             key_account.map(|a| format!(" in account {a}")).unwrap_or_default(),
-                            keys.len()
+                            count
                         ))
                     }
                     _ => CheckResult::fail(id, format!("the given key does not belong to business unit `{unit}`"))
@@ -189,7 +164,7 @@ impl Provisioner {
                 }
             }
             _ => {
-                let judged = self.judge_key_alone(&report, request);
+                let judged = self.judge_key_alone(report, request);
                 if judged.status == super::CheckStatus::Pass {
                     result.evidence(judged.summary)
                 } else {
@@ -341,6 +316,47 @@ fn now() -> i64 {
 /// [`alias_names_user`]); `Some(None)` when it names the user but no account.
 fn alias_owner<'a>(alias: &'a str, user_name: &str) -> Option<Option<&'a str>> {
     alias_names_user(alias, user_name).then(|| alias_account(alias))
+}
+
+/// The unit's keys judged: failing with none, or none working; warning when every working one expires
+/// soon; each key as evidence.
+fn judge_keys(unit: &BusinessUnit, keys: &[ApiKeySummary]) -> CheckResult {
+    let id = CheckId::ApiKey;
+    let working: Vec<_> = keys
+        .iter()
+        .filter(|k| {
+            k.flags
+                .iter()
+                .all(|f| *f == KeyFlag::RotationDue || *f == KeyFlag::ExpiringSoon)
+        })
+        .collect();
+    let mut result = if keys.is_empty() {
+        CheckResult::fail(id, format!("business unit `{unit}` has no Bedrock API key"))
+            .fix(format!("Create one: create_api_key business_unit `{unit}` (prefer deliver: secrets_manager or file)."))
+    } else if working.is_empty() {
+        CheckResult::fail(id, "every key of the business unit is expired or inactive")
+            .fix(format!("Issue a fresh key: rotate_key business_unit `{unit}` (it removes an expired or inactive key first), then update AWS_BEARER_TOKEN_BEDROCK in the clients."))
+    } else if working
+        .iter()
+        .all(|k| k.flags.contains(&KeyFlag::ExpiringSoon))
+    {
+        CheckResult::warn(id, "the business unit's working keys expire soon").fix(format!(
+            "Rotate before expiry: rotate_key business_unit `{unit}`."
+        ))
+    } else {
+        CheckResult::pass(id, format!("{} working key(s)", working.len()))
+    };
+    for key in keys {
+        let flags: Vec<&str> = key.flags.iter().map(|&f| f.into()).collect();
+        result = result.evidence(format!(
+            "{} {} expires {} {}",
+            key.credential_id,
+            key.status,
+            key.expires.as_deref().unwrap_or("never"),
+            flags.join(",")
+        ));
+    }
+    result
 }
 
 #[cfg(test)]

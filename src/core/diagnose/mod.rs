@@ -10,7 +10,12 @@ mod needed;
 mod usage;
 pub mod verify;
 
-use std::{future::Future, path::PathBuf, pin::Pin, time::Instant};
+use std::{
+    future::Future,
+    path::PathBuf,
+    pin::Pin,
+    time::{Duration, Instant},
+};
 
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
@@ -267,6 +272,21 @@ pub(crate) type ModelList =
 
 type CheckFuture<'a> = Pin<Box<dyn Future<Output = CheckResult> + Send + 'a>>;
 
+/// The checks `checks` names, in their order of [`CheckId::ALL`]; every check when it names none.
+fn wanted_checks(checks: Option<&[CheckId]>) -> Result<Vec<CheckId>> {
+    match checks {
+        Some([]) => Err(Error::invalid(
+            "checks",
+            "must name at least one check, or be omitted for all",
+        )),
+        Some(list) => Ok(CheckId::ALL
+            .into_iter()
+            .filter(|id| list.contains(id))
+            .collect()),
+        None => Ok(CheckId::ALL.to_vec()),
+    }
+}
+
 impl Provisioner {
     /// Run the checks and summarize them.
     pub async fn diagnose(&self, input: &DiagnoseInput) -> Result<DiagnoseReport> {
@@ -280,19 +300,7 @@ impl Provisioner {
         progress: &(dyn Fn(Progress) + Sync),
     ) -> Result<DiagnoseReport> {
         let started = Instant::now();
-        let wanted: Vec<CheckId> = match &input.checks {
-            Some(list) if list.is_empty() => {
-                return Err(Error::invalid(
-                    "checks",
-                    "must name at least one check, or be omitted for all",
-                ));
-            }
-            Some(list) => CheckId::ALL
-                .into_iter()
-                .filter(|id| list.contains(id))
-                .collect(),
-            None => CheckId::ALL.to_vec(),
-        };
+        let wanted = wanted_checks(input.checks.as_deref())?;
         let request = self.diagnose_request(input).await?;
         let timeout = self.settings().check_timeout;
 
@@ -308,12 +316,7 @@ impl Provisioner {
             });
         };
         // Credentials first: without them, every AWS check is skipped with the reason.
-        let credentials = if wanted.iter().any(|id| id.needs_aws()) {
-            self.timed(CheckId::Credentials, timeout, self.check_credentials())
-                .await
-        } else {
-            CheckResult::skipped(CheckId::Credentials, "no check needs AWS")
-        };
+        let credentials = self.credentials_first(&wanted, timeout).await;
         if wanted.contains(&CheckId::Credentials) {
             report(&credentials);
         }
@@ -324,36 +327,18 @@ impl Provisioner {
             .copied()
             .filter(|id| *id != CheckId::Credentials)
         {
-            if id.needs_aws() && !aws_ok {
-                let reason = "skipped: the credentials check failed".to_owned();
-                let report = &report;
-                futures.push(Box::pin(async move {
-                    let result = CheckResult::skipped(id, reason);
-                    report(&result);
-                    result
-                }));
-                continue;
-            }
-            let request = &request;
-            let check: CheckFuture<'_> = match id {
-                CheckId::Credentials => continue,
-                CheckId::Permissions => Box::pin(self.check_permissions()),
-                CheckId::ModelAccess => Box::pin(self.check_model_access(request)),
-                CheckId::User => Box::pin(self.check_user(request)),
-                CheckId::ApiKey => Box::pin(self.check_api_key(request)),
-                CheckId::Region => Box::pin(self.check_region(request)),
-                CheckId::ModelInRegion => Box::pin(self.check_model_in_region(request)),
-                CheckId::Throttling => Box::pin(self.check_throttling()),
-                CheckId::CostTags => Box::pin(self.check_cost_tags()),
-                CheckId::McpConfig => Box::pin(local::check_mcp_config(request)),
-                CheckId::Environment => Box::pin(self.check_environment()),
-                CheckId::KeyWorks => Box::pin(self.check_key_works(request)),
-                CheckId::UsageLogging => Box::pin(self.check_usage_logging(request)),
+            let check: CheckFuture<'_> = if id.needs_aws() && !aws_ok {
+                let skipped = CheckResult::skipped(id, "skipped: the credentials check failed");
+                Box::pin(std::future::ready(skipped))
+            } else {
+                let Some(check) = self.check(id, &request) else {
+                    continue;
+                };
+                Box::pin(self.timed(id, timeout, check))
             };
             let report = &report;
-            let timed = self.timed(id, timeout, check);
             futures.push(Box::pin(async move {
-                let result = timed.await;
+                let result = check.await;
                 report(&result);
                 result
             }));
@@ -370,6 +355,35 @@ impl Provisioner {
             counts,
             checks,
             elapsed_ms: millis(started),
+        })
+    }
+
+    /// The credentials check, run when any of `wanted` needs AWS.
+    async fn credentials_first(&self, wanted: &[CheckId], timeout: Duration) -> CheckResult {
+        if wanted.iter().any(|id| id.needs_aws()) {
+            self.timed(CheckId::Credentials, timeout, self.check_credentials())
+                .await
+        } else {
+            CheckResult::skipped(CheckId::Credentials, "no check needs AWS")
+        }
+    }
+
+    /// The check `id` on `request`; `None` for the credentials check, which runs before the others.
+    fn check<'a>(&'a self, id: CheckId, request: &'a Request) -> Option<CheckFuture<'a>> {
+        Some(match id {
+            CheckId::Credentials => return None,
+            CheckId::Permissions => Box::pin(self.check_permissions()),
+            CheckId::ModelAccess => Box::pin(self.check_model_access(request)),
+            CheckId::User => Box::pin(self.check_user(request)),
+            CheckId::ApiKey => Box::pin(self.check_api_key(request)),
+            CheckId::Region => Box::pin(self.check_region(request)),
+            CheckId::ModelInRegion => Box::pin(self.check_model_in_region(request)),
+            CheckId::Throttling => Box::pin(self.check_throttling()),
+            CheckId::CostTags => Box::pin(self.check_cost_tags()),
+            CheckId::McpConfig => Box::pin(local::check_mcp_config(request)),
+            CheckId::Environment => Box::pin(self.check_environment()),
+            CheckId::KeyWorks => Box::pin(self.check_key_works(request)),
+            CheckId::UsageLogging => Box::pin(self.check_usage_logging(request)),
         })
     }
 
