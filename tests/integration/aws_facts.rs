@@ -9,7 +9,10 @@ use crate::{
 
 use aws_credential_types::Credentials;
 use bedrock_provisioner::{
-    core::{AwsSettings, Provisioner, Settings},
+    core::{
+        AwsSettings, Provisioner, Settings,
+        diagnose::{CheckId, CheckStatus},
+    },
     mode::AccessMode,
 };
 use common::{Account, call, ok, text};
@@ -32,8 +35,8 @@ async fn every_profile_is_found_whatever_page_it_is_on() {
                 json!({"model_id": format!("{prefix}{model}"), "checks": ["model_in_region"]}),
             )
             .await;
-            let status = &check(&report, "model_in_region")["status"];
-            assert_eq!(status, "pass", "{prefix}{model}: {report:#}");
+            let status = check(&report, CheckId::ModelInRegion).status;
+            assert_eq!(status, CheckStatus::Pass, "{prefix}{model}: {report:#?}");
         }
     }
     let listings = account
@@ -61,7 +64,9 @@ async fn a_region_is_told_the_profile_of_its_own_geography() {
             json!({"model_id": MODELS[1], "checks": ["model_in_region"]}),
         )
         .await;
-        let fix = check(&report, "model_in_region")["remediation"].to_string();
+        let fix = check(&report, CheckId::ModelInRegion)
+            .remediation
+            .join("\n");
         assert!(
             fix.contains(&format!("`{prefix}{}`", MODELS[1])),
             "{region}: {fix}"
@@ -109,7 +114,7 @@ async fn both_keys_share_an_alias_and_diagnose_does_not_guess_which_one_was_give
         json!({"business_unit": "sales", "api_key": key, "checks": ["api_key"]}),
     )
     .await;
-    let evidence = check(&report, "api_key")["evidence"].to_string();
+    let evidence = check(&report, CheckId::ApiKey).evidence.join("\n");
     assert!(evidence.contains("cannot be told"), "{evidence}");
     let first_id = first["credential_id"].as_str().unwrap();
     assert!(
@@ -167,8 +172,8 @@ async fn permissions_scoped_to_the_tools_resources_show_no_false_gaps() {
     )
     .await;
     let report = diagnose(&account, scoped, json!({"checks": ["permissions"]})).await;
-    let permissions = check(&report, "permissions");
-    assert_eq!(permissions["status"], "pass", "{permissions:#}");
+    let permissions = check(&report, CheckId::Permissions);
+    assert_eq!(permissions.status, CheckStatus::Pass, "{permissions:#?}");
 
     let no_tag = operator(
         &account,
@@ -177,9 +182,9 @@ async fn permissions_scoped_to_the_tools_resources_show_no_false_gaps() {
     )
     .await;
     let report = diagnose(&account, no_tag, json!({"checks": ["permissions"]})).await;
-    let permissions = check(&report, "permissions");
-    assert_eq!(permissions["status"], "fail", "{permissions:#}");
-    let evidence = permissions["evidence"].to_string();
+    let permissions = check(&report, CheckId::Permissions);
+    assert_eq!(permissions.status, CheckStatus::Fail, "{permissions:#?}");
+    let evidence = permissions.evidence.join("\n");
     assert!(
         evidence.contains(&format!(
             "iam:TagPolicy on arn:aws:iam::{}:policy/bedrock-provisioner/BedrockProvisionerClaudeAccess (for iam:CreatePolicy)",

@@ -7,7 +7,10 @@ use std::{collections::BTreeMap, time::Duration};
 
 use aws_credential_types::Credentials;
 use bedrock_provisioner::{
-    core::{AwsSettings, Settings},
+    core::{
+        AwsSettings, Settings,
+        diagnose::{CheckId, CheckResult, CheckStatus, DiagnoseReport},
+    },
     mode::AccessMode,
 };
 use common::{Account, call, emulator, ok};
@@ -17,9 +20,9 @@ const SONNET: &str = "anthropic.claude-sonnet-4-5-20250929-v1:0";
 const OPUS: &str = "anthropic.claude-opus-4-5-20251101-v1:0";
 const HAIKU_3: &str = "anthropic.claude-3-haiku-20240307-v1:0";
 
-pub(crate) async fn diagnose(account: &Account, settings: Settings, args: Value) -> Value {
+pub(crate) async fn diagnose(account: &Account, settings: Settings, args: Value) -> DiagnoseReport {
     let client = account.mcp_with(AccessMode::ReadOnly, settings).await;
-    ok(&call(&client, "diagnose", args).await)
+    common::report(&call(&client, "diagnose", args).await)
 }
 
 /// A principal that may read IAM and use Bedrock and Cost Explorer, but not change IAM.
@@ -50,42 +53,32 @@ fn signed_by(account: &Account, credentials: Credentials) -> Settings {
 }
 
 /// Status of every check, by id.
-fn statuses(report: &Value) -> BTreeMap<String, String> {
-    report["checks"]
-        .as_array()
-        .unwrap()
+fn statuses(report: &DiagnoseReport) -> BTreeMap<CheckId, CheckStatus> {
+    report.checks.iter().map(|c| (c.id, c.status)).collect()
+}
+
+pub(crate) fn check(report: &DiagnoseReport, id: CheckId) -> &CheckResult {
+    report
+        .checks
         .iter()
-        .map(|c| {
-            (
-                c["id"].as_str().unwrap().to_owned(),
-                c["status"].as_str().unwrap().to_owned(),
-            )
-        })
-        .collect()
+        .find(|c| c.id == id)
+        .unwrap_or_else(|| panic!("no check {id:?} in {report:#?}"))
 }
 
-pub(crate) fn check<'a>(report: &'a Value, id: &str) -> &'a Value {
-    report["checks"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|c| c["id"] == id)
-        .unwrap_or_else(|| panic!("no check {id} in {report}"))
+fn fixes(check: &CheckResult) -> String {
+    check.remediation.join("\n")
 }
 
-fn fixes(check: &Value) -> String {
-    check["remediation"].to_string()
-}
-
-fn only(statuses: &BTreeMap<String, String>, expected: &[(&str, &str)]) {
+/// Every check has its `expected` status, the others pass or are skipped.
+fn only(statuses: &BTreeMap<CheckId, CheckStatus>, expected: &[(CheckId, CheckStatus)]) {
     for (id, status) in statuses {
-        let want = expected
-            .iter()
-            .find(|(e, _)| e == id)
-            .map_or("pass|skipped", |(_, s)| *s);
+        let fine = match expected.iter().find(|(e, _)| e == id) {
+            Some((_, want)) => status == want,
+            None => matches!(status, CheckStatus::Pass | CheckStatus::Skipped),
+        };
         assert!(
-            want.split('|').any(|w| w == status),
-            "{id}: {status}, expected {want}; all: {statuses:?}"
+            fine,
+            "{id:?}: {status:?}, expected {expected:?}; all: {statuses:?}"
         );
     }
 }
@@ -126,10 +119,13 @@ async fn healthy_setup_passes_every_check() {
     .await;
     let all = statuses(&report);
     assert_eq!(all.len(), 13);
-    assert!(all.values().all(|s| s == "pass"), "{all:?}\n{report:#}");
-    assert!(report["summary"].as_str().unwrap().contains("13 passed"));
     assert!(
-        !report.to_string().contains(api_key),
+        all.values().all(|s| *s == CheckStatus::Pass),
+        "{all:?}\n{report:#?}"
+    );
+    assert!(report.summary.contains("13 passed"));
+    assert!(
+        !serde_json::to_string(&report).unwrap().contains(api_key),
         "the key is never echoed"
     );
     let listings = account
@@ -158,18 +154,19 @@ fn no_credentials_at_all_fails_credentials_and_skips_aws_checks() {
         .output()
         .unwrap();
     assert_eq!(out.status.code(), Some(1), "a failed check exits 1");
-    let report: Value = serde_json::from_slice(&out.stdout).unwrap();
-    let credentials = check(&report, "credentials");
-    assert_eq!(credentials["status"], "fail");
+    let report: DiagnoseReport = serde_json::from_slice(&out.stdout).unwrap();
+    let credentials = check(&report, CheckId::Credentials);
+    assert_eq!(credentials.status, CheckStatus::Fail);
     assert!(
-        credentials["evidence"]
-            .to_string()
+        credentials
+            .evidence
+            .join("\n")
             .contains("AWS_ACCESS_KEY_ID not set")
     );
     assert!(fixes(credentials).contains("aws configure"));
     for (id, status) in statuses(&report) {
-        if id != "credentials" {
-            assert_eq!(status, "skipped", "{id}");
+        if id != CheckId::Credentials {
+            assert_eq!(status, CheckStatus::Skipped, "{id:?}");
         }
     }
 }
@@ -210,23 +207,14 @@ async fn principal_without_create_user_is_told_which_policy_to_attach() {
     )
     .await;
     assert_eq!(
-        check(&report, "credentials")["status"],
-        "pass",
-        "{report:#}"
+        check(&report, CheckId::Credentials).status,
+        CheckStatus::Pass,
+        "{report:#?}"
     );
-    let permissions = check(&report, "permissions");
-    assert_eq!(permissions["status"], "fail", "{permissions:#}");
-    assert!(
-        permissions["summary"]
-            .as_str()
-            .unwrap()
-            .contains(":user/john")
-    );
-    assert!(
-        permissions["evidence"]
-            .to_string()
-            .contains("iam:CreateUser")
-    );
+    let permissions = check(&report, CheckId::Permissions);
+    assert_eq!(permissions.status, CheckStatus::Fail, "{permissions:#?}");
+    assert!(permissions.summary.contains(":user/john"));
+    assert!(permissions.evidence.join("\n").contains("iam:CreateUser"));
     assert!(
         fixes(permissions).contains("iam:CreateUser") && fixes(permissions).contains("2012-10-17")
     );
@@ -279,31 +267,25 @@ async fn assumed_role_session_is_simulated_as_its_role_with_the_path() {
         json!({"checks": ["credentials", "permissions"]}),
     )
     .await;
-    let credentials = check(&report, "credentials");
-    assert_eq!(credentials["status"], "pass", "{report:#}");
+    let credentials = check(&report, CheckId::Credentials);
+    assert_eq!(credentials.status, CheckStatus::Pass, "{report:#?}");
     assert!(
-        credentials["summary"]
-            .as_str()
-            .unwrap()
+        credentials
+            .summary
             .contains(":assumed-role/automation/nightly"),
-        "{credentials:#}"
+        "{credentials:#?}"
     );
     // The session ARN has no path; simulating `role/automation` would fail with NoSuchEntity.
-    let permissions = check(&report, "permissions");
-    assert_eq!(permissions["status"], "fail", "{permissions:#}");
+    let permissions = check(&report, CheckId::Permissions);
+    assert_eq!(permissions.status, CheckStatus::Fail, "{permissions:#?}");
     assert!(
-        permissions["summary"]
-            .as_str()
-            .unwrap()
+        permissions
+            .summary
             .starts_with(&format!("{role_arn} lacks")),
-        "{permissions:#}"
+        "{permissions:#?}"
     );
     assert!(role_arn.ends_with(":role/platform/ci/automation"));
-    assert!(
-        permissions["evidence"]
-            .to_string()
-            .contains("iam:CreateUser")
-    );
+    assert!(permissions.evidence.join("\n").contains("iam:CreateUser"));
     assert!(fixes(permissions).contains(&format!("Attach this policy to {role_arn}")));
 
     // Without iam:GetRole the path cannot be found: a warning that says so, not a confusing failure.
@@ -315,11 +297,11 @@ async fn assumed_role_session_is_simulated_as_its_role_with_the_path() {
         .await
         .unwrap();
     let report = diagnose(&account, settings, json!({"checks": ["permissions"]})).await;
-    let permissions = check(&report, "permissions");
-    assert_eq!(permissions["status"], "warn", "{permissions:#}");
+    let permissions = check(&report, CheckId::Permissions);
+    assert_eq!(permissions.status, CheckStatus::Warn, "{permissions:#?}");
     assert!(
         fixes(permissions).contains("Allow iam:GetRole"),
-        "{permissions:#}"
+        "{permissions:#?}"
     );
 }
 
@@ -333,23 +315,21 @@ async fn no_anthropic_models_in_the_region() {
             .to_string(),
     );
     let report = diagnose(&account, account.settings(), json!({})).await;
-    let access = check(&report, "model_access");
-    assert_eq!(access["status"], "fail");
+    let access = check(&report, CheckId::ModelAccess);
+    assert_eq!(access.status, CheckStatus::Fail);
+    assert!(access.summary.contains("no Anthropic models"));
+    let region = check(&report, CheckId::Region);
+    assert_eq!(region.status, CheckStatus::Fail);
     assert!(
-        access["summary"]
-            .as_str()
-            .unwrap()
-            .contains("no Anthropic models")
+        fixes(region).contains("AWS_REGION=us-west-2"),
+        "{region:#?}"
     );
-    let region = check(&report, "region");
-    assert_eq!(region["status"], "fail");
-    assert!(fixes(region).contains("AWS_REGION=us-west-2"), "{region:#}");
     only(
         &statuses(&report),
         &[
-            ("model_access", "fail"),
-            ("region", "fail"),
-            ("cost_tags", "warn"),
+            (CheckId::ModelAccess, CheckStatus::Fail),
+            (CheckId::Region, CheckStatus::Fail),
+            (CheckId::CostTags, CheckStatus::Warn),
         ],
     );
 }
@@ -374,9 +354,9 @@ async fn model_agreement_and_use_case_form_problems_are_named() {
         json!({"model_id": SONNET, "checks": ["model_access"]}),
     )
     .await;
-    let access = check(&report, "model_access");
-    assert_eq!(access["status"], "fail");
-    let evidence = access["evidence"].to_string();
+    let access = check(&report, CheckId::ModelAccess);
+    assert_eq!(access.status, CheckStatus::Fail);
+    let evidence = access.evidence.join("\n");
     assert!(evidence.contains("not authorized"), "{evidence}");
     assert!(
         evidence.contains("use-case form has not been submitted"),
@@ -402,13 +382,16 @@ async fn user_already_exists_but_is_not_managed() {
         json!({"business_unit": "marketing"}),
     )
     .await;
-    let user = check(&report, "user");
-    assert_eq!(user["status"], "fail");
-    assert!(user["summary"].as_str().unwrap().contains("already exists"));
+    let user = check(&report, CheckId::User);
+    assert_eq!(user.status, CheckStatus::Fail);
+    assert!(user.summary.contains("already exists"));
     assert!(fixes(user).contains("adopt: true") && fixes(user).contains("deprovision_user"));
     only(
         &statuses(&report),
-        &[("user", "fail"), ("cost_tags", "warn")],
+        &[
+            (CheckId::User, CheckStatus::Fail),
+            (CheckId::CostTags, CheckStatus::Warn),
+        ],
     );
 }
 
@@ -441,24 +424,21 @@ async fn expired_and_inactive_keys() {
         json!({"business_unit": "sales", "api_key": key, "checks": ["api_key", "key_works"]}),
     )
     .await;
-    let api_key = check(&report, "api_key");
-    assert_eq!(api_key["status"], "fail");
+    let api_key = check(&report, CheckId::ApiKey);
+    assert_eq!(api_key.status, CheckStatus::Fail);
     assert!(
-        api_key["summary"]
-            .as_str()
-            .unwrap()
-            .contains("expired or inactive"),
-        "{api_key:#}"
+        api_key.summary.contains("expired or inactive"),
+        "{api_key:#?}"
     );
     assert!(fixes(api_key).contains("rotate_key"));
     // Both keys share the alias: the value does not tell which one it is, a call with it does.
-    let works = check(&report, "key_works");
-    assert_eq!(works["status"], "fail", "{works:#}");
+    let works = check(&report, CheckId::KeyWorks);
+    assert_eq!(works.status, CheckStatus::Fail, "{works:#?}");
     assert!(
-        works["evidence"].to_string().contains("CountTokens"),
-        "{works:#}"
+        works.evidence.join("\n").contains("CountTokens"),
+        "{works:#?}"
     );
-    assert!(fixes(works).contains("rotate_key"), "{works:#}");
+    assert!(fixes(works).contains("rotate_key"), "{works:#?}");
     assert!(!report.to_string().contains(key));
 
     let no_key_value = diagnose(
@@ -468,9 +448,8 @@ async fn expired_and_inactive_keys() {
     )
     .await;
     assert!(
-        check(&no_key_value, "api_key")["summary"]
-            .as_str()
-            .unwrap()
+        check(&no_key_value, CheckId::ApiKey)
+            .summary
             .contains("expired or inactive")
     );
 }
@@ -484,16 +463,18 @@ async fn region_mismatch_recommends_a_region_that_offers_the_model() {
         json!({"model_id": SONNET, "regions": ["us-west-2", "eu-west-1"]}),
     )
     .await;
-    assert_eq!(report["region"], "ap-southeast-1");
-    let region = check(&report, "region");
-    assert_eq!(region["status"], "fail", "{report:#}");
-    assert!(fixes(region).contains("AWS_REGION=us-west-2"), "{region:#}");
-    assert_eq!(
-        region["evidence"].as_array().unwrap().len(),
-        3,
-        "three regions probed"
+    assert_eq!(report.region, "ap-southeast-1");
+    let region = check(&report, CheckId::Region);
+    assert_eq!(region.status, CheckStatus::Fail, "{report:#?}");
+    assert!(
+        fixes(region).contains("AWS_REGION=us-west-2"),
+        "{region:#?}"
     );
-    assert_eq!(check(&report, "model_in_region")["status"], "fail");
+    assert_eq!(region.evidence.len(), 3, "three regions probed");
+    assert_eq!(
+        check(&report, CheckId::ModelInRegion).status,
+        CheckStatus::Fail
+    );
 }
 
 #[tokio::test]
@@ -506,11 +487,11 @@ async fn throttled_calls_get_retry_and_quota_advice() {
         json!({"checks": ["throttling"]}),
     )
     .await;
-    let throttling = check(&report, "throttling");
-    assert_eq!(throttling["status"], "warn");
+    let throttling = check(&report, CheckId::Throttling);
+    assert_eq!(throttling.status, CheckStatus::Warn);
     assert!(fixes(throttling).contains("AWS_RETRY_MODE=adaptive"));
     assert!(fixes(throttling).contains("Service Quotas"));
-    let evidence = throttling["evidence"].to_string();
+    let evidence = throttling.evidence.join("\n");
     assert!(
         evidence.contains("tokens per minute for Anthropic Claude Sonnet 4.5 = 2000000"),
         "the account's quotas are shown: {evidence}"
@@ -539,14 +520,9 @@ async fn inactive_cost_tags_are_reported_with_the_delay() {
         json!({"checks": ["cost_tags"]}),
     )
     .await;
-    let tags = check(&report, "cost_tags");
-    assert_eq!(tags["status"], "warn");
-    assert!(
-        tags["summary"]
-            .as_str()
-            .unwrap()
-            .contains("business-unit, owner")
-    );
+    let tags = check(&report, CheckId::CostTags);
+    assert_eq!(tags.status, CheckStatus::Warn);
+    assert!(tags.summary.contains("business-unit, owner"));
     assert!(fixes(tags).contains("enable_cost_tags") && fixes(tags).contains("24-48 hours"));
 }
 
@@ -561,15 +537,9 @@ async fn broken_mcp_json_is_located() {
     .unwrap();
     let args = json!({"project_dir": project.to_str().unwrap(), "checks": ["mcp_config"]});
     let report = diagnose(&account, account.settings(), args.clone()).await;
-    let config = check(&report, "mcp_config");
-    assert_eq!(config["status"], "fail");
-    assert!(
-        config["summary"]
-            .as_str()
-            .unwrap()
-            .contains("line 1 column"),
-        "{config:#}"
-    );
+    let config = check(&report, CheckId::McpConfig);
+    assert_eq!(config.status, CheckStatus::Fail);
+    assert!(config.summary.contains("line 1 column"), "{config:#?}");
 
     std::fs::write(
         project.join(".mcp.json"),
@@ -579,9 +549,9 @@ async fn broken_mcp_json_is_located() {
     )
     .unwrap();
     let report = diagnose(&account, account.settings(), args).await;
-    let config = check(&report, "mcp_config");
-    assert_eq!(config["status"], "fail");
-    let evidence = config["evidence"].to_string();
+    let config = check(&report, CheckId::McpConfig);
+    assert_eq!(config.status, CheckStatus::Fail);
+    let evidence = config.evidence.join("\n");
     assert!(evidence.contains("does not resolve"), "{evidence}");
     assert!(evidence.contains("do not start with `serve`"), "{evidence}");
     assert!(evidence.contains("AWS_BEDROCK_API_KEY"), "{evidence}");
@@ -596,14 +566,9 @@ async fn model_not_in_region_and_models_that_need_a_profile() {
         json!({"model_id": OPUS, "checks": ["model_in_region"]}),
     )
     .await;
-    let model = check(&report, "model_in_region");
-    assert_eq!(model["status"], "fail");
-    assert!(
-        model["summary"]
-            .as_str()
-            .unwrap()
-            .contains("not offered in eu-west-1")
-    );
+    let model = check(&report, CheckId::ModelInRegion);
+    assert_eq!(model.status, CheckStatus::Fail);
+    assert!(model.summary.contains("not offered in eu-west-1"));
 
     let report = diagnose(
         &account,
@@ -611,9 +576,9 @@ async fn model_not_in_region_and_models_that_need_a_profile() {
         json!({"model_id": SONNET, "checks": ["model_in_region"]}),
     )
     .await;
-    let model = check(&report, "model_in_region");
-    assert_eq!(model["status"], "warn");
-    assert!(fixes(model).contains(&format!("us.{SONNET}")), "{model:#}");
+    let model = check(&report, CheckId::ModelInRegion);
+    assert_eq!(model.status, CheckStatus::Warn);
+    assert!(fixes(model).contains(&format!("us.{SONNET}")), "{model:#?}");
 
     let report = diagnose(
         &account,
@@ -621,7 +586,10 @@ async fn model_not_in_region_and_models_that_need_a_profile() {
         json!({"model_id": format!("us.{SONNET}"), "checks": ["model_in_region"]}),
     )
     .await;
-    assert_eq!(check(&report, "model_in_region")["status"], "pass");
+    assert_eq!(
+        check(&report, CheckId::ModelInRegion).status,
+        CheckStatus::Pass
+    );
 }
 
 #[tokio::test]
@@ -661,9 +629,9 @@ async fn a_hanging_endpoint_cannot_hang_diagnose() {
         "{:?}",
         started.elapsed()
     );
-    let tags = check(&report, "cost_tags");
-    assert_eq!(tags["status"], "warn");
-    assert!(tags["summary"].as_str().unwrap().contains("did not finish"));
+    let tags = check(&report, CheckId::CostTags);
+    assert_eq!(tags.status, CheckStatus::Warn);
+    assert!(tags.summary.contains("did not finish"));
 }
 
 /// Benchmark (printed, not asserted): with 200 ms of latency on every emulator call, a full diagnosis
@@ -680,16 +648,10 @@ async fn bench_diagnose_concurrency() {
     let started = std::time::Instant::now();
     let report = diagnose(&account, settings, args).await;
     let total = started.elapsed().as_millis();
-    let times: Vec<(String, u64)> = report["checks"]
-        .as_array()
-        .unwrap()
+    let times: Vec<(String, u64)> = report
+        .checks
         .iter()
-        .map(|c| {
-            (
-                c["id"].as_str().unwrap().to_owned(),
-                c["elapsed_ms"].as_u64().unwrap(),
-            )
-        })
+        .map(|c| (format!("{:?}", c.id), c.elapsed_ms))
         .collect();
     let slowest = times.iter().map(|t| t.1).max().unwrap();
     let serial: u64 = times.iter().map(|t| t.1).sum();
