@@ -9,7 +9,7 @@ use std::{
 
 use crate::common;
 
-use bedrock_provisioner::mode::AccessMode;
+use bedrock_provisioner::{core::fleet::FleetReport, mode::AccessMode};
 use common::{Account, ok};
 use serde_json::{Value, json};
 
@@ -250,18 +250,19 @@ async fn a_thirty_unit_fleet_applies_under_throttling_and_then_plans_nothing() {
     );
     assert_eq!(planned.status.code(), Some(2));
     let report: Value = serde_json::from_slice(&planned.stdout).unwrap();
-    let changed: Vec<&Value> = report["units"]
-        .as_array()
-        .unwrap()
+    let typed: FleetReport = serde_json::from_value(report.clone()).unwrap();
+    let changed: Vec<_> = typed
+        .units
         .iter()
-        .filter(|u| !u["changes"].as_array().unwrap().is_empty())
+        .filter(|u| !u.changes.is_empty())
         .collect();
-    assert_eq!(changed.len(), 1, "{report:#}");
-    assert_eq!(changed[0]["business_unit"], "u07");
+    assert_eq!(changed.len(), 1, "{typed:#?}");
+    assert_eq!(changed[0].business_unit, "u07");
     assert_eq!(
-        changed[0]["changes"],
-        json!(["user tags u07-bedrock-user: would set tags owner=new-owner@example.com"])
+        changed[0].changes,
+        ["user tags u07-bedrock-user: would set tags owner=new-owner@example.com"]
     );
+    // The absent unit as the CLI writes it, every member named.
     assert_eq!(
         report["absent"],
         json!([{"business_unit": "legacy", "account": account.id, "removes": false,
@@ -287,16 +288,17 @@ async fn apply_gives_each_unit_one_delivered_key_and_prune_removes_only_when_con
 
     let planned = fleet(&account, &["plan", file, "--prune", "--output", "json"]);
     assert_eq!(planned.status.code(), Some(2));
-    let report: Value = serde_json::from_slice(&planned.stdout).unwrap();
-    for unit in report["units"].as_array().unwrap() {
-        let changes = unit["changes"].to_string();
+    let report: FleetReport = serde_json::from_slice(&planned.stdout).unwrap();
+    for unit in &report.units {
         assert!(
-            changes.contains("api key: create one, delivered to secrets_manager"),
-            "{changes}"
+            unit.changes
+                .iter()
+                .any(|c| c.contains("api key: create one, delivered to secrets_manager")),
+            "{unit:#?}"
         );
     }
-    assert_eq!(report["absent"][0]["business_unit"], "legacy");
-    assert_eq!(report["absent"][0]["removes"], true);
+    assert_eq!(report.absent[0].business_unit, "legacy");
+    assert!(report.absent[0].removes);
 
     let refused = fleet(&account, &["apply", file, "--prune"]);
     assert_eq!(refused.status.code(), Some(1));
@@ -415,15 +417,14 @@ async fn an_interrupted_apply_finishes_the_units_in_flight_and_a_rerun_completes
         rest.contains("interrupted: finishing the units in flight"),
         "{rest}"
     );
-    let report: Value = serde_json::from_slice(&output.stdout).unwrap();
-    assert_eq!(report["cancelled"], true);
-    let not_started = report["units"]
-        .as_array()
-        .unwrap()
+    let report: FleetReport = serde_json::from_slice(&output.stdout).unwrap();
+    assert!(report.cancelled);
+    let not_started = report
+        .units
         .iter()
         .filter(|u| {
-            u["error"]
-                .as_str()
+            u.error
+                .as_deref()
                 .is_some_and(|e| e.starts_with("not started"))
         })
         .count();
@@ -520,20 +521,19 @@ async fn other_accounts_are_reached_through_their_role_and_an_unreachable_one_fa
         &["apply", path.to_str().unwrap(), "--output", "json"],
     );
     assert_eq!(applied.status.code(), Some(1), "x1 cannot be reached");
-    let report: Value = serde_json::from_slice(&applied.stdout).unwrap();
+    let report: FleetReport = serde_json::from_slice(&applied.stdout).unwrap();
     let unit = |name: &str| {
-        report["units"]
-            .as_array()
-            .unwrap()
+        report
+            .units
             .iter()
-            .find(|u| u["business_unit"] == name)
+            .find(|u| u.business_unit == name)
             .unwrap()
             .clone()
     };
     for name in ["h1", "o1", "o2"] {
-        assert_eq!(unit(name)["error"], Value::Null, "{report:#}");
+        assert_eq!(unit(name).error, None, "{report:#?}");
     }
-    let refused = unit("x1")["error"].as_str().unwrap().to_owned();
+    let refused = unit("x1").error.unwrap();
     assert!(
         refused.contains(&format!("cannot reach account {}", unreachable.id)),
         "{refused}"
@@ -797,10 +797,10 @@ async fn the_fleet_tools_plan_apply_and_sweep_over_mcp() {
         .mcp(bedrock_provisioner::mode::AccessMode::Provision)
         .await;
     let manifest = manifest(2, |i| format!("owner-{i}@example.com"));
-    let plan =
-        common::ok(&common::call(&client, "plan_fleet", json!({"manifest": manifest})).await);
-    assert_eq!(plan["units"].as_array().unwrap().len(), 2);
-    assert!(!plan["units"][0]["changes"].as_array().unwrap().is_empty());
+    let plan: FleetReport =
+        common::report(&common::call(&client, "plan_fleet", json!({"manifest": manifest})).await);
+    assert_eq!(plan.units.len(), 2);
+    assert!(!plan.units[0].changes.is_empty());
     assert!(
         account.actions().iter().all(|a| !common::is_mutation(a)),
         "a plan changes nothing"
@@ -810,15 +810,11 @@ async fn the_fleet_tools_plan_apply_and_sweep_over_mcp() {
         user_names(&account).await,
         ["u00-bedrock-user", "u01-bedrock-user"]
     );
-    let again =
-        common::ok(&common::call(&client, "plan_fleet", json!({"manifest": manifest})).await);
+    let again: FleetReport =
+        common::report(&common::call(&client, "plan_fleet", json!({"manifest": manifest})).await);
     assert!(
-        again["units"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .all(|u| u["changes"].as_array().unwrap().is_empty()),
-        "{again:#}"
+        again.units.iter().all(|u| u.changes.is_empty()),
+        "{again:#?}"
     );
     let bad = common::call(
         &client,
@@ -916,14 +912,9 @@ async fn a_fleet_run_outlives_its_role_session() {
         "clock",
         &json!({"offset_seconds": 0, "account": other.id}).to_string(),
     );
-    let report = ok(&result);
-    let failed: Vec<&Value> = report["units"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .filter(|u| !u["error"].is_null())
-        .collect();
-    assert!(failed.is_empty(), "{report:#}");
+    let report: FleetReport = common::report(&result);
+    let failed: Vec<_> = report.units.iter().filter(|u| u.error.is_some()).collect();
+    assert!(failed.is_empty(), "{report:#?}");
     assert_eq!(user_names(&other).await.len(), 8);
     let sessions: Vec<Value> = common::emulator().control("GET", "requests", "")["requests"]
         .as_array()
