@@ -1,6 +1,6 @@
 //! The command-line adapter: the same core operations as subcommands, JSON or human output, non-zero exit
-//! on failure. Each subcommand's arguments convert into the core's input ([`args`]); results print as text
-//! ([`print`]) or JSON; errors name the CLI's own flags ([`wording`]).
+//! on failure. Each subcommand's arguments convert into the core's input (`args`); results print as text
+//! (`print`) or JSON; errors name the CLI's own flags (`wording`).
 
 mod args;
 mod costs;

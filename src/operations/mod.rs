@@ -1,4 +1,4 @@
-//! Every operation the product offers, declared once ([`OPERATIONS`], in [`catalog`]): its tool name,
+//! Every operation the product offers, declared once ([`OPERATIONS`], in `catalog`): its tool name,
 //! title, description, toolset, access class, whether a repeat changes nothing more, its CLI command, its
 //! line in the README, and its [`Handler`]: its input and output types and the function that runs it.
 //! The MCP tools (schemas, annotations, calls), the modes and toolsets that offer them, the README's tool
@@ -116,7 +116,7 @@ fn root_schema<T: JsonSchema>(settings: SchemaSettings) -> JsonObject {
     object
 }
 
-/// How an operation is run: made by [`handler!`] from its input and output types and its function.
+/// How an operation is run: made by `handler!` from its input and output types and its function.
 #[derive(Debug, Clone, Copy)]
 pub struct Handler {
     /// Its input's and output's schemas.
