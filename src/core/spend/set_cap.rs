@@ -190,3 +190,44 @@ impl Provisioner {
         Ok(())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn plan(previous: Option<f64>, cap: Option<f64>) -> SpendCapPlan {
+        SpendCapPlan {
+            unit: BusinessUnit::parse("business_unit", "web").unwrap(),
+            user_name: "web-bedrock-user".to_owned(),
+            owner: None,
+            report: SpendCapReport {
+                business_unit: "web".to_owned(),
+                previous_cap_usd: previous,
+                cap_usd: cap,
+                status: if previous == cap {
+                    ChangeStatus::Unchanged
+                } else {
+                    ChangeStatus::Planned
+                },
+                next_steps: Vec::new(),
+                notes: Vec::new(),
+            },
+        }
+    }
+
+    #[test]
+    fn a_cap_plan_asks_only_for_a_change_and_says_what_it_is() {
+        assert_eq!(plan(Some(50.0), Some(50.0)).confirmation(), None);
+        let set = plan(None, Some(120.0)).confirmation().unwrap();
+        assert!(
+            set.contains("cap at 120.00 USD a month") && set.contains("(now none)"),
+            "{set}"
+        );
+        let removed = plan(Some(50.0), None).confirmation().unwrap();
+        assert!(
+            removed.contains("remove the cap") && removed.contains("(now 50.00 USD)"),
+            "{removed}"
+        );
+        assert_eq!(plan(None, Some(1.0)).render().status, ChangeStatus::Planned);
+    }
+}

@@ -387,3 +387,42 @@ impl Provisioner {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use super::*;
+
+    fn plan(steps: Vec<(StepKind, String)>) -> DeprovisionPlan {
+        DeprovisionPlan {
+            unit: BusinessUnit::parse("business_unit", "web").unwrap(),
+            user_name: "web-bedrock-user".to_owned(),
+            steps,
+            _lock: Arc::new(tokio::sync::Mutex::new(()))
+                .try_lock_owned()
+                .unwrap(),
+        }
+    }
+
+    #[test]
+    fn the_plan_confirmed_names_every_item_and_the_dry_run_renders_it_unapplied() {
+        let plan = plan(vec![
+            (
+                StepKind::DeleteServiceSpecificCredential,
+                "ACCA1".to_owned(),
+            ),
+            (StepKind::DeleteUser, "web-bedrock-user".to_owned()),
+        ]);
+        let words = plan.confirmation().unwrap();
+        assert!(
+            words.contains("delete IAM user `web-bedrock-user` and 1 attached item(s)")
+                && words.contains("delete service specific credential ACCA1"),
+            "{words}"
+        );
+        let report = plan.render();
+        assert!(report.dry_run && !report.user_deleted);
+        assert!(report.steps.iter().all(|s| s.status == StepStatus::Planned));
+        assert_eq!(report.steps.len(), 2);
+    }
+}
