@@ -8,7 +8,13 @@ use crate::common;
 use aws_sdk_bedrockruntime::types::{
     ContentBlock, ConversationRole, InferenceConfiguration, Message,
 };
-use bedrock_provisioner::{core::domain::policy::least_privilege_document, mode::AccessMode};
+use bedrock_provisioner::{
+    core::{
+        diagnose::verify::{AccessReport, KeyOutcome, Verdict},
+        domain::policy::least_privilege_document,
+    },
+    mode::AccessMode,
+};
 use common::{Account, call, emulator, ok, text};
 use serde_json::{Value, json};
 
@@ -67,6 +73,16 @@ async fn provision_with_key(account: &Account, unit: &str, policy: Option<Value>
     created["delivery"]["api_key"].as_str().unwrap().to_owned()
 }
 
+/// The resources the report's simulated permissions were checked on, one per line.
+fn resources(report: &AccessReport) -> String {
+    let resources: Vec<&str> = report
+        .permissions
+        .iter()
+        .map(|p| p.resource.as_str())
+        .collect();
+    resources.join("\n")
+}
+
 #[tokio::test]
 async fn the_default_policy_lets_a_key_call_claude_through_us_and_global_profiles_and_nothing_else()
 {
@@ -93,28 +109,32 @@ async fn the_default_policy_lets_a_key_call_claude_through_us_and_global_profile
         )
         .await;
         assert!(!text(&result).contains(&key), "the key is never echoed");
-        let report = ok(&result);
-        assert_eq!(report["verdict"], "can_call", "{report:#}");
-        assert_eq!(report["key_test"]["call"], "CountTokens");
-        assert_eq!(report["key_test"]["outcome"], "works", "{report:#}");
-        let resources = report["permissions"].to_string();
+        let report: AccessReport = common::report(&result);
+        assert_eq!(report.verdict, Verdict::CanCall, "{report:#?}");
+        assert_eq!(report.key_test.as_ref().unwrap().call, "CountTokens");
+        assert_eq!(
+            report.key_test.as_ref().unwrap().outcome,
+            KeyOutcome::Works,
+            "{report:#?}"
+        );
+        let resources = resources(&report);
         assert!(resources.contains(":project/default"), "{resources}");
         assert!(
             resources.contains(&format!("inference-profile/{model}")),
             "{resources}"
         );
     }
-    let global = ok(&call(
-        &reader,
-        "verify_access",
-        json!({"business_unit": "marketing", "model_id": format!("global.{SONNET}")}),
-    )
-    .await);
+    let global: AccessReport = common::report(
+        &call(
+            &reader,
+            "verify_access",
+            json!({"business_unit": "marketing", "model_id": format!("global.{SONNET}")}),
+        )
+        .await,
+    );
     assert!(
-        global["permissions"]
-            .to_string()
-            .contains(&format!("arn:aws:bedrock:::foundation-model/{SONNET}")),
-        "a global profile's destinations have an empty region: {global:#}"
+        resources(&global).contains(&format!("arn:aws:bedrock:::foundation-model/{SONNET}")),
+        "a global profile's destinations have an empty region: {global:#?}"
     );
 
     let admin = account.mcp(AccessMode::Admin).await;
@@ -133,14 +153,20 @@ async fn the_default_policy_lets_a_key_call_claude_through_us_and_global_profile
     .await);
     let revoked = converse_with_key(&account, &key, &format!("us.{SONNET}")).await;
     assert!(revoked.is_err(), "a deleted key still worked");
-    let report = ok(&call(
-        &reader,
-        "verify_access",
-        json!({"business_unit": "marketing", "api_key": key}),
-    )
-    .await);
-    assert_eq!(report["verdict"], "cannot_call", "{report:#}");
-    assert_eq!(report["key_test"]["outcome"], "refused", "{report:#}");
+    let report: AccessReport = common::report(
+        &call(
+            &reader,
+            "verify_access",
+            json!({"business_unit": "marketing", "api_key": key}),
+        )
+        .await,
+    );
+    assert_eq!(report.verdict, Verdict::CannotCall, "{report:#?}");
+    assert_eq!(
+        report.key_test.as_ref().unwrap().outcome,
+        KeyOutcome::Refused,
+        "{report:#?}"
+    );
 }
 
 #[tokio::test]
@@ -168,9 +194,10 @@ async fn a_policy_without_the_project_is_denied_by_name() {
         "the project is required: {denied:?}"
     );
     let reader = account.mcp(AccessMode::ReadOnly).await;
-    let report = ok(&call(&reader, "verify_access", json!({"business_unit": "legal"})).await);
-    assert_eq!(report["verdict"], "cannot_call", "{report:#}");
-    let fix = report["remediation"][0].as_str().unwrap();
+    let report: AccessReport =
+        common::report(&call(&reader, "verify_access", json!({"business_unit": "legal"})).await);
+    assert_eq!(report.verdict, Verdict::CannotCall, "{report:#?}");
+    let fix = report.remediation[0].as_str();
     assert!(
         fix.contains(&format!(
             "bedrock:InvokeModel on arn:aws:bedrock:us-east-1:{}:project/default",
@@ -244,31 +271,44 @@ async fn can_call_only_when_the_units_own_key_was_proven() {
         &account.actions()[before..]
     );
 
-    let other = ok(&call(
-        &reader,
-        "verify_access",
-        json!({"business_unit": "marketing", "api_key": sales_key}),
-    )
-    .await);
-    assert_eq!(other["key_test"]["outcome"], "works", "{other:#}");
+    let other: AccessReport = common::report(
+        &call(
+            &reader,
+            "verify_access",
+            json!({"business_unit": "marketing", "api_key": sales_key}),
+        )
+        .await,
+    );
     assert_eq!(
-        other["verdict"], "unproven",
-        "another unit's key proves nothing here: {other:#}"
+        other.key_test.as_ref().unwrap().outcome,
+        KeyOutcome::Works,
+        "{other:#?}"
+    );
+    assert_eq!(
+        other.verdict,
+        Verdict::Unproven,
+        "another unit's key proves nothing here: {other:#?}"
     );
 
     // CountTokens is documented for some models only: the emulator refuses Opus 4.5 as AWS does.
-    let sales = ok(&call(
-        &reader,
-        "verify_access",
-        json!({"business_unit": "sales", "api_key": sales_key,
+    let sales: AccessReport = common::report(
+        &call(
+            &reader,
+            "verify_access",
+            json!({"business_unit": "sales", "api_key": sales_key,
                "model_id": "us.anthropic.claude-opus-4-5-20251101-v1:0"}),
-    )
-    .await);
-    assert_eq!(sales["key_test"]["outcome"], "failed", "{sales:#}");
-    assert_eq!(sales["verdict"], "unproven", "{sales:#}");
+        )
+        .await,
+    );
+    assert_eq!(
+        sales.key_test.as_ref().unwrap().outcome,
+        KeyOutcome::Failed,
+        "{sales:#?}"
+    );
+    assert_eq!(sales.verdict, Verdict::Unproven, "{sales:#?}");
     assert!(
-        sales["remediation"].to_string().contains("invoke: true"),
-        "{sales:#}"
+        sales.remediation.join("\n").contains("invoke: true"),
+        "{sales:#?}"
     );
     let output = std::process::Command::new(env!("CARGO_BIN_EXE_bedrock-provisioner"))
         .args([
@@ -302,24 +342,26 @@ async fn a_unit_on_amazon_bedrock_limited_access_is_not_told_it_cannot_call() {
     )
     .await;
     let reader = account.mcp(AccessMode::ReadOnly).await;
-    let report = ok(&call(
-        &reader,
-        "verify_access",
-        json!({"business_unit": "design", "api_key": key, "model_id": format!("us.{SONNET}")}),
-    )
-    .await);
-    assert_ne!(report["verdict"], "cannot_call", "{report:#}");
-    assert!(
-        report["remediation"].to_string().contains("invoke: true"),
-        "{report:#}"
+    let report: AccessReport = common::report(
+        &call(
+            &reader,
+            "verify_access",
+            json!({"business_unit": "design", "api_key": key, "model_id": format!("us.{SONNET}")}),
+        )
+        .await,
     );
-    let invoked = ok(&call(
+    assert_ne!(report.verdict, Verdict::CannotCall, "{report:#?}");
+    assert!(
+        report.remediation.join("\n").contains("invoke: true"),
+        "{report:#?}"
+    );
+    let invoked: AccessReport = common::report(&call(
         &reader,
         "verify_access",
         json!({"business_unit": "design", "api_key": key, "model_id": format!("us.{SONNET}"), "invoke": true}),
     )
     .await);
-    assert_eq!(invoked["verdict"], "can_call", "{invoked:#}");
+    assert_eq!(invoked.verdict, Verdict::CanCall, "{invoked:#?}");
 }
 
 /// Issue 20 (7): the simulation carries the context a real call carries, so a policy that allows Bedrock
@@ -349,11 +391,13 @@ async fn a_region_restricted_policy_is_judged_with_the_calls_region() {
         .await
         .expect("AWS allows the call in us-east-1");
     let reader = account.mcp(AccessMode::ReadOnly).await;
-    let report = ok(&call(
-        &reader,
-        "verify_access",
-        json!({"business_unit": "ops", "model_id": format!("us.{SONNET}")}),
-    )
-    .await);
-    assert_eq!(report["verdict"], "can_call", "{report:#}");
+    let report: AccessReport = common::report(
+        &call(
+            &reader,
+            "verify_access",
+            json!({"business_unit": "ops", "model_id": format!("us.{SONNET}")}),
+        )
+        .await,
+    );
+    assert_eq!(report.verdict, Verdict::CanCall, "{report:#?}");
 }
