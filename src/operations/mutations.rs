@@ -1,7 +1,8 @@
 //! Plan, confirm, apply: how every planned operation runs, for every adapter. The core plans from what
 //! AWS holds; a dry run is that plan rendered; otherwise the plan is confirmed when it asks (the caller's
-//! `confirm`, for this plan's digest when it names one) and that same plan is applied. A confirmation for a plan that is no longer what AWS calls for (the account changed since)
-//! refuses with the new plan, to be shown again. Only this module reads `confirm`, never the core.
+//! `confirm`, for this plan's digest when it names one) and that same plan is applied. A confirmation
+//! for a plan that is no longer what AWS calls for (the account changed since) refuses with the new
+//! plan, to be shown again. Only this module reads `confirm`, never the core.
 
 use futures::future::BoxFuture;
 
