@@ -27,20 +27,45 @@ use bedrock_provisioner::{
     },
     mode::AccessMode,
 };
-use chrono::Utc;
+use chrono::{DateTime, TimeZone, Utc};
 use common::{Account, call, emulator, ok, text};
 use rmcp::{RoleClient, ServiceExt, service::RunningService};
 use serde_json::{Value, json};
 
 const SONNET: &str = "us.anthropic.claude-sonnet-4-5-20250929-v1:0";
 
-/// A clock 'now + offset' the test moves with the emulator's.
-#[derive(Debug, Clone, Default)]
-struct MovedClock(Arc<AtomicU64>);
+/// The instant every test here starts at, on the server's clock and its accounts' emulator clocks:
+/// mid-month, so the turn of the month is a known move away whatever day the suite runs.
+fn start() -> DateTime<Utc> {
+    Utc.with_ymd_and_hms(2026, 11, 17, 12, 0, 0).unwrap()
+}
+
+/// A clock that reads [`start`] when made, runs on from there, and is moved on by the test with the
+/// emulator's (`moved`, seconds).
+#[derive(Debug, Clone)]
+struct MovedClock {
+    base: chrono::TimeDelta,
+    moved: Arc<AtomicU64>,
+}
+
+impl MovedClock {
+    fn new() -> Self {
+        Self {
+            base: start() - Utc::now(),
+            moved: Arc::default(),
+        }
+    }
+
+    /// How far this clock is from the system's, in seconds: what the emulator is told.
+    fn offset_seconds(&self) -> f64 {
+        self.base.num_milliseconds() as f64 / 1000.0 + self.moved.load(Ordering::SeqCst) as f64
+    }
+}
 
 impl aws_smithy_async::time::TimeSource for MovedClock {
     fn now(&self) -> std::time::SystemTime {
-        std::time::SystemTime::now() + std::time::Duration::from_secs(self.0.load(Ordering::SeqCst))
+        let moved = chrono::TimeDelta::seconds(self.moved.load(Ordering::SeqCst) as i64);
+        (Utc::now() + self.base + moved).into()
     }
 }
 
@@ -77,6 +102,7 @@ async fn admin(
     clock: &MovedClock,
     audit: &std::path::Path,
 ) -> RunningService<RoleClient, ()> {
+    set_emulator_clock(account, clock);
     let mut settings = account.settings();
     settings.aws.time_source = Some(aws_smithy_async::time::SharedTimeSource::new(clock.clone()));
     let log = AuditLog::open(audit).unwrap();
@@ -111,21 +137,26 @@ async fn unit_with_key(client: &RunningService<RoleClient, ()>, unit: &str, cap:
     key["delivery"]["api_key"].as_str().unwrap().to_owned()
 }
 
-/// Seconds from now to 01:00 UTC on the first of next month.
+/// Seconds from [`start`] to 01:00 UTC on the first of the next month.
 fn next_month_offset() -> u64 {
-    let now = Utc::now();
-    let next = window::next_month_start(now) + chrono::Duration::hours(1);
-    u64::try_from((next - now).num_seconds()).unwrap_or(0)
+    let next = window::next_month_start(start()) + chrono::Duration::hours(1);
+    u64::try_from((next - start()).num_seconds()).unwrap_or(0)
 }
 
-/// Move time on by `offset` seconds for AWS (the account's emulator clock) and for the server (its SDK clock).
-fn move_clocks(account: &Account, clock: &MovedClock, offset: u64) {
+/// The account's emulator clock set to `clock`.
+fn set_emulator_clock(account: &Account, clock: &MovedClock) {
     emulator().control(
         "POST",
         "clock",
-        &json!({"offset_seconds": offset, "account": account.id}).to_string(),
+        &json!({"offset_seconds": clock.offset_seconds(), "account": account.id}).to_string(),
     );
-    clock.0.store(offset, Ordering::SeqCst);
+}
+
+/// Move time on by `offset` seconds from [`start`] for AWS (the account's emulator clock) and for the
+/// server (its SDK clock).
+fn move_clocks(account: &Account, clock: &MovedClock, offset: u64) {
+    clock.moved.store(offset, Ordering::SeqCst);
+    set_emulator_clock(account, clock);
 }
 
 /// What enforcing did to `unit`, `None` when the report does not name it.
@@ -145,7 +176,7 @@ async fn enforce(client: &RunningService<RoleClient, ()>) -> EnforceReport {
 #[tokio::test]
 async fn a_spent_cap_stops_every_key_and_the_next_month_lifts_it() {
     let account = Account::new();
-    let clock = MovedClock::default();
+    let clock = MovedClock::new();
     let audit = std::env::temp_dir().join(format!("bp-spend-audit-{}.jsonl", account.id));
     let client = admin(&account, &clock, &audit).await;
     let logging: UsageLoggingReport =
@@ -414,7 +445,7 @@ async fn the_budgets_backstop_denies_without_us_and_enforce_resets_it_next_month
         &json!({"account": account.id, "tags": [{"key": "iamPrincipal/business-unit", "status": "Active"}]})
             .to_string(),
     );
-    let clock = MovedClock::default();
+    let clock = MovedClock::new();
     let audit = std::env::temp_dir().join(format!("bp-backstop-audit-{}.jsonl", account.id));
     let client = admin(&account, &clock, &audit).await;
     ok(&call(
@@ -509,7 +540,7 @@ async fn the_budgets_backstop_denies_without_us_and_enforce_resets_it_next_month
 #[tokio::test]
 async fn the_estimate_stands_beside_the_bill_for_whole_past_days() {
     let account = Account::new();
-    let yesterday = (Utc::now() - chrono::Duration::days(1)).date_naive();
+    let yesterday = (start() - chrono::Duration::days(1)).date_naive();
     emulator().control(
         "POST",
         "ce/line-items",
@@ -525,7 +556,7 @@ async fn the_estimate_stands_beside_the_bill_for_whole_past_days() {
         &json!({"account": account.id, "tags": [{"key": "business-unit", "status": "Active"}]})
             .to_string(),
     );
-    let clock = MovedClock::default();
+    let clock = MovedClock::new();
     let audit = std::env::temp_dir().join(format!("bp-billed-audit-{}.jsonl", account.id));
     let client = admin(&account, &clock, &audit).await;
     ok(&call(&client, "enable_usage_logging", json!({"confirm": true})).await);
@@ -541,7 +572,7 @@ async fn the_estimate_stands_beside_the_bill_for_whole_past_days() {
     assert_eq!(alpha["difference_pct"], -100.0);
     assert_eq!(
         alpha["end"],
-        Utc::now().date_naive().to_string(),
+        start().date_naive().to_string(),
         "whole past days only"
     );
 }
@@ -552,7 +583,7 @@ async fn the_estimate_stands_beside_the_bill_for_whole_past_days() {
 #[tokio::test]
 async fn usage_is_visible_within_the_delivery_delay_plus_one_query() {
     let account = Account::new();
-    let clock = MovedClock::default();
+    let clock = MovedClock::new();
     let audit = std::env::temp_dir().join(format!("bp-delay-audit-{}.jsonl", account.id));
     let client = admin(&account, &clock, &audit).await;
     ok(&call(&client, "enable_usage_logging", json!({"confirm": true})).await);
@@ -605,7 +636,7 @@ async fn usage_is_read_across_a_manifests_accounts() {
     let home = Account::new();
     let member = Account::new();
     crate::fleet::trust(&member, &home).await;
-    let clock = MovedClock::default();
+    let clock = MovedClock::new();
     let there = admin(
         &member,
         &clock,
