@@ -8,7 +8,7 @@ use bedrock_provisioner::core::{
     Provisioner,
     keys::{
         ApiKeyList, CreateApiKeyInput, CreatedApiKey, KeyFlag, RevokeOutcome, RevokeReport,
-        RotateKeyInput, RotateMode, deliver::Delivered,
+        RotateKeyInput, RotateMode, RotateReport, deliver::Delivered,
     },
 };
 use common::{Account, call, emulator, is_mutation, ok, text};
@@ -219,6 +219,22 @@ async fn bad_input_changes_nothing() {
     assert_eq!(account.keys_in_aws("hr-bedrock-user").await[0].1, "Active");
 }
 
+/// `create_api_key`'s report for `arguments`.
+async fn created(
+    client: &rmcp::service::RunningService<rmcp::RoleClient, ()>,
+    arguments: Value,
+) -> CreatedApiKey {
+    common::report(&call(client, "create_api_key", arguments).await)
+}
+
+/// `rotate_key`'s report for `arguments`.
+async fn rotate(
+    client: &rmcp::service::RunningService<rmcp::RoleClient, ()>,
+    arguments: Value,
+) -> RotateReport {
+    common::report(&call(client, "rotate_key", arguments).await)
+}
+
 /// `revoke_key`'s report for `arguments`.
 async fn revoke(
     client: &rmcp::service::RunningService<rmcp::RoleClient, ()>,
@@ -291,22 +307,12 @@ async fn revoke_deactivates_or_deletes() {
 async fn rotation_keeps_a_working_key_and_clears_dead_slots_first() {
     let account = Account::new();
     let client = account.provisioned(&["support"]).await;
-    let first = ok(&call(
-        &client,
-        "create_api_key",
-        json!({"business_unit": "support"}),
-    )
-    .await)["credential_id"]
-        .clone();
-    let rotated = ok(&call(&client, "rotate_key", json!({"business_unit": "support"})).await);
-    assert_eq!(rotated["old_credential_id"], first);
-    assert_eq!(rotated["deleted_credential_ids"], json!([]));
-    assert!(
-        rotated["instruction"]
-            .as_str()
-            .unwrap()
-            .contains("revoke_key")
-    );
+    let first = created(&client, json!({"business_unit": "support"})).await;
+    let first = first.credential_id.unwrap();
+    let rotated = rotate(&client, json!({"business_unit": "support"})).await;
+    assert_eq!(rotated.old_credential_id.as_ref(), Some(&first));
+    assert!(rotated.deleted_credential_ids.is_empty());
+    assert!(rotated.instruction.contains("revoke_key"));
     let keys = account.keys_in_aws("support-bedrock-user").await;
     assert_eq!(keys.len(), 2);
     assert!(keys.iter().all(|(_, status)| status == "Active"));
@@ -327,20 +333,19 @@ async fn rotation_keeps_a_working_key_and_clears_dead_slots_first() {
         json!({"business_unit": "support", "credential_id": first, "confirm": true}),
     )
     .await);
-    let third = ok(&call(
+    let third = rotate(
         &client,
-        "rotate_key",
         json!({"business_unit": "support", "mode": "replace"}),
     )
-    .await);
+    .await;
     assert_eq!(
-        third["deleted_credential_ids"][0], first,
+        third.deleted_credential_ids[0], first,
         "the inactive key went first"
     );
     let keys = account.keys_in_aws("support-bedrock-user").await;
     let ids: Vec<&str> = keys.iter().map(|(id, _)| id.as_str()).collect();
-    assert!(!ids.contains(&first.as_str().unwrap()));
-    assert!(ids.contains(&third["new_key"]["credential_id"].as_str().unwrap()));
+    assert!(!ids.contains(&first.as_str()));
+    assert!(ids.contains(&third.new_key.credential_id.as_deref().unwrap()));
     assert!(
         keys.iter().all(|(_, status)| status == "Active"),
         "{keys:?}"
@@ -373,38 +378,28 @@ async fn expired_keys_are_reported_expired() {
 async fn dry_runs_of_create_and_rotate_change_nothing() {
     let account = Account::new();
     let client = account.provisioned(&["design"]).await;
-    let first = ok(&call(
-        &client,
-        "create_api_key",
-        json!({"business_unit": "design"}),
-    )
-    .await);
+    let first = created(&client, json!({"business_unit": "design"})).await;
     let before = account.actions().len();
-    let planned = ok(&call(
+    let planned = created(
         &client,
-        "create_api_key",
         json!({"business_unit": "design", "deliver": "secrets_manager", "dry_run": true}),
     )
-    .await);
-    assert_eq!(planned["status"], "Planned");
-    assert_eq!(planned["delivery"]["method"], "planned");
-    assert!(
-        planned["delivery"]["destination"]
-            .as_str()
-            .unwrap()
-            .contains("bedrock-provisioner/design/bedrock-api-key")
-    );
-    let rotation = ok(&call(
+    .await;
+    assert_eq!(planned.status, "Planned");
+    let Delivered::Planned { destination } = &planned.delivery else {
+        panic!("a dry run delivers nothing: {planned:?}");
+    };
+    assert!(destination.contains("bedrock-provisioner/design/bedrock-api-key"));
+    let rotation = rotate(
         &client,
-        "rotate_key",
         json!({"business_unit": "design", "mode": "replace", "dry_run": true}),
     )
-    .await);
+    .await;
     assert_eq!(
-        rotation["deleted_credential_ids"],
-        json!([first["credential_id"]])
+        rotation.deleted_credential_ids,
+        [first.credential_id.unwrap()]
     );
-    assert_eq!(rotation["new_key"]["status"], "Planned");
+    assert_eq!(rotation.new_key.status, "Planned");
     let after: Vec<String> = account.actions()[before..].to_vec();
     assert!(after.iter().all(|a| !is_mutation(a)), "{after:?}");
     assert_eq!(account.keys_in_aws("design-bedrock-user").await.len(), 1);
@@ -416,43 +411,38 @@ async fn dry_runs_of_create_and_rotate_change_nothing() {
 async fn a_failed_deletion_during_replace_never_loses_the_new_key() {
     let account = Account::new();
     let client = account.provisioned(&["ops"]).await;
-    let old = ok(&call(&client, "create_api_key", json!({"business_unit": "ops"})).await);
-    let old_id = old["credential_id"].as_str().unwrap();
+    let old = created(&client, json!({"business_unit": "ops"})).await;
+    let old_id = old.credential_id.as_deref().unwrap();
     account.fault(
         json!({"action": "DeleteServiceSpecificCredential", "kind": "error",
         "status": 500, "code": "ServiceFailure", "count": 20}),
     );
-    let rotated = ok(&call(
+    let rotated = rotate(
         &client,
-        "rotate_key",
         json!({"business_unit": "ops", "mode": "replace", "deliver": "inline"}),
     )
-    .await);
-    let new_key = &rotated["new_key"];
+    .await;
+    let new_key = &rotated.new_key;
     assert!(
-        new_key["delivery"]["api_key"]
-            .as_str()
-            .unwrap()
-            .starts_with("ABSK"),
-        "the new key is in the answer: {rotated:#}"
+        matches!(&new_key.delivery, Delivered::Inline { api_key, .. } if api_key.expose().starts_with("ABSK")),
+        "the new key is in the answer: {rotated:#?}"
     );
     assert!(
-        new_key["warnings"].to_string().contains(old_id),
-        "{rotated:#}"
+        new_key.warnings.iter().any(|w| w.contains(old_id)),
+        "{rotated:#?}"
     );
     assert!(
-        rotated["instruction"]
-            .as_str()
-            .unwrap()
+        rotated
+            .instruction
             .contains(&format!("credential_id `{old_id}`")),
-        "{rotated:#}"
+        "{rotated:#?}"
     );
-    assert_eq!(rotated["deleted_credential_ids"], json!([]));
+    assert!(rotated.deleted_credential_ids.is_empty());
     let keys = account.keys_in_aws("ops-bedrock-user").await;
     assert_eq!(keys.len(), 2, "both keys exist: {keys:?}");
     assert!(
         keys.iter()
-            .any(|(id, _)| id == new_key["credential_id"].as_str().unwrap())
+            .any(|(id, _)| Some(id.as_str()) == new_key.credential_id.as_deref())
     );
 }
 
@@ -480,10 +470,9 @@ async fn listing_every_units_keys_is_one_paged_listing() {
         .await
         .unwrap();
     let start = account.actions().len();
-    let listed = ok(&call(&client, "list_api_keys", json!({})).await);
-    let keys = listed["keys"].as_array().unwrap();
-    assert_eq!(keys.len(), 4, "{listed:#}");
-    assert!(keys.iter().all(|k| k["user_name"] != "stranger"));
+    let listed: ApiKeyList = common::report(&call(&client, "list_api_keys", json!({})).await);
+    assert_eq!(listed.keys.len(), 4, "{listed:#?}");
+    assert!(listed.keys.iter().all(|k| k.user_name != "stranger"));
     let listings = account.actions()[start..]
         .iter()
         .filter(|a| *a == "ListServiceSpecificCredentials")
@@ -498,30 +487,15 @@ async fn listing_every_units_keys_is_one_paged_listing() {
 async fn replacing_one_of_two_active_keys_works() {
     let account = Account::new();
     let client = account.provisioned(&["finance"]).await;
-    let first = ok(&call(
+    let first = created(&client, json!({"business_unit": "finance"})).await;
+    created(&client, json!({"business_unit": "finance"})).await;
+    let first_id = first.credential_id.as_deref().unwrap();
+    let rotated = rotate(
         &client,
-        "create_api_key",
-        json!({"business_unit": "finance"}),
-    )
-    .await);
-    ok(&call(
-        &client,
-        "create_api_key",
-        json!({"business_unit": "finance"}),
-    )
-    .await);
-    let first_id = first["credential_id"].as_str().unwrap();
-    let rotated = ok(&call(
-        &client,
-        "rotate_key",
         json!({"business_unit": "finance", "credential_id": first_id, "mode": "replace", "deliver": "inline"}),
     )
-    .await);
-    assert_eq!(
-        rotated["deleted_credential_ids"],
-        json!([first_id]),
-        "{rotated:#}"
-    );
+    .await;
+    assert_eq!(rotated.deleted_credential_ids, [first_id], "{rotated:#?}");
     let keys = account.keys_in_aws("finance-bedrock-user").await;
     assert_eq!(keys.len(), 2, "{keys:?}");
     assert!(keys.iter().all(|(id, _)| id != first_id));
