@@ -14,7 +14,8 @@ use std::{
 use aws_credential_types::Credentials;
 use bedrock_provisioner::core::{
     keys::inspect::{KeyKind, inspect_key},
-    keys::short_term,
+    keys::{ApiKeyKind, CreatedApiKey, RotateReport, deliver::Delivered, short_term},
+    units::deprovision::{DeprovisionReport, StepKind, StepStatus},
 };
 use common::{Account, call, is_mutation, ok, text};
 use serde_json::json;
@@ -103,15 +104,18 @@ fn short_term_tokens_match_the_python_package_byte_for_byte() {
 async fn short_term_key_is_signed_by_the_server_and_creates_no_iam_credential() {
     let account = Account::new();
     let client = account.provisioned(&["labs"]).await;
-    let created = ok(&call(
+    let created: CreatedApiKey = common::report(&call(
         &client,
         "create_api_key",
         json!({"business_unit": "labs", "kind": "short_term", "duration_seconds": 600, "region": "eu-west-1"}),
     )
     .await);
-    assert_eq!(created["kind"], "short_term");
-    assert_eq!(created["credential_id"], json!(null));
-    let key = created["delivery"]["api_key"].as_str().unwrap();
+    assert_eq!(created.kind, ApiKeyKind::ShortTerm);
+    assert_eq!(created.credential_id, None);
+    let Delivered::Inline { api_key, .. } = &created.delivery else {
+        panic!("inline by default: {created:?}");
+    };
+    let key = api_key.expose();
     assert!(key.starts_with("bedrock-api-key-"));
     let inspected = inspect_key(key, chrono_now());
     assert_eq!(inspected.kind, Some(KeyKind::ShortTerm));
@@ -120,16 +124,8 @@ async fn short_term_key_is_signed_by_the_server_and_creates_no_iam_credential() 
         inspected.signing_access_key_id.as_deref(),
         Some(account.id.as_str())
     );
-    assert_eq!(
-        inspected.expires,
-        created["expires"].as_str().map(str::to_owned)
-    );
-    assert!(
-        created["warnings"][0]
-            .as_str()
-            .unwrap()
-            .contains("server's own credentials")
-    );
+    assert_eq!(inspected.expires, created.expires);
+    assert!(created.warnings[0].contains("server's own credentials"));
     assert!(account.keys_in_aws("labs-bedrock-user").await.is_empty());
 
     for (args, expected) in [
@@ -179,22 +175,25 @@ async fn secrets_manager_delivery_keeps_the_key_out_of_the_result() {
         json!({"business_unit": "marketing", "deliver": "secrets_manager"}),
     )
     .await;
-    let body = ok(&created);
     assert!(
         !format!("{created:?}").contains("ABSK"),
         "no key in the result"
     );
-    let delivery = &body["delivery"];
-    assert_eq!(delivery["method"], "secrets_manager");
-    assert_eq!(
-        delivery["secret_name"],
-        "bedrock-provisioner/marketing/bedrock-api-key"
-    );
+    let body: CreatedApiKey = common::report(&created);
+    let Delivered::SecretsManager {
+        secret_arn,
+        secret_name,
+        ..
+    } = &body.delivery
+    else {
+        panic!("delivered to Secrets Manager: {body:?}");
+    };
+    assert_eq!(secret_name, "bedrock-provisioner/marketing/bedrock-api-key");
 
     let secrets = account.secrets_manager().await;
     let stored = secrets
         .get_secret_value()
-        .secret_id(delivery["secret_arn"].as_str().unwrap())
+        .secret_id(secret_arn)
         .send()
         .await
         .unwrap();
@@ -202,7 +201,7 @@ async fn secrets_manager_delivery_keeps_the_key_out_of_the_result() {
     assert_eq!(value["AWS_REGION"], "us-east-1");
     assert_eq!(value["CLAUDE_CODE_USE_BEDROCK"], "1");
     let inspected = inspect_key(value["AWS_BEARER_TOKEN_BEDROCK"].as_str().unwrap(), 0);
-    assert_eq!(inspected.alias, body["alias"].as_str().map(str::to_owned));
+    assert_eq!(inspected.alias, body.alias);
     let described = secrets
         .describe_secret()
         .secret_id("bedrock-provisioner/marketing/bedrock-api-key")
@@ -231,12 +230,14 @@ async fn secrets_manager_delivery_keeps_the_key_out_of_the_result() {
     }
 
     // Rotation writes the new key into the same secret, so clients reading it move over.
-    let rotated = ok(&call(
-        &client,
-        "rotate_key",
-        json!({"business_unit": "marketing", "deliver": "secrets_manager"}),
-    )
-    .await);
+    let rotated: RotateReport = common::report(
+        &call(
+            &client,
+            "rotate_key",
+            json!({"business_unit": "marketing", "deliver": "secrets_manager"}),
+        )
+        .await,
+    );
     let latest = secrets
         .get_secret_value()
         .secret_id("bedrock-provisioner/marketing/bedrock-api-key")
@@ -246,7 +247,7 @@ async fn secrets_manager_delivery_keeps_the_key_out_of_the_result() {
     let latest: serde_json::Value = serde_json::from_str(latest.secret_string().unwrap()).unwrap();
     assert_eq!(
         inspect_key(latest["AWS_BEARER_TOKEN_BEDROCK"].as_str().unwrap(), 0).alias,
-        rotated["new_key"]["alias"].as_str().map(str::to_owned)
+        rotated.new_key.alias
     );
 }
 
@@ -296,12 +297,16 @@ async fn file_delivery_writes_a_private_file_inside_the_key_directory() {
         !format!("{created:?}").contains("ABSK"),
         "no key in the result"
     );
-    let path = PathBuf::from(ok(&created)["delivery"]["path"].as_str().unwrap());
+    let report: CreatedApiKey = common::report(&created);
+    let Delivered::File { path } = &report.delivery else {
+        panic!("delivered to a file: {report:?}");
+    };
+    let path = PathBuf::from(path);
     assert_eq!(path, dir.join("hr.env"));
     let mode = std::fs::metadata(&path).unwrap().permissions().mode() & 0o777;
     assert_eq!(mode, 0o600);
     let contents = std::fs::read_to_string(&path).unwrap();
-    let id = ok(&created)["credential_id"].as_str().unwrap().to_owned();
+    let id = report.credential_id.clone().unwrap();
     assert!(
         contents.starts_with(&format!(
             "BEDROCK_API_KEY_ID={id}\nAWS_BEARER_TOKEN_BEDROCK=ABSK"
@@ -379,37 +384,28 @@ async fn deprovision_removes_everything_in_order_only_when_confirmed() {
         .await
         .unwrap();
 
-    let plan = ok(&call(
-        &client,
-        "deprovision_user",
-        json!({"business_unit": "sales", "dry_run": true}),
-    )
-    .await);
-    let actions: Vec<&str> = plan["steps"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|s| s["action"].as_str().unwrap())
-        .collect();
+    let plan: DeprovisionReport = common::report(
+        &call(
+            &client,
+            "deprovision_user",
+            json!({"business_unit": "sales", "dry_run": true}),
+        )
+        .await,
+    );
+    let actions: Vec<StepKind> = plan.steps.iter().map(|s| s.action).collect();
     assert_eq!(
         actions,
         [
-            "delete_service_specific_credential",
-            "delete_access_key",
-            "delete_login_profile",
-            "remove_from_group",
-            "delete_inline_policy",
-            "detach_managed_policy",
-            "delete_user"
+            StepKind::DeleteServiceSpecificCredential,
+            StepKind::DeleteAccessKey,
+            StepKind::DeleteLoginProfile,
+            StepKind::RemoveFromGroup,
+            StepKind::DeleteInlinePolicy,
+            StepKind::DetachManagedPolicy,
+            StepKind::DeleteUser
         ]
     );
-    assert!(
-        plan["steps"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .all(|s| s["status"] == "planned")
-    );
+    assert!(plan.steps.iter().all(|s| s.status == StepStatus::Planned));
 
     let before = account.actions().len();
     let unconfirmed = call(
@@ -430,13 +426,15 @@ async fn deprovision_removes_everything_in_order_only_when_confirmed() {
     );
     assert!(account.user_exists(user).await);
 
-    let done = ok(&call(
-        &client,
-        "deprovision_user",
-        json!({"business_unit": "sales", "confirm": true}),
-    )
-    .await);
-    assert_eq!(done["user_deleted"], true);
+    let done: DeprovisionReport = common::report(
+        &call(
+            &client,
+            "deprovision_user",
+            json!({"business_unit": "sales", "confirm": true}),
+        )
+        .await,
+    );
+    assert!(done.user_deleted);
     let gone = iam.get_user().user_name(user).send().await.unwrap_err();
     assert_eq!(
         gone.into_service_error().meta().code(),
