@@ -106,7 +106,7 @@ impl Provisioner {
         let inspected = request
             .api_key
             .as_ref()
-            .map(|key| inspect_key(key.expose(), now()));
+            .map(|key| inspect_key(key.expose(), self.now().timestamp()));
         let Some(unit) = &request.unit else {
             return match inspected {
                 Some(report) => self.judge_key_alone(&report, request),
@@ -306,10 +306,6 @@ impl Provisioner {
         }
         result
     }
-}
-
-fn now() -> i64 {
-    aws_smithy_types::DateTime::from(std::time::SystemTime::now()).secs()
 }
 
 /// The account a long-term key's alias names, when the alias names `user_name` (see
