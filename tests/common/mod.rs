@@ -102,13 +102,45 @@ impl Emulator {
     }
 }
 
-/// The system clock shifted by a fixed offset (see [`Account::settings_at`]).
-#[derive(Debug)]
-struct ShiftedClock(chrono::TimeDelta);
+/// A clock for the server: the system's, shifted by an offset the test sets and moves; shared with an
+/// account's emulator clock ([`TestClock::share_with`]) so AWS and the server agree on the time.
+#[derive(Debug, Clone, Default)]
+pub struct TestClock(Arc<std::sync::atomic::AtomicI64>);
 
-impl aws_smithy_async::time::TimeSource for ShiftedClock {
+impl TestClock {
+    /// A clock that reads `at` now, and runs on from there.
+    pub fn at(at: chrono::DateTime<chrono::Utc>) -> Self {
+        let clock = Self::default();
+        let offset = (at - chrono::Utc::now()).num_milliseconds();
+        clock.0.store(offset, Ordering::SeqCst);
+        clock
+    }
+
+    /// Move the clock on by `seconds` (back, when negative).
+    pub fn advance(&self, seconds: i64) {
+        self.0.fetch_add(seconds * 1000, Ordering::SeqCst);
+    }
+
+    /// Set `account`'s emulator clock to this clock's time.
+    pub fn share_with(&self, account: &Account) {
+        let seconds = self.0.load(Ordering::SeqCst) as f64 / 1000.0;
+        emulator().control(
+            "POST",
+            "clock",
+            &serde_json::json!({"offset_seconds": seconds, "account": account.id}).to_string(),
+        );
+    }
+
+    /// The clock as the SDK's time source (the server's settings).
+    pub fn source(&self) -> aws_smithy_async::time::SharedTimeSource {
+        aws_smithy_async::time::SharedTimeSource::new(self.clone())
+    }
+}
+
+impl aws_smithy_async::time::TimeSource for TestClock {
     fn now(&self) -> std::time::SystemTime {
-        (chrono::Utc::now() + self.0).into()
+        let offset = chrono::TimeDelta::milliseconds(self.0.load(Ordering::SeqCst));
+        (chrono::Utc::now() + offset).into()
     }
 }
 
@@ -150,17 +182,14 @@ impl Account {
     /// Settings whose clock reads `at` (and runs on from there), with this account's emulator clock
     /// moved to the same instant: a test on them gives the same answer whatever day it runs.
     pub fn settings_at(&self, at: chrono::DateTime<chrono::Utc>) -> Settings {
-        let offset = at - chrono::Utc::now();
-        let seconds = offset.num_milliseconds() as f64 / 1000.0;
-        emulator().control(
-            "POST",
-            "clock",
-            &serde_json::json!({"offset_seconds": seconds, "account": self.id}).to_string(),
-        );
+        self.settings_on(&TestClock::at(at))
+    }
+
+    /// Settings whose clock is `clock`, with this account's emulator clock set to it.
+    pub fn settings_on(&self, clock: &TestClock) -> Settings {
+        clock.share_with(self);
         let mut settings = self.settings();
-        settings.aws.time_source = Some(aws_smithy_async::time::SharedTimeSource::new(
-            ShiftedClock(offset),
-        ));
+        settings.aws.time_source = Some(clock.source());
         settings
     }
 

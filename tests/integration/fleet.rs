@@ -2,10 +2,7 @@
 //! the SDK; `fleet plan` exit codes (0 nothing to do, 2 changes pending, 1 error); a one-field change shows
 //! as exactly that change; a bad manifest makes no AWS call; keys and `--prune`; Ctrl-C mid-apply.
 
-use std::{
-    process::{Command, Output},
-    sync::Arc,
-};
+use std::process::{Command, Output};
 
 use crate::common;
 
@@ -851,17 +848,6 @@ async fn the_fleet_tools_plan_apply_and_sweep_over_mcp() {
     client.cancel().await.ok();
 }
 
-/// A clock 'now + offset', shared by the test and the server's SDK clients (signing, credential expiry).
-#[derive(Debug, Clone, Default)]
-struct MovedClock(Arc<std::sync::atomic::AtomicU64>);
-
-impl aws_smithy_async::time::TimeSource for MovedClock {
-    fn now(&self) -> std::time::SystemTime {
-        std::time::SystemTime::now()
-            + std::time::Duration::from_secs(self.0.load(std::sync::atomic::Ordering::SeqCst))
-    }
-}
-
 /// Issue 20 (4): a fleet run outlives its role sessions. The emulator expires a session after its
 /// `DurationSeconds` on its clock (403 `ExpiredToken`, as AWS); halfway through an apply, time moves on by
 /// 61 minutes (the emulator's clock for the member account, and the clock the server's SDK judges
@@ -884,10 +870,10 @@ async fn a_fleet_run_outlives_its_role_session() {
         &json!({"action": "CreateUser", "kind": "latency", "latency_ms": 300, "account": other.id})
             .to_string(),
     );
-    let clock = MovedClock::default();
-    let mut settings = account.settings();
-    settings.aws.time_source = Some(aws_smithy_async::time::SharedTimeSource::new(clock.clone()));
-    let client = account.mcp_with(AccessMode::Provision, settings).await;
+    let clock = common::TestClock::default();
+    let client = account
+        .mcp_with(AccessMode::Provision, account.settings_on(&clock))
+        .await;
     let arguments = json!({"manifest": text, "concurrency": 1});
     let call = rmcp::model::CallToolRequestParams::new("apply_fleet")
         .with_arguments(arguments.as_object().unwrap().clone());
@@ -900,18 +886,10 @@ async fn a_fleet_run_outlives_its_role_session() {
         );
         tokio::time::sleep(std::time::Duration::from_millis(50)).await;
     }
-    common::emulator().control(
-        "POST",
-        "clock",
-        &json!({"offset_seconds": 3660, "account": other.id}).to_string(),
-    );
-    clock.0.store(3660, std::sync::atomic::Ordering::SeqCst);
+    clock.advance(3660);
+    clock.share_with(&other);
     let result = pending.await.unwrap().unwrap();
-    common::emulator().control(
-        "POST",
-        "clock",
-        &json!({"offset_seconds": 0, "account": other.id}).to_string(),
-    );
+    common::TestClock::default().share_with(&other);
     let report: FleetReport = common::report(&result);
     let failed: Vec<_> = report.units.iter().filter(|u| u.error.is_some()).collect();
     assert!(failed.is_empty(), "{report:#?}");

@@ -4,11 +4,6 @@
 //! shows both units' tokens priced within 1 % of the list prices, the month turns (the emulator's clock
 //! and the server's), `enforce` lifts the deny, and the audit log holds the attach and the lift.
 
-use std::sync::{
-    Arc,
-    atomic::{AtomicU64, Ordering},
-};
-
 use crate::common;
 
 use aws_sdk_bedrockruntime::types::{ContentBlock, ConversationRole, Message};
@@ -28,7 +23,7 @@ use bedrock_provisioner::{
     mode::AccessMode,
 };
 use chrono::{DateTime, TimeZone, Utc};
-use common::{Account, call, emulator, ok, text};
+use common::{Account, TestClock, call, emulator, ok, text};
 use rmcp::{RoleClient, ServiceExt, service::RunningService};
 use serde_json::{Value, json};
 
@@ -38,35 +33,6 @@ const SONNET: &str = "us.anthropic.claude-sonnet-4-5-20250929-v1:0";
 /// mid-month, so the turn of the month is a known move away whatever day the suite runs.
 fn start() -> DateTime<Utc> {
     Utc.with_ymd_and_hms(2026, 11, 17, 12, 0, 0).unwrap()
-}
-
-/// A clock that reads [`start`] when made, runs on from there, and is moved on by the test with the
-/// emulator's (`moved`, seconds).
-#[derive(Debug, Clone)]
-struct MovedClock {
-    base: chrono::TimeDelta,
-    moved: Arc<AtomicU64>,
-}
-
-impl MovedClock {
-    fn new() -> Self {
-        Self {
-            base: start() - Utc::now(),
-            moved: Arc::default(),
-        }
-    }
-
-    /// How far this clock is from the system's, in seconds: what the emulator is told.
-    fn offset_seconds(&self) -> f64 {
-        self.base.num_milliseconds() as f64 / 1000.0 + self.moved.load(Ordering::SeqCst) as f64
-    }
-}
-
-impl aws_smithy_async::time::TimeSource for MovedClock {
-    fn now(&self) -> std::time::SystemTime {
-        let moved = chrono::TimeDelta::seconds(self.moved.load(Ordering::SeqCst) as i64);
-        (Utc::now() + self.base + moved).into()
-    }
 }
 
 /// One Converse call with `key` (a bearer token) and a prompt of `chars` characters; the error code if refused.
@@ -99,12 +65,10 @@ async fn converse(account: &Account, key: &str, chars: usize) -> Result<(), Stri
 
 async fn admin(
     account: &Account,
-    clock: &MovedClock,
+    clock: &TestClock,
     audit: &std::path::Path,
 ) -> RunningService<RoleClient, ()> {
-    set_emulator_clock(account, clock);
-    let mut settings = account.settings();
-    settings.aws.time_source = Some(aws_smithy_async::time::SharedTimeSource::new(clock.clone()));
+    let settings = account.settings_on(clock);
     let log = AuditLog::open(audit).unwrap();
     ().serve(common::serve_in_process_audited(
         AccessMode::Admin,
@@ -138,25 +102,16 @@ async fn unit_with_key(client: &RunningService<RoleClient, ()>, unit: &str, cap:
 }
 
 /// Seconds from [`start`] to 01:00 UTC on the first of the next month.
-fn next_month_offset() -> u64 {
+fn next_month_offset() -> i64 {
     let next = window::next_month_start(start()) + chrono::Duration::hours(1);
-    u64::try_from((next - start()).num_seconds()).unwrap_or(0)
+    (next - start()).num_seconds()
 }
 
-/// The account's emulator clock set to `clock`.
-fn set_emulator_clock(account: &Account, clock: &MovedClock) {
-    emulator().control(
-        "POST",
-        "clock",
-        &json!({"offset_seconds": clock.offset_seconds(), "account": account.id}).to_string(),
-    );
-}
-
-/// Move time on by `offset` seconds from [`start`] for AWS (the account's emulator clock) and for the
+/// Move time on by `seconds` (back, when negative) for AWS (the account's emulator clock) and for the
 /// server (its SDK clock).
-fn move_clocks(account: &Account, clock: &MovedClock, offset: u64) {
-    clock.moved.store(offset, Ordering::SeqCst);
-    set_emulator_clock(account, clock);
+fn move_clocks(account: &Account, clock: &TestClock, seconds: i64) {
+    clock.advance(seconds);
+    clock.share_with(account);
 }
 
 /// What enforcing did to `unit`, `None` when the report does not name it.
@@ -176,7 +131,7 @@ async fn enforce(client: &RunningService<RoleClient, ()>) -> EnforceReport {
 #[tokio::test]
 async fn a_spent_cap_stops_every_key_and_the_next_month_lifts_it() {
     let account = Account::new();
-    let clock = MovedClock::new();
+    let clock = TestClock::at(start());
     let audit = std::env::temp_dir().join(format!("bp-spend-audit-{}.jsonl", account.id));
     let client = admin(&account, &clock, &audit).await;
     let logging: UsageLoggingReport =
@@ -309,7 +264,7 @@ async fn a_spent_cap_stops_every_key_and_the_next_month_lifts_it() {
     // The month turns, for AWS (the emulator's clock) and for the server.
     move_clocks(&account, &clock, next_month_offset());
     let lifted = enforce(&client).await;
-    move_clocks(&account, &clock, 0);
+    move_clocks(&account, &clock, -next_month_offset());
     assert_eq!(
         action_of(&lifted, "alpha"),
         Some(CapAction::Lifted),
@@ -445,7 +400,7 @@ async fn the_budgets_backstop_denies_without_us_and_enforce_resets_it_next_month
         &json!({"account": account.id, "tags": [{"key": "iamPrincipal/business-unit", "status": "Active"}]})
             .to_string(),
     );
-    let clock = MovedClock::new();
+    let clock = TestClock::at(start());
     let audit = std::env::temp_dir().join(format!("bp-backstop-audit-{}.jsonl", account.id));
     let client = admin(&account, &clock, &audit).await;
     ok(&call(
@@ -511,7 +466,7 @@ async fn the_budgets_backstop_denies_without_us_and_enforce_resets_it_next_month
 
     move_clocks(&account, &clock, next_month_offset());
     let lifted = enforce(&client).await;
-    move_clocks(&account, &clock, 0);
+    move_clocks(&account, &clock, -next_month_offset());
     assert_eq!(
         action_of(&lifted, "gamma"),
         Some(CapAction::Lifted),
@@ -556,7 +511,7 @@ async fn the_estimate_stands_beside_the_bill_for_whole_past_days() {
         &json!({"account": account.id, "tags": [{"key": "business-unit", "status": "Active"}]})
             .to_string(),
     );
-    let clock = MovedClock::new();
+    let clock = TestClock::at(start());
     let audit = std::env::temp_dir().join(format!("bp-billed-audit-{}.jsonl", account.id));
     let client = admin(&account, &clock, &audit).await;
     ok(&call(&client, "enable_usage_logging", json!({"confirm": true})).await);
@@ -583,7 +538,7 @@ async fn the_estimate_stands_beside_the_bill_for_whole_past_days() {
 #[tokio::test]
 async fn usage_is_visible_within_the_delivery_delay_plus_one_query() {
     let account = Account::new();
-    let clock = MovedClock::new();
+    let clock = TestClock::at(start());
     let audit = std::env::temp_dir().join(format!("bp-delay-audit-{}.jsonl", account.id));
     let client = admin(&account, &clock, &audit).await;
     ok(&call(&client, "enable_usage_logging", json!({"confirm": true})).await);
@@ -636,7 +591,7 @@ async fn usage_is_read_across_a_manifests_accounts() {
     let home = Account::new();
     let member = Account::new();
     crate::fleet::trust(&member, &home).await;
-    let clock = MovedClock::new();
+    let clock = TestClock::at(start());
     let there = admin(
         &member,
         &clock,
